@@ -1,0 +1,525 @@
+//! Effective settings: flags > environment > optional YAML file > defaults.
+//!
+//! This module and `env_vars.rs` are the only places that read the process environment: it is
+//! captured once into an [`Env`] snapshot that the rest of the program (and every test) passes
+//! around. Each resolved value remembers where it came from, so `copilot-runner config` can show
+//! it and every validation error can name the key, the source and what is allowed. All errors
+//! are collected, not just the first.
+
+mod file;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::env_vars::{self, EnvVar};
+use crate::exit::{Classify, Code};
+pub use file::ConfigFile;
+
+/// A snapshot of the process environment, taken once at start-up.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be secrets: only the names are ever shown.
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
+}
+
+impl Env {
+    /// Reads the real environment. Variables that are not valid UTF-8 are skipped.
+    #[expect(clippy::disallowed_methods, reason = "the one place that reads the environment")]
+    pub fn capture() -> Self {
+        Self::from_pairs(
+            std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?))),
+        )
+    }
+
+    /// Builds a snapshot from explicit pairs (tests, child environments).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// The value of `name`; an empty value counts as unset, as in GitLab CI where an unset
+    /// variable in a template expands to the empty string.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|value| !value.is_empty())
+    }
+
+    /// Every variable, for building a child's environment from an allowlist.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether we run inside a GitLab CI job.
+    pub fn in_ci(&self) -> bool {
+        self.get(env_vars::ci::CI).is_some_and(|value| value == "true")
+    }
+}
+
+/// The language of prompts and of every comment we post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Zh,
+    Ja,
+    Ko,
+    Hi,
+    Th,
+}
+
+impl Language {
+    pub const ALL: [Language; 6] = [Self::En, Self::Zh, Self::Ja, Self::Ko, Self::Hi, Self::Th];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh",
+            Self::Ja => "ja",
+            Self::Ko => "ko",
+            Self::Hi => "hi",
+            Self::Th => "th",
+        }
+    }
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|lang| lang.code().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| "one of en, zh, ja, ko, hi, th".to_owned())
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Format of log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            _ => Err("`human` or `json`".to_owned()),
+        }
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag(&'static str),
+    Env,
+    File { path: PathBuf, line: usize },
+    Derived(&'static str),
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Flag(flag) => write!(f, "flag `{flag}`"),
+            Self::Env => f.write_str("environment"),
+            Self::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Self::Derived(from) => write!(f, "derived from `{from}`"),
+            Self::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// One resolved setting as `copilot-runner config` shows it (secrets already masked).
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub name: &'static str,
+    pub value: Option<String>,
+    pub source: Option<Source>,
+}
+
+/// One invalid setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub key: String,
+    /// The offending value, masked when the key is a secret.
+    pub value: String,
+    pub source: Source,
+    pub allowed: String,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` = `{}` (from {}) is not valid: expected {}", self.key, self.value, self.source, self.allowed)
+    }
+}
+
+/// Every configuration problem found at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<SettingError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({} problem{})", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        for error in &self.0 {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Classify for ConfigErrors {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+}
+
+/// Values given on the command line, by the environment variable name they override.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    values: BTreeMap<&'static str, (&'static str, String)>,
+}
+
+impl Flags {
+    /// Records `--flag value` as the value of the setting `name`.
+    pub fn set(&mut self, name: &'static str, flag: &'static str, value: Option<impl Into<String>>) {
+        if let Some(value) = value {
+            self.values.insert(name, (flag, value.into()));
+        }
+    }
+}
+
+/// The effective configuration of one invocation.
+#[derive(Debug)]
+pub struct Settings {
+    pub gitlab_api_base: String,
+    pub gitlab_token: Option<SecretString>,
+    pub agent_username: String,
+    pub language: Language,
+    pub min_access_level: u32,
+    pub branch_prefix: String,
+    pub orchestrated_issue: bool,
+    pub orchestrated_mr_note: bool,
+    pub project_understanding: bool,
+    pub inline_review_comments: bool,
+    pub context_cache_url: String,
+    pub azure_storage_connection_string: Option<SecretString>,
+    pub pipeline_trigger_token: Option<SecretString>,
+    pub pipeline_project_id: Option<u64>,
+    pub pipeline_ref: String,
+    pub webhook_secret_token: Option<SecretString>,
+    pub copilot_github_token: Option<SecretString>,
+    pub artifacts_dir: PathBuf,
+    pub retry_interval: Duration,
+    pub retry_max: u32,
+    pub debug_max: u32,
+    pub total_timeout: Duration,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// Every setting with its (masked) value and source, in documentation order.
+    pub shown: Vec<Shown>,
+}
+
+impl Settings {
+    /// Resolves every setting from the layers; returns all problems at once.
+    pub fn resolve(env: &Env, flags: &Flags) -> Result<Self, ConfigErrors> {
+        let mut resolver = Resolver::new(env, flags);
+        let settings = resolver.settings();
+        match settings {
+            Some(settings) if resolver.errors.is_empty() => {
+                for secret in settings.secrets() {
+                    crate::redact::register(secret.expose_secret());
+                }
+                Ok(settings)
+            }
+            _ => Err(ConfigErrors(resolver.errors)),
+        }
+    }
+
+    /// Every secret we hold, for registration with the redactor and for child-env deny lists.
+    pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
+        [
+            &self.gitlab_token,
+            &self.azure_storage_connection_string,
+            &self.pipeline_trigger_token,
+            &self.webhook_secret_token,
+            &self.copilot_github_token,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The GitLab REST API root (`<base>/api/v4`).
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v4", self.gitlab_api_base.trim_end_matches('/'))
+    }
+}
+
+/// Resolves settings layer by layer, collecting errors.
+struct Resolver<'a> {
+    env: &'a Env,
+    flags: &'a Flags,
+    file: Option<ConfigFile>,
+    errors: Vec<SettingError>,
+    shown: Vec<Shown>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(env: &'a Env, flags: &'a Flags) -> Self {
+        let mut errors = Vec::new();
+        let path = flags
+            .values
+            .get(env_vars::COPILOT_RUNNER_CONFIG)
+            .map(|(flag, path)| (PathBuf::from(path), Source::Flag(flag)))
+            .or_else(|| env.get(env_vars::COPILOT_RUNNER_CONFIG).map(|path| (PathBuf::from(path), Source::Env)));
+        let file = path.and_then(|(path, source)| match ConfigFile::load(&path) {
+            Ok(file) => {
+                errors.extend(file.errors.iter().cloned());
+                Some(file)
+            }
+            Err(allowed) => {
+                errors.push(SettingError {
+                    key: env_vars::COPILOT_RUNNER_CONFIG.to_owned(),
+                    value: path.display().to_string(),
+                    source,
+                    allowed,
+                });
+                None
+            }
+        });
+        Self { env, flags, file, errors, shown: Vec::new() }
+    }
+
+    /// The raw value of a setting from the highest layer that has one.
+    fn raw(&self, var: &EnvVar) -> Option<(String, Source)> {
+        if let Some((flag, value)) = self.flags.values.get(var.name) {
+            return Some((value.clone(), Source::Flag(flag)));
+        }
+        if let Some(value) = self.env.get(var.name) {
+            return Some((value.to_owned(), Source::Env));
+        }
+        let file = self.file.as_ref()?;
+        let entry = file.values.get(var.name)?;
+        Some((entry.value.clone(), Source::File { path: file.path.clone(), line: entry.line }))
+    }
+
+    fn var(name: &str) -> &'static EnvVar {
+        env_vars::setting(name).unwrap_or_else(|| panic!("`{name}` is not declared in env_vars.rs"))
+    }
+
+    /// A string setting with an optional computed default.
+    fn string(&mut self, name: &'static str, default: Option<(String, Source)>) -> Option<String> {
+        let var = Self::var(name);
+        let resolved = self.raw(var).or(default);
+        self.shown.push(Shown {
+            name,
+            value: resolved
+                .as_ref()
+                .map(|(value, _)| if var.is_secret() { crate::redact::MASK.to_owned() } else { value.clone() }),
+            source: resolved.as_ref().map(|(_, source)| source.clone()),
+        });
+        resolved.map(|(value, _)| value)
+    }
+
+    fn secret(&mut self, name: &'static str) -> Option<SecretString> {
+        self.string(name, None).map(SecretString::from)
+    }
+
+    /// A parsed setting whose default comes from `env_vars.rs`.
+    fn parse<T: std::str::FromStr>(
+        &mut self,
+        name: &'static str,
+        check: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let var = Self::var(name);
+        let default = var.default.map(|value| (value.to_owned(), Source::Default));
+        let (value, source) = self.raw(var).or(default)?;
+        let shown_value = if var.is_secret() { crate::redact::MASK.to_owned() } else { value.clone() };
+        self.shown.push(Shown { name, value: Some(shown_value.clone()), source: Some(source.clone()) });
+        match check(&value) {
+            Ok(parsed) => Some(parsed),
+            Err(allowed) => {
+                self.errors.push(SettingError { key: name.to_owned(), value: shown_value, source, allowed });
+                None
+            }
+        }
+    }
+
+    fn flag(&mut self, name: &'static str) -> Option<bool> {
+        self.parse(name, parse_bool)
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+        &mut self,
+        name: &'static str,
+        min: T,
+        max: T,
+    ) -> Option<T> {
+        self.parse(name, |value| {
+            value
+                .trim()
+                .parse::<T>()
+                .ok()
+                .filter(|number| *number >= min && *number <= max)
+                .ok_or_else(|| format!("a whole number from {min} to {max}"))
+        })
+    }
+
+    fn settings(&mut self) -> Option<Settings> {
+        let env = self.env;
+        let in_ci = env.in_ci();
+        let project_dir = env.get(env_vars::ci::CI_PROJECT_DIR).filter(|_| in_ci).map(Path::new);
+
+        let base_default = match env.get(env_vars::ci::CI_SERVER_URL) {
+            Some(url) => (url.to_owned(), Source::Derived(env_vars::ci::CI_SERVER_URL)),
+            None => ("https://gitlab.com".to_owned(), Source::Default),
+        };
+        let gitlab_api_base = self.string(env_vars::GITLAB_API_BASE, Some(base_default));
+        let gitlab_api_base =
+            gitlab_api_base.and_then(|base| self.check_url(env_vars::GITLAB_API_BASE, base, &["http", "https"]));
+        let gitlab_token = self.secret(env_vars::GITLAB_TOKEN);
+        let agent_username = self.parse(env_vars::COPILOT_AGENT_USERNAME, |value| {
+            let value = value.trim().trim_start_matches('@');
+            let valid = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            valid
+                .then(|| value.to_owned())
+                .ok_or_else(|| "a GitLab username (letters, digits, `.`, `_`, `-`)".to_owned())
+        });
+        let language = self.parse(env_vars::COPILOT_LANGUAGE, str::parse::<Language>);
+        let min_access_level = self.parse(env_vars::COPILOT_MIN_ACCESS_LEVEL, |value| {
+            value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|level| [5, 10, 15, 20, 30, 40, 50].contains(level))
+                .ok_or_else(|| "a GitLab access level: 5, 10, 15, 20, 30, 40 or 50".to_owned())
+        });
+        let branch_prefix = self.parse(env_vars::COPILOT_BRANCH_PREFIX, |value| {
+            let valid = !value.is_empty()
+                && !value.starts_with(['/', '-'])
+                && !value.contains("..")
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+            valid.then(|| value.to_owned()).ok_or_else(|| "a valid git ref prefix such as `copilot/`".to_owned())
+        });
+        let orchestrated_issue = self.flag(env_vars::USE_ORCHESTRATED_ISSUE);
+        let orchestrated_mr_note = self.flag(env_vars::USE_ORCHESTRATED_MR_NOTE);
+        let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
+        let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
+        let cache_default = match project_dir {
+            Some(dir) => (
+                format!("file://{}", dir.join(".copilot-cache").display()),
+                Source::Derived(env_vars::ci::CI_PROJECT_DIR),
+            ),
+            None => ("file://.copilot-cache".to_owned(), Source::Default),
+        };
+        let context_cache_url = self.string(env_vars::CONTEXT_CACHE_URL, Some(cache_default));
+        let context_cache_url = context_cache_url
+            .and_then(|url| self.check_url(env_vars::CONTEXT_CACHE_URL, url, &["file", "az", "s3", "gs"]));
+        let azure_storage_connection_string = self.secret(env_vars::AZURE_STORAGE_CONNECTION_STRING);
+        let pipeline_trigger_token = self.secret(env_vars::PIPELINE_TRIGGER_TOKEN);
+        let pipeline_project_id = self.number(env_vars::PIPELINE_PROJECT_ID, 1_u64, u64::MAX);
+        let pipeline_ref = self.parse(env_vars::PIPELINE_REF, |value| Ok::<_, String>(value.trim().to_owned()));
+        let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
+        let copilot_github_token = self.secret(env_vars::COPILOT_GITHUB_TOKEN);
+        let artifacts_default = match project_dir {
+            Some(dir) => {
+                (dir.join("copilot-artifacts").display().to_string(), Source::Derived(env_vars::ci::CI_PROJECT_DIR))
+            }
+            None => ("copilot-artifacts".to_owned(), Source::Default),
+        };
+        let artifacts_dir = self.string(env_vars::COPILOT_ARTIFACTS_DIR, Some(artifacts_default)).map(PathBuf::from);
+        let retry_interval = self.number(env_vars::RETRY_INTERVAL_TIME, 1_u64, 3600).map(Duration::from_secs);
+        let retry_max = self.number(env_vars::RETRY_MAX_TIME, 0_u32, 100);
+        let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
+        let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
+        let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None);
+        drop(config_file);
+        let log_filter = self.parse(env_vars::COPILOT_RUNNER_LOG, |value| {
+            tracing_subscriber::EnvFilter::try_new(value)
+                .map(|_| value.to_owned())
+                .map_err(|_| "a tracing filter such as `info` or `copilot_runner=debug`".to_owned())
+        });
+        let log_format = self.parse(env_vars::COPILOT_RUNNER_LOG_FORMAT, str::parse::<LogFormat>);
+
+        Some(Settings {
+            gitlab_api_base: gitlab_api_base?,
+            gitlab_token,
+            agent_username: agent_username?,
+            language: language?,
+            min_access_level: min_access_level?,
+            branch_prefix: branch_prefix?,
+            orchestrated_issue: orchestrated_issue?,
+            orchestrated_mr_note: orchestrated_mr_note?,
+            project_understanding: project_understanding?,
+            inline_review_comments: inline_review_comments?,
+            context_cache_url: context_cache_url?,
+            azure_storage_connection_string,
+            pipeline_trigger_token,
+            pipeline_project_id,
+            pipeline_ref: pipeline_ref?,
+            webhook_secret_token,
+            copilot_github_token,
+            artifacts_dir: artifacts_dir?,
+            retry_interval: retry_interval?,
+            retry_max: retry_max?,
+            debug_max: debug_max?,
+            total_timeout: total_timeout?,
+            log_filter: log_filter?,
+            log_format: log_format?,
+            shown: std::mem::take(&mut self.shown),
+        })
+    }
+
+    /// Checks that `value` is a URL with one of `schemes`; records an error otherwise.
+    fn check_url(&mut self, name: &'static str, value: String, schemes: &[&str]) -> Option<String> {
+        let scheme_ok = value.split_once("://").is_some_and(|(scheme, rest)| {
+            schemes.contains(&scheme) && (scheme == "file" || !rest.trim_matches('/').is_empty())
+        });
+        if scheme_ok {
+            return Some(value.trim_end_matches('/').to_owned());
+        }
+        let source = self.shown.iter().rev().find(|shown| shown.name == name).and_then(|shown| shown.source.clone());
+        self.errors.push(SettingError {
+            key: name.to_owned(),
+            value,
+            source: source.unwrap_or(Source::Default),
+            allowed: format!(
+                "a URL starting with {}",
+                schemes.iter().map(|s| format!("`{s}://`")).collect::<Vec<_>>().join(", ")
+            ),
+        });
+        None
+    }
+}
+
+/// Parses the boolean spellings people use in CI variables.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("`true` or `false` (also 1/0, yes/no, on/off)".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Unit tests of layered configuration: precedence, sources, file layouts and error reporting.
+
+use std::io::Write as _;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::from_pairs(pairs.iter().copied())
+}
+
+fn yaml_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(text.as_bytes()).expect("write config");
+    file
+}
+
+fn source_of(settings: &Settings, name: &str) -> Option<Source> {
+    settings.shown.iter().find(|shown| shown.name == name).and_then(|shown| shown.source.clone())
+}
+
+#[test]
+fn defaults_apply_outside_ci() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.gitlab_api_base, "https://gitlab.com");
+    assert_eq!(settings.agent_username, "copilot-agent");
+    assert_eq!(settings.language, Language::En);
+    assert_eq!(settings.min_access_level, 30);
+    assert_eq!(settings.branch_prefix, "copilot/");
+    assert_eq!(settings.debug_max, 5);
+    assert_eq!(settings.total_timeout, Duration::from_secs(36000));
+    assert_eq!(settings.artifacts_dir, PathBuf::from("copilot-artifacts"));
+    assert!(settings.gitlab_token.is_none());
+    assert_eq!(source_of(&settings, env_vars::COPILOT_LANGUAGE), Some(Source::Default));
+}
+
+#[test]
+fn ci_variables_feed_the_defaults() {
+    let env =
+        env(&[("CI", "true"), ("CI_SERVER_URL", "https://gitlab.example.com"), ("CI_PROJECT_DIR", "/builds/agent")]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
+    assert_eq!(settings.gitlab_api_base, "https://gitlab.example.com");
+    assert_eq!(settings.api_url(), "https://gitlab.example.com/api/v4");
+    assert_eq!(settings.artifacts_dir, PathBuf::from("/builds/agent/copilot-artifacts"));
+    assert_eq!(settings.context_cache_url, "file:///builds/agent/.copilot-cache");
+    assert_eq!(source_of(&settings, env_vars::GITLAB_API_BASE), Some(Source::Derived("CI_SERVER_URL")));
+}
+
+#[test]
+fn flags_beat_environment_which_beats_the_file() {
+    let file = yaml_file("copilot_language: ja\ncopilot_agent_username: file-bot\nretry_max_time: 7\n");
+    let env = env(&[
+        ("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path")),
+        ("COPILOT_LANGUAGE", "ko"),
+        ("COPILOT_AGENT_USERNAME", "env-bot"),
+    ]);
+    let mut flags = Flags::default();
+    flags.set(env_vars::COPILOT_LANGUAGE, "--language", Some("zh"));
+    let settings = Settings::resolve(&env, &flags).expect("valid");
+    assert_eq!(settings.language, Language::Zh);
+    assert_eq!(source_of(&settings, env_vars::COPILOT_LANGUAGE), Some(Source::Flag("--language")));
+    assert_eq!(settings.agent_username, "env-bot");
+    assert_eq!(settings.retry_max, 7);
+    assert_eq!(
+        source_of(&settings, env_vars::RETRY_MAX_TIME),
+        Some(Source::File { path: file.path().to_owned(), line: 3 })
+    );
+}
+
+#[test]
+fn the_original_grouped_layout_is_understood() {
+    let file = yaml_file(
+        "services:\n  gitlab_url: https://git.corp.example\n  agent_username: corp-agent\n\
+         authentication:\n  token: glpat-from-file-123\nretry_config:\n  debug_max_time: 2\n  \
+         total_timeout: 600\ntemplates:\n  language: th\npaths:\n  artifacts_dir: /tmp/out\n",
+    );
+    let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
+    assert_eq!(settings.gitlab_api_base, "https://git.corp.example");
+    assert_eq!(settings.agent_username, "corp-agent");
+    assert_eq!(settings.debug_max, 2);
+    assert_eq!(settings.total_timeout, Duration::from_secs(600));
+    assert_eq!(settings.language, Language::Th);
+    assert_eq!(settings.artifacts_dir, PathBuf::from("/tmp/out"));
+    assert_eq!(
+        settings.gitlab_token.as_ref().map(|t| t.expose_secret().to_owned()),
+        Some("glpat-from-file-123".into())
+    );
+    let shown = settings.shown.iter().find(|s| s.name == env_vars::GITLAB_TOKEN).expect("token shown");
+    assert_eq!(shown.value.as_deref(), Some(crate::redact::MASK));
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_key_source_and_allowed_values() {
+    let file = yaml_file("# settings\ncopilot_min_access_level: 31\nunknown_key: 1\n");
+    let env = env(&[
+        ("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path")),
+        ("COPILOT_LANGUAGE", "fr"),
+        ("USE_ORCHESTRATED_ISSUE", "maybe"),
+    ]);
+    let errors = Settings::resolve(&env, &Flags::default()).expect_err("invalid").0;
+    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["unknown_key", "COPILOT_LANGUAGE", "COPILOT_MIN_ACCESS_LEVEL", "USE_ORCHESTRATED_ISSUE"]);
+    let language = &errors[1];
+    assert_eq!(
+        language.to_string(),
+        "`COPILOT_LANGUAGE` = `fr` (from environment) is not valid: expected one of en, zh, ja, ko, hi, th"
+    );
+    assert_eq!(errors[2].source, Source::File { path: file.path().to_owned(), line: 2 });
+    assert_eq!(errors[0].source, Source::File { path: file.path().to_owned(), line: 3 });
+}
+
+#[test]
+fn a_missing_or_broken_file_names_the_file() {
+    let env = env(&[("COPILOT_RUNNER_CONFIG", "/nonexistent/copilot.yml")]);
+    let errors = Settings::resolve(&env, &Flags::default()).expect_err("missing file").0;
+    assert_eq!(errors[0].key, "COPILOT_RUNNER_CONFIG");
+    assert!(errors[0].allowed.contains("readable YAML file"), "{}", errors[0]);
+
+    let file = yaml_file("copilot_language: [unclosed\n");
+    let env = Env::from_pairs([("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
+    let errors = Settings::resolve(&env, &Flags::default()).expect_err("broken file").0;
+    assert!(errors[0].allowed.starts_with("a YAML mapping"), "{}", errors[0]);
+}
+
+#[test]
+fn secrets_never_appear_in_errors_or_debug_output() {
+    let env = env(&[("GITLAB_TOKEN", "glpat-super-secret-value"), ("GITLAB_API_BASE", "ftp://nope")]);
+    let errors = Settings::resolve(&env, &Flags::default()).expect_err("bad url");
+    assert!(!errors.to_string().contains("glpat-super-secret-value"));
+    let ok = Settings::resolve(&Env::from_pairs([("GITLAB_TOKEN", "glpat-super-secret-value")]), &Flags::default())
+        .expect("valid");
+    assert!(!format!("{ok:?}").contains("glpat-super-secret-value"));
+    assert!(!format!("{:?}", Env::from_pairs([("GITLAB_TOKEN", "glpat-super-secret-value")])).contains("glpat"));
+}

@@ -1,0 +1,159 @@
+//! Every environment variable copilot-runner reads, as one documented constant each.
+//!
+//! Users, the CI template and the Helm values depend on these names, so they live in one place:
+//! `config.rs` resolves them, `copilot-runner config` prints them, and a test keeps the README's
+//! configuration table in sync with [`SETTINGS`].
+
+/// What a variable is for, which decides where it is documented and how it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A setting of ours: documented in the README's configuration table.
+    Setting,
+    /// A secret setting: documented, never printed, registered with the log redactor.
+    Secret,
+}
+
+/// One environment variable: its name, default (as shown to people) and meaning.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The default as documented; `None` when the setting is empty unless given.
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+impl EnvVar {
+    /// Whether the value must be masked wherever it could be shown.
+    pub fn is_secret(&self) -> bool {
+        self.kind == Kind::Secret
+    }
+
+    /// The key this variable takes in the YAML configuration file (`gitlab_api_base`).
+    pub fn file_key(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
+}
+
+macro_rules! env_vars {
+    ($($(#[doc = $doc:literal])* $ident:ident = $name:literal, $kind:ident, $default:expr;)*) => {
+        $(
+            $(#[doc = $doc])*
+            pub const $ident: &str = $name;
+        )*
+        /// Every setting, in the order the README documents them.
+        pub const SETTINGS: &[EnvVar] = &[
+            $(EnvVar {
+                name: $name,
+                kind: Kind::$kind,
+                default: $default,
+                description: concat!($($doc, "\n"),*),
+            },)*
+        ];
+    };
+}
+
+env_vars! {
+    /// Base URL of the GitLab instance (API at `<base>/api/v4`). Defaults to `CI_SERVER_URL` inside CI.
+    GITLAB_API_BASE = "GITLAB_API_BASE", Setting, Some("`CI_SERVER_URL`, else `https://gitlab.com`");
+    /// Personal, project or group access token of the agent user (scopes `api`, `write_repository`).
+    GITLAB_TOKEN = "GITLAB_TOKEN", Secret, None;
+    /// Username of the agent user that people assign, mention and add as reviewer.
+    COPILOT_AGENT_USERNAME = "COPILOT_AGENT_USERNAME", Setting, Some("copilot-agent");
+    /// Language of prompts and of every comment on GitLab: `en`, `zh`, `ja`, `ko`, `hi` or `th`.
+    COPILOT_LANGUAGE = "COPILOT_LANGUAGE", Setting, Some("en");
+    /// Lowest project access level that may start work (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner).
+    COPILOT_MIN_ACCESS_LEVEL = "COPILOT_MIN_ACCESS_LEVEL", Setting, Some("30");
+    /// Prefix of every branch the agent creates and pushes to.
+    COPILOT_BRANCH_PREFIX = "COPILOT_BRANCH_PREFIX", Setting, Some("copilot/");
+    /// Run issues through the multi-stage plan (`false`: a single implementation stage).
+    USE_ORCHESTRATED_ISSUE = "USE_ORCHESTRATED_ISSUE", Setting, Some("true");
+    /// Run merge request notes through the multi-stage plan (`false`: a single implementation stage).
+    USE_ORCHESTRATED_MR_NOTE = "USE_ORCHESTRATED_MR_NOTE", Setting, Some("false");
+    /// Let the agent write a `project_context.md` understanding of the project (cached).
+    ENABLE_PROJECT_UNDERSTANDING = "ENABLE_PROJECT_UNDERSTANDING", Setting, Some("false");
+    /// Post review findings as inline discussions (`false`: summary note only).
+    ENABLE_INLINE_REVIEW_COMMENTS = "ENABLE_INLINE_REVIEW_COMMENTS", Setting, Some("true");
+    /// Where project understanding is cached: `file://DIR`, `az://container/prefix`, `s3://bucket/prefix`, `gs://bucket/prefix`.
+    CONTEXT_CACHE_URL = "CONTEXT_CACHE_URL", Setting, Some("`file://$CI_PROJECT_DIR/.copilot-cache` in CI, else `file://.copilot-cache`");
+    /// Azure Blob Storage connection string for an `az://` context cache.
+    AZURE_STORAGE_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING", Secret, None;
+    /// Trigger token of the agent project, used by `serve` to start pipelines.
+    PIPELINE_TRIGGER_TOKEN = "PIPELINE_TRIGGER_TOKEN", Secret, None;
+    /// Numeric id of the agent project whose pipeline `serve` triggers.
+    PIPELINE_PROJECT_ID = "PIPELINE_PROJECT_ID", Setting, None;
+    /// Ref of the agent project that triggered pipelines run on.
+    PIPELINE_REF = "PIPELINE_REF", Setting, Some("main");
+    /// Secret GitLab sends in `X-Gitlab-Token` with every webhook; `serve` refuses to start without it.
+    WEBHOOK_SECRET_TOKEN = "WEBHOOK_SECRET_TOKEN", Secret, None;
+    /// GitHub token for the Copilot CLI (fine-grained PAT with "Copilot Requests", or an OAuth token).
+    COPILOT_GITHUB_TOKEN = "COPILOT_GITHUB_TOKEN", Secret, None;
+    /// Folder for logs, transcripts, plans and reports kept as job artifacts.
+    COPILOT_ARTIFACTS_DIR = "COPILOT_ARTIFACTS_DIR", Setting, Some("`$CI_PROJECT_DIR/copilot-artifacts` in CI, else `./copilot-artifacts`");
+    /// Seconds between polls of a watched pipeline (the debug loop backs off from here).
+    RETRY_INTERVAL_TIME = "RETRY_INTERVAL_TIME", Setting, Some("30");
+    /// How many times an infrastructure failure (runner, timeout, scheduler) is retried before giving up.
+    RETRY_MAX_TIME = "RETRY_MAX_TIME", Setting, Some("3");
+    /// How many fix attempts the debug loop makes on a failed pipeline.
+    DEBUG_MAX_TIME = "DEBUG_MAX_TIME", Setting, Some("5");
+    /// Wall-clock budget of one job in seconds; the debug loop ends within it.
+    TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
+    /// Path of an optional YAML configuration file (same as `--config`).
+    COPILOT_RUNNER_CONFIG = "COPILOT_RUNNER_CONFIG", Setting, None;
+    /// Log filter for stderr and the file log, in `tracing` syntax (`info`, `copilot_runner=debug`).
+    COPILOT_RUNNER_LOG = "COPILOT_RUNNER_LOG", Setting, Some("info");
+    /// Log format on stderr: `human` or `json` (same as `--log-format`).
+    COPILOT_RUNNER_LOG_FORMAT = "COPILOT_RUNNER_LOG_FORMAT", Setting, Some("human");
+}
+
+/// Variables of the trigger contract (webhook → pipeline → `run`). They carry identifiers only.
+pub mod trigger {
+    /// Which workflow to run: `issue_assignee`, `issue_note`, `mr_note`, `mr_reviewer`, `pipeline_failed`.
+    pub const TRIGGER_TYPE: &str = "TRIGGER_TYPE";
+    pub const TARGET_PROJECT_ID: &str = "TARGET_PROJECT_ID";
+    pub const TARGET_ISSUE_IID: &str = "TARGET_ISSUE_IID";
+    pub const TARGET_MR_IID: &str = "TARGET_MR_IID";
+    pub const TARGET_NOTE_ID: &str = "TARGET_NOTE_ID";
+    pub const TARGET_PIPELINE_ID: &str = "TARGET_PIPELINE_ID";
+    pub const SOURCE_BRANCH: &str = "SOURCE_BRANCH";
+    pub const TARGET_BRANCH: &str = "TARGET_BRANCH";
+}
+
+/// Variables GitLab CI sets in every job, read for defaults and links.
+pub mod ci {
+    /// Set to `true` in every GitLab CI job.
+    pub const CI: &str = "CI";
+    pub const CI_SERVER_URL: &str = "CI_SERVER_URL";
+    pub const CI_PROJECT_DIR: &str = "CI_PROJECT_DIR";
+    pub const CI_PIPELINE_URL: &str = "CI_PIPELINE_URL";
+    pub const CI_JOB_URL: &str = "CI_JOB_URL";
+    pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
+}
+
+/// Looks a setting up by name.
+pub fn setting(name: &str) -> Option<&'static EnvVar> {
+    SETTINGS.iter().find(|var| var.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_documented_and_unique() {
+        let mut names: Vec<_> = SETTINGS.iter().map(|var| var.name).collect();
+        for var in SETTINGS {
+            assert!(!var.description.trim().is_empty(), "{} has no description", var.name);
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SETTINGS.len(), "a setting is listed twice");
+    }
+
+    #[test]
+    fn tokens_are_secrets() {
+        for name in [GITLAB_TOKEN, PIPELINE_TRIGGER_TOKEN, WEBHOOK_SECRET_TOKEN, COPILOT_GITHUB_TOKEN] {
+            assert!(setting(name).is_some_and(EnvVar::is_secret), "{name} must be secret");
+        }
+    }
+}

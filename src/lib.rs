@@ -1,0 +1,14 @@
+//! copilot-runner: a GitHub-Copilot-powered coding agent for GitLab.
+//!
+//! The binary is thin; every subcommand lives in `cli`, and the modules below it follow the
+//! direction of imports in ARCHITECTURE.md: `cli` → workflows → adapters (`gitlab`, `agent`,
+//! `git`, `prompts`) → `process` / `config` / `telemetry` / `redact`.
+
+pub mod cli;
+pub mod config;
+pub mod env_vars;
+pub mod exit;
+pub mod process;
+pub mod redact;
+pub mod telemetry;
+pub mod trigger;

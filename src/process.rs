@@ -1,0 +1,1 @@
+//! The only place that spawns child processes (placeholder until the process runner lands).

@@ -1,0 +1,1 @@
+//! The trigger contract (placeholder until the foundation lands).
