@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod env_vars;
 pub mod exit;
 pub mod process;
