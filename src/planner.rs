@@ -6,13 +6,14 @@
 //! character weighs two), how many paths and acceptance criteria it names, how many categories it
 //! touches, and words that widen (refactor, rewrite) or narrow (typo, one line) its scope.
 //!
-//! Stages, as the design has them, with one deliberate saving: a small change folds its tests
+//! Stages, as the design has them, with one deliberate saving: a small plain fix folds its tests
 //! into the implementation stage (which runs the project's test command), so a one-line fix costs
 //! exactly two agent calls.
 //! - analysis: always;
 //! - architecture: medium or large, or API or database work (unless a small trivial edit);
 //! - implementation: always;
-//! - tests: the project has a test framework and the change is not small;
+//! - tests: the project has a test framework, unless the change is small and either a trivial
+//!   edit or outside every category (then implementation runs the tests itself);
 //! - docs: an API changes (unless a small trivial edit) or the task is large.
 //!
 //! Without orchestration (`USE_ORCHESTRATED_ISSUE=false`) the plan is one implementation stage.
@@ -210,11 +211,12 @@ pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
     };
     reasons.push(format!("score {score}: {}", complexity.as_str()));
 
-    if options.orchestrated && complexity == Complexity::Small && traits.has_test_framework {
-        reasons.push("small change: the implementation stage runs the tests itself (no tests stage)".to_owned());
+    let folds_tests = complexity == Complexity::Small && (trivial.is_some() || categories.is_empty());
+    if options.orchestrated && folds_tests && traits.has_test_framework {
+        reasons.push("small plain fix: the implementation stage runs the tests itself (no tests stage)".to_owned());
     }
     let stages = if options.orchestrated {
-        stages(complexity, &categories, trivial.is_some(), traits)
+        stages(complexity, &categories, trivial.is_some(), folds_tests, traits)
     } else {
         vec![PlannedStage {
             stage: Stage::Implementation,
@@ -224,7 +226,13 @@ pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
     Plan { complexity, categories, mentioned_paths, acceptance_criteria, stages, reasons }
 }
 
-fn stages(complexity: Complexity, categories: &[Category], trivial: bool, traits: &ProjectTraits) -> Vec<PlannedStage> {
+fn stages(
+    complexity: Complexity,
+    categories: &[Category],
+    trivial: bool,
+    folds_tests: bool,
+    traits: &ProjectTraits,
+) -> Vec<PlannedStage> {
     let small_trivial = complexity == Complexity::Small && trivial;
     let api = categories.contains(&Category::Api);
     let database = categories.contains(&Category::Database);
@@ -251,7 +259,7 @@ fn stages(complexity: Complexity, categories: &[Category], trivial: bool, traits
 
     stages.push(PlannedStage { stage: Stage::Implementation, reason: "always: make the change".to_owned() });
 
-    if traits.has_test_framework && complexity >= Complexity::Medium {
+    if traits.has_test_framework && !folds_tests {
         let reason = match &traits.test_command {
             Some(command) => format!("the project has tests (`{command}`)"),
             None => "the project has a test framework".to_owned(),

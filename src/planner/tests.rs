@@ -191,9 +191,16 @@ fn complexity_and_stages_follow_the_task_in_every_language() {
             stages: &["analysis", "architecture", "implementation", "tests"],
         },
         Case {
-            name: "small API change designs and documents the interface",
+            name: "small API change designs, tests and documents the interface",
             task: "Add a `limit` parameter to the users endpoint",
             traits: tested_project(),
+            complexity: Complexity::Small,
+            stages: &["analysis", "architecture", "implementation", "tests", "docs"],
+        },
+        Case {
+            name: "small API change in a project without tests",
+            task: "Add a `limit` parameter to the users endpoint",
+            traits: ProjectTraits::default(),
             complexity: Complexity::Small,
             stages: &["analysis", "architecture", "implementation", "docs"],
         },
@@ -202,7 +209,14 @@ fn complexity_and_stages_follow_the_task_in_every_language() {
             task: "添加一个数据库字段 nickname",
             traits: tested_project(),
             complexity: Complexity::Small,
-            stages: &["analysis", "architecture", "implementation"],
+            stages: &["analysis", "architecture", "implementation", "tests"],
+        },
+        Case {
+            name: "small UI change is tested",
+            task: "Make the save button blue",
+            traits: tested_project(),
+            complexity: Complexity::Small,
+            stages: &["analysis", "implementation", "tests"],
         },
         Case {
             name: "small fix folds its tests into implementation",
