@@ -12,3 +12,4 @@ pub mod process;
 pub mod redact;
 pub mod telemetry;
 pub mod trigger;
+pub mod untrusted;
