@@ -9,6 +9,7 @@ pub mod config;
 pub mod env_vars;
 pub mod exit;
 pub mod process;
+pub mod prompts;
 pub mod redact;
 pub mod telemetry;
 pub mod trigger;

@@ -205,15 +205,18 @@ impl UntrustedLine {
 
 /// Escapes text for GitLab Flavored Markdown so it renders as the same plain text.
 ///
-/// Every ASCII punctuation character with a meaning in GitLab markdown is backslash-escaped:
-/// emphasis, code spans, links and images, HTML, headings, lists, tables, and GitLab references
+/// ASCII punctuation with a meaning in GitLab markdown is backslash-escaped: emphasis, code
+/// spans, links and images, HTML, headings, tables, list markers at the start of a line
+/// (`-`, `+`, `1.`, setext `=`), and GitLab references
 /// (`@user`, `#issue`, `!mr`, `~label`, `%milestone`, `$snippet`, `&epic`), which GitLab leaves
 /// unlinked when escaped. Line breaks stay line breaks; hidden characters and HTML comments go.
 pub fn escape_markdown(raw: &str) -> String {
     let clean = sanitize(raw);
     let mut escaped = String::with_capacity(clean.len() + clean.len() / 8);
+    // Only spaces and digits so far on this line: a list marker or heading could still start.
+    let mut line_start = true;
     for c in clean.chars() {
-        if matches!(
+        let always = matches!(
             c,
             '\\' | '`'
                 | '*'
@@ -227,9 +230,6 @@ pub fn escape_markdown(raw: &str) -> String {
                 | '<'
                 | '>'
                 | '#'
-                | '+'
-                | '-'
-                | '.'
                 | '!'
                 | '|'
                 | '~'
@@ -237,12 +237,12 @@ pub fn escape_markdown(raw: &str) -> String {
                 | '$'
                 | '%'
                 | '&'
-                | ':'
-                | '='
-        ) {
+        );
+        if always || (line_start && matches!(c, '-' | '+' | '=' | '.')) {
             escaped.push('\\');
         }
         escaped.push(c);
+        line_start = c == '\n' || (line_start && (c == ' ' || c.is_ascii_digit()));
     }
     escaped
 }
@@ -310,6 +310,54 @@ impl MarkdownCode {
 impl Serialize for MarkdownCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.fenced())
+    }
+}
+
+/// Untrusted one-line text shown as an inline code span in a GitLab comment (a path, a job or
+/// branch name): inside a code span markdown and references mean nothing, and the span's
+/// backtick run is longer than any inside the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkdownCodeSpan {
+    raw: String,
+}
+
+impl MarkdownCodeSpan {
+    pub fn new(raw: &str) -> Self {
+        let clean = sanitize(raw);
+        let mut line = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+        bound(&mut line, LINE_MAX_CHARS);
+        Self { raw: line }
+    }
+
+    /// The code span as it goes into the comment.
+    pub fn span(&self) -> String {
+        let ticks = "`".repeat(longest_run(&self.raw, '`') + 1);
+        // A space keeps a leading or trailing backtick of the text apart from the delimiters.
+        let pad = if self.raw.starts_with('`') || self.raw.ends_with('`') { " " } else { "" };
+        format!("{ticks}{pad}{}{pad}{ticks}", self.raw)
+    }
+}
+
+impl Serialize for MarkdownCodeSpan {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.span())
+    }
+}
+
+/// A GitLab username, kept to the characters GitLab allows so that `@{username}` in a message
+/// mentions exactly that person and nobody else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    /// Keeps ASCII letters, digits, `_`, `-` and `.` of `raw` (a leading `@` is dropped).
+    pub fn new(raw: &str) -> Self {
+        Self(raw.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -89,8 +89,13 @@ fn one_line_drops_newlines_and_backticks_and_bounds() {
 fn a_title_cannot_mention_everyone_or_close_formatting() {
     let title = "**bold** @all [x](https://evil) <img src=x> #12 !3 ~bug `code`";
     let escaped = MarkdownText::line(title).escaped();
-    assert_eq!(escaped, r"\*\*bold\*\* \@all \[x\]\(https\://evil\) \<img src\=x\> \#12 \!3 \~bug \`code\`");
+    assert_eq!(escaped, r"\*\*bold\*\* \@all \[x\]\(https://evil\) \<img src=x\> \#12 \!3 \~bug \`code\`");
     assert!(!escaped.contains(" @all"));
+}
+
+#[test]
+fn list_markers_are_escaped_only_where_they_start_a_line() {
+    assert_eq!(escape_markdown("- a-b\n1. c.d\n+ e"), "\\- a-b\n1\\. c.d\n\\+ e");
 }
 
 #[test]
@@ -103,4 +108,16 @@ fn escaping_keeps_line_breaks_of_a_paragraph_but_not_in_a_line() {
 fn a_code_block_in_a_comment_cannot_be_closed_by_its_content() {
     let code = MarkdownCode::new("error: ```` here\n", 1000).fenced();
     assert_eq!(code, "`````text\nerror: ```` here\n`````");
+}
+
+#[test]
+fn a_code_span_cannot_be_closed_by_its_content() {
+    assert_eq!(MarkdownCodeSpan::new("src/a `b`.rs").span(), "``src/a `b`.rs``");
+    assert_eq!(MarkdownCodeSpan::new("`x").span(), "`` `x ``");
+    assert_eq!(MarkdownCodeSpan::new("plain").span(), "`plain`");
+}
+
+#[test]
+fn a_username_keeps_only_username_characters() {
+    assert_eq!(Username::new("@jane.doe_2 @all").as_str(), "jane.doe_2all");
 }
