@@ -11,6 +11,8 @@ pub mod env_vars;
 pub mod exit;
 pub mod planner;
 pub mod process;
+pub mod prompts;
 pub mod redact;
 pub mod telemetry;
 pub mod trigger;
+pub mod untrusted;
