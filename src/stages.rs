@@ -1,0 +1,301 @@
+//! Runs a plan's stages through an agent, one after the other, and keeps what each produced.
+//!
+//! Each stage gets its own scratch folder outside the repository (so nothing the runner reads
+//! back is ever committed) and its own artifacts folder (prompt, transcript, output). Stages
+//! that produce JSON (analysis, architecture) are validated against the schema their prompt
+//! describes, with one retry whose prompt quotes the problem, then a typed failure. Outputs are
+//! carried, as data, into the prompts of the stages after them. `summary.json` adds it all up.
+//!
+//! Callers that report progress (the workflows' status note) drive [`StageRunner::run_stage`]
+//! themselves; `local` uses [`StageRunner::run_plan`].
+
+pub mod outputs;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::agent::{Agent, AgentError, AgentOutcome, StageRequest};
+use crate::config::Language;
+use crate::planner::{Plan, Stage};
+use crate::prompts::stage::{PreviousOutput, ProjectContext, StagePrompt, Task, Workspace};
+use crate::prompts::{PromptError, Prompts, WorkStage};
+use crate::untrusted::UntrustedText;
+
+/// Why a stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("the `{stage}` stage could not render its prompt")]
+    Prompt {
+        stage: &'static str,
+        #[source]
+        source: PromptError,
+    },
+    #[error("the agent failed in the `{stage}` stage")]
+    Agent {
+        stage: &'static str,
+        #[source]
+        source: AgentError,
+    },
+    #[error("the `{stage}` stage wrote an invalid `{file}` twice: {problem}")]
+    InvalidOutput { stage: &'static str, file: &'static str, problem: String },
+    #[error("cannot write the artifacts of the `{stage}` stage in `{dir}`")]
+    Artifacts {
+        stage: &'static str,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StageError {
+    /// The stage that failed, for the failure note and the status checklist.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Self::Prompt { stage, .. }
+            | Self::Agent { stage, .. }
+            | Self::InvalidOutput { stage, .. }
+            | Self::Artifacts { stage, .. } => stage,
+        }
+    }
+}
+
+/// What the stages work on: the same for every stage of a run.
+#[derive(Debug, Clone)]
+pub struct StageInput {
+    pub task: Task,
+    /// The note that asked for the work, when a note did.
+    pub request: Option<UntrustedText>,
+    pub project: ProjectContext,
+    pub branch: String,
+}
+
+/// What one stage did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub stage: Stage,
+    pub duration_ms: u64,
+    pub agent_calls: u32,
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// The validated JSON output of analysis/architecture, or the agent's last message.
+    pub output: String,
+}
+
+/// `summary.json`: every stage and the totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub stages: Vec<StageReport>,
+    pub duration_ms: u64,
+    pub agent_calls: u32,
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Summary {
+    pub fn push(&mut self, report: StageReport) {
+        self.duration_ms += report.duration_ms;
+        self.agent_calls += report.agent_calls;
+        self.premium_requests += report.premium_requests;
+        self.input_tokens += report.input_tokens;
+        self.output_tokens += report.output_tokens;
+        self.stages.push(report);
+    }
+
+    /// Writes `summary.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("summary.json"), json)
+    }
+}
+
+/// Runs stages through one agent for one repository.
+#[derive(Debug)]
+pub struct StageRunner<'a, A: Agent + ?Sized> {
+    pub agent: &'a A,
+    pub prompts: &'a Prompts,
+    pub language: Language,
+    pub repo_dir: PathBuf,
+    /// `<artifacts>/stages`; each stage gets `<n>-<stage>/` below it.
+    pub artifacts_dir: PathBuf,
+    pub stage_timeout: Duration,
+}
+
+impl<A: Agent + ?Sized> StageRunner<'_, A> {
+    /// Runs every stage of `plan` in order, writing `plan.json` and `summary.json`.
+    pub async fn run_plan(&self, plan: &Plan, input: &StageInput) -> Result<Summary, (StageError, Summary)> {
+        let mut summary = Summary::default();
+        let started = Instant::now();
+        let write = |summary: &Summary| {
+            let _ = std::fs::create_dir_all(&self.artifacts_dir);
+            let _ = serde_json::to_vec_pretty(plan).map(|json| std::fs::write(self.artifacts_dir.join("plan.json"), json));
+            let _ = summary.write(&self.artifacts_dir);
+        };
+        let mut previous = Vec::new();
+        for (index, planned) in plan.stages.iter().enumerate() {
+            match self.run_stage(index, planned.stage, input, &previous).await {
+                Ok(report) => {
+                    previous.push(carried(&report));
+                    summary.push(report);
+                }
+                Err(error) => {
+                    summary.duration_ms = elapsed_ms(started);
+                    write(&summary);
+                    return Err((error, summary));
+                }
+            }
+        }
+        summary.duration_ms = elapsed_ms(started);
+        write(&summary);
+        Ok(summary)
+    }
+
+    /// Runs one stage (`index` orders its artifacts folder), retrying once on invalid JSON output.
+    pub async fn run_stage(
+        &self,
+        index: usize,
+        stage: Stage,
+        input: &StageInput,
+        previous: &[PreviousOutput],
+    ) -> Result<StageReport, StageError> {
+        let name = stage.as_str();
+        let dir = self.artifacts_dir.join(format!("{}-{name}", index + 1));
+        let scratch = dir.join("scratch");
+        std::fs::create_dir_all(&scratch).map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
+        let output_path = outputs::output_file(stage).map(|file| scratch.join(file));
+        let started = Instant::now();
+        let mut report = StageReport {
+            stage,
+            duration_ms: 0,
+            agent_calls: 0,
+            premium_requests: 0.0,
+            input_tokens: 0,
+            output_tokens: 0,
+            output: String::new(),
+        };
+        let mut problem: Option<String> = None;
+        for attempt in 1..=2 {
+            if let Some(path) = &output_path {
+                let _ = std::fs::remove_file(path);
+            }
+            let mut prompt = self.prompt(stage, input, previous, &scratch, output_path.as_deref())?;
+            if let Some(problem) = &problem {
+                prompt.push_str(&retry_note(problem));
+            }
+            std::fs::write(dir.join(format!("prompt-{attempt}.md")), &prompt)
+                .map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
+            let request = StageRequest {
+                stage: name.to_owned(),
+                prompt,
+                repo_dir: self.repo_dir.clone(),
+                scratch_dir: scratch.clone(),
+                artifacts_dir: dir.join(format!("agent-{attempt}")),
+                timeout: self.stage_timeout,
+            };
+            let outcome = self.agent.run_stage(request).await;
+            report.agent_calls += 1;
+            let outcome = outcome.map_err(|source| StageError::Agent { stage: name, source })?;
+            account(&mut report, &outcome);
+            let Some(path) = &output_path else {
+                report.output = last_message(&outcome);
+                break;
+            };
+            let written = std::fs::read_to_string(path).ok();
+            match outputs::validate(stage, written.as_deref()) {
+                Ok(json) => {
+                    std::fs::write(dir.join(outputs::output_file(stage).unwrap_or("output")), &json)
+                        .map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
+                    report.output = json;
+                    problem = None;
+                    break;
+                }
+                Err(found) => {
+                    tracing::warn!(stage = name, attempt, problem = %found, "invalid stage output");
+                    problem = Some(found);
+                }
+            }
+        }
+        report.duration_ms = elapsed_ms(started);
+        if let Some(problem) = problem {
+            return Err(StageError::InvalidOutput {
+                stage: name,
+                file: outputs::output_file(stage).unwrap_or("output"),
+                problem,
+            });
+        }
+        Ok(report)
+    }
+
+    fn prompt(
+        &self,
+        stage: Stage,
+        input: &StageInput,
+        previous: &[PreviousOutput],
+        scratch: &Path,
+        output_path: Option<&Path>,
+    ) -> Result<String, StageError> {
+        let context = StagePrompt {
+            stage: work_stage(stage),
+            task: input.task.clone(),
+            request: input.request.clone(),
+            project: input.project.clone(),
+            previous_outputs: previous.to_vec(),
+            workspace: Workspace {
+                repo_dir: self.repo_dir.display().to_string(),
+                scratch_dir: scratch.display().to_string(),
+                branch: input.branch.clone(),
+            },
+            output_path: output_path.map(|path| path.display().to_string()),
+        };
+        self.prompts
+            .render_stage(self.language, &context)
+            .map_err(|source| StageError::Prompt { stage: stage.as_str(), source })
+    }
+}
+
+/// The planner's stage as a prompt template.
+pub fn work_stage(stage: Stage) -> WorkStage {
+    match stage {
+        Stage::Analysis => WorkStage::Analysis,
+        Stage::Architecture => WorkStage::Architecture,
+        Stage::Implementation => WorkStage::Implementation,
+        Stage::Tests => WorkStage::Tests,
+        Stage::Docs => WorkStage::Docs,
+    }
+}
+
+/// What a finished stage hands to the prompts after it.
+pub fn carried(report: &StageReport) -> PreviousOutput {
+    PreviousOutput {
+        stage: work_stage(report.stage).into(),
+        path: outputs::output_file(report.stage).map(str::to_owned),
+        content: UntrustedText::bounded(&report.output),
+    }
+}
+
+/// Appended to a retried prompt: the exact problem, so the agent can fix the file.
+fn retry_note(problem: &str) -> String {
+    format!(
+        "\n\n## Your previous attempt\nThe output file was rejected: {problem}\nWrite the file again, \
+         following the schema above exactly.\n"
+    )
+}
+
+fn account(report: &mut StageReport, outcome: &AgentOutcome) {
+    report.premium_requests += outcome.premium_requests();
+    let (input, output) = outcome.tokens();
+    report.input_tokens += input;
+    report.output_tokens += output;
+}
+
+fn last_message(outcome: &AgentOutcome) -> String {
+    outcome.last_message().unwrap_or_default().to_owned()
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
