@@ -71,7 +71,8 @@ fn table() -> BTreeMap<&'static str, Shape> {
 }
 
 fn json_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).expect("fixture folder").map(|entry| entry.expect("fixture entry").path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -83,12 +84,12 @@ fn json_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 fn read(relative: &str) -> Value {
-    let text = std::fs::read_to_string(Path::new(API_FIXTURES).join(relative)).unwrap();
+    let text = std::fs::read_to_string(Path::new(API_FIXTURES).join(relative)).expect("fixture file");
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{relative} is not JSON: {error}"))
 }
 
 fn decode<T: DeserializeOwned>(relative: &str) -> T {
-    serde_json::from_value(read(relative)).unwrap()
+    serde_json::from_value(read(relative)).unwrap_or_else(|error| panic!("{relative}: {error}"))
 }
 
 #[test]
