@@ -44,11 +44,28 @@ pub fn http_client(
     #[expect(clippy::disallowed_methods, reason = "this is the one place that builds reqwest clients")]
     let builder = reqwest::Client::builder();
     builder
+        .redirect(same_origin_redirects())
         .user_agent(user_agent)
         .connect_timeout(connect_timeout)
         .timeout(request_timeout)
         .build()
         .map_err(|error| Error::Setup { reason: format!("cannot build the http client: {error}") })
+}
+
+/// Follows redirects only within one origin: reqwest drops `Authorization` on a cross-host
+/// redirect but not GitLab's `PRIVATE-TOKEN`, which must never reach another host.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let crosses_origin =
+            attempt.previous().last().is_some_and(|previous| previous.origin() != attempt.url().origin());
+        if crosses_origin {
+            attempt.stop()
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Timeouts and retry limits of a [`Client`].
@@ -482,6 +499,42 @@ mod tests {
         let error = Client::new("https://gitlab.example", &SecretString::from("bad\ntoken")).unwrap_err();
         assert!(matches!(error, Error::Setup { .. }));
         assert!(!error.to_string().contains("bad"));
+    }
+
+    /// A redirect to another origin is not followed, so the token never reaches that host.
+    #[tokio::test]
+    async fn the_token_does_not_follow_a_redirect_to_another_origin() {
+        use std::sync::{Arc, Mutex};
+
+        let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let elsewhere = axum::Router::new().route(
+            "/{*rest}",
+            axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+                let token = headers.get("private-token").map(|value| value.to_str().unwrap_or("").to_owned());
+                record.lock().unwrap().push(token);
+                "{}"
+            }),
+        );
+        let other = serve(elsewhere).await;
+        let target = format!("http://{other}/stolen");
+        let redirecting = axum::Router::new().route(
+            "/api/v4/user",
+            axum::routing::get(move || async move { axum::response::Redirect::temporary(&target) }),
+        );
+        let gitlab = serve(redirecting).await;
+        let client =
+            Client::new(&format!("http://{gitlab}/api/v4"), &SecretString::from("glpat-redirect-secret")).unwrap();
+        let error = client.current_user().await.unwrap_err();
+        assert!(matches!(error, Error::Status { code: 307, .. }), "{error}");
+        assert!(seen.lock().unwrap().is_empty(), "the other origin was called: {:?}", seen.lock().unwrap());
+    }
+
+    async fn serve(router: axum::Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
     }
 
     #[test]
