@@ -12,6 +12,8 @@ pub mod exit;
 pub mod gitlab;
 pub mod planner;
 pub mod process;
+pub mod prompts;
 pub mod redact;
 pub mod telemetry;
 pub mod trigger;
+pub mod untrusted;
