@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod env_vars;
 pub mod exit;
+pub mod gitlab;
 pub mod planner;
 pub mod process;
 pub mod prompts;
