@@ -115,7 +115,7 @@ impl Summary {
 
 /// Runs stages through one agent for one repository.
 #[derive(Debug)]
-pub struct StageRunner<'a, A: Agent + ?Sized> {
+pub struct StageRunner<'a, A: Agent> {
     pub agent: &'a A,
     pub prompts: &'a Prompts,
     pub language: Language,
@@ -125,7 +125,7 @@ pub struct StageRunner<'a, A: Agent + ?Sized> {
     pub stage_timeout: Duration,
 }
 
-impl<A: Agent + ?Sized> StageRunner<'_, A> {
+impl<A: Agent> StageRunner<'_, A> {
     /// Runs every stage of `plan` in order, writing `plan.json` and `summary.json`.
     pub async fn run_plan(&self, plan: &Plan, input: &StageInput) -> Result<Summary, (StageError, Summary)> {
         let mut summary = Summary::default();
@@ -286,14 +286,15 @@ fn retry_note(problem: &str) -> String {
 }
 
 fn account(report: &mut StageReport, outcome: &AgentOutcome) {
-    report.premium_requests += outcome.premium_requests();
-    let (input, output) = outcome.tokens();
-    report.input_tokens += input;
-    report.output_tokens += output;
+    report.premium_requests += outcome.premium_requests.unwrap_or(0.0);
+    if let Some(usage) = &outcome.usage {
+        report.input_tokens += usage.input_tokens;
+        report.output_tokens += usage.output_tokens;
+    }
 }
 
 fn last_message(outcome: &AgentOutcome) -> String {
-    outcome.last_message().unwrap_or_default().to_owned()
+    outcome.final_message.clone().unwrap_or_default()
 }
 
 fn elapsed_ms(started: Instant) -> u64 {

@@ -1,0 +1,260 @@
+//! issue_assignee and issue_note: from an issue to a Draft merge request that closes it.
+//!
+//! The story: read the issue (and the note) from the API → find who asked and check their access
+//! → 👀 and one status note → clone, branch `copilot/issue-{iid}` (or `…-{slug}` for a note) →
+//! plan and stages → commit and push (never forced) → find or open the Draft MR → final note.
+//! A re-run finds its branch, MR and status note again; it never makes a second of either.
+
+use anyhow::Context as _;
+
+use super::work::{self, Branch, WorkError};
+use super::{Job, role_name};
+use crate::exit::Code;
+use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{
+    ChangeLine, Complexity, FailureNote, FinalNote, MrDescription, NothingChangedNote, PushConflictNote, RefusalNote,
+    RunStats, Step,
+};
+use crate::prompts::stage::Task;
+use crate::report::{Reporter, Target};
+use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
+
+/// Longest slug a branch name takes from a note's instruction.
+const SLUG_MAX: usize = 40;
+
+/// Runs the issue workflow; `note_id` is set when a note (not an assignment) asked.
+pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64>) -> anyhow::Result<Code> {
+    let issue = job.client.issue(project_id, issue_iid).await.context("while reading the issue")?;
+    let on = Noteable::Issue(issue_iid);
+    let (actor, note) = match note_id {
+        Some(id) => {
+            let note = job.client.note(project_id, on, id).await.context("while reading the note")?;
+            (note.author.clone(), Some(note))
+        }
+        None => (assigner(job, project_id, issue_iid).await?, None),
+    };
+    let Some(actor) = actor else {
+        tracing::warn!("cannot tell who asked for this work; nothing done");
+        return Ok(Code::Done);
+    };
+    if job.ignores(&actor) {
+        tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
+        return Ok(Code::Done);
+    }
+    let target = Target { project_id, on, agent_user_id: job.agent_user.id };
+    let mut reporter =
+        Reporter::new(&job.client, &job.prompts, job.settings.language, target, job.pipeline_url.clone(), job.job_url.clone());
+    if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
+        tracing::info!(actor = %actor.username, "refused: not enough access");
+        let required_role = role_name(job.settings.min_access_level).to_owned();
+        reporter.post(&RefusalNote { actor: Username::new(&actor.username), required_role }).await?;
+        return Ok(Code::Done);
+    }
+
+    reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
+    reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
+
+    let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
+    let branch_name = match &note {
+        Some(note) => format!("{}issue-{issue_iid}-{}", job.settings.branch_prefix, slug(&note.body, &job.settings.agent_username)),
+        None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
+    };
+    let task = Task {
+        reference: format!("#{issue_iid}"),
+        title: UntrustedLine::new(&issue.title),
+        body: UntrustedText::bounded(issue.description.as_deref().unwrap_or_default()),
+        url: Some(issue.web_url.clone()),
+    };
+    let outcome = deliver(job, &mut reporter, project_id, &issue, &actor, Branch { name: branch_name, from: None }, task, request).await;
+    match outcome {
+        Ok(code) => Ok(code),
+        Err(error) => fail(&mut reporter, &error).await,
+    }
+}
+
+/// Everything after the checks: the work, the merge request and the final note.
+#[expect(clippy::too_many_arguments, reason = "the story's nouns, passed once")]
+async fn deliver(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    issue: &crate::gitlab::Issue,
+    actor: &UserBasic,
+    branch: Branch,
+    task: Task,
+    request: Option<UntrustedText>,
+) -> anyhow::Result<Code> {
+    let orchestrated = job.settings.orchestrated_issue;
+    let worked = match work::run(job, reporter, project_id, &branch, task, request, orchestrated).await {
+        Ok(worked) => worked,
+        Err(error) => match error.downcast_ref::<WorkError>() {
+            Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) => {
+                tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
+                reporter.fail_current().await?;
+                let note = PushConflictNote {
+                    marker: Marker::status("push-conflict"),
+                    branch: MarkdownCodeSpan::new(branch),
+                    local_sha: local_sha.clone(),
+                    remote_sha: remote_sha.clone(),
+                    rebase_attempted: true,
+                    job_url: job.job_url.clone(),
+                };
+                reporter.post(&note).await?;
+                return Ok(Code::WorkFailed);
+            }
+            None => return Err(error),
+        },
+    };
+    if !worked.branch_ahead {
+        reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
+        let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));
+        reporter
+            .post(&NothingChangedNote { marker: Marker::status("nothing-changed"), agent_summary: summary, job_url: job.job_url.clone() })
+            .await?;
+        return Ok(Code::Done);
+    }
+
+    reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Running).await?;
+    let description = reporter.render(&MrDescription {
+        issue_iid: issue.iid,
+        issue_title: MarkdownText::new(&issue.title),
+        requester: Some(Username::new(&actor.username)),
+        complexity: match worked.plan.complexity {
+            crate::planner::Complexity::Small => Complexity::Small,
+            crate::planner::Complexity::Medium => Complexity::Medium,
+            crate::planner::Complexity::Large => Complexity::Large,
+        },
+        stages: worked.plan.stages.iter().map(|planned| work::step_of(planned.stage)).collect(),
+        summary: analysis_summary(&worked.summary),
+        changes: worked
+            .changed_paths
+            .iter()
+            .map(|path| ChangeLine { path: MarkdownCodeSpan::new(path), summary: None })
+            .collect(),
+    })?;
+    let existing = job
+        .client
+        .merge_requests_by_source_branch(project_id, &branch.name)
+        .await
+        .context("while looking for an earlier merge request")?
+        .into_iter()
+        .find(|mr| mr.state == "opened");
+    let mr = match existing {
+        Some(mr) => {
+            tracing::info!(mr = mr.iid, "continuing on the existing merge request");
+            let update = crate::gitlab::MergeRequestUpdate { description: Some(description), ..Default::default() };
+            job.client.update_merge_request(project_id, mr.iid, &update).await.context("while updating the merge request")?
+        }
+        None => {
+            let project = job.client.project(project_id).await.context("while reading the project")?;
+            let new = NewMergeRequest {
+                source_branch: branch.name.clone(),
+                target_branch: project.default_branch.unwrap_or_else(|| "main".to_owned()),
+                title: format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " ")),
+                description: Some(description),
+                draft: true,
+                reviewer_ids: vec![actor.id],
+                ..Default::default()
+            };
+            job.client.create_merge_request(project_id, &new).await.context("while opening the merge request")?
+        }
+    };
+    reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
+    reporter
+        .post(&FinalNote {
+            marker: Marker::status(&format!("final-{}", mr.iid)),
+            merge_request_reference: format!("!{}", mr.iid),
+            merge_request_url: mr.web_url.clone(),
+            branch: MarkdownCodeSpan::new(&branch.name),
+            stats: RunStats {
+                stages: u32::try_from(worked.summary.stages.len()).unwrap_or(u32::MAX),
+                agent_calls: worked.summary.agent_calls,
+                premium_requests: worked.summary.premium_requests,
+                duration_secs: worked.duration_secs,
+            },
+        })
+        .await?;
+    Ok(Code::Done)
+}
+
+/// Marks the running step failed, posts the failure note, and ends the job with exit 1.
+pub(super) async fn fail(reporter: &mut Reporter<'_>, error: &anyhow::Error) -> anyhow::Result<Code> {
+    tracing::error!(error = %format!("{error:#}"), "the work failed");
+    let step = reporter.fail_current().await.unwrap_or(None);
+    let note = FailureNote {
+        marker: Marker::status("failure"),
+        step,
+        error: MarkdownCode::new(&crate::redact::redact(&format!("{error:#}")), 4000),
+        job_url: reporter.job_url.clone(),
+        pipeline_url: reporter.pipeline_url.clone(),
+    };
+    if let Err(report_error) = reporter.post(&note).await {
+        tracing::error!(error = %report_error, "could not post the failure note");
+    }
+    Ok(Code::WorkFailed)
+}
+
+/// The analysis stage's summary, for the MR description.
+fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
+    let analysis = summary.stages.iter().find(|stage| stage.stage == crate::planner::Stage::Analysis)?;
+    let parsed: crate::stages::outputs::Analysis = serde_json::from_str(&analysis.output).ok()?;
+    Some(MarkdownText::new(&parsed.summary))
+}
+
+/// Who assigned the agent: the author of the newest system note that says so.
+async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
+    let notes = job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
+    let mention = format!("@{}", job.agent_user.username);
+    Ok(notes
+        .into_iter()
+        .rev()
+        .filter(|note| note.system && note.body.starts_with("assigned to") && mentions(&note.body, &mention))
+        .find_map(|note| note.author))
+}
+
+/// Whether `body` names `mention` as a whole word.
+fn mentions(body: &str, mention: &str) -> bool {
+    body.match_indices(mention).any(|(index, _)| {
+        body[index + mention.len()..].chars().next().is_none_or(|next| !(next.is_ascii_alphanumeric() || "_-.".contains(next)))
+    })
+}
+
+/// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
+pub(super) fn slug(note: &str, agent_username: &str) -> String {
+    let mention = format!("@{agent_username}");
+    let text = note.replace(&mention, " ");
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= SLUG_MAX {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-').to_owned();
+    if slug.is_empty() { "request".to_owned() } else { slug }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_ascii_bounded_and_never_empty() {
+        assert_eq!(slug("@copilot-agent please add a CLI flag --verbose!", "copilot-agent"), "please-add-a-cli-flag-verbose");
+        assert_eq!(slug("@copilot-agent 修复登录", "copilot-agent"), "request");
+        let long = slug(&"word ".repeat(40), "copilot-agent");
+        assert!(long.len() <= SLUG_MAX && !long.ends_with('-'), "{long}");
+    }
+
+    #[test]
+    fn mentions_are_whole_words() {
+        assert!(mentions("assigned to @copilot-agent", "@copilot-agent"));
+        assert!(mentions("assigned to @copilot-agent and @bob", "@copilot-agent"));
+        assert!(!mentions("assigned to @copilot-agent-2", "@copilot-agent"));
+    }
+}

@@ -1,0 +1,147 @@
+//! The workflows `copilot-runner run` starts, one file each, each reading top to bottom as the
+//! story of that workflow. This module holds what they share: the job's context (settings,
+//! GitLab client, agent, prompts, links to the pipeline) and the actor checks every workflow
+//! makes before it touches anything.
+
+pub mod issue;
+pub mod mr_note;
+mod work;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+
+use crate::agent::ConfiguredAgent;
+use crate::config::{Env, Settings};
+use crate::env_vars;
+use crate::exit::{self, Code};
+use crate::gitlab::{self, Client, CurrentUser, UserBasic};
+use crate::prompts::Prompts;
+use crate::trigger::Trigger;
+
+/// Everything a workflow needs, built once per job.
+#[derive(Debug)]
+pub struct Job {
+    pub settings: Settings,
+    pub env: Env,
+    pub client: Client,
+    pub token: SecretString,
+    pub prompts: Prompts,
+    pub agent: ConfiguredAgent,
+    /// The agent user the token belongs to.
+    pub agent_user: CurrentUser,
+    pub pipeline_url: Option<String>,
+    pub job_url: Option<String>,
+    /// Where target repositories are cloned.
+    pub work_dir: PathBuf,
+}
+
+impl Job {
+    /// Builds the job's context: checks the token against GitLab and finds the agent program.
+    pub async fn prepare(settings: Settings, env: Env) -> anyhow::Result<Self> {
+        let token = settings.gitlab_token.clone().ok_or_else(|| {
+            exit::Usage(format!("`{}` is not set: `run` needs the agent user's access token", env_vars::GITLAB_TOKEN))
+        })?;
+        let client = Client::new(&settings.api_url(), &token).context("while building the GitLab client")?;
+        let agent_user = client.current_user().await.context("while checking the GitLab token (`GET /user`)")?;
+        if !agent_user.username.eq_ignore_ascii_case(&settings.agent_username) {
+            tracing::warn!(
+                token_user = %agent_user.username,
+                configured = %settings.agent_username,
+                "the token belongs to another user than `COPILOT_AGENT_USERNAME`"
+            );
+        }
+        let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
+        let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
+        let work_dir = settings.artifacts_dir.join("work");
+        Ok(Self {
+            pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
+            job_url: env.get(env_vars::ci::CI_JOB_URL).map(str::to_owned),
+            settings,
+            env,
+            client,
+            token,
+            prompts,
+            agent,
+            agent_user,
+            work_dir,
+        })
+    }
+
+    /// Runs the workflow the trigger names.
+    pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
+        match trigger {
+            Trigger::IssueAssignee { project_id, issue_iid } => {
+                issue::run(self, *project_id, *issue_iid, None).await
+            }
+            Trigger::IssueNote { project_id, issue_iid, note_id } => {
+                issue::run(self, *project_id, *issue_iid, Some(*note_id)).await
+            }
+            Trigger::MrNote { project_id, mr_iid, note_id, .. } => {
+                mr_note::run(self, *project_id, *mr_iid, *note_id).await
+            }
+            Trigger::MrReviewer { .. } | Trigger::PipelineFailed { .. } => Err(exit::Usage(format!(
+                "the `{}` workflow is not built into this version of copilot-runner yet; nothing was done",
+                trigger.kind()
+            ))
+            .into()),
+        }
+    }
+
+    /// Whether a GitLab user is this agent or a bot: their events never start work (no loops).
+    pub fn ignores(&self, user: &UserBasic) -> bool {
+        user.id == self.agent_user.id || is_bot_username(&user.username)
+    }
+
+    /// The actor's access level on the project, when they are a member at all.
+    pub async fn may_start_work(&self, project_id: u64, user: &UserBasic) -> Result<bool, gitlab::Error> {
+        let member = self.client.member(project_id, user.id).await?;
+        Ok(member.is_some_and(|member| member.access_level.0 >= self.settings.min_access_level))
+    }
+}
+
+/// GitLab's bot users: project/group access tokens (`project_12_bot_…`, `group_3_bot_…`), the
+/// ghost user and service accounts named `…-bot`/`…_bot`.
+pub fn is_bot_username(username: &str) -> bool {
+    let lower = username.to_ascii_lowercase();
+    lower == "ghost"
+        || lower.ends_with("-bot")
+        || lower.ends_with("_bot")
+        || ((lower.starts_with("project_") || lower.starts_with("group_")) && lower.contains("_bot"))
+}
+
+/// The name of the role `COPILOT_MIN_ACCESS_LEVEL` stands for, for refusal notes.
+pub fn role_name(level: u32) -> &'static str {
+    match level {
+        0..=9 => "Minimal Access",
+        10..=14 => "Guest",
+        15..=19 => "Planner",
+        20..=29 => "Reporter",
+        30..=39 => "Developer",
+        40..=49 => "Maintainer",
+        _ => "Owner",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_are_recognised_and_people_are_not() {
+        for bot in ["project_12_bot_a1b2", "group_3_bot", "renovate-bot", "ghost", "dependabot_bot"] {
+            assert!(is_bot_username(bot), "{bot}");
+        }
+        for person in ["alice", "bottom", "robot-fan", "project_lead"] {
+            assert!(!is_bot_username(person), "{person}");
+        }
+    }
+
+    #[test]
+    fn roles_are_named_by_level() {
+        assert_eq!(role_name(30), "Developer");
+        assert_eq!(role_name(40), "Maintainer");
+        assert_eq!(role_name(10), "Guest");
+    }
+}

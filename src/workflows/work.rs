@@ -1,0 +1,195 @@
+//! The part every code-changing workflow shares: clone, check out the branch, plan, run the
+//! stages with the status note following along, commit, and push without ever forcing.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use super::Job;
+use crate::context;
+use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
+use crate::planner::{self, Plan, PlanOptions, Stage};
+use crate::prompts::message::{Step, StepState};
+use crate::prompts::stage::{AgentInstructions, ProjectContext, Task};
+use crate::report::Reporter;
+use crate::stages::{StageInput, StageRunner, Summary, carried};
+use crate::untrusted::{UntrustedLine, UntrustedText};
+
+/// How much of the project context a prompt may carry.
+const CONTEXT_BUDGET: usize = 16 * 1024;
+
+/// What the shared part produced.
+#[derive(Debug)]
+pub(super) struct Worked {
+    pub plan: Plan,
+    pub summary: Summary,
+    /// The commit made for this run's changes, if there were any.
+    pub commit: Option<String>,
+    /// How the push went, if anything was pushed.
+    pub pushed: Option<PushOutcome>,
+    /// Whether the branch has commits the base branch does not (from this or an earlier run).
+    pub branch_ahead: bool,
+    pub changed_paths: Vec<String>,
+    pub duration_secs: u64,
+}
+
+/// Why the shared part stopped early in a way the caller reports specially.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WorkError {
+    /// A person pushed and our commits do not rebase cleanly onto theirs.
+    #[error("a person pushed to `{branch}` and our changes conflict with theirs in {}", paths.join(", "))]
+    PushConflict { branch: String, paths: Vec<String>, local_sha: String, remote_sha: String },
+}
+
+/// The branch to work on and where it starts.
+#[derive(Debug, Clone)]
+pub(super) struct Branch {
+    pub name: String,
+    /// The branch a new one starts from (the project's default branch when `None`).
+    pub from: Option<String>,
+}
+
+/// Clones the project, checks out `branch`, plans `task`, runs the stages, commits and pushes.
+pub(super) async fn run(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    branch: &Branch,
+    task: Task,
+    request: Option<UntrustedText>,
+    orchestrated: bool,
+) -> anyhow::Result<Worked> {
+    let started = Instant::now();
+    reporter.step(Step::Prepare, StepState::Running).await?;
+    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let url = project
+        .http_url_to_repo
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("project `{}` has no HTTP clone URL", project.path_with_namespace))?;
+    let remote = Remote::new(&url, Some(job.token.clone())).context("while preparing the clone URL")?;
+    let dest = job.work_dir.join(format!("project-{project_id}"));
+    if dest.exists() {
+        tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
+    }
+    let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
+    let workspace = Workspace::clone(git, remote, &dest, None, None).await.context("while cloning the project")?;
+    let base = branch.from.clone().unwrap_or_else(|| workspace.default_branch().to_owned());
+    workspace.checkout_or_create_branch(&branch.name, Some(&base)).await.context("while checking out the branch")?;
+    reporter.step(Step::Prepare, StepState::Done).await?;
+
+    reporter.step(Step::Plan, StepState::Running).await?;
+    let root = workspace.dir().to_owned();
+    let facts = tokio::task::spawn_blocking(move || context::analyze(&root))
+        .await
+        .context("while analysing the project")??;
+    let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
+    let plan = planner::plan(&plan_text, &facts.traits(), &PlanOptions { orchestrated });
+    let artifacts = job.settings.artifacts_dir.clone();
+    let _ = context::write(&artifacts, &facts);
+    for planned in &plan.stages {
+        reporter.insert_before(Step::Push, step_of(planned.stage));
+    }
+    reporter.step(Step::Plan, StepState::Done).await?;
+
+    let input = StageInput {
+        task,
+        request,
+        project: project_context(&facts),
+        branch: branch.name.clone(),
+    };
+    let runner = StageRunner {
+        agent: &job.agent,
+        prompts: &job.prompts,
+        language: job.settings.language,
+        repo_dir: workspace.dir().to_owned(),
+        artifacts_dir: artifacts.join("stages"),
+        stage_timeout: job.settings.stage_timeout,
+    };
+    let mut summary = Summary::default();
+    let mut previous = Vec::new();
+    for (index, planned) in plan.stages.iter().enumerate() {
+        let step = step_of(planned.stage);
+        reporter.step(step, StepState::Running).await?;
+        let report = runner.run_stage(index, planned.stage, &input, &previous).await?;
+        previous.push(carried(&report));
+        summary.push(report);
+        reporter.step(step, StepState::Done).await?;
+    }
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let _ = summary.write(&artifacts);
+
+    reporter.step(Step::Push, StepState::Running).await?;
+    let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
+    let stage_list = stages.join(", ");
+    let mut trailers = vec![("Copilot-Stage", stage_list.as_str())];
+    if let Some(url) = &job.pipeline_url {
+        trailers.push(("Pipeline", url.as_str()));
+    }
+    let title = input.task.title.as_str();
+    let reference = if input.task.reference.is_empty() { String::new() } else { format!(" ({})", input.task.reference) };
+    let message = format!("{title}{reference}");
+    let commit = workspace.commit_all(&message, &trailers).await.context("while committing")?;
+    let pushed = if commit.is_some() {
+        match workspace.push_rebasing_once(&branch.name).await {
+            Ok(outcome) => Some(outcome),
+            Err(GitError::Conflict { branch, paths }) => {
+                let local_sha = workspace.head_sha().await.unwrap_or_default();
+                let remote_sha = workspace.fetch(&branch).await.ok().flatten().unwrap_or_default();
+                return Err(WorkError::PushConflict { branch, paths, local_sha, remote_sha }.into());
+            }
+            Err(error) => return Err(anyhow::Error::new(error).context("while pushing")),
+        }
+    } else {
+        None
+    };
+    let base_ref = format!("refs/remotes/origin/{base}");
+    let changed_paths = workspace.diff_since(&base_ref).await.unwrap_or_default();
+    let branch_ahead = !changed_paths.is_empty();
+    reporter.step(Step::Push, StepState::Done).await?;
+    Ok(Worked {
+        plan,
+        summary,
+        commit,
+        pushed,
+        branch_ahead,
+        changed_paths,
+        duration_secs: started.elapsed().as_secs(),
+    })
+}
+
+/// The agent's commit identity: its GitLab name and a no-reply address.
+fn identity(job: &Job) -> Identity {
+    let user = &job.agent_user;
+    let email = user.email.clone().filter(|email| email.contains('@')).unwrap_or_else(|| {
+        let host = job.settings.gitlab_api_base.split("://").nth(1).unwrap_or("gitlab").trim_end_matches('/');
+        format!("{}@noreply.{host}", user.username)
+    });
+    Identity { name: user.name.clone(), email }
+}
+
+/// The status checklist step of a planned stage.
+pub(super) fn step_of(stage: Stage) -> Step {
+    match stage {
+        Stage::Analysis => Step::Analysis,
+        Stage::Architecture => Step::Architecture,
+        Stage::Implementation => Step::Implementation,
+        Stage::Tests => Step::Tests,
+        Stage::Docs => Step::Docs,
+    }
+}
+
+/// The project context every stage prompt carries, bounded.
+pub(crate) fn project_context(facts: &context::Facts) -> ProjectContext {
+    ProjectContext {
+        facts: Some(UntrustedText::new(&context::project_context(facts, CONTEXT_BUDGET), CONTEXT_BUDGET)),
+        understanding: None,
+        agent_instructions: facts
+            .agent_instructions
+            .iter()
+            .map(|found| AgentInstructions {
+                path: UntrustedLine::new(&found.path),
+                text: UntrustedText::new(&found.text, CONTEXT_BUDGET / 2),
+            })
+            .collect(),
+    }
+}
