@@ -88,6 +88,7 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         return Some(error.exit_code());
     }
     if let Some(error) = cause.downcast_ref::<crate::gitlab::Error>() {
+    if let Some(error) = cause.downcast_ref::<crate::agent::AgentError>() {
         return Some(error.exit_code());
     }
     None
