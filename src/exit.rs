@@ -81,17 +81,14 @@ pub fn code_for(error: &anyhow::Error) -> Code {
 
 /// Adapter errors register themselves here as they land, so that `code_for` stays one function.
 fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
-    if let Some(error) = cause.downcast_ref::<crate::config::ConfigErrors>() {
-        return Some(error.exit_code());
+    fn class<E: Classify + std::error::Error + 'static>(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
+        cause.downcast_ref::<E>().map(Classify::exit_code)
     }
-    if let Some(error) = cause.downcast_ref::<crate::trigger::TriggerError>() {
-        return Some(error.exit_code());
-    }
-    if let Some(error) = cause.downcast_ref::<crate::gitlab::Error>() {
-    if let Some(error) = cause.downcast_ref::<crate::agent::AgentError>() {
-        return Some(error.exit_code());
-    }
-    None
+    class::<crate::config::ConfigErrors>(cause)
+        .or_else(|| class::<crate::trigger::TriggerError>(cause))
+        .or_else(|| class::<crate::gitlab::Error>(cause))
+        .or_else(|| class::<crate::agent::AgentError>(cause))
+        .or_else(|| class::<crate::git::GitError>(cause))
 }
 
 #[cfg(test)]

@@ -318,6 +318,8 @@ pub enum UnsupportedReason {
     EmptyRequest,
     /// The target branch is protected against the agent's pushes.
     ProtectedBranch,
+    /// A review was asked for in a note; this version reviews only when added as a reviewer.
+    ReviewNotAvailable,
 }
 
 /// The note when a request cannot be served.

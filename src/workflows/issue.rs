@@ -135,7 +135,7 @@ async fn deliver(
     })?;
     let existing = job
         .client
-        .merge_requests_by_source_branch(project_id, &branch.name)
+        .merge_requests_by_source_branch(project_id, &branch.name, Some("opened"))
         .await
         .context("while looking for an earlier merge request")?
         .into_iter()

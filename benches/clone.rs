@@ -1,0 +1,106 @@
+//! Clone benchmark: `Workspace::clone` (gix, depth 1) against `git clone --depth 1` of the same
+//! 10k-file repository from the same smart HTTP server, alternating, in the same run.
+//!
+//! Run with `cargo bench --bench clone`; the result goes to BENCHMARKS.md under "Clone". The
+//! numbers are medians: the machines are shared and noisy.
+#![expect(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "a benchmark runs real git, reads its environment and prints its result"
+)]
+
+#[path = "../tests/git_workspace/smart_http.rs"]
+mod smart_http;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use copilot_runner::config::Env;
+use copilot_runner::git::{GitCommand, Identity, Remote, Workspace};
+use smart_http::{GitServer, TOKEN, git};
+
+const FILES: usize = 10_000;
+const ROUNDS: usize = 7;
+
+#[tokio::main]
+async fn main() {
+    let server = GitServer::start().await;
+    let bare = server.bare("bench/large");
+    seed(&server, &bare);
+    let url = server.url("bench/large");
+    let scratch = tempfile::tempdir().unwrap();
+
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..=ROUNDS {
+        let dest = scratch.path().join(format!("ours-{round}"));
+        let started = Instant::now();
+        let remote = Remote::new(&url, Some(TOKEN.into())).unwrap();
+        let identity = Identity { name: "bench".into(), email: "bench@example.com".into() };
+        Workspace::clone(GitCommand::new(&Env::capture(), &dest, identity), remote, &dest, Some(1), None).await.unwrap();
+        let elapsed = started.elapsed();
+
+        let dest = scratch.path().join(format!("git-{round}"));
+        let started = Instant::now();
+        git_clone(&url, &dest);
+        let baseline = started.elapsed();
+        // Round 0 warms the server's and the file system's caches for both.
+        if round > 0 {
+            ours.push(elapsed);
+            theirs.push(baseline);
+        }
+        std::fs::remove_dir_all(scratch.path().join(format!("ours-{round}"))).unwrap();
+        std::fs::remove_dir_all(scratch.path().join(format!("git-{round}"))).unwrap();
+    }
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    println!("files: {FILES}, rounds: {ROUNDS} (after one warm-up)");
+    println!("Workspace::clone (gix, depth 1): median {:.0} ms", ours.as_secs_f64() * 1000.0);
+    println!("git clone --depth 1:             median {:.0} ms", theirs.as_secs_f64() * 1000.0);
+    println!("ratio: {:.2}x", ours.as_secs_f64() / theirs.as_secs_f64());
+}
+
+/// 10k source-like files in 100 directories, in one commit, plus a second commit on top so
+/// that depth 1 has something to cut.
+fn seed(server: &GitServer, bare: &Path) {
+    server.create_project("bench/large", &[&[("README.md", "bench\n")]]);
+    let work = tempfile::tempdir().unwrap();
+    git(work.path(), &["clone", "-q", bare.to_str().unwrap(), "."]);
+    for index in 0..FILES {
+        let dir = work.path().join(format!("src/module_{:03}", index % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body: String = (0..(10 + index % 40))
+            .map(|line| format!("pub fn function_{index}_{line}(value: u64) -> u64 {{ value * {line} + {index} }}\n"))
+            .collect();
+        std::fs::write(dir.join(format!("file_{index}.rs")), body).unwrap();
+    }
+    git(work.path(), &["add", "--all"]);
+    git(work.path(), &["commit", "-q", "-m", "10k files"]);
+    std::fs::write(work.path().join("README.md"), "bench, second commit\n").unwrap();
+    git(work.path(), &["commit", "-q", "-am", "second"]);
+    git(work.path(), &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+}
+
+fn git_clone(url: &str, dest: &Path) {
+    let header = format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{TOKEN}"))
+    );
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", url, dest.to_str().unwrap()])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+        .env("GIT_CONFIG_VALUE_0", header)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}

@@ -1,0 +1,277 @@
+//! A checked-out clone of the target project that the agent edits and the binary publishes.
+//!
+//! The story of one job: [`Workspace::clone`] (gix, shallow), [`Workspace::checkout_or_create_branch`]
+//! (continue the agent's branch if it exists, else start it from the default branch), the agent
+//! edits files, [`Workspace::commit_all`] (as the agent, with trailers), [`Workspace::push`]
+//! (fast-forward only). When a person pushed meanwhile, [`Workspace::push_rebasing_once`] fetches,
+//! rebases the agent's commits once and pushes again; a conflict aborts the rebase and leaves
+//! the remote as the person left it.
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+use super::GitError;
+use super::auth::Remote;
+use super::command::GitCommand;
+use super::porcelain::{self, PushedRef};
+use super::transfer::{self, REMOTE_NAME};
+
+/// Where the private `HOME` of our `git` children lives, inside `.git` so that it is never part
+/// of the work tree and disappears with the clone.
+const PRIVATE_HOME: &str = "copilot-runner-home";
+
+/// How a push ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The remote branch now points at `head`.
+    Pushed { head: String },
+    /// A person had pushed; our commits were rebased once onto theirs and then pushed.
+    PushedAfterRebase { head: String },
+}
+
+/// A clone with a work tree, bound to its remote and the `git` command that acts on it.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    dir: PathBuf,
+    remote: Remote,
+    git: GitCommand,
+    depth: Option<NonZeroU32>,
+    default_branch: String,
+}
+
+impl Workspace {
+    /// Clones `remote` into `dest` (which must be missing or empty) and checks out `branch`, or
+    /// the remote's default branch. `depth` makes the clone shallow (`Some(1)`: only the tip).
+    /// The token stays in memory: `.git/config` holds the plain URL and no header.
+    pub async fn clone(
+        git: GitCommand,
+        remote: Remote,
+        dest: &Path,
+        depth: Option<u32>,
+        branch: Option<&str>,
+    ) -> Result<Self, GitError> {
+        if let Some(branch) = branch {
+            validate_branch(branch)?;
+        }
+        let depth = depth.and_then(NonZeroU32::new);
+        tracing::info!(url = %remote.url(), depth = ?depth, branch = ?branch, "cloning");
+        let cloned = transfer::clone(remote.clone(), dest.to_owned(), depth, branch.map(str::to_owned)).await?;
+        tracing::info!(branch = %cloned.branch, head = %cloned.head, "cloned");
+        let home = dest.join(".git").join(PRIVATE_HOME);
+        tokio::fs::create_dir_all(&home)
+            .await
+            .map_err(|source| GitError::Io { context: "while creating the private `HOME` for git", source })?;
+        let git = git.with_home(home);
+        Ok(Self { dir: dest.to_owned(), remote, git, depth, default_branch: cloned.branch })
+    }
+
+    /// The work tree.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The remote this workspace pushes to.
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    /// The branch checked out by the clone: the remote's default unless one was asked for.
+    pub fn default_branch(&self) -> &str {
+        &self.default_branch
+    }
+
+    /// Fetches `branch` from the remote into `refs/remotes/origin/<branch>` and returns its tip,
+    /// or `None` when the remote has no such branch.
+    pub async fn fetch(&self, branch: &str) -> Result<Option<String>, GitError> {
+        validate_branch(branch)?;
+        transfer::fetch_branch(self.remote.clone(), self.dir.clone(), branch.to_owned(), self.depth).await
+    }
+
+    /// Checks out `name`: the remote branch of that name when it exists (a re-run continues its
+    /// own branch), else a new branch from `from` (the default branch when `None`). Returns the
+    /// commit checked out.
+    pub async fn checkout_or_create_branch(&self, name: &str, from: Option<&str>) -> Result<String, GitError> {
+        validate_branch(name)?;
+        let start = match self.fetch(name).await? {
+            Some(tip) => {
+                tracing::info!(branch = %name, %tip, "continuing the existing remote branch");
+                tip
+            }
+            None => {
+                let from = from.unwrap_or(&self.default_branch);
+                let tip =
+                    self.fetch(from).await?.ok_or_else(|| GitError::NotFound { what: format!("branch `{from}`") })?;
+                tracing::info!(branch = %name, %from, %tip, "creating a new branch");
+                tip
+            }
+        };
+        self.git.run(&self.dir, &["checkout", "-q", "-B", name, &start], None).await?;
+        Ok(start)
+    }
+
+    /// The commit `HEAD` points at.
+    pub async fn head_sha(&self) -> Result<String, GitError> {
+        transfer::head_sha(self.dir.clone()).await
+    }
+
+    /// The branch `HEAD` is on, if any.
+    pub async fn current_branch(&self) -> Result<Option<String>, GitError> {
+        let output = self.git.output(&self.dir, &["symbolic-ref", "-q", "--short", "HEAD"], None).await?;
+        Ok(output.success().then(|| output.stdout.text().trim().to_owned()))
+    }
+
+    /// Paths with uncommitted changes, untracked files included (ignored files excluded).
+    pub async fn changed_paths(&self) -> Result<Vec<String>, GitError> {
+        let args = ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"];
+        let output = self.git.run(&self.dir, &args, None).await?;
+        Ok(porcelain::status_paths(&output.stdout.bytes))
+    }
+
+    /// Whether anything in the work tree differs from `HEAD`.
+    pub async fn has_changes(&self) -> Result<bool, GitError> {
+        Ok(!self.changed_paths().await?.is_empty())
+    }
+
+    /// Stages everything and commits it as the agent, with `message` and the given trailers
+    /// (`("Copilot-Stage", "implementation")`, `("Pipeline", url)`). Returns the new commit, or
+    /// `None` when there was nothing to commit.
+    pub async fn commit_all(&self, message: &str, trailers: &[(&str, &str)]) -> Result<Option<String>, GitError> {
+        self.git.run(&self.dir, &["add", "--all"], None).await?;
+        let staged = self.git.output(&self.dir, &["diff", "--cached", "--quiet"], None).await?;
+        if staged.success() {
+            return Ok(None);
+        }
+        let trailer_args: Vec<String> = trailers.iter().map(|(key, value)| format!("{key}: {value}")).collect();
+        let mut args = vec!["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=strip", "-m", message];
+        for trailer in &trailer_args {
+            args.extend(["--trailer", trailer.as_str()]);
+        }
+        self.git.run(&self.dir, &args, None).await?;
+        let head = self.head_sha().await?;
+        tracing::info!(%head, trailers = trailers.len(), "committed");
+        Ok(Some(head))
+    }
+
+    /// Pushes `HEAD` to the remote `branch`, fast-forward only. A remote that moved on is
+    /// [`GitError::NonFastForward`]: nothing is forced, ever.
+    pub async fn push(&self, branch: &str) -> Result<String, GitError> {
+        validate_branch(branch)?;
+        let target = format!("refs/heads/{branch}");
+        // No `+`, no `--force`: git refuses anything but a fast-forward on its own.
+        let refspec = format!("HEAD:{target}");
+        let args = ["push", "--porcelain", "--no-verify", self.remote.url(), refspec.as_str()];
+        let output = self.git.output(&self.dir, &args, Some(&self.remote)).await?;
+        match porcelain::push_status(&output.stdout.text(), &target) {
+            Some(PushedRef::Accepted) if output.success() => {}
+            Some(PushedRef::NeedsForce { reason }) => {
+                tracing::warn!(%branch, %reason, "push rejected: the remote branch moved on");
+                return Err(GitError::NonFastForward { branch: branch.to_owned() });
+            }
+            Some(PushedRef::RemoteRejected { reason }) => {
+                return Err(GitError::PushRejected { branch: branch.to_owned(), reason });
+            }
+            _ => return Err(super::command::failure(&args, &output, Some(&self.remote))),
+        }
+        let head = self.head_sha().await?;
+        // Pushing to a URL does not move the remote-tracking ref; keep it true for later diffs
+        // and rebases.
+        let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
+        self.git.run(&self.dir, &["update-ref", &tracking, &head], None).await?;
+        tracing::info!(%branch, %head, "pushed");
+        Ok(head)
+    }
+
+    /// Fetches `branch` and rebases the local commits onto it, once. On a conflict the rebase is
+    /// aborted (the local branch is as before, the remote untouched) and
+    /// [`GitError::Conflict`] names the conflicting paths. Returns the new `HEAD`.
+    pub async fn rebase_onto_remote(&self, branch: &str) -> Result<String, GitError> {
+        let Some(tip) = self.fetch(branch).await? else {
+            return Err(GitError::NotFound { what: format!("branch `{branch}`") });
+        };
+        let output = self.git.output(&self.dir, &["rebase", "--quiet", "--no-autostash", &tip], None).await?;
+        if !output.success() {
+            if !self.rebase_in_progress() {
+                return Err(super::command::failure(&["rebase", &tip], &output, None));
+            }
+            let conflicts = self.git.run(&self.dir, &["diff", "--name-only", "-z", "--diff-filter=U"], None).await?;
+            let paths = porcelain::name_only_paths(&conflicts.stdout.bytes);
+            self.git.run(&self.dir, &["rebase", "--abort"], None).await?;
+            tracing::warn!(%branch, ?paths, "rebase conflicts; aborted");
+            return Err(GitError::Conflict { branch: branch.to_owned(), paths });
+        }
+        let head = self.head_sha().await?;
+        tracing::info!(%branch, onto = %tip, %head, "rebased onto the remote branch");
+        Ok(head)
+    }
+
+    /// Pushes `branch`; if a person pushed meanwhile, rebases once onto their commits and pushes
+    /// again. A second rejection or a conflict is returned as is: nobody's commit is lost.
+    pub async fn push_rebasing_once(&self, branch: &str) -> Result<PushOutcome, GitError> {
+        match self.push(branch).await {
+            Ok(head) => Ok(PushOutcome::Pushed { head }),
+            Err(GitError::NonFastForward { .. }) => {
+                self.rebase_onto_remote(branch).await?;
+                let head = self.push(branch).await?;
+                Ok(PushOutcome::PushedAfterRebase { head })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Paths changed between `sha` and `HEAD`.
+    pub async fn diff_since(&self, sha: &str) -> Result<Vec<String>, GitError> {
+        validate_revision(sha)?;
+        let output =
+            self.git.run(&self.dir, &["diff", "--name-only", "-z", "--no-renames", sha, "HEAD", "--"], None).await?;
+        Ok(porcelain::name_only_paths(&output.stdout.bytes))
+    }
+
+    fn git_dir(&self) -> PathBuf {
+        self.dir.join(".git")
+    }
+
+    fn rebase_in_progress(&self) -> bool {
+        let git_dir = self.git_dir();
+        git_dir.join("rebase-merge").exists() || git_dir.join("rebase-apply").exists()
+    }
+}
+
+/// Refuses names `git` could read as an option, a forced refspec or a range.
+fn validate_branch(name: &str) -> Result<(), GitError> {
+    let bad = name.is_empty()
+        || name.starts_with(['-', '+', '/'])
+        || name.ends_with(['/', '.'])
+        || name.ends_with(".lock")
+        || name.contains("..")
+        || name.contains("@{")
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '~' | '^' | '?' | '*' | '[' | '\\'));
+    if bad { Err(GitError::InvalidBranch { name: name.to_owned() }) } else { Ok(()) }
+}
+
+/// Accepts only an object name in hex, so a "sha" cannot be an option.
+fn validate_revision(sha: &str) -> Result<(), GitError> {
+    if !sha.is_empty() && sha.len() <= 64 && sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(GitError::InvalidBranch { name: sha.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_that_could_force_or_inject_are_refused() {
+        for name in ["+main", "-f", "a:b", "a b", "a..b", "x.lock", "", "main~1", "a@{1}"] {
+            assert!(validate_branch(name).is_err(), "{name}");
+        }
+        for name in ["main", "copilot/issue-12", "copilot/issue-12-fix-the-thing", "release/1.2"] {
+            assert!(validate_branch(name).is_ok(), "{name}");
+        }
+        assert!(validate_revision("--output=x").is_err());
+        assert!(validate_revision("0123abcd").is_ok());
+    }
+}

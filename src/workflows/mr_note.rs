@@ -1,0 +1,148 @@
+//! mr_note: a person asks the agent, in a merge request comment, to change the merge request.
+//!
+//! The story: read the MR and the note → check who asked → 👀 and the status note → clone the
+//! MR's own source branch (never the default branch) → run the instruction (multi-stage when
+//! `USE_ORCHESTRATED_MR_NOTE` is on) → commit → push fast-forward only; when a person pushed
+//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched.
+//! Review-like requests go to the review workflow, which this version does not have yet.
+
+use anyhow::Context as _;
+
+use super::issue::fail;
+use super::work::{self, Branch, WorkError};
+use super::{Job, role_name};
+use crate::exit::Code;
+use crate::gitlab::Noteable;
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{
+    FinalNote, NothingChangedNote, PushConflictNote, RefusalNote, RunStats, Step, UnsupportedNote, UnsupportedReason,
+};
+use crate::prompts::stage::Task;
+use crate::report::{Reporter, Target};
+use crate::untrusted::{MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
+
+/// Runs the MR-note workflow.
+pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyhow::Result<Code> {
+    let on = Noteable::MergeRequest(mr_iid);
+    let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
+    let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
+    let Some(actor) = note.author.clone() else {
+        tracing::warn!("the note has no author; nothing done");
+        return Ok(Code::Done);
+    };
+    if job.ignores(&actor) {
+        tracing::info!(actor = %actor.username, "the agent itself or a bot wrote the note; nothing done");
+        return Ok(Code::Done);
+    }
+    let target = Target { project_id, on, agent_user_id: job.agent_user.id };
+    let mut reporter =
+        Reporter::new(&job.client, &job.prompts, job.settings.language, target, job.pipeline_url.clone(), job.job_url.clone());
+    if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
+        let required_role = role_name(job.settings.min_access_level).to_owned();
+        reporter.post(&RefusalNote { actor: Username::new(&actor.username), required_role }).await?;
+        return Ok(Code::Done);
+    }
+    let unsupported = if mr.state != "opened" {
+        Some(UnsupportedReason::Closed)
+    } else if mr.source_project_id.is_some_and(|source| source != project_id) {
+        Some(UnsupportedReason::ForkMergeRequest)
+    } else if is_review_request(&note.body, &job.settings.agent_username) {
+        Some(UnsupportedReason::ReviewNotAvailable)
+    } else if instruction(&note.body, &job.settings.agent_username).is_empty() {
+        Some(UnsupportedReason::EmptyRequest)
+    } else {
+        None
+    };
+    if let Some(reason) = unsupported {
+        reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        reporter.post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)) }).await?;
+        return Ok(Code::Done);
+    }
+
+    reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+    reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
+    let task = Task {
+        reference: format!("!{mr_iid}"),
+        title: UntrustedLine::new(&mr.title),
+        body: UntrustedText::bounded(mr.description.as_deref().unwrap_or_default()),
+        url: Some(mr.web_url.clone()),
+    };
+    let request = Some(UntrustedText::bounded(&note.body));
+    let branch = Branch { name: mr.source_branch.clone(), from: Some(mr.source_branch.clone()) };
+    let orchestrated = job.settings.orchestrated_mr_note;
+    let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, orchestrated).await {
+        Ok(worked) => worked,
+        Err(error) => {
+            if let Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) = error.downcast_ref() {
+                tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
+                reporter.fail_current().await?;
+                let note = PushConflictNote {
+                    marker: Marker::status("push-conflict"),
+                    branch: MarkdownCodeSpan::new(branch),
+                    local_sha: local_sha.clone(),
+                    remote_sha: remote_sha.clone(),
+                    rebase_attempted: true,
+                    job_url: job.job_url.clone(),
+                };
+                reporter.post(&note).await?;
+                return Ok(Code::WorkFailed);
+            }
+            return fail(&mut reporter, &error).await;
+        }
+    };
+    if worked.commit.is_none() {
+        let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));
+        let note = NothingChangedNote { marker: Marker::status("nothing-changed"), agent_summary: summary, job_url: job.job_url.clone() };
+        reporter.post(&note).await?;
+        return Ok(Code::Done);
+    }
+    reporter
+        .post(&FinalNote {
+            marker: Marker::status(&format!("final-note-{note_id}")),
+            merge_request_reference: format!("!{mr_iid}"),
+            merge_request_url: mr.web_url.clone(),
+            branch: MarkdownCodeSpan::new(&branch.name),
+            stats: RunStats {
+                stages: u32::try_from(worked.summary.stages.len()).unwrap_or(u32::MAX),
+                agent_calls: worked.summary.agent_calls,
+                premium_requests: worked.summary.premium_requests,
+                duration_secs: worked.duration_secs,
+            },
+        })
+        .await?;
+    Ok(Code::Done)
+}
+
+/// The note without the mention of the agent.
+fn instruction(body: &str, agent_username: &str) -> String {
+    body.replace(&format!("@{agent_username}"), " ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether the note asks for a review rather than a change ("@copilot-agent review this").
+pub fn is_review_request(body: &str, agent_username: &str) -> bool {
+    let text = instruction(body, agent_username).to_lowercase();
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let asks_review = words.iter().take(3).any(|word| matches!(*word, "review" | "rereview" | "re"))
+        || ["评审", "審查", "レビュー", "리뷰", "समीक्षा", "รีวิว"].iter().any(|word| text.contains(word));
+    asks_review && words.len() <= 6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_requests_are_told_apart_from_change_requests() {
+        assert!(is_review_request("@copilot-agent review this", "copilot-agent"));
+        assert!(is_review_request("@copilot-agent please review", "copilot-agent"));
+        assert!(is_review_request("@copilot-agent レビューしてください", "copilot-agent"));
+        assert!(!is_review_request("@copilot-agent rename the review module to audit and update every caller", "copilot-agent"));
+        assert!(!is_review_request("@copilot-agent add a --verbose flag", "copilot-agent"));
+    }
+
+    #[test]
+    fn the_instruction_drops_the_mention() {
+        assert_eq!(instruction("@copilot-agent  add a flag", "copilot-agent"), "add a flag");
+        assert_eq!(instruction("@copilot-agent", "copilot-agent"), "");
+    }
+}
