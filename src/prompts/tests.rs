@@ -468,3 +468,21 @@ fn a_broken_override_exits_as_bad_configuration() {
     let error = anyhow::Error::new(Prompts::new(Some(dir.path())).unwrap_err()).context("while loading prompts");
     assert_eq!(crate::exit::code_for(&error), crate::exit::Code::Usage);
 }
+
+#[test]
+fn task_constructors_reference_issues_and_merge_requests_and_bound_the_text() {
+    let issue = Task::issue(7, "Title", &"x".repeat(limits::TASK_BODY + 10), None);
+    assert_eq!(issue.reference, "#7");
+    assert!(issue.body.is_cut());
+    assert_eq!(Task::merge_request(8, "T", "b", None).reference, "!8");
+    let local = Task::local("Add a flag\nwith details");
+    assert_eq!((local.reference.as_str(), local.title.as_str()), ("", "Add a flag"));
+}
+
+#[test]
+fn project_context_bounds_each_part() {
+    let context = ProjectContext::new(Some(&"f".repeat(limits::FACTS * 2)), None, &[("AGENTS.md", "be brief")]);
+    assert!(context.facts.as_ref().unwrap().is_cut());
+    assert!(context.understanding.is_none());
+    assert_eq!(context.agent_instructions[0].path.as_str(), "AGENTS.md");
+}
