@@ -6,8 +6,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod env_vars;
 pub mod exit;
+pub mod gitlab;
+pub mod planner;
 pub mod process;
 pub mod prompts;
 pub mod redact;
