@@ -84,6 +84,9 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     fn class<E: Classify + std::error::Error + 'static>(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         cause.downcast_ref::<E>().map(Classify::exit_code)
     }
+    if let Some(error) = cause.downcast_ref::<crate::prompts::PromptError>() {
+        return error.is_configuration().then_some(Code::Usage);
+    }
     class::<crate::config::ConfigErrors>(cause)
         .or_else(|| class::<crate::trigger::TriggerError>(cause))
         .or_else(|| class::<crate::gitlab::Error>(cause))
