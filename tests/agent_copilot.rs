@@ -2,7 +2,6 @@
 //! it writes land in the repository, the tool policy stops `git push`, our tokens never reach
 //! the agent's shell or the model, and an unreachable or hanging model ends as a typed error
 //! with nothing left running.
-#![expect(clippy::disallowed_methods, reason = "the test warms the CLI's package cache by running it once")]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,58 +10,12 @@ use copilot_runner::agent::copilot::CopilotAgent;
 use copilot_runner::agent::{Agent, AgentError, AgentOutcome, StageRequest, ToolOutcome};
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::exit::{Classify, Code};
+use copilot_runner_testkit::copilot_cli;
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script, unreachable_base_url};
 
-const CLI_VERSION: &str = "1.0.102";
 const GITLAB_TOKEN: &str = "glpat-agent-test-never-leaks";
 const TRIGGER_TOKEN: &str = "trigger-agent-test-never-leaks";
 const COPILOT_TOKEN: &str = "github_pat_agent_test_hidden_from_tools";
-
-/// The pinned CLI that `scripts/test` installs.
-fn copilot_cli() -> PathBuf {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/npm/node_modules/.bin/copilot"));
-    assert!(path.exists(), "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm");
-    path.to_owned()
-}
-
-/// A HOME shared by the tests of this binary: the CLI unpacks its ~235 MB runtime into
-/// `~/.cache` on first use, which must happen once, not once per test (and not twice at once).
-fn shared_home(cli: &Path, path_var: &str) -> PathBuf {
-    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("copilot-home");
-    let warmed = home.join(format!(".warmed-{CLI_VERSION}"));
-    if warmed.exists() {
-        return home;
-    }
-    std::fs::create_dir_all(&home).unwrap();
-    let lock = home.join(".warming");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                if warmed.exists() {
-                    return home;
-                }
-                assert!(Instant::now() < deadline, "another test holds {} too long (stale? remove it)", lock.display());
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(error) => panic!("cannot create {}: {error}", lock.display()),
-        }
-    }
-    if !warmed.exists() {
-        let output = std::process::Command::new(cli)
-            .arg("--version")
-            .env_clear()
-            .env("PATH", path_var)
-            .env("HOME", &home)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "copilot --version failed: {}", String::from_utf8_lossy(&output.stderr));
-        std::fs::write(&warmed, "").unwrap();
-    }
-    std::fs::remove_dir(&lock).unwrap();
-    home
-}
 
 /// One stage's folders and the agent's environment.
 struct Fixture {
@@ -74,11 +27,12 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let cli = copilot_cli();
+        let cli = copilot_cli::cli_path();
         let path_var = Env::capture().get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
         let home = {
             let (cli, path_var) = (cli.clone(), path_var.clone());
-            tokio::task::spawn_blocking(move || shared_home(&cli, &path_var)).await.unwrap()
+            let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            tokio::task::spawn_blocking(move || copilot_cli::shared_home(&tmp, &cli, &path_var)).await.unwrap()
         };
         let dirs = tempfile::tempdir().unwrap();
         for dir in ["repo", "scratch", "artifacts", "copilot-home"] {

@@ -5,6 +5,7 @@
 //! whole error chain and any known hint.
 
 mod config;
+mod local;
 mod plan;
 mod run;
 
@@ -66,6 +67,8 @@ impl GlobalArgs {
 enum Command {
     /// Run the workflow a triggered pipeline asks for (`TRIGGER_TYPE` and `TARGET_*`)
     Run(run::RunArgs),
+    /// Run the plan and stages on a local checkout and commit on a branch (no GitLab needed)
+    Local(local::LocalArgs),
     /// Print the effective settings with their sources (secrets masked) and check them
     Config(config::ConfigArgs),
     /// Print the plan for a task (complexity, stages, prompts) without changing anything
@@ -92,7 +95,7 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(errors) => return report(&anyhow::Error::new(errors)).into(),
     };
-    let log_dir = matches!(cli.command, Command::Run(_)).then(|| settings.artifacts_dir.clone());
+    let log_dir = matches!(cli.command, Command::Run(_) | Command::Local(_)).then(|| settings.artifacts_dir.clone());
     let _guard = match crate::telemetry::init(settings.log_format, &settings.log_filter, log_dir.as_deref()) {
         Ok(guard) => guard,
         Err(error) => {
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
             Command::Plan(args) => plan::run(args, settings, env).await,
+            Command::Local(args) => local::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

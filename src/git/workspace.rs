@@ -136,20 +136,7 @@ impl Workspace {
     /// (`("Copilot-Stage", "implementation")`, `("Pipeline", url)`). Returns the new commit, or
     /// `None` when there was nothing to commit.
     pub async fn commit_all(&self, message: &str, trailers: &[(&str, &str)]) -> Result<Option<String>, GitError> {
-        self.git.run(&self.dir, &["add", "--all"], None).await?;
-        let staged = self.git.output(&self.dir, &["diff", "--cached", "--quiet"], None).await?;
-        if staged.success() {
-            return Ok(None);
-        }
-        let trailer_args: Vec<String> = trailers.iter().map(|(key, value)| format!("{key}: {value}")).collect();
-        let mut args = vec!["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=strip", "-m", message];
-        for trailer in &trailer_args {
-            args.extend(["--trailer", trailer.as_str()]);
-        }
-        self.git.run(&self.dir, &args, None).await?;
-        let head = self.head_sha().await?;
-        tracing::info!(%head, trailers = trailers.len(), "committed");
-        Ok(Some(head))
+        commit_all(&self.git, &self.dir, message, trailers).await
     }
 
     /// Pushes `HEAD` to the remote `branch`, fast-forward only. A remote that moved on is
@@ -234,6 +221,40 @@ impl Workspace {
         let git_dir = self.git_dir();
         git_dir.join("rebase-merge").exists() || git_dir.join("rebase-apply").exists()
     }
+}
+
+/// Stages everything in the work tree at `dir` and commits it as `git`'s identity, with the
+/// trailers; `None` when there was nothing to commit. Shared by [`Workspace::commit_all`] and
+/// `copilot-runner local`, which works on a checkout without a remote.
+pub async fn commit_all(
+    git: &GitCommand,
+    dir: &Path,
+    message: &str,
+    trailers: &[(&str, &str)],
+) -> Result<Option<String>, GitError> {
+    git.run(dir, &["add", "--all"], None).await?;
+    let staged = git.output(dir, &["diff", "--cached", "--quiet"], None).await?;
+    if staged.success() {
+        return Ok(None);
+    }
+    let trailer_args: Vec<String> = trailers.iter().map(|(key, value)| format!("{key}: {value}")).collect();
+    let mut args = vec!["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=strip", "-m", message];
+    for trailer in &trailer_args {
+        args.extend(["--trailer", trailer.as_str()]);
+    }
+    git.run(dir, &args, None).await?;
+    let head = transfer::head_sha(dir.to_owned()).await?;
+    tracing::info!(%head, trailers = trailers.len(), "committed");
+    Ok(Some(head))
+}
+
+/// Checks out `name` in the checkout at `dir`, creating it from `HEAD` when it does not exist.
+pub async fn switch_or_create_branch(git: &GitCommand, dir: &Path, name: &str) -> Result<(), GitError> {
+    validate_branch(name)?;
+    let exists = git.output(dir, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")], None).await?;
+    let args: &[&str] = if exists.success() { &["checkout", "-q", name] } else { &["checkout", "-q", "-b", name] };
+    git.run(dir, args, None).await?;
+    Ok(())
 }
 
 /// Refuses names `git` could read as an option, a forced refspec or a range.

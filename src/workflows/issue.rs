@@ -221,9 +221,8 @@ fn mentions(body: &str, mention: &str) -> bool {
 }
 
 /// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
-pub(super) fn slug(note: &str, agent_username: &str) -> String {
-    let mention = format!("@{agent_username}");
-    let text = note.replace(&mention, " ");
+pub fn slug(note: &str, agent_username: &str) -> String {
+    let text = if agent_username.is_empty() { note.to_owned() } else { note.replace(&format!("@{agent_username}"), " ") };
     let mut slug = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {

@@ -7,6 +7,8 @@ pub mod issue;
 pub mod mr_note;
 mod work;
 
+pub use issue::slug;
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;

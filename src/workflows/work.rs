@@ -10,13 +10,10 @@ use crate::context;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
 use crate::planner::{self, Plan, PlanOptions, Stage};
 use crate::prompts::message::{Step, StepState};
-use crate::prompts::stage::{AgentInstructions, ProjectContext, Task};
+use crate::prompts::stage::Task;
 use crate::report::Reporter;
 use crate::stages::{StageInput, StageRunner, Summary, carried};
-use crate::untrusted::{UntrustedLine, UntrustedText};
-
-/// How much of the project context a prompt may carry.
-const CONTEXT_BUDGET: usize = 16 * 1024;
+use crate::untrusted::UntrustedText;
 
 /// What the shared part produced.
 #[derive(Debug)]
@@ -25,8 +22,6 @@ pub(super) struct Worked {
     pub summary: Summary,
     /// The commit made for this run's changes, if there were any.
     pub commit: Option<String>,
-    /// How the push went, if anything was pushed.
-    pub pushed: Option<PushOutcome>,
     /// Whether the branch has commits the base branch does not (from this or an earlier run).
     pub branch_ahead: bool,
     pub changed_paths: Vec<String>,
@@ -94,7 +89,7 @@ pub(super) async fn run(
     let input = StageInput {
         task,
         request,
-        project: project_context(&facts),
+        project: crate::stages::project_context(&facts),
         branch: branch.name.clone(),
     };
     let runner = StageRunner {
@@ -129,9 +124,12 @@ pub(super) async fn run(
     let reference = if input.task.reference.is_empty() { String::new() } else { format!(" ({})", input.task.reference) };
     let message = format!("{title}{reference}");
     let commit = workspace.commit_all(&message, &trailers).await.context("while committing")?;
-    let pushed = if commit.is_some() {
+    if commit.is_some() {
         match workspace.push_rebasing_once(&branch.name).await {
-            Ok(outcome) => Some(outcome),
+            Ok(PushOutcome::Pushed { head }) => tracing::info!(branch = %branch.name, %head, "pushed"),
+            Ok(PushOutcome::PushedAfterRebase { head }) => {
+                tracing::info!(branch = %branch.name, %head, "a person pushed meanwhile; rebased once and pushed");
+            }
             Err(GitError::Conflict { branch, paths }) => {
                 let local_sha = workspace.head_sha().await.unwrap_or_default();
                 let remote_sha = workspace.fetch(&branch).await.ok().flatten().unwrap_or_default();
@@ -139,9 +137,7 @@ pub(super) async fn run(
             }
             Err(error) => return Err(anyhow::Error::new(error).context("while pushing")),
         }
-    } else {
-        None
-    };
+    }
     let base_ref = format!("refs/remotes/origin/{base}");
     let changed_paths = workspace.diff_since(&base_ref).await.unwrap_or_default();
     let branch_ahead = !changed_paths.is_empty();
@@ -150,7 +146,6 @@ pub(super) async fn run(
         plan,
         summary,
         commit,
-        pushed,
         branch_ahead,
         changed_paths,
         duration_secs: started.elapsed().as_secs(),
@@ -175,21 +170,5 @@ pub(super) fn step_of(stage: Stage) -> Step {
         Stage::Implementation => Step::Implementation,
         Stage::Tests => Step::Tests,
         Stage::Docs => Step::Docs,
-    }
-}
-
-/// The project context every stage prompt carries, bounded.
-pub(crate) fn project_context(facts: &context::Facts) -> ProjectContext {
-    ProjectContext {
-        facts: Some(UntrustedText::new(&context::project_context(facts, CONTEXT_BUDGET), CONTEXT_BUDGET)),
-        understanding: None,
-        agent_instructions: facts
-            .agent_instructions
-            .iter()
-            .map(|found| AgentInstructions {
-                path: UntrustedLine::new(&found.path),
-                text: UntrustedText::new(&found.text, CONTEXT_BUDGET / 2),
-            })
-            .collect(),
     }
 }

@@ -1,0 +1,100 @@
+//! `copilot-runner local`: the same plan and stages on a local checkout, committed on a local
+//! branch. No GitLab needed: a person tries the agent on their own repository, and the README's
+//! quickstart uses it.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::agent::ConfiguredAgent;
+use crate::config::{Env, Settings};
+use crate::exit::{self, Code};
+use crate::git::{self, GitCommand, Identity};
+use crate::planner::{self, PlanOptions};
+use crate::prompts::Prompts;
+use crate::prompts::stage::Task;
+use crate::stages::{StageInput, StageRunner};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LocalArgs {
+    /// The git checkout to work on
+    #[arg(long, value_name = "DIR")]
+    repo: PathBuf,
+    /// What to do, as you would write it in an issue
+    #[arg(long, value_name = "TEXT")]
+    task: String,
+    /// The branch to commit on (created from `HEAD` when missing) [default: copilot/local-<slug>]
+    #[arg(long, value_name = "NAME")]
+    branch: Option<String>,
+}
+
+pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
+    let repo = std::fs::canonicalize(&args.repo)
+        .map_err(|error| exit::Usage(format!("`--repo {}` cannot be opened: {error}", args.repo.display())))?;
+    if !repo.join(".git").exists() {
+        return Err(exit::Usage(format!("`--repo {}` is not a git checkout (no `.git`)", repo.display())).into());
+    }
+    if args.task.trim().is_empty() {
+        return Err(exit::Usage("`--task` is empty: say what to do".to_owned()).into());
+    }
+    let artifacts = std::path::absolute(&settings.artifacts_dir).context("while locating the artifacts dir")?;
+    let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
+    let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
+
+    let identity = Identity {
+        name: settings.agent_username.clone(),
+        email: format!("{}@users.noreply.localhost", settings.agent_username),
+    };
+    let git = GitCommand::new(&env, artifacts.join("git-home"), identity);
+    let branch = args
+        .branch
+        .clone()
+        .unwrap_or_else(|| format!("{}local-{}", settings.branch_prefix, crate::workflows::slug(&args.task, "")));
+    std::fs::create_dir_all(artifacts.join("git-home")).context("while creating the artifacts dir")?;
+    git::switch_or_create_branch(&git, &repo, &branch).await.context("while checking out the branch")?;
+
+    let root = repo.clone();
+    let facts = tokio::task::spawn_blocking(move || crate::context::analyze(&root))
+        .await
+        .context("while analysing the repository")??;
+    crate::context::write(&artifacts, &facts).context("while writing facts.json")?;
+    let plan = planner::plan(&args.task, &facts.traits(), &PlanOptions { orchestrated: settings.orchestrated_issue });
+    let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
+    tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
+
+    let runner = StageRunner {
+        agent: &agent,
+        prompts: &prompts,
+        language: settings.language,
+        repo_dir: repo.clone(),
+        artifacts_dir: artifacts.join("stages"),
+        stage_timeout: settings.stage_timeout,
+    };
+    let input = StageInput {
+        task: Task::local(&args.task),
+        request: None,
+        project: crate::stages::project_context(&facts),
+        branch: branch.clone(),
+    };
+    let summary = match runner.run_plan(&plan, &input).await {
+        Ok(summary) => summary,
+        Err((error, _)) => return Err(anyhow::Error::new(error).context("while running the stages")),
+    };
+    let stage_list = stages.join(", ");
+    let title = args.task.lines().next().unwrap_or_default().trim();
+    let commit = git::commit_all(&git, &repo, title, &[("Copilot-Stage", stage_list.as_str())])
+        .await
+        .context("while committing")?;
+    let line = match &commit {
+        Some(sha) => format!(
+            "committed {sha} on `{branch}` ({} stages, {} agent calls, {:.2} premium requests)\n",
+            summary.stages.len(),
+            summary.agent_calls,
+            summary.premium_requests
+        ),
+        None => format!("the agent changed nothing; `{branch}` is as it was\n"),
+    };
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    Ok(Code::Done)
+}
