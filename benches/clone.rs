@@ -39,7 +39,9 @@ async fn main() {
         let started = Instant::now();
         let remote = Remote::new(&url, Some(TOKEN.into())).unwrap();
         let identity = Identity { name: "bench".into(), email: "bench@example.com".into() };
-        Workspace::clone(GitCommand::new(&Env::capture(), &dest, identity), remote, &dest, Some(1), None).await.unwrap();
+        Workspace::clone(GitCommand::new(&Env::capture(), &dest, identity), remote, &dest, Some(1), None)
+            .await
+            .unwrap();
         let elapsed = started.elapsed();
 
         let dest = scratch.path().join(format!("git-{round}"));
@@ -83,10 +85,8 @@ fn seed(server: &GitServer, bare: &Path) {
 }
 
 fn git_clone(url: &str, dest: &Path) {
-    let header = format!(
-        "Authorization: Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{TOKEN}"))
-    );
+    let header =
+        format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{TOKEN}")));
     let status = std::process::Command::new("git")
         .args(["clone", "-q", "--depth", "1", url, dest.to_str().unwrap()])
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

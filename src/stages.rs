@@ -132,7 +132,8 @@ impl<A: Agent> StageRunner<'_, A> {
         let started = Instant::now();
         let write = |summary: &Summary| {
             let _ = std::fs::create_dir_all(&self.artifacts_dir);
-            let _ = serde_json::to_vec_pretty(plan).map(|json| std::fs::write(self.artifacts_dir.join("plan.json"), json));
+            let _ =
+                serde_json::to_vec_pretty(plan).map(|json| std::fs::write(self.artifacts_dir.join("plan.json"), json));
             let _ = summary.write(&self.artifacts_dir);
         };
         let mut previous = Vec::new();
@@ -165,7 +166,11 @@ impl<A: Agent> StageRunner<'_, A> {
         let name = stage.as_str();
         let dir = self.artifacts_dir.join(format!("{}-{name}", index + 1));
         let scratch = dir.join("scratch");
-        std::fs::create_dir_all(&scratch).map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
+        std::fs::create_dir_all(&scratch).map_err(|source| StageError::Artifacts {
+            stage: name,
+            dir: dir.clone(),
+            source,
+        })?;
         let output_path = outputs::output_file(stage).map(|file| scratch.join(file));
         let started = Instant::now();
         let mut report = StageReport {

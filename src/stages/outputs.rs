@@ -105,7 +105,8 @@ fn strip_code_fence(text: &str) -> &str {
 mod tests {
     use super::*;
 
-    const ANALYSIS: &str = r#"{"summary": "s", "relevant_files": ["a.rs"], "risks": [], "acceptance_criteria": ["c"], "approach": "a"}"#;
+    const ANALYSIS: &str =
+        r#"{"summary": "s", "relevant_files": ["a.rs"], "risks": [], "acceptance_criteria": ["c"], "approach": "a"}"#;
 
     #[test]
     fn a_valid_analysis_passes_and_a_fenced_one_is_forgiven() {
@@ -121,8 +122,8 @@ mod tests {
         );
         let error = validate(Stage::Analysis, Some(r#"{"summary": "s"}"#)).expect_err("fields missing");
         assert!(error.contains("analysis.json") && error.contains("relevant_files"), "{error}");
-        let error =
-            validate(Stage::Analysis, Some(&ANALYSIS.replace(r#""approach": "a""#, r#""approach": " ""#))).expect_err("empty");
+        let error = validate(Stage::Analysis, Some(&ANALYSIS.replace(r#""approach": "a""#, r#""approach": " ""#)))
+            .expect_err("empty");
         assert_eq!(error, "`analysis.json`: `approach` must not be empty");
         let error = validate(
             Stage::Architecture,

@@ -43,8 +43,14 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         return Ok(Code::Done);
     }
     let target = Target { project_id, on, agent_user_id: job.agent_user.id };
-    let mut reporter =
-        Reporter::new(&job.client, &job.prompts, job.settings.language, target, job.pipeline_url.clone(), job.job_url.clone());
+    let mut reporter = Reporter::new(
+        &job.client,
+        &job.prompts,
+        job.settings.language,
+        target,
+        job.pipeline_url.clone(),
+        job.job_url.clone(),
+    );
     if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
         tracing::info!(actor = %actor.username, "refused: not enough access");
         let required_role = role_name(job.settings.min_access_level).to_owned();
@@ -57,7 +63,11 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
     let branch_name = match &note {
-        Some(note) => format!("{}issue-{issue_iid}-{}", job.settings.branch_prefix, slug(&note.body, &job.settings.agent_username)),
+        Some(note) => format!(
+            "{}issue-{issue_iid}-{}",
+            job.settings.branch_prefix,
+            slug(&note.body, &job.settings.agent_username)
+        ),
         None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
     };
     let task = Task {
@@ -66,7 +76,17 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         body: UntrustedText::bounded(issue.description.as_deref().unwrap_or_default()),
         url: Some(issue.web_url.clone()),
     };
-    let outcome = deliver(job, &mut reporter, project_id, &issue, &actor, Branch { name: branch_name, from: None }, task, request).await;
+    let outcome = deliver(
+        job,
+        &mut reporter,
+        project_id,
+        &issue,
+        &actor,
+        Branch { name: branch_name, from: None },
+        task,
+        request,
+    )
+    .await;
     match outcome {
         Ok(code) => Ok(code),
         Err(error) => fail(&mut reporter, &error).await,
@@ -110,7 +130,11 @@ async fn deliver(
         reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
         let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));
         reporter
-            .post(&NothingChangedNote { marker: Marker::status("nothing-changed"), agent_summary: summary, job_url: job.job_url.clone() })
+            .post(&NothingChangedNote {
+                marker: Marker::status("nothing-changed"),
+                agent_summary: summary,
+                job_url: job.job_url.clone(),
+            })
             .await?;
         return Ok(Code::Done);
     }
@@ -144,7 +168,10 @@ async fn deliver(
         Some(mr) => {
             tracing::info!(mr = mr.iid, "continuing on the existing merge request");
             let update = crate::gitlab::MergeRequestUpdate { description: Some(description), ..Default::default() };
-            job.client.update_merge_request(project_id, mr.iid, &update).await.context("while updating the merge request")?
+            job.client
+                .update_merge_request(project_id, mr.iid, &update)
+                .await
+                .context("while updating the merge request")?
         }
         None => {
             let project = job.client.project(project_id).await.context("while reading the project")?;
@@ -204,7 +231,8 @@ fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
 
 /// Who assigned the agent: the author of the newest system note that says so.
 async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
-    let notes = job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
+    let notes =
+        job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
     let mention = format!("@{}", job.agent_user.username);
     Ok(notes
         .into_iter()
@@ -216,13 +244,17 @@ async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<
 /// Whether `body` names `mention` as a whole word.
 fn mentions(body: &str, mention: &str) -> bool {
     body.match_indices(mention).any(|(index, _)| {
-        body[index + mention.len()..].chars().next().is_none_or(|next| !(next.is_ascii_alphanumeric() || "_-.".contains(next)))
+        body[index + mention.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| !(next.is_ascii_alphanumeric() || "_-.".contains(next)))
     })
 }
 
 /// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
 pub fn slug(note: &str, agent_username: &str) -> String {
-    let text = if agent_username.is_empty() { note.to_owned() } else { note.replace(&format!("@{agent_username}"), " ") };
+    let text =
+        if agent_username.is_empty() { note.to_owned() } else { note.replace(&format!("@{agent_username}"), " ") };
     let mut slug = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -244,7 +276,10 @@ mod tests {
 
     #[test]
     fn slugs_are_ascii_bounded_and_never_empty() {
-        assert_eq!(slug("@copilot-agent please add a CLI flag --verbose!", "copilot-agent"), "please-add-a-cli-flag-verbose");
+        assert_eq!(
+            slug("@copilot-agent please add a CLI flag --verbose!", "copilot-agent"),
+            "please-add-a-cli-flag-verbose"
+        );
         assert_eq!(slug("@copilot-agent 修复登录", "copilot-agent"), "request");
         let long = slug(&"word ".repeat(40), "copilot-agent");
         assert!(long.len() <= SLUG_MAX && !long.ends_with('-'), "{long}");

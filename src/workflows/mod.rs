@@ -74,9 +74,7 @@ impl Job {
     /// Runs the workflow the trigger names.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
         match trigger {
-            Trigger::IssueAssignee { project_id, issue_iid } => {
-                issue::run(self, *project_id, *issue_iid, None).await
-            }
+            Trigger::IssueAssignee { project_id, issue_iid } => issue::run(self, *project_id, *issue_iid, None).await,
             Trigger::IssueNote { project_id, issue_iid, note_id } => {
                 issue::run(self, *project_id, *issue_iid, Some(*note_id)).await
             }

@@ -35,8 +35,14 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         return Ok(Code::Done);
     }
     let target = Target { project_id, on, agent_user_id: job.agent_user.id };
-    let mut reporter =
-        Reporter::new(&job.client, &job.prompts, job.settings.language, target, job.pipeline_url.clone(), job.job_url.clone());
+    let mut reporter = Reporter::new(
+        &job.client,
+        &job.prompts,
+        job.settings.language,
+        target,
+        job.pipeline_url.clone(),
+        job.job_url.clone(),
+    );
     if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
         let required_role = role_name(job.settings.min_access_level).to_owned();
         reporter.post(&RefusalNote { actor: Username::new(&actor.username), required_role }).await?;
@@ -92,7 +98,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     };
     if worked.commit.is_none() {
         let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));
-        let note = NothingChangedNote { marker: Marker::status("nothing-changed"), agent_summary: summary, job_url: job.job_url.clone() };
+        let note = NothingChangedNote {
+            marker: Marker::status("nothing-changed"),
+            agent_summary: summary,
+            job_url: job.job_url.clone(),
+        };
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
@@ -136,7 +146,10 @@ mod tests {
         assert!(is_review_request("@copilot-agent review this", "copilot-agent"));
         assert!(is_review_request("@copilot-agent please review", "copilot-agent"));
         assert!(is_review_request("@copilot-agent レビューしてください", "copilot-agent"));
-        assert!(!is_review_request("@copilot-agent rename the review module to audit and update every caller", "copilot-agent"));
+        assert!(!is_review_request(
+            "@copilot-agent rename the review module to audit and update every caller",
+            "copilot-agent"
+        ));
         assert!(!is_review_request("@copilot-agent add a --verbose flag", "copilot-agent"));
     }
 

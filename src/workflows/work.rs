@@ -74,9 +74,8 @@ pub(super) async fn run(
 
     reporter.step(Step::Plan, StepState::Running).await?;
     let root = workspace.dir().to_owned();
-    let facts = tokio::task::spawn_blocking(move || context::analyze(&root))
-        .await
-        .context("while analysing the project")??;
+    let facts =
+        tokio::task::spawn_blocking(move || context::analyze(&root)).await.context("while analysing the project")??;
     let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
     let plan = planner::plan(&plan_text, &facts.traits(), &PlanOptions { orchestrated });
     let artifacts = job.settings.artifacts_dir.clone();
@@ -86,12 +85,8 @@ pub(super) async fn run(
     }
     reporter.step(Step::Plan, StepState::Done).await?;
 
-    let input = StageInput {
-        task,
-        request,
-        project: crate::stages::project_context(&facts),
-        branch: branch.name.clone(),
-    };
+    let input =
+        StageInput { task, request, project: crate::stages::project_context(&facts), branch: branch.name.clone() };
     let runner = StageRunner {
         agent: &job.agent,
         prompts: &job.prompts,
@@ -121,7 +116,8 @@ pub(super) async fn run(
         trailers.push(("Pipeline", url.as_str()));
     }
     let title = input.task.title.as_str();
-    let reference = if input.task.reference.is_empty() { String::new() } else { format!(" ({})", input.task.reference) };
+    let reference =
+        if input.task.reference.is_empty() { String::new() } else { format!(" ({})", input.task.reference) };
     let message = format!("{title}{reference}");
     let commit = workspace.commit_all(&message, &trailers).await.context("while committing")?;
     if commit.is_some() {
@@ -142,14 +138,7 @@ pub(super) async fn run(
     let changed_paths = workspace.diff_since(&base_ref).await.unwrap_or_default();
     let branch_ahead = !changed_paths.is_empty();
     reporter.step(Step::Push, StepState::Done).await?;
-    Ok(Worked {
-        plan,
-        summary,
-        commit,
-        branch_ahead,
-        changed_paths,
-        duration_secs: started.elapsed().as_secs(),
-    })
+    Ok(Worked { plan, summary, commit, branch_ahead, changed_paths, duration_secs: started.elapsed().as_secs() })
 }
 
 /// The agent's commit identity: its GitLab name and a no-reply address.

@@ -13,7 +13,10 @@ pub const CLI_VERSION: &str = "1.0.102";
 /// The CLI installed under the repository's `.tools/npm`; panics with the fix when missing.
 pub fn cli_path() -> PathBuf {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/npm/node_modules/.bin/copilot"));
-    assert!(path.exists(), "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm");
+    assert!(
+        path.exists(),
+        "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm"
+    );
     path.to_owned()
 }
 
