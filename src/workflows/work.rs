@@ -66,6 +66,7 @@ pub(super) async fn run(
     if dest.exists() {
         tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
     }
+    tokio::fs::create_dir_all(job.work_dir.join("git-home")).await.context("while creating the work dir")?;
     let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
     let workspace = Workspace::clone(git, remote, &dest, None, None).await.context("while cloning the project")?;
     let base = branch.from.clone().unwrap_or_else(|| workspace.default_branch().to_owned());
@@ -134,8 +135,12 @@ pub(super) async fn run(
             Err(error) => return Err(anyhow::Error::new(error).context("while pushing")),
         }
     }
-    let base_ref = format!("refs/remotes/origin/{base}");
-    let changed_paths = workspace.diff_since(&base_ref).await.unwrap_or_default();
+    let base_tip = workspace
+        .fetch(&base)
+        .await
+        .context("while reading the base branch")?
+        .ok_or_else(|| anyhow::anyhow!("the base branch `{base}` is gone from the remote"))?;
+    let changed_paths = workspace.diff_since(&base_tip).await.context("while listing the branch's changes")?;
     let branch_ahead = !changed_paths.is_empty();
     reporter.step(Step::Push, StepState::Done).await?;
     Ok(Worked { plan, summary, commit, branch_ahead, changed_paths, duration_secs: started.elapsed().as_secs() })

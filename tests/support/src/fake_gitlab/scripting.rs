@@ -150,6 +150,12 @@ impl FakeGitLab {
         self.add_note(noteable, &author, body, true)
     }
 
+    /// A person's action that GitLab records as a system note by them (e.g. alice assigned the
+    /// agent: "assigned to @copilot-agent" by alice).
+    pub fn add_system_note_by(&self, noteable: Noteable, username: &str, body: &str) -> u64 {
+        self.add_note(noteable, username, body, true)
+    }
+
     fn add_note(&self, target: Noteable, username: &str, body: &str, system: bool) -> u64 {
         let author_id = self.user_id(username);
         let mut state = self.shared.state();
