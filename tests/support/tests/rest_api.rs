@@ -18,7 +18,7 @@ async fn requests_without_a_valid_token_get_401_and_the_current_user_is_the_toke
     let (status, body) = status_json(anonymous(&fake).get("/user").await).await;
     assert_eq!((status, body), (401, json!({"message": "401 Unauthorized"})));
 
-    let bearer = reqwest::Client::builder().build().unwrap();
+    let bearer = common::http_client();
     let response = bearer
         .get(format!("{}/user", fake.api_url()))
         .header("Authorization", format!("Bearer {}", fake.agent_token()))

@@ -6,6 +6,13 @@ use copilot_runner_testkit::FakeGitLab;
 use reqwest::{Method, Response};
 use serde_json::Value;
 
+/// A plain HTTP client. Inside the workspace reqwest is built with `rustls-no-provider` (the
+/// product installs ring itself), so the rig's tests install the same provider first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A client that authenticates as one user.
 pub struct As<'a> {
     pub fake: &'a FakeGitLab,
@@ -14,11 +21,11 @@ pub struct As<'a> {
 }
 
 pub fn as_user<'a>(fake: &'a FakeGitLab, username: &str) -> As<'a> {
-    As { fake, token: Some(fake.token(username)), http: reqwest::Client::new() }
+    As { fake, token: Some(fake.token(username)), http: http_client() }
 }
 
 pub fn anonymous(fake: &FakeGitLab) -> As<'_> {
-    As { fake, token: None, http: reqwest::Client::new() }
+    As { fake, token: None, http: http_client() }
 }
 
 impl As<'_> {
