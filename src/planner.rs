@@ -177,12 +177,13 @@ pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
     if !mentioned_paths.is_empty() {
         let points = count_points(mentioned_paths.len());
         score += points;
-        reasons.push(format!("{} paths mentioned (+{points})", mentioned_paths.len()));
+        reasons.push(format!("{} mentioned (+{points})", counted(mentioned_paths.len(), "path", "paths")));
     }
     if !acceptance_criteria.is_empty() {
         let points = count_points(acceptance_criteria.len());
         score += points;
-        reasons.push(format!("{} acceptance criteria (+{points})", acceptance_criteria.len()));
+        let criteria = counted(acceptance_criteria.len(), "acceptance criterion", "acceptance criteria");
+        reasons.push(format!("{criteria} (+{points})"));
     }
     if !categories.is_empty() {
         let points = match categories.len() {
@@ -224,6 +225,10 @@ pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
         }]
     };
     Plan { complexity, categories, mentioned_paths, acceptance_criteria, stages, reasons }
+}
+
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 fn stages(

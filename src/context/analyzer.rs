@@ -4,14 +4,15 @@
 //! afterwards, each under a size limit.
 //!
 //! The walk is the cost: 100k-file trees must analyse in about the time a bare walk takes. So
-//! the per-file work is a name classification on bytes and one `stat`, counters live per walker
-//! thread and are merged once at the end, and nothing is allocated for an ordinary file.
+//! the per-file work is a name classification on bytes and a size lookup (in the git index when
+//! the checkout has one, else one `stat`), counters live per walker thread and are merged once at
+//! the end, and nothing is allocated for an ordinary file.
 //!
 //! [`analyze_paths`] updates earlier facts from a list of changed files, for the cache's
 //! "parent commit" level, reading only those files.
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,6 +21,7 @@ use ignore::{WalkBuilder, WalkState};
 use super::ContextError;
 use super::classify::{self, LANGUAGE_COUNT, LANGUAGES, Special};
 use super::facts::{AgentInstructions, CiConfig, CiKind, DirectoryStat, Facts, LanguageStat, SCHEMA_VERSION};
+use super::git_index::IndexSizes;
 use super::manifests;
 
 /// Manifests and other special files larger than this are listed but not read.
@@ -59,7 +61,8 @@ pub fn analyze(root: &Path) -> Result<Facts, ContextError> {
     if !root.is_dir() {
         return Err(ContextError::NotADirectory(root.to_path_buf()));
     }
-    let totals = walk(root);
+    let sizes = IndexSizes::load(root);
+    let totals = walk(root, sizes.as_ref());
     let mut facts = Facts {
         schema_version: SCHEMA_VERSION,
         files: totals.files,
@@ -76,7 +79,7 @@ pub fn analyze(root: &Path) -> Result<Facts, ContextError> {
     facts.directories = totals
         .directories
         .into_iter()
-        .map(|(name, files)| DirectoryStat { name: name.to_string_lossy().into_owned(), files })
+        .map(|(name, files)| DirectoryStat { name: String::from_utf8_lossy(&name).into_owned(), files })
         .collect();
     let mut specials = totals.specials;
     specials.sort_by(|a, b| (a.0.matches('/').count(), &a.0).cmp(&(b.0.matches('/').count(), &b.0)));
@@ -104,7 +107,8 @@ struct Totals {
     bytes: u64,
     unreadable: u64,
     languages: Vec<(u64, u64)>,
-    directories: HashMap<OsString, u64>,
+    /// Top-level directory name → files.
+    directories: HashMap<Vec<u8>, u64>,
     specials: Vec<(String, Special)>,
 }
 
@@ -129,9 +133,39 @@ impl Totals {
 }
 
 struct Visitor<'a> {
-    root: &'a Path,
+    root_path: &'a Path,
+    /// The root's path bytes: every entry's path starts with them.
+    root: &'a [u8],
+    sizes: Option<&'a IndexSizes>,
     totals: Totals,
+    /// The top-level directory of the last files seen and how many: a thread visits a
+    /// directory's files one after another, so this spares a map lookup per file.
+    current_top: Vec<u8>,
+    current_count: u64,
     merged: &'a Mutex<Totals>,
+}
+
+impl Visitor<'_> {
+    fn count_in_top(&mut self, top: &[u8]) {
+        if self.current_top != top {
+            self.flush_top();
+            self.current_top.extend_from_slice(top);
+        }
+        self.current_count += 1;
+    }
+
+    fn flush_top(&mut self) {
+        if self.current_count > 0 {
+            match self.totals.directories.get_mut(self.current_top.as_slice()) {
+                Some(count) => *count += self.current_count,
+                None => {
+                    self.totals.directories.insert(self.current_top.clone(), self.current_count);
+                }
+            }
+        }
+        self.current_top.clear();
+        self.current_count = 0;
+    }
 }
 
 impl ignore::ParallelVisitor for Visitor<'_> {
@@ -143,11 +177,20 @@ impl ignore::ParallelVisitor for Visitor<'_> {
         if !entry.file_type().is_some_and(|kind| kind.is_file()) {
             return WalkState::Continue;
         }
-        let Ok(metadata) = entry.metadata() else {
-            self.totals.unreadable += 1;
-            return WalkState::Continue;
+        let path = entry.path().as_os_str().as_encoded_bytes();
+        let relative = path.strip_prefix(self.root).unwrap_or(path);
+        let relative = relative.strip_prefix(b"/").unwrap_or(relative);
+        let recorded = self.sizes.and_then(|sizes| sizes.size_of(relative));
+        let size = match recorded {
+            Some(size) => size,
+            None => match entry.metadata() {
+                Ok(metadata) => metadata.len(),
+                Err(_) => {
+                    self.totals.unreadable += 1;
+                    return WalkState::Continue;
+                }
+            },
         };
-        let size = metadata.len();
         let name = entry.file_name().as_encoded_bytes();
         let totals = &mut self.totals;
         totals.files += 1;
@@ -158,20 +201,21 @@ impl ignore::ParallelVisitor for Visitor<'_> {
             slot.1 += size;
         }
         let depth = entry.depth();
-        let relative = entry.path().strip_prefix(self.root).unwrap_or(entry.path());
-        let top = if depth <= 1 { OsStr::new(ROOT_DIRECTORY) } else { first_component(relative) };
-        match totals.directories.get_mut(top) {
-            Some(count) => *count += 1,
-            None => {
-                totals.directories.insert(top.to_owned(), 1);
+        let (top, parent) = match relative.iter().position(|b| *b == b'/') {
+            None => (ROOT_DIRECTORY.as_bytes(), &b""[..]),
+            Some(first_slash) => {
+                let with_slash = &relative[..relative.len().saturating_sub(name.len())];
+                let dir = with_slash.strip_suffix(b"/").unwrap_or(with_slash);
+                let parent = dir.rsplit(|b| *b == b'/').next().unwrap_or(dir);
+                (&relative[..first_slash], parent)
             }
-        }
-        let parent = entry.path().parent().and_then(Path::file_name).map_or(&b""[..], OsStr::as_encoded_bytes);
+        };
+        self.count_in_top(top);
         if let Some(special) = classify::special_of(name, depth, parent)
-            && let Some(path) = slash_path(relative)
+            && let Some(path) = slash_path(entry.path().strip_prefix(self.root_path).unwrap_or(entry.path()))
             && is_wanted(&path, special)
         {
-            totals.specials.push((path, special));
+            self.totals.specials.push((path, special));
         }
         WalkState::Continue
     }
@@ -179,6 +223,7 @@ impl ignore::ParallelVisitor for Visitor<'_> {
 
 impl Drop for Visitor<'_> {
     fn drop(&mut self) {
+        self.flush_top();
         let totals = std::mem::take(&mut self.totals);
         // A poisoned lock means another walker thread panicked; its panic is what gets reported.
         if let Ok(mut merged) = self.merged.lock() {
@@ -189,18 +234,27 @@ impl Drop for Visitor<'_> {
 
 struct VisitorBuilder<'a> {
     root: &'a Path,
+    sizes: Option<&'a IndexSizes>,
     merged: &'a Mutex<Totals>,
 }
 
 impl<'s> ignore::ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
     fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
-        Box::new(Visitor { root: self.root, totals: Totals::new(), merged: self.merged })
+        Box::new(Visitor {
+            root_path: self.root,
+            root: self.root.as_os_str().as_encoded_bytes(),
+            sizes: self.sizes,
+            totals: Totals::new(),
+            current_top: Vec::new(),
+            current_count: 0,
+            merged: self.merged,
+        })
     }
 }
 
-fn walk(root: &Path) -> Totals {
+fn walk(root: &Path, sizes: Option<&IndexSizes>) -> Totals {
     let merged = Mutex::new(Totals::new());
-    walker(root).build_parallel().visit(&mut VisitorBuilder { root, merged: &merged });
+    walker(root).build_parallel().visit(&mut VisitorBuilder { root, sizes, merged: &merged });
     merged.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

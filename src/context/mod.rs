@@ -8,6 +8,7 @@
 mod analyzer;
 mod classify;
 mod facts;
+mod git_index;
 mod manifests;
 mod render;
 #[cfg(test)]

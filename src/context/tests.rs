@@ -427,3 +427,15 @@ fn an_invalid_manifest_is_listed_with_its_problem() {
     assert!(facts.manifests[0].problem.as_deref().is_some_and(|p| p.starts_with("invalid TOML")), "{facts:#?}");
     assert!(facts.test_commands.is_empty());
 }
+
+#[test]
+fn an_oversized_manifest_is_listed_but_not_read() {
+    let huge = format!(r#"{{"name":"huge","dependencies":{{"react":"19"}},"padding":"{}"}}"#, "x".repeat(1_100_000));
+    let dir = tree(&[("package.json", &huge)]);
+    let facts = analyze(dir.path()).expect("analysis");
+    assert_eq!(facts.manifests.len(), 1);
+    let problem = facts.manifests[0].problem.as_deref().unwrap_or_default();
+    assert!(problem.contains("over the 1048576-byte limit"), "{problem}");
+    assert!(facts.frameworks.is_empty(), "contents were not read");
+    assert_eq!(language(&facts, "JSON").map(|l| l.bytes), Some(huge.len() as u64), "its size still counts");
+}
