@@ -94,7 +94,14 @@ impl GitCommand {
     pub fn new(env: &Env, home: impl Into<PathBuf>, identity: Identity) -> Self {
         let path = env.get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
         let passed_through = process::env_allowlist(env, PASSED_THROUGH, &[]);
-        Self { program: PathBuf::from("git"), path, passed_through, home: home.into(), identity, timeout: DEFAULT_TIMEOUT }
+        Self {
+            program: PathBuf::from("git"),
+            path,
+            passed_through,
+            home: home.into(),
+            identity,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// The same builder with another limit per command.
