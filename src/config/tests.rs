@@ -132,3 +132,14 @@ fn secrets_never_appear_in_errors_or_debug_output() {
     assert!(!format!("{ok:?}").contains("glpat-super-secret-value"));
     assert!(!format!("{:?}", Env::from_pairs([("GITLAB_TOKEN", "glpat-super-secret-value")])).contains("glpat"));
 }
+
+#[test]
+fn clone_depth_defaults_to_one_and_zero_means_the_whole_history() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.clone_depth, Some(1));
+    let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "0")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.clone_depth, None);
+    let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "50")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.clone_depth, Some(50));
+    assert!(Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "shallow")]), &Flags::default()).is_err());
+}
