@@ -315,3 +315,21 @@ async fn a_rerun_continues_the_existing_remote_branch() {
     assert_eq!(read(again.join("agent.txt")), "by the agent\n");
     assert_eq!(workspace.fetch("copilot/absent").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn clone_of_a_named_branch_checks_it_out_and_a_missing_one_is_not_found() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let tip = fake.push_files(PROJECT, "feature/x", &[("x.txt", Some("x\n"))], "Add x", "alice").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let remote = || Remote::new(&fake.git_url(PROJECT), Some(fake.agent_token().into())).unwrap();
+
+    let dest = dir.path().join("feature");
+    let workspace = Workspace::clone(git_command(&dest), remote(), &dest, Some(1), Some("feature/x")).await.unwrap();
+    assert_eq!(workspace.default_branch(), "feature/x");
+    assert_eq!(workspace.head_sha().await.unwrap(), tip);
+    assert_eq!(read(dest.join("x.txt")), "x\n");
+
+    let dest = dir.path().join("absent");
+    let err = Workspace::clone(git_command(&dest), remote(), &dest, Some(1), Some("feature/absent")).await.unwrap_err();
+    assert!(matches!(err, GitError::NotFound { .. }), "{err:?}");
+}
