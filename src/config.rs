@@ -261,6 +261,8 @@ pub struct Settings {
     pub artifacts_dir: PathBuf,
     pub retry_interval: Duration,
     pub retry_max: u32,
+    /// Clone depth for the target project; `None` clones the whole history.
+    pub clone_depth: Option<u32>,
     pub debug_max: u32,
     pub total_timeout: Duration,
     pub log_filter: String,
@@ -510,6 +512,8 @@ impl<'a> Resolver<'a> {
         let artifacts_dir = self.string(env_vars::COPILOT_ARTIFACTS_DIR, Some(artifacts_default)).map(PathBuf::from);
         let retry_interval = self.number(env_vars::RETRY_INTERVAL_TIME, 1_u64, 3600).map(Duration::from_secs);
         let retry_max = self.number(env_vars::RETRY_MAX_TIME, 0_u32, 100);
+        let clone_depth =
+            self.number(env_vars::COPILOT_CLONE_DEPTH, 0_u32, 1_000_000).map(|depth| (depth > 0).then_some(depth));
         let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
         let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
         let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None);
@@ -549,6 +553,7 @@ impl<'a> Resolver<'a> {
             artifacts_dir: artifacts_dir?,
             retry_interval: retry_interval?,
             retry_max: retry_max?,
+            clone_depth: clone_depth?,
             debug_max: debug_max?,
             total_timeout: total_timeout?,
             log_filter: log_filter?,

@@ -29,6 +29,19 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How much of a failed command's stderr goes into its error.
 const STDERR_EXCERPT: usize = 2000;
 
+/// Variables passed through from our environment when set: how to reach the network and which
+/// certificate authorities to trust (a self-managed GitLab behind a proxy or a private CA).
+const PASSED_THROUGH: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 /// Options placed before every subcommand. They are not secrets, so argv is the right place.
 const HARDENING: &[&str] = &[
     "-c",
@@ -57,6 +70,7 @@ pub struct Identity {
 pub struct GitCommand {
     program: PathBuf,
     path: String,
+    passed_through: Vec<(String, String)>,
     home: PathBuf,
     identity: Identity,
     timeout: Duration,
@@ -79,7 +93,15 @@ impl GitCommand {
     /// `identity`.
     pub fn new(env: &Env, home: impl Into<PathBuf>, identity: Identity) -> Self {
         let path = env.get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
-        Self { program: PathBuf::from("git"), path, home: home.into(), identity, timeout: DEFAULT_TIMEOUT }
+        let passed_through = process::env_allowlist(env, PASSED_THROUGH, &[]);
+        Self {
+            program: PathBuf::from("git"),
+            path,
+            passed_through,
+            home: home.into(),
+            identity,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// The same builder with another limit per command.
@@ -109,6 +131,7 @@ impl GitCommand {
             .cwd(dir)
             .timeout(self.timeout)
             .label(format!("git {}", args.first().copied().unwrap_or_default()))
+            .envs(self.passed_through.iter().cloned())
             .env("PATH", &self.path)
             .env("HOME", self.home.display().to_string())
             .env("LC_ALL", "C")
@@ -193,6 +216,7 @@ mod tests {
             ("GIT_DIR", "/elsewhere"),
             ("GIT_CONFIG_PARAMETERS", "'core.pager=evil'"),
             ("GITLAB_TOKEN", "glpat-should-never-pass"),
+            ("HTTPS_PROXY", "http://proxy.example.com:3128"),
         ]);
         GitCommand::new(&env, "/tmp/private-home", Identity { name: "Agent".into(), email: "agent@example.com".into() })
     }
@@ -210,6 +234,7 @@ mod tests {
         assert_eq!(get("GIT_CONFIG_GLOBAL"), Some("/dev/null"));
         assert_eq!(get("HOME"), Some("/tmp/private-home"));
         assert_eq!(get("PATH"), Some("/usr/bin:/bin"));
+        assert_eq!(get("HTTPS_PROXY"), Some("http://proxy.example.com:3128"));
         assert!(spec.stdin.is_none());
         let args: Vec<String> = spec.args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
         assert!(args.windows(2).any(|pair| pair == ["-c", "credential.helper="]));

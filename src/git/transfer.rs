@@ -109,10 +109,17 @@ fn clone_blocking(
             prepare.with_ref_name(Some(branch)).map_err(|err| gix_error("while naming the branch to clone", err))?;
     }
     let result = prepare.fetch_then_checkout(gix::progress::Discard, &interrupt);
-    let (mut checkout, outcome) = result.map_err(|err| transfer_error(err, &challenged, remote, "while cloning"))?;
-    if branch.is_some() && outcome.ref_map.mappings.is_empty() {
-        return Err(GitError::NotFound { what: format!("branch `{}`", branch.unwrap_or_default()) });
-    }
+    let (mut checkout, _) = result.map_err(|err| {
+        let err = transfer_error(err, &challenged, remote, "while cloning");
+        match (err, branch) {
+            // gix classifies a requested branch the remote lacks as "not found"; nothing else
+            // in a clone that got past the handshake is.
+            (GitError::Gix { source, .. }, Some(branch)) if source.classify().is_not_found() => {
+                GitError::NotFound { what: format!("branch `{branch}`") }
+            }
+            (err, _) => err,
+        }
+    })?;
     let (repo, _) = checkout
         .main_worktree(gix::progress::Discard, &interrupt)
         .map_err(|err| gix_error("while checking out the clone", err))?;
