@@ -2,6 +2,7 @@
 //! it writes land in the repository, the tool policy stops `git push`, our tokens never reach
 //! the agent's shell or the model, and an unreachable or hanging model ends as a typed error
 //! with nothing left running.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly on any setup error")]
 #![expect(clippy::disallowed_methods, reason = "the test warms the CLI's package cache by running it once")]
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,10 @@ const COPILOT_TOKEN: &str = "github_pat_agent_test_hidden_from_tools";
 /// The pinned CLI that `scripts/test` installs.
 fn copilot_cli() -> PathBuf {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/npm/node_modules/.bin/copilot"));
-    assert!(path.exists(), "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm");
+    assert!(
+        path.exists(),
+        "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm"
+    );
     path.to_owned()
 }
 
@@ -137,11 +141,13 @@ async fn a_scripted_create_writes_the_file_and_usage_is_read() {
     let fixture = Fixture::new().await;
     // The CLI's `create` tool requires an absolute path.
     let path = fixture.repo().join("hello.txt").display().to_string();
-    let model = MockModel::start(Script::new().rule(
-        Rule::when("STAGE create-file")
-            .then(Reply::create(&path, "hello from the agent\n"))
-            .then(Reply::text("Created hello.txt.")),
-    ))
+    let model = MockModel::start(
+        Script::new().rule(
+            Rule::when("STAGE create-file")
+                .then(Reply::create(&path, "hello from the agent\n"))
+                .then(Reply::text("Created hello.txt.")),
+        ),
+    )
     .await
     .unwrap();
 
@@ -161,16 +167,20 @@ async fn a_scripted_create_writes_the_file_and_usage_is_read() {
     assert!(transcript.contains("▶ create: ") && transcript.contains("■ result: exit code 0"), "{transcript}");
     // The prompt went in on stdin and reached the model.
     let first = &model.completions()[0];
-    assert!(first.messages().iter().any(|m| m["role"] == "user" && m["content"].to_string().contains("add a greeting")));
+    assert!(
+        first.messages().iter().any(|m| m["role"] == "user" && m["content"].to_string().contains("add a greeting"))
+    );
 }
 
 #[tokio::test]
 async fn git_push_is_denied_by_policy_and_reported_in_the_outcome() {
-    let model = MockModel::start(Script::new().rule(
-        Rule::when("STAGE push")
-            .then(Reply::bash("git push origin HEAD", "Push the branch"))
-            .then(Reply::text("I could not push.")),
-    ))
+    let model = MockModel::start(
+        Script::new().rule(
+            Rule::when("STAGE push")
+                .then(Reply::bash("git push origin HEAD", "Push the branch"))
+                .then(Reply::text("I could not push.")),
+        ),
+    )
     .await
     .unwrap();
     let fixture = Fixture::new().await;
@@ -190,9 +200,7 @@ async fn git_push_is_denied_by_policy_and_reported_in_the_outcome() {
 #[tokio::test]
 async fn the_agents_shell_sees_no_token_of_ours() {
     let model = MockModel::start(Script::new().rule(
-        Rule::when("STAGE env")
-            .then(Reply::bash("env | sort", "Show the environment"))
-            .then(Reply::text("Seen.")),
+        Rule::when("STAGE env").then(Reply::bash("env | sort", "Show the environment")).then(Reply::text("Seen.")),
     ))
     .await
     .unwrap();
@@ -217,7 +225,8 @@ async fn an_unreachable_model_is_a_typed_error() {
     let fixture = Fixture::new().await;
     let url = unreachable_base_url().await.unwrap();
 
-    let error = fixture.agent(&url).run_stage(fixture.request("STAGE anything", Duration::from_secs(55))).await.unwrap_err();
+    let error =
+        fixture.agent(&url).run_stage(fixture.request("STAGE anything", Duration::from_secs(55))).await.unwrap_err();
 
     assert!(matches!(error, AgentError::ModelUnreachable { .. }), "{error:?}");
     assert_eq!(error.exit_code(), Code::Unreachable);

@@ -42,9 +42,8 @@ impl fmt::Debug for CommandAgent {
 impl CommandAgent {
     /// Parses `COPILOT_AGENT_COMMAND` and finds its program on the child's `PATH`.
     pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, AgentError> {
-        let not_usable = |why: &str| AgentError::NotInstalled {
-            message: format!("`{}` {why}", env_vars::COPILOT_AGENT_COMMAND),
-        };
+        let not_usable =
+            |why: &str| AgentError::NotInstalled { message: format!("`{}` {why}", env_vars::COPILOT_AGENT_COMMAND) };
         let template = settings.agent_command.as_deref().ok_or_else(|| not_usable("is not set"))?;
         let words = shlex::split(template).ok_or_else(|| not_usable("has an unclosed quote"))?;
         let (program, args) = words.split_first().ok_or_else(|| not_usable("is empty"))?;

@@ -29,13 +29,8 @@ pub const DEFAULT_DENY_TOOLS: &[&str] =
 pub const TOKEN_VARS: &[&str] = &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"];
 
 /// Variables whose values the CLI strips from its tools' environments and redacts from output.
-pub const SECRET_ENV_VARS: &[&str] = &[
-    "COPILOT_GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "COPILOT_PROVIDER_API_KEY",
-    "COPILOT_PROVIDER_BEARER_TOKEN",
-];
+pub const SECRET_ENV_VARS: &[&str] =
+    &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "COPILOT_PROVIDER_API_KEY", "COPILOT_PROVIDER_BEARER_TOKEN"];
 
 /// File names inside a stage's artifacts folder.
 pub const EVENTS_FILE: &str = "copilot-events.jsonl";
@@ -234,7 +229,8 @@ impl Agent for CopilotAgent {
 /// Decides from the events, not the exit code alone, whether the stage succeeded.
 fn judge(stage: &str, record: &EventRecord, stderr: &str, outcome: AgentOutcome) -> Result<AgentOutcome, AgentError> {
     let status = outcome.exit_status;
-    let failed = |reason: String| AgentError::Failed { stage: stage.to_owned(), reason, outcome: Box::new(outcome.clone()) };
+    let failed =
+        |reason: String| AgentError::Failed { stage: stage.to_owned(), reason, outcome: Box::new(outcome.clone()) };
     if let Some(error) = record.errors.last() {
         if record.transport_failures > 0 {
             return Err(AgentError::ModelUnreachable { stage: stage.to_owned(), message: error.message.clone() });

@@ -25,8 +25,12 @@ pub struct ToolExecution {
 pub enum ToolOutcome {
     Succeeded,
     /// Refused by the tool policy (`--deny-tool`) or for want of approval.
-    Denied { reason: String },
-    Failed { reason: String },
+    Denied {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
     /// Started but never completed (the run ended first).
     Unfinished,
 }

@@ -27,7 +27,12 @@ pub struct Script {
 
 impl Default for Script {
     fn default() -> Self {
-        Self { rules: Vec::new(), fallback: Self::default_fallback(), usage: Usage::default(), model: Self::default_model() }
+        Self {
+            rules: Vec::new(),
+            fallback: Self::default_fallback(),
+            usage: Usage::default(),
+            model: Self::default_model(),
+        }
     }
 }
 

@@ -69,7 +69,8 @@ pub(super) fn stream(id: &str, model: &str, answer: &Answer<'_>, usage: Usage, c
         }
         format!("data: {chunk}\n\n")
     };
-    let mut body = chunk(json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "finish_reason": null }]), None);
+    let mut body =
+        chunk(json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "finish_reason": null }]), None);
     let finish_reason = match answer {
         Answer::Text(text) => {
             body.push_str(&chunk(json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]), None));
@@ -77,7 +78,10 @@ pub(super) fn stream(id: &str, model: &str, answer: &Answer<'_>, usage: Usage, c
         }
         Answer::ToolCalls(calls) => {
             let calls = tool_calls_json(calls, call_base);
-            body.push_str(&chunk(json!([{ "index": 0, "delta": { "tool_calls": calls }, "finish_reason": null }]), None));
+            body.push_str(&chunk(
+                json!([{ "index": 0, "delta": { "tool_calls": calls }, "finish_reason": null }]),
+                None,
+            ));
             "tool_calls"
         }
     };
