@@ -5,6 +5,7 @@
 //! whole error chain and any known hint.
 
 mod config;
+mod plan;
 mod run;
 
 use std::io::Write as _;
@@ -67,6 +68,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print the effective settings with their sources (secrets masked) and check them
     Config(config::ConfigArgs),
+    /// Print the plan for a task (complexity, stages, prompts) without changing anything
+    Plan(plan::PlanArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
+            Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });
