@@ -169,7 +169,14 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
     let reply = shared.script.reply_for(&messages);
     let answer = match &reply {
         Reply::Text { text } => Answer::Text(text),
-        Reply::ToolCalls { calls } => Answer::ToolCalls(calls),
+        Reply::ToolCalls { calls } => {
+            if let Some(unknown) = unadvertised_tool(&request, calls) {
+                // A script that calls a tool the CLI did not offer would test nothing: say so loudly.
+                let message = format!("mock-model: the script calls `{unknown}`, which the request does not advertise");
+                return (StatusCode::BAD_REQUEST, Json(json!({"error": {"message": message}}))).into_response();
+            }
+            Answer::ToolCalls(calls)
+        }
         Reply::Error { status, body } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
@@ -184,6 +191,15 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
     } else {
         Json(wire::completion(&id, model, &answer, shared.script.usage, call_base * 100)).into_response()
     }
+}
+
+/// The first scripted call whose tool the request's `tools` list does not name (requests
+/// without a `tools` list accept any).
+fn unadvertised_tool<'a>(request: &Value, calls: &'a [ToolCall]) -> Option<&'a str> {
+    let tools = request.get("tools")?.as_array()?;
+    let advertised: Vec<&str> =
+        tools.iter().filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str)).collect();
+    calls.iter().map(|call| call.name.as_str()).find(|name| !advertised.contains(name))
 }
 
 async fn models(State(shared): State<Arc<SharedHandle>>, headers: HeaderMap) -> Response {
@@ -261,6 +277,16 @@ mod tests {
         assert_eq!(model.requests()[0].tool_results(), ["a.txt"]);
         let models = exchange(&model, "GET", "/v1/models", "").await;
         assert!(models.contains(r#""id":"gpt-4.1""#), "{models}");
+    }
+
+    #[tokio::test]
+    async fn a_script_calling_a_tool_the_request_does_not_offer_is_refused() {
+        let model = MockModel::start(script()).await.unwrap();
+        let body = r#"{"messages": [{"role": "user", "content": "STAGE one"}],
+            "tools": [{"type": "function", "function": {"name": "view"}}]}"#;
+        let response = exchange(&model, "POST", "/v1/chat/completions", body).await;
+        assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+        assert!(response.contains("the script calls `bash`"), "{response}");
     }
 
     #[tokio::test]
