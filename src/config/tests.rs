@@ -142,3 +142,22 @@ fn the_prompts_override_folder_is_unset_by_default_and_read_from_the_environment
     assert_eq!(settings.prompts_dir, Some(PathBuf::from("/etc/copilot/prompts")));
     assert_eq!(source_of(&settings, env_vars::COPILOT_PROMPTS_DIR), Some(Source::Env));
 }
+
+#[test]
+fn agent_settings_default_to_copilot_and_the_command_backend_needs_its_template() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.agent, AgentKind::Copilot);
+    assert_eq!(settings.stage_timeout, Duration::from_secs(1800));
+    assert!(settings.deny_tools.is_empty() && settings.copilot_model.is_none());
+
+    let env = env(&[("COPILOT_DENY_TOOLS", " shell(curl), ,write(.env) "), ("COPILOT_STAGE_TIMEOUT", "600")]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
+    assert_eq!(settings.deny_tools, ["shell(curl)", "write(.env)"]);
+    assert_eq!(settings.stage_timeout, Duration::from_secs(600));
+
+    let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "command")]), &Flags::default()).unwrap_err();
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(errors.0[0].key, "COPILOT_AGENT_COMMAND");
+    let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "claude")]), &Flags::default()).unwrap_err();
+    assert!(errors.to_string().contains("`copilot` or `command`"), "{errors}");
+}
