@@ -1,3 +1,8 @@
 //! The test rig every copilot-runner test stands on: a stateful fake GitLab (REST and git smart
 //! HTTP) and a scripted OpenAI-compatible mock model that lets the real Copilot CLI run offline.
+#![recursion_limit = "256"]
+
+pub mod fake_gitlab;
 pub mod mock_model;
+
+pub use fake_gitlab::FakeGitLab;
