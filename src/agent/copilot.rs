@@ -337,7 +337,7 @@ mod tests {
         let request = StageRequest {
             stage: "implementation".to_owned(),
             prompt: "do the secret task".to_owned(),
-            repo_dir: "/work/repo".into(),
+            repo_dir: "/srv/checkout".into(),
             scratch_dir: "/tmp/scratch".into(),
             artifacts_dir: "/tmp/artifacts/implementation".into(),
             timeout: Duration::from_secs(60),
