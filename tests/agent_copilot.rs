@@ -2,7 +2,7 @@
 //! it writes land in the repository, the tool policy stops `git push`, our tokens never reach
 //! the agent's shell or the model, and an unreachable or hanging model ends as a typed error
 //! with nothing left running.
-#![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly on any setup error")]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,8 +32,10 @@ impl Fixture {
         let path_var = Env::capture().get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
         let home = {
             let (cli, path_var) = (cli.clone(), path_var.clone());
-            let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-            tokio::task::spawn_blocking(move || copilot_cli::shared_home(&tmp, &cli, &path_var)).await.unwrap()
+            {
+                let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+                tokio::task::spawn_blocking(move || copilot_cli::shared_home(&tmp, &cli, &path_var)).await.unwrap()
+            }
         };
         let dirs = tempfile::tempdir().unwrap();
         for dir in ["repo", "scratch", "artifacts", "copilot-home"] {
@@ -88,7 +90,7 @@ impl Fixture {
 }
 
 #[tokio::test]
-async fn a_scripted_create_writes_the_file_and_usage_is_read() {
+async fn scripted_create_and_edit_change_the_repository_and_usage_is_read() {
     let fixture = Fixture::new().await;
     // The CLI's `create` tool requires an absolute path.
     let path = fixture.repo().join("hello.txt").display().to_string();
@@ -96,6 +98,7 @@ async fn a_scripted_create_writes_the_file_and_usage_is_read() {
         Script::new().rule(
             Rule::when("STAGE create-file")
                 .then(Reply::create(&path, "hello from the agent\n"))
+                .then(Reply::edit(&path, "hello from", "greetings from"))
                 .then(Reply::text("Created hello.txt.")),
         ),
     )
@@ -104,14 +107,16 @@ async fn a_scripted_create_writes_the_file_and_usage_is_read() {
 
     let outcome = fixture.run(&model, "STAGE create-file: add a greeting").await;
 
-    assert_eq!(std::fs::read_to_string(fixture.repo().join("hello.txt")).unwrap(), "hello from the agent\n");
+    assert_eq!(std::fs::read_to_string(fixture.repo().join("hello.txt")).unwrap(), "greetings from the agent\n");
     assert_eq!(outcome.final_message.as_deref(), Some("Created hello.txt."));
-    let create = outcome.tools.iter().find(|tool| tool.name == "create").expect("a create tool execution");
-    assert_eq!(create.outcome, ToolOutcome::Succeeded);
+    let names: Vec<_> = outcome.tools.iter().map(|tool| (tool.name.as_str(), &tool.outcome)).collect();
+    assert_eq!(names, [("create", &ToolOutcome::Succeeded), ("edit", &ToolOutcome::Succeeded)]);
     assert_eq!(outcome.premium_requests, Some(0.0));
-    assert_eq!(outcome.code_changes.as_ref().map(|changes| changes.lines_added), Some(1));
+    let changes = outcome.code_changes.expect("code changes from the result event");
+    assert!(changes.lines_added >= 1 && changes.files_modified.len() == 1, "{changes:?}");
     let usage = outcome.usage.expect("usage from --usage-output-file");
-    assert_eq!((usage.input_tokens, usage.output_tokens, usage.model_requests), (200, 20, 2));
+    // Three model calls (create, edit, final text) of 100 prompt and 10 completion tokens each.
+    assert_eq!((usage.input_tokens, usage.output_tokens, usage.model_requests), (300, 30, 3));
     let events = std::fs::read_to_string(outcome.raw_output_path.unwrap()).unwrap();
     assert!(events.lines().last().unwrap().contains(r#""type":"result""#), "{events}");
     let transcript = std::fs::read_to_string(outcome.transcript_path.unwrap()).unwrap();

@@ -222,6 +222,11 @@ impl Agent for CopilotAgent {
         };
         outcome.exit_status = Some(output.status);
         outcome.duration = output.duration;
+        let denied: Vec<&str> = record.denied().map(|tool| tool.summary.as_str()).collect();
+        if !denied.is_empty() {
+            // Not a failure by itself (the agent may find another way), but worth seeing.
+            tracing::warn!(stage, denied = ?denied, "the tool policy denied {} tool call(s)", denied.len());
+        }
         judge(stage, &record, &output.stderr.text(), outcome)
     }
 }
@@ -290,6 +295,37 @@ mod tests {
         assert!(!format!("{agent:?}").contains("gho_copilot_token"));
     }
 
+    fn finished(status: i32) -> AgentOutcome {
+        AgentOutcome { exit_status: Some(process::ExitStatus::Code(status)), ..AgentOutcome::default() }
+    }
+
+    #[test]
+    fn a_cli_that_never_started_a_session_fails_with_its_error_output() {
+        let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/copilot-cli/run_noauth_json.txt");
+        let stderr = std::fs::read_to_string(capture).unwrap();
+        let error = judge("analysis", &EventRecord::default(), &stderr, finished(1)).unwrap_err();
+        let AgentError::Failed { reason, .. } = &error else { panic!("{error:?}") };
+        assert!(reason.contains("without a result event") && reason.contains("COPILOT_GITHUB_TOKEN"), "{reason}");
+    }
+
+    #[test]
+    fn exit_code_zero_is_not_success_without_a_clean_result() {
+        let mut record = EventRecord::default();
+        record
+            .push_line(r#"{"type":"session.error","data":{"errorType":"model","message":"context window exceeded"}}"#);
+        record.push_line(r#"{"type":"result","exitCode":0,"usage":{"premiumRequests":1}}"#);
+        let error = judge("analysis", &record, "", finished(0)).unwrap_err();
+        assert!(error.to_string().contains("context window exceeded"), "{error}");
+
+        let mut record = EventRecord::default();
+        record.push_line(r#"{"type":"result","exitCode":1,"usage":{}}"#);
+        assert!(matches!(judge("analysis", &record, "", finished(0)), Err(AgentError::Failed { .. })));
+
+        let mut record = EventRecord::default();
+        record.push_line(r#"{"type":"result","exitCode":0,"usage":{"premiumRequests":2}}"#);
+        assert!(judge("analysis", &record, "", finished(0)).is_ok());
+    }
+
     #[test]
     fn the_invocation_denies_pushing_and_takes_the_prompt_on_stdin() {
         let env = Env::from_pairs([
@@ -301,7 +337,7 @@ mod tests {
         let request = StageRequest {
             stage: "implementation".to_owned(),
             prompt: "do the secret task".to_owned(),
-            repo_dir: "/work/repo".into(),
+            repo_dir: "/srv/checkout".into(),
             scratch_dir: "/tmp/scratch".into(),
             artifacts_dir: "/tmp/artifacts/implementation".into(),
             timeout: Duration::from_secs(60),

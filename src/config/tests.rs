@@ -153,3 +153,22 @@ fn clone_depth_defaults_to_one_and_zero_means_the_whole_history() {
     assert_eq!(settings.clone_depth, Some(50));
     assert!(Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "shallow")]), &Flags::default()).is_err());
 }
+
+#[test]
+fn agent_settings_default_to_copilot_and_the_command_backend_needs_its_template() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.agent, AgentKind::Copilot);
+    assert_eq!(settings.stage_timeout, Duration::from_secs(1800));
+    assert!(settings.deny_tools.is_empty() && settings.copilot_model.is_none());
+
+    let env = env(&[("COPILOT_DENY_TOOLS", " shell(curl), ,write(.env) "), ("COPILOT_STAGE_TIMEOUT", "600")]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
+    assert_eq!(settings.deny_tools, ["shell(curl)", "write(.env)"]);
+    assert_eq!(settings.stage_timeout, Duration::from_secs(600));
+
+    let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "command")]), &Flags::default()).unwrap_err();
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(errors.0[0].key, "COPILOT_AGENT_COMMAND");
+    let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "claude")]), &Flags::default()).unwrap_err();
+    assert!(errors.to_string().contains("`copilot` or `command`"), "{errors}");
+}

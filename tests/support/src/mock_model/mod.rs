@@ -169,7 +169,14 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
     let reply = shared.script.reply_for(&messages);
     let answer = match &reply {
         Reply::Text { text } => Answer::Text(text),
-        Reply::ToolCalls { calls } => Answer::ToolCalls(calls),
+        Reply::ToolCalls { calls } => {
+            if let Some(unknown) = unadvertised_tool(&request, calls) {
+                // A script that calls a tool the CLI did not offer would test nothing: say so loudly.
+                let message = format!("mock-model: the script calls `{unknown}`, which the request does not advertise");
+                return (StatusCode::BAD_REQUEST, Json(json!({"error": {"message": message}}))).into_response();
+            }
+            Answer::ToolCalls(calls)
+        }
         Reply::Error { status, body } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
@@ -184,6 +191,15 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
     } else {
         Json(wire::completion(&id, model, &answer, shared.script.usage, call_base * 100)).into_response()
     }
+}
+
+/// The first scripted call whose tool the request's `tools` list does not name (requests
+/// without a `tools` list accept any).
+fn unadvertised_tool<'a>(request: &Value, calls: &'a [ToolCall]) -> Option<&'a str> {
+    let tools = request.get("tools")?.as_array()?;
+    let advertised: Vec<&str> =
+        tools.iter().filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str)).collect();
+    calls.iter().map(|call| call.name.as_str()).find(|name| !advertised.contains(name))
 }
 
 async fn models(State(shared): State<Arc<SharedHandle>>, headers: HeaderMap) -> Response {
@@ -205,4 +221,78 @@ async fn unknown_route(
 ) -> Response {
     record(&shared.0, method.as_str(), uri.path(), &headers, &body);
     (StatusCode::NOT_FOUND, Json(json!({"error": {"message": format!("no route for {method} {uri}")}}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// One HTTP/1.1 exchange over a raw socket (the testkit has no HTTP client of its own).
+    async fn exchange(model: &MockModel, method: &str, path: &str, body: &str) -> String {
+        let mut socket = tokio::net::TcpStream::connect(model.addr()).await.unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: mock\r\ncontent-type: application/json\r\nauthorization: Bearer test-key\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    fn script() -> Script {
+        Script::new().rule(Rule::when("STAGE one").then(Reply::bash("ls", "List")).then(Reply::text("listed")))
+    }
+
+    #[tokio::test]
+    async fn streams_tool_calls_as_sse_with_a_usage_chunk_and_records_the_request() {
+        let model = MockModel::start(script()).await.unwrap();
+        let body = r#"{"stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "STAGE one"}]}"#;
+        let response = exchange(&model, "POST", "/v1/chat/completions", body).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("content-type: text/event-stream"), "{response}");
+        assert!(response.contains(r#""tool_calls":[{"function":{"arguments":"{\"command\":\"ls\""#), "{response}");
+        assert!(response.contains(r#""finish_reason":"tool_calls""#), "{response}");
+        assert!(response.contains(r#""usage":{"completion_tokens":10,"prompt_tokens":100,"total_tokens":110}"#));
+        assert!(response.trim_end().ends_with("data: [DONE]"), "{response}");
+        let recorded = model.requests();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].messages().len(), 1);
+        assert!(model.saw("test-key"));
+    }
+
+    #[tokio::test]
+    async fn answers_plain_json_when_not_streaming_and_lists_its_model() {
+        let model = MockModel::start(script()).await.unwrap();
+        let body = r#"{"messages": [{"role": "user", "content": "STAGE one"},
+            {"role": "assistant", "content": null}, {"role": "tool", "content": "a.txt"}]}"#;
+        let response = exchange(&model, "POST", "/v1/chat/completions", body).await;
+        let json: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(json["choices"][0]["message"]["content"], "listed");
+        assert_eq!(json["choices"][0]["finish_reason"], "stop");
+        assert_eq!(model.requests()[0].tool_results(), ["a.txt"]);
+        let models = exchange(&model, "GET", "/v1/models", "").await;
+        assert!(models.contains(r#""id":"gpt-4.1""#), "{models}");
+    }
+
+    #[tokio::test]
+    async fn a_script_calling_a_tool_the_request_does_not_offer_is_refused() {
+        let model = MockModel::start(script()).await.unwrap();
+        let body = r#"{"messages": [{"role": "user", "content": "STAGE one"}],
+            "tools": [{"type": "function", "function": {"name": "view"}}]}"#;
+        let response = exchange(&model, "POST", "/v1/chat/completions", body).await;
+        assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+        assert!(response.contains("the script calls `bash`"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_refuses_connections() {
+        let url = unreachable_base_url().await.unwrap();
+        let addr = url.trim_start_matches("http://").trim_end_matches("/v1");
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
 }
