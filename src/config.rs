@@ -216,6 +216,8 @@ pub struct Settings {
     pub gitlab_token: Option<SecretString>,
     pub agent_username: String,
     pub language: Language,
+    /// Folder of template overrides (`<lang>/<name>.md.tera`); `None`: the embedded templates only.
+    pub prompts_dir: Option<PathBuf>,
     pub min_access_level: u32,
     pub branch_prefix: String,
     pub orchestrated_issue: bool,
@@ -254,6 +256,16 @@ impl Settings {
             }
             _ => Err(ConfigErrors(resolver.errors)),
         }
+    }
+
+    /// Every setting as shown to people, and every problem, whether or not the whole is valid.
+    pub fn inspect(env: &Env, flags: &Flags) -> (Vec<Shown>, Vec<SettingError>) {
+        let mut resolver = Resolver::new(env, flags);
+        let shown = match resolver.settings() {
+            Some(settings) => settings.shown,
+            None => std::mem::take(&mut resolver.shown),
+        };
+        (shown, resolver.errors)
     }
 
     /// Every secret we hold, for registration with the redactor and for child-env deny lists.
@@ -353,7 +365,10 @@ impl<'a> Resolver<'a> {
     ) -> Option<T> {
         let var = Self::var(name);
         let default = var.default.map(|value| (value.to_owned(), Source::Default));
-        let (value, source) = self.raw(var).or(default)?;
+        let Some((value, source)) = self.raw(var).or(default) else {
+            self.shown.push(Shown { name, value: None, source: None });
+            return None;
+        };
         let shown_value = if var.is_secret() { crate::redact::MASK.to_owned() } else { value.clone() };
         self.shown.push(Shown { name, value: Some(shown_value.clone()), source: Some(source.clone()) });
         match check(&value) {
@@ -406,6 +421,7 @@ impl<'a> Resolver<'a> {
                 .ok_or_else(|| "a GitLab username (letters, digits, `.`, `_`, `-`)".to_owned())
         });
         let language = self.parse(env_vars::COPILOT_LANGUAGE, str::parse::<Language>);
+        let prompts_dir = self.string(env_vars::COPILOT_PROMPTS_DIR, None).map(PathBuf::from);
         let min_access_level = self.parse(env_vars::COPILOT_MIN_ACCESS_LEVEL, |value| {
             value
                 .trim()
@@ -466,6 +482,7 @@ impl<'a> Resolver<'a> {
             gitlab_token,
             agent_username: agent_username?,
             language: language?,
+            prompts_dir,
             min_access_level: min_access_level?,
             branch_prefix: branch_prefix?,
             orchestrated_issue: orchestrated_issue?,

@@ -62,6 +62,8 @@ env_vars! {
     COPILOT_AGENT_USERNAME = "COPILOT_AGENT_USERNAME", Setting, Some("copilot-agent");
     /// Language of prompts and of every comment on GitLab: `en`, `zh`, `ja`, `ko`, `hi` or `th`.
     COPILOT_LANGUAGE = "COPILOT_LANGUAGE", Setting, Some("en");
+    /// Folder whose `<lang>/<name>.md.tera` files replace the embedded prompt and message templates of the same path.
+    COPILOT_PROMPTS_DIR = "COPILOT_PROMPTS_DIR", Setting, None;
     /// Lowest project access level that may start work (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner).
     COPILOT_MIN_ACCESS_LEVEL = "COPILOT_MIN_ACCESS_LEVEL", Setting, Some("30");
     /// Prefix of every branch the agent creates and pushes to.
@@ -133,6 +135,22 @@ pub mod ci {
 /// Looks a setting up by name.
 pub fn setting(name: &str) -> Option<&'static EnvVar> {
     SETTINGS.iter().find(|var| var.name == name)
+}
+
+/// The README's configuration table, generated from [`SETTINGS`] (a test keeps them equal).
+pub fn markdown_table() -> String {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for var in SETTINGS {
+        let default = match (var.kind, var.default) {
+            (Kind::Secret, _) => "— (secret)".to_owned(),
+            (_, Some(default)) if default.starts_with('`') => default.to_owned(),
+            (_, Some(default)) => format!("`{default}`"),
+            (_, None) => "—".to_owned(),
+        };
+        let meaning = var.description.trim().replace('\n', " ").replace('|', "\\|");
+        table.push_str(&format!("| `{}` | {default} | {meaning} |\n", var.name));
+    }
+    table
 }
 
 #[cfg(test)]
