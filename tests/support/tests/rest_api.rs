@@ -43,6 +43,11 @@ async fn projects_resolve_by_id_and_encoded_path_and_hide_from_non_members() {
     assert_eq!(by_path, by_id);
     assert_eq!(by_path["path_with_namespace"], "acme/widgets");
 
+    let assigned =
+        agent.get_json(&format!("/projects/{WIDGETS}/issues?state=opened&assignee_username=copilot-agent")).await;
+    assert_eq!(assigned.as_array().unwrap().len(), 1);
+    assert_eq!(agent.get_json(&format!("/projects/{WIDGETS}/issues?assignee_username=alice")).await, json!([]));
+
     let (status, body) = status_json(as_user(&fake, "outsider").get(&format!("/projects/{WIDGETS}")).await).await;
     assert_eq!((status, body), (404, json!({"message": "404 Project Not Found"})));
 
@@ -175,6 +180,20 @@ async fn merge_requests_come_from_real_branches_and_track_pushes_as_versions() {
     assert_eq!(versions[0]["base_commit_sha"], main_head.as_str());
     assert_eq!(versions[0]["start_commit_sha"], main_head.as_str());
 
+    let system: Vec<String> =
+        fake.mr_notes("acme/widgets", 1).into_iter().filter(|n| n.system).map(|n| n.body).collect();
+    assert_eq!(system.len(), 2, "{system:?}");
+    assert_eq!(system[0], "requested review from @alice");
+    assert!(system[1].starts_with("added 1 commit\n\n<ul><li>"), "{}", system[1]);
+    let reviewers = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/reviewers")).await;
+    assert_eq!(
+        (reviewers[0]["user"]["username"].as_str(), reviewers[0]["state"].as_str()),
+        (Some("alice"), Some("unreviewed"))
+    );
+    let commits = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/commits")).await;
+    assert_eq!(commits[0]["id"], second_head.as_str());
+    assert_eq!(commits.as_array().unwrap().len(), 2);
+
     let diffs = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/diffs")).await;
     let paths: Vec<&str> = diffs.as_array().unwrap().iter().map(|d| d["new_path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["NOTES.md", "src/lib.rs"]);
@@ -192,6 +211,8 @@ async fn merge_requests_come_from_real_branches_and_track_pushes_as_versions() {
     let (_, updated) = status_json(updated).await;
     assert_eq!(updated["draft"], false);
     assert_eq!(updated["labels"], json!(["copilot", "bot", "ready"]));
+    let last = fake.mr_notes("acme/widgets", 1).into_iter().filter(|n| n.system).map(|n| n.body).collect::<Vec<_>>();
+    assert!(last.contains(&"marked this merge request as **ready**".to_owned()), "{last:?}");
 }
 
 #[tokio::test]
