@@ -77,6 +77,10 @@ async fn git_clones_and_pushes_with_a_token_header_and_the_push_creates_a_pipeli
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{}", fake.token("alice")));
     let basic = format!("Authorization: Basic {basic}");
     ok(&git(home, home, Some(&basic), &["clone", "--quiet", &url, "again"]).await);
+    // GitLab serves the repository without the `.git` suffix too.
+    let bare_url = url.trim_end_matches(".git").to_owned();
+    ok(&git(home, home, Some(&basic), &["clone", "--quiet", &bare_url, "suffixless"]).await);
+    assert!(home.join("suffixless/README.md").exists());
 }
 
 #[tokio::test]
