@@ -276,3 +276,66 @@ async fn inline_positions_are_validated_like_gitlab_line_codes() {
     assert_eq!(reply.status(), 201);
     assert_eq!(fake.discussions("acme/widgets", 1)[0].1.len(), 2);
 }
+
+#[tokio::test]
+async fn concurrent_identical_awards_let_exactly_one_through() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let note = fake.add_issue_note("acme/widgets", 1, "alice", "@copilot-agent do it");
+    let path = format!("/projects/{WIDGETS}/issues/1/notes/{note}/award_emoji");
+    let replicas: Vec<_> = (0..8)
+        .map(|_| {
+            let agent = as_user(&fake, "copilot-agent");
+            let path = path.clone();
+            async move { agent.post_form(&path, &[("name", "eyes")]).await.status().as_u16() }
+        })
+        .collect();
+    let mut statuses = futures_util::future::join_all(replicas).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 404, 404, 404, 404, 404, 404, 404]);
+    assert_eq!(fake.note_awards(note).len(), 1);
+}
+
+#[tokio::test]
+async fn pagination_can_leave_out_totals_like_gitlab_does_for_large_collections() {
+    let fake = FakeGitLab::start().await.unwrap();
+    for n in 0..3 {
+        fake.add_issue_note("acme/widgets", 1, "alice", &format!("n{n}"));
+    }
+    fake.omit_pagination_totals(true);
+    let agent = as_user(&fake, "copilot-agent");
+    let page = agent.get(&format!("/projects/{WIDGETS}/issues/1/notes?per_page=2")).await;
+    assert!(page.headers().get("x-total").is_none() && page.headers().get("x-total-pages").is_none());
+    assert_eq!(page.headers().get("x-next-page").unwrap(), "2");
+    let link = page.headers().get("link").unwrap().to_str().unwrap();
+    assert!(link.contains("rel=\"next\"") && !link.contains("rel=\"last\""), "{link}");
+}
+
+#[tokio::test]
+async fn positions_need_paths_and_known_shas_and_issue_threads_take_none() {
+    let fake = FakeGitLab::start().await.unwrap();
+    push_feature_branch(&fake).await;
+    let agent = as_user(&fake, "copilot-agent");
+    let (_, mr) = status_json(
+        agent
+            .post_json(
+                &format!("/projects/{WIDGETS}/merge_requests"),
+                json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
+            )
+            .await,
+    )
+    .await;
+    let refs = &mr["diff_refs"];
+    let path = format!("/projects/{WIDGETS}/merge_requests/1/discussions");
+    let no_paths = json!({"body": "b", "position": {"position_type": "text", "base_sha": refs["base_sha"],
+        "start_sha": refs["start_sha"], "head_sha": refs["head_sha"], "new_line": 8}});
+    let (status, body) = status_json(agent.post_json(&path, no_paths).await).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains(":position=>[\"is incomplete\"]"), "{body}");
+    // Form-encoded bracket keys work like JSON; a missing SHA is Grape's parameter error.
+    let base = refs["base_sha"].as_str().unwrap();
+    let form = [("body", "b"), ("position[position_type]", "text"), ("position[base_sha]", base)];
+    let (status, body) = status_json(agent.post_form(&path, &form).await).await;
+    assert_eq!((status, body), (400, json!({"error": "position[start_sha] is missing"})));
+    let issue_thread = agent.post_form(&format!("/projects/{WIDGETS}/issues/1/discussions"), &[("body", "q")]).await;
+    assert_eq!(issue_thread.status(), 201);
+}

@@ -275,17 +275,23 @@ pub fn paginated(api: &Api, input: &Input, items: Vec<Value>) -> ApiResult {
         links.push(format!("<{}>; rel=\"next\"", link_to(page + 1)));
     }
     links.push(format!("<{}>; rel=\"first\"", link_to(1)));
-    links.push(format!("<{}>; rel=\"last\"", link_to(total_pages)));
-    let headers = response.headers_mut();
-    for (name, value) in [
+    let omit_totals = api.omit_totals.load(std::sync::atomic::Ordering::SeqCst);
+    if !omit_totals {
+        links.push(format!("<{}>; rel=\"last\"", link_to(total_pages)));
+    }
+    let mut pairs = vec![
         ("x-page", page.to_string()),
         ("x-per-page", per_page.to_string()),
-        ("x-total", total.to_string()),
-        ("x-total-pages", total_pages.to_string()),
         ("x-next-page", next),
         ("x-prev-page", prev),
         ("link", links.join(", ")),
-    ] {
+    ];
+    if !omit_totals {
+        pairs.push(("x-total", total.to_string()));
+        pairs.push(("x-total-pages", total_pages.to_string()));
+    }
+    let headers = response.headers_mut();
+    for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
