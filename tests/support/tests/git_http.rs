@@ -73,10 +73,24 @@ async fn git_clones_and_pushes_with_a_token_header_and_the_push_creates_a_pipeli
     assert_eq!((pipelines[0].git_ref.as_str(), pipelines[0].sha.as_str()), ("copilot/issue-1", head.as_str()));
     assert_eq!(pipelines[0].source, "push");
 
+    // The API sees the pushed branch under its URL-encoded name.
+    let branch = common::as_user(&fake, "copilot-agent")
+        .get_json("/projects/acme%2Fwidgets/repository/branches/copilot%2Fissue-1")
+        .await;
+    assert_eq!(
+        (branch["name"].as_str(), branch["commit"]["id"].as_str()),
+        (Some("copilot/issue-1"), Some(head.as_str()))
+    );
+    assert_eq!(branch["commit"]["title"], "Add greeting");
+
     // Basic auth with the token as password (any username) is accepted too.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{}", fake.token("alice")));
     let basic = format!("Authorization: Basic {basic}");
     ok(&git(home, home, Some(&basic), &["clone", "--quiet", &url, "again"]).await);
+    // GitLab serves the repository without the `.git` suffix too.
+    let bare_url = url.trim_end_matches(".git").to_owned();
+    ok(&git(home, home, Some(&basic), &["clone", "--quiet", &bare_url, "suffixless"]).await);
+    assert!(home.join("suffixless/README.md").exists());
 }
 
 #[tokio::test]

@@ -43,6 +43,11 @@ async fn projects_resolve_by_id_and_encoded_path_and_hide_from_non_members() {
     assert_eq!(by_path, by_id);
     assert_eq!(by_path["path_with_namespace"], "acme/widgets");
 
+    let assigned =
+        agent.get_json(&format!("/projects/{WIDGETS}/issues?state=opened&assignee_username=copilot-agent")).await;
+    assert_eq!(assigned.as_array().unwrap().len(), 1);
+    assert_eq!(agent.get_json(&format!("/projects/{WIDGETS}/issues?assignee_username=alice")).await, json!([]));
+
     let (status, body) = status_json(as_user(&fake, "outsider").get(&format!("/projects/{WIDGETS}")).await).await;
     assert_eq!((status, body), (404, json!({"message": "404 Project Not Found"})));
 
@@ -175,6 +180,20 @@ async fn merge_requests_come_from_real_branches_and_track_pushes_as_versions() {
     assert_eq!(versions[0]["base_commit_sha"], main_head.as_str());
     assert_eq!(versions[0]["start_commit_sha"], main_head.as_str());
 
+    let system: Vec<String> =
+        fake.mr_notes("acme/widgets", 1).into_iter().filter(|n| n.system).map(|n| n.body).collect();
+    assert_eq!(system.len(), 2, "{system:?}");
+    assert_eq!(system[0], "requested review from @alice");
+    assert!(system[1].starts_with("added 1 commit\n\n<ul><li>"), "{}", system[1]);
+    let reviewers = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/reviewers")).await;
+    assert_eq!(
+        (reviewers[0]["user"]["username"].as_str(), reviewers[0]["state"].as_str()),
+        (Some("alice"), Some("unreviewed"))
+    );
+    let commits = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/commits")).await;
+    assert_eq!(commits[0]["id"], second_head.as_str());
+    assert_eq!(commits.as_array().unwrap().len(), 2);
+
     let diffs = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/diffs")).await;
     let paths: Vec<&str> = diffs.as_array().unwrap().iter().map(|d| d["new_path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["NOTES.md", "src/lib.rs"]);
@@ -192,6 +211,8 @@ async fn merge_requests_come_from_real_branches_and_track_pushes_as_versions() {
     let (_, updated) = status_json(updated).await;
     assert_eq!(updated["draft"], false);
     assert_eq!(updated["labels"], json!(["copilot", "bot", "ready"]));
+    let last = fake.mr_notes("acme/widgets", 1).into_iter().filter(|n| n.system).map(|n| n.body).collect::<Vec<_>>();
+    assert!(last.contains(&"marked this merge request as **ready**".to_owned()), "{last:?}");
 }
 
 #[tokio::test]
@@ -254,4 +275,67 @@ async fn inline_positions_are_validated_like_gitlab_line_codes() {
     let reply = agent.post_form(&format!("{path}/{discussion_id}/notes"), &[("body", "fixed")]).await;
     assert_eq!(reply.status(), 201);
     assert_eq!(fake.discussions("acme/widgets", 1)[0].1.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_identical_awards_let_exactly_one_through() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let note = fake.add_issue_note("acme/widgets", 1, "alice", "@copilot-agent do it");
+    let path = format!("/projects/{WIDGETS}/issues/1/notes/{note}/award_emoji");
+    let replicas: Vec<_> = (0..8)
+        .map(|_| {
+            let agent = as_user(&fake, "copilot-agent");
+            let path = path.clone();
+            async move { agent.post_form(&path, &[("name", "eyes")]).await.status().as_u16() }
+        })
+        .collect();
+    let mut statuses = futures_util::future::join_all(replicas).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 404, 404, 404, 404, 404, 404, 404]);
+    assert_eq!(fake.note_awards(note).len(), 1);
+}
+
+#[tokio::test]
+async fn pagination_can_leave_out_totals_like_gitlab_does_for_large_collections() {
+    let fake = FakeGitLab::start().await.unwrap();
+    for n in 0..3 {
+        fake.add_issue_note("acme/widgets", 1, "alice", &format!("n{n}"));
+    }
+    fake.omit_pagination_totals(true);
+    let agent = as_user(&fake, "copilot-agent");
+    let page = agent.get(&format!("/projects/{WIDGETS}/issues/1/notes?per_page=2")).await;
+    assert!(page.headers().get("x-total").is_none() && page.headers().get("x-total-pages").is_none());
+    assert_eq!(page.headers().get("x-next-page").unwrap(), "2");
+    let link = page.headers().get("link").unwrap().to_str().unwrap();
+    assert!(link.contains("rel=\"next\"") && !link.contains("rel=\"last\""), "{link}");
+}
+
+#[tokio::test]
+async fn positions_need_paths_and_known_shas_and_issue_threads_take_none() {
+    let fake = FakeGitLab::start().await.unwrap();
+    push_feature_branch(&fake).await;
+    let agent = as_user(&fake, "copilot-agent");
+    let (_, mr) = status_json(
+        agent
+            .post_json(
+                &format!("/projects/{WIDGETS}/merge_requests"),
+                json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
+            )
+            .await,
+    )
+    .await;
+    let refs = &mr["diff_refs"];
+    let path = format!("/projects/{WIDGETS}/merge_requests/1/discussions");
+    let no_paths = json!({"body": "b", "position": {"position_type": "text", "base_sha": refs["base_sha"],
+        "start_sha": refs["start_sha"], "head_sha": refs["head_sha"], "new_line": 8}});
+    let (status, body) = status_json(agent.post_json(&path, no_paths).await).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains(":position=>[\"is incomplete\"]"), "{body}");
+    // Form-encoded bracket keys work like JSON; a missing SHA is Grape's parameter error.
+    let base = refs["base_sha"].as_str().unwrap();
+    let form = [("body", "b"), ("position[position_type]", "text"), ("position[base_sha]", base)];
+    let (status, body) = status_json(agent.post_form(&path, &form).await).await;
+    assert_eq!((status, body), (400, json!({"error": "position[start_sha] is missing"})));
+    let issue_thread = agent.post_form(&format!("/projects/{WIDGETS}/issues/1/discussions"), &[("body", "q")]).await;
+    assert_eq!(issue_thread.status(), 201);
 }

@@ -37,7 +37,7 @@ enum Service {
 /// The fallback handler: git smart HTTP for `/<namespace>/<project>.git/...`, 404 otherwise.
 pub async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let Some((project_path, rest)) = path.trim_start_matches('/').split_once(".git/") else {
+    let Some((project_path, rest)) = split_git_path(&path) else {
         return (StatusCode::NOT_FOUND, "404 Not Found\n").into_response();
     };
     let project_path = percent_encoding::percent_decode_str(project_path).decode_utf8_lossy().into_owned();
@@ -100,6 +100,18 @@ pub async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Respo
         after_ref_updates(&shared, project.id, &updates, user.id).await;
     }
     response
+}
+
+/// `/acme/widgets.git/info/refs` (or, as GitLab also serves it, `/acme/widgets/info/refs`)
+/// → (`acme/widgets`, `info/refs`).
+fn split_git_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.trim_start_matches('/');
+    if let Some(found) = path.split_once(".git/") {
+        return Some(found);
+    }
+    ["info/refs", "git-upload-pack", "git-receive-pack"]
+        .iter()
+        .find_map(|service| path.strip_suffix(service)?.strip_suffix('/').map(|project| (project, *service)))
 }
 
 /// The user a git request authenticates as, from Basic auth (token as password), Bearer, or

@@ -91,6 +91,7 @@ impl FakeGitLab {
             git_home,
             push_lock: tokio::sync::Mutex::new(()),
             logged: tokio::sync::Notify::new(),
+            omit_totals: std::sync::atomic::AtomicBool::new(false),
         });
         let fake_shared = Arc::clone(&shared);
         let router = api::router(Arc::clone(&shared));
@@ -201,6 +202,12 @@ impl FakeGitLab {
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.shared.faults().clear();
+    }
+
+    /// Paginate without `x-total`, `x-total-pages` and `rel="last"`, as GitLab does for large
+    /// collections: a client must follow `x-next-page`/`rel="next"` instead of counting.
+    pub fn omit_pagination_totals(&self, omit: bool) {
+        self.shared.omit_totals.store(omit, std::sync::atomic::Ordering::SeqCst);
     }
 
     // ----- request log -----

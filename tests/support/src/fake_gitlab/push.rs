@@ -5,9 +5,10 @@
 //! Pushes over smart HTTP, branches created through the API and server-side commits made by
 //! tests all come through here, so they behave alike.
 
+use super::api::add_system_note;
 use super::ci::{PipelineStart, create_pipeline};
 use super::clock::now;
-use super::model::MrVersion;
+use super::model::{MrVersion, Noteable};
 use super::repo::Repo;
 use super::server::Shared;
 
@@ -65,15 +66,33 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
             .map(|m| (m.iid, m.target_branch.clone()))
             .collect();
         for (iid, target) in open_mrs {
-            if let Ok(Some(version)) = compute_version(shared, &repo, &update.branch, &target).await {
-                let mut state = shared.state();
-                if let Some(mr) = state.merge_request_mut(project_id, iid) {
-                    if mr.latest_version().is_some_and(|v| v.head_commit_sha == version.head_commit_sha) {
-                        continue;
-                    }
-                    mr.versions.push(version);
-                    mr.updated_at = now();
+            let Ok(Some(version)) = compute_version(shared, &repo, &update.branch, &target).await else { continue };
+            let previous_head = shared
+                .state()
+                .merge_request(project_id, iid)
+                .and_then(|mr| mr.latest_version().map(|v| v.head_commit_sha.clone()));
+            if previous_head.as_deref() == Some(version.head_commit_sha.as_str()) {
+                continue;
+            }
+            let added = match &previous_head {
+                Some(old) => repo.rev_list(old, &version.head_commit_sha).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let mut lines = Vec::new();
+            for sha in &added {
+                if let Ok(info) = repo.commit_info(sha).await {
+                    lines.push(format!("<li>{} - {}</li>", info.short_id, info.title));
                 }
+            }
+            let mut state = shared.state();
+            if let Some(mr) = state.merge_request_mut(project_id, iid) {
+                mr.versions.push(version);
+                mr.updated_at = now();
+            }
+            if !added.is_empty() {
+                let noun = if added.len() == 1 { "commit" } else { "commits" };
+                let body = format!("added {} {noun}\n\n<ul>{}</ul>", added.len(), lines.join(""));
+                add_system_note(&mut state, Noteable::MergeRequest { project_id, iid }, user_id, &body);
             }
         }
     }

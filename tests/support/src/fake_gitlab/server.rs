@@ -37,6 +37,9 @@ pub struct Shared {
     pub push_lock: tokio::sync::Mutex<()>,
     /// Woken on every logged request, for tests waiting on a call.
     pub logged: tokio::sync::Notify,
+    /// Leave out `x-total`/`x-total-pages` (and `rel="last"`), as GitLab does past 10,000
+    /// records and on some gitlab.com endpoints.
+    pub omit_totals: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {

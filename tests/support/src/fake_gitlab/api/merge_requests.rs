@@ -5,9 +5,10 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use super::notes::{add_system_note, mention_list};
 use super::{Api, ApiError, ApiResult, Input, created, ok, paginated, project_access};
 use crate::fake_gitlab::clock::now;
-use crate::fake_gitlab::model::{MergeRequest, access};
+use crate::fake_gitlab::model::{MergeRequest, Noteable, access};
 use crate::fake_gitlab::push::compute_version;
 use crate::fake_gitlab::render;
 
@@ -96,6 +97,15 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
         closed_at: None,
     };
     state.merge_requests.push(mr.clone());
+    let target = Noteable::MergeRequest { project_id: project.id, iid };
+    if !mr.assignee_ids.is_empty() {
+        let body = format!("assigned to {}", mention_list(&state, &mr.assignee_ids));
+        add_system_note(&mut state, target, user.id, &body);
+    }
+    if !mr.reviewer_ids.is_empty() {
+        let body = format!("requested review from {}", mention_list(&state, &mr.reviewer_ids));
+        add_system_note(&mut state, target, user.id, &body);
+    }
     created(render::merge_request(&state, &project, &mr))
 }
 
@@ -138,7 +148,19 @@ pub async fn get_one(State(api): State<Api>, Path((id, iid)): Path<(String, u64)
         .filter(|p| p.project_id == project.id && p.git_ref == mr.source_branch && Some(&p.sha) == head.as_ref())
         .max_by_key(|p| p.id);
     if let Value::Object(map) = &mut value {
-        map.insert("head_pipeline".into(), pipeline.map_or(Value::Null, |p| render::pipeline_detail(&state, p)));
+        let detail = pipeline.map(|p| render::pipeline_detail(&state, p));
+        map.insert("head_pipeline".into(), detail.clone().unwrap_or(Value::Null));
+        // The single-MR entity's extra fields (`pipeline` is the deprecated head pipeline summary).
+        map.insert("pipeline".into(), pipeline.map_or(Value::Null, |p| render::pipeline_basic(&state, p)));
+        let field = |key: &str| detail.as_ref().map_or(Value::Null, |d| d[key].clone());
+        map.insert("latest_build_started_at".into(), field("started_at"));
+        map.insert("latest_build_finished_at".into(), field("finished_at"));
+        map.insert("first_deployed_to_production_at".into(), Value::Null);
+        map.insert("merge_error".into(), Value::Null);
+        map.insert("subscribed".into(), Value::Bool(true));
+        map.insert("diverged_commits_count".into(), json!(0));
+        map.insert("rebase_in_progress".into(), Value::Bool(false));
+        map.insert("approvals_before_merge".into(), Value::Null);
     }
     ok(value)
 }
@@ -146,6 +168,7 @@ pub async fn get_one(State(api): State<Api>, Path((id, iid)): Path<(String, u64)
 pub async fn update(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
     let (user, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
     let mut mr = find(&api, project.id, iid)?;
+    let before = mr.clone();
     if mr.author_id != user.id && project.access_of(user.id) < access::DEVELOPER {
         return Err(ApiError::forbidden());
     }
@@ -211,6 +234,30 @@ pub async fn update(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>
     if let Some(stored) = state.merge_request_mut(project.id, iid) {
         *stored = mr.clone();
     }
+    let target = Noteable::MergeRequest { project_id: project.id, iid };
+    let mut events = Vec::new();
+    if before.draft() && !mr.draft() {
+        events.push("marked this merge request as **ready**".to_owned());
+    } else if !before.draft() && mr.draft() {
+        events.push("marked this merge request as **draft**".to_owned());
+    }
+    if before.title != mr.title {
+        events.push(format!("changed title from **{}** to **{}**", before.title, mr.title));
+    }
+    let added: Vec<u64> = mr.reviewer_ids.iter().copied().filter(|id| !before.reviewer_ids.contains(id)).collect();
+    if !added.is_empty() {
+        events.push(format!("requested review from {}", mention_list(&state, &added)));
+    }
+    let added: Vec<u64> = mr.assignee_ids.iter().copied().filter(|id| !before.assignee_ids.contains(id)).collect();
+    if !added.is_empty() {
+        events.push(format!("assigned to {}", mention_list(&state, &added)));
+    }
+    if before.state != mr.state {
+        events.push(if mr.state == "closed" { "closed".to_owned() } else { "reopened".to_owned() });
+    }
+    for body in events {
+        add_system_note(&mut state, target, user.id, &body);
+    }
     ok(render::merge_request(&state, &project, &mr))
 }
 
@@ -243,6 +290,37 @@ pub async fn version(
         map.insert("commits".into(), commits.iter().map(|c| render::commit(&state, &project, c)).collect());
     }
     ok(value)
+}
+
+/// `GET /merge_requests/:iid/reviewers`: each reviewer with a review state.
+pub async fn reviewers(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let mr = find(&api, project.id, iid)?;
+    let state = api.state();
+    let items: Vec<Value> = mr
+        .reviewer_ids
+        .iter()
+        .map(|id| json!({"user": render::user_by_id(&state, *id), "state": "unreviewed", "created_at": mr.created_at}))
+        .collect();
+    ok(Value::Array(items))
+}
+
+/// `GET /merge_requests/:iid/commits`: the latest version's commits, newest first.
+pub async fn commits(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
+    let mr = find(&api, project.id, iid)?;
+    let Some(version) = mr.latest_version() else { return paginated(&api, &input, Vec::new()) };
+    let repo = api.repo_for(&project.path_with_namespace);
+    let mut infos = Vec::new();
+    for sha in repo.rev_list(&version.base_commit_sha, &version.head_commit_sha).await.unwrap_or_default() {
+        if let Ok(info) = repo.commit_info(&sha).await {
+            infos.push(info);
+        }
+    }
+    let state = api.state();
+    let items = infos.iter().map(|c| render::commit(&state, &project, c)).collect();
+    drop(state);
+    paginated(&api, &input, items)
 }
 
 pub async fn diffs(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {

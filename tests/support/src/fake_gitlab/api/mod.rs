@@ -9,7 +9,7 @@ mod notes;
 mod pipelines;
 mod projects;
 
-pub use notes::add_note;
+pub use notes::{add_note, add_system_note};
 
 use std::sync::Arc;
 
@@ -37,6 +37,7 @@ pub fn router(shared: Api) -> Router {
         .route(p, get(projects::get_project))
         .route(&format!("{p}/members/all/{{user_id}}"), get(projects::get_member))
         .route(&format!("{p}/members/{{user_id}}"), get(projects::get_member))
+        .route(&format!("{p}/issues"), get(projects::list_issues))
         .route(&format!("{p}/issues/{{iid}}"), get(projects::get_issue))
         .route(&format!("{p}/repository/branches"), get(projects::list_branches).post(projects::create_branch))
         .route(
@@ -68,6 +69,8 @@ pub fn router(shared: Api) -> Router {
         .route(&format!("{p}/merge_requests"), get(merge_requests::list).post(merge_requests::create))
         .route(&format!("{p}/merge_requests/{{iid}}"), get(merge_requests::get_one).put(merge_requests::update))
         .route(&format!("{p}/merge_requests/{{iid}}/versions"), get(merge_requests::versions))
+        .route(&format!("{p}/merge_requests/{{iid}}/reviewers"), get(merge_requests::reviewers))
+        .route(&format!("{p}/merge_requests/{{iid}}/commits"), get(merge_requests::commits))
         .route(&format!("{p}/merge_requests/{{iid}}/versions/{{version_id}}"), get(merge_requests::version))
         .route(&format!("{p}/merge_requests/{{iid}}/diffs"), get(merge_requests::diffs))
         .route(&format!("{p}/merge_requests/{{iid}}/pipelines"), get(pipelines::list_for_mr))
@@ -272,17 +275,23 @@ pub fn paginated(api: &Api, input: &Input, items: Vec<Value>) -> ApiResult {
         links.push(format!("<{}>; rel=\"next\"", link_to(page + 1)));
     }
     links.push(format!("<{}>; rel=\"first\"", link_to(1)));
-    links.push(format!("<{}>; rel=\"last\"", link_to(total_pages)));
-    let headers = response.headers_mut();
-    for (name, value) in [
+    let omit_totals = api.omit_totals.load(std::sync::atomic::Ordering::SeqCst);
+    if !omit_totals {
+        links.push(format!("<{}>; rel=\"last\"", link_to(total_pages)));
+    }
+    let mut pairs = vec![
         ("x-page", page.to_string()),
         ("x-per-page", per_page.to_string()),
-        ("x-total", total.to_string()),
-        ("x-total-pages", total_pages.to_string()),
         ("x-next-page", next),
         ("x-prev-page", prev),
         ("link", links.join(", ")),
-    ] {
+    ];
+    if !omit_totals {
+        pairs.push(("x-total", total.to_string()));
+        pairs.push(("x-total-pages", total_pages.to_string()));
+    }
+    let headers = response.headers_mut();
+    for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }

@@ -113,6 +113,25 @@ pub fn add_note(
     note
 }
 
+/// Adds a system note (what GitLab writes for pushes, assignments, state changes).
+pub fn add_system_note(state: &mut Model, target: Noteable, author_id: u64, body: &str) {
+    let Some(noteable_id) = state.noteable_id(target) else { return };
+    let note = add_note(state, target, noteable_id, author_id, body, false);
+    if let Some(stored) = state.notes.iter_mut().find(|n| n.id == note.id) {
+        stored.system = true;
+    }
+}
+
+/// `@alice and @bob`, as GitLab's system notes list users.
+pub fn mention_list(state: &Model, ids: &[u64]) -> String {
+    let names: Vec<String> = ids.iter().filter_map(|id| state.user(*id)).map(|u| format!("@{}", u.username)).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn find_note(state: &Model, target: Noteable, note_id: u64) -> Result<Note, ApiError> {
     state
         .notes

@@ -41,6 +41,27 @@ pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(Strin
     ok(render::member(&state, user, level))
 }
 
+/// `GET /projects/:id/issues` with `state`, `assignee_username`, `labels`; newest first.
+pub async fn list_issues(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let wanted = input.params.str("state").unwrap_or_else(|| "all".to_owned());
+    let assignee = input.params.str("assignee_username");
+    let labels = input.params.str_list("labels").unwrap_or_default();
+    let state = api.state();
+    let assignee_id = assignee.as_ref().map(|name| state.user_by_name(name).map_or(0, |u| u.id));
+    let mut issues: Vec<_> = state
+        .issues
+        .iter()
+        .filter(|i| i.project_id == project.id && (wanted == "all" || i.state == wanted))
+        .filter(|i| assignee_id.is_none_or(|a| i.assignee_ids.contains(&a)))
+        .filter(|i| labels.iter().all(|l| i.labels.contains(l)))
+        .collect();
+    issues.sort_by_key(|i| std::cmp::Reverse(i.id));
+    let items = issues.iter().map(|i| render::issue(&state, &project, i)).collect();
+    drop(state);
+    paginated(&api, &input, items)
+}
+
 pub async fn get_issue(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
     let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
     let state = api.state();
