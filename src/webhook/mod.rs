@@ -3,5 +3,8 @@
 //! authorize the actor, drop duplicates, acknowledge with 👀 and trigger the agent project's
 //! pipeline with identifier-only variables.
 
+pub mod dedup;
 pub mod mention;
+pub mod metrics;
 pub mod route;
+pub mod verify;
