@@ -16,8 +16,8 @@
 //!
 //! Confidential variants have the same `object_kind` and are routed like the plain ones.
 
-use crate::env_vars::trigger as vars;
 use crate::gitlab::events::{Event, IssueEvent, MergeRequestEvent, NoteEvent, PipelineEvent, User};
+pub use crate::trigger::{Branches, Trigger, TriggerType};
 
 use super::mention;
 
@@ -28,32 +28,6 @@ pub struct Agent {
     pub username: String,
     /// Prefix of the branches the agent pushes (`copilot/`).
     pub branch_prefix: String,
-}
-
-/// The workflow a trigger starts (`TRIGGER_TYPE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TriggerType {
-    IssueAssignee,
-    IssueNote,
-    MrNote,
-    MrReviewer,
-    PipelineFailed,
-}
-
-impl TriggerType {
-    pub const ALL: [TriggerType; 5] =
-        [Self::IssueAssignee, Self::IssueNote, Self::MrNote, Self::MrReviewer, Self::PipelineFailed];
-
-    /// The value of `TRIGGER_TYPE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IssueAssignee => "issue_assignee",
-            Self::IssueNote => "issue_note",
-            Self::MrNote => "mr_note",
-            Self::MrReviewer => "mr_reviewer",
-            Self::PipelineFailed => "pipeline_failed",
-        }
-    }
 }
 
 /// Who caused the event; their access to the project is checked before anything is triggered.
@@ -83,51 +57,35 @@ impl AwardTarget {
     }
 }
 
-/// A decision to start the agent: the trigger contract's variables and what to do around them.
+/// A decision to start the agent: the trigger contract and what to do around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trigger {
-    pub trigger_type: TriggerType,
-    pub project_id: u64,
-    pub issue_iid: Option<u64>,
-    pub mr_iid: Option<u64>,
-    pub note_id: Option<u64>,
-    pub pipeline_id: Option<u64>,
-    pub source_branch: Option<String>,
-    pub target_branch: Option<String>,
+pub struct Work {
+    /// What the pipeline gets: identifiers only, never user text.
+    pub trigger: Trigger,
     pub actor: Actor,
     pub award: Option<AwardTarget>,
 }
 
-impl Trigger {
-    /// The pipeline variables of the trigger contract: identifiers only, never user text.
-    pub fn variables(&self) -> Vec<(&'static str, String)> {
-        let mut variables = vec![
-            (vars::TRIGGER_TYPE, self.trigger_type.as_str().to_owned()),
-            (vars::TARGET_PROJECT_ID, self.project_id.to_string()),
-        ];
-        let ids = [
-            (vars::TARGET_ISSUE_IID, self.issue_iid),
-            (vars::TARGET_MR_IID, self.mr_iid),
-            (vars::TARGET_NOTE_ID, self.note_id),
-            (vars::TARGET_PIPELINE_ID, self.pipeline_id),
-        ];
-        variables.extend(ids.into_iter().filter_map(|(name, id)| Some((name, id?.to_string()))));
-        let branches = [(vars::SOURCE_BRANCH, &self.source_branch), (vars::TARGET_BRANCH, &self.target_branch)];
-        variables.extend(branches.into_iter().filter_map(|(name, branch)| Some((name, branch.clone()?))));
-        variables
+impl Work {
+    pub fn trigger_type(&self) -> TriggerType {
+        self.trigger.kind()
     }
 
-    /// The object this trigger is about, for deduplication of double deliveries: the same note,
+    /// The pipeline variables of the trigger contract.
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        self.trigger.variables()
+    }
+
+    /// The object this work is about, for deduplication of double deliveries: the same note,
     /// the same pipeline, the same issue or MR for the same kind of request.
     pub fn object_key(&self) -> String {
-        let object = match (self.note_id, self.pipeline_id, self.issue_iid, self.mr_iid) {
-            (Some(note), ..) => format!("note:{note}"),
-            (None, Some(pipeline), ..) => format!("pipeline:{pipeline}"),
-            (None, None, Some(issue), _) => format!("issue:{issue}"),
-            (None, None, None, Some(mr)) => format!("mr:{mr}"),
-            (None, None, None, None) => String::new(),
+        let object = match &self.trigger {
+            Trigger::IssueNote { note_id, .. } | Trigger::MrNote { note_id, .. } => format!("note:{note_id}"),
+            Trigger::PipelineFailed { pipeline_id, .. } => format!("pipeline:{pipeline_id}"),
+            Trigger::IssueAssignee { issue_iid, .. } => format!("issue:{issue_iid}"),
+            Trigger::MrReviewer { mr_iid, .. } => format!("mr:{mr_iid}"),
         };
-        format!("{}/{}/{object}", self.trigger_type.as_str(), self.project_id)
+        format!("{}/{}/{object}", self.trigger.kind().as_str(), self.trigger.project_id())
     }
 }
 
@@ -197,7 +155,7 @@ impl Ignored {
 /// The outcome of routing one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Trigger(Box<Trigger>),
+    Trigger(Box<Work>),
     Ignore(Ignored),
 }
 
@@ -211,7 +169,7 @@ pub fn route(event: &Event, agent: &Agent) -> Decision {
         _ => Err(Ignored::UninterestingKind),
     };
     match result {
-        Ok(trigger) => Decision::Trigger(Box::new(trigger)),
+        Ok(work) => Decision::Trigger(Box::new(work)),
         Err(ignored) => Decision::Ignore(ignored),
     }
 }
@@ -252,7 +210,7 @@ fn human_actor(user: &User, agent: &Agent) -> Result<Actor, Ignored> {
     Ok(Actor { id, username: user.username.clone(), is_agent: false })
 }
 
-fn route_issue(issue: &IssueEvent, agent: &Agent) -> Result<Trigger, Ignored> {
+fn route_issue(issue: &IssueEvent, agent: &Agent) -> Result<Work, Ignored> {
     let attributes = &issue.object_attributes;
     let newly_assigned = match &issue.changes.assignees {
         Some(change) => {
@@ -266,21 +224,14 @@ fn route_issue(issue: &IssueEvent, agent: &Agent) -> Result<Trigger, Ignored> {
     }
     let actor = human_actor(&issue.user, agent)?;
     let project_id = issue.project.id.ok_or(Ignored::MissingIdentifier)?;
-    Ok(Trigger {
-        trigger_type: TriggerType::IssueAssignee,
-        project_id,
-        issue_iid: Some(attributes.iid),
-        mr_iid: None,
-        note_id: None,
-        pipeline_id: None,
-        source_branch: None,
-        target_branch: None,
+    Ok(Work {
+        trigger: Trigger::IssueAssignee { project_id, issue_iid: attributes.iid },
         actor,
         award: Some(AwardTarget::Issue { iid: attributes.iid }),
     })
 }
 
-fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Trigger, Ignored> {
+fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Work, Ignored> {
     let attributes = &note.object_attributes;
     if attributes.system == Some(true) {
         return Err(Ignored::SystemNote);
@@ -297,37 +248,27 @@ fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Trigger, Ignored> {
     }
     let project_id = note.project.id.ok_or(Ignored::MissingIdentifier)?;
     let note_id = attributes.id;
-    let base = Trigger {
-        trigger_type: TriggerType::IssueNote,
-        project_id,
-        issue_iid: None,
-        mr_iid: None,
-        note_id: Some(note_id),
-        pipeline_id: None,
-        source_branch: None,
-        target_branch: None,
-        actor,
-        award: None,
-    };
     match (attributes.noteable_type.as_str(), &note.issue, &note.merge_request) {
-        ("Issue", Some(issue), _) => Ok(Trigger {
-            issue_iid: Some(issue.iid),
+        ("Issue", Some(issue), _) => Ok(Work {
+            trigger: Trigger::IssueNote { project_id, issue_iid: issue.iid, note_id },
+            actor,
             award: Some(AwardTarget::IssueNote { issue_iid: issue.iid, note_id }),
-            ..base
         }),
-        ("MergeRequest", _, Some(mr)) => Ok(Trigger {
-            trigger_type: TriggerType::MrNote,
-            mr_iid: Some(mr.iid),
-            source_branch: Some(mr.source_branch.clone()),
-            target_branch: Some(mr.target_branch.clone()),
+        ("MergeRequest", _, Some(mr)) => Ok(Work {
+            trigger: Trigger::MrNote {
+                project_id,
+                mr_iid: mr.iid,
+                note_id,
+                branches: Branches { source: Some(mr.source_branch.clone()), target: Some(mr.target_branch.clone()) },
+            },
+            actor,
             award: Some(AwardTarget::MergeRequestNote { mr_iid: mr.iid, note_id }),
-            ..base
         }),
         _ => Err(Ignored::MissingIdentifier),
     }
 }
 
-fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Trigger, Ignored> {
+fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Work, Ignored> {
     let attributes = &mr.object_attributes;
     let requested = match &mr.changes.reviewers {
         Some(change) => {
@@ -344,21 +285,18 @@ fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Trigger,
     let actor = human_actor(&mr.user, agent)?;
     let project_id = mr.project.id.or(attributes.target_project_id).ok_or(Ignored::MissingIdentifier)?;
     let iid = attributes.iid.ok_or(Ignored::MissingIdentifier)?;
-    Ok(Trigger {
-        trigger_type: TriggerType::MrReviewer,
-        project_id,
-        issue_iid: None,
-        mr_iid: Some(iid),
-        note_id: None,
-        pipeline_id: None,
-        source_branch: attributes.source_branch.clone(),
-        target_branch: attributes.target_branch.clone(),
+    Ok(Work {
+        trigger: Trigger::MrReviewer {
+            project_id,
+            mr_iid: iid,
+            branches: Branches { source: attributes.source_branch.clone(), target: attributes.target_branch.clone() },
+        },
         actor,
         award: Some(AwardTarget::MergeRequest { iid }),
     })
 }
 
-fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Trigger, Ignored> {
+fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Work, Ignored> {
     let attributes = &pipeline.object_attributes;
     if attributes.status != "failed" {
         return Err(Ignored::PipelineNotFailed);
@@ -378,15 +316,16 @@ fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Trigger, Ig
         human_actor(user, agent)?
     };
     let project_id = pipeline.project.id.ok_or(Ignored::MissingIdentifier)?;
-    Ok(Trigger {
-        trigger_type: TriggerType::PipelineFailed,
-        project_id,
-        issue_iid: None,
-        mr_iid: pipeline.merge_request.as_ref().map(|mr| mr.iid),
-        note_id: None,
-        pipeline_id: Some(attributes.id),
-        source_branch: Some(branch.to_owned()),
-        target_branch: pipeline.merge_request.as_ref().map(|mr| mr.target_branch.clone()),
+    Ok(Work {
+        trigger: Trigger::PipelineFailed {
+            project_id,
+            pipeline_id: attributes.id,
+            mr_iid: pipeline.merge_request.as_ref().map(|mr| mr.iid),
+            branches: Branches {
+                source: Some(branch.to_owned()),
+                target: pipeline.merge_request.as_ref().map(|mr| mr.target_branch.clone()),
+            },
+        },
         actor,
         award: None,
     })

@@ -18,7 +18,7 @@ fn decide(payload: &Value) -> Decision {
     route(&event, &agent())
 }
 
-fn trigger(payload: &Value) -> Trigger {
+fn trigger(payload: &Value) -> Work {
     match decide(payload) {
         Decision::Trigger(trigger) => *trigger,
         Decision::Ignore(why) => panic!("ignored: {}", why.as_str()),
@@ -40,7 +40,7 @@ fn someone(id: u64) -> Value {
     json!({"id": id, "name": "Someone", "username": format!("user{id}"), "avatar_url": "x", "email": "[REDACTED]"})
 }
 
-fn variables(trigger: &Trigger) -> Vec<(&'static str, String)> {
+fn variables(trigger: &Work) -> Vec<(&'static str, String)> {
     trigger.variables()
 }
 
@@ -103,7 +103,7 @@ fn agent_already_assigned_and_unchanged_does_not_trigger() {
 fn issue_opened_with_the_agent_assigned_triggers() {
     let mut issue = fixture("issue.json");
     issue["assignees"] = json!([agent_user()]);
-    assert_eq!(trigger(&issue).trigger_type, TriggerType::IssueAssignee);
+    assert_eq!(trigger(&issue).trigger_type(), TriggerType::IssueAssignee);
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn confidential_issue_routes_like_a_plain_one() {
     issue["event_type"] = json!("confidential_issue");
     issue["object_attributes"]["confidential"] = json!(true);
     issue["changes"]["assignees"] = json!({"previous": [], "current": [agent_user()]});
-    assert_eq!(trigger(&issue).trigger_type, TriggerType::IssueAssignee);
+    assert_eq!(trigger(&issue).trigger_type(), TriggerType::IssueAssignee);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn notes_without_action_from_older_gitlab_count_as_new() {
     let mut note = fixture("note_issue.json");
     note["object_attributes"]["note"] = json!("@copilot-agent go");
     note["object_attributes"].as_object_mut().expect("object").remove("action");
-    assert_eq!(trigger(&note).trigger_type, TriggerType::IssueNote);
+    assert_eq!(trigger(&note).trigger_type(), TriggerType::IssueNote);
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn confidential_notes_route_like_plain_ones() {
     let mut note = fixture("note_issue.json");
     note["event_type"] = json!("confidential_note");
     note["object_attributes"]["note"] = json!("@copilot-agent go");
-    assert_eq!(trigger(&note).trigger_type, TriggerType::IssueNote);
+    assert_eq!(trigger(&note).trigger_type(), TriggerType::IssueNote);
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn re_requested_review_triggers_and_an_unchanged_reviewer_does_not() {
     let mut again = agent_user();
     again["re_requested"] = json!(true);
     mr["changes"]["reviewers"] = json!({"previous": [agent_user()], "current": [again]});
-    assert_eq!(trigger(&mr).trigger_type, TriggerType::MrReviewer);
+    assert_eq!(trigger(&mr).trigger_type(), TriggerType::MrReviewer);
     mr["changes"]["reviewers"] = json!({"previous": [agent_user()], "current": [agent_user()]});
     assert_eq!(ignored(&mr), Ignored::NotNewlyReviewer);
 }
@@ -274,8 +274,9 @@ fn failed_merge_request_pipeline_takes_the_mr_branches() {
     pipeline["object_attributes"]["ref"] = json!("refs/merge-requests/1/head");
     pipeline["merge_request"]["source_branch"] = json!("copilot/issue-17");
     let trigger = trigger(&pipeline);
-    assert_eq!((trigger.mr_iid, trigger.target_branch.as_deref()), (Some(1), Some("master")));
-    assert_eq!(trigger.source_branch.as_deref(), Some("copilot/issue-17"));
+    let Trigger::PipelineFailed { mr_iid, branches, .. } = trigger.trigger else { panic!("{trigger:?}") };
+    assert_eq!(mr_iid, Some(1));
+    assert_eq!((branches.source.as_deref(), branches.target.as_deref()), (Some("copilot/issue-17"), Some("master")));
 }
 
 #[test]
