@@ -6,6 +6,7 @@
 
 mod config;
 mod run;
+pub mod serve;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print the effective settings with their sources (secrets masked) and check them
     Config(config::ConfigArgs),
+    /// Serve GitLab webhooks and trigger the agent's pipeline (see docs/webhook.md)
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
+            Command::Serve(args) => serve::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

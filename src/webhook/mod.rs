@@ -4,10 +4,10 @@
 //! trigger the agent project's pipeline with identifier-only variables ([`act`]), all behind an
 //! axum server with health, readiness and metrics ([`server`], [`metrics`]).
 
-// pub mod act;
+pub mod act;
 pub mod dedup;
 pub mod mention;
 pub mod metrics;
 pub mod route;
-// pub mod server;
+pub mod server;
 pub mod verify;

@@ -1,0 +1,87 @@
+//! `copilot-runner serve`: the webhook service. GitLab delivers issue, note, merge request and
+//! pipeline events; the service decides whether the agent should act and triggers the agent
+//! project's pipeline. Stateless, so it runs as several replicas behind one Service.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::config::{Env, Settings};
+use crate::exit::{self, Code};
+use crate::gitlab::Client;
+use crate::webhook::act::PipelineTarget;
+use crate::webhook::route::Agent;
+use crate::webhook::server::{self, Config, Service};
+use crate::webhook::verify::WebhookSecret;
+use crate::{env_vars, telemetry};
+
+/// Runs the webhook service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    anyhow::Error::new(exit::Usage(message))
+}
+
+fn required<'a, T>(value: Option<&'a T>, name: &str, why: &str) -> anyhow::Result<&'a T> {
+    value.ok_or_else(|| usage(format!("`{name}` is not set; {why}")))
+}
+
+/// Builds the service's configuration from the settings; every missing piece is a usage error.
+pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
+    let secret = settings.webhook_secret_token.as_ref().and_then(WebhookSecret::new).ok_or_else(|| {
+        usage(format!(
+            "`{}` is not set; `serve` refuses to accept webhooks without a secret (set the same value as the \
+                 hook's \"Secret token\" in GitLab)",
+            env_vars::WEBHOOK_SECRET_TOKEN
+        ))
+    })?;
+    let token = required(
+        settings.gitlab_token.as_ref(),
+        env_vars::GITLAB_TOKEN,
+        "`serve` awards 👀 and checks access as the agent user",
+    )?;
+    let project_id = *required(
+        settings.pipeline_project_id.as_ref(),
+        env_vars::PIPELINE_PROJECT_ID,
+        "`serve` needs the agent project whose pipeline it triggers",
+    )?;
+    let trigger_token = required(
+        settings.pipeline_trigger_token.as_ref(),
+        env_vars::PIPELINE_TRIGGER_TOKEN,
+        "`serve` triggers the agent project's pipeline with it",
+    )?;
+    if settings.pipeline_ref.is_empty() {
+        return Err(usage(format!("`{}` is empty; name the agent project's branch", env_vars::PIPELINE_REF)));
+    }
+    let pipeline = PipelineTarget {
+        project_id,
+        git_ref: settings.pipeline_ref.clone(),
+        trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
+    };
+    let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
+    let config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    let gitlab = Client::new(&settings.api_url(), token)
+        .context("while setting up the gitlab client")?;
+    Ok((config, gitlab))
+}
+
+/// Serves webhooks on `--listen` until SIGTERM, then finishes in-flight requests.
+pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
+    drop(env);
+    let (config, gitlab) = config_from(&settings)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
+    let _section = telemetry::section("serve", "webhook service");
+    tracing::info!(listen = %args.listen, agent = config.agent.username, "serving GitLab webhooks");
+    let service = Service::new(config, gitlab);
+    server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
+    tracing::info!("stopped");
+    Ok(Code::Done)
+}
