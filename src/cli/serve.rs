@@ -66,8 +66,7 @@ pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
     };
     let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
     let config = Config::new(secret, agent, settings.min_access_level, pipeline);
-    let gitlab = Client::new(&settings.api_url(), token)
-        .context("while setting up the gitlab client")?;
+    let gitlab = Client::new(&settings.api_url(), token).context("while setting up the gitlab client")?;
     Ok((config, gitlab))
 }
 
@@ -84,4 +83,43 @@ pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Resul
     server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
     tracing::info!("stopped");
     Ok(Code::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flags;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::resolve(&Env::from_pairs(pairs.iter().copied()), &Flags::default()).expect("valid settings")
+    }
+
+    const COMPLETE: [(&str, &str); 4] = [
+        ("WEBHOOK_SECRET_TOKEN", "whsec-unit-0123456789"),
+        ("GITLAB_TOKEN", "glpat-unit-0123456789"),
+        ("PIPELINE_PROJECT_ID", "42"),
+        ("PIPELINE_TRIGGER_TOKEN", "glptt-unit-0123456789"),
+    ];
+
+    #[test]
+    fn every_missing_requirement_is_a_usage_error_naming_the_variable() {
+        for missing in COMPLETE.map(|(name, _)| name) {
+            let pairs: Vec<_> = COMPLETE.iter().copied().filter(|(name, _)| *name != missing).collect();
+            let error = config_from(&settings(&pairs)).expect_err(missing);
+            assert_eq!(exit::code_for(&error), Code::Usage, "{missing}");
+            assert!(error.to_string().contains(&format!("`{missing}` is not set")), "{error}");
+        }
+    }
+
+    #[test]
+    fn complete_settings_configure_the_service() {
+        let (config, _client) = config_from(&settings(&COMPLETE)).expect("complete");
+        assert_eq!((config.pipeline.project_id, config.pipeline.git_ref.as_str()), (42, "main"));
+        assert_eq!(
+            (config.agent.username.as_str(), config.agent.branch_prefix.as_str()),
+            ("copilot-agent", "copilot/")
+        );
+        assert_eq!(config.min_access_level, 30);
+        assert!(!format!("{config:?}").contains("0123456789"), "no secret in debug output");
+    }
 }
