@@ -102,22 +102,27 @@ pub async fn serve(
     axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
 }
 
-/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C. The SIGTERM handler is
+/// installed when this is called, not when the future is first polled, so a signal that arrives
+/// while the server starts up is not lost (nor does it kill the process).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let terminate = async {
+            match terminate {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                    std::future::pending::<()>().await;
+                }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                std::future::pending::<()>().await;
-            }
+        };
+        tokio::select! {
+            () = terminate => tracing::info!("SIGTERM: finishing in-flight requests"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: finishing in-flight requests"),
         }
-    };
-    tokio::select! {
-        () = terminate => tracing::info!("SIGTERM: finishing in-flight requests"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: finishing in-flight requests"),
     }
 }
 
