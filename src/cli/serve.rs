@@ -3,13 +3,14 @@
 //! project's pipeline. Stateless, so it runs as several replicas behind one Service.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::{Env, Settings};
 use crate::exit::{self, Code};
-use crate::gitlab::Client;
+use crate::gitlab::{Client, ClientOptions, RetryPolicy};
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
 use crate::webhook::server::{self, Config, Service};
@@ -30,6 +31,22 @@ fn usage(message: String) -> anyhow::Error {
 
 fn required<'a, T>(value: Option<&'a T>, name: &str, why: &str) -> anyhow::Result<&'a T> {
     value.ok_or_else(|| usage(format!("`{name}` is not set; {why}")))
+}
+
+/// GitLab gives a delivery 10 s: retries stay short so that an answer, even a failure GitLab can
+/// resend, always comes back in time.
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            total_budget: Duration::from_secs(5),
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        },
+        ..ClientOptions::default()
+    }
 }
 
 /// Builds the service's configuration from the settings; every missing piece is a usage error.
@@ -66,7 +83,8 @@ pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
     };
     let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
     let config = Config::new(secret, agent, settings.min_access_level, pipeline);
-    let gitlab = Client::new(&settings.api_url(), token).context("while setting up the gitlab client")?;
+    let gitlab = Client::with_options(&settings.api_url(), token, &client_options())
+        .context("while setting up the gitlab client")?;
     Ok((config, gitlab))
 }
 
