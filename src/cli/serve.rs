@@ -9,13 +9,13 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::{Env, Settings};
+use crate::env_vars;
 use crate::exit::{self, Code};
 use crate::gitlab::{Client, ClientOptions, RetryPolicy};
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
 use crate::webhook::server::{self, Config, Service};
 use crate::webhook::verify::WebhookSecret;
-use crate::{env_vars, telemetry};
 
 /// Runs the webhook service.
 #[derive(Debug, Clone, clap::Args)]
@@ -95,7 +95,6 @@ pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Resul
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
-    let _section = telemetry::section("serve", "webhook service");
     tracing::info!(listen = %args.listen, agent = config.agent.username, "serving GitLab webhooks");
     let service = Service::new(config, gitlab);
     server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
