@@ -21,4 +21,5 @@ pub mod stages;
 pub mod telemetry;
 pub mod trigger;
 pub mod untrusted;
+pub mod webhook;
 pub mod workflows;

@@ -8,6 +8,7 @@ mod config;
 mod local;
 mod plan;
 mod run;
+pub mod serve;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -73,6 +74,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Print the plan for a task (complexity, stages, prompts) without changing anything
     Plan(plan::PlanArgs),
+    /// Serve GitLab webhooks and trigger the agent's pipeline (see docs/webhook.md)
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(args, settings, env).await,
             Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Local(args) => local::run(args, settings, env).await,
+            Command::Serve(args) => serve::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

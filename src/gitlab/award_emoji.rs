@@ -82,6 +82,25 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `DELETE …/award_emoji/:award_id`: takes an award back (the webhook service gives up its
+    /// 👀 lock when the trigger it guarded failed). Already gone counts as done, so a repeat is
+    /// harmless and every transient failure is retried.
+    pub async fn remove_award_emoji(
+        &self,
+        project: impl Into<ProjectId>,
+        on: Awardable,
+        award_id: u64,
+    ) -> Result<(), Error> {
+        let path = format!("{}/{award_id}", on.path(&project.into()));
+        let request = self.request(Method::DELETE, &path, &[], None, Replay::Always)?;
+        match self.execute(&request, &mut Budget::new(self.retry_policy())).await {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// GitLab's answer to a duplicate award: 404 with "has already been taken" (older versions
 /// answered 400/422 with the same text).
 fn is_already_awarded(error: &Error) -> bool {

@@ -1,4 +1,5 @@
-//! GitLab: the REST client, its resource types, and one file per group of endpoints.
+//! GitLab: the REST client, its resource types, one file per group of endpoints, and the webhook
+//! payloads GitLab sends us (`events`).
 //!
 //! [`Client`] is the only way copilot-runner talks to GitLab's REST API. It retries what is safe
 //! to retry, pages through lists, and makes every write we post safe to repeat (see
@@ -10,6 +11,7 @@ mod branches;
 pub mod client;
 mod discussions;
 pub mod error;
+pub mod events;
 mod issues;
 mod jobs;
 pub mod marker;

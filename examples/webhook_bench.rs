@@ -1,0 +1,277 @@
+//! Benchmark of the webhook service (run by hand, not a test):
+//!
+//! ```text
+//! cargo build --release --bin copilot-runner
+//! cargo run --release --example webhook_bench [-- REQUESTS CONCURRENCY]
+//! ```
+//!
+//! On loopback, in one process: the fake GitLab, one `serve` instance (the real router) and a
+//! bare axum `POST` handler as the baseline. For each scenario — bare, rejected (bad token),
+//! ignored (a note without a mention) and accepted (a mention: access check, 👀 and trigger
+//! against the fake) — it sends the same number of requests with the same concurrency and prints
+//! events/s and p50/p99 latency. "Own time" of accepted events is their latency minus the same
+//! three GitLab calls made directly with the client. Finally it starts the release binary's
+//! `serve` and reads its peak RSS (`VmHWM`) while idle. Results go to BENCHMARKS.md by hand.
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the benchmark plays GitLab with its own HTTP client and starts the built binary"
+)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use copilot_runner::cli::serve::config_from;
+use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable};
+use copilot_runner::webhook::server::{self, Service};
+use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const SECRET: &str = "whsec-bench-0123456789abcdef";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/webhooks");
+
+fn settings(fake: &FakeGitLab) -> anyhow::Result<Settings> {
+    let env = Env::from_pairs(env_pairs(fake));
+    Settings::resolve(&env, &Flags::default()).map_err(|errors| anyhow::anyhow!("{errors}"))
+}
+
+fn env_pairs(fake: &FakeGitLab) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITLAB_API_BASE", fake.url()),
+        ("GITLAB_TOKEN", fake.agent_token()),
+        ("WEBHOOK_SECRET_TOKEN", SECRET.to_owned()),
+        ("PIPELINE_PROJECT_ID", fake.project_id("acme/copilot-agent").to_string()),
+        ("PIPELINE_TRIGGER_TOKEN", "glptt-fake-agent".to_owned()),
+        ("COPILOT_AGENT_USERNAME", AGENT.to_owned()),
+    ]
+}
+
+fn note_payload(fake: &FakeGitLab, note_id: u64, text: &str) -> anyhow::Result<Vec<u8>> {
+    let mut payload: Value = serde_json::from_slice(&std::fs::read(format!("{FIXTURES}/note_issue.json"))?)?;
+    let project = fake.project_id("acme/widgets");
+    payload["project"]["id"] = json!(project);
+    payload["project_id"] = json!(project);
+    payload["user"] = json!({"id": fake.user_id("alice"), "name": "Alice", "username": "alice"});
+    payload["object_attributes"]["id"] = json!(note_id);
+    payload["object_attributes"]["note"] = json!(text);
+    payload["issue"]["iid"] = json!(1);
+    Ok(serde_json::to_vec(&payload)?)
+}
+
+struct Scenario {
+    name: &'static str,
+    url: String,
+    token: &'static str,
+    bodies: Vec<Vec<u8>>,
+    expect: u16,
+}
+
+struct Measured {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn run(http: &reqwest::Client, scenario: &Scenario, concurrency: usize) -> anyhow::Result<Measured> {
+    let bodies = Arc::new(scenario.bodies.clone());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, bodies, next, url) = (http.clone(), Arc::clone(&bodies), Arc::clone(&next), scenario.url.clone());
+        let (token, expect) = (scenario.token, scenario.expect);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(index) else { break };
+                let sent = Instant::now();
+                let response = http
+                    .post(&url)
+                    .header("X-Gitlab-Event", "Note Hook")
+                    .header("X-Gitlab-Token", token)
+                    .header("Idempotency-Key", format!("bench-{index}"))
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = response.status().as_u16();
+                response.bytes().await?;
+                latencies.push(sent.elapsed());
+                anyhow::ensure!(status == expect, "expected {expect}, got {status}");
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Ok(Measured {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    })
+}
+
+async fn bare_server() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let router = axum::Router::new().route("/", axum::routing::post(|_body: axum::body::Bytes| async { "ok" }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
+/// The three GitLab calls of an accepted event, made directly: the floor of its latency.
+async fn gitlab_floor(fake: &FakeGitLab, notes: &[u64]) -> anyhow::Result<Duration> {
+    let client = Client::new(&fake.api_url(), &SecretString::from(fake.agent_token()))?;
+    let trigger_token = SecretString::from("glptt-fake-agent".to_owned());
+    let (project, agent_project) = (fake.project_id("acme/widgets"), fake.project_id("acme/copilot-agent"));
+    let variables = BTreeMap::from([("TRIGGER_TYPE".to_owned(), "issue_note".to_owned())]);
+    let mut latencies = Vec::new();
+    for note_id in notes {
+        let start = Instant::now();
+        client.member(project, fake.user_id("alice")).await?;
+        let outcome =
+            client.award_emoji(project, Awardable::Note { on: Noteable::Issue(1), note_id: *note_id }, "eyes").await?;
+        anyhow::ensure!(matches!(outcome, AwardOutcome::Awarded(_)), "fresh note");
+        client.trigger_pipeline(agent_project, &trigger_token, "main", &variables).await?;
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    Ok(percentile(&latencies, 0.5))
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim()))
+        .unwrap_or("unknown CPU")
+        .to_owned();
+    format!("{} × {model}", std::thread::available_parallelism().map_or(0, usize::from))
+}
+
+/// Peak RSS of the release binary's `serve` after it answered `/healthz` and idled for 2 s.
+async fn idle_peak_rss(fake: &FakeGitLab) -> anyhow::Result<String> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|dir| dir.join("copilot-runner"))
+        .context("locating the binary")?;
+    anyhow::ensure!(binary.exists(), "build it first: cargo build --release --bin copilot-runner");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?.port()
+    };
+    let mut child = tokio::process::Command::new(&binary)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .envs(env_pairs(fake))
+        .env("COPILOT_RUNNER_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "serve did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().context("child pid")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| status.lines().find(|line| line.starts_with(name)).map(|line| line.to_owned());
+    child.kill().await?;
+    Ok(format!("{} / {}", field("VmHWM:").unwrap_or_default(), field("VmRSS:").unwrap_or_default()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(2000);
+    let concurrency: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(16);
+
+    let fake = FakeGitLab::start().await?;
+    let (config, gitlab) = config_from(&settings(&fake)?)?;
+    let service = Service::new(config, gitlab);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let webhook = format!("http://{}/webhook", listener.local_addr()?);
+    tokio::spawn(server::serve(listener, service, std::future::pending()));
+    let bare = bare_server().await?;
+
+    let ignored_body = note_payload(&fake, 1, "Looks good to me, thanks!")?;
+    let accepted_count = requests.min(500);
+    let alice = Client::new(&fake.api_url(), &SecretString::from(fake.token("alice")))?;
+    let project = fake.project_id("acme/widgets");
+    let mut notes = Vec::new();
+    for _ in 0..accepted_count + 50 {
+        notes.push(alice.create_note(project, Noteable::Issue(1), "@copilot-agent go").await?.id);
+    }
+    let (floor_notes, accepted_notes) = notes.split_at(50);
+    let accepted_bodies =
+        accepted_notes.iter().map(|id| note_payload(&fake, *id, "@copilot-agent go")).collect::<anyhow::Result<_>>()?;
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let scenarios = [
+        Scenario {
+            name: "bare axum POST (baseline)",
+            url: bare,
+            token: SECRET,
+            bodies: vec![ignored_body.clone(); requests],
+            expect: 200,
+        },
+        Scenario {
+            name: "rejected (bad token)",
+            url: webhook.clone(),
+            token: "wrong",
+            bodies: vec![ignored_body.clone(); requests],
+            expect: 401,
+        },
+        Scenario {
+            name: "ignored (no mention)",
+            url: webhook.clone(),
+            token: SECRET,
+            bodies: vec![ignored_body; requests],
+            expect: 200,
+        },
+        Scenario {
+            name: "accepted (member + 👀 + trigger)",
+            url: webhook,
+            token: SECRET,
+            bodies: accepted_bodies,
+            expect: 200,
+        },
+    ];
+    println!("machine: {}", machine());
+    println!("requests per scenario: {requests} (accepted: {accepted_count}), concurrency {concurrency}\n");
+    println!("| scenario | events/s | p50 | p99 |");
+    println!("|---|---|---|---|");
+    let mut baseline = None;
+    for scenario in &scenarios {
+        // A short warm-up on the first bodies, then the measured run.
+        let measured = run(&http, scenario, concurrency).await?;
+        let ratio = baseline.map_or(String::new(), |base: f64| format!(" ({:.2}× bare)", measured.per_second / base));
+        baseline.get_or_insert(measured.per_second);
+        println!(
+            "| {} | {:.0}{ratio} | {:.2} ms | {:.2} ms |",
+            scenario.name,
+            measured.per_second,
+            measured.p50.as_secs_f64() * 1e3,
+            measured.p99.as_secs_f64() * 1e3
+        );
+    }
+    let floor = gitlab_floor(&fake, floor_notes).await?;
+    println!("\nthe same three GitLab calls made directly, sequentially: p50 {:.2} ms", floor.as_secs_f64() * 1e3);
+    println!("serve idle, peak / current RSS: {}", idle_peak_rss(&fake).await?);
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `copilot-runner serve`: the webhook service. GitLab delivers issue, note, merge request and
+//! pipeline events; the service decides whether the agent should act and triggers the agent
+//! project's pipeline. Stateless, so it runs as several replicas behind one Service.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::config::{Env, Settings};
+use crate::env_vars;
+use crate::exit::{self, Code};
+use crate::gitlab::{Client, ClientOptions, RetryPolicy};
+use crate::webhook::act::PipelineTarget;
+use crate::webhook::route::Agent;
+use crate::webhook::server::{self, Config, Service};
+use crate::webhook::verify::WebhookSecret;
+
+/// Runs the webhook service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    anyhow::Error::new(exit::Usage(message))
+}
+
+fn required<'a, T>(value: Option<&'a T>, name: &str, why: &str) -> anyhow::Result<&'a T> {
+    value.ok_or_else(|| usage(format!("`{name}` is not set; {why}")))
+}
+
+/// GitLab gives a delivery 10 s: retries stay short so that an answer, even a failure GitLab can
+/// resend, always comes back in time.
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            total_budget: Duration::from_secs(5),
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        },
+        ..ClientOptions::default()
+    }
+}
+
+/// Builds the service's configuration from the settings; every missing piece is a usage error.
+pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
+    let secret = settings.webhook_secret_token.as_ref().and_then(WebhookSecret::new).ok_or_else(|| {
+        usage(format!(
+            "`{}` is not set; `serve` refuses to accept webhooks without a secret (set the same value as the \
+                 hook's \"Secret token\" in GitLab)",
+            env_vars::WEBHOOK_SECRET_TOKEN
+        ))
+    })?;
+    let token = required(
+        settings.gitlab_token.as_ref(),
+        env_vars::GITLAB_TOKEN,
+        "`serve` awards 👀 and checks access as the agent user",
+    )?;
+    let project_id = *required(
+        settings.pipeline_project_id.as_ref(),
+        env_vars::PIPELINE_PROJECT_ID,
+        "`serve` needs the agent project whose pipeline it triggers",
+    )?;
+    let trigger_token = required(
+        settings.pipeline_trigger_token.as_ref(),
+        env_vars::PIPELINE_TRIGGER_TOKEN,
+        "`serve` triggers the agent project's pipeline with it",
+    )?;
+    if settings.pipeline_ref.is_empty() {
+        return Err(usage(format!("`{}` is empty; name the agent project's branch", env_vars::PIPELINE_REF)));
+    }
+    let pipeline = PipelineTarget {
+        project_id,
+        git_ref: settings.pipeline_ref.clone(),
+        trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
+    };
+    let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
+    let config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    let gitlab = Client::with_options(&settings.api_url(), token, &client_options())
+        .context("while setting up the gitlab client")?;
+    Ok((config, gitlab))
+}
+
+/// Serves webhooks on `--listen` until SIGTERM, then finishes in-flight requests.
+pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
+    drop(env);
+    let (config, gitlab) = config_from(&settings)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
+    tracing::info!(listen = %args.listen, agent = config.agent.username, "serving GitLab webhooks");
+    let service = Service::new(config, gitlab);
+    server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
+    tracing::info!("stopped");
+    Ok(Code::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flags;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::resolve(&Env::from_pairs(pairs.iter().copied()), &Flags::default()).expect("valid settings")
+    }
+
+    const COMPLETE: [(&str, &str); 4] = [
+        ("WEBHOOK_SECRET_TOKEN", "whsec-unit-0123456789"),
+        ("GITLAB_TOKEN", "glpat-unit-0123456789"),
+        ("PIPELINE_PROJECT_ID", "42"),
+        ("PIPELINE_TRIGGER_TOKEN", "glptt-unit-0123456789"),
+    ];
+
+    #[test]
+    fn every_missing_requirement_is_a_usage_error_naming_the_variable() {
+        for missing in COMPLETE.map(|(name, _)| name) {
+            let pairs: Vec<_> = COMPLETE.iter().copied().filter(|(name, _)| *name != missing).collect();
+            let error = config_from(&settings(&pairs)).expect_err(missing);
+            assert_eq!(exit::code_for(&error), Code::Usage, "{missing}");
+            assert!(error.to_string().contains(&format!("`{missing}` is not set")), "{error}");
+        }
+    }
+
+    #[test]
+    fn complete_settings_configure_the_service() {
+        let (config, _client) = config_from(&settings(&COMPLETE)).expect("complete");
+        assert_eq!((config.pipeline.project_id, config.pipeline.git_ref.as_str()), (42, "main"));
+        assert_eq!(
+            (config.agent.username.as_str(), config.agent.branch_prefix.as_str()),
+            ("copilot-agent", "copilot/")
+        );
+        assert_eq!(config.min_access_level, 30);
+        assert!(!format!("{config:?}").contains("0123456789"), "no secret in debug output");
+    }
+}

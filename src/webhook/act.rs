@@ -1,0 +1,158 @@
+//! Acting on a trigger decision, against GitLab: authorize the actor, acknowledge with 👀, and
+//! trigger the agent project's pipeline with the identifier-only variables.
+//!
+//! Replicas share no store. For a note, the 👀 award doubles as a lock: GitLab refuses a second
+//! award of the same emoji by the same user ("has already been taken"), so exactly one replica
+//! wins it and triggers; the others stand down. When the trigger then fails, the winner removes
+//! its award again, so GitLab's resend of the failed delivery can win it anew.
+//!
+//! Every call runs against the delivery's deadline: GitLab gives up after 10 s.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use super::metrics::{FailureStage, Metrics};
+use super::route::{AwardTarget, Work};
+use super::server::Config;
+use crate::gitlab::{self, AwardOutcome, Awardable, Client, Noteable};
+
+/// The emoji that says "seen, on it".
+pub const ACK_EMOJI: &str = "eyes";
+
+/// The agent project whose pipeline runs the work.
+#[derive(Clone)]
+pub struct PipelineTarget {
+    pub project_id: u64,
+    pub git_ref: String,
+    pub trigger_token: SecretString,
+}
+
+impl std::fmt::Debug for PipelineTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineTarget").field("project_id", &self.project_id).field("git_ref", &self.git_ref).finish()
+    }
+}
+
+/// How acting on a trigger ended.
+#[derive(Debug)]
+pub enum Acted {
+    Triggered {
+        pipeline_id: u64,
+    },
+    /// The actor's access level is below the minimum (0 when not a member).
+    Denied {
+        access_level: u32,
+    },
+    /// Another replica won the 👀 award for this note and triggers it.
+    TakenElsewhere,
+    /// GitLab failed us; the answer's status tells GitLab to show the delivery as failed.
+    Failed {
+        status: StatusCode,
+        reason: String,
+    },
+}
+
+/// Runs `call` within what is left until `deadline`.
+async fn within<T>(
+    deadline: Instant,
+    call: impl Future<Output = Result<T, gitlab::Error>>,
+) -> Result<Result<T, gitlab::Error>, tokio::time::error::Elapsed> {
+    tokio::time::timeout_at(deadline, call).await
+}
+
+fn timed_out(metrics: &Metrics, what: &str) -> Acted {
+    metrics.failure(FailureStage::Timeout);
+    Acted::Failed { status: StatusCode::GATEWAY_TIMEOUT, reason: format!("gitlab did not answer in time while {what}") }
+}
+
+fn failed(metrics: &Metrics, stage: FailureStage, what: &str, error: &gitlab::Error) -> Acted {
+    metrics.failure(stage);
+    Acted::Failed { status: StatusCode::BAD_GATEWAY, reason: format!("while {what}: {error}") }
+}
+
+/// Authorizes, acknowledges and triggers.
+pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instant, metrics: &Metrics) -> Acted {
+    let project_id = work.trigger.project_id();
+    if !work.actor.is_agent {
+        let member = match within(deadline, gitlab.member(project_id, work.actor.id)).await {
+            Err(_) => return timed_out(metrics, "checking the actor's access"),
+            Ok(Ok(member)) => member,
+            Ok(Err(error)) => return failed(metrics, FailureStage::Member, "checking the actor's access", &error),
+        };
+        let level = member.map_or(0, |member| member.access_level.0);
+        if level < config.min_access_level {
+            return Acted::Denied { access_level: level };
+        }
+    }
+
+    let mut our_award = None;
+    if let Some(target) = work.award {
+        match within(deadline, gitlab.award_emoji(project_id, awardable(target), ACK_EMOJI)).await {
+            Err(_) => return timed_out(metrics, "awarding 👀"),
+            Ok(Ok(AwardOutcome::Awarded(award))) => our_award = award.map(|award| award.id),
+            // Another replica took this note; an issue or MR may keep 👀 from an earlier request.
+            Ok(Ok(AwardOutcome::AlreadyAwarded)) if target.is_exclusive() => return Acted::TakenElsewhere,
+            Ok(Ok(AwardOutcome::AlreadyAwarded)) => {}
+            Ok(Err(error)) if target.is_exclusive() => {
+                return failed(metrics, FailureStage::Award, "awarding 👀 on the note", &error);
+            }
+            Ok(Err(error)) => {
+                // The acknowledgement is a courtesy on issues and MRs; the work still starts.
+                metrics.failure(FailureStage::Award);
+                tracing::warn!("cannot award 👀 (continuing): {error}");
+            }
+        }
+    }
+
+    let variables: BTreeMap<String, String> =
+        work.variables().into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+    let pipeline = &config.pipeline;
+    let result = within(
+        deadline,
+        gitlab.trigger_pipeline(pipeline.project_id, &pipeline.trigger_token, &pipeline.git_ref, &variables),
+    )
+    .await;
+    let failure = match result {
+        Ok(Ok(pipeline)) => return Acted::Triggered { pipeline_id: pipeline.id },
+        Err(_) => timed_out(metrics, "triggering the agent pipeline"),
+        Ok(Err(error)) => failed(metrics, FailureStage::Trigger, "triggering the agent pipeline", &error),
+    };
+    if let (Some(target), Some(award_id)) = (work.award.filter(|target| target.is_exclusive()), our_award) {
+        // Give the lock back so a resend (here or on another replica) can take it.
+        let cleanup = gitlab.remove_award_emoji(project_id, awardable(target), award_id);
+        match tokio::time::timeout(Duration::from_secs(1), cleanup).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!("cannot remove 👀 after the failed trigger: {error}"),
+            Err(_) => tracing::warn!("cannot remove 👀 after the failed trigger: gitlab did not answer in time"),
+        }
+    }
+    failure
+}
+
+fn awardable(target: AwardTarget) -> Awardable {
+    match target {
+        AwardTarget::Issue { iid } => Awardable::Issue(iid),
+        AwardTarget::MergeRequest { iid } => Awardable::MergeRequest(iid),
+        AwardTarget::IssueNote { issue_iid, note_id } => Awardable::Note { on: Noteable::Issue(issue_iid), note_id },
+        AwardTarget::MergeRequestNote { mr_iid, note_id } => {
+            Awardable::Note { on: Noteable::MergeRequest(mr_iid), note_id }
+        }
+    }
+}
+
+/// Whether GitLab is reachable and our token is the agent user's.
+pub async fn check_ready(gitlab: &Client, agent_username: &str) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(5), gitlab.current_user()).await {
+        Err(_) => Err("gitlab did not answer `GET /user` within 5 s".to_owned()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Ok(user)) if user.username.eq_ignore_ascii_case(agent_username) => Ok(()),
+        Ok(Ok(user)) => Err(format!(
+            "the GitLab token belongs to `{}`, not to the agent user `{agent_username}` (`COPILOT_AGENT_USERNAME`)",
+            user.username
+        )),
+    }
+}

@@ -1,0 +1,282 @@
+//! The HTTP side of `serve`: an axum router with `POST /webhook`, `GET /healthz`, `GET /readyz`
+//! and `GET /metrics`, and graceful shutdown on SIGTERM.
+//!
+//! `POST /webhook` checks the token before it reads the body (a stranger costs us no parsing),
+//! caps the body at GitLab's own 25 MB limit, then parses, routes, deduplicates and — for a
+//! trigger — acts (see [`super::act`]). The answer reflects what GitLab needs to know: 2xx when
+//! there is nothing to do or the pipeline was accepted, 401/400/413 for a misconfigured hook,
+//! 5xx when GitLab itself failed us, so the delivery shows as failed and can be resent.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest as _, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::act::{self, Acted, PipelineTarget};
+use super::dedup::{Dedup, Outcome};
+use super::metrics::Metrics;
+use super::route::{self, Agent, Decision};
+use super::verify::WebhookSecret;
+use crate::gitlab::Client;
+use crate::gitlab::events::{Event, ParseError};
+
+/// GitLab's own maximum webhook payload.
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Everything the service needs besides its listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub secret: WebhookSecret,
+    pub agent: Agent,
+    pub min_access_level: u32,
+    pub pipeline: PipelineTarget,
+    /// Our share of GitLab's 10 s delivery timeout; past it we answer 504 and GitLab may resend.
+    pub action_budget: Duration,
+    /// How long a `/readyz` answer is reused, so probes do not hammer GitLab.
+    pub readiness_ttl: Duration,
+    pub dedup_window: Duration,
+    pub dedup_capacity: usize,
+}
+
+impl Config {
+    /// The defaults for everything that is not a setting.
+    pub fn new(secret: WebhookSecret, agent: Agent, min_access_level: u32, pipeline: PipelineTarget) -> Self {
+        Self {
+            secret,
+            agent,
+            min_access_level,
+            pipeline,
+            action_budget: Duration::from_secs(8),
+            readiness_ttl: Duration::from_secs(10),
+            dedup_window: Dedup::DEFAULT_WINDOW,
+            dedup_capacity: Dedup::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// The state every handler shares.
+#[derive(Debug)]
+pub struct Service {
+    config: Config,
+    gitlab: Client,
+    dedup: Dedup,
+    metrics: Metrics,
+    readiness: Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl Service {
+    pub fn new(config: Config, gitlab: Client) -> Arc<Self> {
+        let dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        Arc::new(Self { config, gitlab, dedup, metrics: Metrics::default(), readiness: Mutex::new(None) })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// The service's routes.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/webhook", post(webhook))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(service)
+}
+
+/// Serves until `shutdown` completes, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C. The SIGTERM handler is
+/// installed when this is called, not when the future is first polled, so a signal that arrives
+/// while the server starts up is not lost (nor does it kill the process).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let terminate = async {
+            match terminate {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            () = terminate => tracing::info!("SIGTERM: finishing in-flight requests"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: finishing in-flight requests"),
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], service.metrics.render()).into_response()
+}
+
+/// Ready when GitLab answers `GET /user` with our token and the token belongs to the agent user.
+async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    let cached = {
+        let readiness = service.readiness.lock().unwrap_or_else(PoisonError::into_inner);
+        readiness
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < service.config.readiness_ttl)
+            .map(|(_, result)| result.clone())
+    };
+    let result = match cached {
+        Some(result) => result,
+        None => {
+            let result = act::check_ready(&service.gitlab, &service.config.agent.username).await;
+            *service.readiness.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), result.clone()));
+            result
+        }
+    };
+    match result {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response(),
+    }
+}
+
+/// A JSON answer for GitLab's "recent events" view, where people debug their hook.
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// Observes the request's latency however the handler returns.
+struct Timer<'a> {
+    metrics: &'a Metrics,
+    start: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.metrics.observe(self.start.elapsed());
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim).filter(|value| !value.is_empty())
+}
+
+async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Response {
+    let _timer = Timer { metrics: &service.metrics, start: Instant::now() };
+    let metrics = &service.metrics;
+    let headers = request.headers().clone();
+    let hook = header_str(&headers, "x-gitlab-event").unwrap_or("").to_owned();
+
+    if !service.config.secret.matches(headers.get("x-gitlab-token").map(|value| value.as_bytes())) {
+        metrics.event("none", "rejected");
+        tracing::warn!(hook, "webhook rejected: missing or wrong `X-Gitlab-Token`");
+        return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": "invalid X-Gitlab-Token"}));
+    }
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            metrics.event("none", "invalid");
+            tracing::warn!(hook, %status, "webhook body refused: {}", rejection.body_text());
+            return answer(status, json!({"status": "invalid", "reason": rejection.body_text()}));
+        }
+    };
+    let event = match Event::parse(&body) {
+        Ok(event) => event,
+        Err(ParseError::Unknown) => {
+            metrics.event("none", "ignored");
+            metrics.ignored("unknown_payload");
+            tracing::info!(hook, "webhook ignored: a payload without `object_kind`");
+            return answer(StatusCode::OK, json!({"status": "ignored", "reason": "unknown_payload"}));
+        }
+        Err(error) => {
+            metrics.event("none", "invalid");
+            tracing::warn!(hook, "webhook body unreadable: {error}");
+            return answer(StatusCode::BAD_REQUEST, json!({"status": "invalid", "reason": error.to_string()}));
+        }
+    };
+    let kind = event.kind().to_owned();
+    let work = match route::route(&event, &service.config.agent) {
+        Decision::Ignore(ignored) => {
+            metrics.event(&kind, "ignored");
+            metrics.ignored(ignored.as_str());
+            tracing::info!(hook, kind, reason = ignored.as_str(), "webhook ignored");
+            return answer(StatusCode::OK, json!({"status": "ignored", "reason": ignored.as_str()}));
+        }
+        Decision::Trigger(work) => work,
+    };
+    let trigger_type = work.trigger_type().as_str();
+    let delivery_keys = [
+        header_str(&headers, "idempotency-key").map(|key| format!("delivery:{key}")),
+        header_str(&headers, "x-gitlab-event-uuid").map(|uuid| format!("event:{uuid}")),
+        Some(format!("object:{}", work.object_key())),
+    ];
+    let claim = match service.dedup.claim(delivery_keys.into_iter().flatten()) {
+        Outcome::Fresh(claim) => claim,
+        Outcome::Duplicate => {
+            metrics.event(&kind, "duplicate");
+            tracing::info!(hook, kind, trigger_type, object = work.object_key(), "webhook duplicate: already handled");
+            return answer(StatusCode::OK, json!({"status": "duplicate", "trigger_type": trigger_type}));
+        }
+    };
+
+    let deadline = tokio::time::Instant::now() + service.config.action_budget;
+    let acted = act::act(&service.gitlab, &service.config, &work, deadline, metrics).await;
+    let object = work.object_key();
+    match acted {
+        Acted::Triggered { pipeline_id } => {
+            claim.done();
+            metrics.event(&kind, trigger_type);
+            metrics.triggered(trigger_type);
+            tracing::info!(hook, kind, trigger_type, object, pipeline_id, "webhook triggered the agent");
+            answer(
+                StatusCode::OK,
+                json!({"status": "triggered", "trigger_type": trigger_type, "pipeline_id": pipeline_id}),
+            )
+        }
+        Acted::Denied { access_level } => {
+            // A decision about this event, not a failure: a resend would be denied again.
+            claim.done();
+            metrics.event(&kind, "denied");
+            tracing::info!(
+                hook,
+                kind,
+                trigger_type,
+                actor = work.actor.username,
+                access_level,
+                "webhook denied: access too low"
+            );
+            answer(StatusCode::OK, json!({"status": "denied", "reason": "insufficient access level"}))
+        }
+        Acted::TakenElsewhere => {
+            claim.done();
+            metrics.event(&kind, "taken_elsewhere");
+            tracing::info!(hook, kind, trigger_type, object, "webhook handled by another replica (👀 already awarded)");
+            answer(StatusCode::OK, json!({"status": "duplicate", "reason": "handled by another replica"}))
+        }
+        Acted::Failed { status, reason } => {
+            // Dropping the claim forgets the delivery, so GitLab's resend is handled afresh.
+            drop(claim);
+            metrics.event(&kind, "failed");
+            tracing::error!(hook, kind, trigger_type, object, "webhook failed: {reason}");
+            answer(status, json!({"status": "failed", "reason": reason}))
+        }
+    }
+}

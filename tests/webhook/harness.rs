@@ -1,0 +1,225 @@
+//! The rig every webhook test stands on: the fake GitLab with its standard world, one or more
+//! real `serve` instances on loopback (the real router, configured from settings as the binary
+//! does), and helpers to deliver payloads the way GitLab does and read what GitLab recorded.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use copilot_runner::cli::serve::config_from;
+use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::gitlab::{Client, NewMergeRequest};
+use copilot_runner::webhook::server::{self, Service};
+use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub(crate) const SECRET: &str = "whsec-test-0123456789abcdef";
+pub(crate) const AGENT_TRIGGER_TOKEN: &str = "glptt-fake-agent";
+pub(crate) const WIDGETS: &str = "acme/widgets";
+pub(crate) const AGENT_PROJECT: &str = "acme/copilot-agent";
+
+/// Every test finishes well within this, or fails.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One running `serve` instance.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    pub(crate) url: String,
+    /// Dropping the sender stops the instance.
+    _shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Instance {
+    /// Starts an instance against `fake`, configured through [`Settings`] like the binary.
+    pub(crate) async fn start(fake: &FakeGitLab) -> Self {
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        Self::start_until(fake, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .with_sender(shutdown)
+    }
+
+    /// Starts an instance that stops when `shutdown` completes.
+    pub(crate) async fn start_until(fake: &FakeGitLab, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
+        let settings = settings(fake);
+        let (config, gitlab) = config_from(&settings).expect("serve accepts the settings");
+        let service = Service::new(config, gitlab);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(server::serve(listener, service, shutdown));
+        Self { url, _shutdown: None, task }
+    }
+
+    fn with_sender(mut self, shutdown: oneshot::Sender<()>) -> Self {
+        self._shutdown = Some(shutdown);
+        self
+    }
+
+    pub(crate) async fn join(self) -> std::io::Result<()> {
+        tokio::time::timeout(DEADLINE, self.task).await.expect("server stops in time").expect("server task")
+    }
+}
+
+/// The environment `serve` runs with in production, pointed at the fake.
+pub(crate) fn settings(fake: &FakeGitLab) -> Settings {
+    let env = Env::from_pairs([
+        ("GITLAB_API_BASE", fake.url()),
+        ("GITLAB_TOKEN", fake.agent_token()),
+        ("WEBHOOK_SECRET_TOKEN", SECRET.to_owned()),
+        ("PIPELINE_PROJECT_ID", fake.project_id(AGENT_PROJECT).to_string()),
+        ("PIPELINE_TRIGGER_TOKEN", AGENT_TRIGGER_TOKEN.to_owned()),
+        ("PIPELINE_REF", "main".to_owned()),
+        ("COPILOT_AGENT_USERNAME", AGENT.to_owned()),
+    ]);
+    Settings::resolve(&env, &Flags::default()).expect("valid settings")
+}
+
+/// A GitLab client acting as `username` (to create the notes and MRs that events are about).
+pub(crate) fn gitlab_as(fake: &FakeGitLab, username: &str) -> Client {
+    Client::new(&fake.api_url(), &SecretString::from(fake.token(username))).expect("client")
+}
+
+/// The fake, and one instance of the service.
+pub(crate) async fn rig() -> (FakeGitLab, Instance) {
+    let fake = FakeGitLab::start().await.expect("fake GitLab starts");
+    let instance = Instance::start(&fake).await;
+    (fake, instance)
+}
+
+/// An HTTP client for delivering webhooks.
+pub(crate) fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(DEADLINE).build().expect("http client")
+}
+
+/// A delivery as GitLab sends it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub(crate) hook: &'static str,
+    pub(crate) body: Vec<u8>,
+    pub(crate) token: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) event_uuid: Option<String>,
+}
+
+impl Delivery {
+    pub(crate) fn new(hook: &'static str, payload: &Value) -> Self {
+        Self {
+            hook,
+            body: payload.to_string().into_bytes(),
+            token: Some(SECRET.to_owned()),
+            idempotency_key: Some(unique_id()),
+            event_uuid: Some(unique_id()),
+        }
+    }
+
+    pub(crate) fn raw(hook: &'static str, body: Vec<u8>) -> Self {
+        Self { body, ..Self::new(hook, &Value::Null) }
+    }
+
+    pub(crate) fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.map(str::to_owned);
+        self
+    }
+}
+
+fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What the service answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn outcome(&self) -> &str {
+        self.body["status"].as_str().unwrap_or("")
+    }
+}
+
+pub(crate) async fn deliver(url: &str, delivery: &Delivery) -> Answer {
+    let mut request = http()
+        .post(format!("{url}/webhook"))
+        .header("Content-Type", "application/json")
+        .header("User-Agent", "GitLab/18.6.0")
+        .header("X-Gitlab-Event", delivery.hook)
+        .header("X-Gitlab-Instance", "https://gitlab.example.com")
+        .body(delivery.body.clone());
+    if let Some(token) = &delivery.token {
+        request = request.header("X-Gitlab-Token", token);
+    }
+    if let Some(key) = &delivery.idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    if let Some(uuid) = &delivery.event_uuid {
+        request = request.header("X-Gitlab-Event-UUID", uuid);
+    }
+    let response = request.send().await.expect("the service answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer { status, body }
+}
+
+/// The variables of every trigger call the fake GitLab accepted, in order. Each must have come
+/// to the agent project on `PIPELINE_REF`.
+pub(crate) fn triggered(fake: &FakeGitLab) -> Vec<BTreeMap<String, String>> {
+    let agent_project = fake.project_id(AGENT_PROJECT);
+    fake.trigger_calls()
+        .into_iter()
+        .map(|call| {
+            assert_eq!(
+                (call.project_id, call.git_ref.as_str()),
+                (agent_project, "main"),
+                "the agent project's pipeline"
+            );
+            call.variables.into_iter().collect()
+        })
+        .collect()
+}
+
+/// The expected variables, for `assert_eq!` against [`triggered`].
+pub(crate) fn vars(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect()
+}
+
+/// The awards on a note, as `(name, username)`.
+pub(crate) fn note_awards(fake: &FakeGitLab, note_id: u64) -> Vec<(String, String)> {
+    fake.note_awards(note_id)
+}
+
+/// Creates a note as `author` on issue `iid` of `acme/widgets` and returns its id.
+pub(crate) fn issue_note(fake: &FakeGitLab, author: &str, iid: u64, body: &str) -> u64 {
+    fake.add_issue_note(WIDGETS, iid, author, body)
+}
+
+/// Opens an MR from a new branch as `author` and returns its iid.
+pub(crate) async fn merge_request(fake: &FakeGitLab, author: &str, branch: &str) -> u64 {
+    let client = gitlab_as(fake, author);
+    let project = fake.project_id(WIDGETS);
+    client.create_branch(project, branch, "main").await.expect("branch created");
+    let new = NewMergeRequest {
+        source_branch: branch.to_owned(),
+        target_branch: "main".to_owned(),
+        title: "Tidy up".to_owned(),
+        description: None,
+        draft: false,
+        assignee_ids: Vec::new(),
+        reviewer_ids: Vec::new(),
+        labels: Vec::new(),
+        remove_source_branch: false,
+    };
+    client.create_merge_request(project, &new).await.expect("MR created").iid
+}
+
+/// Creates a note as `author` on MR `iid` of `acme/widgets` and returns its id.
+pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, body: &str) -> u64 {
+    fake.add_mr_note(WIDGETS, iid, author, body)
+}
