@@ -256,6 +256,16 @@ impl Settings {
         }
     }
 
+    /// Every setting as shown to people, and every problem, whether or not the whole is valid.
+    pub fn inspect(env: &Env, flags: &Flags) -> (Vec<Shown>, Vec<SettingError>) {
+        let mut resolver = Resolver::new(env, flags);
+        let shown = match resolver.settings() {
+            Some(settings) => settings.shown,
+            None => std::mem::take(&mut resolver.shown),
+        };
+        (shown, resolver.errors)
+    }
+
     /// Every secret we hold, for registration with the redactor and for child-env deny lists.
     pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
         [
@@ -353,7 +363,10 @@ impl<'a> Resolver<'a> {
     ) -> Option<T> {
         let var = Self::var(name);
         let default = var.default.map(|value| (value.to_owned(), Source::Default));
-        let (value, source) = self.raw(var).or(default)?;
+        let Some((value, source)) = self.raw(var).or(default) else {
+            self.shown.push(Shown { name, value: None, source: None });
+            return None;
+        };
         let shown_value = if var.is_secret() { crate::redact::MASK.to_owned() } else { value.clone() };
         self.shown.push(Shown { name, value: Some(shown_value.clone()), source: Some(source.clone()) });
         match check(&value) {

@@ -135,6 +135,22 @@ pub fn setting(name: &str) -> Option<&'static EnvVar> {
     SETTINGS.iter().find(|var| var.name == name)
 }
 
+/// The README's configuration table, generated from [`SETTINGS`] (a test keeps them equal).
+pub fn markdown_table() -> String {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for var in SETTINGS {
+        let default = match (var.kind, var.default) {
+            (Kind::Secret, _) => "— (secret)".to_owned(),
+            (_, Some(default)) if default.starts_with('`') => default.to_owned(),
+            (_, Some(default)) => format!("`{default}`"),
+            (_, None) => "—".to_owned(),
+        };
+        let meaning = var.description.trim().replace('\n', " ").replace('|', "\\|");
+        table.push_str(&format!("| `{}` | {default} | {meaning} |\n", var.name));
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

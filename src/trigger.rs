@@ -1,1 +1,273 @@
-//! The trigger contract (placeholder until the foundation lands).
+//! The trigger contract between the webhook service, the pipeline and `copilot-runner run`.
+//!
+//! A triggered pipeline carries `TRIGGER_TYPE` and identifier-only `TARGET_*` variables: never
+//! text a person wrote (the job reads issues and notes from the API and checks the actor again).
+//! This module parses those variables into a typed [`Trigger`] and renders a trigger back into
+//! variables, so both sides of the contract share one definition.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::config::Env;
+use crate::env_vars::trigger as var;
+
+/// Which workflow a pipeline was triggered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerType {
+    IssueAssignee,
+    IssueNote,
+    MrNote,
+    MrReviewer,
+    PipelineFailed,
+}
+
+impl TriggerType {
+    pub const ALL: [TriggerType; 5] =
+        [Self::IssueAssignee, Self::IssueNote, Self::MrNote, Self::MrReviewer, Self::PipelineFailed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IssueAssignee => "issue_assignee",
+            Self::IssueNote => "issue_note",
+            Self::MrNote => "mr_note",
+            Self::MrReviewer => "mr_reviewer",
+            Self::PipelineFailed => "pipeline_failed",
+        }
+    }
+}
+
+impl FromStr for TriggerType {
+    type Err = TriggerError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value.trim())
+            .ok_or_else(|| TriggerError::UnknownType(value.to_owned()))
+    }
+}
+
+impl fmt::Display for TriggerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed trigger: the workflow and the identifiers it works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    IssueAssignee { project_id: u64, issue_iid: u64 },
+    IssueNote { project_id: u64, issue_iid: u64, note_id: u64 },
+    MrNote { project_id: u64, mr_iid: u64, note_id: u64, branches: Branches },
+    MrReviewer { project_id: u64, mr_iid: u64, branches: Branches },
+    PipelineFailed { project_id: u64, pipeline_id: u64, mr_iid: Option<u64>, branches: Branches },
+}
+
+/// MR branches where the sender knew them (informational; the job re-reads the MR).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Branches {
+    pub source: Option<String>,
+    pub target: Option<String>,
+}
+
+/// Why the trigger variables could not be understood. Always a usage error (exit 2).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TriggerError {
+    #[error(
+        "`TRIGGER_TYPE` is not set: `run` works inside a pipeline triggered with `TRIGGER_TYPE` and `TARGET_*` \
+         variables (see the trigger contract in the README)"
+    )]
+    Missing,
+    #[error(
+        "`TRIGGER_TYPE={0}` is not a known trigger: expected one of issue_assignee, issue_note, mr_note, \
+         mr_reviewer, pipeline_failed"
+    )]
+    UnknownType(String),
+    #[error("`TRIGGER_TYPE={kind}` needs `{variable}`")]
+    MissingVariable { kind: TriggerType, variable: &'static str },
+    #[error("`{variable}={value}` is not valid: expected a positive whole number")]
+    NotAnId { variable: &'static str, value: String },
+}
+
+impl crate::exit::Classify for TriggerError {
+    fn exit_code(&self) -> crate::exit::Code {
+        crate::exit::Code::Usage
+    }
+}
+
+impl Trigger {
+    /// Reads the trigger from the job's environment.
+    pub fn from_env(env: &Env) -> Result<Self, TriggerError> {
+        let kind: TriggerType = env.get(var::TRIGGER_TYPE).ok_or(TriggerError::Missing)?.parse()?;
+        let id = |variable: &'static str| -> Result<Option<u64>, TriggerError> {
+            env.get(variable)
+                .map(|value| {
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|id| *id > 0)
+                        .ok_or_else(|| TriggerError::NotAnId { variable, value: value.to_owned() })
+                })
+                .transpose()
+        };
+        let required = |variable: &'static str| id(variable)?.ok_or(TriggerError::MissingVariable { kind, variable });
+        let branches = Branches {
+            source: env.get(var::SOURCE_BRANCH).map(str::to_owned),
+            target: env.get(var::TARGET_BRANCH).map(str::to_owned),
+        };
+        let project_id = required(var::TARGET_PROJECT_ID)?;
+        Ok(match kind {
+            TriggerType::IssueAssignee => {
+                Self::IssueAssignee { project_id, issue_iid: required(var::TARGET_ISSUE_IID)? }
+            }
+            TriggerType::IssueNote => Self::IssueNote {
+                project_id,
+                issue_iid: required(var::TARGET_ISSUE_IID)?,
+                note_id: required(var::TARGET_NOTE_ID)?,
+            },
+            TriggerType::MrNote => Self::MrNote {
+                project_id,
+                mr_iid: required(var::TARGET_MR_IID)?,
+                note_id: required(var::TARGET_NOTE_ID)?,
+                branches,
+            },
+            TriggerType::MrReviewer => Self::MrReviewer { project_id, mr_iid: required(var::TARGET_MR_IID)?, branches },
+            TriggerType::PipelineFailed => Self::PipelineFailed {
+                project_id,
+                pipeline_id: required(var::TARGET_PIPELINE_ID)?,
+                mr_iid: id(var::TARGET_MR_IID)?,
+                branches,
+            },
+        })
+    }
+
+    pub fn kind(&self) -> TriggerType {
+        match self {
+            Self::IssueAssignee { .. } => TriggerType::IssueAssignee,
+            Self::IssueNote { .. } => TriggerType::IssueNote,
+            Self::MrNote { .. } => TriggerType::MrNote,
+            Self::MrReviewer { .. } => TriggerType::MrReviewer,
+            Self::PipelineFailed { .. } => TriggerType::PipelineFailed,
+        }
+    }
+
+    pub fn project_id(&self) -> u64 {
+        match self {
+            Self::IssueAssignee { project_id, .. }
+            | Self::IssueNote { project_id, .. }
+            | Self::MrNote { project_id, .. }
+            | Self::MrReviewer { project_id, .. }
+            | Self::PipelineFailed { project_id, .. } => *project_id,
+        }
+    }
+
+    /// The pipeline variables that carry this trigger (identifiers only).
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![(var::TRIGGER_TYPE, self.kind().as_str().to_owned())];
+        vars.push((var::TARGET_PROJECT_ID, self.project_id().to_string()));
+        let branches_of = |branches: &Branches, vars: &mut Vec<(&'static str, String)>| {
+            if let Some(source) = &branches.source {
+                vars.push((var::SOURCE_BRANCH, source.clone()));
+            }
+            if let Some(target) = &branches.target {
+                vars.push((var::TARGET_BRANCH, target.clone()));
+            }
+        };
+        match self {
+            Self::IssueAssignee { issue_iid, .. } => vars.push((var::TARGET_ISSUE_IID, issue_iid.to_string())),
+            Self::IssueNote { issue_iid, note_id, .. } => {
+                vars.push((var::TARGET_ISSUE_IID, issue_iid.to_string()));
+                vars.push((var::TARGET_NOTE_ID, note_id.to_string()));
+            }
+            Self::MrNote { mr_iid, note_id, branches, .. } => {
+                vars.push((var::TARGET_MR_IID, mr_iid.to_string()));
+                vars.push((var::TARGET_NOTE_ID, note_id.to_string()));
+                branches_of(branches, &mut vars);
+            }
+            Self::MrReviewer { mr_iid, branches, .. } => {
+                vars.push((var::TARGET_MR_IID, mr_iid.to_string()));
+                branches_of(branches, &mut vars);
+            }
+            Self::PipelineFailed { pipeline_id, mr_iid, branches, .. } => {
+                vars.push((var::TARGET_PIPELINE_ID, pipeline_id.to_string()));
+                if let Some(mr_iid) = mr_iid {
+                    vars.push((var::TARGET_MR_IID, mr_iid.to_string()));
+                }
+                branches_of(branches, &mut vars);
+            }
+        }
+        vars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Trigger, TriggerError> {
+        Trigger::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn every_trigger_type_parses_and_renders_back_to_the_same_variables() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[("TRIGGER_TYPE", "issue_assignee"), ("TARGET_PROJECT_ID", "7"), ("TARGET_ISSUE_IID", "3")],
+            &[
+                ("TRIGGER_TYPE", "issue_note"),
+                ("TARGET_PROJECT_ID", "7"),
+                ("TARGET_ISSUE_IID", "3"),
+                ("TARGET_NOTE_ID", "99"),
+            ],
+            &[
+                ("TRIGGER_TYPE", "mr_note"),
+                ("TARGET_PROJECT_ID", "7"),
+                ("TARGET_MR_IID", "5"),
+                ("TARGET_NOTE_ID", "99"),
+                ("SOURCE_BRANCH", "feature"),
+                ("TARGET_BRANCH", "main"),
+            ],
+            &[("TRIGGER_TYPE", "mr_reviewer"), ("TARGET_PROJECT_ID", "7"), ("TARGET_MR_IID", "5")],
+            &[
+                ("TRIGGER_TYPE", "pipeline_failed"),
+                ("TARGET_PROJECT_ID", "7"),
+                ("TARGET_PIPELINE_ID", "1234"),
+                ("TARGET_MR_IID", "5"),
+                ("SOURCE_BRANCH", "copilot/issue-3"),
+            ],
+        ];
+        for pairs in cases {
+            let trigger = parse(pairs).expect("valid trigger");
+            let mut rendered: Vec<_> = trigger.variables().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            let mut expected: Vec<_> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            rendered.sort();
+            expected.sort();
+            assert_eq!(rendered, expected);
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let error = parse(&[("TRIGGER_TYPE", "issue_note"), ("TARGET_PROJECT_ID", "7"), ("TARGET_NOTE_ID", "1")])
+            .expect_err("needs the issue");
+        assert_eq!(error.to_string(), "`TRIGGER_TYPE=issue_note` needs `TARGET_ISSUE_IID`");
+        assert_eq!(parse(&[]).expect_err("no trigger"), TriggerError::Missing);
+        let error = parse(&[("TRIGGER_TYPE", "issue_assignee"), ("TARGET_ISSUE_IID", "1")]).expect_err("no project");
+        assert_eq!(error.to_string(), "`TRIGGER_TYPE=issue_assignee` needs `TARGET_PROJECT_ID`");
+    }
+
+    #[test]
+    fn malformed_values_are_refused_with_what_is_allowed() {
+        let error = parse(&[("TRIGGER_TYPE", "issue_assignee"), ("TARGET_PROJECT_ID", "group/project")])
+            .expect_err("not numeric");
+        assert_eq!(
+            error.to_string(),
+            "`TARGET_PROJECT_ID=group/project` is not valid: expected a positive whole number"
+        );
+        let error = parse(&[("TRIGGER_TYPE", "merge")]).expect_err("unknown type");
+        assert!(error.to_string().starts_with("`TRIGGER_TYPE=merge` is not a known trigger"));
+        let error = parse(&[("TRIGGER_TYPE", "issue_assignee"), ("TARGET_PROJECT_ID", "0")]).expect_err("zero");
+        assert!(matches!(error, TriggerError::NotAnId { variable: "TARGET_PROJECT_ID", .. }));
+    }
+}

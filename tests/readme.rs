@@ -1,0 +1,29 @@
+//! The README keeps its promises: the configuration table matches `env_vars.rs`, and the
+//! quickstart's commands exist.
+
+const README: &str = include_str!("../README.md");
+
+#[test]
+fn readme_configuration_table_matches_env_vars() {
+    let start = README.find("<!-- settings:start -->").expect("start marker") + "<!-- settings:start -->".len();
+    let end = README.find("<!-- settings:end -->").expect("end marker");
+    let table = README[start..end].trim();
+    let expected = copilot_runner::env_vars::markdown_table();
+    assert_eq!(table, expected.trim(), "README table is stale; replace it with:\n{expected}");
+}
+
+#[test]
+fn quickstart_commands_exist() {
+    assert!(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test")).exists());
+    assert!(README.contains("scripts/test"));
+}
+
+#[test]
+fn readme_yaml_example_is_a_valid_configuration_file() {
+    let start = README.find("```yaml\n").expect("yaml example") + "```yaml\n".len();
+    let end = start + README[start..].find("```").expect("end of example");
+    let file = copilot_runner::config::ConfigFile::parse(std::path::Path::new("README.md"), &README[start..end])
+        .expect("parses");
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    assert_eq!(file.values.len(), 9, "{:?}", file.values.keys());
+}
