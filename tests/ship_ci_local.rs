@@ -100,19 +100,33 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn each_trigger_type_activates_exactly_its_own_job() {
+    // One project per trigger type so the listings can run side by side (gitlab-ci-local keeps
+    // state in the project folder).
+    std::thread::scope(|scope| {
+        let listings: Vec<_> = TRIGGER_TYPES
+            .iter()
+            .map(|trigger| {
+                scope.spawn(move || {
+                    let project = AgentProject::new();
+                    (trigger, project.gitlab_ci_local(&["--list-json"], &trigger_variables(trigger)))
+                })
+            })
+            .collect();
+        for listing in listings {
+            let (trigger, output) = listing.join().expect("the listing thread finishes");
+            assert!(output.status.success(), "gitlab-ci-local --list-json failed:\n{}", text(&output));
+            let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
+            assert_eq!(jobs.len(), TRIGGER_TYPES.len(), "one job per trigger type: {jobs:?}");
+            let active: Vec<&str> =
+                jobs.iter().filter(|job| job["when"] != "never").map(|job| job["name"].as_str().unwrap()).collect();
+            assert_eq!(active, vec![format!("copilot:{trigger}")], "for TRIGGER_TYPE={trigger}");
+            assert!(jobs.iter().all(|job| job["stage"] == "copilot"), "the example's `stage` input reached the jobs");
+        }
+    });
     let project = AgentProject::new();
-    for trigger in TRIGGER_TYPES {
-        let output = project.gitlab_ci_local(&["--list-json"], &trigger_variables(trigger));
-        assert!(output.status.success(), "gitlab-ci-local --list-json failed:\n{}", text(&output));
-        let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
-        assert_eq!(jobs.len(), TRIGGER_TYPES.len(), "one job per trigger type: {jobs:?}");
-        let active: Vec<&str> =
-            jobs.iter().filter(|job| job["when"] != "never").map(|job| job["name"].as_str().unwrap()).collect();
-        assert_eq!(active, vec![format!("copilot:{trigger}")], "for TRIGGER_TYPE={trigger}");
-        assert!(jobs.iter().all(|job| job["stage"] == "copilot"), "the example's `stage` input reached the jobs");
-    }
     let output = project.gitlab_ci_local(&["--list-json"], &[("CI_PIPELINE_SOURCE", "trigger")]);
     let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
+    assert_eq!(jobs.len(), TRIGGER_TYPES.len());
     assert!(jobs.iter().all(|job| job["when"] == "never"), "no job without a trigger type: {jobs:?}");
 }
 
@@ -137,18 +151,25 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
 #[test]
 fn triggered_pipeline_runs_the_built_binary_in_the_selected_job_only() {
     let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
-    let trigger = trigger_variables("issue_assignee");
+    let mut trigger = trigger_variables("issue_assignee");
+    // gitlab-ci-local's shell executor runs in the project folder but reports a container path
+    // as `CI_PROJECT_DIR`; a relative artifacts folder lands where it collects artifacts from.
+    trigger.push(("COPILOT_ARTIFACTS_DIR", "copilot-artifacts"));
 
     // What `copilot-runner run` does with these variables when run directly is what the job must
-    // do: the job's outcome is the binary's.
+    // do: the job's outcome is the binary's. (Today `run` exits 2 saying the workflow is not
+    // built yet; once the workflows land, the same comparison holds.)
+    let scratch = tempfile::tempdir().expect("a scratch folder");
     let direct = Command::new(binary)
         .arg("run")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(trigger.iter().copied())
+        .current_dir(scratch.path())
         .output()
         .expect("the built binary runs");
     let direct_stderr = String::from_utf8_lossy(&direct.stderr);
+    let direct_log = scratch.path().join("copilot-artifacts/copilot-runner.log").is_file();
 
     let project = AgentProject::new();
     let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
@@ -171,13 +192,28 @@ fn triggered_pipeline_runs_the_built_binary_in_the_selected_job_only() {
     for other in TRIGGER_TYPES.iter().filter(|t| **t != "issue_assignee") {
         assert!(!log.contains(&format!("copilot:{other} ")), "job copilot:{other} must not run:\n{log}");
     }
-    if direct.status.success() {
-        assert!(output.status.success(), "the job failed where the binary succeeds:\n{log}");
-        assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
-    } else {
-        assert!(!output.status.success(), "the job passed where the binary fails:\n{log}");
-        assert!(log.contains("FAIL  copilot:issue_assignee"), "{log}");
-        let first_line = direct_stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or_default();
-        assert!(log.contains(first_line.trim()), "the binary's message `{first_line}` reached the job log:\n{log}");
+    match direct.status.code() {
+        Some(0) => {
+            assert!(output.status.success(), "the job failed where the binary succeeds:\n{log}");
+            assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
+        }
+        code => {
+            let code = code.expect("the binary exits with a code");
+            assert!(!output.status.success(), "the job passed where the binary fails:\n{log}");
+            assert!(log.contains(&format!("FAIL {code}")), "the job failed with the binary's exit code {code}:\n{log}");
+            let error_line = direct_stderr
+                .lines()
+                .find(|line| line.starts_with("error:"))
+                .unwrap_or_else(|| panic!("a failing run says why on an `error:` line:\n{direct_stderr}"));
+            assert!(log.contains(error_line), "the binary's `{error_line}` reached the job log:\n{log}");
+        }
+    }
+    // Artifacts are kept whatever the outcome (`when: always`): the run's own log is among them.
+    if direct_log {
+        let collected = project.dir.path().join(".gitlab-ci-local/artifacts/copilotOgissue_assignee");
+        assert!(
+            collected.join("copilot-artifacts/copilot-runner.log").is_file(),
+            "the job's artifacts hold the run log:\n{log}"
+        );
     }
 }

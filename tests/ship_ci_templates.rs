@@ -243,8 +243,13 @@ fn base_job_keeps_artifacts_and_cache_and_runs_the_binary() {
     assert!(base["artifacts"]["expire_in"].is_string());
     assert_eq!(base["cache"]["paths"], serde_json::json!([".copilot-cache/"]));
     assert_eq!(base["cache"]["when"], "always");
-    assert_eq!(base["variables"]["COPILOT_ARTIFACTS_DIR"], "$CI_PROJECT_DIR/copilot-artifacts");
-    assert_eq!(base["variables"]["CONTEXT_CACHE_URL"], "file://$CI_PROJECT_DIR/.copilot-cache");
+    // The binary's own defaults put its artifacts and its cache where `artifacts:` and `cache:`
+    // look for them.
+    let env = copilot_runner::config::Env::from_pairs([("CI", "true"), ("CI_PROJECT_DIR", "/builds/agent")]);
+    let settings = copilot_runner::config::Settings::resolve(&env, &copilot_runner::config::Flags::default())
+        .expect("defaults resolve");
+    assert_eq!(settings.artifacts_dir, Path::new("/builds/agent/copilot-artifacts"));
+    assert_eq!(settings.context_cache_url, "file:///builds/agent/.copilot-cache");
     assert_eq!(
         pipeline["copilot:mr_reviewer"]["artifacts"]["reports"]["codequality"],
         "copilot-artifacts/gl-code-quality-report.json"
