@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod env_vars;
 pub mod exit;
+pub mod gitlab;
 pub mod process;
 pub mod redact;
 pub mod telemetry;

@@ -1,0 +1,32 @@
+//! GitLab: the REST client, its resource types, and one file per group of endpoints.
+//!
+//! [`Client`] is the only way copilot-runner talks to GitLab's REST API. It retries what is safe
+//! to retry, pages through lists, and makes every write we post safe to repeat (see
+//! [`marker`]). Each resource file documents, per endpoint, what happens when an attempt fails
+//! after the request may have reached GitLab.
+
+mod award_emoji;
+mod branches;
+pub mod client;
+mod discussions;
+pub mod error;
+mod issues;
+mod jobs;
+pub mod marker;
+mod merge_requests;
+mod notes;
+mod pagination;
+mod pipelines;
+pub mod retry;
+pub mod types;
+mod users;
+
+pub use award_emoji::{AwardOutcome, Awardable};
+pub use client::{Client, ClientOptions, ProjectId, USER_AGENT, encode_segment, http_client};
+pub use error::Error;
+pub use jobs::JobTrace;
+pub use marker::OpMarker;
+pub use merge_requests::{MergeRequestUpdate, NewMergeRequest};
+pub use notes::Noteable;
+pub use retry::RetryPolicy;
+pub use types::*;

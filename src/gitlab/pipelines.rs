@@ -1,0 +1,83 @@
+//! Pipelines: triggering the agent's own pipeline, and watching and steering the target's.
+//!
+//! Retry rules: reads, cancel and retry are retried on every transient failure (cancelling twice
+//! changes nothing; retrying twice finds no failed job the second time). Triggering is sent again
+//! only when GitLab certainly did not act (connection refused, 429): a blind repeat could start
+//! two pipelines, so an ambiguous failure is returned to the caller. The trigger token travels
+//! in the request body, never in the URL, where proxies and logs could keep it.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use super::client::{Client, ProjectId};
+use super::error::Error;
+use super::retry::Replay;
+use super::types::{Pipeline, PipelineInfo};
+
+impl Client {
+    /// `POST /projects/:id/trigger/pipeline` with a trigger token, on `git_ref`, with `variables`.
+    pub async fn trigger_pipeline(
+        &self,
+        project: impl Into<ProjectId>,
+        trigger_token: &SecretString,
+        git_ref: &str,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<Pipeline, Error> {
+        crate::redact::register(trigger_token.expose_secret());
+        let path = format!("/projects/{}/trigger/pipeline", project.into().segment());
+        let body = json!({ "token": trigger_token.expose_secret(), "ref": git_ref, "variables": variables });
+        let request = self.request(Method::POST, &path, &[], Some(body), Replay::OnlyUnsent)?;
+        self.call(&request).await
+    }
+
+    /// The MR's pipelines, newest first.
+    pub async fn merge_request_pipelines(
+        &self,
+        project: impl Into<ProjectId>,
+        mr_iid: u64,
+    ) -> Result<Vec<PipelineInfo>, Error> {
+        let path = format!("/projects/{}/merge_requests/{mr_iid}/pipelines", project.into().segment());
+        self.get_all(&path, &[]).await
+    }
+
+    /// The pipelines for a ref at one commit, newest first.
+    pub async fn pipelines_for_commit(
+        &self,
+        project: impl Into<ProjectId>,
+        git_ref: &str,
+        sha: &str,
+    ) -> Result<Vec<PipelineInfo>, Error> {
+        let path = format!("/projects/{}/pipelines", project.into().segment());
+        let query = [
+            ("ref", git_ref.to_owned()),
+            ("sha", sha.to_owned()),
+            ("order_by", "id".to_owned()),
+            ("sort", "desc".to_owned()),
+        ];
+        self.get_all(&path, &query).await
+    }
+
+    /// `GET /projects/:id/pipelines/:pipeline_id`.
+    pub async fn pipeline(&self, project: impl Into<ProjectId>, pipeline_id: u64) -> Result<Pipeline, Error> {
+        self.get(&format!("/projects/{}/pipelines/{pipeline_id}", project.into().segment()), &[]).await
+    }
+
+    /// `POST …/pipelines/:pipeline_id/cancel`.
+    pub async fn cancel_pipeline(&self, project: impl Into<ProjectId>, pipeline_id: u64) -> Result<Pipeline, Error> {
+        self.pipeline_action(project.into(), pipeline_id, "cancel").await
+    }
+
+    /// `POST …/pipelines/:pipeline_id/retry`: runs the failed and canceled jobs again.
+    pub async fn retry_pipeline(&self, project: impl Into<ProjectId>, pipeline_id: u64) -> Result<Pipeline, Error> {
+        self.pipeline_action(project.into(), pipeline_id, "retry").await
+    }
+
+    async fn pipeline_action(&self, project: ProjectId, pipeline_id: u64, action: &str) -> Result<Pipeline, Error> {
+        let path = format!("/projects/{}/pipelines/{pipeline_id}/{action}", project.segment());
+        let request = self.request(Method::POST, &path, &[], None, Replay::Always)?;
+        self.call(&request).await
+    }
+}
