@@ -5,6 +5,7 @@
 //! whole error chain and any known hint.
 
 mod config;
+pub mod doctor;
 mod run;
 
 use std::io::Write as _;
@@ -67,6 +68,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print the effective settings with their sources (secrets masked) and check them
     Config(config::ConfigArgs),
+    /// Check the installation: token, agent user, project access, trigger, Copilot CLI, cache
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
+            Command::Doctor(args) => doctor::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });
