@@ -155,6 +155,7 @@ fn triggered_pipeline_runs_the_built_binary_in_the_selected_job_only() {
     // gitlab-ci-local's shell executor runs in the project folder but reports a container path
     // as `CI_PROJECT_DIR`; a relative artifacts folder lands where it collects artifacts from.
     trigger.push(("COPILOT_ARTIFACTS_DIR", "copilot-artifacts"));
+    trigger.push(("CONTEXT_CACHE_URL", "file://.copilot-cache"));
 
     // What `copilot-runner run` does with these variables when run directly is what the job must
     // do: the job's outcome is the binary's. (Today `run` exits 2 saying the workflow is not
