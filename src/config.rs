@@ -216,6 +216,8 @@ pub struct Settings {
     pub gitlab_token: Option<SecretString>,
     pub agent_username: String,
     pub language: Language,
+    /// Folder of template overrides (`<lang>/<name>.md.tera`); `None`: the embedded templates only.
+    pub prompts_dir: Option<PathBuf>,
     pub min_access_level: u32,
     pub branch_prefix: String,
     pub orchestrated_issue: bool,
@@ -419,6 +421,7 @@ impl<'a> Resolver<'a> {
                 .ok_or_else(|| "a GitLab username (letters, digits, `.`, `_`, `-`)".to_owned())
         });
         let language = self.parse(env_vars::COPILOT_LANGUAGE, str::parse::<Language>);
+        let prompts_dir = self.string(env_vars::COPILOT_PROMPTS_DIR, None).map(PathBuf::from);
         let min_access_level = self.parse(env_vars::COPILOT_MIN_ACCESS_LEVEL, |value| {
             value
                 .trim()
@@ -479,6 +482,7 @@ impl<'a> Resolver<'a> {
             gitlab_token,
             agent_username: agent_username?,
             language: language?,
+            prompts_dir,
             min_access_level: min_access_level?,
             branch_prefix: branch_prefix?,
             orchestrated_issue: orchestrated_issue?,

@@ -62,6 +62,8 @@ env_vars! {
     COPILOT_AGENT_USERNAME = "COPILOT_AGENT_USERNAME", Setting, Some("copilot-agent");
     /// Language of prompts and of every comment on GitLab: `en`, `zh`, `ja`, `ko`, `hi` or `th`.
     COPILOT_LANGUAGE = "COPILOT_LANGUAGE", Setting, Some("en");
+    /// Folder whose `<lang>/<name>.md.tera` files replace the embedded prompt and message templates of the same path.
+    COPILOT_PROMPTS_DIR = "COPILOT_PROMPTS_DIR", Setting, None;
     /// Lowest project access level that may start work (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner).
     COPILOT_MIN_ACCESS_LEVEL = "COPILOT_MIN_ACCESS_LEVEL", Setting, Some("30");
     /// Prefix of every branch the agent creates and pushes to.

@@ -6,10 +6,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod env_vars;
 pub mod exit;
 pub mod gitlab;
+pub mod planner;
 pub mod process;
+pub mod prompts;
 pub mod redact;
 pub mod telemetry;
 pub mod trigger;
+pub mod untrusted;

@@ -6,6 +6,7 @@
 
 mod config;
 pub mod doctor;
+mod plan;
 mod run;
 
 use std::io::Write as _;
@@ -70,6 +71,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Check the installation: token, agent user, project access, trigger, Copilot CLI, cache
     Doctor(doctor::DoctorArgs),
+    /// Print the plan for a task (complexity, stages, prompts) without changing anything
+    Plan(plan::PlanArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
             Command::Doctor(args) => doctor::run(args, settings, env).await,
+            Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

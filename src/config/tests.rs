@@ -132,3 +132,13 @@ fn secrets_never_appear_in_errors_or_debug_output() {
     assert!(!format!("{ok:?}").contains("glpat-super-secret-value"));
     assert!(!format!("{:?}", Env::from_pairs([("GITLAB_TOKEN", "glpat-super-secret-value")])).contains("glpat"));
 }
+
+#[test]
+fn the_prompts_override_folder_is_unset_by_default_and_read_from_the_environment() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.prompts_dir, None);
+    let settings =
+        Settings::resolve(&env(&[("COPILOT_PROMPTS_DIR", "/etc/copilot/prompts")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.prompts_dir, Some(PathBuf::from("/etc/copilot/prompts")));
+    assert_eq!(source_of(&settings, env_vars::COPILOT_PROMPTS_DIR), Some(Source::Env));
+}

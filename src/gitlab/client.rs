@@ -530,6 +530,43 @@ mod tests {
         assert!(seen.lock().unwrap().is_empty(), "the other origin was called: {:?}", seen.lock().unwrap());
     }
 
+    /// Keyset pagination answers with a `Link` header only; a `Link` to another origin is refused.
+    #[tokio::test]
+    async fn pages_linked_only_by_the_link_header_are_followed_within_the_origin() {
+        use axum::extract::{Query, State};
+        use axum::http::header::LINK;
+
+        type Base = Arc<std::sync::OnceLock<String>>;
+        async fn items(
+            State(base): State<Base>,
+            Query(query): Query<std::collections::HashMap<String, String>>,
+        ) -> impl axum::response::IntoResponse {
+            let cursor: u32 = query.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let base = base.get().cloned().unwrap_or_default();
+            let link = if cursor < 2 {
+                format!("<{base}/api/v4/items?cursor={}&pagination=keyset>; rel=\"next\"", cursor + 1)
+            } else {
+                String::new()
+            };
+            ([(LINK, link)], serde_json::json!([cursor * 2, cursor * 2 + 1]).to_string())
+        }
+        async fn foreign() -> impl axum::response::IntoResponse {
+            ([(LINK, "<http://elsewhere.invalid/api/v4/foreign?cursor=1>; rel=\"next\"")], "[1]")
+        }
+        let base: Base = Arc::default();
+        let router = axum::Router::new()
+            .route("/api/v4/items", axum::routing::get(items))
+            .route("/api/v4/foreign", axum::routing::get(foreign))
+            .with_state(Arc::clone(&base));
+        let addr = serve(router).await;
+        base.set(format!("http://{addr}")).unwrap();
+        let client = Client::new(&format!("http://{addr}/api/v4"), &SecretString::from("token-for-pages")).unwrap();
+        let all = client.get_all::<u32>("/items", &[("pagination", "keyset".into())]).await.unwrap();
+        assert_eq!(all, [0, 1, 2, 3, 4, 5]);
+        let error = client.get_all::<u32>("/foreign", &[]).await.unwrap_err();
+        assert!(matches!(&error, Error::Decode { path, .. } if path == "link"), "{error}");
+    }
+
     async fn serve(router: axum::Router) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,281 @@
+//! The planner: from a task's text and a project's traits to the stages the agent runs. Pure
+//! (no IO), so every decision is a table test, and the `plan` command can show exactly what a
+//! job would do.
+//!
+//! Complexity is a score: the task's length (code blocks excluded; a Chinese, Japanese or Korean
+//! character weighs two), how many paths and acceptance criteria it names, how many categories it
+//! touches, and words that widen (refactor, rewrite) or narrow (typo, one line) its scope.
+//!
+//! Stages, as the design has them, with one deliberate saving: a small plain fix folds its tests
+//! into the implementation stage (which runs the project's test command), so a one-line fix costs
+//! exactly two agent calls.
+//! - analysis: always;
+//! - architecture: medium or large, or API or database work (unless a small trivial edit);
+//! - implementation: always;
+//! - tests: the project has a test framework, unless the change is small and either a trivial
+//!   edit or outside every category (then implementation runs the tests itself);
+//! - docs: an API changes (unless a small trivial edit) or the task is large.
+//!
+//! Without orchestration (`USE_ORCHESTRATED_ISSUE=false`) the plan is one implementation stage.
+
+mod keywords;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::context::ProjectTraits;
+
+/// How big a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Complexity {
+    Small,
+    Medium,
+    Large,
+}
+
+impl Complexity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+        }
+    }
+}
+
+/// What kind of work a task touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Api,
+    Database,
+    Ui,
+    Security,
+    Performance,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Database => "database",
+            Self::Ui => "ui",
+            Self::Security => "security",
+            Self::Performance => "performance",
+        }
+    }
+}
+
+/// One agent call of a plan. The name is also the name of its prompt template
+/// (`prompts/<lang>/<stage>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Analysis,
+    Architecture,
+    Implementation,
+    Tests,
+    Docs,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Self::Analysis, Self::Architecture, Self::Implementation, Self::Tests, Self::Docs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Analysis => "analysis",
+            Self::Architecture => "architecture",
+            Self::Implementation => "implementation",
+            Self::Tests => "tests",
+            Self::Docs => "docs",
+        }
+    }
+}
+
+/// A stage in a plan, with why it is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStage {
+    pub stage: Stage,
+    pub reason: String,
+}
+
+/// What the planner decided, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub complexity: Complexity,
+    /// In the order of [`Category`].
+    pub categories: Vec<Category>,
+    /// File and directory paths the task names, in order of appearance.
+    pub mentioned_paths: Vec<String>,
+    /// Checkbox items and the items under an "Acceptance criteria" / "Done when" heading.
+    pub acceptance_criteria: Vec<String>,
+    pub stages: Vec<PlannedStage>,
+    /// How the complexity was reached, one line per signal.
+    pub reasons: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_stage(&self, stage: Stage) -> bool {
+        self.stages.iter().any(|planned| planned.stage == stage)
+    }
+}
+
+/// Switches from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `USE_ORCHESTRATED_ISSUE`: several stages (true) or one implementation stage (false).
+    pub orchestrated: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self { orchestrated: true }
+    }
+}
+
+/// Task text at or above these weighted lengths adds one or two points.
+const MEDIUM_TEXT: usize = 300;
+const LARGE_TEXT: usize = 1200;
+/// Scores at or above these are medium and large.
+const MEDIUM_SCORE: i32 = 2;
+const LARGE_SCORE: i32 = 4;
+
+/// Plans `task` for a project with `traits`.
+pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
+    let lowered = task.to_lowercase();
+    let prose = text::without_code_blocks(task);
+    let categories: Vec<Category> = keywords::CATEGORIES
+        .iter()
+        .filter(|words| words.all().any(|word| keywords::contains(&lowered, word)))
+        .map(|words| words.category)
+        .collect();
+    let mentioned_paths = text::mentioned_paths(&prose);
+    let acceptance_criteria = text::acceptance_criteria(task);
+    let broad = keywords::BROAD_SCOPE.iter().find(|word| keywords::contains(&lowered, word));
+    let trivial = keywords::TRIVIAL.iter().find(|word| keywords::contains(&lowered, word));
+
+    let mut reasons = Vec::new();
+    let mut score = 0;
+    let size = text::weighted_length(&prose);
+    let size_points = if size >= LARGE_TEXT {
+        2
+    } else if size >= MEDIUM_TEXT {
+        1
+    } else {
+        0
+    };
+    score += size_points;
+    reasons.push(format!("task text: {size} characters (+{size_points})"));
+    let count_points = |count: usize| match count {
+        0..=2 => 0,
+        3..=6 => 1,
+        _ => 2,
+    };
+    if !mentioned_paths.is_empty() {
+        let points = count_points(mentioned_paths.len());
+        score += points;
+        reasons.push(format!("{} paths mentioned (+{points})", mentioned_paths.len()));
+    }
+    if !acceptance_criteria.is_empty() {
+        let points = count_points(acceptance_criteria.len());
+        score += points;
+        reasons.push(format!("{} acceptance criteria (+{points})", acceptance_criteria.len()));
+    }
+    if !categories.is_empty() {
+        let points = match categories.len() {
+            1 => 0,
+            2 => 1,
+            _ => 2,
+        };
+        score += points;
+        let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
+        reasons.push(format!("categories: {} (+{points})", names.join(", ")));
+    }
+    if let Some(word) = broad {
+        score += 2;
+        reasons.push(format!("broad scope: \u{201c}{word}\u{201d} (+2)"));
+    }
+    if let Some(word) = trivial {
+        score -= 1;
+        reasons.push(format!("trivial edit: \u{201c}{word}\u{201d} (-1)"));
+    }
+    let complexity = if score >= LARGE_SCORE {
+        Complexity::Large
+    } else if score >= MEDIUM_SCORE {
+        Complexity::Medium
+    } else {
+        Complexity::Small
+    };
+    reasons.push(format!("score {score}: {}", complexity.as_str()));
+
+    let folds_tests = complexity == Complexity::Small && (trivial.is_some() || categories.is_empty());
+    if options.orchestrated && folds_tests && traits.has_test_framework {
+        reasons.push("small plain fix: the implementation stage runs the tests itself (no tests stage)".to_owned());
+    }
+    let stages = if options.orchestrated {
+        stages(complexity, &categories, trivial.is_some(), folds_tests, traits)
+    } else {
+        vec![PlannedStage {
+            stage: Stage::Implementation,
+            reason: "orchestration is off (USE_ORCHESTRATED_ISSUE=false): one implementation stage".to_owned(),
+        }]
+    };
+    Plan { complexity, categories, mentioned_paths, acceptance_criteria, stages, reasons }
+}
+
+fn stages(
+    complexity: Complexity,
+    categories: &[Category],
+    trivial: bool,
+    folds_tests: bool,
+    traits: &ProjectTraits,
+) -> Vec<PlannedStage> {
+    let small_trivial = complexity == Complexity::Small && trivial;
+    let api = categories.contains(&Category::Api);
+    let database = categories.contains(&Category::Database);
+    let mut stages =
+        vec![PlannedStage { stage: Stage::Analysis, reason: "always: find the code to change".to_owned() }];
+
+    let architecture = if complexity >= Complexity::Medium {
+        Some(format!("{} change: design before editing", complexity.as_str()))
+    } else if (api || database) && !small_trivial {
+        let what = if api && database {
+            "API and database"
+        } else if api {
+            "API"
+        } else {
+            "database"
+        };
+        Some(format!("{what} work: design the interface first"))
+    } else {
+        None
+    };
+    if let Some(reason) = architecture {
+        stages.push(PlannedStage { stage: Stage::Architecture, reason });
+    }
+
+    stages.push(PlannedStage { stage: Stage::Implementation, reason: "always: make the change".to_owned() });
+
+    if traits.has_test_framework && !folds_tests {
+        let reason = match &traits.test_command {
+            Some(command) => format!("the project has tests (`{command}`)"),
+            None => "the project has a test framework".to_owned(),
+        };
+        stages.push(PlannedStage { stage: Stage::Tests, reason });
+    }
+
+    let docs = if complexity == Complexity::Large {
+        Some("large change: update the docs".to_owned())
+    } else if api && !small_trivial {
+        Some("the API changes: document it".to_owned())
+    } else {
+        None
+    };
+    if let Some(reason) = docs {
+        stages.push(PlannedStage { stage: Stage::Docs, reason });
+    }
+    stages
+}

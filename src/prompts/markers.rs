@@ -1,0 +1,109 @@
+//! Machine-readable markers inside what we render, and the code that finds them again.
+//!
+//! A stage prompt starts with a stage line so the mock model in tests (and anyone reading a
+//! transcript) can tell the stages apart. GitLab notes carry a hidden HTML comment so a re-run
+//! finds and edits its status note instead of posting another, and so a review knows which head
+//! it covered. Only notes written by the agent user may be trusted to carry them: anyone can type
+//! the same comment into a note, so callers check the author before believing a marker.
+
+use serde::{Serialize, Serializer};
+
+use super::Stage;
+
+/// The first line of every stage prompt is this prefix followed by the stage name, e.g.
+/// `copilot-runner-stage: implementation`.
+pub const STAGE_LINE_PREFIX: &str = "copilot-runner-stage: ";
+
+const STATUS_PREFIX: &str = "<!-- copilot-runner:status ";
+const REVIEW_PREFIX: &str = "<!-- copilot-runner:review head=";
+const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
+const SUFFIX: &str = " -->";
+
+/// The stage line of `stage`: `copilot-runner-stage: <name>`.
+pub fn stage_line(stage: Stage) -> String {
+    format!("{STAGE_LINE_PREFIX}{}", stage.name())
+}
+
+/// The stage a prompt was rendered for, from the first stage line anywhere in it (the Copilot CLI
+/// puts its own lines before the prompt).
+pub fn find_stage(prompt: &str) -> Option<Stage> {
+    prompt
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(STAGE_LINE_PREFIX))
+        .and_then(|name| Stage::ALL.into_iter().find(|stage| stage.name() == name.trim()))
+}
+
+/// A hidden marker line of a GitLab note, built only from values the runner controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker(String);
+
+impl Marker {
+    /// Marks the status note about `subject` (`issue-12`, `mr-34`):
+    /// `<!-- copilot-runner:status issue-12 -->`.
+    pub fn status(subject: &str) -> Self {
+        Self(format!("{STATUS_PREFIX}{}{SUFFIX}", token(subject)))
+    }
+
+    /// Marks a review summary with the head it reviewed:
+    /// `<!-- copilot-runner:review head=<sha> -->`.
+    pub fn review(head_sha: &str) -> Self {
+        Self(format!("{REVIEW_PREFIX}{}{SUFFIX}", token(head_sha)))
+    }
+
+    /// Marks the note of the pipeline-fix loop on `subject`:
+    /// `<!-- copilot-runner:pipeline-fix mr-34 -->`.
+    pub fn pipeline_fix(subject: &str) -> Self {
+        Self(format!("{PIPELINE_FIX_PREFIX}{}{SUFFIX}", token(subject)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `body` carries this marker on a line of its own.
+    pub fn is_in(&self, body: &str) -> bool {
+        body.lines().any(|line| line.trim() == self.0)
+    }
+}
+
+impl Serialize for Marker {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// The head SHA a review summary note says it reviewed.
+pub fn reviewed_head(body: &str) -> Option<&str> {
+    body.lines().find_map(|line| line.trim().strip_prefix(REVIEW_PREFIX)?.strip_suffix(SUFFIX))
+}
+
+/// Keeps a marker value to ASCII letters, digits, `-`, `_` and `.`, so it cannot end the comment.
+fn token(value: &str) -> String {
+    value.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_value_cannot_close_the_comment() {
+        assert_eq!(Marker::status("issue-1 --> @all").as_str(), "<!-- copilot-runner:status issue-1--all -->");
+    }
+
+    #[test]
+    fn the_reviewed_head_is_read_back() {
+        let body = format!("## Review\n\ntext\n{}\n", Marker::review("0123abcd").as_str());
+        assert_eq!(reviewed_head(&body), Some("0123abcd"));
+        assert!(Marker::review("0123abcd").is_in(&body));
+        assert_eq!(reviewed_head("no marker"), None);
+    }
+
+    #[test]
+    fn the_stage_is_found_after_lines_the_cli_adds() {
+        let sent =
+            "<current_datetime>2026-11-23T10:28:57Z</current_datetime>\n\ncopilot-runner-stage: tests\nWrite tests";
+        assert_eq!(find_stage(sent), Some(Stage::Tests));
+        assert_eq!(find_stage("nothing"), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! The contexts of messages posted on GitLab: status and final notes, merge request descriptions,
+//! review summaries and the notes that explain why the runner stopped.
+//!
+//! Text that people or the model wrote is a [`MarkdownText`] (escaped), a [`MarkdownCodeSpan`]
+//! or a [`MarkdownCode`] (fenced); people are [`Username`]s; hidden markers are [`Marker`]s; links, SHAs and numbers are ours.
+
+use serde::{Serialize, Serializer};
+
+use super::MessageContext;
+use super::markers::Marker;
+use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, Username};
+
+/// A GitLab message template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    StatusNote,
+    FinalNote,
+    FailureNote,
+    RefusalNote,
+    NothingChangedNote,
+    MrDescription,
+    ReviewSummary,
+    PushConflictNote,
+    UnsupportedNote,
+    PipelineFixNote,
+}
+
+impl Message {
+    pub const ALL: [Message; 10] = [
+        Self::StatusNote,
+        Self::FinalNote,
+        Self::FailureNote,
+        Self::RefusalNote,
+        Self::NothingChangedNote,
+        Self::MrDescription,
+        Self::ReviewSummary,
+        Self::PushConflictNote,
+        Self::UnsupportedNote,
+        Self::PipelineFixNote,
+    ];
+
+    /// The template stem.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StatusNote => "status_note",
+            Self::FinalNote => "final_note",
+            Self::FailureNote => "failure_note",
+            Self::RefusalNote => "refusal_note",
+            Self::NothingChangedNote => "nothing_changed_note",
+            Self::MrDescription => "mr_description",
+            Self::ReviewSummary => "review_summary",
+            Self::PushConflictNote => "push_conflict_note",
+            Self::UnsupportedNote => "unsupported_note",
+            Self::PipelineFixNote => "pipeline_fix_note",
+        }
+    }
+}
+
+/// A step of a run as the status checklist names it (the names are translated by the
+/// `_stage_names` template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Clone and project context.
+    Prepare,
+    Plan,
+    Understanding,
+    Analysis,
+    Architecture,
+    Implementation,
+    Tests,
+    Docs,
+    MrNote,
+    Review,
+    PipelineFix,
+    /// Commit and push.
+    Push,
+    MergeRequest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// ☐
+    Pending,
+    /// ⏳
+    Running,
+    /// ✅
+    Done,
+    /// ❌
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistItem {
+    pub step: Step,
+    pub state: StepState,
+}
+
+/// The one status note of a run, edited in place as steps advance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusNote {
+    /// [`Marker::status`] of the issue or merge request.
+    pub marker: Marker,
+    /// The person who asked.
+    pub requester: Option<Username>,
+    pub checklist: Vec<ChecklistItem>,
+    pub pipeline_url: Option<String>,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for StatusNote {
+    fn message(&self) -> Message {
+        Message::StatusNote
+    }
+}
+
+/// Counts of a finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStats {
+    pub stages: u32,
+    pub agent_calls: u32,
+    /// Premium requests the Copilot CLI reported, shown with at most two decimals.
+    #[serde(serialize_with = "two_decimals")]
+    pub premium_requests: f64,
+    /// Wall-clock seconds, shown as `1h 02m 03s`.
+    #[serde(serialize_with = "duration")]
+    pub duration_secs: u64,
+}
+
+/// The note that closes a successful run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinalNote {
+    pub marker: Marker,
+    /// `!34`.
+    pub merge_request_reference: String,
+    pub merge_request_url: String,
+    pub branch: MarkdownCodeSpan,
+    pub stats: RunStats,
+}
+
+impl MessageContext for FinalNote {
+    fn message(&self) -> Message {
+        Message::FinalNote
+    }
+}
+
+/// The note that says a run failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureNote {
+    pub marker: Marker,
+    /// The step that failed, when it was one of the checklist's.
+    pub step: Option<Step>,
+    /// The error (already redacted by the caller), shown in a code block.
+    pub error: MarkdownCode,
+    pub job_url: Option<String>,
+    pub pipeline_url: Option<String>,
+}
+
+impl MessageContext for FailureNote {
+    fn message(&self) -> Message {
+        Message::FailureNote
+    }
+}
+
+/// The reply to someone who may not start work.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalNote {
+    pub actor: Username,
+    /// The lowest role that may start work (`Developer`).
+    pub required_role: String,
+}
+
+impl MessageContext for RefusalNote {
+    fn message(&self) -> Message {
+        Message::RefusalNote
+    }
+}
+
+/// The note when the agent finished without changing any file.
+#[derive(Debug, Clone, Serialize)]
+pub struct NothingChangedNote {
+    pub marker: Marker,
+    /// The agent's closing words, quoted as its own explanation.
+    pub agent_summary: Option<MarkdownText>,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for NothingChangedNote {
+    fn message(&self) -> Message {
+        Message::NothingChangedNote
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Complexity {
+    Small,
+    Medium,
+    Large,
+}
+
+/// A changed file as the merge request description lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeLine {
+    pub path: MarkdownCodeSpan,
+    /// What changed there, in a few words.
+    pub summary: Option<MarkdownText>,
+}
+
+/// The description of the merge request the runner opens or updates.
+#[derive(Debug, Clone, Serialize)]
+pub struct MrDescription {
+    pub issue_iid: u64,
+    pub issue_title: MarkdownText,
+    pub requester: Option<Username>,
+    pub complexity: Complexity,
+    pub stages: Vec<Step>,
+    /// The analysis summary or the agent's own summary of the work.
+    pub summary: Option<MarkdownText>,
+    pub changes: Vec<ChangeLine>,
+}
+
+impl MessageContext for MrDescription {
+    fn message(&self) -> Message {
+        Message::MrDescription
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No finding above minor.
+    Approve,
+    /// Findings to look at, none blocking.
+    Comment,
+    /// A critical or major finding.
+    RequestChanges,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Major,
+    Minor,
+    Info,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SeverityCounts {
+    pub critical: u32,
+    pub major: u32,
+    pub minor: u32,
+    pub info: u32,
+}
+
+/// A finding that could not be placed on a diff line, shown in the summary instead.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnplacedFinding {
+    pub file: MarkdownCodeSpan,
+    pub line: Option<u32>,
+    pub severity: Severity,
+    pub title: MarkdownText,
+    pub body: MarkdownText,
+}
+
+/// The summary note of a review.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewSummary {
+    /// [`Marker::review`] of the reviewed head.
+    pub marker: Marker,
+    pub verdict: Verdict,
+    pub counts: SeverityCounts,
+    /// How many findings became inline discussions.
+    pub inline_count: u32,
+    pub unplaced: Vec<UnplacedFinding>,
+    pub head_sha: String,
+    /// Set when only the changes since an earlier review were covered.
+    pub since_sha: Option<String>,
+}
+
+impl MessageContext for ReviewSummary {
+    fn message(&self) -> Message {
+        Message::ReviewSummary
+    }
+}
+
+/// The note when someone pushed to the branch while the agent worked.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushConflictNote {
+    pub marker: Marker,
+    pub branch: MarkdownCodeSpan,
+    /// The commit the agent made locally and did not push.
+    pub local_sha: String,
+    /// The commit now at the tip of the remote branch.
+    pub remote_sha: String,
+    /// Whether a rebase onto the remote tip was tried and failed.
+    pub rebase_attempted: bool,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for PushConflictNote {
+    fn message(&self) -> Message {
+        Message::PushConflictNote
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsupportedReason {
+    /// The merge request comes from a fork the agent cannot push to.
+    ForkMergeRequest,
+    /// The issue or merge request is closed or merged.
+    Closed,
+    /// The note asked for nothing the agent can do.
+    EmptyRequest,
+    /// The target branch is protected against the agent's pushes.
+    ProtectedBranch,
+}
+
+/// The note when a request cannot be served.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsupportedNote {
+    pub reason: UnsupportedReason,
+    pub actor: Option<Username>,
+}
+
+impl MessageContext for UnsupportedNote {
+    fn message(&self) -> Message {
+        Message::UnsupportedNote
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineFixOutcome {
+    /// The last pipeline passed.
+    Fixed,
+    /// Attempts or time ran out.
+    NeedsHuman,
+    /// Someone else pushed to the branch; the loop stopped.
+    Superseded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptResult {
+    Passed,
+    Failed,
+    /// An infrastructure failure (runner, timeout) that was retried, not fixed.
+    Retried,
+    /// The agent changed nothing.
+    NoChange,
+}
+
+/// One attempt of the pipeline-fix loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixAttempt {
+    pub number: u32,
+    pub pipeline_url: String,
+    pub commit_sha: Option<String>,
+    pub result: AttemptResult,
+    pub failed_jobs: Vec<MarkdownCodeSpan>,
+}
+
+/// The note that ends (or reports) the pipeline-fix loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineFixNote {
+    /// [`Marker::pipeline_fix`] of the merge request.
+    pub marker: Marker,
+    pub outcome: PipelineFixOutcome,
+    pub attempts: Vec<FixAttempt>,
+    pub max_attempts: u32,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for PipelineFixNote {
+    fn message(&self) -> Message {
+        Message::PipelineFixNote
+    }
+}
+
+fn two_decimals<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    serializer.serialize_str(text)
+}
+
+fn duration<S: Serializer>(secs: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    let (hours, minutes, seconds) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let text = match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) => format!("{minutes}m {seconds:02}s"),
+        _ => format!("{hours}h {minutes:02}m {seconds:02}s"),
+    };
+    serializer.serialize_str(&text)
+}

@@ -1,0 +1,253 @@
+//! The contexts of stage prompts: what the Copilot CLI is told to do at each stage.
+//!
+//! Every value that comes from GitLab users or the repository is an [`UntrustedText`] (fenced as
+//! data) or an [`UntrustedLine`] (one cleaned line); paths, SHAs and URLs are ours.
+
+use serde::Serialize;
+
+use super::StageContext;
+use crate::untrusted::{UntrustedLine, UntrustedText};
+
+/// A stage prompt template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Analysis,
+    Architecture,
+    Implementation,
+    Tests,
+    Docs,
+    MrNote,
+    Review,
+    PipelineFix,
+    Understanding,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 9] = [
+        Self::Analysis,
+        Self::Architecture,
+        Self::Implementation,
+        Self::Tests,
+        Self::Docs,
+        Self::MrNote,
+        Self::Review,
+        Self::PipelineFix,
+        Self::Understanding,
+    ];
+
+    /// The template stem and the name in the stage line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Analysis => "analysis",
+            Self::Architecture => "architecture",
+            Self::Implementation => "implementation",
+            Self::Tests => "tests",
+            Self::Docs => "docs",
+            Self::MrNote => "mr_note",
+            Self::Review => "review",
+            Self::PipelineFix => "pipeline_fix",
+            Self::Understanding => "understanding",
+        }
+    }
+}
+
+/// A stage that works from a task with [`StagePrompt`] (review and pipeline fix have their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkStage {
+    Analysis,
+    Architecture,
+    Implementation,
+    Tests,
+    Docs,
+    MrNote,
+    Understanding,
+}
+
+impl From<WorkStage> for Stage {
+    fn from(stage: WorkStage) -> Self {
+        match stage {
+            WorkStage::Analysis => Self::Analysis,
+            WorkStage::Architecture => Self::Architecture,
+            WorkStage::Implementation => Self::Implementation,
+            WorkStage::Tests => Self::Tests,
+            WorkStage::Docs => Self::Docs,
+            WorkStage::MrNote => Self::MrNote,
+            WorkStage::Understanding => Self::Understanding,
+        }
+    }
+}
+
+/// The issue or merge request the work is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    /// `#12` for an issue, `!34` for a merge request, empty for a local task.
+    pub reference: String,
+    pub title: UntrustedLine,
+    pub body: UntrustedText,
+    pub url: Option<String>,
+}
+
+/// What the runner knows about the project, all of it shown as data.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProjectContext {
+    /// The analyzer's facts summary (languages, manifests, build and test commands, tree).
+    pub facts: Option<UntrustedText>,
+    /// `project_context.md`, the cached understanding of the project.
+    pub understanding: Option<UntrustedText>,
+    /// The repository's own instructions for coding agents (`AGENTS.md`, …).
+    pub agent_instructions: Vec<AgentInstructions>,
+}
+
+/// One file of agent instructions found in the repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentInstructions {
+    /// Path relative to the repository root.
+    pub path: UntrustedLine,
+    pub text: UntrustedText,
+}
+
+/// The output of an earlier stage, carried forward as data.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousOutput {
+    pub stage: Stage,
+    /// The file the stage wrote, when it wrote one.
+    pub path: Option<String>,
+    pub content: UntrustedText,
+}
+
+/// Where the agent works.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    /// The repository checkout, the agent's working directory.
+    pub repo_dir: String,
+    /// A folder outside the repository for files the runner reads back (stage outputs).
+    pub scratch_dir: String,
+    /// The branch the runner commits to.
+    pub branch: String,
+}
+
+/// One changed file of a merge request diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedFile {
+    pub path: UntrustedLine,
+    pub change: FileChange,
+    pub added_lines: u32,
+    pub removed_lines: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+}
+
+/// The prompt of analysis, architecture, implementation, tests, docs, mr_note and understanding.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagePrompt {
+    pub stage: WorkStage,
+    pub task: Task,
+    /// The note that asked for this work, when a note did (an issue or merge request comment).
+    pub request: Option<UntrustedText>,
+    pub project: ProjectContext,
+    pub previous_outputs: Vec<PreviousOutput>,
+    pub workspace: Workspace,
+    /// The file the stage must write: `analysis.json`, `architecture.json` or
+    /// `project_context.md` in the scratch folder; `None` for stages that only change code.
+    pub output_path: Option<String>,
+}
+
+impl StageContext for StagePrompt {
+    fn stage(&self) -> Stage {
+        self.stage.into()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let needs_output =
+            matches!(self.stage, WorkStage::Analysis | WorkStage::Architecture | WorkStage::Understanding);
+        if needs_output && self.output_path.is_none() {
+            return Err(format!("the `{}` stage needs an `output_path`", Stage::from(self.stage).name()));
+        }
+        Ok(())
+    }
+}
+
+/// A finding an earlier review already posted, so the agent does not repeat it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnownFinding {
+    pub file: UntrustedLine,
+    pub line: u32,
+    pub title: UntrustedLine,
+}
+
+/// The prompt of the review stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewPrompt {
+    pub merge_request: Task,
+    /// The note that asked for the review, when a note did.
+    pub request: Option<UntrustedText>,
+    pub project: ProjectContext,
+    pub workspace: Workspace,
+    pub base_sha: String,
+    pub head_sha: String,
+    /// The head an earlier review covered; only changes since then are to be reviewed.
+    pub since_sha: Option<String>,
+    pub changed_files: Vec<ChangedFile>,
+    /// The unified diff under review (bounded).
+    pub diff: UntrustedText,
+    pub known_findings: Vec<KnownFinding>,
+    /// Where to write `findings.json`.
+    pub output_path: String,
+}
+
+impl StageContext for ReviewPrompt {
+    fn stage(&self) -> Stage {
+        Stage::Review
+    }
+}
+
+/// A failed job of the pipeline to fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedJob {
+    pub name: UntrustedLine,
+    pub stage: UntrustedLine,
+    /// GitLab's `failure_reason` (`script_failure`, …).
+    pub failure_reason: UntrustedLine,
+    pub url: String,
+    /// The excerpt of the job log (error windows and tail).
+    pub trace: UntrustedText,
+}
+
+/// What an earlier attempt of the fix loop did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlierAttempt {
+    pub number: u32,
+    pub commit_sha: String,
+    pub summary: UntrustedLine,
+}
+
+/// The prompt of the pipeline-fix stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineFixPrompt {
+    pub merge_request: Option<Task>,
+    pub project: ProjectContext,
+    pub workspace: Workspace,
+    /// 1-based number of this attempt.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub pipeline_url: String,
+    pub failed_jobs: Vec<FailedJob>,
+    /// The files the merge request changes.
+    pub changed_files: Vec<ChangedFile>,
+    pub earlier_attempts: Vec<EarlierAttempt>,
+}
+
+impl StageContext for PipelineFixPrompt {
+    fn stage(&self) -> Stage {
+        Stage::PipelineFix
+    }
+}
