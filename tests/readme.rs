@@ -9,7 +9,14 @@ fn readme_configuration_table_matches_env_vars() {
     let end = README.find("<!-- settings:end -->").expect("end marker");
     let table = README[start..end].trim();
     let expected = copilot_runner::env_vars::markdown_table();
-    assert_eq!(table, expected.trim(), "README table is stale; replace it with:\n{expected}");
+    #[expect(clippy::disallowed_methods, reason = "a switch for regenerating the table, read by this test only")]
+    if std::env::var_os("UPDATE_README").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let updated = format!("{}\n{}{}", &README[..start], expected, &README[end..]);
+        std::fs::write(path, updated).expect("write README.md");
+        return;
+    }
+    assert_eq!(table, expected.trim(), "README table is stale: run `UPDATE_README=1 cargo nextest run readme`");
 }
 
 #[test]
