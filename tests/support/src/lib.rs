@@ -1,2 +1,7 @@
 //! The test rig every copilot-runner test stands on: a stateful fake GitLab (REST and git smart
 //! HTTP) and a scripted OpenAI-compatible mock model that lets the real Copilot CLI run offline.
+#![recursion_limit = "256"]
+
+pub mod fake_gitlab;
+
+pub use fake_gitlab::FakeGitLab;

@@ -1,0 +1,133 @@
+//! Users, projects, members, issues, branches and commits.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
+use serde_json::Value;
+
+use super::{Api, ApiError, ApiResult, Input, caller, created, ok, paginated, project_access};
+use crate::fake_gitlab::model::access;
+use crate::fake_gitlab::push::{RefUpdate, after_ref_updates};
+use crate::fake_gitlab::render;
+
+pub async fn current_user(State(api): State<Api>, input: Input) -> ApiResult {
+    let user = caller(&api, &input)?;
+    let state = api.state();
+    ok(render::current_user(&state, &user))
+}
+
+pub async fn get_user(State(api): State<Api>, Path(user_id): Path<u64>, input: Input) -> ApiResult {
+    caller(&api, &input)?;
+    let state = api.state();
+    let user = state.user(user_id).ok_or_else(|| ApiError::not_found("User"))?;
+    let mut value = render::user_basic(&state, user);
+    if let Value::Object(map) = &mut value {
+        map.insert("bot".into(), Value::Bool(user.bot));
+    }
+    ok(value)
+}
+
+pub async fn get_project(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let state = api.state();
+    ok(render::project(&state, &project))
+}
+
+pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(String, u64)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let state = api.state();
+    let level = project.access_of(user_id);
+    let user = state.user(user_id).filter(|_| level > 0).ok_or_else(|| ApiError::not_found("Member"))?;
+    ok(render::member(&state, user, level))
+}
+
+pub async fn get_issue(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let state = api.state();
+    let issue = state.issue(project.id, iid).ok_or_else(|| ApiError::not_found("Issue"))?;
+    ok(render::issue(&state, &project, issue))
+}
+
+async fn branch_value(
+    api: &Api,
+    project: &crate::fake_gitlab::model::Project,
+    name: &str,
+    sha: &str,
+) -> Result<Value, ApiError> {
+    let repo = api.repo_for(&project.path_with_namespace);
+    let info = repo.commit_info(sha).await.map_err(|_| ApiError::not_found("Commit"))?;
+    let default_head = repo.rev_parse(&format!("refs/heads/{}", project.default_branch)).await;
+    let merged = name != project.default_branch
+        && match default_head {
+            Some(head) => repo.is_ancestor(sha, &head).await,
+            None => false,
+        };
+    let state = api.state();
+    Ok(render::branch(&state, project, name, &info, merged))
+}
+
+pub async fn list_branches(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
+    let repo = api.repo_for(&project.path_with_namespace);
+    let branches = repo.branches().await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
+    let search = input.params.str("search");
+    let mut items = Vec::new();
+    for (name, sha) in branches {
+        if search.as_deref().is_some_and(|s| !name.contains(s)) {
+            continue;
+        }
+        items.push(branch_value(&api, &project, &name, &sha).await?);
+    }
+    paginated(&api, &input, items)
+}
+
+pub async fn get_branch(State(api): State<Api>, Path((id, branch)): Path<(String, String)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
+    let repo = api.repo_for(&project.path_with_namespace);
+    let sha = repo.rev_parse(&format!("refs/heads/{branch}")).await.ok_or_else(|| ApiError::not_found("Branch"))?;
+    ok(branch_value(&api, &project, &branch, &sha).await?)
+}
+
+pub async fn create_branch(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (user, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
+    let branch = input.require_str("branch")?;
+    let git_ref = input.require_str("ref")?;
+    let repo = api.repo_for(&project.path_with_namespace);
+    if repo.rev_parse(&format!("refs/heads/{branch}")).await.is_some() {
+        return Err(ApiError::bad_request("Branch already exists"));
+    }
+    let sha = match repo.rev_parse(&format!("refs/heads/{git_ref}")).await {
+        Some(sha) => sha,
+        None => repo.rev_parse(&git_ref).await.ok_or_else(|| ApiError::bad_request("Invalid reference name"))?,
+    };
+    repo.create_branch(&branch, &sha).await.map_err(|_| ApiError::bad_request("Branch is invalid"))?;
+    let update = RefUpdate { branch: branch.clone(), old: None, new: Some(sha.clone()) };
+    after_ref_updates(&api, project.id, &[update], user.id).await;
+    created(branch_value(&api, &project, &branch, &sha).await?)
+}
+
+pub async fn delete_branch(
+    State(api): State<Api>,
+    Path((id, branch)): Path<(String, String)>,
+    input: Input,
+) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
+    if branch == project.default_branch {
+        return Err(ApiError::bad_request("The default branch of a project cannot be deleted."));
+    }
+    let repo = api.repo_for(&project.path_with_namespace);
+    if repo.rev_parse(&format!("refs/heads/{branch}")).await.is_none() {
+        return Err(ApiError::not_found("Branch"));
+    }
+    repo.delete_branch(&branch).await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn get_commit(State(api): State<Api>, Path((id, sha)): Path<(String, String)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
+    let repo = api.repo_for(&project.path_with_namespace);
+    let resolved = repo.rev_parse(&sha).await.ok_or_else(|| ApiError::not_found("Commit"))?;
+    let info = repo.commit_info(&resolved).await.map_err(|_| ApiError::not_found("Commit"))?;
+    let state = api.state();
+    ok(render::commit(&state, &project, &info))
+}

@@ -1,0 +1,404 @@
+//! The fake's CI: which jobs a new pipeline gets and how they end, scripted per project.
+//!
+//! A push to a branch, a trigger call or a retry creates jobs from the project's [`CiScript`];
+//! a [`CiRule`] matching the ref decides the outcome (succeed, fail with a trace, fail the first
+//! N runs then pass, or stay pending for the test to drive). `reads_until_done` makes a pipeline
+//! report `running` for that many reads first, so pollers are exercised without any clock.
+//! A pipeline's status is derived from its jobs, as GitLab's composite status is.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::now;
+use super::model::{Job, Pipeline, State};
+
+/// A job every new pipeline of the project gets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: String,
+    pub stage: String,
+    #[serde(default)]
+    pub allow_failure: bool,
+}
+
+impl JobSpec {
+    pub fn new(name: &str, stage: &str) -> Self {
+        Self { name: name.to_owned(), stage: stage.to_owned(), allow_failure: false }
+    }
+}
+
+/// How a pipeline's jobs end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Outcome {
+    /// Jobs stay `pending` until the test sets their status.
+    Pending,
+    /// Every job succeeds.
+    Succeed,
+    /// `job` fails with `trace` and `failure_reason` (e.g. `script_failure`,
+    /// `runner_system_failure`, `job_execution_timeout`); later stages are skipped.
+    Fail { job: String, trace: String, failure_reason: String },
+    /// The first `runs` runs on the ref fail as [`Outcome::Fail`] would, later ones succeed.
+    FailFirst { runs: u32, job: String, trace: String, failure_reason: String },
+}
+
+/// An outcome for pipelines whose ref matches `ref_pattern` (exact, or a prefix ending in `*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CiRule {
+    pub ref_pattern: String,
+    pub outcome: Outcome,
+    /// Reads of the pipeline that still report `running` before the outcome shows.
+    #[serde(default)]
+    pub reads_until_done: u32,
+}
+
+impl CiRule {
+    fn matches(&self, git_ref: &str) -> bool {
+        match self.ref_pattern.strip_suffix('*') {
+            Some(prefix) => git_ref.starts_with(prefix),
+            None => self.ref_pattern == git_ref,
+        }
+    }
+}
+
+/// A project's CI configuration in the fake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CiScript {
+    /// `false`: pushes create no pipelines (a project without `.gitlab-ci.yml`).
+    pub enabled: bool,
+    pub jobs: Vec<JobSpec>,
+    /// First match wins; no match means [`Outcome::Succeed`].
+    pub rules: Vec<CiRule>,
+    /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`].
+    #[serde(skip)]
+    pub runs: BTreeMap<String, u32>,
+}
+
+impl Default for CiScript {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            jobs: vec![JobSpec::new("build", "build"), JobSpec::new("test", "test")],
+            rules: Vec::new(),
+            runs: BTreeMap::new(),
+        }
+    }
+}
+
+impl CiScript {
+    /// Counts one run on `git_ref` and returns the concrete outcome (never `FailFirst`) with the
+    /// reads it stays running for.
+    fn next_run(&mut self, git_ref: &str) -> (Outcome, u32) {
+        let run = self.runs.entry(git_ref.to_owned()).or_insert(0);
+        let this_run = *run;
+        *run += 1;
+        let Some(rule) = self.rules.iter().find(|rule| rule.matches(git_ref)) else {
+            return (Outcome::Succeed, 0);
+        };
+        let outcome = match &rule.outcome {
+            Outcome::FailFirst { runs, job, trace, failure_reason } if this_run < *runs => {
+                Outcome::Fail { job: job.clone(), trace: trace.clone(), failure_reason: failure_reason.clone() }
+            }
+            Outcome::FailFirst { .. } => Outcome::Succeed,
+            other => other.clone(),
+        };
+        (outcome, rule.reads_until_done)
+    }
+}
+
+/// What starts a pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineStart {
+    pub project_id: u64,
+    pub git_ref: String,
+    pub sha: String,
+    pub before_sha: String,
+    pub source: String,
+    pub user_id: u64,
+    pub variables: Vec<(String, String)>,
+}
+
+/// Creates a pipeline with the project's jobs and schedules its scripted outcome.
+/// Returns `None` when the project has CI disabled (and the source is a push).
+pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
+    let project = state.project_by_id(start.project_id)?;
+    if !project.ci.enabled && start.source == "push" {
+        return None;
+    }
+    let specs = project.ci.jobs.clone();
+    let id = state.allocate("pipeline");
+    let created = now();
+    let project = state.project_mut(start.project_id)?;
+    let iid = project.next_pipeline_iid;
+    project.next_pipeline_iid += 1;
+    let (outcome, reads) = project.ci.next_run(&start.git_ref);
+    state.pipelines.push(Pipeline {
+        id,
+        iid,
+        project_id: start.project_id,
+        git_ref: start.git_ref,
+        sha: start.sha,
+        before_sha: start.before_sha,
+        source: start.source,
+        user_id: start.user_id,
+        forced_status: None,
+        variables: start.variables,
+        reads_until_done: reads,
+        pending_outcome: Some(outcome),
+        created_at: created.clone(),
+        updated_at: created,
+        started_at: None,
+        finished_at: None,
+    });
+    for spec in specs {
+        let job_id = state.allocate("job");
+        state.jobs.push(new_job(
+            job_id,
+            id,
+            start.project_id,
+            &spec.name,
+            &spec.stage,
+            spec.allow_failure,
+            start.user_id,
+        ));
+    }
+    settle(state, id);
+    Some(id)
+}
+
+fn new_job(
+    id: u64,
+    pipeline_id: u64,
+    project_id: u64,
+    name: &str,
+    stage: &str,
+    allow_failure: bool,
+    user_id: u64,
+) -> Job {
+    Job {
+        id,
+        pipeline_id,
+        project_id,
+        name: name.to_owned(),
+        stage: stage.to_owned(),
+        status: "pending".to_owned(),
+        allow_failure,
+        failure_reason: None,
+        trace: String::new(),
+        retried: false,
+        user_id,
+        created_at: now(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+/// Applies the pipeline's scheduled outcome once no reads remain; while reads remain its
+/// active jobs report `running`.
+fn settle(state: &mut State, pipeline_id: u64) {
+    let Some(pipeline) = state.pipeline_mut(pipeline_id) else { return };
+    if pipeline.reads_until_done > 0 {
+        let started = now();
+        for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+            job.status = "running".to_owned();
+            job.started_at.get_or_insert_with(|| started.clone());
+        }
+        return;
+    }
+    let Some(outcome) = pipeline.pending_outcome.take() else { return };
+    apply_outcome(state, pipeline_id, &outcome);
+}
+
+/// Counts one read of a pipeline's status (get, list, jobs) and settles it when due.
+pub fn observe(state: &mut State, pipeline_id: u64) {
+    if let Some(pipeline) = state.pipeline_mut(pipeline_id)
+        && pipeline.pending_outcome.is_some()
+        && pipeline.reads_until_done > 0
+    {
+        pipeline.reads_until_done -= 1;
+    }
+    settle(state, pipeline_id);
+}
+
+/// Finishes the active jobs of a pipeline as `outcome` says.
+pub fn apply_outcome(state: &mut State, pipeline_id: u64, outcome: &Outcome) {
+    let (failing, trace, reason) = match outcome {
+        Outcome::Pending => return,
+        Outcome::Succeed | Outcome::FailFirst { .. } => (None, String::new(), String::new()),
+        Outcome::Fail { job, trace, failure_reason } => (Some(job.clone()), trace.clone(), failure_reason.clone()),
+    };
+    let stages = stage_order(state, pipeline_id);
+    let failed_stage = failing.as_ref().and_then(|name| {
+        state
+            .jobs
+            .iter()
+            .find(|j| j.pipeline_id == pipeline_id && !j.retried && &j.name == name)
+            .map(|j| j.stage.clone())
+    });
+    let failed_stage_index = failed_stage.as_ref().and_then(|s| stages.iter().position(|x| x == s));
+    let stamp = now();
+    for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+        let stage_index = stages.iter().position(|s| *s == job.stage);
+        let after_failure = matches!((failed_stage_index, stage_index), (Some(f), Some(s)) if s > f);
+        if after_failure {
+            job.status = "skipped".to_owned();
+            continue;
+        }
+        job.started_at.get_or_insert_with(|| stamp.clone());
+        job.finished_at = Some(stamp.clone());
+        if failing.as_deref() == Some(job.name.as_str()) {
+            job.status = "failed".to_owned();
+            job.failure_reason = Some(reason.clone());
+            job.trace = trace.clone();
+        } else {
+            job.status = "success".to_owned();
+            if job.trace.is_empty() {
+                job.trace = format!("Running job {}\n$ make {}\nJob succeeded\n", job.name, job.name);
+            }
+        }
+    }
+    if let Some(pipeline) = state.pipeline_mut(pipeline_id) {
+        pipeline.updated_at = stamp;
+    }
+}
+
+fn stage_order(state: &State, pipeline_id: u64) -> Vec<String> {
+    let mut stages: Vec<String> = Vec::new();
+    for job in state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id) {
+        if !stages.contains(&job.stage) {
+            stages.push(job.stage.clone());
+        }
+    }
+    stages
+}
+
+/// The latest (non-retried) jobs of a pipeline.
+pub fn latest_jobs(state: &State, pipeline_id: u64) -> Vec<&Job> {
+    state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id && !j.retried).collect()
+}
+
+/// GitLab's composite status over the latest jobs (or the status a test forced).
+pub fn pipeline_status(state: &State, pipeline: &Pipeline) -> String {
+    if let Some(status) = &pipeline.forced_status {
+        return status.clone();
+    }
+    let jobs = latest_jobs(state, pipeline.id);
+    if jobs.is_empty() {
+        return "created".to_owned();
+    }
+    let has = |status: &str| jobs.iter().any(|j| j.status == status);
+    let ignored_failure = |j: &&&Job| j.status == "failed" && j.allow_failure;
+    if has("running") || (has("pending") && jobs.iter().any(|j| j.is_terminal())) {
+        return "running".to_owned();
+    }
+    for status in ["pending", "created", "waiting_for_resource", "preparing", "manual", "scheduled"] {
+        if has(status) {
+            return status.to_owned();
+        }
+    }
+    if jobs.iter().any(|j| j.status == "failed" && !j.allow_failure) {
+        return "failed".to_owned();
+    }
+    if has("canceled") {
+        return "canceled".to_owned();
+    }
+    if jobs.iter().all(|j| j.status == "skipped") {
+        return "skipped".to_owned();
+    }
+    if jobs.iter().all(|j| j.status == "success" || j.status == "skipped" || ignored_failure(&j)) {
+        return "success".to_owned();
+    }
+    "running".to_owned()
+}
+
+/// Earliest job start and, when the pipeline is terminal, latest job finish.
+pub fn pipeline_times(state: &State, pipeline: &Pipeline, status: &str) -> (Option<String>, Option<String>) {
+    let jobs = latest_jobs(state, pipeline.id);
+    let started = jobs.iter().filter_map(|j| j.started_at.clone()).min();
+    let terminal = matches!(status, "success" | "failed" | "canceled" | "skipped");
+    let finished = if terminal {
+        pipeline.finished_at.clone().or_else(|| jobs.iter().filter_map(|j| j.finished_at.clone()).max())
+    } else {
+        None
+    };
+    (pipeline.started_at.clone().or(started), finished)
+}
+
+/// Retries a job: the old one is marked retried, a fresh one is queued and scripted as a new
+/// run on the ref. Returns the new job's id.
+pub fn retry_job(state: &mut State, job_id: u64, user_id: u64) -> Option<u64> {
+    let old = state.job(job_id)?.clone();
+    let pipeline = state.pipeline(old.pipeline_id)?.clone();
+    let new_id = state.allocate("job");
+    if let Some(job) = state.job_mut(job_id) {
+        job.retried = true;
+    }
+    state.jobs.push(new_job(
+        new_id,
+        old.pipeline_id,
+        old.project_id,
+        &old.name,
+        &old.stage,
+        old.allow_failure,
+        user_id,
+    ));
+    rerun(state, &pipeline);
+    Some(new_id)
+}
+
+/// Retries every failed or canceled latest job of a pipeline.
+pub fn retry_pipeline(state: &mut State, pipeline_id: u64, user_id: u64) {
+    let to_retry: Vec<u64> = latest_jobs(state, pipeline_id)
+        .iter()
+        .filter(|j| matches!(j.status.as_str(), "failed" | "canceled" | "skipped"))
+        .map(|j| j.id)
+        .collect();
+    let Some(pipeline) = state.pipeline(pipeline_id).cloned() else { return };
+    for job_id in to_retry {
+        let Some(old) = state.job(job_id).cloned() else { continue };
+        let new_id = state.allocate("job");
+        if let Some(job) = state.job_mut(job_id) {
+            job.retried = true;
+        }
+        state.jobs.push(new_job(
+            new_id,
+            pipeline_id,
+            old.project_id,
+            &old.name,
+            &old.stage,
+            old.allow_failure,
+            user_id,
+        ));
+    }
+    if let Some(p) = state.pipeline_mut(pipeline_id) {
+        p.forced_status = None;
+        p.finished_at = None;
+    }
+    rerun(state, &pipeline);
+}
+
+/// Schedules the outcome of a new run on the pipeline's ref for its pending jobs.
+fn rerun(state: &mut State, pipeline: &Pipeline) {
+    let Some(project) = state.project_mut(pipeline.project_id) else { return };
+    let (outcome, reads) = project.ci.next_run(&pipeline.git_ref);
+    if let Some(p) = state.pipeline_mut(pipeline.id) {
+        p.pending_outcome = Some(outcome);
+        p.reads_until_done = reads;
+    }
+    settle(state, pipeline.id);
+}
+
+/// Cancels every active job of a pipeline.
+pub fn cancel_pipeline(state: &mut State, pipeline_id: u64) {
+    let stamp = now();
+    for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+        job.status = "canceled".to_owned();
+        job.finished_at = Some(stamp.clone());
+    }
+    if let Some(p) = state.pipeline_mut(pipeline_id) {
+        p.pending_outcome = None;
+        p.reads_until_done = 0;
+        p.updated_at = stamp;
+    }
+}

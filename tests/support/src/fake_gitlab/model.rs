@@ -1,0 +1,351 @@
+//! The fake's state: users, projects, issues, merge requests, notes, awards, pipelines and jobs.
+//!
+//! Plain data behind one mutex, changed by the HTTP handlers and by tests' scripting methods,
+//! read by tests' assertions. Ids are allocated the way GitLab allocates them: `id` is global per
+//! resource kind, `iid` counts per project. Git contents are not here: they live in each
+//! project's bare repository and are read through [`super::repo`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::ci::CiScript;
+
+/// A GitLab user. `token` is the personal access token the fake accepts for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub token: String,
+    pub bot: bool,
+    pub state: String,
+}
+
+/// GitLab's access levels (`members` API).
+pub mod access {
+    pub const GUEST: u32 = 10;
+    pub const REPORTER: u32 = 20;
+    pub const DEVELOPER: u32 = 30;
+    pub const MAINTAINER: u32 = 40;
+    pub const OWNER: u32 = 50;
+}
+
+/// A project with its bare repository on disk.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: u64,
+    pub path_with_namespace: String,
+    pub default_branch: String,
+    /// user id → access level (inherited and direct are the same here).
+    pub members: BTreeMap<u64, u32>,
+    pub trigger_tokens: Vec<TriggerToken>,
+    pub ci: CiScript,
+    pub next_issue_iid: u64,
+    pub next_mr_iid: u64,
+    pub next_pipeline_iid: u64,
+    pub created_at: String,
+}
+
+impl Project {
+    pub fn name(&self) -> &str {
+        self.path_with_namespace.rsplit('/').next().unwrap_or(&self.path_with_namespace)
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.path_with_namespace.rsplit_once('/').map_or("", |(namespace, _)| namespace)
+    }
+
+    pub fn access_of(&self, user_id: u64) -> u32 {
+        self.members.get(&user_id).copied().unwrap_or(0)
+    }
+}
+
+/// A pipeline trigger token and the user its pipelines run as.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerToken {
+    pub id: u64,
+    pub token: String,
+    pub owner_id: u64,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    pub id: u64,
+    pub iid: u64,
+    pub project_id: u64,
+    pub title: String,
+    pub description: String,
+    pub state: String,
+    pub author_id: u64,
+    pub assignee_ids: Vec<u64>,
+    pub labels: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a note, a discussion or an award belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Noteable {
+    Issue { project_id: u64, iid: u64 },
+    MergeRequest { project_id: u64, iid: u64 },
+}
+
+impl Noteable {
+    pub fn project_id(self) -> u64 {
+        match self {
+            Noteable::Issue { project_id, .. } | Noteable::MergeRequest { project_id, .. } => project_id,
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Noteable::Issue { .. } => "Issue",
+            Noteable::MergeRequest { .. } => "MergeRequest",
+        }
+    }
+}
+
+/// A note (comment). Notes of one discussion share `discussion_id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub id: u64,
+    pub noteable: Noteable,
+    /// The global id of the issue or MR (`noteable_id`).
+    pub noteable_id: u64,
+    pub discussion_id: String,
+    /// `true` for a plain comment (its own one-note discussion).
+    pub individual_note: bool,
+    /// `None`, `DiscussionNote` or `DiffNote`.
+    pub note_type: Option<String>,
+    pub body: String,
+    pub author_id: u64,
+    pub system: bool,
+    pub internal: bool,
+    pub position: Option<serde_json::Value>,
+    pub commit_id: Option<String>,
+    pub resolvable: bool,
+    pub resolved: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What an award emoji is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Awardable {
+    Issue(u64),
+    MergeRequest(u64),
+    Note(u64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Award {
+    pub id: u64,
+    pub name: String,
+    pub user_id: u64,
+    pub awardable: Awardable,
+    pub created_at: String,
+}
+
+/// One version (`merge_request_diff`) of a merge request, with its diff files.
+#[derive(Debug, Clone, Serialize)]
+pub struct MrVersion {
+    pub id: u64,
+    pub head_commit_sha: String,
+    pub base_commit_sha: String,
+    pub start_commit_sha: String,
+    pub created_at: String,
+    pub files: Vec<super::diff::DiffFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeRequest {
+    pub id: u64,
+    pub iid: u64,
+    pub project_id: u64,
+    pub title: String,
+    pub description: String,
+    pub state: String,
+    pub source_branch: String,
+    pub target_branch: String,
+    pub author_id: u64,
+    pub assignee_ids: Vec<u64>,
+    pub reviewer_ids: Vec<u64>,
+    pub labels: Vec<String>,
+    pub remove_source_branch: bool,
+    pub squash: bool,
+    pub discussion_locked: bool,
+    /// Newest last.
+    pub versions: Vec<MrVersion>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+}
+
+impl MergeRequest {
+    /// GitLab's draft detection: a `Draft:`, `[Draft]` or `(Draft)` title prefix (any case).
+    pub fn draft(&self) -> bool {
+        let lower = self.title.trim_start().to_ascii_lowercase();
+        ["draft:", "[draft]", "(draft)", "draft -"].iter().any(|prefix| lower.starts_with(prefix))
+    }
+
+    pub fn latest_version(&self) -> Option<&MrVersion> {
+        self.versions.last()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    pub id: u64,
+    pub iid: u64,
+    pub project_id: u64,
+    pub git_ref: String,
+    pub sha: String,
+    pub before_sha: String,
+    pub source: String,
+    pub user_id: u64,
+    /// Set when a test forces the status; otherwise derived from the jobs.
+    pub forced_status: Option<String>,
+    pub variables: Vec<(String, String)>,
+    /// How many more reads report `running` before the scripted outcome shows.
+    pub reads_until_done: u32,
+    /// The outcome applied once `reads_until_done` reaches zero.
+    pub pending_outcome: Option<super::ci::Outcome>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: u64,
+    pub pipeline_id: u64,
+    pub project_id: u64,
+    pub name: String,
+    pub stage: String,
+    pub status: String,
+    pub allow_failure: bool,
+    pub failure_reason: Option<String>,
+    pub trace: String,
+    pub retried: bool,
+    pub user_id: u64,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl Job {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "success" | "failed" | "canceled" | "skipped")
+    }
+}
+
+/// A trigger call as GitLab received it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerCall {
+    pub project_id: u64,
+    pub git_ref: String,
+    pub variables: Vec<(String, String)>,
+    pub pipeline_id: u64,
+}
+
+/// Everything the fake knows.
+#[derive(Debug, Default)]
+pub struct State {
+    pub base_url: String,
+    pub users: Vec<User>,
+    pub projects: Vec<Project>,
+    pub issues: Vec<Issue>,
+    pub merge_requests: Vec<MergeRequest>,
+    pub notes: Vec<Note>,
+    pub awards: Vec<Award>,
+    pub pipelines: Vec<Pipeline>,
+    pub jobs: Vec<Job>,
+    pub triggers: Vec<TriggerCall>,
+    next_id: BTreeMap<&'static str, u64>,
+}
+
+impl State {
+    /// The next global id for a resource kind (`"note"`, `"pipeline"`, …).
+    pub fn allocate(&mut self, kind: &'static str) -> u64 {
+        let start = match kind {
+            "user" => 1,
+            "project" => 1,
+            _ => 100,
+        };
+        let next = self.next_id.entry(kind).or_insert(start);
+        let id = *next;
+        *next += 1;
+        id
+    }
+
+    pub fn user(&self, id: u64) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn user_by_token(&self, token: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.token == token)
+    }
+
+    pub fn user_by_name(&self, username: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.username == username)
+    }
+
+    /// A project by numeric id or by (already decoded) `namespace/path`.
+    pub fn project(&self, key: &str) -> Option<&Project> {
+        match key.parse::<u64>() {
+            Ok(id) => self.projects.iter().find(|p| p.id == id),
+            Err(_) => self.projects.iter().find(|p| p.path_with_namespace == key),
+        }
+    }
+
+    pub fn project_by_id(&self, id: u64) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+
+    pub fn project_mut(&mut self, id: u64) -> Option<&mut Project> {
+        self.projects.iter_mut().find(|p| p.id == id)
+    }
+
+    pub fn issue(&self, project_id: u64, iid: u64) -> Option<&Issue> {
+        self.issues.iter().find(|i| i.project_id == project_id && i.iid == iid)
+    }
+
+    pub fn merge_request(&self, project_id: u64, iid: u64) -> Option<&MergeRequest> {
+        self.merge_requests.iter().find(|m| m.project_id == project_id && m.iid == iid)
+    }
+
+    pub fn merge_request_mut(&mut self, project_id: u64, iid: u64) -> Option<&mut MergeRequest> {
+        self.merge_requests.iter_mut().find(|m| m.project_id == project_id && m.iid == iid)
+    }
+
+    pub fn pipeline(&self, id: u64) -> Option<&Pipeline> {
+        self.pipelines.iter().find(|p| p.id == id)
+    }
+
+    pub fn pipeline_mut(&mut self, id: u64) -> Option<&mut Pipeline> {
+        self.pipelines.iter_mut().find(|p| p.id == id)
+    }
+
+    pub fn job(&self, id: u64) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    pub fn job_mut(&mut self, id: u64) -> Option<&mut Job> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    /// The global id of an issue or MR, as `noteable_id`/`awardable_id` carry it.
+    pub fn noteable_id(&self, noteable: Noteable) -> Option<u64> {
+        match noteable {
+            Noteable::Issue { project_id, iid } => self.issue(project_id, iid).map(|i| i.id),
+            Noteable::MergeRequest { project_id, iid } => self.merge_request(project_id, iid).map(|m| m.id),
+        }
+    }
+
+    pub fn web_url_of_project(&self, project: &Project) -> String {
+        format!("{}/{}", self.base_url, project.path_with_namespace)
+    }
+}

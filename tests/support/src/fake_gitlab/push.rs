@@ -1,0 +1,102 @@
+//! What a push does inside GitLab: every updated branch gets a pipeline (source `push`), and
+//! every open merge request whose source branch moved gets a new version with its diffs
+//! recomputed from the repository (base = merge-base with the target, start = target head).
+//!
+//! Pushes over smart HTTP, branches created through the API and server-side commits made by
+//! tests all come through here, so they behave alike.
+
+use super::ci::{PipelineStart, create_pipeline};
+use super::clock::now;
+use super::model::MrVersion;
+use super::repo::Repo;
+use super::server::Shared;
+
+/// One branch that moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub branch: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// The branches that differ between two snapshots of `(branch, sha)`.
+pub fn ref_updates(before: &[(String, String)], after: &[(String, String)]) -> Vec<RefUpdate> {
+    let mut updates = Vec::new();
+    for (branch, sha) in after {
+        let old = before.iter().find(|(b, _)| b == branch).map(|(_, s)| s.clone());
+        if old.as_deref() != Some(sha.as_str()) {
+            updates.push(RefUpdate { branch: branch.clone(), old, new: Some(sha.clone()) });
+        }
+    }
+    for (branch, sha) in before {
+        if !after.iter().any(|(b, _)| b == branch) {
+            updates.push(RefUpdate { branch: branch.clone(), old: Some(sha.clone()), new: None });
+        }
+    }
+    updates
+}
+
+/// Runs GitLab's push side effects for `updates` made by `user_id`.
+pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefUpdate], user_id: u64) {
+    let Some(path) = shared.state().project_by_id(project_id).map(|p| p.path_with_namespace.clone()) else { return };
+    let repo = shared.repo_for(&path);
+    for update in updates {
+        let Some(new) = &update.new else { continue };
+        {
+            let mut state = shared.state();
+            create_pipeline(
+                &mut state,
+                PipelineStart {
+                    project_id,
+                    git_ref: update.branch.clone(),
+                    sha: new.clone(),
+                    before_sha: update.old.clone().unwrap_or_else(|| "0".repeat(40)),
+                    source: "push".to_owned(),
+                    user_id,
+                    variables: Vec::new(),
+                },
+            );
+        }
+        let open_mrs: Vec<(u64, String)> = shared
+            .state()
+            .merge_requests
+            .iter()
+            .filter(|m| m.project_id == project_id && m.state == "opened" && m.source_branch == update.branch)
+            .map(|m| (m.iid, m.target_branch.clone()))
+            .collect();
+        for (iid, target) in open_mrs {
+            if let Ok(Some(version)) = compute_version(shared, &repo, &update.branch, &target).await {
+                let mut state = shared.state();
+                if let Some(mr) = state.merge_request_mut(project_id, iid) {
+                    if mr.latest_version().is_some_and(|v| v.head_commit_sha == version.head_commit_sha) {
+                        continue;
+                    }
+                    mr.versions.push(version);
+                    mr.updated_at = now();
+                }
+            }
+        }
+    }
+}
+
+/// A new MR version for `source` against `target`, or `None` when a branch is missing.
+pub async fn compute_version(
+    shared: &Shared,
+    repo: &Repo,
+    source: &str,
+    target: &str,
+) -> anyhow::Result<Option<MrVersion>> {
+    let Some(head) = repo.rev_parse(&format!("refs/heads/{source}")).await else { return Ok(None) };
+    let Some(start) = repo.rev_parse(&format!("refs/heads/{target}")).await else { return Ok(None) };
+    let base = repo.merge_base(&start, &head).await.unwrap_or_else(|| start.clone());
+    let files = repo.diff(&base, &head).await?;
+    let id = shared.state().allocate("mr_version");
+    Ok(Some(MrVersion {
+        id,
+        head_commit_sha: head,
+        base_commit_sha: base,
+        start_commit_sha: start,
+        created_at: now(),
+        files,
+    }))
+}

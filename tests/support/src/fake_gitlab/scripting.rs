@@ -1,0 +1,268 @@
+//! The handle's methods that change the world the way people and CI would: add users,
+//! projects, issues and notes, commit and push on the server side, script CI outcomes and
+//! set job statuses and traces.
+
+use anyhow::Context as _;
+
+use super::ci::{self, CiRule, CiScript, Outcome};
+use super::clock::now;
+use super::model::{Issue, Noteable, Project, TriggerToken, User};
+use super::push::{RefUpdate, after_ref_updates};
+use super::repo::{FileChange, Repo};
+use super::seed::{IssueSeed, ProjectSeed, UserSeed, default_token};
+use super::{FakeGitLab, api};
+
+impl FakeGitLab {
+    /// Adds a user; returns it (with its token).
+    pub fn add_user(&self, seed: UserSeed) -> User {
+        let mut state = self.shared.state();
+        let id = state.allocate("user");
+        let user = User {
+            id,
+            name: seed.name.clone().unwrap_or_else(|| seed.username.clone()),
+            token: seed.token.clone().unwrap_or_else(|| default_token(&seed.username)),
+            username: seed.username,
+            bot: seed.bot,
+            state: "active".to_owned(),
+        };
+        state.users.push(user.clone());
+        user
+    }
+
+    /// Blocks a user: their token stops working (401/403), as for a deactivated account.
+    pub fn block_user(&self, username: &str) {
+        let mut state = self.shared.state();
+        if let Some(user) = state.users.iter_mut().find(|u| u.username == username) {
+            user.state = "blocked".to_owned();
+        }
+    }
+
+    /// Creates a project with a bare repository holding `seed.files` in one commit on its
+    /// default branch; returns its id.
+    pub async fn add_project(&self, seed: ProjectSeed) -> anyhow::Result<u64> {
+        let dir = self.shared.repos_root.join(format!("{}.git", seed.path));
+        let files: Vec<FileChange> = seed
+            .files
+            .iter()
+            .map(|(path, content)| FileChange { path: path.clone(), content: Some(content.clone()) })
+            .collect();
+        Repo::create(
+            dir.clone(),
+            self.shared.git_home.clone(),
+            &seed.default_branch,
+            &files,
+            ("Fake GitLab", "fake@example.com"),
+        )
+        .await
+        .with_context(|| format!("while creating the repository of `{}`", seed.path))?;
+        let mut state = self.shared.state();
+        let id = state.allocate("project");
+        let mut members = std::collections::BTreeMap::new();
+        for (username, level) in &seed.members {
+            let user = state.user_by_name(username).with_context(|| format!("unknown member `{username}`"))?;
+            members.insert(user.id, *level);
+        }
+        let mut trigger_tokens = Vec::new();
+        for trigger in &seed.triggers {
+            let owner =
+                state.user_by_name(&trigger.owner).with_context(|| format!("unknown owner `{}`", trigger.owner))?.id;
+            let trigger_id = state.allocate("trigger");
+            trigger_tokens.push(TriggerToken {
+                id: trigger_id,
+                token: trigger.token.clone(),
+                owner_id: owner,
+                description: "copilot-runner".to_owned(),
+            });
+        }
+        state.projects.push(Project {
+            id,
+            path_with_namespace: seed.path.clone(),
+            default_branch: seed.default_branch.clone(),
+            members,
+            trigger_tokens,
+            ci: seed.ci.clone().unwrap_or_default(),
+            next_issue_iid: 1,
+            next_mr_iid: 1,
+            next_pipeline_iid: 1,
+            created_at: now(),
+        });
+        drop(state);
+        for issue in seed.issues {
+            self.add_issue(&seed.path, issue);
+        }
+        Ok(id)
+    }
+
+    /// Sets a user's access level on a project (0 removes the membership).
+    pub fn set_access(&self, project: &str, username: &str, level: u32) {
+        let user_id = self.user_id(username);
+        let project_id = self.project_id(project);
+        let mut state = self.shared.state();
+        if let Some(project) = state.project_mut(project_id) {
+            if level == 0 {
+                project.members.remove(&user_id);
+            } else {
+                project.members.insert(user_id, level);
+            }
+        }
+    }
+
+    /// Opens an issue; returns its iid.
+    pub fn add_issue(&self, project: &str, seed: IssueSeed) -> u64 {
+        let project_id = self.project_id(project);
+        let author_id = self.user_id(&seed.author);
+        let assignee_ids: Vec<u64> = seed.assignees.iter().map(|u| self.user_id(u)).collect();
+        let mut state = self.shared.state();
+        let id = state.allocate("issue");
+        let Some(stored) = state.project_mut(project_id) else { return 0 };
+        let iid = stored.next_issue_iid;
+        stored.next_issue_iid += 1;
+        let stamp = now();
+        state.issues.push(Issue {
+            id,
+            iid,
+            project_id,
+            title: seed.title,
+            description: seed.description,
+            state: "opened".to_owned(),
+            author_id,
+            assignee_ids,
+            labels: seed.labels,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        });
+        iid
+    }
+
+    /// A person comments on an issue; returns the note id.
+    pub fn add_issue_note(&self, project: &str, iid: u64, username: &str, body: &str) -> u64 {
+        self.add_note(Noteable::Issue { project_id: self.project_id(project), iid }, username, body, false)
+    }
+
+    /// A person comments on a merge request; returns the note id.
+    pub fn add_mr_note(&self, project: &str, iid: u64, username: &str, body: &str) -> u64 {
+        self.add_note(Noteable::MergeRequest { project_id: self.project_id(project), iid }, username, body, false)
+    }
+
+    /// GitLab itself writes a system note (e.g. "assigned to @copilot-agent").
+    pub fn add_system_note(&self, noteable: Noteable, body: &str) -> u64 {
+        let author = self.shared.state().users.first().map(|u| u.username.clone()).unwrap_or_default();
+        self.add_note(noteable, &author, body, true)
+    }
+
+    fn add_note(&self, target: Noteable, username: &str, body: &str, system: bool) -> u64 {
+        let author_id = self.user_id(username);
+        let mut state = self.shared.state();
+        let noteable_id = state.noteable_id(target).unwrap_or_else(|| panic!("fake GitLab has no {target:?}"));
+        let mut note = api::add_note(&mut state, target, noteable_id, author_id, body, false);
+        if system {
+            if let Some(stored) = state.notes.iter_mut().find(|n| n.id == note.id) {
+                stored.system = true;
+            }
+            note.system = true;
+        }
+        note.id
+    }
+
+    /// Commits `files` (`None` deletes) on `branch` as `username`, on the server side, then runs
+    /// the push side effects (pipeline, MR versions): "someone pushed meanwhile". Creates the
+    /// branch from the default branch when missing. Returns the new head SHA.
+    pub async fn push_files(
+        &self,
+        project: &str,
+        branch: &str,
+        files: &[(&str, Option<&str>)],
+        message: &str,
+        username: &str,
+    ) -> anyhow::Result<String> {
+        let project = self.project(project);
+        let user = self.user(username);
+        let repo = self.shared.repo_for(&project.path_with_namespace);
+        let changes: Vec<FileChange> = files
+            .iter()
+            .map(|(path, content)| FileChange { path: (*path).to_owned(), content: content.map(str::to_owned) })
+            .collect();
+        let _guard = self.shared.push_lock.lock().await;
+        let old = repo.rev_parse(&format!("refs/heads/{branch}")).await;
+        let parent = match &old {
+            Some(sha) => sha.clone(),
+            None => repo
+                .rev_parse(&format!("refs/heads/{}", project.default_branch))
+                .await
+                .context("the default branch is missing")?,
+        };
+        let email = format!("{}@example.com", user.username);
+        let sha = repo.commit(branch, Some(&parent), &changes, message, (&user.name, &email)).await?;
+        let update = RefUpdate { branch: branch.to_owned(), old, new: Some(sha.clone()) };
+        after_ref_updates(&self.shared, project.id, &[update], user.id).await;
+        Ok(sha)
+    }
+
+    /// Replaces a project's CI script (jobs, rules).
+    pub fn set_ci(&self, project: &str, script: CiScript) {
+        let project_id = self.project_id(project);
+        if let Some(p) = self.shared.state().project_mut(project_id) {
+            p.ci = script;
+        }
+    }
+
+    /// Adds a rule in front of the project's CI rules (it wins over older ones), e.g.
+    /// `CiRule { ref_pattern: "copilot/*".into(), outcome: Outcome::FailFirst { runs: 2, .. }, reads_until_done: 1 }`.
+    pub fn add_ci_rule(&self, project: &str, rule: CiRule) {
+        let project_id = self.project_id(project);
+        if let Some(p) = self.shared.state().project_mut(project_id) {
+            p.ci.rules.insert(0, rule);
+        }
+    }
+
+    /// Sets a job's status, and optionally its trace and failure reason (for a failed job).
+    pub fn set_job(&self, job_id: u64, status: &str, trace: Option<&str>, failure_reason: Option<&str>) {
+        let mut state = self.shared.state();
+        let stamp = now();
+        let pipeline_id = state.job(job_id).map(|j| j.pipeline_id);
+        if let Some(job) = state.job_mut(job_id) {
+            job.status = status.to_owned();
+            if status != "pending" && status != "created" {
+                job.started_at.get_or_insert_with(|| stamp.clone());
+            }
+            if job.is_terminal() {
+                job.finished_at = Some(stamp.clone());
+            }
+            if let Some(trace) = trace {
+                job.trace = trace.to_owned();
+            }
+            job.failure_reason =
+                if status == "failed" { Some(failure_reason.unwrap_or("script_failure").to_owned()) } else { None };
+        }
+        // A job set by hand means the scripted outcome no longer applies.
+        if let Some(pipeline) = pipeline_id.and_then(|id| state.pipeline_mut(id)) {
+            pipeline.pending_outcome = None;
+            pipeline.reads_until_done = 0;
+            pipeline.updated_at = stamp;
+        }
+    }
+
+    /// Appends to a job's trace (a running job's log growing).
+    pub fn append_trace(&self, job_id: u64, text: &str) {
+        if let Some(job) = self.shared.state().job_mut(job_id) {
+            job.trace.push_str(text);
+        }
+    }
+
+    /// Finishes a pipeline's active jobs now as `outcome` says.
+    pub fn finish_pipeline(&self, pipeline_id: u64, outcome: &Outcome) {
+        let mut state = self.shared.state();
+        if let Some(pipeline) = state.pipeline_mut(pipeline_id) {
+            pipeline.pending_outcome = None;
+            pipeline.reads_until_done = 0;
+        }
+        ci::apply_outcome(&mut state, pipeline_id, outcome);
+    }
+
+    /// Forces a pipeline's reported status regardless of its jobs (`None` derives it again).
+    pub fn force_pipeline_status(&self, pipeline_id: u64, status: Option<&str>) {
+        if let Some(pipeline) = self.shared.state().pipeline_mut(pipeline_id) {
+            pipeline.forced_status = status.map(str::to_owned);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! What a fresh fake contains: users with tokens, projects with members, files, issues,
+//! trigger tokens and CI scripts. [`Seed::standard`] is the world most tests start from; the
+//! `fake-gitlab` binary reads the same structure from JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ci::CiScript;
+use super::model::access;
+
+/// The agent's username in the standard seed.
+pub const AGENT: &str = "copilot-agent";
+
+/// The token the fake issues for a seeded user without an explicit one.
+pub fn default_token(username: &str) -> String {
+    format!("glpat-fake-{username}")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSeed {
+    pub username: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Defaults to [`default_token`].
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub bot: bool,
+}
+
+impl UserSeed {
+    pub fn new(username: &str) -> Self {
+        Self { username: username.to_owned(), name: None, token: None, bot: false }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssueSeed {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub author: String,
+    #[serde(default)]
+    pub assignees: Vec<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriggerSeed {
+    pub token: String,
+    /// The username pipelines created with this token run as.
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectSeed {
+    /// `namespace/path`.
+    pub path: String,
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
+    /// username → access level (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner).
+    #[serde(default)]
+    pub members: BTreeMap<String, u32>,
+    /// path → content of the initial commit.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub issues: Vec<IssueSeed>,
+    #[serde(default)]
+    pub triggers: Vec<TriggerSeed>,
+    #[serde(default)]
+    pub ci: Option<CiScript>,
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+impl ProjectSeed {
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+            default_branch: default_branch(),
+            members: BTreeMap::new(),
+            files: BTreeMap::from([("README.md".to_owned(), format!("# {path}\n"))]),
+            issues: Vec::new(),
+            triggers: Vec::new(),
+            ci: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seed {
+    pub users: Vec<UserSeed>,
+    pub projects: Vec<ProjectSeed>,
+}
+
+const LIB_RS: &str = "//! Widgets.\n\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\npub fn sub(a: i32, b: i32) -> i32 {\n    a - b\n}\n\npub fn mul(a: i32, b: i32) -> i32 {\n    a * b\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(1, 2), 3);\n    }\n}\n";
+
+const CARGO_TOML: &str = "[package]\nname = \"widgets\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n";
+
+const GITLAB_CI: &str = "stages: [build, test]\n\nbuild:\n  stage: build\n  script: cargo build\n\ntest:\n  stage: test\n  script: cargo test\n";
+
+impl Seed {
+    /// The standard world:
+    /// - users `copilot-agent` (the agent), `alice` and `dave` (developers), `maria`
+    ///   (maintainer), `gus` (guest), `renovate-bot` (a bot, developer), `outsider` (no
+    ///   membership); tokens are [`default_token`] of the username;
+    /// - `acme/widgets` (a small Rust crate, `main`), issue #1 by alice assigned to the agent,
+    ///   trigger token `glptt-fake-widgets` owned by maria;
+    /// - `acme/copilot-agent` (the agent project the webhook triggers), trigger token
+    ///   `glptt-fake-agent` owned by the agent, which is its maintainer.
+    pub fn standard() -> Self {
+        let users = vec![
+            UserSeed { name: Some("Copilot Agent".into()), ..UserSeed::new(AGENT) },
+            UserSeed { name: Some("Alice Developer".into()), ..UserSeed::new("alice") },
+            UserSeed { name: Some("Dave Developer".into()), ..UserSeed::new("dave") },
+            UserSeed { name: Some("Maria Maintainer".into()), ..UserSeed::new("maria") },
+            UserSeed { name: Some("Gus Guest".into()), ..UserSeed::new("gus") },
+            UserSeed { name: Some("Renovate Bot".into()), bot: true, ..UserSeed::new("renovate-bot") },
+            UserSeed { name: Some("Olga Outsider".into()), ..UserSeed::new("outsider") },
+        ];
+        let widgets = ProjectSeed {
+            members: BTreeMap::from([
+                (AGENT.to_owned(), access::DEVELOPER),
+                ("alice".to_owned(), access::DEVELOPER),
+                ("dave".to_owned(), access::DEVELOPER),
+                ("maria".to_owned(), access::MAINTAINER),
+                ("gus".to_owned(), access::GUEST),
+                ("renovate-bot".to_owned(), access::DEVELOPER),
+            ]),
+            files: BTreeMap::from([
+                ("README.md".to_owned(), "# widgets\n\nSmall arithmetic helpers.\n".to_owned()),
+                ("Cargo.toml".to_owned(), CARGO_TOML.to_owned()),
+                ("src/lib.rs".to_owned(), LIB_RS.to_owned()),
+                (".gitlab-ci.yml".to_owned(), GITLAB_CI.to_owned()),
+            ]),
+            issues: vec![IssueSeed {
+                title: "Add a greeting function".to_owned(),
+                description: "Please add `greet(name)` returning `Hello, <name>!` with a test.".to_owned(),
+                author: "alice".to_owned(),
+                assignees: vec![AGENT.to_owned()],
+                labels: vec!["feature".to_owned()],
+            }],
+            triggers: vec![TriggerSeed { token: "glptt-fake-widgets".to_owned(), owner: "maria".to_owned() }],
+            ..ProjectSeed::new("acme/widgets")
+        };
+        let agent_project = ProjectSeed {
+            members: BTreeMap::from([(AGENT.to_owned(), access::MAINTAINER), ("maria".to_owned(), access::OWNER)]),
+            files: BTreeMap::from([(
+                ".gitlab-ci.yml".to_owned(),
+                "copilot:\n  script: copilot-runner run\n".to_owned(),
+            )]),
+            triggers: vec![TriggerSeed { token: "glptt-fake-agent".to_owned(), owner: AGENT.to_owned() }],
+            ci: Some(CiScript { jobs: vec![super::ci::JobSpec::new("copilot", "run")], ..CiScript::default() }),
+            ..ProjectSeed::new("acme/copilot-agent")
+        };
+        Self { users, projects: vec![widgets, agent_project] }
+    }
+}
