@@ -137,4 +137,13 @@ fn build_context_leaves_out_local_state() {
     for needed in [".git", "target", ".tools"] {
         assert!(entries.contains(&needed), ".dockerignore should exclude {needed}");
     }
+    // What `cargo build --locked` reads must stay in the context: the workspace manifests and
+    // lock file, the sources, the embedded prompts and the test rig (a workspace member).
+    for kept in ["Cargo.toml", "Cargo.lock", "src", "prompts", "tests", "tests/support"] {
+        assert!(repo().join(kept).exists(), "{kept} is part of the build");
+        assert!(
+            !entries.iter().any(|entry| *entry == kept || kept.starts_with(&format!("{entry}/"))),
+            ".dockerignore must not exclude {kept}"
+        );
+    }
 }
