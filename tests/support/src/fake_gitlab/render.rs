@@ -193,6 +193,7 @@ pub fn merge_request(state: &State, project: &Project, mr: &MergeRequest) -> Val
         "squash": mr.squash,
         "squash_on_merge": mr.squash,
         "web_url": format!("{}/-/merge_requests/{}", state.web_url_of_project(project), mr.iid),
+        "reference": format!("!{}", mr.iid),
         "references": references(project, '!', mr.iid),
         "time_stats": {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": null, "human_total_time_spent": null},
         "task_completion_status": {"count": 0, "completed_count": 0},

@@ -138,7 +138,19 @@ pub async fn get_one(State(api): State<Api>, Path((id, iid)): Path<(String, u64)
         .filter(|p| p.project_id == project.id && p.git_ref == mr.source_branch && Some(&p.sha) == head.as_ref())
         .max_by_key(|p| p.id);
     if let Value::Object(map) = &mut value {
-        map.insert("head_pipeline".into(), pipeline.map_or(Value::Null, |p| render::pipeline_detail(&state, p)));
+        let detail = pipeline.map(|p| render::pipeline_detail(&state, p));
+        map.insert("head_pipeline".into(), detail.clone().unwrap_or(Value::Null));
+        // The single-MR entity's extra fields (`pipeline` is the deprecated head pipeline summary).
+        map.insert("pipeline".into(), pipeline.map_or(Value::Null, |p| render::pipeline_basic(&state, p)));
+        let field = |key: &str| detail.as_ref().map_or(Value::Null, |d| d[key].clone());
+        map.insert("latest_build_started_at".into(), field("started_at"));
+        map.insert("latest_build_finished_at".into(), field("finished_at"));
+        map.insert("first_deployed_to_production_at".into(), Value::Null);
+        map.insert("merge_error".into(), Value::Null);
+        map.insert("subscribed".into(), Value::Bool(true));
+        map.insert("diverged_commits_count".into(), json!(0));
+        map.insert("rebase_in_progress".into(), Value::Bool(false));
+        map.insert("approvals_before_merge".into(), Value::Null);
     }
     ok(value)
 }

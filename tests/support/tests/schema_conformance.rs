@@ -1,0 +1,276 @@
+//! Every REST response the fake serves validates against GitLab's own response schemas (the
+//! RSpec fixtures under `shared/schemas/gitlab-api/`), with formats checked; where GitLab
+//! publishes no schema, the response carries at least the keys of a recorded real payload
+//! (`shared/fixtures/gitlab/api/`).
+//!
+//! Two documented adaptations, both narrowing nothing the fake could get wrong silently:
+//! - DiffNotes carry `position` and `commit_id`, which GitLab's `Entities::Note` exposes only for
+//!   DiffNotes and which the fixture `notes.json` (written for plain notes) does not list.
+//! - `entities/discussion.json` is GitLab's web-UI serializer; its top level (`id`,
+//!   `individual_note`, `notes`) is the REST shape, but its note items are the UI's (string ids,
+//!   `path` on authors), so REST note items are checked against `notes.json` instead.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{as_user, status_json};
+use copilot_runner_testkit::FakeGitLab;
+use copilot_runner_testkit::fake_gitlab::{CiRule, Outcome};
+use jsonschema::{Retrieve, Uri};
+use serde_json::{Value, json};
+
+const WIDGETS: &str = "acme%2Fwidgets";
+
+fn shared_dir() -> PathBuf {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
+    dir.canonicalize().expect("the shared folder sits beside the repository")
+}
+
+fn schema_dir() -> PathBuf {
+    shared_dir().join("schemas/gitlab-api")
+}
+
+/// Resolves the schemas' relative `$ref`s (`file://` URIs under the schema folder) from disk.
+struct SchemaFiles;
+
+impl Retrieve for SchemaFiles {
+    fn retrieve(&self, uri: &Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let path = uri.path().as_str();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read schema {path}: {e}"))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+fn load(relative: &str) -> Value {
+    let path = schema_dir().join(relative);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Validates `instance` against `schema` as if it were the file `relative`.
+fn check_with(schema: &Value, relative: &str, instance: &Value) {
+    let base = format!("file://{}", schema_dir().join(relative).display());
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(true)
+        .with_base_uri(base)
+        .with_retriever(SchemaFiles)
+        .build(schema)
+        .unwrap_or_else(|e| panic!("schema {relative} builds: {e}"));
+    let errors: Vec<String> =
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{relative}: {errors:#?}\n{instance:#}");
+}
+
+/// The validator is not vacuous: `instance` is rejected.
+fn rejects(relative: &str, instance: &Value) {
+    let base = format!("file://{}", schema_dir().join(relative).display());
+    let schema = load(relative);
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(true)
+        .with_base_uri(base)
+        .with_retriever(SchemaFiles)
+        .build(&schema)
+        .unwrap();
+    assert!(!validator.is_valid(instance), "{relative} should reject {instance}");
+}
+
+fn check(relative: &str, instance: &Value) {
+    check_with(&load(relative), relative, instance);
+}
+
+/// `notes.json` with the DiffNote-only fields GitLab exposes added.
+fn notes_schema() -> Value {
+    let mut schema = load("public_api/v4/notes.json");
+    let properties = schema["items"]["properties"].as_object_mut().unwrap();
+    properties.insert("position".into(), json!({"type": "object"}));
+    properties.insert("commit_id".into(), json!({"type": ["string", "null"]}));
+    schema
+}
+
+/// The fixture's keys all appear in `actual`.
+fn has_fixture_keys(fixture: &str, actual: &Value) {
+    let text = std::fs::read_to_string(shared_dir().join("fixtures/gitlab/api").join(fixture)).unwrap();
+    let recorded: Value = serde_json::from_str(&text).unwrap();
+    let recorded = if recorded.is_array() { recorded[0].clone() } else { recorded };
+    let missing: Vec<&String> =
+        recorded.as_object().unwrap().keys().filter(|k| actual.get(k.as_str()).is_none()).collect();
+    assert!(missing.is_empty(), "{fixture}: missing {missing:?} in {actual:#}");
+}
+
+#[tokio::test]
+async fn users_projects_members_issues_and_branches_match_gitlab_schemas() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    check("public_api/v4/user/basic.json", &agent.get_json("/user").await);
+    check("public_api/v4/project/identity.json", &agent.get_json(&format!("/projects/{WIDGETS}")).await);
+    let member = agent.get_json(&format!("/projects/{WIDGETS}/members/all/{}", fake.user_id("alice"))).await;
+    check("public_api/v4/members.json", &json!([member]));
+    has_fixture_keys("go-gitlab-inline/get_inherited_project_member.json", &{
+        let mut m = member.clone();
+        // Admin-only fields GitLab shows to administrators.
+        m["email"] = json!(null);
+        m["group_saml_identity"] = json!(null);
+        m
+    });
+    let issue = agent.get_json(&format!("/projects/{WIDGETS}/issues/1")).await;
+    check("public_api/v4/issue.json", &issue);
+    check("public_api/v4/issues.json", &json!([issue]));
+
+    let branch = agent.get_json(&format!("/projects/{WIDGETS}/repository/branches/main")).await;
+    check("public_api/v4/branch.json", &branch);
+    has_fixture_keys("get_branch.json", &branch);
+    let (status, created) = status_json(
+        agent
+            .post_form(&format!("/projects/{WIDGETS}/repository/branches"), &[("branch", "topic"), ("ref", "main")])
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    check("public_api/v4/branch.json", &created);
+    check("public_api/v4/branches.json", &agent.get_json(&format!("/projects/{WIDGETS}/repository/branches")).await);
+    check("public_api/v4/commit/basic.json", &branch["commit"]);
+
+    // The validators bite: a missing field, a bad date and a $ref'd sub-schema are caught.
+    let mut broken = issue.clone();
+    broken.as_object_mut().unwrap().remove("web_url");
+    rejects("public_api/v4/issue.json", &broken);
+    let mut broken = branch.clone();
+    broken["commit"]["created_at"] = json!("yesterday");
+    rejects("public_api/v4/branch.json", &broken);
+}
+
+#[tokio::test]
+async fn notes_awards_merge_requests_versions_diffs_and_discussions_match_gitlab() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    fake.add_issue_note("acme/widgets", 1, "alice", "@copilot-agent go");
+    let (_, note) =
+        status_json(agent.post_form(&format!("/projects/{WIDGETS}/issues/1/notes"), &[("body", "on it")]).await).await;
+    check_with(&notes_schema(), "public_api/v4/notes.json", &json!([note]));
+    let notes = agent.get_json(&format!("/projects/{WIDGETS}/issues/1/notes")).await;
+    check_with(&notes_schema(), "public_api/v4/notes.json", &notes);
+    let (_, award) = status_json(
+        agent
+            .post_form(&format!("/projects/{WIDGETS}/issues/1/notes/{}/award_emoji", note["id"]), &[("name", "eyes")])
+            .await,
+    )
+    .await;
+    has_fixture_keys("go-gitlab-inline/create_mr_note_award_emoji.json", &award);
+
+    let lib = fake.read_file("acme/widgets", "main", "src/lib.rs").await.unwrap();
+    let changed = lib.replace("a * b", "a.wrapping_mul(b)");
+    fake.push_files("acme/widgets", "feature", &[("src/lib.rs", Some(&changed))], "Wrap", "alice").await.unwrap();
+    let (status, mr) = status_json(
+        agent
+            .post_json(
+                &format!("/projects/{WIDGETS}/merge_requests"),
+                json!({"source_branch": "feature", "target_branch": "main", "title": "Draft: wrap",
+                       "assignee_ids": [fake.user_id("copilot-agent")], "reviewer_ids": [fake.user_id("alice")]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    check("public_api/v4/merge_request.json", &mr);
+    check("public_api/v4/merge_request_simple.json", &mr);
+    let single = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1")).await;
+    check("public_api/v4/merge_request.json", &single);
+    check("public_api/v4/pipeline/detail.json", &single["head_pipeline"]);
+    has_fixture_keys("get_merge_request.json", &single);
+    for mr in agent.get_json(&format!("/projects/{WIDGETS}/merge_requests")).await.as_array().unwrap() {
+        check("public_api/v4/merge_request.json", mr);
+    }
+
+    let versions = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/versions")).await;
+    has_fixture_keys("gitlab-docs/mr_versions.docs.json", &versions[0]);
+    let version = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/versions/{}", versions[0]["id"])).await;
+    for commit in version["commits"].as_array().unwrap() {
+        check("public_api/v4/commit/basic.json", commit);
+    }
+    let diffs = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/diffs")).await;
+    has_fixture_keys("list_merge_request_diff.json", &diffs[0]);
+
+    let refs = &mr["diff_refs"];
+    let line = lib.lines().position(|l| l.contains("a * b")).unwrap() + 1;
+    let (status, discussion) = status_json(
+        agent
+            .post_json(
+                &format!("/projects/{WIDGETS}/merge_requests/1/discussions"),
+                json!({"body": "consider overflow", "position": {
+                    "position_type": "text", "base_sha": refs["base_sha"], "start_sha": refs["start_sha"],
+                    "head_sha": refs["head_sha"], "old_path": "src/lib.rs", "new_path": "src/lib.rs", "new_line": line}}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{discussion}");
+    let mut discussion_schema = load("entities/discussion.json");
+    discussion_schema["properties"]["notes"]["items"] = notes_schema()["items"].clone();
+    check_with(&discussion_schema, "entities/discussion.json", &discussion);
+    has_fixture_keys("go-gitlab-inline/create_merge_request_discussion.json", &discussion);
+    agent.post_form(&format!("/projects/{WIDGETS}/merge_requests/1/notes"), &[("body", "summary")]).await;
+    let all = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/discussions")).await;
+    let mut list_schema = load("entities/discussions.json");
+    list_schema["items"] = discussion_schema.clone();
+    check_with(&list_schema, "entities/discussions.json", &all);
+    check_with(
+        &notes_schema(),
+        "public_api/v4/notes.json",
+        &agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/notes")).await,
+    );
+}
+
+#[tokio::test]
+async fn pipelines_jobs_and_trigger_responses_match_gitlab_schemas() {
+    let fake = FakeGitLab::start().await.unwrap();
+    fake.add_ci_rule(
+        "acme/widgets",
+        CiRule {
+            ref_pattern: "broken".into(),
+            outcome: Outcome::Fail {
+                job: "test".into(),
+                trace: "error[E0308]\n".into(),
+                failure_reason: "script_failure".into(),
+            },
+            reads_until_done: 0,
+        },
+    );
+    fake.push_files("acme/widgets", "broken", &[("x.txt", Some("x\n"))], "x", "alice").await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    let pipelines = agent.get_json(&format!("/projects/{WIDGETS}/pipelines?ref=broken")).await;
+    check("public_api/v4/pipelines.json", &pipelines);
+    let id = &pipelines[0]["id"];
+    let detail = agent.get_json(&format!("/projects/{WIDGETS}/pipelines/{id}")).await;
+    check("public_api/v4/pipeline/detail.json", &detail);
+    has_fixture_keys("python-gitlab/pipeline_content.json", &detail);
+    assert_eq!(detail["status"], "failed");
+
+    let jobs = agent.get_json(&format!("/projects/{WIDGETS}/pipelines/{id}/jobs?include_retried=true")).await;
+    for job in jobs.as_array().unwrap() {
+        if job["status"] == "failed" {
+            // GitLab exposes `failure_reason` only on failed jobs; the fixture schema is for others.
+            assert_eq!(job["failure_reason"], "script_failure");
+            let mut without = job.clone();
+            without.as_object_mut().unwrap().remove("failure_reason");
+            check("public_api/v4/job.json", &without);
+            has_fixture_keys("python-gitlab/failed_job_content.json", job);
+        } else {
+            check("public_api/v4/job.json", job);
+        }
+    }
+
+    let form = [("token", "glptt-fake-agent"), ("ref", "main"), ("variables[TRIGGER_TYPE]", "issue_assignee")];
+    let response =
+        reqwest_form(&format!("{}/projects/acme%2Fcopilot-agent/trigger/pipeline", fake.api_url()), &form).await;
+    let (status, triggered) = status_json(response).await;
+    assert_eq!(status, 201);
+    check("public_api/v4/pipeline/detail.json", &triggered);
+    has_fixture_keys("gitlab-docs/trigger_pipeline_response.docs.json", &triggered);
+}
+
+#[expect(clippy::disallowed_methods, reason = "an unauthenticated client for the trigger API")]
+async fn reqwest_form(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new().post(url).form(form).send().await.unwrap()
+}
