@@ -107,6 +107,27 @@ impl fmt::Display for Language {
     }
 }
 
+/// Which agent backend runs the stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    /// The GitHub Copilot CLI.
+    Copilot,
+    /// Any other agent CLI, from a command template.
+    Command,
+}
+
+impl std::str::FromStr for AgentKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "copilot" => Ok(Self::Copilot),
+            "command" => Ok(Self::Command),
+            _ => Err("`copilot` or `command`".to_owned()),
+        }
+    }
+}
+
 /// Format of log lines on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -231,6 +252,12 @@ pub struct Settings {
     pub pipeline_ref: String,
     pub webhook_secret_token: Option<SecretString>,
     pub copilot_github_token: Option<SecretString>,
+    pub agent: AgentKind,
+    pub agent_command: Option<String>,
+    pub copilot_cli_path: Option<PathBuf>,
+    pub copilot_model: Option<String>,
+    pub stage_timeout: Duration,
+    pub deny_tools: Vec<String>,
     pub artifacts_dir: PathBuf,
     pub retry_interval: Duration,
     pub retry_max: u32,
@@ -457,6 +484,23 @@ impl<'a> Resolver<'a> {
         let pipeline_ref = self.parse(env_vars::PIPELINE_REF, |value| Ok::<_, String>(value.trim().to_owned()));
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
         let copilot_github_token = self.secret(env_vars::COPILOT_GITHUB_TOKEN);
+        let agent = self.parse(env_vars::COPILOT_AGENT, str::parse::<AgentKind>);
+        let agent_command = self.string(env_vars::COPILOT_AGENT_COMMAND, None);
+        if agent == Some(AgentKind::Command) && agent_command.is_none() {
+            self.errors.push(SettingError {
+                key: env_vars::COPILOT_AGENT_COMMAND.to_owned(),
+                value: String::new(),
+                source: Source::Default,
+                allowed: "a command template when `COPILOT_AGENT` is `command`".to_owned(),
+            });
+        }
+        let copilot_cli_path = self.string(env_vars::COPILOT_CLI_PATH, None).map(PathBuf::from);
+        let copilot_model = self.string(env_vars::COPILOT_MODEL, None);
+        let stage_timeout = self.number(env_vars::COPILOT_STAGE_TIMEOUT, 10_u64, 24 * 3600).map(Duration::from_secs);
+        let deny_tools = self
+            .string(env_vars::COPILOT_DENY_TOOLS, None)
+            .map(|list| list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
         let artifacts_default = match project_dir {
             Some(dir) => {
                 (dir.join("copilot-artifacts").display().to_string(), Source::Derived(env_vars::ci::CI_PROJECT_DIR))
@@ -496,6 +540,12 @@ impl<'a> Resolver<'a> {
             pipeline_ref: pipeline_ref?,
             webhook_secret_token,
             copilot_github_token,
+            agent: agent?,
+            agent_command,
+            copilot_cli_path,
+            copilot_model,
+            stage_timeout: stage_timeout?,
+            deny_tools,
             artifacts_dir: artifacts_dir?,
             retry_interval: retry_interval?,
             retry_max: retry_max?,

@@ -90,6 +90,18 @@ env_vars! {
     WEBHOOK_SECRET_TOKEN = "WEBHOOK_SECRET_TOKEN", Secret, None;
     /// GitHub token for the Copilot CLI (fine-grained PAT with "Copilot Requests", or an OAuth token).
     COPILOT_GITHUB_TOKEN = "COPILOT_GITHUB_TOKEN", Secret, None;
+    /// Agent backend that runs each stage: `copilot` (the GitHub Copilot CLI) or `command` (any CLI from `COPILOT_AGENT_COMMAND`).
+    COPILOT_AGENT = "COPILOT_AGENT", Setting, Some("copilot");
+    /// Command template of the `command` backend, split into arguments without a shell; placeholders `{prompt_file}`, `{workdir}`, `{scratch_dir}`.
+    COPILOT_AGENT_COMMAND = "COPILOT_AGENT_COMMAND", Setting, None;
+    /// Path of the Copilot CLI executable.
+    COPILOT_CLI_PATH = "COPILOT_CLI_PATH", Setting, Some("`copilot` on `PATH`");
+    /// Model the Copilot CLI uses (`--model`); empty leaves the choice to the CLI.
+    COPILOT_MODEL = "COPILOT_MODEL", Setting, None;
+    /// Wall-clock limit of one agent stage in seconds; the agent's whole process group is stopped after it.
+    COPILOT_STAGE_TIMEOUT = "COPILOT_STAGE_TIMEOUT", Setting, Some("1800");
+    /// Extra tool patterns the agent may never use, comma-separated (e.g. `shell(curl),shell(rm)`); added to the built-in deny list.
+    COPILOT_DENY_TOOLS = "COPILOT_DENY_TOOLS", Setting, None;
     /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     COPILOT_ARTIFACTS_DIR = "COPILOT_ARTIFACTS_DIR", Setting, Some("`$CI_PROJECT_DIR/copilot-artifacts` in CI, else `./copilot-artifacts`");
     /// Seconds between polls of a watched pipeline (the debug loop backs off from here).

@@ -87,6 +87,9 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if let Some(error) = cause.downcast_ref::<crate::trigger::TriggerError>() {
         return Some(error.exit_code());
     }
+    if let Some(error) = cause.downcast_ref::<crate::agent::AgentError>() {
+        return Some(error.exit_code());
+    }
     if let Some(error) = cause.downcast_ref::<crate::gitlab::Error>() {
         return Some(error.exit_code());
     }

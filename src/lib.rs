@@ -4,6 +4,7 @@
 //! direction of imports in ARCHITECTURE.md: `cli` → workflows → adapters (`gitlab`, `agent`,
 //! `git`, `prompts`) → `process` / `config` / `telemetry` / `redact`.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -63,7 +63,7 @@ pub enum Echo {
 }
 
 /// Everything needed to run one child.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProcessSpec {
     pub program: PathBuf,
     pub args: Vec<OsString>,
@@ -82,6 +82,22 @@ pub struct ProcessSpec {
     /// Names the child in logs and errors (`git fetch`, `copilot`).
     pub label: String,
     pub echo: Echo,
+}
+
+impl fmt::Debug for ProcessSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The environment may hold tokens: names only.
+        f.debug_struct("ProcessSpec")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("cwd", &self.cwd)
+            .field("env", &self.env.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("stdin_bytes", &self.stdin.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .field("grace", &self.grace)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProcessSpec {

@@ -3,5 +3,6 @@
 #![recursion_limit = "256"]
 
 pub mod fake_gitlab;
+pub mod mock_model;
 
 pub use fake_gitlab::FakeGitLab;

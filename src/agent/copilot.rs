@@ -1,0 +1,329 @@
+//! The GitHub Copilot CLI backend.
+//!
+//! One stage is one non-interactive CLI session: the prompt goes in on stdin (never argv, which
+//! has length limits and shows in `ps`), `--output-format json` streams JSONL events that we
+//! read live into a transcript in the job log, and the tool policy allows everything except
+//! what could leak or push (`git push`, `git remote`, `git config`, `git credential` plus
+//! `COPILOT_DENY_TOOLS`): the binary pushes, the agent never does. The environment comes from
+//! an allowlist, our own tokens are never in it, and the Copilot token is hidden from the
+//! agent's shell with `--secret-env-vars`.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::events::{self, EventRecord};
+use super::{Agent, AgentError, AgentOutcome, BASE_ENV, BASE_ENV_PREFIXES, STAGE_GRACE, StageRequest};
+use crate::config::{Env, Settings};
+use crate::process::{self, ProcessError, ProcessSpec, Stream};
+use crate::{env_vars, telemetry};
+
+/// Tool patterns always denied (pattern syntax of `copilot help permissions`: `shell(git push)`
+/// matches the `git push` first-level subcommand).
+pub const DEFAULT_DENY_TOOLS: &[&str] =
+    &["shell(git push)", "shell(git remote)", "shell(git config)", "shell(git credential)"];
+
+/// Variables the CLI reads its GitHub token from, in its order of precedence.
+pub const TOKEN_VARS: &[&str] = &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"];
+
+/// Variables whose values the CLI strips from its tools' environments and redacts from output.
+pub const SECRET_ENV_VARS: &[&str] =
+    &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "COPILOT_PROVIDER_API_KEY", "COPILOT_PROVIDER_BEARER_TOKEN"];
+
+/// File names inside a stage's artifacts folder.
+pub const EVENTS_FILE: &str = "copilot-events.jsonl";
+pub const USAGE_FILE: &str = "copilot-usage.json";
+pub const TRANSCRIPT_FILE: &str = "transcript.txt";
+pub const LOG_DIR: &str = "copilot-logs";
+
+/// Runs stages through the Copilot CLI.
+#[derive(Clone)]
+pub struct CopilotAgent {
+    cli: PathBuf,
+    model: Option<String>,
+    deny_tools: Vec<String>,
+    env: Arc<Vec<(String, String)>>,
+    grace: Duration,
+}
+
+impl fmt::Debug for CopilotAgent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The environment holds the Copilot token: names only.
+        f.debug_struct("CopilotAgent")
+            .field("cli", &self.cli)
+            .field("model", &self.model)
+            .field("deny_tools", &self.deny_tools)
+            .field("env", &self.env.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl CopilotAgent {
+    /// Finds the CLI (`COPILOT_CLI_PATH`, else `copilot` on `PATH`) and builds the child
+    /// environment from `env`.
+    pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, AgentError> {
+        let cli = match &settings.copilot_cli_path {
+            Some(path) => path.clone(),
+            None => process::find_program("copilot", env, Path::new(".")).ok_or_else(|| AgentError::NotInstalled {
+                message: format!(
+                    "`copilot` is not on `PATH`; install `@github/copilot` or set `{}`",
+                    env_vars::COPILOT_CLI_PATH
+                ),
+            })?,
+        };
+        let mut deny_tools: Vec<String> = DEFAULT_DENY_TOOLS.iter().map(|&pattern| pattern.to_owned()).collect();
+        for pattern in &settings.deny_tools {
+            if !deny_tools.contains(pattern) {
+                deny_tools.push(pattern.clone());
+            }
+        }
+        Ok(Self {
+            cli,
+            model: settings.copilot_model.clone(),
+            deny_tools,
+            env: Arc::new(child_env(settings, env)),
+            grace: STAGE_GRACE,
+        })
+    }
+
+    /// Overrides the time between SIGTERM and SIGKILL on a timeout.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The tool patterns this agent denies.
+    pub fn deny_tools(&self) -> &[String] {
+        &self.deny_tools
+    }
+
+    /// The CLI's arguments for one stage (the prompt is not among them: it goes on stdin).
+    pub fn args(&self, request: &StageRequest) -> Vec<OsString> {
+        let mut args: Vec<OsString> =
+            ["--output-format", "json", "--allow-all-tools", "--no-ask-user", "--no-auto-update"]
+                .into_iter()
+                .map(OsString::from)
+                .collect();
+        for pattern in &self.deny_tools {
+            args.push(format!("--deny-tool={pattern}").into());
+        }
+        args.push("--secret-env-vars".into());
+        args.push(SECRET_ENV_VARS.join(",").into());
+        args.push("--log-dir".into());
+        args.push(request.artifacts_dir.join(LOG_DIR).into());
+        args.push("--usage-output-file".into());
+        args.push(request.artifacts_dir.join(USAGE_FILE).into());
+        args.push("--add-dir".into());
+        args.push(request.scratch_dir.clone().into());
+        if let Some(model) = &self.model {
+            args.push("--model".into());
+            args.push(model.into());
+        }
+        args
+    }
+
+    /// The names of the variables the CLI is given.
+    pub fn env_names(&self) -> Vec<&str> {
+        self.env.iter().map(|(name, _)| name.as_str()).collect()
+    }
+}
+
+/// The CLI's environment: the shell basics, `COPILOT_*` settings of the CLI itself (offline
+/// mode, BYOK provider, home) and the Copilot token; nothing else of ours.
+fn child_env(settings: &Settings, env: &Env) -> Vec<(String, String)> {
+    use secrecy::ExposeSecret as _;
+    let allowed: Vec<&str> = BASE_ENV.iter().chain(TOKEN_VARS).copied().collect();
+    let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
+    let mut vars = process::env_allowlist(env, &allowed, &prefixes);
+    if let Some(token) = &settings.copilot_github_token {
+        vars.retain(|(name, _)| name != env_vars::COPILOT_GITHUB_TOKEN);
+        vars.push((env_vars::COPILOT_GITHUB_TOKEN.to_owned(), token.expose_secret().to_owned()));
+    }
+    for (name, value) in &vars {
+        if SECRET_ENV_VARS.contains(&name.as_str()) {
+            crate::redact::register(value);
+        }
+    }
+    vars
+}
+
+impl Agent for CopilotAgent {
+    async fn run_stage(&self, request: StageRequest) -> Result<AgentOutcome, AgentError> {
+        super::prepare_dirs(&request).await?;
+        let stage = request.stage.as_str();
+        let usage_path = request.artifacts_dir.join(USAGE_FILE);
+        // A usage file from an earlier attempt would be read as this run's.
+        let _ = tokio::fs::remove_file(&usage_path).await;
+
+        let spec = ProcessSpec::new(&self.cli)
+            .label(format!("copilot ({stage})"))
+            .args(self.args(&request))
+            .cwd(&request.repo_dir)
+            .envs(self.env.iter().cloned())
+            .stdin(request.prompt.clone().into_bytes())
+            .timeout(request.timeout)
+            .grace(self.grace)
+            // Events are read line by line as they arrive; only stderr is kept for errors.
+            .caps(64 * 1024, 256 * 1024);
+
+        let mut record = EventRecord::default();
+        let mut raw = Vec::new();
+        let mut transcript = vec![format!("stage `{stage}`: prompt of {} characters", request.prompt.chars().count())];
+        let section = telemetry::section(&format!("agent_{stage}"), &format!("Copilot: stage `{stage}`"));
+        let result = process::run_with_lines(spec, |stream, line| {
+            let shown = match stream {
+                Stream::Stdout => {
+                    raw.extend_from_slice(line.as_bytes());
+                    raw.push(b'\n');
+                    record.push_line(line)
+                }
+                Stream::Stderr => (!line.trim().is_empty()).then(|| format!("! {line}")),
+            };
+            if let Some(shown) = shown {
+                telemetry::write_job_log(&format!("{shown}\n"));
+                transcript.push(shown);
+            }
+        })
+        .await;
+        drop(section);
+
+        let events_path = request.artifacts_dir.join(EVENTS_FILE);
+        let transcript_path = request.artifacts_dir.join(TRANSCRIPT_FILE);
+        super::write_artifact(stage, &events_path, &raw).await?;
+        super::write_artifact(stage, &transcript_path, format!("{}\n", transcript.join("\n")).as_bytes()).await?;
+        let usage = match tokio::fs::read_to_string(&usage_path).await {
+            Ok(text) => events::parse_usage(&text),
+            Err(_) => None,
+        };
+
+        let mut outcome = AgentOutcome {
+            final_message: record.messages.last().cloned(),
+            messages: record.messages.clone(),
+            tools: record.tools.clone(),
+            premium_requests: record.result.as_ref().map(|result| result.premium_requests),
+            code_changes: record.result.as_ref().map(|result| result.code_changes.clone()),
+            usage,
+            session_id: record.result.as_ref().and_then(|result| result.session_id.clone()),
+            exit_status: None,
+            duration: Duration::ZERO,
+            raw_output_path: Some(events_path),
+            transcript_path: Some(transcript_path),
+        };
+        let output = match result {
+            Ok(output) => output,
+            Err(ProcessError::Timeout { after, output, .. }) => {
+                outcome.exit_status = Some(output.status);
+                outcome.duration = output.duration;
+                return Err(AgentError::Timeout { stage: stage.to_owned(), after, outcome: Box::new(outcome) });
+            }
+            Err(error) => return Err(AgentError::from_process(stage, error)),
+        };
+        outcome.exit_status = Some(output.status);
+        outcome.duration = output.duration;
+        judge(stage, &record, &output.stderr.text(), outcome)
+    }
+}
+
+/// Decides from the events, not the exit code alone, whether the stage succeeded.
+fn judge(stage: &str, record: &EventRecord, stderr: &str, outcome: AgentOutcome) -> Result<AgentOutcome, AgentError> {
+    let status = outcome.exit_status;
+    let failed =
+        |reason: String| AgentError::Failed { stage: stage.to_owned(), reason, outcome: Box::new(outcome.clone()) };
+    if let Some(error) = record.errors.last() {
+        if record.transport_failures > 0 {
+            return Err(AgentError::ModelUnreachable { stage: stage.to_owned(), message: error.message.clone() });
+        }
+        return Err(failed(format!("the session reported an error ({}): {}", error.error_type, error.message)));
+    }
+    let Some(result) = &record.result else {
+        let status = status.map_or_else(|| "unknown status".to_owned(), |status| status.to_string());
+        let stderr = super::tail(stderr, 600);
+        return Err(failed(if stderr.is_empty() {
+            format!("the CLI ended ({status}) without a result event")
+        } else {
+            format!("the CLI ended ({status}) without a result event: {stderr}")
+        }));
+    };
+    if result.exit_code != 0 || status.is_some_and(|status| !status.success()) {
+        let status = status.map_or_else(|| "unknown status".to_owned(), |status| status.to_string());
+        return Err(failed(format!("the session ended with exit code {} ({status})", result.exit_code)));
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flags;
+
+    fn settings(env: &Env) -> Settings {
+        Settings::resolve(env, &Flags::default()).unwrap()
+    }
+
+    #[test]
+    fn the_child_environment_holds_no_token_of_ours() {
+        let env = Env::from_pairs([
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/agent"),
+            ("LC_ALL", "C.UTF-8"),
+            ("https_proxy", "http://proxy:3128"),
+            ("COPILOT_OFFLINE", "true"),
+            ("COPILOT_PROVIDER_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("GH_TOKEN", "gho_copilot_token"),
+            ("GITLAB_TOKEN", "glpat-never-leaks"),
+            ("PIPELINE_TRIGGER_TOKEN", "trigger-never-leaks"),
+            ("WEBHOOK_SECRET_TOKEN", "webhook-never-leaks"),
+            ("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=never-leaks"),
+            ("CI_JOB_TOKEN", "job-token-never-leaks"),
+            ("COPILOT_LANGUAGE", "en"),
+            ("COPILOT_CLI_PATH", "/opt/copilot"),
+        ]);
+        let agent = CopilotAgent::from_settings(&settings(&env), &env).unwrap();
+        let mut names = agent.env_names();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["COPILOT_OFFLINE", "COPILOT_PROVIDER_BASE_URL", "GH_TOKEN", "HOME", "LC_ALL", "PATH", "https_proxy"]
+        );
+        assert!(!format!("{agent:?}").contains("gho_copilot_token"));
+    }
+
+    #[test]
+    fn the_invocation_denies_pushing_and_takes_the_prompt_on_stdin() {
+        let env = Env::from_pairs([
+            ("COPILOT_CLI_PATH", "/opt/copilot"),
+            ("COPILOT_MODEL", "gpt-4.1"),
+            ("COPILOT_DENY_TOOLS", "shell(curl), shell(git push)"),
+        ]);
+        let agent = CopilotAgent::from_settings(&settings(&env), &env).unwrap();
+        let request = StageRequest {
+            stage: "implementation".to_owned(),
+            prompt: "do the secret task".to_owned(),
+            repo_dir: "/work/repo".into(),
+            scratch_dir: "/tmp/scratch".into(),
+            artifacts_dir: "/tmp/artifacts/implementation".into(),
+            timeout: Duration::from_secs(60),
+        };
+        let args: Vec<String> = agent.args(&request).iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        let joined = args.join(" ");
+        for expected in [
+            "--output-format json",
+            "--allow-all-tools",
+            "--no-ask-user",
+            "--no-auto-update",
+            "--deny-tool=shell(git push) --deny-tool=shell(git remote) --deny-tool=shell(git config) \
+             --deny-tool=shell(git credential) --deny-tool=shell(curl)",
+            "--log-dir /tmp/artifacts/implementation/copilot-logs",
+            "--usage-output-file /tmp/artifacts/implementation/copilot-usage.json",
+            "--add-dir /tmp/scratch",
+            "--model gpt-4.1",
+            "--secret-env-vars COPILOT_GITHUB_TOKEN,GH_TOKEN,GITHUB_TOKEN",
+        ] {
+            assert!(joined.contains(expected), "missing `{expected}` in {joined}");
+        }
+        assert!(!joined.contains("secret task"), "the prompt must not be in argv");
+        assert_eq!(args.iter().filter(|arg| arg.as_str() == "--deny-tool=shell(git push)").count(), 1);
+    }
+}

@@ -1,0 +1,279 @@
+//! The real Copilot CLI, driven through `agent::copilot`, against the scripted mock model: files
+//! it writes land in the repository, the tool policy stops `git push`, our tokens never reach
+//! the agent's shell or the model, and an unreachable or hanging model ends as a typed error
+//! with nothing left running.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly on any setup error")]
+#![expect(clippy::disallowed_methods, reason = "the test warms the CLI's package cache by running it once")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use copilot_runner::agent::copilot::CopilotAgent;
+use copilot_runner::agent::{Agent, AgentError, AgentOutcome, StageRequest, ToolOutcome};
+use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::exit::{Classify, Code};
+use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script, unreachable_base_url};
+
+const CLI_VERSION: &str = "1.0.102";
+const GITLAB_TOKEN: &str = "glpat-agent-test-never-leaks";
+const TRIGGER_TOKEN: &str = "trigger-agent-test-never-leaks";
+const COPILOT_TOKEN: &str = "github_pat_agent_test_hidden_from_tools";
+
+/// The pinned CLI that `scripts/test` installs.
+fn copilot_cli() -> PathBuf {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/npm/node_modules/.bin/copilot"));
+    assert!(
+        path.exists(),
+        "run scripts/test to install the Copilot CLI (@github/copilot {CLI_VERSION}) into .tools/npm"
+    );
+    path.to_owned()
+}
+
+/// A HOME shared by the tests of this binary: the CLI unpacks its ~235 MB runtime into
+/// `~/.cache` on first use, which must happen once, not once per test (and not twice at once).
+fn shared_home(cli: &Path, path_var: &str) -> PathBuf {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("copilot-home");
+    let warmed = home.join(format!(".warmed-{CLI_VERSION}"));
+    if warmed.exists() {
+        return home;
+    }
+    std::fs::create_dir_all(&home).unwrap();
+    let lock = home.join(".warming");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                if warmed.exists() {
+                    return home;
+                }
+                assert!(Instant::now() < deadline, "another test holds {} too long (stale? remove it)", lock.display());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(error) => panic!("cannot create {}: {error}", lock.display()),
+        }
+    }
+    if !warmed.exists() {
+        let output = std::process::Command::new(cli)
+            .arg("--version")
+            .env_clear()
+            .env("PATH", path_var)
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "copilot --version failed: {}", String::from_utf8_lossy(&output.stderr));
+        std::fs::write(&warmed, "").unwrap();
+    }
+    std::fs::remove_dir(&lock).unwrap();
+    home
+}
+
+/// One stage's folders and the agent's environment.
+struct Fixture {
+    dirs: tempfile::TempDir,
+    cli: PathBuf,
+    path_var: String,
+    home: PathBuf,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let cli = copilot_cli();
+        let path_var = Env::capture().get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
+        let home = {
+            let (cli, path_var) = (cli.clone(), path_var.clone());
+            tokio::task::spawn_blocking(move || shared_home(&cli, &path_var)).await.unwrap()
+        };
+        let dirs = tempfile::tempdir().unwrap();
+        for dir in ["repo", "scratch", "artifacts", "copilot-home"] {
+            std::fs::create_dir(dirs.path().join(dir)).unwrap();
+        }
+        Self { dirs, cli, path_var, home }
+    }
+
+    /// The environment `copilot-runner` itself would see, tokens of ours included.
+    fn env(&self, model_url: &str) -> Env {
+        Env::from_pairs([
+            ("PATH", self.path_var.as_str()),
+            ("HOME", &self.home.display().to_string()),
+            ("COPILOT_HOME", &self.dirs.path().join("copilot-home").display().to_string()),
+            ("COPILOT_OFFLINE", "true"),
+            ("COPILOT_PROVIDER_BASE_URL", model_url),
+            ("COPILOT_MODEL", "gpt-4.1"),
+            ("COPILOT_CLI_PATH", &self.cli.display().to_string()),
+            ("COPILOT_GITHUB_TOKEN", COPILOT_TOKEN),
+            ("GITLAB_TOKEN", GITLAB_TOKEN),
+            ("PIPELINE_TRIGGER_TOKEN", TRIGGER_TOKEN),
+        ])
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dirs.path().join("repo")
+    }
+
+    fn agent(&self, model_url: &str) -> CopilotAgent {
+        let env = self.env(model_url);
+        let settings = Settings::resolve(&env, &Flags::default()).unwrap();
+        CopilotAgent::from_settings(&settings, &env).unwrap()
+    }
+
+    fn request(&self, prompt: &str, timeout: Duration) -> StageRequest {
+        StageRequest {
+            stage: "implementation".to_owned(),
+            prompt: prompt.to_owned(),
+            repo_dir: self.repo(),
+            scratch_dir: self.dirs.path().join("scratch"),
+            artifacts_dir: self.dirs.path().join("artifacts"),
+            timeout,
+        }
+    }
+
+    async fn run(&self, model: &MockModel, prompt: &str) -> AgentOutcome {
+        match self.agent(&model.base_url()).run_stage(self.request(prompt, Duration::from_secs(50))).await {
+            Ok(outcome) => outcome,
+            Err(error) => panic!("stage failed: {error:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scripted_create_writes_the_file_and_usage_is_read() {
+    let fixture = Fixture::new().await;
+    // The CLI's `create` tool requires an absolute path.
+    let path = fixture.repo().join("hello.txt").display().to_string();
+    let model = MockModel::start(
+        Script::new().rule(
+            Rule::when("STAGE create-file")
+                .then(Reply::create(&path, "hello from the agent\n"))
+                .then(Reply::text("Created hello.txt.")),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let outcome = fixture.run(&model, "STAGE create-file: add a greeting").await;
+
+    assert_eq!(std::fs::read_to_string(fixture.repo().join("hello.txt")).unwrap(), "hello from the agent\n");
+    assert_eq!(outcome.final_message.as_deref(), Some("Created hello.txt."));
+    let create = outcome.tools.iter().find(|tool| tool.name == "create").expect("a create tool execution");
+    assert_eq!(create.outcome, ToolOutcome::Succeeded);
+    assert_eq!(outcome.premium_requests, Some(0.0));
+    assert_eq!(outcome.code_changes.as_ref().map(|changes| changes.lines_added), Some(1));
+    let usage = outcome.usage.expect("usage from --usage-output-file");
+    assert_eq!((usage.input_tokens, usage.output_tokens, usage.model_requests), (200, 20, 2));
+    let events = std::fs::read_to_string(outcome.raw_output_path.unwrap()).unwrap();
+    assert!(events.lines().last().unwrap().contains(r#""type":"result""#), "{events}");
+    let transcript = std::fs::read_to_string(outcome.transcript_path.unwrap()).unwrap();
+    assert!(transcript.contains("▶ create: ") && transcript.contains("■ result: exit code 0"), "{transcript}");
+    // The prompt went in on stdin and reached the model.
+    let first = &model.completions()[0];
+    assert!(
+        first.messages().iter().any(|m| m["role"] == "user" && m["content"].to_string().contains("add a greeting"))
+    );
+}
+
+#[tokio::test]
+async fn git_push_is_denied_by_policy_and_reported_in_the_outcome() {
+    let model = MockModel::start(
+        Script::new().rule(
+            Rule::when("STAGE push")
+                .then(Reply::bash("git push origin HEAD", "Push the branch"))
+                .then(Reply::text("I could not push.")),
+        ),
+    )
+    .await
+    .unwrap();
+    let fixture = Fixture::new().await;
+
+    let outcome = fixture.run(&model, "STAGE push: push your work").await;
+
+    let denied: Vec<_> = outcome.denied_tools().collect();
+    assert_eq!(denied.len(), 1, "{:?}", outcome.tools);
+    assert_eq!((denied[0].name.as_str(), denied[0].summary.as_str()), ("bash", "git push origin HEAD"));
+    let ToolOutcome::Denied { reason } = &denied[0].outcome else { unreachable!() };
+    assert!(reason.contains("shell(git push)"), "{reason}");
+    // The model was told, too.
+    let results = model.completions().last().unwrap().tool_results();
+    assert!(results.iter().any(|result| result.contains("denied")), "{results:?}");
+}
+
+#[tokio::test]
+async fn the_agents_shell_sees_no_token_of_ours() {
+    let model = MockModel::start(Script::new().rule(
+        Rule::when("STAGE env").then(Reply::bash("env | sort", "Show the environment")).then(Reply::text("Seen.")),
+    ))
+    .await
+    .unwrap();
+    let fixture = Fixture::new().await;
+
+    let outcome = fixture.run(&model, "STAGE env: show the environment").await;
+
+    let env_tool = outcome.tools.iter().find(|tool| tool.name == "bash").expect("the env tool execution");
+    assert_eq!(env_tool.outcome, ToolOutcome::Succeeded);
+    let results = model.completions().last().unwrap().tool_results();
+    let env_output = results.iter().find(|result| result.contains("PATH=")).expect("the env output sent to the model");
+    assert!(env_output.contains("COPILOT_HOME="), "{env_output}");
+    for secret in [GITLAB_TOKEN, TRIGGER_TOKEN, COPILOT_TOKEN] {
+        assert!(!env_output.contains(secret), "`{secret}` reached the agent's shell:\n{env_output}");
+        assert!(!model.saw(secret), "`{secret}` reached the model");
+    }
+    assert!(!env_output.contains("GITLAB_TOKEN=") && !env_output.contains("PIPELINE_TRIGGER_TOKEN="), "{env_output}");
+}
+
+#[tokio::test]
+async fn an_unreachable_model_is_a_typed_error() {
+    let fixture = Fixture::new().await;
+    let url = unreachable_base_url().await.unwrap();
+
+    let error =
+        fixture.agent(&url).run_stage(fixture.request("STAGE anything", Duration::from_secs(55))).await.unwrap_err();
+
+    assert!(matches!(error, AgentError::ModelUnreachable { .. }), "{error:?}");
+    assert_eq!(error.exit_code(), Code::Unreachable);
+    assert!(error.to_string().contains("Could not connect"), "{error}");
+}
+
+/// Processes whose working directory is `dir` (the CLI and whatever it started there).
+fn processes_in(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir))
+        .filter(|pid| {
+            // A zombie waiting for a reaper is gone for our purposes.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hanging_model_hits_the_stage_timeout_and_nothing_is_left_running() {
+    let model = MockModel::start(Script::new().fallback(Reply::Hang)).await.unwrap();
+    let fixture = Fixture::new().await;
+    let repo = fixture.repo().canonicalize().unwrap();
+    let grace = Duration::from_secs(2);
+    let agent = fixture.agent(&model.base_url()).with_grace(grace);
+    // Long enough for a slow start of the CLI on a loaded machine.
+    let timeout = Duration::from_secs(15);
+
+    let started = Instant::now();
+    let stage = agent.run_stage(fixture.request("STAGE hang", timeout));
+    let watch = async {
+        // Once the model has the request, the CLI is running in the repository.
+        let deadline = Instant::now() + timeout;
+        while model.completions().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        processes_in(&repo)
+    };
+    let (result, running) = tokio::join!(stage, watch);
+    let elapsed = started.elapsed();
+
+    assert!(!running.is_empty(), "the CLI was never seen running (requests: {})", model.completions().len());
+    let error = result.unwrap_err();
+    assert!(matches!(error, AgentError::Timeout { .. }), "{error:?}");
+    assert!(elapsed >= timeout && elapsed < timeout + grace + Duration::from_secs(3), "took {elapsed:?}");
+    let left = processes_in(&repo);
+    assert!(left.is_empty(), "still running after the stage ended: {left:?} (were {running:?})");
+}
