@@ -200,3 +200,17 @@ fn binary_exits_3_when_gitlab_is_unreachable_and_2_when_misconfigured() {
     assert!(stdout.contains("[DOWN] gitlab token"), "{stdout}");
     drop(install);
 }
+
+#[tokio::test]
+async fn finds_the_cli_through_copilot_cli_path_and_reads_the_real_version() {
+    // The real Copilot CLI that scripts/test installs, found the way the agent finds it.
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/npm/node_modules/.bin/copilot");
+    assert!(real.exists(), "the Copilot CLI is missing at {}: run scripts/test to install it", real.display());
+    let mut install = Install::complete().await;
+    install.set("COPILOT_CLI_PATH", &real.display().to_string());
+    install.set("PATH", &std::env::var("PATH").unwrap_or_default());
+    let report = install.diagnose(&DoctorArgs::default()).await;
+    let check = report.check("copilot cli").expect("a copilot check");
+    assert_eq!(check.outcome, Outcome::Pass, "{}", report.render());
+    assert!(check.detail.contains("version 1.0.102"), "{}", check.detail);
+}

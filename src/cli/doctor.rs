@@ -40,7 +40,7 @@ pub struct DoctorArgs {
     /// A project the agent should work on (numeric id or `group/project`): checks the agent's access to it
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
-    /// The Copilot CLI to check [default: `copilot` on PATH]
+    /// The Copilot CLI to check [default: `COPILOT_CLI_PATH`, else `copilot` on PATH]
     #[arg(long, value_name = "PATH")]
     pub copilot: Option<PathBuf>,
 }
@@ -163,7 +163,7 @@ pub async fn diagnose(args: &DoctorArgs, settings: &Settings, env: &Env) -> Repo
     let api_url = settings.api_url();
     let agent = gitlab_checks(args, settings, &api_url, &mut report).await;
     trigger_checks(settings, &api_url, agent.as_ref(), &mut report).await;
-    report.checks.push(copilot_check(args, env).await);
+    report.checks.push(copilot_check(args, settings.copilot_cli_path.as_ref(), env).await);
     report.checks.push(cache_check(&settings.context_cache_url).await);
     report
 }
@@ -363,14 +363,16 @@ async fn probe_trigger(client: &Client, project_id: u64, token: &SecretString, a
     }
 }
 
-/// `copilot --version` through the process runner, with a short timeout.
-async fn copilot_check(args: &DoctorArgs, env: &Env) -> Check {
+/// `copilot --version` through the process runner, with a short timeout. The CLI is found as the
+/// agent finds it: `--copilot`, else `COPILOT_CLI_PATH`, else `copilot` on `PATH`.
+async fn copilot_check(args: &DoctorArgs, configured: Option<&PathBuf>, env: &Env) -> Check {
     const COPILOT: &str = "copilot cli";
     let install_fix = format!(
         "install it with `npm install -g @github/copilot@{PINNED_COPILOT_VERSION}` (optional dependencies included), or \
-         pass `--copilot PATH`"
+         point `{}` (or `--copilot`) at it",
+        env_vars::COPILOT_CLI_PATH
     );
-    let program = match &args.copilot {
+    let program = match args.copilot.as_ref().or(configured) {
         Some(path) => Some(path.clone()),
         None => process::find_program("copilot", env, Path::new(".")),
     };
