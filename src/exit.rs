@@ -84,6 +84,9 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if let Some(error) = cause.downcast_ref::<crate::config::ConfigErrors>() {
         return Some(error.exit_code());
     }
+    if let Some(error) = cause.downcast_ref::<crate::prompts::PromptError>() {
+        return error.is_configuration().then_some(Code::Usage);
+    }
     if let Some(error) = cause.downcast_ref::<crate::trigger::TriggerError>() {
         return Some(error.exit_code());
     }

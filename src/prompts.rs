@@ -39,6 +39,14 @@ pub enum PromptError {
     Render { origin: String, message: String },
 }
 
+impl PromptError {
+    /// Whether the error comes from the override folder an operator configured (exit code 2)
+    /// rather than from rendering.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, Self::ReadOverride { .. } | Self::InvalidTemplate { .. })
+    }
+}
+
 /// One template: a stage prompt, a GitLab message, or a partial the others include.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateName {
@@ -88,32 +96,43 @@ pub trait MessageContext: Serialize {
 }
 
 /// All templates of all languages, parsed once.
-#[derive(Debug)]
 pub struct Prompts {
     tera: tera::Tera,
     /// Where each template came from, by template name, for error messages.
     origins: std::collections::HashMap<String, String>,
 }
 
+impl std::fmt::Debug for Prompts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let overridden = self.origins.values().filter(|origin| !origin.ends_with("(embedded)")).count();
+        f.debug_struct("Prompts").field("templates", &self.origins.len()).field("overridden", &overridden).finish()
+    }
+}
+
 impl Prompts {
     /// Loads the embedded templates, each replaced by `<override_dir>/<lang>/<name>.md.tera` when
     /// that file exists. Every template of every language is parsed here, so a broken override
-    /// fails at start, naming its file.
+    /// fails at start, naming its file. It reads the override folder with blocking IO: call it
+    /// once at start (from async code, inside `spawn_blocking`) and share the result.
     pub fn new(override_dir: Option<&Path>) -> Result<Self, PromptError> {
         let mut sources = Vec::new();
         let mut origins = std::collections::HashMap::new();
         for (name, embedded_text) in embedded::TEMPLATES.iter().flatten() {
-            let override_path = override_dir.map(|dir| dir.join(name));
-            let (text, origin) = match override_path.filter(|path| path.is_file()) {
+            let override_path = override_dir.map(|dir| dir.join(name)).filter(|path| path.is_file());
+            let (text, origin) = match override_path {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .map_err(|source| PromptError::ReadOverride { path: path.clone(), source })?;
-                    (text, path.display().to_string())
+                    let origin = path.display().to_string();
+                    // Parsed alone first so that a syntax error names its own file; the embedded
+                    // templates are known to parse (their tests render them all).
+                    check_alone(name, &text)
+                        .and_then(|()| check_stage_line(name, &text))
+                        .map_err(|message| PromptError::InvalidTemplate { origin: origin.clone(), message })?;
+                    (text, origin)
                 }
                 None => ((*embedded_text).to_owned(), format!("prompts/{name} (embedded)")),
             };
-            check_alone(name, &text)
-                .map_err(|message| PromptError::InvalidTemplate { origin: origin.clone(), message })?;
             origins.insert((*name).to_owned(), origin);
             sources.push(((*name).to_owned(), text));
         }
@@ -161,6 +180,21 @@ fn check_alone(name: &str, text: &str) -> Result<(), String> {
         .filter(|other| other.split_once('/').is_some_and(|(lang, _)| lang == language) && *other != name)
         .map(|other| (other, ""));
     tera::Tera::default().add_raw_templates(stubs.chain([(name, text)])).map_err(|error| error_chain(&error))
+}
+
+/// A stage template must start with its stage line (see [`markers::stage_line`]): tests and
+/// transcripts tell the stages apart by it.
+fn check_stage_line(name: &str, text: &str) -> Result<(), String> {
+    let stem = name.rsplit_once('/').map_or(name, |(_, file)| file).trim_end_matches(".md.tera");
+    let Some(stage) = Stage::ALL.into_iter().find(|stage| stage.name() == stem) else {
+        return Ok(());
+    };
+    let line = markers::stage_line(stage);
+    if text.lines().next().map(str::trim_end) == Some(line.as_str()) {
+        Ok(())
+    } else {
+        Err(format!("a stage prompt must start with the line `{line}`"))
+    }
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -127,6 +127,21 @@ impl From<String> for ProjectId {
     }
 }
 
+impl From<&String> for ProjectId {
+    fn from(path: &String) -> Self {
+        ProjectId::from(path.as_str())
+    }
+}
+
+impl std::fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProjectId::Id(id) => write!(f, "{id}"),
+            ProjectId::Path(path) => f.write_str(path),
+        }
+    }
+}
+
 impl From<&ProjectId> for ProjectId {
     fn from(id: &ProjectId) -> Self {
         id.clone()

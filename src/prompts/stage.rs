@@ -89,6 +89,53 @@ pub struct Task {
     pub url: Option<String>,
 }
 
+impl Task {
+    /// An issue: `#iid`, its title and description.
+    pub fn issue(iid: u64, title: &str, description: &str, url: Option<String>) -> Self {
+        Self {
+            reference: format!("#{iid}"),
+            title: UntrustedLine::new(title),
+            body: UntrustedText::new(description, limits::TASK_BODY),
+            url,
+        }
+    }
+
+    /// A merge request: `!iid`, its title and description.
+    pub fn merge_request(iid: u64, title: &str, description: &str, url: Option<String>) -> Self {
+        Self { reference: format!("!{iid}"), ..Self::issue(iid, title, description, url) }
+    }
+
+    /// A task given on the command line (`copilot-runner local --task`), with no reference.
+    pub fn local(text: &str) -> Self {
+        let title = text.lines().next().unwrap_or_default();
+        Self {
+            reference: String::new(),
+            title: UntrustedLine::new(title),
+            body: UntrustedText::new(text, limits::TASK_BODY),
+            url: None,
+        }
+    }
+}
+
+/// How many characters of each untrusted input a prompt carries, so that the whole prompt stays
+/// within what the model reads well (a cut text says so inside its fence).
+pub mod limits {
+    /// An issue or merge request description, or the note that asked.
+    pub const TASK_BODY: usize = 20_000;
+    /// The analyzer's facts summary.
+    pub const FACTS: usize = 8_000;
+    /// `project_context.md`.
+    pub const UNDERSTANDING: usize = 16_000;
+    /// One file of the repository's agent instructions.
+    pub const AGENT_INSTRUCTIONS: usize = 8_000;
+    /// The output of one earlier stage.
+    pub const PREVIOUS_OUTPUT: usize = 12_000;
+    /// The diff under review.
+    pub const DIFF: usize = 60_000;
+    /// The log excerpt of one failed job.
+    pub const TRACE: usize = 12_000;
+}
+
 /// What the runner knows about the project, all of it shown as data.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProjectContext {
@@ -98,6 +145,24 @@ pub struct ProjectContext {
     pub understanding: Option<UntrustedText>,
     /// The repository's own instructions for coding agents (`AGENTS.md`, …).
     pub agent_instructions: Vec<AgentInstructions>,
+}
+
+impl ProjectContext {
+    /// Bounds each part with its limit from [`limits`]; `agent_instructions` are
+    /// `(path relative to the repository root, text)`.
+    pub fn new(facts: Option<&str>, understanding: Option<&str>, agent_instructions: &[(&str, &str)]) -> Self {
+        Self {
+            facts: facts.map(|text| UntrustedText::new(text, limits::FACTS)),
+            understanding: understanding.map(|text| UntrustedText::new(text, limits::UNDERSTANDING)),
+            agent_instructions: agent_instructions
+                .iter()
+                .map(|(path, text)| AgentInstructions {
+                    path: UntrustedLine::new(path),
+                    text: UntrustedText::new(text, limits::AGENT_INSTRUCTIONS),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One file of agent instructions found in the repository.
@@ -115,6 +180,12 @@ pub struct PreviousOutput {
     /// The file the stage wrote, when it wrote one.
     pub path: Option<String>,
     pub content: UntrustedText,
+}
+
+impl PreviousOutput {
+    pub fn new(stage: Stage, path: Option<String>, content: &str) -> Self {
+        Self { stage, path, content: UntrustedText::new(content, limits::PREVIOUS_OUTPUT) }
+    }
 }
 
 /// Where the agent works.

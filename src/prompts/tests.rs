@@ -446,3 +446,43 @@ fn an_override_that_renders_an_unknown_variable_names_its_file() {
     let error = prompts.render_message(Language::En, &note).unwrap_err();
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
 }
+
+#[test]
+fn an_override_stage_prompt_without_its_stage_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("th")).unwrap();
+    let path = dir.path().join("th/implementation.md.tera");
+    std::fs::write(&path, "Implement the task.\n").unwrap();
+    let error = Prompts::new(Some(dir.path())).unwrap_err();
+    assert!(error.is_configuration());
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("`copilot-runner-stage: implementation`"), "{message}");
+}
+
+#[test]
+fn a_broken_override_exits_as_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("en")).unwrap();
+    std::fs::write(dir.path().join("en/final_note.md.tera"), "{{ unclosed").unwrap();
+    let error = anyhow::Error::new(Prompts::new(Some(dir.path())).unwrap_err()).context("while loading prompts");
+    assert_eq!(crate::exit::code_for(&error), crate::exit::Code::Usage);
+}
+
+#[test]
+fn task_constructors_reference_issues_and_merge_requests_and_bound_the_text() {
+    let issue = Task::issue(7, "Title", &"x".repeat(limits::TASK_BODY + 10), None);
+    assert_eq!(issue.reference, "#7");
+    assert!(issue.body.is_cut());
+    assert_eq!(Task::merge_request(8, "T", "b", None).reference, "!8");
+    let local = Task::local("Add a flag\nwith details");
+    assert_eq!((local.reference.as_str(), local.title.as_str()), ("", "Add a flag"));
+}
+
+#[test]
+fn project_context_bounds_each_part() {
+    let context = ProjectContext::new(Some(&"f".repeat(limits::FACTS * 2)), None, &[("AGENTS.md", "be brief")]);
+    assert!(context.facts.as_ref().unwrap().is_cut());
+    assert!(context.understanding.is_none());
+    assert_eq!(context.agent_instructions[0].path.as_str(), "AGENTS.md");
+}
