@@ -5,6 +5,7 @@
 //! whole error chain and any known hint.
 
 mod config;
+pub mod doctor;
 mod local;
 mod plan;
 mod run;
@@ -72,6 +73,8 @@ enum Command {
     Local(local::LocalArgs),
     /// Print the effective settings with their sources (secrets masked) and check them
     Config(config::ConfigArgs),
+    /// Check the installation: token, agent user, project access, trigger, Copilot CLI, cache
+    Doctor(doctor::DoctorArgs),
     /// Print the plan for a task (complexity, stages, prompts) without changing anything
     Plan(plan::PlanArgs),
     /// Serve GitLab webhooks and trigger the agent's pipeline (see docs/webhook.md)
@@ -113,6 +116,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
+            Command::Doctor(args) => doctor::run(args, settings, env).await,
             Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Local(args) => local::run(args, settings, env).await,
             Command::Serve(args) => serve::run(args, settings, env).await,

@@ -1,0 +1,216 @@
+//! `copilot-runner doctor` against the fake GitLab: a complete installation passes every check
+//! without starting a pipeline; each misconfiguration fails its own check with a fix; an
+//! unreachable GitLab exits 3. The Copilot CLI check runs a scripted stand-in that prints what
+//! the real CLI prints for `--version`.
+#![expect(clippy::disallowed_methods, reason = "the test runs the built binary")]
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use copilot_runner::cli::doctor::{self, DoctorArgs, Outcome, Report};
+use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::exit::Code;
+use copilot_runner_testkit::FakeGitLab;
+
+const AGENT_PROJECT: &str = "acme/copilot-agent";
+const AGENT_TRIGGER: &str = "glptt-fake-agent";
+
+/// A stand-in `copilot` that answers `--version` as version 1.0.102 does.
+fn copilot_stand_in(dir: &Path) -> PathBuf {
+    let path = dir.join("copilot");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\necho 'GitHub Copilot CLI 1.0.102.'\necho \"Run 'copilot update' to check for updates.\"\n",
+    )
+    .expect("write the stand-in");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
+    path
+}
+
+struct Install {
+    fake: FakeGitLab,
+    scratch: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Install {
+    /// A complete installation against the standard fake world.
+    async fn complete() -> Self {
+        let fake = FakeGitLab::start().await.expect("the fake starts");
+        let scratch = tempfile::tempdir().expect("a scratch folder");
+        let vars = vec![
+            ("GITLAB_API_BASE".to_owned(), fake.url()),
+            ("GITLAB_TOKEN".to_owned(), fake.agent_token()),
+            ("COPILOT_AGENT_USERNAME".to_owned(), "copilot-agent".to_owned()),
+            ("PIPELINE_PROJECT_ID".to_owned(), fake.project_id(AGENT_PROJECT).to_string()),
+            ("PIPELINE_TRIGGER_TOKEN".to_owned(), AGENT_TRIGGER.to_owned()),
+            ("PIPELINE_REF".to_owned(), "main".to_owned()),
+            ("CONTEXT_CACHE_URL".to_owned(), format!("file://{}", scratch.path().join("cache").display())),
+            ("HOME".to_owned(), scratch.path().display().to_string()),
+        ];
+        Self { fake, scratch, vars }
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.to_owned(), value.to_owned()));
+    }
+
+    fn args(&self, project: &str) -> DoctorArgs {
+        DoctorArgs { project: Some(project.to_owned()), copilot: Some(copilot_stand_in(self.scratch.path())) }
+    }
+
+    async fn diagnose(&self, args: &DoctorArgs) -> Report {
+        let env = Env::from_pairs(self.vars.clone());
+        let settings = Settings::resolve(&env, &Flags::default()).expect("the settings resolve");
+        doctor::diagnose(args, &settings, &env).await
+    }
+}
+
+fn outcome(report: &Report, name: &str) -> Outcome {
+    report.check(name).unwrap_or_else(|| panic!("no `{name}` check in:\n{}", report.render())).outcome
+}
+
+fn fix(report: &Report, name: &str) -> String {
+    report.check(name).and_then(|check| check.fix.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn complete_installation_passes_every_check_without_starting_a_pipeline() {
+    let install = Install::complete().await;
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let text = report.render();
+    for name in [
+        "gitlab token",
+        "agent user",
+        "project access",
+        "agent project",
+        "trigger token",
+        "copilot cli",
+        "context cache",
+    ] {
+        assert_eq!(outcome(&report, name), Outcome::Pass, "{name}:\n{text}");
+    }
+    assert_eq!(report.exit_code(), Code::Done, "{text}");
+    assert!(text.contains("@copilot-agent has access level 30 on acme/widgets"), "{text}");
+    assert!(text.contains("version 1.0.102"), "{text}");
+
+    // The trigger token was really sent, for the impossible ref, and nothing ran.
+    let probes = install.fake.requests_to("POST /projects/*/trigger/pipeline");
+    assert_eq!(probes.len(), 1, "one probe of the trigger API");
+    assert!(probes[0].body.contains(doctor::TRIGGER_PROBE_REF), "{}", probes[0].body);
+    assert_eq!(probes[0].status, Some(400));
+    assert!(install.fake.trigger_calls().is_empty(), "doctor must never start a pipeline");
+    assert!(install.fake.pipelines(AGENT_PROJECT).is_empty());
+}
+
+#[tokio::test]
+async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
+    let mut install = Install::complete().await;
+    // A guest's token, a wrong trigger token, a branch that does not exist.
+    let guest_token = install.fake.token("gus");
+    install.set("GITLAB_TOKEN", &guest_token);
+    install.set("PIPELINE_TRIGGER_TOKEN", "glptt-not-a-token");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let text = report.render();
+    assert_eq!(outcome(&report, "gitlab token"), Outcome::Pass, "{text}");
+    assert_eq!(outcome(&report, "agent user"), Outcome::Fail, "{text}");
+    assert!(fix(&report, "agent user").contains("COPILOT_AGENT_USERNAME=gus"), "{text}");
+    assert_eq!(outcome(&report, "project access"), Outcome::Fail, "{text}");
+    assert!(text.contains("needs Developer (30)"), "{text}");
+    assert!(fix(&report, "project access").contains("Developer role"), "{text}");
+    assert_eq!(outcome(&report, "trigger token"), Outcome::Fail, "{text}");
+    assert!(fix(&report, "trigger token").contains("Pipeline trigger tokens"), "{text}");
+    assert_eq!(report.exit_code(), Code::Usage);
+
+    let mut install = Install::complete().await;
+    install.set("PIPELINE_REF", "no-such-branch");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "agent project"), Outcome::Fail, "{}", report.render());
+    assert!(fix(&report, "agent project").contains("PIPELINE_REF"));
+
+    let mut install = Install::complete().await;
+    let outsider = install.fake.token("outsider");
+    install.set("GITLAB_TOKEN", &outsider);
+    install.set("COPILOT_AGENT_USERNAME", "outsider");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "project access"), Outcome::Fail, "{}", report.render());
+}
+
+#[tokio::test]
+async fn a_rejected_token_skips_what_depends_on_it() {
+    let mut install = Install::complete().await;
+    install.set("GITLAB_TOKEN", "glpat-revoked");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let text = report.render();
+    assert_eq!(outcome(&report, "gitlab token"), Outcome::Fail, "{text}");
+    assert!(fix(&report, "gitlab token").contains("`api` and `write_repository`"), "{text}");
+    for name in ["agent user", "project access", "agent project", "trigger token"] {
+        assert_eq!(outcome(&report, name), Outcome::Skipped, "{name}:\n{text}");
+    }
+    assert!(!text.contains("glpat-revoked"), "the report never shows a token:\n{text}");
+    assert_eq!(report.exit_code(), Code::Usage);
+}
+
+#[tokio::test]
+async fn a_missing_copilot_cli_fails_with_the_install_command() {
+    let install = Install::complete().await;
+    let args = DoctorArgs { project: None, copilot: Some(install.scratch.path().join("no-copilot-here")) };
+    let report = install.diagnose(&args).await;
+    assert_eq!(outcome(&report, "copilot cli"), Outcome::Fail);
+    assert!(fix(&report, "copilot cli").contains("npm install -g @github/copilot@1.0.102"));
+    assert_eq!(outcome(&report, "project access"), Outcome::Skipped, "no `--project`, no access check");
+}
+
+#[test]
+fn binary_exits_3_when_gitlab_is_unreachable_and_2_when_misconfigured() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let install = runtime.block_on(Install::complete());
+    let copilot = copilot_stand_in(install.scratch.path());
+    let doctor = |vars: &[(String, String)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
+            .args(["doctor", "--project", "acme/widgets", "--copilot"])
+            .arg(&copilot)
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("the binary runs")
+    };
+
+    let output = doctor(&install.vars);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.ends_with("all checks passed\n"), "{stdout}");
+
+    let mut vars = install.vars.clone();
+    vars.retain(|(name, _)| name != "PIPELINE_TRIGGER_TOKEN");
+    let output = doctor(&vars);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("[FAIL] trigger token: `PIPELINE_TRIGGER_TOKEN` is not set"), "{stdout}");
+
+    // A port nobody listens on: the listener is bound, its address read, then closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut vars = install.vars.clone();
+    vars.retain(|(name, _)| name != "GITLAB_API_BASE");
+    vars.push(("GITLAB_API_BASE".to_owned(), format!("http://{closed}")));
+    let output = doctor(&vars);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("[DOWN] gitlab token"), "{stdout}");
+    drop(install);
+}
+
+#[tokio::test]
+async fn finds_the_cli_through_copilot_cli_path_and_reads_the_real_version() {
+    // The real Copilot CLI that scripts/test installs, found the way the agent finds it.
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/npm/node_modules/.bin/copilot");
+    assert!(real.exists(), "the Copilot CLI is missing at {}: run scripts/test to install it", real.display());
+    let mut install = Install::complete().await;
+    install.set("COPILOT_CLI_PATH", &real.display().to_string());
+    install.set("PATH", &std::env::var("PATH").unwrap_or_default());
+    let report = install.diagnose(&DoctorArgs::default()).await;
+    let check = report.check("copilot cli").expect("a copilot check");
+    assert_eq!(check.outcome, Outcome::Pass, "{}", report.render());
+    assert!(check.detail.contains("version 1.0.102"), "{}", check.detail);
+}

@@ -1,0 +1,266 @@
+//! The CI template users include is valid GitLab CI: every YAML file under `ci-templates/` is
+//! validated with check-jsonschema (pinned by `scripts/test`) against GitLab's own CI schema. A
+//! component file is two documents: its `spec:` header is validated on its own, and the pipeline
+//! after `---` is validated with every `$[[ inputs.* ]]` interpolated to its default, as GitLab
+//! does when the file is included without inputs. The header's shape and the pipeline's
+//! contract with the webhook (one job per `TRIGGER_TYPE`, serialized per target) are pinned too.
+#![expect(clippy::disallowed_methods, reason = "the test runs the real check-jsonschema binary")]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
+const TEMPLATE: &str = "ci-templates/templates/copilot-runner.yml";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ci_schema() -> PathBuf {
+    let path = repo().join("../shared/schemas/gitlab-ci.json");
+    assert!(path.is_file(), "GitLab's CI schema is missing at {}", path.display());
+    path
+}
+
+fn check_jsonschema() -> PathBuf {
+    let path = repo().join(".tools/venv/bin/check-jsonschema");
+    assert!(path.is_file(), "check-jsonschema is missing at {}: run scripts/test to install it", path.display());
+    path
+}
+
+/// Runs check-jsonschema on one YAML file; `Err` carries its report.
+fn validate(file: &Path) -> Result<(), String> {
+    let output = Command::new(check_jsonschema())
+        .arg("--schemafile")
+        .arg(ci_schema())
+        .arg(file)
+        .output()
+        .expect("check-jsonschema runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("ci-templates is readable") {
+        let path = entry.expect("test setup").path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+/// A component file split at its `---` line into the `spec:` header and the pipeline.
+struct Component {
+    header: String,
+    body: String,
+}
+
+fn split_component(text: &str) -> Option<Component> {
+    let mut header = String::new();
+    let mut lines = text.lines();
+    for line in lines.by_ref() {
+        if line.trim_end() == "---" {
+            let body: Vec<&str> = lines.collect();
+            return Some(Component { header, body: body.join("\n") + "\n" });
+        }
+        header.push_str(line);
+        header.push('\n');
+    }
+    None
+}
+
+fn spec_inputs(header: &str) -> serde_json::Map<String, Value> {
+    let doc: Value = serde_saphyr::from_str(header).expect("the spec header is YAML");
+    doc["spec"]["inputs"].as_object().cloned().unwrap_or_default()
+}
+
+/// `$[[ inputs.NAME ]]` (spacing as GitLab allows) replaced by each input's default: strings as
+/// they are, numbers and booleans as literals, arrays as YAML flow sequences.
+fn interpolate_defaults(body: &str, inputs: &serde_json::Map<String, Value>) -> String {
+    let pattern = regex::Regex::new(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]").expect("test setup");
+    pattern
+        .replace_all(body, |caps: &regex::Captures<'_>| {
+            let name = &caps[1];
+            let default = inputs
+                .get(name)
+                .and_then(|input| input.get("default"))
+                .unwrap_or_else(|| panic!("input `{name}` is used but has no default"));
+            match default {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            }
+        })
+        .into_owned()
+}
+
+fn interpolated_template() -> (serde_json::Map<String, Value>, Value) {
+    let text = std::fs::read_to_string(repo().join(TEMPLATE)).expect("test setup");
+    let component = split_component(&text).expect("the template is a component with a spec header");
+    let inputs = spec_inputs(&component.header);
+    let body = interpolate_defaults(&component.body, &inputs);
+    (inputs, serde_saphyr::from_str(&body).expect("the interpolated pipeline is YAML"))
+}
+
+#[test]
+fn every_ci_template_yaml_validates_against_the_gitlab_ci_schema() {
+    let mut files = Vec::new();
+    yaml_files(&repo().join("ci-templates"), &mut files);
+    assert!(files.len() >= 2, "expected the template and the example, found {files:?}");
+    let scratch = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(file).unwrap();
+        let documents: Vec<(String, String)> = match split_component(&text) {
+            Some(component) => {
+                let inputs = spec_inputs(&component.header);
+                vec![
+                    ("spec header".to_owned(), component.header.clone()),
+                    ("pipeline with input defaults".to_owned(), interpolate_defaults(&component.body, &inputs)),
+                ]
+            }
+            None => vec![("pipeline".to_owned(), text)],
+        };
+        for (part, yaml) in documents {
+            let path = scratch.path().join(format!("{index}-{}.yml", part.replace(' ', "-")));
+            std::fs::write(&path, yaml).unwrap();
+            if let Err(report) = validate(&path) {
+                failures.push(format!("{} ({part}):\n{report}", file.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "schema violations:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn schema_validation_rejects_a_broken_pipeline() {
+    // Proves the validation above can fail: the same schema refuses a job GitLab would refuse.
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("broken.yml");
+    std::fs::write(&path, "job:\n  script: [\"true\"]\n  timeout: 5\n  interruptible: \"yes\"\n").unwrap();
+    assert!(validate(&path).is_err(), "check-jsonschema accepted an invalid pipeline");
+}
+
+#[test]
+fn spec_header_declares_typed_inputs_that_all_have_defaults_and_are_all_used() {
+    let text = std::fs::read_to_string(repo().join(TEMPLATE)).unwrap();
+    let component = split_component(&text).unwrap();
+    let header: Value = serde_saphyr::from_str(&component.header).unwrap();
+    let spec = header["spec"].as_object().expect("a `spec:` mapping");
+    assert!(spec.keys().all(|key| ["inputs", "description", "include", "component"].contains(&key.as_str())));
+    let description = spec["description"].as_str().expect("a catalog description");
+    assert!(description.len() <= 256, "the catalog cuts descriptions at 256 characters");
+
+    let inputs = spec_inputs(&component.header);
+    for needed in ["image", "stage", "tags", "language", "agent_username", "job_timeout"] {
+        assert!(inputs.contains_key(needed), "input `{needed}` is missing");
+    }
+    for (name, input) in &inputs {
+        let kind = input.get("type").and_then(Value::as_str).unwrap_or("string");
+        let default = input.get("default").unwrap_or_else(|| panic!("input `{name}` has no default"));
+        let fits = match kind {
+            "string" => default.is_string(),
+            "number" => default.is_number(),
+            "boolean" => default.is_boolean(),
+            "array" => default.is_array(),
+            other => panic!("input `{name}` has unknown type `{other}`"),
+        };
+        assert!(fits, "default of `{name}` is not a {kind}: {default}");
+        if let Some(options) = input.get("options").and_then(Value::as_array) {
+            assert!(options.contains(default), "default of `{name}` is not one of its options");
+        }
+        let description = input.get("description").and_then(Value::as_str).unwrap_or_default();
+        assert!(!description.is_empty() && description.len() <= 1024, "input `{name}` needs a description");
+    }
+    assert_eq!(inputs["tags"]["type"], "array");
+    let languages: BTreeSet<&str> =
+        inputs["language"]["options"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(languages, BTreeSet::from(["en", "zh", "ja", "ko", "hi", "th"]));
+
+    let pattern = regex::Regex::new(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]").unwrap();
+    let used: BTreeSet<String> = pattern.captures_iter(&component.body).map(|caps| caps[1].to_owned()).collect();
+    let declared: BTreeSet<String> = inputs.keys().cloned().collect();
+    assert_eq!(used, declared, "every input is used and every use is declared");
+}
+
+#[test]
+fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
+    let (_, pipeline) = interpolated_template();
+    let rules = pipeline["workflow"]["rules"].as_array().expect("workflow rules");
+    let conditions: Vec<&str> = rules.iter().filter_map(|rule| rule["if"].as_str()).collect();
+    assert!(
+        conditions.iter().any(|c| c.contains(r#"$CI_PIPELINE_SOURCE == "trigger""#) && c.contains("$TRIGGER_TYPE"))
+    );
+    assert!(conditions.iter().all(|c| c.contains("$TRIGGER_TYPE")), "no pipeline without a trigger type");
+    assert_eq!(rules.last().unwrap()["when"], "never", "anything else creates no pipeline");
+
+    let jobs: Vec<(&String, &Value)> = pipeline
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, job)| !name.starts_with('.') && job.get("extends").is_some())
+        .collect();
+    assert_eq!(jobs.len(), TRIGGER_TYPES.len());
+    for trigger in TRIGGER_TYPES {
+        let job = &pipeline[format!("copilot:{trigger}")];
+        assert_eq!(job["extends"], ".copilot-runner");
+        let rules = job["rules"].as_array().expect("rules");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0]["if"], format!(r#"$TRIGGER_TYPE == "{trigger}""#));
+    }
+}
+
+#[test]
+fn jobs_on_the_same_issue_or_merge_request_share_a_resource_group() {
+    let (_, pipeline) = interpolated_template();
+    let group = |trigger: &str| pipeline[format!("copilot:{trigger}")]["resource_group"].as_str().unwrap().to_owned();
+    assert_eq!(group("issue_assignee"), "copilot-$TARGET_PROJECT_ID-issue-$TARGET_ISSUE_IID");
+    assert_eq!(group("issue_note"), group("issue_assignee"));
+    assert_eq!(group("mr_note"), "copilot-$TARGET_PROJECT_ID-mr-$TARGET_MR_IID");
+    assert_eq!(group("mr_reviewer"), group("mr_note"));
+    assert_eq!(group("pipeline_failed"), group("mr_note"));
+}
+
+#[test]
+fn base_job_keeps_artifacts_and_cache_and_runs_the_binary() {
+    let (inputs, pipeline) = interpolated_template();
+    let base = &pipeline[".copilot-runner"];
+    assert_eq!(base["script"], serde_json::json!(["copilot-runner run"]));
+    assert_eq!(base["image"]["name"], inputs["image"]["default"]);
+    assert_eq!(base["image"]["entrypoint"], serde_json::json!([""]));
+    assert_eq!(base["tags"], inputs["tags"]["default"]);
+    assert_eq!(base["timeout"], inputs["job_timeout"]["default"]);
+    assert!(base["interruptible"].is_boolean());
+    assert_eq!(base["artifacts"]["paths"], serde_json::json!(["copilot-artifacts/"]));
+    assert_eq!(base["artifacts"]["when"], "always");
+    assert!(base["artifacts"]["expire_in"].is_string());
+    assert_eq!(base["cache"]["paths"], serde_json::json!([".copilot-cache/"]));
+    assert_eq!(base["cache"]["when"], "always");
+    // The binary's own defaults put its artifacts and its cache where `artifacts:` and `cache:`
+    // look for them.
+    let env = copilot_runner::config::Env::from_pairs([("CI", "true"), ("CI_PROJECT_DIR", "/builds/agent")]);
+    let settings = copilot_runner::config::Settings::resolve(&env, &copilot_runner::config::Flags::default())
+        .expect("defaults resolve");
+    assert_eq!(settings.artifacts_dir, Path::new("/builds/agent/copilot-artifacts"));
+    assert_eq!(settings.context_cache_url, "file:///builds/agent/.copilot-cache");
+    assert_eq!(
+        pipeline["copilot:mr_reviewer"]["artifacts"]["reports"]["codequality"],
+        "copilot-artifacts/gl-code-quality-report.json"
+    );
+}
+
+#[test]
+fn template_sets_only_variables_the_binary_knows() {
+    let (_, pipeline) = interpolated_template();
+    let known: BTreeSet<&str> = copilot_runner::env_vars::SETTINGS.iter().map(|var| var.name).collect();
+    for name in pipeline[".copilot-runner"]["variables"].as_object().unwrap().keys() {
+        assert!(name.starts_with("GIT_") || known.contains(name.as_str()), "`{name}` is not a copilot-runner setting");
+    }
+}
