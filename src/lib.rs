@@ -14,6 +14,7 @@ pub mod planner;
 pub mod process;
 pub mod prompts;
 pub mod redact;
+pub mod review;
 pub mod telemetry;
 pub mod trigger;
 pub mod untrusted;
