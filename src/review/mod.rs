@@ -9,4 +9,8 @@
 //! discussion bodies, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
 //! merge request into prompts that each fit a budget.
 
+pub mod chunks;
 pub mod diff;
+pub mod findings;
+pub mod post;
+pub mod quality;
