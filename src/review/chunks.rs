@@ -79,11 +79,20 @@ fn is_binary(diff: &FileDiff) -> bool {
     diff.diff.lines().any(|line| line.starts_with("Binary files ") || line == "GIT binary patch")
 }
 
-/// The text one file contributes to a prompt: a `diff --git` header and GitLab's hunks.
+/// The text one file contributes to a prompt: a `diff --git` header (with the new, deleted or
+/// renamed lines git writes) and GitLab's hunks; [`super::diff::LineMap::from_git_diff`] reads it back.
 pub fn file_diff_text(diff: &FileDiff) -> String {
     let old = if diff.new_file { "/dev/null".to_owned() } else { format!("a/{}", diff.old_path) };
     let new = if diff.deleted_file { "/dev/null".to_owned() } else { format!("b/{}", diff.new_path) };
-    let mut text = format!("diff --git a/{} b/{}\n--- {old}\n+++ {new}\n", diff.old_path, diff.new_path);
+    let mut text = format!("diff --git a/{} b/{}\n", diff.old_path, diff.new_path);
+    if diff.new_file {
+        text.push_str(&format!("new file mode {}\n", diff.b_mode.as_deref().unwrap_or("100644")));
+    } else if diff.deleted_file {
+        text.push_str(&format!("deleted file mode {}\n", diff.a_mode.as_deref().unwrap_or("100644")));
+    } else if diff.renamed_file {
+        text.push_str(&format!("rename from {}\nrename to {}\n", diff.old_path, diff.new_path));
+    }
+    text.push_str(&format!("--- {old}\n+++ {new}\n"));
     let hunks = diff.diff.trim_end_matches('\n');
     let hunks = hunks.strip_prefix(&format!("--- {old}\n+++ {new}\n")).unwrap_or(hunks);
     text.push_str(hunks);
@@ -143,4 +152,92 @@ pub fn plan_chunks(files: &[FileDiff], limits: ChunkLimits) -> ChunkPlan {
         plan.chunks.push(current);
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn file(path: &str, diff: String) -> FileDiff {
+        FileDiff {
+            old_path: path.into(),
+            new_path: path.into(),
+            a_mode: Some("100644".into()),
+            b_mode: Some("100644".into()),
+            diff,
+            new_file: false,
+            renamed_file: false,
+            deleted_file: false,
+            generated_file: None,
+        }
+    }
+
+    fn hunk(lines: usize) -> String {
+        let mut text = format!("@@ -1,{lines} +1,{lines} @@\n");
+        for at in 0..lines {
+            text.push_str(&format!("-old line {at}\n+new line {at}\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn a_300_file_merge_request_is_reviewed_whole_within_the_budget() {
+        let mut files: Vec<FileDiff> =
+            (0..300).map(|at| file(&format!("src/module_{:03}/file.rs", 299 - at), hunk(1 + at % 40))).collect();
+        files.push(file("assets/logo.png", "Binary files a/assets/logo.png and b/assets/logo.png differ\n".into()));
+        files.push(file("Cargo.lock", hunk(3)));
+        files.push(FileDiff { generated_file: Some(true), ..file("src/generated.rs", hunk(2)) });
+        files.push(file("huge.rs", hunk(3_000)));
+        files.push(file("collapsed.rs", String::new()));
+        files.push(FileDiff { renamed_file: true, new_path: "moved.rs".into(), ..file("was.rs", String::new()) });
+        let limits = ChunkLimits { budget_bytes: 8_000, max_file_bytes: 6_000 };
+        let plan = plan_chunks(&files, limits);
+
+        let mut covered = HashSet::new();
+        for chunk in &plan.chunks {
+            let text = chunk_diff_text(&files, chunk);
+            assert_eq!(text.len(), chunk.bytes);
+            assert!(chunk.bytes <= limits.budget_bytes, "a chunk of {} bytes", chunk.bytes);
+            for at in &chunk.files {
+                assert!(covered.insert(*at), "file {at} is in two chunks");
+            }
+        }
+        assert_eq!(covered.len(), 300, "every reviewable file is in a chunk");
+        assert!((0..300).all(|at| covered.contains(&at)));
+        assert!(plan.chunks.len() > 10, "the budget forces many chunks: {}", plan.chunks.len());
+        // Path order keeps a folder's files together.
+        let first = &files[plan.chunks[0].files[0]];
+        assert_eq!(first.new_path, "src/module_000/file.rs");
+
+        let skipped: Vec<(&str, &SkipReason)> = plan.skipped.iter().map(|s| (s.path.as_str(), &s.reason)).collect();
+        let huge_bytes = file_diff_text(&files[303]).len();
+        assert_eq!(
+            skipped,
+            [
+                ("Cargo.lock", &SkipReason::Generated),
+                ("assets/logo.png", &SkipReason::Binary),
+                ("collapsed.rs", &SkipReason::DiffUnavailable),
+                ("huge.rs", &SkipReason::TooLarge { bytes: huge_bytes, limit: 6_000 }),
+                ("moved.rs", &SkipReason::NoContentChange),
+                ("src/generated.rs", &SkipReason::Generated),
+            ]
+        );
+        assert_eq!(
+            plan.skipped[3].reason.to_string(),
+            format!("diff of {huge_bytes} bytes is over the limit of 6000 bytes")
+        );
+    }
+
+    #[test]
+    fn a_chunk_diff_reads_back_as_a_git_diff() {
+        let files = [file("a.rs", hunk(2)), FileDiff { new_file: true, ..file("b.rs", "@@ -0,0 +1 @@\n+x\n".into()) }];
+        let plan = plan_chunks(&files, ChunkLimits::default());
+        let text = chunk_diff_text(&files, &plan.chunks[0]);
+        let map = crate::review::diff::LineMap::from_git_diff(&text).expect("parses");
+        assert_eq!(map.files().len(), 2);
+        assert!(map.file("b.rs").is_some_and(|f| f.new_file));
+        assert_eq!(map.file("a.rs").map(|f| f.added_count()), Some(2));
+    }
 }

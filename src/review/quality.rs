@@ -97,3 +97,59 @@ fn first_sentence(body: &str) -> String {
         None => line.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::gitlab::types::FileDiff;
+    use crate::review::findings::Category;
+
+    #[test]
+    fn the_report_has_gitlab_code_quality_shape_and_unique_fingerprints() {
+        let map = LineMap::from_file_diffs(&[FileDiff {
+            old_path: "src/lib.rs".into(),
+            new_path: "src/lib.rs".into(),
+            a_mode: None,
+            b_mode: None,
+            diff: "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n".into(),
+            new_file: false,
+            renamed_file: false,
+            deleted_file: false,
+            generated_file: None,
+        }])
+        .expect("diff");
+        let base = Finding {
+            file: "src/lib.rs".into(),
+            line: 2,
+            end_line: Some(3),
+            side: Side::New,
+            severity: Severity::Critical,
+            category: Category::Security,
+            title: "SQL built from input".into(),
+            body: "Use a bound parameter. The query is built by hand.".into(),
+            replacement: None,
+        };
+        let removed = Finding { side: Side::Old, line: 2, end_line: None, severity: Severity::Info, ..base.clone() };
+        let report: Value = serde_json::from_str(&code_quality_json(&[base, removed], &map)).expect("json");
+        let issues = report.as_array().expect("an array");
+        assert_eq!(issues.len(), 2);
+        for issue in issues {
+            let mut keys: Vec<&str> = issue.as_object().expect("object").keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["check_name", "description", "fingerprint", "location", "severity"]);
+            assert!(
+                ["info", "minor", "major", "critical", "blocker"].contains(&issue["severity"].as_str().expect("str"))
+            );
+            assert_eq!(issue["fingerprint"].as_str().map(str::len), Some(40));
+        }
+        assert_eq!(issues[0]["description"], "SQL built from input: Use a bound parameter.");
+        assert_eq!(issues[0]["check_name"], "copilot-runner/security");
+        assert_eq!(issues[0]["location"], json!({"path": "src/lib.rs", "lines": {"begin": 2, "end": 3}}));
+        // The removed line is reported where it was removed in the new file.
+        assert_eq!(issues[1]["location"], json!({"path": "src/lib.rs", "lines": {"begin": 2}}));
+        assert_eq!(issues[1]["severity"], "info");
+        assert_ne!(issues[0]["fingerprint"], issues[1]["fingerprint"]);
+    }
+}
