@@ -218,6 +218,11 @@ impl FileMap {
         self
     }
 
+    /// Like [`FileMap::with_new_line_count`], on a file inside a [`LineMap`].
+    pub fn set_new_line_count(&mut self, lines: u32) {
+        self.new_line_count = Some(lines);
+    }
+
     /// The number of lines of the new file, when known.
     pub fn new_line_count(&self) -> Option<u32> {
         self.new_line_count
