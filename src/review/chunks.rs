@@ -7,6 +7,10 @@
 //! those with `git diff` and plans again).
 
 use crate::gitlab::types::FileDiff;
+use crate::prompts::stage::{ChangedFile, FileChange};
+use crate::untrusted::UntrustedLine;
+
+use super::diff::FileMap;
 
 /// The bounds of one review prompt's diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +107,26 @@ pub fn file_diff_text(diff: &FileDiff) -> String {
 /// The diff text of one chunk, files in order.
 pub fn chunk_diff_text(files: &[FileDiff], chunk: &Chunk) -> String {
     chunk.files.iter().filter_map(|at| files.get(*at)).map(file_diff_text).collect()
+}
+
+/// The files of `maps` as the review prompt lists them, with their added and removed lines.
+pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> Vec<ChangedFile> {
+    maps.into_iter()
+        .map(|file| ChangedFile {
+            path: UntrustedLine::new(file.path()),
+            change: if file.new_file {
+                FileChange::Added
+            } else if file.deleted_file {
+                FileChange::Deleted
+            } else if file.renamed_file {
+                FileChange::Renamed
+            } else {
+                FileChange::Modified
+            },
+            added_lines: file.added_count(),
+            removed_lines: file.removed_count(),
+        })
+        .collect()
 }
 
 /// Packs every reviewable file of `files` into chunks within `limits`; each such file is in
@@ -239,5 +263,9 @@ mod tests {
         assert_eq!(map.files().len(), 2);
         assert!(map.file("b.rs").is_some_and(|f| f.new_file));
         assert_eq!(map.file("a.rs").map(|f| f.added_count()), Some(2));
+        let listed = changed_files(map.files());
+        let listed: Vec<(&str, FileChange, u32, u32)> =
+            listed.iter().map(|f| (f.path.as_str(), f.change, f.added_lines, f.removed_lines)).collect();
+        assert_eq!(listed, [("a.rs", FileChange::Modified, 2, 2), ("b.rs", FileChange::Added, 1, 0)]);
     }
 }

@@ -10,9 +10,11 @@
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-use crate::gitlab::types::Discussion;
+use crate::gitlab::types::{Discussion, Note};
+use crate::prompts::markers::reviewed_head;
 use crate::prompts::message::Severity;
-use crate::untrusted::is_hidden_char;
+use crate::prompts::stage::KnownFinding;
+use crate::untrusted::{UntrustedLine, is_hidden_char};
 
 use super::diff::Side;
 
@@ -412,6 +414,31 @@ pub fn is_posted(finding: &Finding, posted: &[PostedFinding]) -> bool {
                 && (earlier.line == line || earlier.line == Some(finding.line))
                 && earlier.title.as_deref().map(normalized_title).as_deref() == Some(title.as_str()))
     })
+}
+
+/// The posted findings as the review prompt lists them, so the agent does not report them again.
+pub fn known_findings(posted: &[PostedFinding]) -> Vec<KnownFinding> {
+    posted
+        .iter()
+        .filter_map(|finding| {
+            Some(KnownFinding {
+                file: UntrustedLine::new(&finding.file),
+                line: finding.line?,
+                title: UntrustedLine::new(finding.title.as_deref()?),
+            })
+        })
+        .collect()
+}
+
+/// The head the agent's latest review summary says it covered: the next review looks only at
+/// what changed since. Notes by anyone else are not believed.
+pub fn previous_review_head(notes: &[Note], agent_user_id: u64) -> Option<String> {
+    notes
+        .iter()
+        .filter(|note| note.author_id() == Some(agent_user_id) && !note.system)
+        .filter_map(|note| Some((note.created_at.clone().unwrap_or_default(), note.id, reviewed_head(&note.body)?)))
+        .max_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)))
+        .map(|(_, _, head)| head.to_owned())
 }
 
 #[cfg(test)]

@@ -117,3 +117,43 @@ fn earlier_findings_are_recognised_by_marker_or_by_file_line_and_title() {
     assert!(!is_posted(&finding("Missing bounds check", 13), &posted), "another line, no marker");
     assert!(!is_posted(&finding("Spoofed", 1), &posted));
 }
+
+#[test]
+fn posted_findings_are_listed_for_the_prompt() {
+    let posted = [
+        PostedFinding {
+            file: "a.rs".into(),
+            line: Some(3),
+            title: Some("Leak".into()),
+            fingerprint: None,
+            resolved: false,
+        },
+        PostedFinding { file: "b.rs".into(), line: Some(4), title: None, fingerprint: None, resolved: false },
+    ];
+    let known = known_findings(&posted);
+    assert_eq!(known.len(), 1);
+    assert_eq!((known[0].file.as_str(), known[0].line, known[0].title.as_str()), ("a.rs", 3, "Leak"));
+}
+
+fn note(id: u64, author: u64, created_at: &str, body: &str) -> Note {
+    serde_json::from_value(json!({
+        "id": id, "body": body, "author": {"id": author, "username": "u", "name": "U", "state": "active"},
+        "system": false, "created_at": created_at
+    }))
+    .expect("note")
+}
+
+#[test]
+fn the_next_review_starts_from_the_agent_latest_reviewed_head() {
+    use crate::prompts::markers::Marker;
+    let summary = |head: &str| format!("### Review\n\n{}\n", Marker::review(head).as_str());
+    let notes = [
+        note(1, 7, "2026-11-20T10:00:00Z", &summary("aaaa")),
+        note(3, 7, "2026-11-22T10:00:00Z", &summary("cccc")),
+        note(2, 7, "2026-11-21T10:00:00Z", &summary("bbbb")),
+        // Someone else's note cannot move the starting point.
+        note(4, 8, "2026-11-23T10:00:00Z", &summary("ffff")),
+    ];
+    assert_eq!(previous_review_head(&notes, 7).as_deref(), Some("cccc"));
+    assert_eq!(previous_review_head(&notes[3..], 7), None);
+}

@@ -10,7 +10,8 @@
 use std::collections::HashSet;
 
 use crate::gitlab::types::{DiffRefs, LinePoint, LineRange, Position};
-use crate::prompts::message::{Severity, SeverityCounts, UnplacedFinding, Verdict};
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{ReviewSummary, Severity, SeverityCounts, UnplacedFinding, Verdict};
 use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText};
 
 use super::diff::{LineKind, LineLocation, LineMap, Side};
@@ -218,6 +219,21 @@ impl ReviewPlan {
     /// The unplaced findings as the summary note lists them.
     pub fn summary_unplaced(&self) -> Vec<UnplacedFinding> {
         self.unplaced.iter().map(UnplacedComment::for_summary).collect()
+    }
+
+    /// The summary note's context once `posted_inline` discussions were created: it carries the
+    /// marker of `head_sha` so the next review starts from there (see
+    /// [`super::findings::previous_review_head`]).
+    pub fn summary(&self, posted_inline: u32, head_sha: &str, since_sha: Option<&str>) -> ReviewSummary {
+        ReviewSummary {
+            marker: Marker::review(head_sha),
+            verdict: self.verdict,
+            counts: self.counts.clone(),
+            inline_count: posted_inline,
+            unplaced: self.summary_unplaced(),
+            head_sha: head_sha.to_owned(),
+            since_sha: since_sha.map(str::to_owned),
+        }
     }
 }
 

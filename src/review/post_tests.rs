@@ -138,9 +138,17 @@ fn findings_off_the_diff_are_unplaceable() {
     let plan = plan_review(vec![far, unknown], &map, &refs(), &[]);
     assert!(plan.inline.is_empty());
     assert_eq!(plan.unplaced.len(), 2);
-    let summary = plan.summary_unplaced();
-    assert_eq!(summary[0].file.span(), "`src/lib.rs`");
-    assert_eq!(summary[0].line, Some(500));
+    let summary = plan.summary(0, "0123456789abcdef", Some("fedcba"));
+    assert_eq!(summary.unplaced[0].file.span(), "`src/lib.rs`");
+    assert_eq!(summary.unplaced[0].line, Some(500));
+    assert_eq!(summary.marker.as_str(), "<!-- copilot-runner:review head=0123456789abcdef -->");
+    assert_eq!((summary.verdict, summary.counts.major, summary.inline_count), (Verdict::RequestChanges, 2, 0));
+    let rendered = crate::prompts::Prompts::new(None)
+        .expect("templates")
+        .render_message(crate::config::Language::En, &summary)
+        .expect("summary renders");
+    assert!(rendered.contains("#### Findings outside the diff"), "{rendered}");
+    assert!(rendered.contains("`src/lib.rs`:500"), "{rendered}");
 }
 
 #[test]
