@@ -157,3 +157,19 @@ fn the_next_review_starts_from_the_agent_latest_reviewed_head() {
     assert_eq!(previous_review_head(&notes, 7).as_deref(), Some("cccc"));
     assert_eq!(previous_review_head(&notes[3..], 7), None);
 }
+
+#[test]
+fn the_review_prompt_documents_exactly_the_keys_the_parser_reads() {
+    for language in crate::config::Language::ALL {
+        let path = format!("{}/prompts/{}/review.md.tera", env!("CARGO_MANIFEST_DIR"), language.code());
+        let template = std::fs::read_to_string(&path).expect("review template");
+        let mut documented: Vec<&str> = template
+            .lines()
+            .filter_map(|line| line.strip_prefix("   - `")?.split_once('`').map(|(key, _)| key))
+            .collect();
+        documented.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(documented, keys, "{path}");
+    }
+}
