@@ -264,6 +264,24 @@ pub fn plan_review(findings: Vec<Finding>, map: &LineMap, refs: &DiffRefs, poste
     ReviewPlan { inline, unplaced, repeated, counts, verdict }
 }
 
+/// Splits findings of an incremental review into those about what changed since the previous
+/// reviewed head and the rest. `since` is the diff from that head to the current one (`git diff
+/// <previous> <head>`): a new-side finding counts when one of its lines was added since; an
+/// old-side finding (numbered in the target branch, which `since` does not describe) counts when
+/// its file changed since. The rest is about code the previous review already covered.
+pub fn split_by_changes_since(findings: Vec<Finding>, since: &LineMap) -> (Vec<Finding>, Vec<Finding>) {
+    findings.into_iter().partition(|finding| {
+        let Some(file) = since.file(&finding.file) else {
+            return false;
+        };
+        match finding.side {
+            Side::Old => true,
+            Side::New => (finding.line..=finding.last_line())
+                .any(|line| file.locate(Side::New, line).is_some_and(|at| at.kind == LineKind::Added)),
+        }
+    })
+}
+
 #[cfg(test)]
 #[path = "post_tests.rs"]
 mod tests;

@@ -182,3 +182,22 @@ fn a_review_never_posts_a_finding_twice() {
     assert_eq!(plan.verdict, Verdict::RequestChanges);
     assert!(plan.inline[0].body.ends_with(&plan.inline[0].finding.fingerprint().marker()));
 }
+
+#[test]
+fn an_incremental_review_keeps_only_findings_on_lines_changed_since() {
+    // Since the previous review only line 3 of the new file changed.
+    let since = LineMap::from_git_diff(
+        "diff --git a/src/lib.rs b/src/lib.rs\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -3 +3 @@\n-fn more_old() {}\n+fn more() {}\n",
+    )
+    .expect("since diff");
+    let on_new_line = finding(Side::New, 3, None, None);
+    let range_touching = Finding { title: "Range".into(), ..finding(Side::New, 1, Some(3), None) };
+    let on_old_code = Finding { title: "Old".into(), ..finding(Side::New, 2, None, None) };
+    let removed_side = Finding { title: "Removed".into(), ..finding(Side::Old, 21, None, None) };
+    let other_file = Finding { file: "src/other.rs".into(), ..finding(Side::New, 1, None, None) };
+    let (kept, dropped) =
+        split_by_changes_since(vec![on_new_line, range_touching, on_old_code, removed_side, other_file], &since);
+    let titles = |findings: &[Finding]| findings.iter().map(|f| format!("{}:{}", f.file, f.title)).collect::<Vec<_>>();
+    assert_eq!(titles(&kept), ["src/lib.rs:Handle the `None` case", "src/lib.rs:Range", "src/lib.rs:Removed"]);
+    assert_eq!(titles(&dropped), ["src/lib.rs:Old", "src/other.rs:Handle the `None` case"]);
+}
