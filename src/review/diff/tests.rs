@@ -332,3 +332,78 @@ proptest! {
         prop_assert_eq!(file.locate(Side::Old, old.len() as u32 + 1), None);
     }
 }
+
+fn refs() -> crate::gitlab::types::DiffRefs {
+    crate::gitlab::types::DiffRefs { base_sha: "b".into(), head_sha: "h".into(), start_sha: "s".into() }
+}
+
+fn finding_at(side: Side, line: u32, end_line: Option<u32>) -> crate::review::findings::Finding {
+    crate::review::findings::Finding {
+        file: "f.txt".into(),
+        line,
+        end_line,
+        side,
+        severity: crate::prompts::message::Severity::Minor,
+        category: crate::review::findings::Category::Style,
+        title: "t".into(),
+        body: "b".into(),
+        replacement: Some("x".into()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Whatever the diff, a finding on any line of either file gets the position GitLab's rules
+    /// give that line according to the edit script the diff was made from.
+    #[test]
+    fn every_line_places_where_gitlab_expects(
+        old_text in lines_strategy(),
+        new_text in lines_strategy(),
+        context in 0_usize..4,
+        range_start in 0_usize..40,
+        range_length in 1_u32..5,
+    ) {
+        use crate::review::post::place;
+        let old = file_lines(&old_text, true);
+        let new = file_lines(&new_text, true);
+        prop_assume!(old != new);
+        let ops = edit_script(&old, &new);
+        let hunks = unified_diff(&old, &new, &ops, context);
+        let mut map = LineMap::from_file_diffs(&[gitlab_file("f.txt", "f.txt", &hunks)]).expect("parses");
+        map.file_mut("f.txt").expect("file").set_new_line_count(new.len() as u32);
+        for op in &ops {
+            let (finding, expected) = match *op {
+                Op::Equal(i, j) => (finding_at(Side::New, j as u32 + 1, None), (Some(i as u32 + 1), Some(j as u32 + 1))),
+                Op::Insert(j) => (finding_at(Side::New, j as u32 + 1, None), (None, Some(j as u32 + 1))),
+                Op::Delete(i) => (finding_at(Side::Old, i as u32 + 1, None), (Some(i as u32 + 1), None)),
+            };
+            let placement = place(&finding, &map, &refs()).expect("every line of the files is placeable");
+            prop_assert_eq!((placement.position.old_line, placement.position.new_line), expected);
+            prop_assert!(placement.position.line_range.is_none());
+            prop_assert_eq!(placement.suggestion.is_some(), finding.side == Side::New);
+        }
+        // A range of new lines is anchored on its last line and names both ends.
+        let start = range_start as u32 + 1;
+        let end = start + range_length;
+        let ranged = place(&finding_at(Side::New, start, Some(end)), &map, &refs());
+        if end as usize <= new.len() {
+            let placement = ranged.expect("a range inside the new file is placeable");
+            prop_assert_eq!(placement.position.new_line, Some(end));
+            let range = placement.position.line_range.expect("a line range");
+            prop_assert_eq!(range.start.new_line, Some(start));
+            prop_assert_eq!(range.end.new_line, Some(end));
+            prop_assert_eq!(placement.suggestion.map(|span| span.above), Some(range_length));
+            for point in [&range.start, &range.end] {
+                let line_type = point.line_type.as_deref();
+                prop_assert!(line_type == Some("new") || (line_type.is_none() && point.old_line.is_some()));
+                if line_type.is_none() {
+                    let suffix = format!("_{}_{}", point.old_line.unwrap_or_default(), point.new_line.unwrap_or_default());
+                    prop_assert!(point.line_code.ends_with(&suffix), "{} {}", point.line_code, suffix);
+                }
+            }
+        } else {
+            prop_assert!(ranged.is_err());
+        }
+    }
+}
