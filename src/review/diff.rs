@@ -81,7 +81,11 @@ impl Hunk {
             Side::New => (self.new_start, self.new_count),
             Side::Old => (self.old_start, self.old_count),
         };
-        if count == 0 { (start + 1, start + 1) } else { (start, start + count) }
+        if count == 0 {
+            (start.saturating_add(1), start.saturating_add(1))
+        } else {
+            (start, start.saturating_add(count))
+        }
     }
 }
 
@@ -320,7 +324,7 @@ impl FileMap {
             return Some(0);
         }
         if self.new_file {
-            return Some(self.hunks.iter().map(|hunk| hunk.new_count).sum());
+            return Some(self.hunks.iter().fold(0_u32, |total, hunk| total.saturating_add(hunk.new_count)));
         }
         let last = self.hunks.last()?;
         if last.new_missing_newline {
@@ -601,10 +605,10 @@ fn parse_hunks(body: &[&str], first_line_number: usize) -> Result<Vec<Hunk>, (us
             };
             hunk.lines.push(DiffLine { kind, old_line, new_line, old_pos, new_pos, text: text.to_owned() });
             if old_line.is_some() {
-                old_pos += 1;
+                old_pos = old_pos.saturating_add(1);
             }
             if new_line.is_some() {
-                new_pos += 1;
+                new_pos = new_pos.saturating_add(1);
             }
             last_kind = Some(kind);
             at += 1;

@@ -407,3 +407,52 @@ proptest! {
         }
     }
 }
+
+fn diffish_text() -> impl Strategy<Value = String> {
+    let line = prop::sample::select(vec![
+        "diff --git a/x b/x",
+        "diff --git \"a/q\\\"\" \"b/q\\303\"",
+        "--- a/x",
+        "+++ b/x",
+        "--- /dev/null",
+        "new file mode 100644",
+        "deleted file mode 100644",
+        "rename from y",
+        "rename to x",
+        "@@ -1,2 +1,2 @@",
+        "@@ -4294967295,0 +4294967295,1 @@",
+        "@@ -0,0 +1 @@",
+        "@@ -1 +0,0 @@",
+        "@@ -x +1 @@",
+        " context",
+        "+added ü",
+        "-removed",
+        "\\ No newline at end of file",
+        "",
+        "Binary files a/x and b/x differ",
+    ]);
+    prop::collection::vec(line, 0..30).prop_map(|lines| lines.join("\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// A diff is untrusted input: any text is either read or refused, never a panic.
+    #[test]
+    fn arbitrary_text_never_panics_the_parser(text in diffish_text(), line in 0_u32..6, count in 0_u32..6) {
+        let maps = [
+            LineMap::from_git_diff(&text),
+            LineMap::from_file_diffs(&[gitlab_file("x", "x", &text)]),
+        ];
+        for map in maps.into_iter().flatten() {
+            for file in map.files() {
+                let file = file.clone().with_new_line_count(count);
+                for side in [Side::New, Side::Old] {
+                    let _ = file.locate(side, line);
+                    let _ = file.locate(side, u32::MAX);
+                }
+                let _ = file.old_line_count();
+            }
+        }
+    }
+}
