@@ -1,7 +1,9 @@
 //! Review findings placed by the pure core are accepted by the fake GitLab, which validates diff
 //! positions the way GitLab does, and a second review of the same head posts nothing again.
 
+use copilot_runner::config::Language;
 use copilot_runner::gitlab::{Client, ClientOptions};
+use copilot_runner::prompts::Prompts;
 use copilot_runner::review::diff::LineMap;
 use copilot_runner::review::findings::{parse_findings, posted_findings};
 use copilot_runner::review::post::plan_review;
@@ -74,9 +76,11 @@ async fn findings_land_on_positions_gitlab_accepts_and_are_never_posted_twice() 
     assert_eq!(plan.inline.len(), 7);
     assert_eq!(plan.unplaced.len(), 1);
     assert_eq!(plan.unplaced[0].finding.title, "Not in the file");
+    let prompts = Prompts::new(None).expect("templates");
     for comment in &plan.inline {
+        let body = comment.body(&prompts, Language::Ja).expect("body renders");
         let thread = client
-            .create_diff_discussion(WIDGETS, mr.iid, &comment.body, &comment.position)
+            .create_diff_discussion(WIDGETS, mr.iid, &body, &comment.position)
             .await
             .unwrap_or_else(|error| panic!("GitLab refused `{}`: {error:#}", comment.finding.title));
         let stored = thread.notes[0].position.as_ref().expect("a diff note");
@@ -84,7 +88,8 @@ async fn findings_land_on_positions_gitlab_accepts_and_are_never_posted_twice() 
     }
     let multi = plan.inline.iter().find(|c| c.finding.title == "Return the difference directly").expect("placed");
     assert_eq!((multi.position.old_line, multi.position.new_line), (None, Some(9)));
-    assert!(multi.body.contains("```suggestion:-1+0\n    a - b\n```"), "{}", multi.body);
+    let multi_body = multi.body(&prompts, Language::En).expect("body renders");
+    assert!(multi_body.contains("```suggestion:-1+0\n    a - b\n```"), "{multi_body}");
     let stored = fake.discussions(WIDGETS, mr.iid);
     assert_eq!(stored.len(), 7);
     // The fake refuses what GitLab refuses: an unchanged line without its old number.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
 use crate::gitlab::types::{Discussion, Note};
-use crate::prompts::markers::reviewed_head;
+use crate::prompts::markers::{Marker, reviewed_head};
 use crate::prompts::message::Severity;
 use crate::prompts::stage::KnownFinding;
 use crate::untrusted::{UntrustedLine, is_hidden_char};
@@ -111,8 +111,8 @@ impl Fingerprint {
     }
 
     /// The hidden line a discussion body carries: `<!-- copilot-runner:finding <hex> -->`.
-    pub fn marker(&self) -> String {
-        format!("{FINGERPRINT_PREFIX}{}{MARKER_SUFFIX}", self.0)
+    pub fn marker(&self) -> Marker {
+        Marker::finding(&self.0)
     }
 
     /// The fingerprint a body's marker line carries.
@@ -375,8 +375,9 @@ pub fn posted_findings(discussions: &[Discussion], agent_user_id: u64) -> Vec<Po
         .collect()
 }
 
-/// Separates the parts of a discussion's first line: `<badge> · <category> · **<title>**`.
-pub(crate) const HEADER_SEPARATOR: &str = " · ";
+/// Separates the parts of a discussion's first line: `<badge> · <category> · **<title>**` (see
+/// the `review_finding` templates).
+const HEADER_SEPARATOR: &str = " · ";
 
 /// The title in the first line of a discussion body rendered by [`super::post::render_body`].
 fn title_of_body(body: &str) -> Option<String> {

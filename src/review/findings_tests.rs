@@ -78,7 +78,7 @@ fn a_fingerprint_ignores_the_line_and_escapes_but_not_the_title() {
     assert_eq!(a.fingerprint(), finding("unchecked \\`unwrap()\\` on user input!", 99).fingerprint());
     assert_ne!(a.fingerprint(), finding("Another problem", 10).fingerprint());
     assert_eq!(a.fingerprint().as_str().len(), 16);
-    let body = format!("text\n\n{}\n\n<!-- copilot-runner:op 1 -->", a.fingerprint().marker());
+    let body = format!("text\n\n{}\n\n<!-- copilot-runner:op 1 -->", a.fingerprint().marker().as_str());
     assert_eq!(Fingerprint::find_in(&body), Some(a.fingerprint()));
     assert_eq!(Fingerprint::find_in("<!-- copilot-runner:finding zz -->"), None);
 }
@@ -100,14 +100,15 @@ fn discussion(author: u64, body: &str, new_line: Option<u32>, old_line: Option<u
 #[test]
 fn earlier_findings_are_recognised_by_marker_or_by_file_line_and_title() {
     let by_marker = finding("Leaks the token", 5);
-    let marked = format!("🔴 **Critical** · security · **Old wording**\n\nx\n\n{}", by_marker.fingerprint().marker());
+    let marked =
+        format!("🔴 **Critical** · security · **Old wording**\n\nx\n\n{}", by_marker.fingerprint().marker().as_str());
     let by_title = finding("Missing bounds check", 12);
     let titled = "🟠 **Major** · correctness · **Missing bounds check\\!**\n\nx";
     let discussions = [
         discussion(7, &marked, Some(40), None),
         discussion(7, titled, Some(12), Some(11)),
         // A person's note carrying our marker is not believed.
-        discussion(8, &finding("Spoofed", 1).fingerprint().marker(), Some(1), None),
+        discussion(8, finding("Spoofed", 1).fingerprint().marker().as_str(), Some(1), None),
     ];
     let posted = posted_findings(&discussions, 7);
     assert_eq!(posted.len(), 2);

@@ -9,13 +9,15 @@
 
 use std::collections::HashSet;
 
+use crate::config::Language;
 use crate::gitlab::types::{DiffRefs, LinePoint, LineRange, Position};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ReviewSummary, Severity, SeverityCounts, UnplacedFinding, Verdict};
+use crate::prompts::message::{ReviewFinding, ReviewSummary, Severity, SeverityCounts, UnplacedFinding, Verdict};
+use crate::prompts::{PromptError, Prompts};
 use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText};
 
 use super::diff::{LineKind, LineLocation, LineMap, Side};
-use super::findings::{Finding, HEADER_SEPARATOR, MAX_SUGGESTION_LINES_AROUND, PostedFinding, is_posted};
+use super::findings::{Finding, MAX_SUGGESTION_LINES_AROUND, PostedFinding, is_posted};
 
 /// Why a finding cannot sit on a diff line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,51 +101,46 @@ fn line_point(location: &LineLocation, path: &str) -> LinePoint {
     LinePoint { line_code: location.line_code(path), line_type, old_line, new_line }
 }
 
-/// The badge of a severity as discussions and the summary show it.
-pub fn severity_badge(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "🔴 **Critical**",
-        Severity::Major => "🟠 **Major**",
-        Severity::Minor => "🟡 **Minor**",
-        Severity::Info => "🔵 **Info**",
+/// The GitLab suggestion block that replaces the lines of `span` with `replacement`: the fence
+/// is longer than any backtick run in the replacement (four backticks when it holds a fence).
+pub fn suggestion_block(replacement: &str, span: SuggestionSpan) -> String {
+    let replacement = replacement.strip_suffix('\n').unwrap_or(replacement);
+    let fence = "`".repeat(longest_backtick_run(replacement).max(2) + 1);
+    let mut block = format!("{fence}suggestion:-{}+{}\n", span.above, span.below);
+    if !replacement.is_empty() {
+        block.push_str(replacement);
+        block.push('\n');
+    }
+    block.push_str(&fence);
+    block
+}
+
+/// The context of a finding's discussion body: severity, category, the escaped title and
+/// explanation, the suggestion (or, where it cannot be one, the proposed code) and the hidden
+/// fingerprint marker.
+pub fn discussion_context(finding: &Finding, suggestion: Option<SuggestionSpan>) -> ReviewFinding {
+    let replacement = finding.replacement.as_deref();
+    ReviewFinding {
+        severity: finding.severity,
+        category: finding.category.name(),
+        title: MarkdownText::line(&finding.title),
+        body: MarkdownText::new(finding.body.trim()),
+        suggestion: replacement.zip(suggestion).map(|(text, span)| suggestion_block(text, span)),
+        proposed: replacement
+            .filter(|_| suggestion.is_none())
+            .map(|text| MarkdownCode::new(text, crate::untrusted::DEFAULT_MAX_CHARS)),
+        marker: finding.fingerprint().marker(),
     }
 }
 
-/// The body of a finding's discussion: badge, category and title on the first line, the
-/// explanation, the suggestion (or, where it cannot be one, the proposed code), and the hidden
-/// fingerprint marker. The agent's text is escaped, the replacement is kept verbatim inside a
-/// fence longer than any backtick run in it.
-pub fn render_body(finding: &Finding, suggestion: Option<SuggestionSpan>) -> String {
-    let mut body = format!(
-        "{}{HEADER_SEPARATOR}{}{HEADER_SEPARATOR}**{}**\n\n{}\n",
-        severity_badge(finding.severity),
-        finding.category.name(),
-        MarkdownText::line(&finding.title).escaped(),
-        MarkdownText::new(finding.body.trim()).escaped(),
-    );
-    if let Some(replacement) = &finding.replacement {
-        match suggestion {
-            Some(span) => {
-                let replacement = replacement.strip_suffix('\n').unwrap_or(replacement);
-                let fence = "`".repeat(longest_backtick_run(replacement).max(2) + 1);
-                body.push_str(&format!("\n{fence}suggestion:-{}+{}\n", span.above, span.below));
-                if !replacement.is_empty() {
-                    body.push_str(replacement);
-                    body.push('\n');
-                }
-                body.push_str(&fence);
-                body.push('\n');
-            }
-            None => {
-                body.push_str("\nProposed code:\n\n");
-                body.push_str(&MarkdownCode::new(replacement, crate::untrusted::DEFAULT_MAX_CHARS).fenced());
-                body.push('\n');
-            }
-        }
-    }
-    body.push('\n');
-    body.push_str(&finding.fingerprint().marker());
-    body
+/// Renders the body of a finding's discussion in `language`.
+pub fn render_body(
+    prompts: &Prompts,
+    language: Language,
+    finding: &Finding,
+    suggestion: Option<SuggestionSpan>,
+) -> Result<String, PromptError> {
+    prompts.render_message(language, &discussion_context(finding, suggestion))
 }
 
 fn longest_backtick_run(text: &str) -> usize {
@@ -180,7 +177,14 @@ pub fn verdict(counts: &SeverityCounts) -> Verdict {
 pub struct InlineComment {
     pub finding: Finding,
     pub position: Position,
-    pub body: String,
+    pub suggestion: Option<SuggestionSpan>,
+}
+
+impl InlineComment {
+    /// The discussion body in `language`.
+    pub fn body(&self, prompts: &Prompts, language: Language) -> Result<String, PromptError> {
+        render_body(prompts, language, &self.finding, self.suggestion)
+    }
 }
 
 /// A finding for the summary, with the reason it is not inline.
@@ -253,8 +257,7 @@ pub fn plan_review(findings: Vec<Finding>, map: &LineMap, refs: &DiffRefs, poste
         }
         match place(&finding, map, refs) {
             Ok(placement) => {
-                let body = render_body(&finding, placement.suggestion);
-                inline.push(InlineComment { finding, position: placement.position, body });
+                inline.push(InlineComment { finding, position: placement.position, suggestion: placement.suggestion });
             }
             Err(reason) => unplaced.push(UnplacedComment { finding, reason }),
         }

@@ -34,6 +34,10 @@ fn map() -> LineMap {
     .expect("diff parses")
 }
 
+fn prompts() -> Prompts {
+    Prompts::new(None).expect("templates")
+}
+
 fn refs() -> DiffRefs {
     DiffRefs { base_sha: "base".into(), head_sha: "head".into(), start_sha: "start".into() }
 }
@@ -99,7 +103,7 @@ fn a_multi_line_finding_spans_a_line_range_with_an_exact_suggestion() {
     // Anchored on the last line, a context line: both numbers.
     assert_eq!((placement.position.old_line, placement.position.new_line), (Some(3), Some(4)));
     assert_eq!(placement.suggestion, Some(SuggestionSpan { above: 2, below: 0 }));
-    insta::assert_snapshot!(render_body(&finding, placement.suggestion), @r#"
+    insta::assert_snapshot!(render_body(&prompts(), Language::En, &finding, placement.suggestion).expect("renders"), @r#"
     🟠 **Major** · correctness · **Handle the \`None\` case**
 
     This panics when \@all sends \<b\>nothing\</b\>.
@@ -118,7 +122,7 @@ fn a_replacement_holding_a_fence_gets_four_backticks() {
     let replacement = "/// ```\n/// let x = 1;\n/// ```";
     let finding = finding(Side::New, 3, None, Some(replacement));
     let placement = place(&finding, &map(), &refs()).expect("placed");
-    let body = render_body(&finding, placement.suggestion);
+    let body = render_body(&prompts(), Language::En, &finding, placement.suggestion).expect("renders");
     assert!(body.contains("\n````suggestion:-0+0\n/// ```\n/// let x = 1;\n/// ```\n````\n"), "{body}");
 }
 
@@ -143,10 +147,7 @@ fn findings_off_the_diff_are_unplaceable() {
     assert_eq!(summary.unplaced[0].line, Some(500));
     assert_eq!(summary.marker.as_str(), "<!-- copilot-runner:review head=0123456789abcdef -->");
     assert_eq!((summary.verdict, summary.counts.major, summary.inline_count), (Verdict::RequestChanges, 2, 0));
-    let rendered = crate::prompts::Prompts::new(None)
-        .expect("templates")
-        .render_message(crate::config::Language::En, &summary)
-        .expect("summary renders");
+    let rendered = prompts().render_message(Language::En, &summary).expect("summary renders");
     assert!(rendered.contains("#### Findings outside the diff"), "{rendered}");
     assert!(rendered.contains("`src/lib.rs`:500"), "{rendered}");
 }
@@ -180,7 +181,9 @@ fn a_review_never_posts_a_finding_twice() {
     assert_eq!(plan.repeated[0].title, "Name it better");
     assert_eq!((plan.counts.major, plan.counts.minor), (1, 1));
     assert_eq!(plan.verdict, Verdict::RequestChanges);
-    assert!(plan.inline[0].body.ends_with(&plan.inline[0].finding.fingerprint().marker()));
+    let body = plan.inline[0].body(&prompts(), Language::Zh).expect("renders");
+    assert!(body.starts_with("🟠 **重要** · correctness · **"), "{body}");
+    assert!(body.trim_end().ends_with(plan.inline[0].finding.fingerprint().marker().as_str()), "{body}");
 }
 
 #[test]
