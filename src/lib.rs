@@ -17,6 +17,7 @@ pub mod process;
 pub mod prompts;
 pub mod redact;
 pub mod report;
+pub mod review;
 pub mod stages;
 pub mod telemetry;
 pub mod trigger;

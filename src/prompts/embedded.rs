@@ -19,7 +19,7 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 23]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 24]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
@@ -42,6 +42,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 23]; 6] = embed!(
         "nothing_changed_note",
         "mr_description",
         "review_summary",
+        "review_finding",
         "push_conflict_note",
         "unsupported_note",
         "pipeline_fix_note"

@@ -17,6 +17,7 @@ pub const STAGE_LINE_PREFIX: &str = "copilot-runner-stage: ";
 const STATUS_PREFIX: &str = "<!-- copilot-runner:status ";
 const REVIEW_PREFIX: &str = "<!-- copilot-runner:review head=";
 const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
+const FINDING_PREFIX: &str = "<!-- copilot-runner:finding ";
 const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
@@ -54,6 +55,12 @@ impl Marker {
     /// `<!-- copilot-runner:pipeline-fix mr-34 -->`.
     pub fn pipeline_fix(subject: &str) -> Self {
         Self(format!("{PIPELINE_FIX_PREFIX}{}{SUFFIX}", token(subject)))
+    }
+
+    /// Marks a review discussion with its finding's fingerprint:
+    /// `<!-- copilot-runner:finding <hex> -->`.
+    pub fn finding(fingerprint: &str) -> Self {
+        Self(format!("{FINDING_PREFIX}{}{SUFFIX}", token(fingerprint)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -21,13 +21,14 @@ pub enum Message {
     NothingChangedNote,
     MrDescription,
     ReviewSummary,
+    ReviewFinding,
     PushConflictNote,
     UnsupportedNote,
     PipelineFixNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 10] = [
+    pub const ALL: [Message; 11] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -35,6 +36,7 @@ impl Message {
         Self::NothingChangedNote,
         Self::MrDescription,
         Self::ReviewSummary,
+        Self::ReviewFinding,
         Self::PushConflictNote,
         Self::UnsupportedNote,
         Self::PipelineFixNote,
@@ -50,6 +52,7 @@ impl Message {
             Self::NothingChangedNote => "nothing_changed_note",
             Self::MrDescription => "mr_description",
             Self::ReviewSummary => "review_summary",
+            Self::ReviewFinding => "review_finding",
             Self::PushConflictNote => "push_conflict_note",
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
@@ -284,6 +287,32 @@ pub struct ReviewSummary {
 impl MessageContext for ReviewSummary {
     fn message(&self) -> Message {
         Message::ReviewSummary
+    }
+}
+
+/// The body of one inline review discussion.
+///
+/// Its first line is `<badge> · <category> · **<title>**` in every language: a later review reads
+/// the title back from it to recognise the finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewFinding {
+    pub severity: Severity,
+    /// `security`, `performance`, `correctness`, `maintainability` or `style`.
+    pub category: &'static str,
+    pub title: MarkdownText,
+    pub body: MarkdownText,
+    /// The complete GitLab suggestion block (```` ```suggestion:-N+M ````), built by the review
+    /// core so that it covers exactly the commented lines; the replacement inside is verbatim.
+    pub suggestion: Option<String>,
+    /// The proposed code where it cannot be a suggestion (a removed line).
+    pub proposed: Option<MarkdownCode>,
+    /// [`Marker::finding`] of the finding's fingerprint.
+    pub marker: Marker,
+}
+
+impl MessageContext for ReviewFinding {
+    fn message(&self) -> Message {
+        Message::ReviewFinding
     }
 }
 

@@ -254,6 +254,23 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
             }),
         ),
         (
+            "review_finding",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &ReviewFinding {
+                        severity: Severity::Major,
+                        category: "correctness",
+                        title: MarkdownText::line("Off by one in `take`"),
+                        body: MarkdownText::new("The loop stops one item early; @all items matter."),
+                        suggestion: Some("````suggestion:-1+0\n/// ```\nfor i in 0..=n {\n````".to_owned()),
+                        proposed: None,
+                        marker: Marker::finding("0123456789abcdef"),
+                    },
+                )
+            }),
+        ),
+        (
             "push_conflict_note",
             message(&|| {
                 prompts.render_message(

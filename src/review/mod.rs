@@ -1,0 +1,16 @@
+//! The pure core of merge request review: what a diff says about each line, what the agent
+//! found, and where on GitLab each finding goes.
+//!
+//! Review bots lose their readers when comments land on the wrong line, suggestions replace the
+//! wrong text, or a second review repeats the first. Everything that decides those things lives
+//! here without IO, so it can be tested against generated diffs and exact rendered bodies:
+//! [`diff`] turns unified diffs into a [`diff::LineMap`], [`findings`] validates the agent's JSON
+//! and recognises findings already posted, [`post`] computes GitLab positions and renders the
+//! discussion bodies, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
+//! merge request into prompts that each fit a budget.
+
+pub mod chunks;
+pub mod diff;
+pub mod findings;
+pub mod post;
+pub mod quality;
