@@ -2,8 +2,6 @@
 //! notes with pagination, award emoji as a test-and-set, merge requests from real branches,
 //! versions and diffs that follow pushes, and inline positions validated like GitLab does.
 
-#![expect(clippy::disallowed_methods, reason = "one test builds its own client to send a Bearer token")]
-
 mod common;
 
 use common::{anonymous, as_user, status_json};
