@@ -88,7 +88,7 @@ async fn run(http: &reqwest::Client, scenario: &Scenario, concurrency: usize) ->
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (http, bodies, next, url) = (http.clone(), Arc::clone(&bodies), Arc::clone(&next), scenario.url.clone());
-        let (token, expect) = (scenario.token, scenario.expect);
+        let (token, expect, name) = (scenario.token, scenario.expect, scenario.name);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -99,14 +99,20 @@ async fn run(http: &reqwest::Client, scenario: &Scenario, concurrency: usize) ->
                     .post(&url)
                     .header("X-Gitlab-Event", "Note Hook")
                     .header("X-Gitlab-Token", token)
-                    .header("Idempotency-Key", format!("bench-{index}"))
+                    .header("Idempotency-Key", format!("{name}-{index}"))
                     .body(body.clone())
                     .send()
                     .await?;
                 let status = response.status().as_u16();
-                response.bytes().await?;
+                let body = response.bytes().await?;
                 latencies.push(sent.elapsed());
                 anyhow::ensure!(status == expect, "expected {expect}, got {status}");
+                // An accepted event must really have triggered, not been taken for a duplicate.
+                anyhow::ensure!(
+                    !name.starts_with("accepted")
+                        || body.windows(20).any(|window| window == br#""status":"triggered""#),
+                    "{body:?}"
+                );
             }
             anyhow::Ok(latencies)
         }));
@@ -211,15 +217,19 @@ async fn main() -> anyhow::Result<()> {
 
     let ignored_body = note_payload(&fake, 1, "Looks good to me, thanks!")?;
     let accepted_count = requests.min(500);
+    let sequential_count = 200;
     let alice = Client::new(&fake.api_url(), &SecretString::from(fake.token("alice")))?;
     let project = fake.project_id("acme/widgets");
     let mut notes = Vec::new();
-    for _ in 0..accepted_count + 50 {
+    for _ in 0..accepted_count + sequential_count + 50 {
         notes.push(alice.create_note(project, Noteable::Issue(1), "@copilot-agent go").await?.id);
     }
-    let (floor_notes, accepted_notes) = notes.split_at(50);
-    let accepted_bodies =
-        accepted_notes.iter().map(|id| note_payload(&fake, *id, "@copilot-agent go")).collect::<anyhow::Result<_>>()?;
+    let (floor_notes, rest) = notes.split_at(50);
+    let (sequential_notes, accepted_notes) = rest.split_at(sequential_count);
+    let bodies_of = |notes: &[u64]| -> anyhow::Result<Vec<Vec<u8>>> {
+        notes.iter().map(|id| note_payload(&fake, *id, "@copilot-agent go")).collect()
+    };
+    let (accepted_bodies, sequential_bodies) = (bodies_of(accepted_notes)?, bodies_of(sequential_notes)?);
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let scenarios = [
@@ -246,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
         },
         Scenario {
             name: "accepted (member + 👀 + trigger)",
-            url: webhook,
+            url: webhook.clone(),
             token: SECRET,
             bodies: accepted_bodies,
             expect: 200,
@@ -270,6 +280,21 @@ async fn main() -> anyhow::Result<()> {
             measured.p99.as_secs_f64() * 1e3
         );
     }
+    let sequential = Scenario {
+        name: "accepted, one at a time",
+        url: webhook,
+        token: SECRET,
+        bodies: sequential_bodies,
+        expect: 200,
+    };
+    let one_at_a_time = run(&http, &sequential, 1).await?;
+    println!(
+        "| {} ({sequential_count}, concurrency 1) | {:.0} | {:.2} ms | {:.2} ms |",
+        sequential.name,
+        one_at_a_time.per_second,
+        one_at_a_time.p50.as_secs_f64() * 1e3,
+        one_at_a_time.p99.as_secs_f64() * 1e3
+    );
     let floor = gitlab_floor(&fake, floor_notes).await?;
     println!("\nthe same three GitLab calls made directly, sequentially: p50 {:.2} ms", floor.as_secs_f64() * 1e3);
     println!("serve idle, peak / current RSS: {}", idle_peak_rss(&fake).await?);

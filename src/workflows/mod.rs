@@ -91,7 +91,7 @@ impl Job {
 
     /// Whether a GitLab user is this agent or a bot: their events never start work (no loops).
     pub fn ignores(&self, user: &UserBasic) -> bool {
-        user.id == self.agent_user.id || is_bot_username(&user.username)
+        user.id == self.agent_user.id || crate::webhook::route::is_bot(&user.username)
     }
 
     /// The actor's access level on the project, when they are a member at all.
@@ -99,16 +99,6 @@ impl Job {
         let member = self.client.member(project_id, user.id).await?;
         Ok(member.is_some_and(|member| member.access_level.0 >= self.settings.min_access_level))
     }
-}
-
-/// GitLab's bot users: project/group access tokens (`project_12_bot_…`, `group_3_bot_…`), the
-/// ghost user and service accounts named `…-bot`/`…_bot`.
-pub fn is_bot_username(username: &str) -> bool {
-    let lower = username.to_ascii_lowercase();
-    lower == "ghost"
-        || lower.ends_with("-bot")
-        || lower.ends_with("_bot")
-        || ((lower.starts_with("project_") || lower.starts_with("group_")) && lower.contains("_bot"))
 }
 
 /// The name of the role `COPILOT_MIN_ACCESS_LEVEL` stands for, for refusal notes.
@@ -127,16 +117,6 @@ pub fn role_name(level: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bots_are_recognised_and_people_are_not() {
-        for bot in ["project_12_bot_a1b2", "group_3_bot", "renovate-bot", "ghost", "dependabot_bot"] {
-            assert!(is_bot_username(bot), "{bot}");
-        }
-        for person in ["alice", "bottom", "robot-fan", "project_lead"] {
-            assert!(!is_bot_username(person), "{person}");
-        }
-    }
 
     #[test]
     fn roles_are_named_by_level() {
