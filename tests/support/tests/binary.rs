@@ -2,6 +2,8 @@
 //! stdout, serves the API, and takes its users and projects from a JSON seed file.
 #![expect(clippy::disallowed_methods, reason = "this test runs the built binary and talks to it over HTTP")]
 
+mod common;
+
 use std::process::Stdio;
 
 use serde_json::{Value, json};
@@ -27,7 +29,7 @@ async fn start(args: &[&str]) -> (tokio::process::Child, Value) {
 async fn the_binary_prints_its_url_and_tokens_and_serves_the_standard_seed() {
     let (mut child, ready) = start(&[]).await;
     let token = ready["users"]["copilot-agent"]["token"].as_str().unwrap();
-    let user: Value = reqwest::Client::new()
+    let user: Value = common::http_client()
         .get(format!("{}/user", ready["api_url"].as_str().unwrap()))
         .header("PRIVATE-TOKEN", token)
         .send()
@@ -54,7 +56,7 @@ async fn the_binary_seeds_users_and_projects_from_a_json_file() {
     std::fs::write(&path, seed.to_string()).unwrap();
     let (mut child, ready) = start(&["--seed", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]).await;
     assert_eq!(ready["users"]["pat"]["token"], "glpat-fake-pat");
-    let issue: Value = reqwest::Client::new()
+    let issue: Value = common::http_client()
         .get(format!("{}/projects/team%2Fapp/issues/1", ready["api_url"].as_str().unwrap()))
         .header("PRIVATE-TOKEN", "tok-robot")
         .send()

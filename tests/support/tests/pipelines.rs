@@ -162,5 +162,5 @@ async fn the_trigger_api_checks_its_token_records_variables_and_runs_as_the_toke
 
 #[expect(clippy::disallowed_methods, reason = "the trigger API is called without a user token")]
 fn plain_client() -> reqwest::Client {
-    reqwest::Client::new()
+    common::http_client()
 }
