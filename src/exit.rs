@@ -93,6 +93,9 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if let Some(error) = cause.downcast_ref::<crate::gitlab::Error>() {
         return Some(error.exit_code());
     }
+    if let Some(error) = cause.downcast_ref::<crate::context::store::StoreError>() {
+        return Some(error.exit_code());
+    }
     None
 }
 

@@ -4,6 +4,7 @@
 //! runs the subcommand on a tokio runtime and turns its outcome into an exit code, printing the
 //! whole error chain and any known hint.
 
+mod cache;
 mod config;
 mod plan;
 mod run;
@@ -70,6 +71,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Print the plan for a task (complexity, stages, prompts) without changing anything
     Plan(plan::PlanArgs),
+    /// Look into the context cache: the level a job would hit, an entry, pruning
+    Cache(cache::CacheArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, settings, env).await,
             Command::Plan(args) => plan::run(args, settings, env).await,
+            Command::Cache(args) => cache::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

@@ -96,6 +96,7 @@ pub struct ForkRelation {
 pub struct LookupRequest<'a> {
     pub project: &'a str,
     pub branch: &'a str,
+    /// Empty when unknown (`cache find` without `--sha`): level 1 is then skipped.
     pub sha: &'a str,
     /// Ancestor commits nearest first (`git rev-list --max-count=N HEAD~1`).
     pub ancestors: &'a [String],
@@ -279,6 +280,29 @@ impl ContextCache {
         Ok(commits)
     }
 
+    /// The projects that hold entries.
+    pub async fn projects(&self) -> Result<Vec<String>, StoreError> {
+        let mut projects: Vec<String> = self
+            .store
+            .list("projects/")
+            .await?
+            .into_iter()
+            .filter_map(|object| {
+                let (project, _) = object.key.strip_prefix("projects/")?.split_once('/')?;
+                Some(percent_encoding::percent_decode_str(project).decode_utf8().ok()?.into_owned())
+            })
+            .collect();
+        projects.dedup();
+        projects.sort();
+        projects.dedup();
+        Ok(projects)
+    }
+
+    /// The newest readable entry of a branch, for `cache show` without a commit.
+    pub async fn latest_entry(&self, project: &str, branch: &str) -> Result<Option<Entry>, StoreError> {
+        self.within_bound(self.branch_latest(project, branch)).await
+    }
+
     /// The newest readable entry of a branch. Listing times have a one-second resolution on
     /// some stores, so the entries close to the newest are read and ordered by `created_at`.
     async fn branch_latest(&self, project: &str, branch: &str) -> Result<Option<Entry>, StoreError> {
@@ -301,7 +325,9 @@ impl ContextCache {
 
     async fn lookup_levels(&self, request: &LookupRequest<'_>) -> Result<(Level, Option<Entry>), StoreError> {
         let LookupRequest { project, branch, sha, ancestors, default_branch } = *request;
-        if let Some(entry) = self.read_usable(project, branch, sha).await? {
+        if !sha.is_empty()
+            && let Some(entry) = self.read_usable(project, branch, sha).await?
+        {
             return Ok((Level::ExactCommit, Some(entry)));
         }
         if !ancestors.is_empty() {

@@ -43,6 +43,17 @@ pub enum StoreError {
     TooLarge { key: String, limit: u64 },
 }
 
+impl StoreError {
+    /// For commands that use the cache directly (`copilot-runner cache`); jobs never fail on it.
+    pub fn exit_code(&self) -> crate::exit::Code {
+        match self {
+            Self::Config(_) => crate::exit::Code::Usage,
+            Self::Unavailable { .. } => crate::exit::Code::Unreachable,
+            Self::TooLarge { .. } => crate::exit::Code::WorkFailed,
+        }
+    }
+}
+
 /// One object as listed: its key relative to the cache root, time and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
@@ -341,4 +352,57 @@ fn gcs(bucket: &str, env: &Env) -> Result<Arc<dyn ObjectStore>, StoreError> {
     }
     let store = builder.build().map_err(|error| StoreError::Config(redact::redact(&error.to_string()).into_owned()))?;
     Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    #[test]
+    fn azure_connection_strings_give_account_key_and_endpoint() {
+        let azurite = format!(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1/;"
+        );
+        let parsed = parse_azure_connection_string(&azurite).expect("parse");
+        assert_eq!(parsed.account_name, "devstoreaccount1");
+        assert_eq!(parsed.account_key, KEY, "`=` padding inside the value is kept");
+        assert_eq!(parsed.blob_endpoint, "http://127.0.0.1:10000/devstoreaccount1");
+        let public =
+            parse_azure_connection_string("AccountName=acme;AccountKey=c2VjcmV0;EndpointSuffix=core.chinacloudapi.cn")
+                .expect("parse");
+        assert_eq!(public.blob_endpoint, "https://acme.blob.core.chinacloudapi.cn");
+        let error = parse_azure_connection_string("AccountName=acme").expect_err("no key");
+        assert_eq!(
+            error.to_string(),
+            "invalid context cache configuration: `AZURE_STORAGE_CONNECTION_STRING` has no `AccountKey`"
+        );
+    }
+
+    #[test]
+    fn opening_a_cloud_store_registers_its_credentials_and_never_prints_them() {
+        let secret = "aws-secret-for-the-redaction-test";
+        let env = Env::from_pairs([("AWS_SECRET_ACCESS_KEY", secret), ("AWS_ACCESS_KEY_ID", "key-id")]);
+        let store = CacheStore::open("s3://bucket/some/prefix", None, &env).expect("open");
+        assert_eq!(store.description(), "s3://bucket/some/prefix");
+        assert!(!format!("{store:?}").contains(secret));
+        assert_eq!(redact::redact(&format!("signing with {secret}")), format!("signing with {}", redact::MASK));
+
+        let connection = format!("AccountName=acme;AccountKey={KEY}");
+        let store =
+            CacheStore::open("az://container", Some(&connection), &Env::from_pairs::<&str, &str>([])).expect("open");
+        assert!(!format!("{store:?} {}", store.description()).contains(KEY));
+        assert!(!redact::redact(&connection).contains(KEY));
+    }
+
+    #[test]
+    fn unusable_urls_are_configuration_errors() {
+        let env = Env::from_pairs::<&str, &str>([]);
+        for url in ["ftp://host/x", "s3://", "no-scheme", "az://container"] {
+            let error = CacheStore::open(url, None, &env).expect_err(url);
+            assert!(matches!(error, StoreError::Config(_)), "{url}: {error}");
+            assert_eq!(error.exit_code(), crate::exit::Code::Usage);
+        }
+    }
 }
