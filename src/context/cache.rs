@@ -427,6 +427,8 @@ impl ContextCache {
 /// updated with [`super::analyze_paths`] over `changes_since(cached sha)` (or taken as cached
 /// when git cannot say what changed); level 5 a full [`super::analyze`]. An agent-written
 /// context is kept as is, a rendered one is rendered again from the updated facts.
+///
+/// It reads the checkout: call it from `spawn_blocking` in async code.
 pub fn understand(
     root: &Path,
     found: Found,
