@@ -146,6 +146,19 @@ pub mod ci {
     pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
 }
 
+/// Cloud credentials read for a shared context cache (`s3://`, `gs://`); named by their
+/// providers, so they are not settings of ours.
+pub mod cloud {
+    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    pub const AWS_REGION: &str = "AWS_REGION";
+    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    /// An S3-compatible endpoint (MinIO, a local test server) instead of AWS.
+    pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+    pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+}
+
 /// Looks a setting up by name.
 pub fn setting(name: &str) -> Option<&'static EnvVar> {
     SETTINGS.iter().find(|var| var.name == name)

@@ -92,6 +92,7 @@ fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         .or_else(|| class::<crate::gitlab::Error>(cause))
         .or_else(|| class::<crate::agent::AgentError>(cause))
         .or_else(|| class::<crate::git::GitError>(cause))
+        .or_else(|| class::<crate::context::store::StoreError>(cause))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! runs the subcommand on a tokio runtime and turns its outcome into an exit code, printing the
 //! whole error chain and any known hint.
 
+mod cache;
 mod config;
 pub mod doctor;
 mod local;
@@ -79,6 +80,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Serve GitLab webhooks and trigger the agent's pipeline (see docs/webhook.md)
     Serve(serve::ServeArgs),
+    /// Look into the context cache: the level a job would hit, an entry, pruning
+    Cache(cache::CacheArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
             Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Local(args) => local::run(args, settings, env).await,
             Command::Serve(args) => serve::run(args, settings, env).await,
+            Command::Cache(args) => cache::run(args, settings, env).await,
             Command::Config(_) => unreachable!("handled before the runtime starts"),
         }
     });

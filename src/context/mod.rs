@@ -3,14 +3,16 @@
 //!
 //! [`analyze`] walks a checkout into [`Facts`] (written as `facts.json`) and
 //! [`project_context`] renders them as a bounded `project_context.md`; [`analyze_paths`]
-//! updates earlier facts from a list of changed files, for the cache.
+//! updates earlier facts from a list of changed files, for the [`cache`] (kept in a [`store`]).
 
 mod analyzer;
+pub mod cache;
 mod classify;
 mod facts;
 mod git_index;
 mod manifests;
 mod render;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
