@@ -34,3 +34,15 @@ fn readme_yaml_example_is_a_valid_configuration_file() {
     assert!(file.errors.is_empty(), "{:?}", file.errors);
     assert_eq!(file.values.len(), 9, "{:?}", file.values.keys());
 }
+
+#[test]
+#[expect(clippy::disallowed_methods, reason = "runs the quickstart's second command as a person would")]
+fn readme_quickstart_demo_commits_on_a_branch() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo");
+    assert!(README.contains("\nscripts/demo\n"), "the quickstart names scripts/demo");
+    let out = std::process::Command::new(demo).output().expect("run scripts/demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("committed") && stdout.contains("Copilot-Stage: analysis, implementation"), "{stdout}");
+    assert!(stdout.contains("hello.txt"), "{stdout}");
+}

@@ -402,7 +402,7 @@ mod tests {
         for url in ["ftp://host/x", "s3://", "no-scheme", "az://container"] {
             let error = CacheStore::open(url, None, &env).expect_err(url);
             assert!(matches!(error, StoreError::Config(_)), "{url}: {error}");
-            assert_eq!(error.exit_code(), crate::exit::Code::Usage);
+            assert_eq!(crate::exit::Classify::exit_code(&error), crate::exit::Code::Usage);
         }
     }
 }

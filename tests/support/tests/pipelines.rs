@@ -160,7 +160,6 @@ async fn the_trigger_api_checks_its_token_records_variables_and_runs_as_the_toke
     assert_eq!(fake.pipeline(calls[0].pipeline_id).unwrap().source, "trigger");
 }
 
-#[expect(clippy::disallowed_methods, reason = "the trigger API is called without a user token")]
 fn plain_client() -> reqwest::Client {
     common::http_client()
 }
