@@ -7,17 +7,16 @@
 
 use anyhow::Context as _;
 
-use super::work::{self, Branch, WorkError};
-use super::{Job, role_name};
+use super::Job;
+use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{
-    ChangeLine, Complexity, FailureNote, FinalNote, MrDescription, NothingChangedNote, PushConflictNote, RefusalNote,
-    RunStats, Step,
+    ChangeLine, Complexity, FailureNote, FinalNote, MrDescription, NothingChangedNote, RunStats, Step,
 };
 use crate::prompts::stage::Task;
-use crate::report::{Reporter, Target};
+use crate::report::Reporter;
 use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
 
 /// Longest slug a branch name takes from a note's instruction.
@@ -34,29 +33,10 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         }
         None => (assigner(job, project_id, issue_iid).await?, None),
     };
-    let Some(actor) = actor else {
-        tracing::warn!("cannot tell who asked for this work; nothing done");
+    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
         return Ok(Code::Done);
     };
-    if job.ignores(&actor) {
-        tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
-        return Ok(Code::Done);
-    }
-    let target = Target { project_id, on, agent_user_id: job.agent_user.id };
-    let mut reporter = Reporter::new(
-        &job.client,
-        &job.prompts,
-        job.settings.language,
-        target,
-        job.pipeline_url.clone(),
-        job.job_url.clone(),
-    );
-    if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
-        tracing::info!(actor = %actor.username, "refused: not enough access");
-        let required_role = role_name(job.settings.min_access_level).to_owned();
-        reporter.post(&RefusalNote { actor: Username::new(&actor.username), required_role }).await?;
-        return Ok(Code::Done);
-    }
+    let Some(actor) = actor else { return Ok(Code::Done) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
@@ -108,21 +88,8 @@ async fn deliver(
     let orchestrated = job.settings.orchestrated_issue;
     let worked = match work::run(job, reporter, project_id, &branch, task, request, orchestrated).await {
         Ok(worked) => worked,
-        Err(error) => match error.downcast_ref::<WorkError>() {
-            Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) => {
-                tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
-                reporter.fail_current().await?;
-                let note = PushConflictNote {
-                    marker: Marker::status("push-conflict"),
-                    branch: MarkdownCodeSpan::new(branch),
-                    local_sha: local_sha.clone(),
-                    remote_sha: remote_sha.clone(),
-                    rebase_attempted: true,
-                    job_url: job.job_url.clone(),
-                };
-                reporter.post(&note).await?;
-                return Ok(Code::WorkFailed);
-            }
+        Err(error) => match work::report_push_conflict(job, reporter, &error).await? {
+            Some(code) => return Ok(code),
             None => return Err(error),
         },
     };

@@ -94,6 +94,44 @@ impl Job {
         user.id == self.agent_user.id || crate::webhook::route::is_bot(&user.username)
     }
 
+    /// The checks before any work: the agent's own and bots' requests are ignored, and people
+    /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal. `None` means stop with `Done`.
+    pub(crate) async fn reporter_for<'a>(
+        &'a self,
+        project_id: u64,
+        on: gitlab::Noteable,
+        actor: Option<&UserBasic>,
+    ) -> anyhow::Result<Option<crate::report::Reporter<'a>>> {
+        let Some(actor) = actor else {
+            tracing::warn!("cannot tell who asked for this work; nothing done");
+            return Ok(None);
+        };
+        if self.ignores(actor) {
+            tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
+            return Ok(None);
+        }
+        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id };
+        let reporter = crate::report::Reporter::new(
+            &self.client,
+            &self.prompts,
+            self.settings.language,
+            target,
+            self.pipeline_url.clone(),
+            self.job_url.clone(),
+        );
+        if !self.may_start_work(project_id, actor).await.context("while checking the actor's access")? {
+            tracing::info!(actor = %actor.username, "refused: not enough access");
+            let required_role = role_name(self.settings.min_access_level).to_owned();
+            let refusal = crate::prompts::message::RefusalNote {
+                actor: crate::untrusted::Username::new(&actor.username),
+                required_role,
+            };
+            reporter.post(&refusal).await?;
+            return Ok(None);
+        }
+        Ok(Some(reporter))
+    }
+
     /// The actor's access level on the project, when they are a member at all.
     pub async fn may_start_work(&self, project_id: u64, user: &UserBasic) -> Result<bool, gitlab::Error> {
         let member = self.client.member(project_id, user.id).await?;

@@ -8,17 +8,15 @@
 
 use anyhow::Context as _;
 
+use super::Job;
 use super::issue::fail;
-use super::work::{self, Branch, WorkError};
-use super::{Job, role_name};
+use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::Noteable;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{
-    FinalNote, NothingChangedNote, PushConflictNote, RefusalNote, RunStats, Step, UnsupportedNote, UnsupportedReason,
-};
+use crate::prompts::message::{FinalNote, NothingChangedNote, RunStats, Step, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::Task;
-use crate::report::{Reporter, Target};
+
 use crate::untrusted::{MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
 
 /// Runs the MR-note workflow.
@@ -26,28 +24,10 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
-    let Some(actor) = note.author.clone() else {
-        tracing::warn!("the note has no author; nothing done");
+    let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref()).await? else {
         return Ok(Code::Done);
     };
-    if job.ignores(&actor) {
-        tracing::info!(actor = %actor.username, "the agent itself or a bot wrote the note; nothing done");
-        return Ok(Code::Done);
-    }
-    let target = Target { project_id, on, agent_user_id: job.agent_user.id };
-    let mut reporter = Reporter::new(
-        &job.client,
-        &job.prompts,
-        job.settings.language,
-        target,
-        job.pipeline_url.clone(),
-        job.job_url.clone(),
-    );
-    if !job.may_start_work(project_id, &actor).await.context("while checking the actor's access")? {
-        let required_role = role_name(job.settings.min_access_level).to_owned();
-        reporter.post(&RefusalNote { actor: Username::new(&actor.username), required_role }).await?;
-        return Ok(Code::Done);
-    }
+    let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
     let unsupported = if mr.state != "opened" {
         Some(UnsupportedReason::Closed)
     } else if mr.source_project_id.is_some_and(|source| source != project_id) {
@@ -79,19 +59,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, orchestrated).await {
         Ok(worked) => worked,
         Err(error) => {
-            if let Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) = error.downcast_ref() {
-                tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
-                reporter.fail_current().await?;
-                let note = PushConflictNote {
-                    marker: Marker::status("push-conflict"),
-                    branch: MarkdownCodeSpan::new(branch),
-                    local_sha: local_sha.clone(),
-                    remote_sha: remote_sha.clone(),
-                    rebase_attempted: true,
-                    job_url: job.job_url.clone(),
-                };
-                reporter.post(&note).await?;
-                return Ok(Code::WorkFailed);
+            if let Some(code) = work::report_push_conflict(job, &mut reporter, &error).await? {
+                return Ok(code);
             }
             return fail(&mut reporter, &error).await;
         }

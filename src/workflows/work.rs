@@ -36,6 +36,30 @@ pub(super) enum WorkError {
     PushConflict { branch: String, paths: Vec<String>, local_sha: String, remote_sha: String },
 }
 
+/// When `error` is a push conflict: marks the step failed, explains on GitLab that the person's
+/// commits stay as they are, and returns the job's exit code. Any other error is not handled.
+pub(super) async fn report_push_conflict(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    error: &anyhow::Error,
+) -> anyhow::Result<Option<crate::exit::Code>> {
+    let Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) = error.downcast_ref() else {
+        return Ok(None);
+    };
+    tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
+    reporter.fail_current().await?;
+    let note = crate::prompts::message::PushConflictNote {
+        marker: crate::prompts::markers::Marker::status("push-conflict"),
+        branch: crate::untrusted::MarkdownCodeSpan::new(branch),
+        local_sha: local_sha.clone(),
+        remote_sha: remote_sha.clone(),
+        rebase_attempted: true,
+        job_url: job.job_url.clone(),
+    };
+    reporter.post(&note).await?;
+    Ok(Some(crate::exit::Code::WorkFailed))
+}
+
 /// The branch to work on and where it starts.
 #[derive(Debug, Clone)]
 pub(super) struct Branch {
