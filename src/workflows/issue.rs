@@ -12,9 +12,7 @@ use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{
-    ChangeLine, Complexity, FailureNote, FinalNote, MrDescription, NothingChangedNote, RunStats, Step,
-};
+use crate::prompts::message::{ChangeLine, Complexity, FailureNote, MrDescription, NothingChangedNote, Step};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
 use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
@@ -155,20 +153,8 @@ async fn deliver(
         }
     };
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
-    reporter
-        .post(&FinalNote {
-            marker: Marker::status(&format!("final-{}", mr.iid)),
-            merge_request_reference: format!("!{}", mr.iid),
-            merge_request_url: mr.web_url.clone(),
-            branch: MarkdownCodeSpan::new(&branch.name),
-            stats: RunStats {
-                stages: u32::try_from(worked.summary.stages.len()).unwrap_or(u32::MAX),
-                agent_calls: worked.summary.agent_calls,
-                premium_requests: worked.summary.premium_requests,
-                duration_secs: worked.duration_secs,
-            },
-        })
-        .await?;
+    let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
+    reporter.post(&note).await?;
     Ok(Code::Done)
 }
 

@@ -14,10 +14,10 @@ use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::Noteable;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{FinalNote, NothingChangedNote, RunStats, Step, UnsupportedNote, UnsupportedReason};
+use crate::prompts::message::{NothingChangedNote, Step, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::Task;
 
-use crate::untrusted::{MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
+use crate::untrusted::{MarkdownText, UntrustedLine, UntrustedText, Username};
 
 /// Runs the MR-note workflow.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyhow::Result<Code> {
@@ -75,20 +75,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
-    reporter
-        .post(&FinalNote {
-            marker: Marker::status(&format!("final-note-{note_id}")),
-            merge_request_reference: format!("!{mr_iid}"),
-            merge_request_url: mr.web_url.clone(),
-            branch: MarkdownCodeSpan::new(&branch.name),
-            stats: RunStats {
-                stages: u32::try_from(worked.summary.stages.len()).unwrap_or(u32::MAX),
-                agent_calls: worked.summary.agent_calls,
-                premium_requests: worked.summary.premium_requests,
-                duration_secs: worked.duration_secs,
-            },
-        })
-        .await?;
+    let note = worked.final_note(&format!("final-note-{note_id}"), mr_iid, &mr.web_url, &branch.name);
+    reporter.post(&note).await?;
     Ok(Code::Done)
 }
 

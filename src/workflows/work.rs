@@ -9,10 +9,12 @@ use super::Job;
 use crate::context;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
 use crate::planner::{self, Plan, PlanOptions, Stage};
-use crate::prompts::message::{Step, StepState};
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{FinalNote, RunStats, Step, StepState};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
 use crate::stages::{StageInput, StageRunner, Summary, carried};
+use crate::untrusted::MarkdownCodeSpan;
 use crate::untrusted::UntrustedText;
 
 /// What the shared part produced.
@@ -26,6 +28,24 @@ pub(super) struct Worked {
     pub branch_ahead: bool,
     pub changed_paths: Vec<String>,
     pub duration_secs: u64,
+}
+
+impl Worked {
+    /// The final note about merge request `!mr_iid`, with this run's stats.
+    pub(super) fn final_note(&self, marker: &str, mr_iid: u64, mr_url: &str, branch: &str) -> FinalNote {
+        FinalNote {
+            marker: Marker::status(marker),
+            merge_request_reference: format!("!{mr_iid}"),
+            merge_request_url: mr_url.to_owned(),
+            branch: MarkdownCodeSpan::new(branch),
+            stats: RunStats {
+                stages: u32::try_from(self.summary.stages.len()).unwrap_or(u32::MAX),
+                agent_calls: self.summary.agent_calls,
+                premium_requests: self.summary.premium_requests,
+                duration_secs: self.duration_secs,
+            },
+        }
+    }
 }
 
 /// Why the shared part stopped early in a way the caller reports specially.
