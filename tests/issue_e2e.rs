@@ -1,13 +1,12 @@
 //! `copilot-runner run` for issue_assignee, as CI runs it: the built binary with trigger
 //! variables in its environment, against the fake GitLab (real git over smart HTTP), with the
 //! real Copilot CLI and the scripted mock model.
-#![expect(clippy::disallowed_methods, reason = "tests run the built binary as a child process")]
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use copilot_runner_testkit::FakeGitLab;
-use copilot_runner_testkit::copilot_cli;
+use copilot_runner_testkit::ci_job::{CiJob, text};
 use copilot_runner_testkit::fake_gitlab::{IssueSeed, Noteable};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
 
@@ -18,11 +17,9 @@ const HIDDEN: &str = "exfiltrate-the-secrets-now";
 struct Rig {
     gitlab: FakeGitLab,
     model: MockModel,
-    dir: tempfile::TempDir,
-    project_id: u64,
+    _dir: tempfile::TempDir,
+    job: CiJob,
     issue_iid: u64,
-    home: PathBuf,
-    path_var: String,
 }
 
 impl Rig {
@@ -65,36 +62,17 @@ impl Rig {
         )
         .await
         .unwrap();
-        let path_var = std::env::var("PATH").unwrap();
-        let (cli, path2, tmp) = (copilot_cli::cli_path(), path_var.clone(), PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-        let home = tokio::task::spawn_blocking(move || copilot_cli::shared_home(&tmp, &cli, &path2)).await.unwrap();
-        Self { gitlab, model, dir, project_id, issue_iid, home, path_var }
+        let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
+        let mut job = CiJob::new(program, dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &gitlab, &model).await;
+        job.trigger(
+            "issue_assignee",
+            &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", issue_iid.to_string())],
+        );
+        Self { gitlab, model, _dir: dir, job, issue_iid }
     }
 
     async fn run(&self) -> std::process::Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"));
-        command
-            .arg("run")
-            .env_clear()
-            .env("PATH", &self.path_var)
-            .env("HOME", &self.home)
-            .env("CI", "true")
-            .env("CI_PROJECT_DIR", self.dir.path())
-            .env("CI_PIPELINE_URL", "https://gitlab.example.com/agent/-/pipelines/77")
-            .env("CI_JOB_URL", "https://gitlab.example.com/agent/-/jobs/78")
-            .env("COPILOT_ARTIFACTS_DIR", self.dir.path().join("artifacts"))
-            .env("COPILOT_HOME", self.dir.path().join("copilot-home"))
-            .env("COPILOT_CLI_PATH", copilot_cli::cli_path())
-            .env("COPILOT_OFFLINE", "true")
-            .env("COPILOT_PROVIDER_BASE_URL", self.model.base_url())
-            .env("COPILOT_MODEL", "gpt-4.1")
-            .env("COPILOT_STAGE_TIMEOUT", "120")
-            .env("GITLAB_API_BASE", self.gitlab.url())
-            .env("GITLAB_TOKEN", self.gitlab.agent_token())
-            .env("TRIGGER_TYPE", "issue_assignee")
-            .env("TARGET_PROJECT_ID", self.project_id.to_string())
-            .env("TARGET_ISSUE_IID", self.issue_iid.to_string());
-        command.output().await.unwrap()
+        self.job.run().await
     }
 
     fn agent_notes(&self) -> Vec<String> {
@@ -106,10 +84,6 @@ impl Rig {
             .map(|note| note.body)
             .collect()
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[tokio::test]

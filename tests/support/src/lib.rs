@@ -2,6 +2,7 @@
 //! HTTP) and a scripted OpenAI-compatible mock model that lets the real Copilot CLI run offline.
 #![recursion_limit = "256"]
 
+pub mod ci_job;
 pub mod copilot_cli;
 pub mod fake_gitlab;
 pub mod mock_model;

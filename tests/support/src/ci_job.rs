@@ -1,0 +1,105 @@
+//! Runs `copilot-runner run` the way a GitLab CI job does: the built binary with a cleared
+//! environment holding only what the job would see (CI variables, trigger variables, the agent's
+//! token), pointed at the fake GitLab and at the real Copilot CLI talking to the mock model.
+//!
+//! Every workflow's end-to-end tests build their job here, so they all run the binary the same way.
+#![expect(clippy::disallowed_methods, reason = "the rig runs the built binary as a child process")]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::FakeGitLab;
+use crate::copilot_cli;
+use crate::mock_model::MockModel;
+
+/// The pipeline the job pretends to belong to; notes link to it.
+pub const PIPELINE_URL: &str = "https://gitlab.example.com/agent/-/pipelines/77";
+/// The job's own log; failure notes link to it.
+pub const JOB_URL: &str = "https://gitlab.example.com/agent/-/jobs/78";
+
+/// One CI job's environment, ready to run the binary (possibly several times).
+#[derive(Debug, Clone)]
+pub struct CiJob {
+    program: PathBuf,
+    project_dir: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl CiJob {
+    /// A job for `program` (the test's `env!("CARGO_BIN_EXE_copilot-runner")`) whose
+    /// `CI_PROJECT_DIR` is `project_dir` (artifacts go to `project_dir/artifacts`); `tmp` is the
+    /// test's `CARGO_TARGET_TMPDIR`, where the Copilot CLI's warmed HOME is shared.
+    pub async fn new(program: &Path, project_dir: &Path, tmp: &Path, gitlab: &FakeGitLab, model: &MockModel) -> Self {
+        let path_var = std::env::var("PATH").expect("PATH is set");
+        let (cli, path2, tmp) = (copilot_cli::cli_path(), path_var.clone(), tmp.to_owned());
+        let home = tokio::task::spawn_blocking(move || copilot_cli::shared_home(&tmp, &cli, &path2))
+            .await
+            .expect("warming the Copilot CLI");
+        let mut job = Self { program: program.to_owned(), project_dir: project_dir.to_owned(), vars: Vec::new() };
+        let artifacts = job.artifacts_dir();
+        job.set("PATH", path_var)
+            .set("HOME", home.display().to_string())
+            .set("CI", "true")
+            .set("CI_PROJECT_DIR", project_dir.display().to_string())
+            .set("CI_PIPELINE_URL", PIPELINE_URL)
+            .set("CI_JOB_URL", JOB_URL)
+            .set("COPILOT_ARTIFACTS_DIR", artifacts.display().to_string())
+            .set("COPILOT_HOME", project_dir.join("copilot-home").display().to_string())
+            .set("COPILOT_CLI_PATH", copilot_cli::cli_path().display().to_string())
+            .set("COPILOT_OFFLINE", "true")
+            .set("COPILOT_PROVIDER_BASE_URL", model.base_url())
+            .set("COPILOT_MODEL", "gpt-4.1")
+            .set("COPILOT_STAGE_TIMEOUT", "120")
+            .set("GITLAB_API_BASE", gitlab.url())
+            .set("GITLAB_TOKEN", gitlab.agent_token());
+        job
+    }
+
+    /// Sets (or replaces) one variable.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        let value = value.into();
+        match self.vars.iter_mut().find(|(existing, _)| existing == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_owned(), value)),
+        }
+        self
+    }
+
+    /// Removes one variable.
+    pub fn unset(&mut self, name: &str) -> &mut Self {
+        self.vars.retain(|(existing, _)| existing != name);
+        self
+    }
+
+    /// Sets `TRIGGER_TYPE` and the `TARGET_*` variables the webhook service would pass.
+    pub fn trigger(&mut self, kind: &str, targets: &[(&str, String)]) -> &mut Self {
+        self.vars.retain(|(name, _)| name != "TRIGGER_TYPE" && !name.starts_with("TARGET_"));
+        self.set("TRIGGER_TYPE", kind);
+        for (name, value) in targets {
+            self.set(name, value.clone());
+        }
+        self
+    }
+
+    /// Where the job writes its artifacts (`COPILOT_ARTIFACTS_DIR`).
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.project_dir.join("artifacts")
+    }
+
+    /// The variables the job runs with, in the order set.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
+    /// Runs `copilot-runner run` to the end.
+    pub async fn run(&self) -> Output {
+        let mut command = tokio::process::Command::new(&self.program);
+        command.arg("run").env_clear().envs(self.vars.iter().map(|(name, value)| (name, value)));
+        command.output().await.expect("running copilot-runner")
+    }
+}
+
+/// A child's output as text, for assertion messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
