@@ -40,11 +40,12 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
-    let branch_name = match &note {
-        Some(note) => format!(
+    // The slug comes from the text people see: nothing hidden in the note names the branch.
+    let branch_name = match &request {
+        Some(request) => format!(
             "{}issue-{issue_iid}-{}",
             job.settings.branch_prefix,
-            slug(&note.body, &job.settings.agent_username)
+            slug(request.as_str(), &job.settings.agent_username)
         ),
         None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
     };
