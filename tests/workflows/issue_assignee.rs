@@ -3,7 +3,9 @@
 
 use copilot_runner_testkit::ci_job::text;
 
-use crate::rig::{PROJECT, Rig, greeting_script, status_notes, step_line};
+use copilot_runner_testkit::mock_model::Reply;
+
+use crate::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes, step_line};
 
 const HIDDEN: &str = "exfiltrate-the-secrets-now";
 
@@ -41,7 +43,10 @@ async fn assignment_opens_exactly_one_draft_mr_and_a_rerun_reuses_it() {
     assert_eq!(status.len(), 1, "{notes:#?}");
     assert!(!status[0].contains('☐') && !status[0].contains('⏳') && !status[0].contains('❌'), "{}", status[0]);
     assert!(status[0].contains("pipelines/77"), "{}", status[0]);
-    assert!(notes.iter().any(|body| body.contains(&format!("!{}", mrs[0].iid))), "{notes:#?}");
+    let last = notes.last().unwrap();
+    let mr_url = format!("{}/{PROJECT}/-/merge_requests/{}", rig.gitlab.url(), mrs[0].iid);
+    assert!(last.contains(&format!("[!{}]({mr_url})", mrs[0].iid)), "{last}");
+    assert!(last.contains("| 2 | 2 | "), "two stages, one agent call each: {last}");
 
     // The status note was edited in place as each stage ran and finished.
     let history = rig.status_history(&format!("issue-{iid}"));
@@ -78,4 +83,23 @@ async fn a_guest_gets_a_refusal_and_nothing_is_pushed() {
     assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
     assert_eq!(rig.gitlab.branch_head(PROJECT, &format!("copilot/issue-{iid}")).await, None);
     assert!(rig.model.completions().is_empty(), "the agent ran for a guest");
+}
+
+#[tokio::test]
+async fn an_assignment_that_changes_nothing_says_so_instead_of_an_empty_mr() {
+    let mut rig =
+        Rig::start(|paths| implementation_script(paths, Reply::text("greeting.txt already exists."), "unused")).await;
+    rig.job.set("USE_ORCHESTRATED_ISSUE", "false");
+    let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
+    rig.assign(iid, "alice");
+
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
+    assert_eq!(rig.gitlab.branch_head(PROJECT, &format!("copilot/issue-{iid}")).await, None);
+    let notes = rig.agent_notes(rig.on_issue(iid));
+    assert_eq!(notes.len(), 2, "the status note and one saying so: {notes:#?}");
+    assert!(notes[1].contains("No changes") && notes[1].contains("greeting.txt already exists."), "{}", notes[1]);
+    assert!(!notes[0].contains('⏳') && !notes[0].contains('❌'), "{}", notes[0]);
 }

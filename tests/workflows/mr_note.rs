@@ -117,3 +117,16 @@ async fn a_conflicting_push_stops_the_agent_with_an_explanation_and_exit_1() {
     assert_eq!(status.len(), 1, "{notes:#?}");
     assert!(status[0].contains("- ❌ Commit and push"), "{}", status[0]);
 }
+
+#[tokio::test]
+async fn an_mr_note_that_changes_nothing_pushes_nothing_and_says_so() {
+    let mut rig = Rig::start(|paths| implementation_script(paths, Reply::text("It already greets."), "unused")).await;
+    let (mr_iid, before) = merge_request_with_note(&mut rig).await;
+
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    assert_eq!(rig.gitlab.branch_head(PROJECT, BRANCH).await, Some(before));
+    let notes = rig.agent_notes(rig.on_merge_request(mr_iid));
+    assert!(notes.iter().any(|body| body.contains("No changes") && body.contains("It already greets.")), "{notes:#?}");
+}
