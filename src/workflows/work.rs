@@ -121,11 +121,7 @@ pub(super) async fn run(
     let root = workspace.dir().to_owned();
     let facts =
         tokio::task::spawn_blocking(move || context::analyze(&root)).await.context("while analysing the project")??;
-    // A note's instruction is part of the work: the plan weighs it with the issue or MR.
-    let mut plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
-    if let Some(request) = &request {
-        plan_text = format!("{plan_text}\n\n{}", request.as_str());
-    }
+    let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
     let plan = planner::plan(&plan_text, &facts.traits(), &PlanOptions { orchestrated });
     let artifacts = job.settings.artifacts_dir.clone();
     let _ = context::write(&artifacts, &facts);
