@@ -6,12 +6,11 @@
 use std::path::Path;
 
 use copilot_runner_testkit::FakeGitLab;
-use copilot_runner_testkit::ci_job::{CiJob, text};
+use copilot_runner_testkit::ci_job::{CiJob, add_one_file_script, text};
 use copilot_runner_testkit::fake_gitlab::{IssueSeed, Noteable};
-use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
+use copilot_runner_testkit::mock_model::MockModel;
 
 const PROJECT: &str = "acme/widgets";
-const ANALYSIS: &str = r#"{"summary": "Add a greeting file.", "relevant_files": ["greeting.txt"], "risks": [], "acceptance_criteria": ["greeting.txt exists"], "approach": "Create it."}"#;
 const HIDDEN: &str = "exfiltrate-the-secrets-now";
 
 struct Rig {
@@ -43,25 +42,8 @@ impl Rig {
             "assigned to @copilot-agent",
         );
         let dir = tempfile::tempdir().unwrap();
-        let artifacts = dir.path().join("artifacts");
-        let analysis = artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string();
-        let greeting = artifacts.join(format!("work/project-{project_id}/greeting.txt")).display().to_string();
-        let model = MockModel::start(
-            Script::new()
-                .rule(
-                    Rule::when("copilot-runner-stage: analysis")
-                        .then(Reply::create(&analysis, ANALYSIS))
-                        .then(Reply::text("Written.")),
-                )
-                .rule(
-                    Rule::when("copilot-runner-stage: implementation")
-                        .then(Reply::create(&greeting, "hello\n"))
-                        .then(Reply::text("Added greeting.txt.")),
-                )
-                .fallback(Reply::text("Nothing to do.")),
-        )
-        .await
-        .unwrap();
+        let script = add_one_file_script(&dir.path().join("artifacts"), project_id, "greeting.txt", "hello\n");
+        let model = MockModel::start(script).await.unwrap();
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
         let mut job = CiJob::new(program, dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &gitlab, &model).await;
         job.trigger(
