@@ -8,7 +8,7 @@ use std::process::Output;
 
 use copilot_runner::gitlab::{Client, NewMergeRequest};
 use copilot_runner_testkit::FakeGitLab;
-use copilot_runner_testkit::ci_job::CiJob;
+use copilot_runner_testkit::ci_job::{CiJob, add_one_file_script};
 use copilot_runner_testkit::fake_gitlab::{AGENT, IssueSeed, Noteable};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
 use secrecy::SecretString;
@@ -30,6 +30,7 @@ pub(crate) struct Paths {
     pub(crate) artifacts: PathBuf,
     /// The clone of the target project the agent works in.
     pub(crate) clone: PathBuf,
+    pub(crate) project_id: u64,
 }
 
 impl Paths {
@@ -58,7 +59,7 @@ pub(crate) fn implementation_script(paths: &Paths, first: Reply, summary: &str) 
 
 /// Analysis, then an implementation that creates `greeting.txt` with `hello`.
 pub(crate) fn greeting_script(paths: &Paths) -> Script {
-    implementation_script(paths, Reply::create(&paths.in_clone("greeting.txt"), "hello\n"), "Added greeting.txt.")
+    add_one_file_script(&paths.artifacts, paths.project_id, "greeting.txt", "hello\n")
 }
 
 /// One fake GitLab, one mock model, one CI job.
@@ -79,7 +80,7 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let artifacts = dir.path().join("artifacts");
         let clone = artifacts.join(format!("work/project-{project_id}"));
-        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, clone };
+        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, clone, project_id };
         let model = MockModel::start(script(&paths)).await.unwrap();
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
         let job = CiJob::new(program, dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &gitlab, &model).await;
