@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! cargo build --release --bin copilot-runner --example webhook_bench
-//! ./target/release/examples/webhook_bench [REQUESTS CONCURRENCY ROUNDS]
+//! ./target/release/examples/webhook_bench [REQUESTS CONCURRENCY ROUNDS] 2>webhook-bench.log
 //! ```
 //!
 //! On loopback, in one process: the fake GitLab, one `serve` instance (the real router) and a
-//! bare axum `POST` handler as the baseline. The cheap paths — bare, rejected (bad token) and
+//! bare axum `POST` handler as the baseline; the service logs as `serve` does (stderr, default
+//! filter and format). The cheap paths — bare, rejected (bad token) and
 //! ignored (a note without a mention) — are measured in ROUNDS rounds, interleaved (the order
 //! rotates every round), each scenario with REQUESTS requests at CONCURRENCY and again one at a
 //! time; the table shows the median over the rounds, and ratios to the bare handler are taken
@@ -180,11 +181,15 @@ fn pieces(body: &[u8], agent: &Agent) {
     let route = time(&|| {
         std::hint::black_box(route::route(std::hint::black_box(&event), agent));
     });
+    let log_line = time(&|| {
+        tracing::info!(hook = "Note Hook", kind = "note", reason = "not_mentioned", "webhook ignored");
+    });
     println!("the ignored event's pieces, called directly ({CALLS} calls each, mean):\n");
     println!("| piece | µs per call |");
     println!("|---|---|");
     println!("| `Event::parse` of the {} byte note payload | {parse:.2} |", body.len());
-    println!("| `route::route` (mention search) | {route:.2} |\n");
+    println!("| `route::route` (mention search) | {route:.2} |");
+    println!("| the `webhook ignored` log line (format, redact, write to stderr) | {log_line:.2} |\n");
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -275,7 +280,11 @@ async fn main() -> anyhow::Result<()> {
     let rounds: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(5);
 
     let fake = FakeGitLab::start().await?;
-    let (config, gitlab) = config_from(&settings(&fake)?)?;
+    let settings = settings(&fake)?;
+    // The log lines `serve` writes for every delivery are part of its cost: the same subscriber,
+    // format and filter as the binary (stderr; redirect it to a file).
+    let _logs = copilot_runner::telemetry::init(settings.log_format, &settings.log_filter, None)?;
+    let (config, gitlab) = config_from(&settings)?;
     let service = Service::new(config.clone(), gitlab);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let webhook = format!("http://{}/webhook", listener.local_addr()?);
