@@ -36,6 +36,20 @@ fn position_of<'a>(inline: &'a [copilot_runner_testkit::fake_gitlab::Note], titl
     note.position.as_ref().unwrap()
 }
 
+/// The three single-line findings sit where they belong, on the latest version's head.
+fn assert_single_lines_placed(rig: &Rig, mr_iid: u64) -> Vec<copilot_runner_testkit::fake_gitlab::Note> {
+    let inline = rig.inline(mr_iid);
+    assert_eq!(inline.len(), 5, "{:#?}", inline.iter().map(|n| &n.body).collect::<Vec<_>>());
+    let added = position_of(&inline, "Added line: the temporary is needless");
+    assert_eq!((&added["old_line"], &added["new_line"]), (&Value::Null, &json!(8)));
+    assert_eq!(added["head_sha"], json!(rig.head(mr_iid)));
+    let removed = position_of(&inline, "Removed line: the old expression was clearer");
+    assert_eq!((&removed["old_line"], &removed["new_line"]), (&json!(8), &Value::Null));
+    let context = position_of(&inline, "Context line: document sub");
+    assert_eq!((&context["old_line"], &context["new_line"]), (&json!(7), &json!(7)));
+    inline
+}
+
 #[tokio::test]
 async fn findings_land_on_added_removed_and_context_lines_and_the_rest_goes_to_the_summary() {
     let rig = Rig::new().await;
@@ -44,16 +58,8 @@ async fn findings_land_on_added_removed_and_context_lines_and_the_rest_goes_to_t
     let job = rig.job(&model, mr_iid).await;
     run_ok(&job).await;
 
-    let inline = rig.inline(mr_iid);
-    assert_eq!(inline.len(), 5, "{:#?}", inline.iter().map(|n| &n.body).collect::<Vec<_>>());
+    let inline = assert_single_lines_placed(&rig, mr_iid);
     let head = rig.head(mr_iid);
-    let added = position_of(&inline, "Added line: the temporary is needless");
-    assert_eq!((&added["old_line"], &added["new_line"]), (&Value::Null, &json!(8)));
-    assert_eq!(added["head_sha"], json!(head));
-    let removed = position_of(&inline, "Removed line: the old expression was clearer");
-    assert_eq!((&removed["old_line"], &removed["new_line"]), (&json!(8), &Value::Null));
-    let context = position_of(&inline, "Context line: document sub");
-    assert_eq!((&context["old_line"], &context["new_line"]), (&json!(7), &json!(7)));
 
     // The multi-line finding sits on its last line with a range and replaces exactly its lines.
     let multi = inline.iter().find(|note| note.body.contains("Return the difference directly")).unwrap();
@@ -96,4 +102,21 @@ async fn findings_land_on_added_removed_and_context_lines_and_the_rest_goes_to_t
         issues.iter().find(|issue| issue["description"].as_str().unwrap().starts_with("Return the")).unwrap();
     assert_eq!(multi_issue["location"], json!({"path": "src/lib.rs", "lines": {"begin": 8, "end": 9}}));
     assert_eq!(multi_issue["check_name"], "copilot-runner/maintainability");
+}
+
+#[tokio::test]
+async fn diffs_gitlab_leaves_out_are_read_from_the_checkout_and_placed_the_same() {
+    let rig = Rig::new().await;
+    let mr_iid =
+        rig.open_mr("feature/collapsed", &[("src/lib.rs", Some(NEW_LIB_RS)), ("README.md", Some(NEW_README))]).await;
+    rig.gitlab.collapse_diffs_over(Some(1));
+    let model = MockModel::start(rig.script(&findings())).await.unwrap();
+    let job = rig.job(&model, mr_iid).await;
+    run_ok(&job).await;
+
+    let prompt = super::review_prompts(&rig.artifacts()).remove(0);
+    assert!(prompt.contains("+    let d = a - b;") && prompt.contains("-    a - b"), "{prompt}");
+    assert_single_lines_placed(&rig, mr_iid);
+    let summary = rig.summaries(mr_iid).pop().unwrap();
+    assert!(!summary.contains("Not reviewed"), "every file was read:\n{summary}");
 }
