@@ -7,6 +7,7 @@ mod incremental;
 mod languages;
 mod large;
 mod placement;
+mod retry;
 
 use std::path::{Path, PathBuf};
 
