@@ -245,6 +245,8 @@ pub struct Settings {
     pub orchestrated_mr_note: bool,
     pub project_understanding: bool,
     pub inline_review_comments: bool,
+    /// Bytes of diff one review prompt carries.
+    pub review_prompt_bytes: usize,
     pub context_cache_url: String,
     pub azure_storage_connection_string: Option<SecretString>,
     pub pipeline_trigger_token: Option<SecretString>,
@@ -470,6 +472,7 @@ impl<'a> Resolver<'a> {
         let orchestrated_mr_note = self.flag(env_vars::USE_ORCHESTRATED_MR_NOTE);
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
+        let review_prompt_bytes = self.number(env_vars::COPILOT_REVIEW_PROMPT_BYTES, 1_000_usize, 10_000_000);
         let cache_default = match project_dir {
             Some(dir) => (
                 format!("file://{}", dir.join(".copilot-cache").display()),
@@ -537,6 +540,7 @@ impl<'a> Resolver<'a> {
             orchestrated_mr_note: orchestrated_mr_note?,
             project_understanding: project_understanding?,
             inline_review_comments: inline_review_comments?,
+            review_prompt_bytes: review_prompt_bytes?,
             context_cache_url: context_cache_url?,
             azure_storage_connection_string,
             pipeline_trigger_token,

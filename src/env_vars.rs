@@ -78,6 +78,8 @@ env_vars! {
     ENABLE_PROJECT_UNDERSTANDING = "ENABLE_PROJECT_UNDERSTANDING", Setting, Some("false");
     /// Post review findings as inline discussions (`false`: summary note only).
     ENABLE_INLINE_REVIEW_COMMENTS = "ENABLE_INLINE_REVIEW_COMMENTS", Setting, Some("true");
+    /// Bytes of diff one review prompt carries; a larger merge request is reviewed in several prompts, and a file whose diff is over two thirds of this is skipped and named in the summary.
+    COPILOT_REVIEW_PROMPT_BYTES = "COPILOT_REVIEW_PROMPT_BYTES", Setting, Some("60000");
     /// Where project understanding is cached: `file://DIR`, `az://container/prefix`, `s3://bucket/prefix`, `gs://bucket/prefix`.
     CONTEXT_CACHE_URL = "CONTEXT_CACHE_URL", Setting, Some("`file://$CI_PROJECT_DIR/.copilot-cache` in CI, else `file://.copilot-cache`");
     /// Azure Blob Storage connection string for an `az://` context cache.

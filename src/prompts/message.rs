@@ -282,6 +282,36 @@ pub struct ReviewSummary {
     pub head_sha: String,
     /// Set when only the changes since an earlier review were covered.
     pub since_sha: Option<String>,
+    /// Whether findings went inline (`ENABLE_INLINE_REVIEW_COMMENTS`); when not, `unplaced`
+    /// holds every finding.
+    pub inline_enabled: bool,
+    /// Changed files the review did not read, with the reason.
+    pub skipped: Vec<SkippedFileNote>,
+}
+
+/// Why a changed file was not reviewed, as the summary note says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    Binary,
+    Generated,
+    /// Its diff is over the size limit (`bytes`, `limit`).
+    TooLarge,
+    /// Renamed or mode changed only.
+    NoContentChange,
+    /// Neither GitLab nor the checkout gave its diff.
+    DiffUnavailable,
+    /// The agent's findings for it were invalid twice.
+    InvalidFindings,
+}
+
+/// A changed file the review did not read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedFileNote {
+    pub path: MarkdownCodeSpan,
+    pub reason: SkipKind,
+    pub bytes: Option<usize>,
+    pub limit: Option<usize>,
 }
 
 impl MessageContext for ReviewSummary {

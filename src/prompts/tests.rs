@@ -249,6 +249,21 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         }],
                         head_sha: "2222222222222222222222222222222222222222".to_owned(),
                         since_sha: Some("3333333333333333333333333333333333333333".to_owned()),
+                        inline_enabled: true,
+                        skipped: vec![
+                            SkippedFileNote {
+                                path: MarkdownCodeSpan::new("assets/logo.png"),
+                                reason: SkipKind::Binary,
+                                bytes: None,
+                                limit: None,
+                            },
+                            SkippedFileNote {
+                                path: MarkdownCodeSpan::new("src/huge.rs"),
+                                reason: SkipKind::TooLarge,
+                                bytes: Some(90_000),
+                                limit: Some(40_000),
+                            },
+                        ],
                     },
                 )
             }),

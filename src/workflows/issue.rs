@@ -209,7 +209,7 @@ async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<
 }
 
 /// Whether `body` names `mention` as a whole word.
-fn mentions(body: &str, mention: &str) -> bool {
+pub(super) fn mentions(body: &str, mention: &str) -> bool {
     body.match_indices(mention).any(|(index, _)| {
         body[index + mention.len()..]
             .chars()

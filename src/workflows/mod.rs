@@ -5,6 +5,7 @@
 
 pub mod issue;
 pub mod mr_note;
+pub mod mr_review;
 mod work;
 
 pub use issue::slug;
@@ -81,7 +82,8 @@ impl Job {
             Trigger::MrNote { project_id, mr_iid, note_id, .. } => {
                 mr_note::run(self, *project_id, *mr_iid, *note_id).await
             }
-            Trigger::MrReviewer { .. } | Trigger::PipelineFailed { .. } => Err(exit::Usage(format!(
+            Trigger::MrReviewer { project_id, mr_iid, .. } => mr_review::run(self, *project_id, *mr_iid).await,
+            Trigger::PipelineFailed { .. } => Err(exit::Usage(format!(
                 "the `{}` workflow is not built into this version of copilot-runner yet; nothing was done",
                 trigger.kind()
             ))
