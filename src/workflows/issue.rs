@@ -155,7 +155,7 @@ async fn deliver(
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
     let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
     reporter.post(&note).await?;
-    Ok(Code::Done)
+    Ok(super::pipeline_fix::after_issue(job, project_id, mr.iid).await)
 }
 
 /// Marks the running step failed, posts the failure note, and ends the job with exit 1.
