@@ -130,7 +130,7 @@ async fn deliver(
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
     let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
     reporter.post(&note).await?;
-    Ok(Code::Done)
+    Ok(super::pipeline_fix::after_issue(job, project_id, mr.iid).await)
 }
 
 /// The open merge request from `branch` with its description brought up to date (a re-run),

@@ -47,6 +47,10 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)) }).await?;
         return Ok(Code::Done);
     }
+    if super::pipeline_fix::is_fix_request(&note.body, &job.settings.agent_username) {
+        reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        return super::pipeline_fix::on_request(job, project_id, mr).await;
+    }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
