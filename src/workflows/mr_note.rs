@@ -47,6 +47,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+    reporter.for_note(note_id);
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),
