@@ -42,7 +42,10 @@ async fn a_note_on_an_mr_commits_on_its_source_branch() {
     let branches = rig.gitlab.branches(PROJECT).await.unwrap();
     assert!(!branches.iter().any(|(name, _)| name.starts_with("copilot/")), "{branches:?}");
 
-    // Both stages ran (orchestrated); the status note and the final note are on the MR.
+    // 👀 on alice's note; both stages ran (orchestrated); the status and final notes are on the MR.
+    let asked = rig.gitlab.mr_notes(PROJECT, mr_iid).into_iter().find(|note| note.body.contains("@copilot-agent"));
+    let awards = rig.gitlab.note_awards(asked.unwrap().id);
+    assert!(awards.contains(&("eyes".to_owned(), "copilot-agent".to_owned())), "{awards:?}");
     assert!(rig.model.saw("copilot-runner-stage: analysis") && rig.model.saw(IMPLEMENTATION_STAGE));
     let notes = rig.agent_notes(rig.on_merge_request(mr_iid));
     let status = status_notes(&notes);
