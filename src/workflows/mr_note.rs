@@ -3,8 +3,7 @@
 //! The story: read the MR and the note → check who asked → 👀 and the status note → clone the
 //! MR's own source branch (never the default branch) → run the instruction (multi-stage when
 //! `USE_ORCHESTRATED_MR_NOTE` is on) → commit → push fast-forward only; when a person pushed
-//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
-//! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
+//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched.
 //! Review-like requests go to the review workflow, which this version does not have yet.
 
 use anyhow::Context as _;
@@ -20,7 +19,8 @@ use crate::prompts::stage::Task;
 
 use crate::untrusted::{MarkdownText, UntrustedLine, UntrustedText, Username};
 
-/// Runs the MR-note workflow.
+/// Runs the MR-note workflow. A conflict with a person's push ends it with exit 1 (`WorkFailed`):
+/// the requested change was not delivered.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
