@@ -37,6 +37,9 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     let Some(actor) = actor else { return Ok(Code::Done) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
+    if let Some(note_id) = note_id {
+        reporter.for_note(note_id);
+    }
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));

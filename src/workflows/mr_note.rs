@@ -20,7 +20,8 @@ use crate::prompts::stage::Task;
 
 use crate::untrusted::{MarkdownText, UntrustedLine, UntrustedText, Username};
 
-/// Runs the MR-note workflow.
+/// Runs the MR-note workflow. A conflict with a person's push ends it with exit 1 (`WorkFailed`):
+/// the requested change was not delivered.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
@@ -53,6 +54,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+    reporter.for_note(note_id);
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),
