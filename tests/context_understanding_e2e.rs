@@ -2,9 +2,9 @@
 //! it against the fake GitLab, the real Copilot CLI and the mock model, with
 //! `ENABLE_PROJECT_UNDERSTANDING` on. The first job analyses in full and the agent writes
 //! `project_context.md`; the next job on the branch starts from that entry (level 2), asks the
-//! agent to update it for the changed files, and a third finds its exact commit (level 1). The
-//! level is in the job log and in `summary.json`, and the understanding reaches the stage
-//! prompts. A store that never answers costs a bounded wait and a full analysis, never the job.
+//! agent to update it for the changed files, a third finds its exact commit (level 1), and a
+//! job for another issue starts from the base branch's entry (level 4). The level is in the job
+//! log and in `summary.json`, and the understanding reaches the stage prompts. A store that never answers costs a bounded wait and a full analysis, never the job.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
 use std::path::{Path, PathBuf};
@@ -132,7 +132,7 @@ impl Rig {
 
 #[tokio::test]
 async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
-    let rig = Rig::new().await;
+    let mut rig = Rig::new().await;
     let base = rig.gitlab.branch_head(PROJECT, "main").await.unwrap();
 
     // First job: nothing cached, a full analysis; the agent writes the understanding, the
@@ -178,6 +178,35 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     assert_eq!(context["understanding_stage"], "reused", "{context}");
     assert_eq!(context["cache_write"], "unchanged", "{context}");
     assert!(rig.stage_prompts().contains("understanding-after-update"));
+
+    // Another issue: its new branch has no entry, but the base branch got one when the first
+    // branch started from it, so level 4; the base has not moved, so nothing is analysed again.
+    let project_id = rig.gitlab.project_id(PROJECT);
+    let other = rig.gitlab.add_issue(
+        PROJECT,
+        IssueSeed {
+            title: "Add another greeting".to_owned(),
+            description: "Please add greeting.txt too.\n".to_owned(),
+            author: "alice".to_owned(),
+            assignees: vec!["copilot-agent".to_owned()],
+            labels: Vec::new(),
+        },
+    );
+    rig.gitlab.add_system_note_by(Noteable::Issue { project_id, iid: other }, "alice", "assigned to @copilot-agent");
+    rig.job.trigger(
+        "issue_assignee",
+        &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", other.to_string())],
+    );
+    let asked = rig.understanding_requests();
+    let (log, context) = rig.run().await;
+    assert!(log.contains("project understanding from the context cache: level 4 (cross-branch)"), "{log}");
+    assert_eq!(context["level"], "cross_branch", "{context}");
+    assert_eq!(context["from_branch"], "main", "{context}");
+    assert_eq!(context["from_commit"], base.as_str());
+    assert_eq!(context["changed_files"], 0, "{context}");
+    assert_eq!(context["understanding_stage"], "reused", "{context}");
+    assert_eq!(rig.understanding_requests(), asked);
+    assert!(rig.stage_prompts().contains("understanding-first-draft"));
 }
 
 #[tokio::test]
