@@ -3,7 +3,8 @@
 //! The story: read the MR and the note → check who asked → 👀 and the status note → clone the
 //! MR's own source branch (never the default branch) → run the instruction (multi-stage when
 //! `USE_ORCHESTRATED_MR_NOTE` is on) → commit → push fast-forward only; when a person pushed
-//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched.
+//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
+//! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
 //! Review-like requests go to the review workflow, which this version does not have yet.
 
 use anyhow::Context as _;
