@@ -26,6 +26,22 @@ pub async fn current_branch(git: &GitCommand, dir: &Path) -> Option<String> {
     (output.success() && !branch.is_empty()).then_some(branch)
 }
 
+/// The commit branch `name` points at: the remote-tracking branch of a clone, else the local
+/// branch; `None` when neither exists.
+pub async fn branch_tip(git: &GitCommand, dir: &Path, name: &str) -> Option<String> {
+    for reference in [format!("refs/remotes/origin/{name}"), format!("refs/heads/{name}")] {
+        let revision = format!("{reference}^{{commit}}");
+        let Ok(output) = git.output(dir, &["rev-parse", "--verify", "--quiet", &revision], None).await else {
+            continue;
+        };
+        let sha = output.stdout.text().trim().to_owned();
+        if output.success() && is_commit_id(&sha) {
+            return Some(sha);
+        }
+    }
+    None
+}
+
 /// The ancestors of `HEAD`, nearest first, at most [`MAX_ANCESTORS`] (empty for a root commit).
 pub async fn ancestors(git: &GitCommand, dir: &Path) -> Vec<String> {
     let count = format!("--max-count={MAX_ANCESTORS}");

@@ -259,11 +259,21 @@ async fn write_back(
         tracing::warn!(%error, "cannot write the context cache entry; the next job analyses again");
         return format!("failed: {error}");
     }
-    if let Some(base) = checkout.base_branch.filter(|base| *base != branch)
-        && matches!(report.level, Level::CrossBranch | Level::FullAnalysis)
+    let Some(base) = checkout.base_branch.filter(|base| *base != branch) else { return "written".to_owned() };
+    if matches!(report.level, Level::CrossBranch | Level::FullAnalysis)
         && let Err(error) = cache.write_fork_relation(project, branch, base).await
     {
         tracing::warn!(%error, "cannot record the branch's base in the context cache");
+    }
+    // A branch just started from its base describes the base too: later branches find it there.
+    let came_from_base = report.from_branch.as_deref() == Some(base) && report.from_commit.as_deref() == Some(head);
+    if !came_from_base
+        && git_history::branch_tip(checkout.git, checkout.dir, base).await.as_deref() == Some(head)
+        && let Err(error) = cache
+            .write_entry(project, base, head, &understood.facts, &understood.project_context, understood.agent_written)
+            .await
+    {
+        tracing::warn!(%error, "cannot write the context cache entry of the base branch");
     }
     "written".to_owned()
 }
