@@ -35,8 +35,10 @@ impl Rig {
         Self { gitlab: FakeGitLab::start().await.unwrap(), dir: tempfile::tempdir().unwrap() }
     }
 
+    /// The artifacts folder a CI job gets by default (`$CI_PROJECT_DIR/copilot-artifacts`), the
+    /// one the CI template's `artifacts:` keeps.
     fn artifacts(&self) -> PathBuf {
-        self.dir.path().join("artifacts")
+        self.dir.path().join("copilot-artifacts")
     }
 
     /// Where the `n`-th review prompt of a run asks for its findings (1-based).
@@ -54,6 +56,7 @@ impl Rig {
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
         let mut job =
             CiJob::new(program, self.dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &self.gitlab, model).await;
+        job.unset("COPILOT_ARTIFACTS_DIR");
         let project_id = self.gitlab.project_id(PROJECT);
         job.trigger(
             "mr_reviewer",
@@ -136,6 +139,14 @@ fn review_prompts(artifacts: &Path) -> Vec<String> {
         dir.file_name().and_then(|name| name.to_str()?.split('-').next()?.parse::<usize>().ok()).unwrap_or(0)
     });
     dirs.iter().filter_map(|dir| std::fs::read_to_string(dir.join("prompt-1.md")).ok()).collect()
+}
+
+#[test]
+fn the_ci_template_hands_gitlab_the_report_where_the_review_writes_it() {
+    let template = include_str!("../../ci-templates/templates/copilot-runner.yml");
+    let expected = format!("codequality: copilot-artifacts/{}", copilot_runner::review::quality::REPORT_FILE_NAME);
+    assert!(template.contains(&expected), "the template does not expose `{expected}`");
+    assert!(template.contains("paths:\n      - copilot-artifacts/\n"), "the template keeps the artifacts folder");
 }
 
 /// Checks the Code Quality report against the format GitLab documents and returns it.
