@@ -112,7 +112,9 @@ fn drive(megabytes: u64, runs: usize) -> anyhow::Result<()> {
     println!("logs: {megabytes} MB each, written in {:.1?}", started.elapsed());
     let program = std::env::current_exe()?;
 
-    for (name, log, expected) in [("realistic log", &realistic, Some(&failures)), ("one 100 MB line", &single_line, None)] {
+    for (name, log, expected) in
+        [("realistic log", &realistic, Some(&failures)), ("one 100 MB line", &single_line, None)]
+    {
         let mut cat = Samples::default();
         let mut count = Samples::default();
         let mut ours = Samples::default();
@@ -134,11 +136,7 @@ fn drive(megabytes: u64, runs: usize) -> anyhow::Result<()> {
             ours.rss_kib.push(ours_rss);
         }
         println!("cat > /dev/null (baseline):   {:8.1} ms", cat.median_ms());
-        println!(
-            "tokio read, count lines:      {:8.1} ms   peak RSS {:5.1} MiB",
-            count.median_ms(),
-            count.peak_mib()
-        );
+        println!("tokio read, count lines:      {:8.1} ms   peak RSS {:5.1} MiB", count.median_ms(), count.peak_mib());
         println!(
             "pipeline::trace::excerpt:     {:8.1} ms   peak RSS {:5.1} MiB   ({:.2}x cat, {:.2}x read)",
             ours.median_ms(),
@@ -284,7 +282,9 @@ fn failure_block(
             format!("error[E0308]: mismatched types in failure {index}"),
         ),
         1 => (
-            format!("test failure_{index}::adds ... \x1b[31mFAILED\x1b[0m\nthread 'failure_{index}' panicked at src/lib.rs:9:5:\n"),
+            format!(
+                "test failure_{index}::adds ... \x1b[31mFAILED\x1b[0m\nthread 'failure_{index}' panicked at src/lib.rs:9:5:\n"
+            ),
             format!("test failure_{index}::adds ... FAILED"),
         ),
         2 => (
@@ -293,7 +293,10 @@ fn failure_block(
             ),
             format!("ValueError: bad value in failure {index}"),
         ),
-        3 => (format!("npm ERR! code ELIFECYCLE in failure {index}\n"), format!("npm ERR! code ELIFECYCLE in failure {index}")),
+        3 => (
+            format!("npm ERR! code ELIFECYCLE in failure {index}\n"),
+            format!("npm ERR! code ELIFECYCLE in failure {index}"),
+        ),
         _ => (
             format!("--- FAIL: TestFailure{index} (0.00s)\n    sum_test.go:12: got 3, want 4\n"),
             format!("--- FAIL: TestFailure{index} (0.00s)"),
