@@ -116,6 +116,51 @@ impl Summary {
     }
 }
 
+/// One agent call of [`StageRunner::run_checked`]: its name, its artifacts folder (the scratch
+/// folder is made below it) and the file it must write there, if any.
+#[derive(Debug, Clone)]
+pub struct CheckedCall {
+    pub name: &'static str,
+    pub dir: PathBuf,
+    pub output_file: Option<&'static str>,
+}
+
+/// What the agent calls of one checked call cost.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CallUsage {
+    pub duration_ms: u64,
+    pub agent_calls: u32,
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl CallUsage {
+    fn account(&mut self, outcome: &AgentOutcome) {
+        self.premium_requests += outcome.premium_requests.unwrap_or(0.0);
+        if let Some(usage) = &outcome.usage {
+            self.input_tokens += usage.input_tokens;
+            self.output_tokens += usage.output_tokens;
+        }
+    }
+
+    /// Adds another call's usage to this one.
+    pub fn add(&mut self, other: &Self) {
+        self.duration_ms += other.duration_ms;
+        self.agent_calls += other.agent_calls;
+        self.premium_requests += other.premium_requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// A checked call's accepted output and its cost.
+#[derive(Debug, Clone)]
+pub struct Checked<T> {
+    pub usage: CallUsage,
+    pub output: T,
+}
+
 /// Runs stages through one agent for one repository.
 #[derive(Debug)]
 pub struct StageRunner<'a, A: Agent> {
@@ -168,58 +213,86 @@ impl<A: Agent> StageRunner<'_, A> {
     ) -> Result<StageReport, StageError> {
         let name = stage.as_str();
         let dir = self.artifacts_dir.join(format!("{}-{name}", index + 1));
+        let call = CheckedCall { name, dir: dir.clone(), output_file: outputs::output_file(stage) };
+        let checked = self
+            .run_checked(
+                &call,
+                |scratch, output_path| self.prompt(stage, input, previous, scratch, output_path),
+                |outcome, written| match call.output_file {
+                    Some(_) => outputs::validate(stage, written),
+                    None => Ok(last_message(outcome)),
+                },
+            )
+            .await?;
+        if let Some(file) = call.output_file {
+            std::fs::write(dir.join(file), &checked.output).map_err(|source| StageError::Artifacts {
+                stage: name,
+                dir: dir.clone(),
+                source,
+            })?;
+        }
+        let usage = checked.usage;
+        Ok(StageReport {
+            stage,
+            duration_ms: usage.duration_ms,
+            agent_calls: usage.agent_calls,
+            premium_requests: usage.premium_requests,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            output: checked.output,
+        })
+    }
+
+    /// Runs one agent call whose result is checked by `check` (given the outcome and the output
+    /// file's text, when `call` names one): when the check fails, the agent is asked once more
+    /// with the problem quoted, then the call fails with [`StageError::InvalidOutput`]. `prompt`
+    /// renders the prompt for the scratch folder and the output file's path. Every workflow that
+    /// reads a file back from the agent goes through here.
+    pub async fn run_checked<T>(
+        &self,
+        call: &CheckedCall,
+        prompt: impl Fn(&Path, Option<&Path>) -> Result<String, StageError>,
+        check: impl Fn(&AgentOutcome, Option<&str>) -> Result<T, String>,
+    ) -> Result<Checked<T>, StageError> {
+        let name = call.name;
+        let dir = &call.dir;
         let scratch = dir.join("scratch");
         std::fs::create_dir_all(&scratch).map_err(|source| StageError::Artifacts {
             stage: name,
             dir: dir.clone(),
             source,
         })?;
-        let output_path = outputs::output_file(stage).map(|file| scratch.join(file));
+        let output_path = call.output_file.map(|file| scratch.join(file));
         let started = Instant::now();
-        let mut report = StageReport {
-            stage,
-            duration_ms: 0,
-            agent_calls: 0,
-            premium_requests: 0.0,
-            input_tokens: 0,
-            output_tokens: 0,
-            output: String::new(),
-        };
+        let mut usage = CallUsage::default();
         let mut problem: Option<String> = None;
         for attempt in 1..=2 {
             if let Some(path) = &output_path {
                 let _ = std::fs::remove_file(path);
             }
-            let mut prompt = self.prompt(stage, input, previous, &scratch, output_path.as_deref())?;
+            let mut text = prompt(&scratch, output_path.as_deref())?;
             if let Some(problem) = &problem {
-                prompt.push_str(&retry_note(problem));
+                text.push_str(&retry_note(problem));
             }
-            std::fs::write(dir.join(format!("prompt-{attempt}.md")), &prompt)
+            std::fs::write(dir.join(format!("prompt-{attempt}.md")), &text)
                 .map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
             let request = StageRequest {
                 stage: name.to_owned(),
-                prompt,
+                prompt: text,
                 repo_dir: self.repo_dir.clone(),
                 scratch_dir: scratch.clone(),
                 artifacts_dir: dir.join(format!("agent-{attempt}")),
                 timeout: self.stage_timeout,
             };
             let outcome = self.agent.run_stage(request).await;
-            report.agent_calls += 1;
+            usage.agent_calls += 1;
             let outcome = outcome.map_err(|source| StageError::Agent { stage: name, source })?;
-            account(&mut report, &outcome);
-            let Some(path) = &output_path else {
-                report.output = last_message(&outcome);
-                break;
-            };
-            let written = std::fs::read_to_string(path).ok();
-            match outputs::validate(stage, written.as_deref()) {
-                Ok(json) => {
-                    std::fs::write(dir.join(outputs::output_file(stage).unwrap_or("output")), &json)
-                        .map_err(|source| StageError::Artifacts { stage: name, dir: dir.clone(), source })?;
-                    report.output = json;
-                    problem = None;
-                    break;
+            usage.account(&outcome);
+            let written = output_path.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
+            match check(&outcome, written.as_deref()) {
+                Ok(output) => {
+                    usage.duration_ms = elapsed_ms(started);
+                    return Ok(Checked { usage, output });
                 }
                 Err(found) => {
                     tracing::warn!(stage = name, attempt, problem = %found, "invalid stage output");
@@ -227,15 +300,11 @@ impl<A: Agent> StageRunner<'_, A> {
                 }
             }
         }
-        report.duration_ms = elapsed_ms(started);
-        if let Some(problem) = problem {
-            return Err(StageError::InvalidOutput {
-                stage: name,
-                file: outputs::output_file(stage).unwrap_or("output"),
-                problem,
-            });
-        }
-        Ok(report)
+        Err(StageError::InvalidOutput {
+            stage: name,
+            file: call.output_file.unwrap_or("output"),
+            problem: problem.unwrap_or_default(),
+        })
     }
 
     fn prompt(
@@ -300,14 +369,6 @@ fn retry_note(problem: &str) -> String {
         "\n\n## Your previous attempt\nThe output file was rejected: {problem}\nWrite the file again, \
          following the schema above exactly.\n"
     )
-}
-
-fn account(report: &mut StageReport, outcome: &AgentOutcome) {
-    report.premium_requests += outcome.premium_requests.unwrap_or(0.0);
-    if let Some(usage) = &outcome.usage {
-        report.input_tokens += usage.input_tokens;
-        report.output_tokens += usage.output_tokens;
-    }
 }
 
 fn last_message(outcome: &AgentOutcome) -> String {

@@ -218,6 +218,31 @@ impl Workspace {
         Ok(porcelain::name_only_paths(&output.stdout.bytes))
     }
 
+    /// The full `git diff` between two commits (default `a/` `b/` prefixes, renames found), as
+    /// a review reads it when GitLab left a file's diff out.
+    pub async fn diff_text(&self, from: &str, to: &str) -> Result<String, GitError> {
+        validate_revision(from)?;
+        validate_revision(to)?;
+        let args = ["diff", "--no-color", "--no-ext-diff", "-M", "--src-prefix=a/", "--dst-prefix=b/", from, to, "--"];
+        let output = self.git.run(&self.dir, &args, None).await?;
+        Ok(output.stdout.text())
+    }
+
+    /// Whether the clone has commit `sha` (an earlier head may be gone after a force push).
+    pub async fn has_commit(&self, sha: &str) -> Result<bool, GitError> {
+        validate_revision(sha)?;
+        let spec = format!("{sha}^{{commit}}");
+        let output = self.git.output(&self.dir, &["cat-file", "-e", &spec], None).await?;
+        Ok(output.success())
+    }
+
+    /// Checks out `sha` without a branch (a review reads the exact head it reviews).
+    pub async fn checkout_detached(&self, sha: &str) -> Result<(), GitError> {
+        validate_revision(sha)?;
+        self.git.run(&self.dir, &["checkout", "-q", "--detach", sha], None).await?;
+        Ok(())
+    }
+
     fn git_dir(&self) -> PathBuf {
         self.dir.join(".git")
     }

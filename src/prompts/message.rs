@@ -282,6 +282,36 @@ pub struct ReviewSummary {
     pub head_sha: String,
     /// Set when only the changes since an earlier review were covered.
     pub since_sha: Option<String>,
+    /// Whether findings went inline (`ENABLE_INLINE_REVIEW_COMMENTS`); when not, `unplaced`
+    /// holds every finding.
+    pub inline_enabled: bool,
+    /// Changed files the review did not read, with the reason.
+    pub skipped: Vec<SkippedFileNote>,
+}
+
+/// Why a changed file was not reviewed, as the summary note says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    Binary,
+    Generated,
+    /// Its diff is over the size limit (`bytes`, `limit`).
+    TooLarge,
+    /// Renamed or mode changed only.
+    NoContentChange,
+    /// Neither GitLab nor the checkout gave its diff.
+    DiffUnavailable,
+    /// The agent's findings for it were invalid twice.
+    InvalidFindings,
+}
+
+/// A changed file the review did not read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedFileNote {
+    pub path: MarkdownCodeSpan,
+    pub reason: SkipKind,
+    pub bytes: Option<usize>,
+    pub limit: Option<usize>,
 }
 
 impl MessageContext for ReviewSummary {
@@ -367,12 +397,36 @@ impl MessageContext for UnsupportedNote {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineFixOutcome {
+    /// The loop is still working (the note is edited in place as attempts finish).
+    Running,
     /// The last pipeline passed.
     Fixed,
     /// Attempts or time ran out.
     NeedsHuman,
     /// Someone else pushed to the branch; the loop stopped.
     Superseded,
+    /// The pipeline waits for a manual job or a schedule; nobody waits on it.
+    Blocked,
+    /// The pipeline stayed queued: no runner picked it up.
+    NotPickedUp,
+}
+
+/// Why the loop handed the pipeline to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every fix attempt (`DEBUG_MAX_TIME`) was used.
+    AttemptsUsed,
+    /// The job's time budget (`TOTAL_TIMEOUT`) ran out.
+    OutOfTime,
+    /// Infrastructure failures outlasted every retry (`RETRY_MAX_TIME`).
+    RetriesUsed,
+    /// Neither a code change nor a retry can fix the failure (a quota, a permission, …).
+    NotFixable,
+    /// The agent changed nothing.
+    NoChange,
+    /// The push started no pipeline.
+    NoPipeline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -384,6 +438,8 @@ pub enum AttemptResult {
     Retried,
     /// The agent changed nothing.
     NoChange,
+    /// The attempt's pipeline is still being watched.
+    Running,
 }
 
 /// One attempt of the pipeline-fix loop.
@@ -393,7 +449,10 @@ pub struct FixAttempt {
     pub pipeline_url: String,
     pub commit_sha: Option<String>,
     pub result: AttemptResult,
+    /// `job: failure_reason` of each failed job the attempt dealt with.
     pub failed_jobs: Vec<MarkdownCodeSpan>,
+    /// What the agent changed, in one line of its own summary.
+    pub change: Option<MarkdownText>,
 }
 
 /// The note that ends (or reports) the pipeline-fix loop.
@@ -402,9 +461,17 @@ pub struct PipelineFixNote {
     /// [`Marker::pipeline_fix`] of the merge request.
     pub marker: Marker,
     pub outcome: PipelineFixOutcome,
+    /// Why a person is needed, with [`PipelineFixOutcome::NeedsHuman`].
+    pub reason: Option<StopReason>,
     pub attempts: Vec<FixAttempt>,
+    /// Fix attempts (commits) made so far, over every run of the loop on this merge request.
+    pub fix_attempts: u32,
     pub max_attempts: u32,
+    /// The log excerpt of the last failed job, when a person is needed.
+    pub last_excerpt: Option<MarkdownCode>,
     pub job_url: Option<String>,
+    /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
+    pub state: Option<Marker>,
 }
 
 impl MessageContext for PipelineFixNote {

@@ -7,8 +7,9 @@
 //! those with `git diff` and plans again).
 
 use crate::gitlab::types::FileDiff;
+use crate::prompts::message::{SkipKind, SkippedFileNote};
 use crate::prompts::stage::{ChangedFile, FileChange};
-use crate::untrusted::UntrustedLine;
+use crate::untrusted::{MarkdownCodeSpan, UntrustedLine};
 
 use super::diff::FileMap;
 
@@ -40,6 +41,23 @@ pub enum SkipReason {
     NoContentChange,
     #[error("GitLab did not include the diff (collapsed or too large)")]
     DiffUnavailable,
+    #[error("the agent's findings were invalid twice")]
+    InvalidFindings,
+}
+
+impl SkippedFile {
+    /// The file as the summary note lists it.
+    pub fn for_summary(&self) -> SkippedFileNote {
+        let (reason, bytes, limit) = match self.reason {
+            SkipReason::Binary => (SkipKind::Binary, None, None),
+            SkipReason::Generated => (SkipKind::Generated, None, None),
+            SkipReason::TooLarge { bytes, limit } => (SkipKind::TooLarge, Some(bytes), Some(limit)),
+            SkipReason::NoContentChange => (SkipKind::NoContentChange, None, None),
+            SkipReason::DiffUnavailable => (SkipKind::DiffUnavailable, None, None),
+            SkipReason::InvalidFindings => (SkipKind::InvalidFindings, None, None),
+        };
+        SkippedFileNote { path: MarkdownCodeSpan::new(&self.path), reason, bytes, limit }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +120,22 @@ pub fn file_diff_text(diff: &FileDiff) -> String {
     text.push_str(hunks);
     text.push('\n');
     text
+}
+
+/// Fills the files GitLab sent without a diff (collapsed, or over its limits) from the full
+/// `git diff <base> <head>` of the checkout; returns how many were filled. Files with no
+/// content change stay empty.
+pub fn fill_missing_diffs(files: &mut [FileDiff], git_diff: &str) -> Result<usize, super::diff::DiffError> {
+    let sections = super::diff::git_diff_sections(git_diff)?;
+    let mut filled = 0;
+    for file in files.iter_mut().filter(|file| file.diff.trim().is_empty()) {
+        let found = sections.iter().find(|(map, _)| map.new_path == file.new_path && map.old_path == file.old_path);
+        if let Some((_, body)) = found.filter(|(_, body)| !body.trim().is_empty()) {
+            file.diff.clone_from(body);
+            filled += 1;
+        }
+    }
+    Ok(filled)
 }
 
 /// The diff text of one chunk, files in order.
@@ -252,6 +286,19 @@ mod tests {
             plan.skipped[3].reason.to_string(),
             format!("diff of {huge_bytes} bytes is over the limit of 6000 bytes")
         );
+    }
+
+    #[test]
+    fn collapsed_diffs_are_filled_from_the_checkout_and_read_like_gitlab_ones() {
+        let mut files = [file("a.rs", String::new()), file("b.rs", hunk(1)), file("c.rs", String::new())];
+        let git = "diff --git a/a.rs b/a.rs\nindex 1..2 100644\n--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-x\n+y\n\
+                   diff --git a/b.rs b/b.rs\n--- a/b.rs\n+++ b/b.rs\n@@ -1 +1 @@\n-p\n+q\n";
+        assert_eq!(fill_missing_diffs(&mut files, git).expect("parses"), 1);
+        assert_eq!(files[0].diff, "@@ -1 +1 @@\n-x\n+y\n");
+        assert_eq!(files[1].diff, hunk(1), "a diff GitLab sent is kept");
+        assert!(files[2].diff.is_empty(), "nothing to fill it from");
+        let map = crate::review::diff::LineMap::from_file_diffs(&files[..1]).expect("reads");
+        assert_eq!(map.file("a.rs").map(|f| (f.added_count(), f.removed_count())), Some((1, 1)));
     }
 
     #[test]

@@ -399,6 +399,30 @@ impl LineMap {
     }
 }
 
+/// The files of full `git diff` output, each with its own part of the text from the first hunk
+/// (or binary marker) on: what GitLab's `diff` field would have held for that file.
+pub fn git_diff_sections(text: &str) -> Result<Vec<(FileMap, String)>, DiffError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let starts: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, line)| line.starts_with("diff --git ")).map(|(at, _)| at).collect();
+    let mut sections = Vec::with_capacity(starts.len());
+    for (index, start) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).copied().unwrap_or(lines.len());
+        let section = &lines[*start..end];
+        let file = file_from_git_section(section, start + 1)?;
+        let body_start = section
+            .iter()
+            .position(|line| line.starts_with("@@") || line.starts_with("Binary files ") || *line == "GIT binary patch")
+            .unwrap_or(section.len());
+        let mut body = section[body_start..].join("\n");
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        sections.push((file, body));
+    }
+    Ok(sections)
+}
+
 /// One `diff --git` section: extended headers, then hunks or a binary marker.
 fn file_from_git_section(section: &[&str], first_line_number: usize) -> Result<FileMap, DiffError> {
     let header = section.first().copied().unwrap_or_default();

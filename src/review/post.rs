@@ -197,13 +197,19 @@ pub struct UnplacedComment {
 impl UnplacedComment {
     /// The finding as the summary note lists it.
     pub fn for_summary(&self) -> UnplacedFinding {
-        UnplacedFinding {
-            file: MarkdownCodeSpan::new(&self.finding.file),
-            line: Some(self.finding.line),
-            severity: self.finding.severity,
-            title: MarkdownText::line(&self.finding.title),
-            body: MarkdownText::new(self.finding.body.trim()),
-        }
+        summary_finding(&self.finding)
+    }
+}
+
+/// A finding as the summary note lists it (one not inline, or every one when inline comments
+/// are off).
+pub fn summary_finding(finding: &Finding) -> UnplacedFinding {
+    UnplacedFinding {
+        file: MarkdownCodeSpan::new(&finding.file),
+        line: Some(finding.line),
+        severity: finding.severity,
+        title: MarkdownText::line(&finding.title),
+        body: MarkdownText::new(finding.body.trim()),
     }
 }
 
@@ -237,6 +243,8 @@ impl ReviewPlan {
             unplaced: self.summary_unplaced(),
             head_sha: head_sha.to_owned(),
             since_sha: since_sha.map(str::to_owned),
+            inline_enabled: true,
+            skipped: Vec::new(),
         }
     }
 }

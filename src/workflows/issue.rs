@@ -37,6 +37,9 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     let Some(actor) = actor else { return Ok(Code::Done) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
+    if let Some(note_id) = note_id {
+        reporter.for_note(note_id);
+    }
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
@@ -130,7 +133,7 @@ async fn deliver(
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
     let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
     reporter.post(&note).await?;
-    Ok(Code::Done)
+    Ok(super::pipeline_fix::after_issue(job, project_id, mr.iid).await)
 }
 
 /// The open merge request from `branch` with its description brought up to date (a re-run),
@@ -209,7 +212,7 @@ async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<
 }
 
 /// Whether `body` names `mention` as a whole word.
-fn mentions(body: &str, mention: &str) -> bool {
+pub(super) fn mentions(body: &str, mention: &str) -> bool {
     body.match_indices(mention).any(|(index, _)| {
         body[index + mention.len()..]
             .chars()

@@ -100,19 +100,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<Worked> {
     let started = Instant::now();
     reporter.step(Step::Prepare, StepState::Running).await?;
-    let project = job.client.project(project_id).await.context("while reading the project")?;
-    let url = project
-        .http_url_to_repo
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("project `{}` has no HTTP clone URL", project.path_with_namespace))?;
-    let remote = Remote::new(&url, Some(job.token.clone())).context("while preparing the clone URL")?;
-    let dest = job.work_dir.join(format!("project-{project_id}"));
-    if dest.exists() {
-        tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
-    }
-    tokio::fs::create_dir_all(job.work_dir.join("git-home")).await.context("while creating the work dir")?;
-    let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
-    let workspace = Workspace::clone(git, remote, &dest, None, None).await.context("while cloning the project")?;
+    let workspace = clone_project(job, project_id, None, None).await?;
     let base = branch.from.clone().unwrap_or_else(|| workspace.default_branch().to_owned());
     workspace.checkout_or_create_branch(&branch.name, Some(&base)).await.context("while checking out the branch")?;
     reporter.step(Step::Prepare, StepState::Done).await?;
@@ -196,6 +184,29 @@ pub(super) async fn run(
     let branch_ahead = !changed_paths.is_empty();
     reporter.step(Step::Push, StepState::Done).await?;
     Ok(Worked { plan, summary, commit, branch_ahead, changed_paths, duration_secs: started.elapsed().as_secs() })
+}
+
+/// Clones the project into the job's work dir (replacing an earlier clone): `depth` commits
+/// of history (`None`: all of it) of `branch` (`None`: the default branch).
+pub(super) async fn clone_project(
+    job: &Job,
+    project_id: u64,
+    depth: Option<u32>,
+    branch: Option<&str>,
+) -> anyhow::Result<Workspace> {
+    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let url = project
+        .http_url_to_repo
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("project `{}` has no HTTP clone URL", project.path_with_namespace))?;
+    let remote = Remote::new(&url, Some(job.token.clone())).context("while preparing the clone URL")?;
+    let dest = job.work_dir.join(format!("project-{project_id}"));
+    if dest.exists() {
+        tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
+    }
+    tokio::fs::create_dir_all(job.work_dir.join("git-home")).await.context("while creating the work dir")?;
+    let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
+    Workspace::clone(git, remote, &dest, depth, branch).await.context("while cloning the project")
 }
 
 /// The agent's commit identity: its GitLab name and a no-reply address.

@@ -42,7 +42,10 @@ async fn a_note_on_an_mr_commits_on_its_source_branch() {
     let branches = rig.gitlab.branches(PROJECT).await.unwrap();
     assert!(!branches.iter().any(|(name, _)| name.starts_with("copilot/")), "{branches:?}");
 
-    // Both stages ran (orchestrated); the status note and the final note are on the MR.
+    // 👀 on alice's note; both stages ran (orchestrated); the status and final notes are on the MR.
+    let asked = rig.gitlab.mr_notes(PROJECT, mr_iid).into_iter().find(|note| note.body.contains("@copilot-agent"));
+    let awards = rig.gitlab.note_awards(asked.unwrap().id);
+    assert!(awards.contains(&("eyes".to_owned(), "copilot-agent".to_owned())), "{awards:?}");
     assert!(rig.model.saw("copilot-runner-stage: analysis") && rig.model.saw(IMPLEMENTATION_STAGE));
     let notes = rig.agent_notes(rig.on_merge_request(mr_iid));
     let status = status_notes(&notes);
@@ -119,14 +122,24 @@ async fn a_conflicting_push_stops_the_agent_with_an_explanation_and_exit_1() {
 }
 
 #[tokio::test]
-async fn an_mr_note_that_changes_nothing_pushes_nothing_and_says_so() {
+async fn mr_notes_that_change_nothing_push_nothing_and_each_has_its_own_status_note() {
     let mut rig = Rig::start(|paths| implementation_script(paths, Reply::text("It already greets."), "unused")).await;
     let (mr_iid, before) = merge_request_with_note(&mut rig).await;
 
     let out = rig.run().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-
-    assert_eq!(rig.gitlab.branch_head(PROJECT, BRANCH).await, Some(before));
+    assert_eq!(rig.gitlab.branch_head(PROJECT, BRANCH).await.as_deref(), Some(before.as_str()));
     let notes = rig.agent_notes(rig.on_merge_request(mr_iid));
     assert!(notes.iter().any(|body| body.contains("No changes") && body.contains("It already greets.")), "{notes:#?}");
+
+    // Another person's request gets its own status note; a re-run of that job edits it again.
+    rig.comment_on_merge_request(mr_iid, "dave", "@copilot-agent make it greet in French too");
+    for _ in 0..2 {
+        let out = rig.run().await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let notes = rig.agent_notes(rig.on_merge_request(mr_iid));
+    let status = status_notes(&notes);
+    assert_eq!(status.len(), 2, "{notes:#?}");
+    assert!(status[0].contains("@alice") && status[1].contains("@dave"), "{status:#?}");
 }

@@ -92,6 +92,7 @@ impl FakeGitLab {
             push_lock: tokio::sync::Mutex::new(()),
             logged: tokio::sync::Notify::new(),
             omit_totals: std::sync::atomic::AtomicBool::new(false),
+            collapse_diffs_over: std::sync::atomic::AtomicUsize::new(0),
         });
         let fake_shared = Arc::clone(&shared);
         let router = api::router(Arc::clone(&shared));
@@ -208,6 +209,13 @@ impl FakeGitLab {
     /// collections: a client must follow `x-next-page`/`rel="next"` instead of counting.
     pub fn omit_pagination_totals(&self, omit: bool) {
         self.shared.omit_totals.store(omit, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on `GET …/merge_requests/:iid/diffs` sends every file diff longer than `bytes`
+    /// empty, with `collapsed` and `too_large` set, as GitLab does past its diff limits
+    /// (`None`: every diff in full again).
+    pub fn collapse_diffs_over(&self, bytes: Option<usize>) {
+        self.shared.collapse_diffs_over.store(bytes.unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
     }
 
     // ----- request log -----

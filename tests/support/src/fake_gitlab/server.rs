@@ -40,6 +40,9 @@ pub struct Shared {
     /// Leave out `x-total`/`x-total-pages` (and `rel="last"`), as GitLab does past 10,000
     /// records and on some gitlab.com endpoints.
     pub omit_totals: std::sync::atomic::AtomicBool,
+    /// `/diffs` leaves out (collapses) every file diff longer than this many bytes, as GitLab
+    /// does past its diff limits; 0 sends every diff.
+    pub collapse_diffs_over: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {

@@ -326,6 +326,24 @@ pub async fn commits(State(api): State<Api>, Path((id, iid)): Path<(String, u64)
 pub async fn diffs(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>, input: Input) -> ApiResult {
     let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
     let mr = find(&api, project.id, iid)?;
-    let items = mr.latest_version().map(|v| v.files.iter().map(render::diff_file).collect()).unwrap_or_default();
+    let limit = api.collapse_diffs_over.load(std::sync::atomic::Ordering::SeqCst);
+    let items = mr
+        .latest_version()
+        .map(|v| {
+            v.files
+                .iter()
+                .map(|file| {
+                    let mut value = render::diff_file(file);
+                    let collapse = limit > 0 && file.diff.len() > limit;
+                    if collapse {
+                        value["diff"] = json!("");
+                    }
+                    value["collapsed"] = json!(collapse);
+                    value["too_large"] = json!(collapse);
+                    value
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     paginated(&api, &input, items)
 }
