@@ -72,7 +72,7 @@ env_vars! {
     COPILOT_CLONE_DEPTH = "COPILOT_CLONE_DEPTH", Setting, Some("1");
     /// Run issues through the multi-stage plan (`false`: a single implementation stage).
     USE_ORCHESTRATED_ISSUE = "USE_ORCHESTRATED_ISSUE", Setting, Some("true");
-    /// Run merge request notes through the multi-stage plan (`false`: a single implementation stage).
+    /// Run merge request notes through the multi-stage plan (`false`: a single stage with the `mr_note` prompt).
     USE_ORCHESTRATED_MR_NOTE = "USE_ORCHESTRATED_MR_NOTE", Setting, Some("false");
     /// Let the agent write a `project_context.md` understanding of the project (cached).
     ENABLE_PROJECT_UNDERSTANDING = "ENABLE_PROJECT_UNDERSTANDING", Setting, Some("false");

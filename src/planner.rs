@@ -16,7 +16,9 @@
 //!   edit or outside every category (then implementation runs the tests itself);
 //! - docs: an API changes (unless a small trivial edit) or the task is large.
 //!
-//! Without orchestration (`USE_ORCHESTRATED_ISSUE=false`) the plan is one implementation stage.
+//! Without orchestration the plan is one stage: implementation for an issue
+//! (`USE_ORCHESTRATED_ISSUE=false`), mr_note for a note on a merge request
+//! (`USE_ORCHESTRATED_MR_NOTE=false`), whose prompt puts the note's requested change first.
 
 mod keywords;
 #[cfg(test)]
@@ -79,10 +81,13 @@ pub enum Stage {
     Implementation,
     Tests,
     Docs,
+    /// The one stage of a merge request note without orchestration: the requested change.
+    MrNote,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Self::Analysis, Self::Architecture, Self::Implementation, Self::Tests, Self::Docs];
+    pub const ALL: [Stage; 6] =
+        [Self::Analysis, Self::Architecture, Self::Implementation, Self::Tests, Self::Docs, Self::MrNote];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -91,6 +96,7 @@ impl Stage {
             Self::Implementation => "implementation",
             Self::Tests => "tests",
             Self::Docs => "docs",
+            Self::MrNote => "mr_note",
         }
     }
 }
@@ -123,16 +129,39 @@ impl Plan {
     }
 }
 
+/// What asked for the work, which decides the one stage run without orchestration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// An issue (assigned, or a note on it): one implementation stage.
+    #[default]
+    Issue,
+    /// A note on a merge request: one mr_note stage.
+    MergeRequestNote,
+}
+
 /// Switches from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanOptions {
-    /// `USE_ORCHESTRATED_ISSUE`: several stages (true) or one implementation stage (false).
+    /// `USE_ORCHESTRATED_ISSUE` or `USE_ORCHESTRATED_MR_NOTE`: several stages (true) or one (false).
     pub orchestrated: bool,
+    pub origin: Origin,
+}
+
+impl PlanOptions {
+    /// Work on an issue.
+    pub const fn issue(orchestrated: bool) -> Self {
+        Self { orchestrated, origin: Origin::Issue }
+    }
+
+    /// Work a note on a merge request asked for.
+    pub const fn merge_request_note(orchestrated: bool) -> Self {
+        Self { orchestrated, origin: Origin::MergeRequestNote }
+    }
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        Self { orchestrated: true }
+        Self::issue(true)
     }
 }
 
@@ -219,12 +248,19 @@ pub fn plan(task: &str, traits: &ProjectTraits, options: &PlanOptions) -> Plan {
     let stages = if options.orchestrated {
         stages(complexity, &categories, trivial.is_some(), folds_tests, traits)
     } else {
-        vec![PlannedStage {
-            stage: Stage::Implementation,
-            reason: "orchestration is off (USE_ORCHESTRATED_ISSUE=false): one implementation stage".to_owned(),
-        }]
+        vec![single_stage(options.origin)]
     };
     Plan { complexity, categories, mentioned_paths, acceptance_criteria, stages, reasons }
+}
+
+/// The one stage of a plan without orchestration.
+fn single_stage(origin: Origin) -> PlannedStage {
+    let (stage, setting) = match origin {
+        Origin::Issue => (Stage::Implementation, "USE_ORCHESTRATED_ISSUE"),
+        Origin::MergeRequestNote => (Stage::MrNote, "USE_ORCHESTRATED_MR_NOTE"),
+    };
+    let reason = format!("orchestration is off ({setting}=false): one {} stage", stage.as_str());
+    PlannedStage { stage, reason }
 }
 
 fn counted(count: usize, one: &str, many: &str) -> String {

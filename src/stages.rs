@@ -351,6 +351,7 @@ pub fn work_stage(stage: Stage) -> WorkStage {
         Stage::Implementation => WorkStage::Implementation,
         Stage::Tests => WorkStage::Tests,
         Stage::Docs => WorkStage::Docs,
+        Stage::MrNote => WorkStage::MrNote,
     }
 }
 

@@ -69,11 +69,7 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
     let understood = Box::pin(context::understand_project(&settings, &env, &checkout, &understanding_agent))
         .await
         .context("while analysing the repository")?;
-    let plan = planner::plan(
-        &args.task,
-        &understood.facts.traits(),
-        &PlanOptions { orchestrated: settings.orchestrated_issue },
-    );
+    let plan = planner::plan(&args.task, &understood.facts.traits(), &PlanOptions::issue(settings.orchestrated_issue));
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
     tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
 

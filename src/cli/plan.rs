@@ -57,7 +57,7 @@ pub(crate) async fn output(args: &PlanArgs, settings: &Settings) -> anyhow::Resu
         }
         None => None,
     };
-    let options = PlanOptions { orchestrated: settings.orchestrated_issue };
+    let options = PlanOptions::issue(settings.orchestrated_issue);
     let plan = planner::plan(&task, &traits.clone().unwrap_or_default(), &options);
     let report = Report::new(&plan, args.lang.unwrap_or(settings.language), options, traits);
     if args.json {

@@ -18,7 +18,7 @@ fn stage_names(plan: &Plan) -> Vec<&'static str> {
     plan.stages.iter().map(|planned| planned.stage.as_str()).collect()
 }
 
-const ORCHESTRATED: PlanOptions = PlanOptions { orchestrated: true };
+const ORCHESTRATED: PlanOptions = PlanOptions::issue(true);
 
 #[test]
 fn a_one_line_fix_is_two_stages_in_every_language() {
@@ -237,10 +237,25 @@ fn complexity_and_stages_follow_the_task_in_every_language() {
 
 #[test]
 fn without_orchestration_the_plan_is_one_implementation_stage() {
-    let plan = plan(LARGE_TASK, &tested_project(), &PlanOptions { orchestrated: false });
+    let plan = plan(LARGE_TASK, &tested_project(), &PlanOptions::issue(false));
     assert_eq!(plan.complexity, Complexity::Large);
     assert_eq!(stage_names(&plan), ["implementation"]);
     assert!(plan.stages[0].reason.contains("USE_ORCHESTRATED_ISSUE=false"));
+}
+
+#[test]
+fn without_orchestration_a_merge_request_note_is_one_mr_note_stage() {
+    let plan = plan(LARGE_TASK, &tested_project(), &PlanOptions::merge_request_note(false));
+    assert_eq!(plan.complexity, Complexity::Large);
+    assert_eq!(stage_names(&plan), ["mr_note"]);
+    assert!(plan.stages[0].reason.contains("USE_ORCHESTRATED_MR_NOTE=false"), "{:?}", plan.stages);
+}
+
+#[test]
+fn with_orchestration_a_merge_request_note_plans_like_an_issue() {
+    let note = plan(LARGE_TASK, &tested_project(), &PlanOptions::merge_request_note(true));
+    assert_eq!(note, plan(LARGE_TASK, &tested_project(), &ORCHESTRATED));
+    assert!(!note.has_stage(Stage::MrNote));
 }
 
 #[test]
@@ -273,7 +288,7 @@ fn code_blocks_do_not_make_a_task_bigger() {
 #[test]
 fn stage_names_are_the_prompt_template_names() {
     let names: Vec<&str> = Stage::ALL.iter().map(|stage| stage.as_str()).collect();
-    assert_eq!(names, ["analysis", "architecture", "implementation", "tests", "docs"]);
+    assert_eq!(names, ["analysis", "architecture", "implementation", "tests", "docs", "mr_note"]);
     for stage in Stage::ALL {
         let json = serde_json::to_string(&stage).expect("json");
         assert_eq!(json, format!("\"{}\"", stage.as_str()));

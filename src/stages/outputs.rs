@@ -43,7 +43,7 @@ pub fn output_file(stage: Stage) -> Option<&'static str> {
     match stage {
         Stage::Analysis => Some("analysis.json"),
         Stage::Architecture => Some("architecture.json"),
-        Stage::Implementation | Stage::Tests | Stage::Docs => None,
+        Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote => None,
     }
 }
 
@@ -69,7 +69,7 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
             }
             serde_json::to_string_pretty(&architecture).map_err(|error| error.to_string())
         }
-        Stage::Implementation | Stage::Tests | Stage::Docs => Ok(text.to_owned()),
+        Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote => Ok(text.to_owned()),
     }
 }
 

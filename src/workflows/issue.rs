@@ -11,6 +11,7 @@ use super::Job;
 use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
+use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{ChangeLine, Complexity, FailureNote, MrDescription, NothingChangedNote, Step};
 use crate::prompts::stage::Task;
@@ -87,8 +88,8 @@ async fn deliver(
     task: Task,
     request: Option<UntrustedText>,
 ) -> anyhow::Result<Code> {
-    let orchestrated = job.settings.orchestrated_issue;
-    let worked = match work::run(job, reporter, project_id, &branch, task, request, orchestrated).await {
+    let options = PlanOptions::issue(job.settings.orchestrated_issue);
+    let worked = match work::run(job, reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => match work::report_push_conflict(job, reporter, &error).await? {
             Some(code) => return Ok(code),

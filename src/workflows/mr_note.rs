@@ -14,6 +14,7 @@ use super::issue::fail;
 use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::Noteable;
+use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{NothingChangedNote, Step, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::Task;
@@ -64,8 +65,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     };
     let request = Some(UntrustedText::bounded(&note.body));
     let branch = Branch { name: mr.source_branch.clone(), from: Some(mr.source_branch.clone()) };
-    let orchestrated = job.settings.orchestrated_mr_note;
-    let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, orchestrated).await {
+    let options = PlanOptions::merge_request_note(job.settings.orchestrated_mr_note);
+    let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => {
             if let Some(code) = work::report_push_conflict(job, &mut reporter, &error).await? {

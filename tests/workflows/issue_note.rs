@@ -1,9 +1,11 @@
 //! issue_note: a person's note on an issue becomes a Draft MR from a branch named after the
-//! instruction; notes by the agent itself or by bots start nothing.
+//! instruction; notes by the agent itself or by bots start nothing. The note's instruction weighs
+//! in the plan with the issue, and every stage's prompt carries it as the request.
 
 use copilot_runner_testkit::ci_job::text;
+use copilot_runner_testkit::mock_model::{Reply, Rule};
 
-use crate::rig::{PROJECT, Rig, greeting_script, status_notes};
+use crate::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes};
 
 const HIDDEN: &str = "post-the-token-somewhere";
 
@@ -54,4 +56,43 @@ async fn notes_by_the_agent_itself_or_by_a_bot_start_nothing() {
     assert!(rig.gitlab.awards().is_empty(), "{:?}", rig.gitlab.awards());
     assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
     assert!(rig.model.completions().is_empty(), "the agent ran");
+}
+
+#[tokio::test]
+async fn a_notes_instruction_shapes_the_plan_of_a_small_issue() {
+    const ASK: &str = "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
+    let mut rig = Rig::start(|paths| {
+        let architecture = paths.artifacts.join("stages/2-architecture/scratch/architecture.json");
+        let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
+        let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
+        implementation_script(paths, create, "Added the greeting.").rule(
+            Rule::when("copilot-runner-stage: architecture")
+                .then(Reply::create(&architecture.display().to_string(), design))
+                .then(Reply::text("Designed.")),
+        )
+    })
+    .await;
+    let iid = rig.issue("alice", "Greetings", "The widgets should greet people.");
+    rig.comment_on_issue(iid, "dave", &format!("@copilot-agent {ASK}"));
+
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The issue alone is a two-stage fix; the note's API and database work adds design and docs.
+    let stages = rig.paths.stage_dirs();
+    assert_eq!(stages[..3], ["1-analysis", "2-architecture", "3-implementation"], "{stages:?}");
+    assert_eq!(stages.last().map(String::as_str), Some(format!("{}-docs", stages.len()).as_str()), "{stages:?}");
+    let notes = rig.agent_notes(rig.on_issue(iid));
+    let status = status_notes(&notes);
+    assert_eq!(status.len(), 1, "{notes:#?}");
+    let last = status[0];
+    assert!(last.contains("Design") && last.contains("Documentation"), "{last}");
+
+    // Each stage's prompt names the instruction as the request to fulfil.
+    for dir in &stages {
+        let (number, stage) = dir.split_once('-').unwrap();
+        let prompt = rig.paths.stage_prompt(number.parse().unwrap(), stage);
+        let request = prompt.split("## Request").nth(1).unwrap_or_else(|| panic!("no request in {dir}:\n{prompt}"));
+        assert!(request.contains(ASK), "{dir}:\n{prompt}");
+    }
 }

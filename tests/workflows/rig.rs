@@ -17,6 +17,9 @@ pub(crate) const PROJECT: &str = "acme/widgets";
 /// The markers the stage prompts start with; mock model rules match on them.
 pub(crate) const ANALYSIS_STAGE: &str = "copilot-runner-stage: analysis";
 pub(crate) const IMPLEMENTATION_STAGE: &str = "copilot-runner-stage: implementation";
+/// The one stage of a note on a merge request without orchestration (`USE_ORCHESTRATED_MR_NOTE`
+/// off, the default).
+pub(crate) const MR_NOTE_STAGE: &str = "copilot-runner-stage: mr_note";
 /// A valid analysis stage output.
 pub(crate) const ANALYSIS: &str = r#"{"summary": "Add a greeting file.", "relevant_files": ["greeting.txt"], "risks": [], "acceptance_criteria": ["greeting.txt exists"], "approach": "Create it."}"#;
 /// Generous: the machine running the tests may be busy.
@@ -39,6 +42,22 @@ impl Paths {
         self.clone.join(path).display().to_string()
     }
 
+    /// The prompt the model got at the first try of the stage `number` (1-based) named `stage`.
+    pub(crate) fn stage_prompt(&self, number: usize, stage: &str) -> String {
+        let path = self.artifacts.join(format!("stages/{number}-{stage}/prompt-1.md"));
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    /// The stages of the run, in order, as their artifacts folders name them (`1-analysis`).
+    pub(crate) fn stage_dirs(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = std::fs::read_dir(self.artifacts.join("stages"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        dirs
+    }
+
     /// Where the analysis stage (the first of a plan) writes its JSON output.
     pub(crate) fn analysis_output(&self) -> String {
         self.artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string()
@@ -54,6 +73,13 @@ pub(crate) fn implementation_script(paths: &Paths, first: Reply, summary: &str) 
                 .then(Reply::text("Written.")),
         )
         .rule(Rule::when(IMPLEMENTATION_STAGE).then(first).then(Reply::text(summary)))
+        .fallback(Reply::text("Nothing to do."))
+}
+
+/// The one mr_note stage runs `first` and then says `summary`.
+pub(crate) fn mr_note_script(first: Reply, summary: &str) -> Script {
+    Script::new()
+        .rule(Rule::when(MR_NOTE_STAGE).then(first).then(Reply::text(summary)))
         .fallback(Reply::text("Nothing to do."))
 }
 
