@@ -28,6 +28,9 @@ use crate::review::quality;
 use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
 
+/// The artifacts folder of the review prompts (`<n>-review/` each, below the artifacts root).
+const REVIEW_ARTIFACTS: &str = "review";
+
 /// The file each review prompt asks the agent to write.
 const FINDINGS_FILE: &str = "findings.json";
 
@@ -90,6 +93,11 @@ async fn review_steps(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Review, StepState::Running).await?;
+    // Prompts and transcripts of an earlier review in the same folder would be mistaken for this one's.
+    let review_artifacts = job.settings.artifacts_dir.join(REVIEW_ARTIFACTS);
+    if review_artifacts.exists() {
+        tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
+    }
     let candidates = reviewable_files(&prepared);
     let limits = chunk_limits(job.settings.review_prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
@@ -228,9 +236,9 @@ async fn count_new_lines(map: &mut LineMap, root: &std::path::Path) {
         .collect();
     for path in paths {
         let Ok(text) = tokio::fs::read(root.join(&path)).await else { continue };
-        let lines =
-            u32::try_from(text.split(|byte| *byte == b'\n').count().saturating_sub(usize::from(text.ends_with(b"\n"))))
-                .unwrap_or(u32::MAX);
+        let breaks = text.iter().filter(|byte| **byte == b'\n').count();
+        let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
+        let lines = u32::try_from(breaks + unterminated).unwrap_or(u32::MAX);
         if let Some(file) = map.file_mut(&path) {
             file.set_new_line_count(lines);
         }
@@ -271,7 +279,7 @@ async fn review_chunk(
         prompts: &job.prompts,
         language: job.settings.language,
         repo_dir: prepared.workspace.dir().to_owned(),
-        artifacts_dir: job.settings.artifacts_dir.join("review"),
+        artifacts_dir: job.settings.artifacts_dir.join(REVIEW_ARTIFACTS),
         stage_timeout: job.settings.stage_timeout,
     };
     let diff = chunks::chunk_diff_text(files, chunk);
