@@ -247,6 +247,8 @@ pub struct Settings {
     pub inline_review_comments: bool,
     /// Bytes of diff one review prompt carries.
     pub review_prompt_bytes: usize,
+    /// Start the pipeline-fix loop right after the issue workflow opened or updated a merge request.
+    pub auto_fix_pipeline: bool,
     pub context_cache_url: String,
     pub azure_storage_connection_string: Option<SecretString>,
     pub pipeline_trigger_token: Option<SecretString>,
@@ -473,6 +475,7 @@ impl<'a> Resolver<'a> {
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
         let review_prompt_bytes = self.number(env_vars::COPILOT_REVIEW_PROMPT_BYTES, 1_000_usize, 10_000_000);
+        let auto_fix_pipeline = self.flag(env_vars::COPILOT_AUTO_FIX_PIPELINE);
         let cache_default = match project_dir {
             Some(dir) => (
                 format!("file://{}", dir.join(".copilot-cache").display()),
@@ -513,7 +516,16 @@ impl<'a> Resolver<'a> {
             None => ("copilot-artifacts".to_owned(), Source::Default),
         };
         let artifacts_dir = self.string(env_vars::COPILOT_ARTIFACTS_DIR, Some(artifacts_default)).map(PathBuf::from);
-        let retry_interval = self.number(env_vars::RETRY_INTERVAL_TIME, 1_u64, 3600).map(Duration::from_secs);
+        let retry_interval = self
+            .parse(env_vars::RETRY_INTERVAL_TIME, |value| {
+                value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|secs| (0.01..=3600.0).contains(secs))
+                    .ok_or_else(|| "seconds from 0.01 to 3600 (fractions allowed)".to_owned())
+            })
+            .map(Duration::from_secs_f64);
         let retry_max = self.number(env_vars::RETRY_MAX_TIME, 0_u32, 100);
         let clone_depth =
             self.number(env_vars::COPILOT_CLONE_DEPTH, 0_u32, 1_000_000).map(|depth| (depth > 0).then_some(depth));
@@ -541,6 +553,7 @@ impl<'a> Resolver<'a> {
             project_understanding: project_understanding?,
             inline_review_comments: inline_review_comments?,
             review_prompt_bytes: review_prompt_bytes?,
+            auto_fix_pipeline: auto_fix_pipeline?,
             context_cache_url: context_cache_url?,
             azure_storage_connection_string,
             pipeline_trigger_token,

@@ -108,7 +108,7 @@ env_vars! {
     COPILOT_DENY_TOOLS = "COPILOT_DENY_TOOLS", Setting, None;
     /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     COPILOT_ARTIFACTS_DIR = "COPILOT_ARTIFACTS_DIR", Setting, Some("`$CI_PROJECT_DIR/copilot-artifacts` in CI, else `./copilot-artifacts`");
-    /// Seconds between polls of a watched pipeline (the debug loop backs off from here).
+    /// Seconds between polls of a watched pipeline (fractions allowed); polling backs off from here to 8 times as long. A pipeline no runner picked up within 20 intervals is reported instead of waited on.
     RETRY_INTERVAL_TIME = "RETRY_INTERVAL_TIME", Setting, Some("30");
     /// How many times an infrastructure failure (runner, timeout, scheduler) is retried before giving up.
     RETRY_MAX_TIME = "RETRY_MAX_TIME", Setting, Some("3");
@@ -116,6 +116,8 @@ env_vars! {
     DEBUG_MAX_TIME = "DEBUG_MAX_TIME", Setting, Some("5");
     /// Wall-clock budget of one job in seconds; the debug loop ends within it.
     TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
+    /// Start the pipeline-fix loop on the merge request right after the issue workflow opened or updated it.
+    COPILOT_AUTO_FIX_PIPELINE = "COPILOT_AUTO_FIX_PIPELINE", Setting, Some("false");
     /// Path of an optional YAML configuration file (same as `--config`).
     COPILOT_RUNNER_CONFIG = "COPILOT_RUNNER_CONFIG", Setting, None;
     /// Log filter for stderr and the file log, in `tracing` syntax (`info`, `copilot_runner=debug`).

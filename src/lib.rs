@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod exit;
 pub mod git;
 pub mod gitlab;
+pub mod pipeline;
 pub mod planner;
 pub mod process;
 pub mod prompts;

@@ -1,9 +1,10 @@
 //! Progress on GitLab: 👀 on what started the work, one status note edited in place as steps
 //! finish, and the final, failure and other notes, all in the configured language.
 //!
-//! The status note carries a hidden marker naming its subject (`issue-12`, `mr-34`); a re-run
-//! finds the note by that marker (only among the agent's own notes: anyone can type a marker)
-//! and edits it, so a retried job never posts a second status note.
+//! The status note carries a hidden marker naming its subject (`issue-12`, `mr-34`, or
+//! `mr-34-note-56` for the work one note asked for); a re-run finds the note by that marker (only
+//! among the agent's own notes: anyone can type a marker) and edits it, so a retried job never
+//! posts a second status note, while a new request gets its own note next to it.
 
 use crate::config::Language;
 use crate::gitlab::{self, Awardable, Client, Noteable};
@@ -56,18 +57,21 @@ impl<'a> Reporter<'a> {
         pipeline_url: Option<String>,
         job_url: Option<String>,
     ) -> Self {
-        let subject = match target.on {
-            Noteable::Issue(iid) => format!("issue-{iid}"),
-            Noteable::MergeRequest(iid) => format!("mr-{iid}"),
-        };
         let status = StatusNote {
-            marker: Marker::status(&subject),
+            marker: Marker::status(&subject(target.on)),
             requester: None,
             checklist: Vec::new(),
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
         };
         Self { client, prompts, language, target, pipeline_url, job_url, status, status_note_id: None }
+    }
+
+    /// Makes the status note the one of the work note `note_id` asked for: a re-run of that
+    /// request edits it again, another note on the same issue or MR gets its own. Call before
+    /// [`Reporter::start`].
+    pub fn for_note(&mut self, note_id: u64) {
+        self.status.marker = Marker::status(&format!("{}-note-{note_id}", subject(self.target.on)));
     }
 
     /// Renders a message in the run's language.
@@ -167,5 +171,13 @@ impl<'a> Reporter<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The status note's subject for an issue or MR: `issue-12`, `mr-34`.
+fn subject(on: Noteable) -> String {
+    match on {
+        Noteable::Issue(iid) => format!("issue-{iid}"),
+        Noteable::MergeRequest(iid) => format!("mr-{iid}"),
     }
 }

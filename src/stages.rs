@@ -93,6 +93,9 @@ pub struct Summary {
     pub premium_requests: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Where the project understanding came from (the context cache level).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::context::UnderstandingReport>,
 }
 
 impl Summary {

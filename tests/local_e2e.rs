@@ -73,6 +73,7 @@ impl Checkout {
             .env("COPILOT_PROVIDER_BASE_URL", model.base_url())
             .env("COPILOT_MODEL", "gpt-4.1")
             .env("COPILOT_ARTIFACTS_DIR", self.artifacts())
+            .env("CONTEXT_CACHE_URL", format!("file://{}", self.dir.path().join("cache").display()))
             .env("GITLAB_TOKEN", "glpat-local-never-leaks")
             .env("COPILOT_STAGE_TIMEOUT", "120");
         command.output().await.unwrap()
@@ -156,6 +157,10 @@ async fn a_one_line_task_runs_analysis_and_implementation_and_commits_on_the_bra
     assert_eq!(summary["agent_calls"], 3);
     assert_eq!(summary["stages"].as_array().unwrap().len(), 2);
     assert!(checkout.artifacts().join("facts.json").exists());
+    // Nothing was cached for this checkout: a full analysis, recorded and written back.
+    assert_eq!(summary["context"]["level"], "full_analysis", "{summary}");
+    assert_eq!(summary["context"]["cache_write"], "written", "{summary}");
+    assert!(stderr.contains("level 5 (full analysis)"), "{stderr}");
     // The scratch output never landed in the repository, and no token reached the model.
     assert!(!checkout.repo().join("analysis.json").exists());
     assert!(!model.saw("glpat-local-never-leaks"));

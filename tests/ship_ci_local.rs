@@ -2,16 +2,27 @@
 //! `scripts/test`) with its shell executor: the template is included with `include: local` in
 //! place of the component, and the webhook's trigger variables are passed as GitLab passes
 //! them. For each `TRIGGER_TYPE` exactly the matching job is active and every other job is
-//! skipped by its rules; a real run executes the job's script with the built `copilot-runner`
-//! on PATH and the job's outcome is the binary's own.
+//! skipped by its rules. A triggered `issue_assignee` pipeline runs the job's script with the
+//! built `copilot-runner` on PATH against the standalone `fake-gitlab` server, with the real
+//! Copilot CLI talking to the standalone `mock-model` server, and the job's effect is visible
+//! through the fake's REST API: one Draft MR from the agent's branch.
 //!
 //! gitlab-ci-local does not stop a pipeline on `workflow: rules`, so the trigger-only workflow
 //! is pinned by `ship_ci_templates` instead.
-#![expect(clippy::disallowed_methods, reason = "the test runs gitlab-ci-local, git and the built binary")]
+#![expect(clippy::disallowed_methods, reason = "the test runs gitlab-ci-local, git, cargo and the built binaries")]
 
+use std::ffi::OsStr;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
+use copilot_runner_testkit::ci_job::add_one_file_script;
+use copilot_runner_testkit::copilot_cli;
+use copilot_runner_testkit::fake_gitlab::{AGENT, NoteSeed, Seed};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::Value;
 
 const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
@@ -66,16 +77,30 @@ impl AgentProject {
         Self { dir, home: tempfile::tempdir().expect("test setup") }
     }
 
-    fn gitlab_ci_local(&self, args: &[&str], trigger: &[(&str, &str)]) -> Output {
+    /// gitlab-ci-local in the project, with only the environment it needs: `PATH` (with
+    /// `path_first` in front when given) and its own home. Variables reach the jobs as
+    /// `--variable`, the way a trigger passes them.
+    fn gitlab_ci_local(&self, args: &[&str], variables: &[(&str, &str)], path_first: Option<&Path>) -> Output {
+        let inherited = std::env::var("PATH").unwrap_or_default();
+        let path = match path_first {
+            Some(dir) => format!("{}:{inherited}", dir.display()),
+            None => inherited,
+        };
         let mut command = Command::new(gitlab_ci_local());
         command
             .args(args)
             .arg("--home")
             .arg(self.home.path())
             .current_dir(self.dir.path())
-            .env("GCL_IGNORE_PREDEFINED_VARS", "CI_PIPELINE_SOURCE")
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.home.path())
+            .env("GCL_IGNORE_PREDEFINED_VARS", "CI_PIPELINE_SOURCE,CI_PROJECT_DIR")
             .env("NO_COLOR", "1");
-        for (name, value) in trigger {
+        // The shell executor runs the script in the project folder, as a shell runner runs it in
+        // its build folder; gitlab-ci-local would report a container path (`/builds/…`) instead.
+        command.arg("--variable").arg(format!("CI_PROJECT_DIR={}", self.dir.path().display()));
+        for (name, value) in variables {
             command.arg("--variable").arg(format!("{name}={value}"));
         }
         command.output().expect("gitlab-ci-local runs")
@@ -108,32 +133,37 @@ fn each_trigger_type_activates_exactly_its_own_job() {
             .map(|trigger| {
                 scope.spawn(move || {
                     let project = AgentProject::new();
-                    (trigger, project.gitlab_ci_local(&["--list-json"], &trigger_variables(trigger)))
+                    (trigger, project.gitlab_ci_local(&["--list-json"], &trigger_variables(trigger), None))
                 })
             })
             .collect();
         for listing in listings {
             let (trigger, output) = listing.join().expect("the listing thread finishes");
-            assert!(output.status.success(), "gitlab-ci-local --list-json failed:\n{}", text(&output));
-            let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
-            assert_eq!(jobs.len(), TRIGGER_TYPES.len(), "one job per trigger type: {jobs:?}");
-            let active: Vec<&str> =
-                jobs.iter().filter(|job| job["when"] != "never").map(|job| job["name"].as_str().unwrap()).collect();
-            assert_eq!(active, vec![format!("copilot:{trigger}")], "for TRIGGER_TYPE={trigger}");
-            assert!(jobs.iter().all(|job| job["stage"] == "copilot"), "the example's `stage` input reached the jobs");
+            assert_eq!(active_jobs(&output), vec![format!("copilot:{trigger}")], "for TRIGGER_TYPE={trigger}");
         }
     });
     let project = AgentProject::new();
-    let output = project.gitlab_ci_local(&["--list-json"], &[("CI_PIPELINE_SOURCE", "trigger")]);
-    let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
-    assert_eq!(jobs.len(), TRIGGER_TYPES.len());
-    assert!(jobs.iter().all(|job| job["when"] == "never"), "no job without a trigger type: {jobs:?}");
+    let output = project.gitlab_ci_local(&["--list-json"], &[("CI_PIPELINE_SOURCE", "trigger")], None);
+    assert!(active_jobs(&output).is_empty(), "no job without a trigger type");
+}
+
+/// The jobs a `--list-json` listing would run (every job not `when: never`), after checking the
+/// listing holds one job per trigger type, all in the example's stage.
+fn active_jobs(listing: &Output) -> Vec<String> {
+    assert!(listing.status.success(), "gitlab-ci-local --list-json failed:\n{}", text(listing));
+    let jobs: Vec<Value> = serde_json::from_slice(&listing.stdout).expect("--list-json prints JSON");
+    assert_eq!(jobs.len(), TRIGGER_TYPES.len(), "one job per trigger type: {jobs:?}");
+    assert!(jobs.iter().all(|job| job["stage"] == "copilot"), "the example's `stage` input reached the jobs");
+    jobs.iter()
+        .filter(|job| job["when"] != "never")
+        .map(|job| job["name"].as_str().expect("a job name").to_owned())
+        .collect()
 }
 
 #[test]
 fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     let project = AgentProject::new();
-    let output = project.gitlab_ci_local(&["--preview"], &trigger_variables("mr_reviewer"));
+    let output = project.gitlab_ci_local(&["--preview"], &trigger_variables("mr_reviewer"), None);
     assert!(output.status.success(), "gitlab-ci-local --preview failed:\n{}", text(&output));
     let preview = String::from_utf8_lossy(&output.stdout);
     let pipeline: Value = serde_saphyr::from_str(preview.trim_start_matches("---\n")).expect("--preview prints YAML");
@@ -148,73 +178,204 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert_eq!(job["script"], serde_json::json!(["copilot-runner run"]));
 }
 
-#[test]
-fn triggered_pipeline_runs_the_built_binary_in_the_selected_job_only() {
-    let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
-    let mut trigger = trigger_variables("issue_assignee");
-    // gitlab-ci-local's shell executor runs in the project folder but reports a container path
-    // as `CI_PROJECT_DIR`; a relative artifacts folder lands where it collects artifacts from.
-    trigger.push(("COPILOT_ARTIFACTS_DIR", "copilot-artifacts"));
-    trigger.push(("CONTEXT_CACHE_URL", "file://.copilot-cache"));
+/// A testkit server run as its own program (`fake-gitlab`, `mock-model`): started with its ready
+/// line read, stopped with SIGINT on drop so it removes what it created.
+struct Server {
+    child: Child,
+    ready: String,
+}
 
-    // What `copilot-runner run` does with these variables when run directly is what the job must
-    // do: the job's outcome is the binary's. (Today `run` exits 2 saying the workflow is not
-    // built yet; once the workflows land, the same comparison holds.)
+impl Server {
+    fn start(name: &str, args: &[&OsStr]) -> Self {
+        let mut child = Command::new(testkit_bin(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("{name} starts: {error}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = sender.send(read);
+        });
+        let ready =
+            receiver.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("{name} is ready within 60s"));
+        let ready = ready.unwrap_or_else(|error| panic!("reading {name}'s ready line: {error}"));
+        let server = Self { child, ready: ready.trim().to_owned() };
+        assert!(!server.ready.is_empty(), "{name} exited before printing its ready line");
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in i32"));
+        if kill(pid, Signal::SIGINT).is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A binary of the testkit, built by cargo next to the binary under test (same target folder,
+/// same profile): `cargo nextest run --workspace` has built it already, a narrower run builds it
+/// here.
+fn testkit_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let profile_dir = Path::new(env!("CARGO_BIN_EXE_copilot-runner")).parent().expect("the binary's folder");
+    BUILT.get_or_init(|| {
+        let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let target_dir = profile_dir.parent().expect("the target folder");
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "--locked",
+                "--package",
+                "copilot-runner-testkit",
+                "--bins",
+                "--profile",
+                profile,
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(repo())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "building the testkit's servers failed:\n{}", text(&output));
+    });
+    let path = profile_dir.join(name);
+    assert!(path.is_file(), "{} is missing after building the testkit", path.display());
+    path
+}
+
+const TARGET: &str = "acme/widgets";
+
+/// The standard world with issue #1 of `acme/widgets` assigned to the agent by alice, a
+/// Developer (GitLab records the assignment as a system note by her).
+fn seed_file(dir: &Path) -> PathBuf {
+    let mut seed = Seed::standard();
+    let widgets = seed.projects.iter_mut().find(|project| project.path == TARGET).expect("the standard seed has it");
+    assert_eq!(widgets.issues[0].assignees, vec![AGENT.to_owned()], "issue #1 is assigned to the agent");
+    widgets.notes.push(NoteSeed {
+        issue: 1,
+        author: "alice".to_owned(),
+        body: format!("assigned to @{AGENT}"),
+        system: true,
+    });
+    let path = dir.join("seed.json");
+    std::fs::write(&path, serde_json::to_string(&seed).expect("the seed serializes")).expect("test setup");
+    path
+}
+
+/// The mock model's script, as a file for the `mock-model` server: the job adds `greeting.txt`.
+fn script_file(dir: &Path, artifacts: &Path, project_id: u64) -> PathBuf {
+    let script = add_one_file_script(artifacts, project_id, "greeting.txt", "hello\n");
+    let path = dir.join("script.json");
+    std::fs::write(&path, serde_json::to_string(&script).expect("the script serializes")).expect("test setup");
+    path
+}
+
+/// `GET` on the fake's REST API as `token`: the status and the JSON body.
+fn api_get(url: &str, token: &str) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let client = copilot_runner::gitlab::client::http_client(
+            "ci-local-test",
+            Duration::from_secs(5),
+            Duration::from_secs(30),
+        )
+        .expect("an HTTP client");
+        let response = client.get(url).header("PRIVATE-TOKEN", token).send().await.expect("the fake GitLab answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_gitlab() {
     let scratch = tempfile::tempdir().expect("a scratch folder");
-    let direct = Command::new(binary)
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(trigger.iter().copied())
-        .current_dir(scratch.path())
-        .output()
-        .expect("the built binary runs");
-    let direct_stderr = String::from_utf8_lossy(&direct.stderr);
-    let direct_log = scratch.path().join("copilot-artifacts/copilot-runner.log").is_file();
+    let gitlab = Server::start("fake-gitlab", &[OsStr::new("--seed"), seed_file(scratch.path()).as_os_str()]);
+    let world: Value = serde_json::from_str(&gitlab.ready).expect("fake-gitlab prints its world as JSON");
+    let api = world["api_url"].as_str().expect("api_url").to_owned();
+    let project_id = world["projects"][TARGET]["id"].as_u64().expect("the target project's id");
+    let token = |user: &str| world["users"][user]["token"].as_str().expect("a seeded user's token").to_owned();
 
     let project = AgentProject::new();
-    let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
-    let mut command = Command::new(gitlab_ci_local());
-    command
-        .arg("--force-shell-executor")
-        .arg("--home")
-        .arg(project.home.path())
-        .current_dir(project.dir.path())
-        .env("PATH", path)
-        .env("GCL_IGNORE_PREDEFINED_VARS", "CI_PIPELINE_SOURCE")
-        .env("NO_COLOR", "1");
-    for (name, value) in &trigger {
-        command.arg("--variable").arg(format!("{name}={value}"));
-    }
-    let output = command.output().expect("gitlab-ci-local runs");
+    // The template leaves `COPILOT_ARTIFACTS_DIR` to the binary's default under `CI_PROJECT_DIR`.
+    let artifacts = project.dir.path().join("copilot-artifacts");
+    let model = Server::start("mock-model", &[script_file(scratch.path(), &artifacts, project_id).as_os_str()]);
+
+    let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
+    let cli = copilot_cli::cli_path();
+    let inherited_path = std::env::var("PATH").unwrap_or_default();
+    let home = copilot_cli::shared_home(Path::new(env!("CARGO_TARGET_TMPDIR")), &cli, &inherited_path);
+    let (project_id_text, agent_token) = (project_id.to_string(), token(AGENT));
+    let copilot_home = scratch.path().join("copilot-home");
+    // The trigger's variables, and what the agent project's CI/CD variables and the runner's
+    // image would provide: the GitLab endpoint and token, the Copilot CLI and its model.
+    let variables = [
+        ("CI_PIPELINE_SOURCE", "trigger"),
+        ("TRIGGER_TYPE", "issue_assignee"),
+        ("TARGET_PROJECT_ID", project_id_text.as_str()),
+        ("TARGET_ISSUE_IID", "1"),
+        ("GITLAB_API_BASE", world["url"].as_str().expect("url")),
+        ("GITLAB_TOKEN", agent_token.as_str()),
+        ("HOME", home.to_str().expect("a UTF-8 path")),
+        ("COPILOT_HOME", copilot_home.to_str().expect("a UTF-8 path")),
+        ("COPILOT_CLI_PATH", cli.to_str().expect("a UTF-8 path")),
+        ("COPILOT_OFFLINE", "true"),
+        ("COPILOT_PROVIDER_BASE_URL", model.ready.as_str()),
+        ("COPILOT_MODEL", "gpt-4.1"),
+        ("COPILOT_STAGE_TIMEOUT", "120"),
+    ];
+    let output =
+        project.gitlab_ci_local(&["--force-shell-executor"], &variables, Some(binary.parent().expect("its folder")));
     let log = text(&output);
 
+    assert!(output.status.success(), "the pipeline failed:\n{log}");
     assert!(log.contains("copilot:issue_assignee  $ copilot-runner run"), "the selected job ran its script:\n{log}");
+    assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
     for other in TRIGGER_TYPES.iter().filter(|t| **t != "issue_assignee") {
-        assert!(!log.contains(&format!("copilot:{other} ")), "job copilot:{other} must not run:\n{log}");
+        assert!(!log.contains(&format!("copilot:{other}")), "job copilot:{other} must not run:\n{log}");
     }
-    match direct.status.code() {
-        Some(0) => {
-            assert!(output.status.success(), "the job failed where the binary succeeds:\n{log}");
-            assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
-        }
-        code => {
-            let code = code.expect("the binary exits with a code");
-            assert!(!output.status.success(), "the job passed where the binary fails:\n{log}");
-            assert!(log.contains(&format!("FAIL {code}")), "the job failed with the binary's exit code {code}:\n{log}");
-            let error_line = direct_stderr
-                .lines()
-                .find(|line| line.starts_with("error:"))
-                .unwrap_or_else(|| panic!("a failing run says why on an `error:` line:\n{direct_stderr}"));
-            assert!(log.contains(error_line), "the binary's `{error_line}` reached the job log:\n{log}");
-        }
-    }
-    // Artifacts are kept whatever the outcome (`when: always`): the run's own log is among them.
-    if direct_log {
-        let collected = project.dir.path().join(".gitlab-ci-local/artifacts/copilotOgissue_assignee");
-        assert!(
-            collected.join("copilot-artifacts/copilot-runner.log").is_file(),
-            "the job's artifacts hold the run log:\n{log}"
-        );
-    }
+    // With the same variables, every other job is `when: never` by its rules.
+    let listing = project.gitlab_ci_local(&["--list-json"], &variables, None);
+    assert_eq!(active_jobs(&listing), vec!["copilot:issue_assignee"], "only the selected job is active");
+    assert!(!log.contains(&agent_token), "the GitLab token reached the job log");
+
+    // The job's effect, seen through the fake's REST API: one Draft MR from the agent's branch
+    // that closes the issue, and the branch holds the agent's change.
+    let (status, mrs) = api_get(&format!("{api}/projects/{project_id}/merge_requests?state=all"), &token("maria"));
+    assert_eq!(status, 200, "{mrs}");
+    let mrs = mrs.as_array().expect("a list of merge requests");
+    assert_eq!(mrs.len(), 1, "exactly one MR: {mrs:#?}\n{log}");
+    assert_eq!(mrs[0]["source_branch"], "copilot/issue-1");
+    assert_eq!(mrs[0]["draft"], true, "{}", mrs[0]);
+    assert!(mrs[0]["description"].as_str().is_some_and(|text| text.contains("Closes #1")), "{}", mrs[0]);
+    let (status, branch) =
+        api_get(&format!("{api}/projects/{project_id}/repository/branches/copilot%2Fissue-1"), &token("maria"));
+    assert_eq!(status, 200, "{branch}");
+    assert_eq!(branch["commit"]["id"], mrs[0]["sha"], "the MR's head is the branch's head");
+
+    // Artifacts are collected whatever the outcome (`when: always`): the run's own log is among them.
+    let collected = project.dir.path().join(".gitlab-ci-local/artifacts/copilotOgissue_assignee");
+    assert!(
+        collected.join("copilot-artifacts/copilot-runner.log").is_file(),
+        "the job's artifacts hold the run log:\n{log}"
+    );
+    drop(model);
+    drop(gitlab);
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::agent::ConfiguredAgent;
 use crate::config::{Env, Settings};
+use crate::context;
 use crate::exit::{self, Code};
 use crate::git::{self, GitCommand, Identity};
 use crate::planner::{self, PlanOptions};
@@ -52,14 +53,27 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         .clone()
         .unwrap_or_else(|| format!("{}local-{}", settings.branch_prefix, crate::workflows::slug(&args.task, "")));
     std::fs::create_dir_all(artifacts.join("git-home")).context("while creating the artifacts dir")?;
+    let base_branch = context::git_history::current_branch(&git, &repo).await;
     git::switch_or_create_branch(&git, &repo, &branch).await.context("while checking out the branch")?;
 
-    let root = repo.clone();
-    let facts = tokio::task::spawn_blocking(move || crate::context::analyze(&root))
+    let project = local_project_key(&repo);
+    let checkout = context::ProjectCheckout {
+        project: &project,
+        branch: &branch,
+        base_branch: base_branch.as_deref(),
+        dir: &repo,
+        git: &git,
+        artifacts_dir: &artifacts,
+    };
+    let understanding_agent = context::UnderstandingAgent::from_settings(&agent, &prompts, &settings);
+    let understood = Box::pin(context::understand_project(&settings, &env, &checkout, &understanding_agent))
         .await
-        .context("while analysing the repository")??;
-    crate::context::write(&artifacts, &facts).context("while writing facts.json")?;
-    let plan = planner::plan(&args.task, &facts.traits(), &PlanOptions { orchestrated: settings.orchestrated_issue });
+        .context("while analysing the repository")?;
+    let plan = planner::plan(
+        &args.task,
+        &understood.facts.traits(),
+        &PlanOptions { orchestrated: settings.orchestrated_issue },
+    );
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
     tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
 
@@ -74,13 +88,16 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
     let input = StageInput {
         task: Task::local(&args.task),
         request: None,
-        project: crate::stages::project_context(&facts),
+        project: understood.prompt_context(),
         branch: branch.clone(),
     };
-    let summary = match runner.run_plan(&plan, &input).await {
-        Ok(summary) => summary,
-        Err((error, _)) => return Err(anyhow::Error::new(error).context("while running the stages")),
+    let (ran, mut summary) = match runner.run_plan(&plan, &input).await {
+        Ok(summary) => (Ok(()), summary),
+        Err((error, summary)) => (Err(error), summary),
     };
+    summary.context = Some(understood.report);
+    let _ = summary.write(&artifacts.join("stages"));
+    ran.context("while running the stages")?;
     let stage_list = stages.join(", ");
     let title = args.task.lines().next().unwrap_or_default().trim();
     let commit = git::commit_all(&git, &repo, title, &[("Copilot-Stage", stage_list.as_str())])
@@ -97,4 +114,13 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
     };
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
     Ok(Code::Done)
+}
+
+/// The cache's project key for a checkout outside GitLab: its folder name and a digest of its
+/// path, so two checkouts of the same name do not share entries.
+fn local_project_key(repo: &std::path::Path) -> String {
+    use sha1::Digest as _;
+    let name = repo.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let digest = hex::encode(sha1::Sha1::digest(repo.as_os_str().as_encoded_bytes()));
+    format!("local-{name}-{}", &digest[..12])
 }

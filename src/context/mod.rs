@@ -4,17 +4,22 @@
 //! [`analyze`] walks a checkout into [`Facts`] (written as `facts.json`) and
 //! [`project_context`] renders them as a bounded `project_context.md`; [`analyze_paths`]
 //! updates earlier facts from a list of changed files, for the [`cache`] (kept in a [`store`]).
+//! Jobs start from [`understand_project`]: the cache lookup, the update or full analysis, the
+//! agent-written understanding when enabled, and the write-back, in one call.
 
 mod analyzer;
 pub mod cache;
 mod classify;
 mod facts;
+pub mod git_history;
 mod git_index;
 mod manifests;
 mod render;
 pub mod store;
 #[cfg(test)]
 mod tests;
+mod understanding;
+pub mod understanding_stage;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +32,10 @@ pub use facts::{
     SCHEMA_VERSION,
 };
 pub use render::{PROJECT_CONTEXT_BYTES, project_context};
+pub use understanding::{
+    ProjectCheckout, ProjectUnderstanding, UnderstandingReport, understand_project, understand_with,
+};
+pub use understanding_stage::UnderstandingAgent;
 
 /// The file names under which an analysis is stored (in the artifacts and in the cache).
 pub const FACTS_FILE: &str = "facts.json";

@@ -75,6 +75,11 @@ impl Workspace {
         &self.remote
     }
 
+    /// The git command this workspace runs (no remote, no token).
+    pub fn git(&self) -> &GitCommand {
+        &self.git
+    }
+
     /// The branch checked out by the clone: the remote's default unless one was asked for.
     pub fn default_branch(&self) -> &str {
         &self.default_branch

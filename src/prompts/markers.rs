@@ -17,6 +17,7 @@ pub const STAGE_LINE_PREFIX: &str = "copilot-runner-stage: ";
 const STATUS_PREFIX: &str = "<!-- copilot-runner:status ";
 const REVIEW_PREFIX: &str = "<!-- copilot-runner:review head=";
 const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
+const PIPELINE_FIX_STATE_PREFIX: &str = "<!-- copilot-runner:pipeline-fix-state ";
 const FINDING_PREFIX: &str = "<!-- copilot-runner:finding ";
 const SUFFIX: &str = " -->";
 
@@ -57,6 +58,15 @@ impl Marker {
         Self(format!("{PIPELINE_FIX_PREFIX}{}{SUFFIX}", token(subject)))
     }
 
+    /// Carries the pipeline-fix loop's state on `subject` as `key=value` fields, so a later job
+    /// continues where an earlier one stopped:
+    /// `<!-- copilot-runner:pipeline-fix-state mr-34 fixes=2 acted=105 -->`.
+    pub fn pipeline_fix_state(subject: &str, fields: &[(&str, String)]) -> Self {
+        let fields: Vec<String> =
+            fields.iter().map(|(key, value)| format!("{}={}", token(key), value_token(value))).collect();
+        Self(format!("{PIPELINE_FIX_STATE_PREFIX}{} {}{SUFFIX}", token(subject), fields.join(" ")))
+    }
+
     /// Marks a review discussion with its finding's fingerprint:
     /// `<!-- copilot-runner:finding <hex> -->`.
     pub fn finding(fingerprint: &str) -> Self {
@@ -84,6 +94,21 @@ pub fn reviewed_head(body: &str) -> Option<&str> {
     body.lines().find_map(|line| line.trim().strip_prefix(REVIEW_PREFIX)?.strip_suffix(SUFFIX))
 }
 
+/// The fields of the pipeline-fix state marker about `subject` in `body`, if it carries one.
+pub fn pipeline_fix_state<'a>(body: &'a str, subject: &str) -> Option<Vec<(&'a str, &'a str)>> {
+    let subject = token(subject);
+    body.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix(PIPELINE_FIX_STATE_PREFIX)?.strip_suffix(SUFFIX)?;
+        let mut words = rest.split(' ').filter(|word| !word.is_empty());
+        (words.next()? == subject).then(|| words.filter_map(|word| word.split_once('=')).collect())
+    })
+}
+
+/// A state value: like [`token`], also allowing `,` to separate list items.
+fn value_token(value: &str) -> String {
+    value.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ',')).collect()
+}
+
 /// Keeps a marker value to ASCII letters, digits, `-`, `_` and `.`, so it cannot end the comment.
 fn token(value: &str) -> String {
     value.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect()
@@ -104,6 +129,20 @@ mod tests {
         assert_eq!(reviewed_head(&body), Some("0123abcd"));
         assert!(Marker::review("0123abcd").is_in(&body));
         assert_eq!(reviewed_head("no marker"), None);
+    }
+
+    #[test]
+    fn the_pipeline_fix_state_is_read_back_for_its_subject_only() {
+        let marker =
+            Marker::pipeline_fix_state("mr-34", &[("fixes", "2".into()), ("rows", "1.failed,2.passed -->".into())]);
+        assert_eq!(
+            marker.as_str(),
+            "<!-- copilot-runner:pipeline-fix-state mr-34 fixes=2 rows=1.failed,2.passed-- -->"
+        );
+        let body = format!("### note\n\n{}\n", marker.as_str());
+        assert_eq!(pipeline_fix_state(&body, "mr-34"), Some(vec![("fixes", "2"), ("rows", "1.failed,2.passed--")]));
+        assert_eq!(pipeline_fix_state(&body, "mr-3"), None);
+        assert_eq!(pipeline_fix_state("no marker", "mr-34"), None);
     }
 
     #[test]

@@ -397,12 +397,36 @@ impl MessageContext for UnsupportedNote {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineFixOutcome {
+    /// The loop is still working (the note is edited in place as attempts finish).
+    Running,
     /// The last pipeline passed.
     Fixed,
     /// Attempts or time ran out.
     NeedsHuman,
     /// Someone else pushed to the branch; the loop stopped.
     Superseded,
+    /// The pipeline waits for a manual job or a schedule; nobody waits on it.
+    Blocked,
+    /// The pipeline stayed queued: no runner picked it up.
+    NotPickedUp,
+}
+
+/// Why the loop handed the pipeline to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every fix attempt (`DEBUG_MAX_TIME`) was used.
+    AttemptsUsed,
+    /// The job's time budget (`TOTAL_TIMEOUT`) ran out.
+    OutOfTime,
+    /// Infrastructure failures outlasted every retry (`RETRY_MAX_TIME`).
+    RetriesUsed,
+    /// Neither a code change nor a retry can fix the failure (a quota, a permission, …).
+    NotFixable,
+    /// The agent changed nothing.
+    NoChange,
+    /// The push started no pipeline.
+    NoPipeline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -414,6 +438,8 @@ pub enum AttemptResult {
     Retried,
     /// The agent changed nothing.
     NoChange,
+    /// The attempt's pipeline is still being watched.
+    Running,
 }
 
 /// One attempt of the pipeline-fix loop.
@@ -423,7 +449,10 @@ pub struct FixAttempt {
     pub pipeline_url: String,
     pub commit_sha: Option<String>,
     pub result: AttemptResult,
+    /// `job: failure_reason` of each failed job the attempt dealt with.
     pub failed_jobs: Vec<MarkdownCodeSpan>,
+    /// What the agent changed, in one line of its own summary.
+    pub change: Option<MarkdownText>,
 }
 
 /// The note that ends (or reports) the pipeline-fix loop.
@@ -432,9 +461,17 @@ pub struct PipelineFixNote {
     /// [`Marker::pipeline_fix`] of the merge request.
     pub marker: Marker,
     pub outcome: PipelineFixOutcome,
+    /// Why a person is needed, with [`PipelineFixOutcome::NeedsHuman`].
+    pub reason: Option<StopReason>,
     pub attempts: Vec<FixAttempt>,
+    /// Fix attempts (commits) made so far, over every run of the loop on this merge request.
+    pub fix_attempts: u32,
     pub max_attempts: u32,
+    /// The log excerpt of the last failed job, when a person is needed.
+    pub last_excerpt: Option<MarkdownCode>,
     pub job_url: Option<String>,
+    /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
+    pub state: Option<Marker>,
 }
 
 impl MessageContext for PipelineFixNote {

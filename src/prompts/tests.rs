@@ -328,6 +328,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 commit_sha: Some("7777777777777777777777777777777777777777".to_owned()),
                                 result: AttemptResult::Failed,
                                 failed_jobs: vec![MarkdownCodeSpan::new("test: unit"), MarkdownCodeSpan::new("lint")],
+                                change: Some(MarkdownText::line("Fixed the | off-by-one in `parse`")),
                             },
                             FixAttempt {
                                 number: 2,
@@ -335,10 +336,15 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 commit_sha: None,
                                 result: AttemptResult::Retried,
                                 failed_jobs: vec![],
+                                change: None,
                             },
                         ],
+                        reason: Some(StopReason::AttemptsUsed),
+                        fix_attempts: 1,
                         max_attempts: 2,
+                        last_excerpt: Some(MarkdownCode::new("error[E0425]: cannot find value `x`\n", 4000)),
                         job_url: Some(JOB.to_owned()),
+                        state: Some(Marker::pipeline_fix_state("mr-34", &[("fixes", "1".to_owned())])),
                     },
                 )
             }),

@@ -181,15 +181,17 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Response {
     let _timer = Timer { metrics: &service.metrics, start: Instant::now() };
     let metrics = &service.metrics;
-    let headers = request.headers().clone();
-    let hook = header_str(&headers, "x-gitlab-event").unwrap_or("").to_owned();
+    // The headers are moved out, not cloned: the body extractor does not need them.
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let hook = header_str(&headers, "x-gitlab-event").unwrap_or("");
 
     if !service.config.secret.matches(headers.get("x-gitlab-token").map(|value| value.as_bytes())) {
         metrics.event("none", "rejected");
         tracing::warn!(hook, "webhook rejected: missing or wrong `X-Gitlab-Token`");
         return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": "invalid X-Gitlab-Token"}));
     }
-    let body = match Bytes::from_request(request, &()).await {
+    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
         Ok(body) => body,
         Err(rejection) => {
             let status = rejection.status();
@@ -212,10 +214,10 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
             return answer(StatusCode::BAD_REQUEST, json!({"status": "invalid", "reason": error.to_string()}));
         }
     };
-    let kind = event.kind().to_owned();
+    let kind = event.kind();
     let work = match route::route(&event, &service.config.agent) {
         Decision::Ignore(ignored) => {
-            metrics.event(&kind, "ignored");
+            metrics.event(kind, "ignored");
             metrics.ignored(ignored.as_str());
             tracing::info!(hook, kind, reason = ignored.as_str(), "webhook ignored");
             return answer(StatusCode::OK, json!({"status": "ignored", "reason": ignored.as_str()}));
@@ -231,7 +233,7 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
     let claim = match service.dedup.claim(delivery_keys.into_iter().flatten()) {
         Outcome::Fresh(claim) => claim,
         Outcome::Duplicate => {
-            metrics.event(&kind, "duplicate");
+            metrics.event(kind, "duplicate");
             tracing::info!(hook, kind, trigger_type, object = work.object_key(), "webhook duplicate: already handled");
             return answer(StatusCode::OK, json!({"status": "duplicate", "trigger_type": trigger_type}));
         }
@@ -243,7 +245,7 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
     match acted {
         Acted::Triggered { pipeline_id } => {
             claim.done();
-            metrics.event(&kind, trigger_type);
+            metrics.event(kind, trigger_type);
             metrics.triggered(trigger_type);
             tracing::info!(hook, kind, trigger_type, object, pipeline_id, "webhook triggered the agent");
             answer(
@@ -254,7 +256,7 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
         Acted::Denied { access_level } => {
             // A decision about this event, not a failure: a resend would be denied again.
             claim.done();
-            metrics.event(&kind, "denied");
+            metrics.event(kind, "denied");
             tracing::info!(
                 hook,
                 kind,
@@ -267,14 +269,14 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
         }
         Acted::TakenElsewhere => {
             claim.done();
-            metrics.event(&kind, "taken_elsewhere");
+            metrics.event(kind, "taken_elsewhere");
             tracing::info!(hook, kind, trigger_type, object, "webhook handled by another replica (👀 already awarded)");
             answer(StatusCode::OK, json!({"status": "duplicate", "reason": "handled by another replica"}))
         }
         Acted::Failed { status, reason } => {
             // Dropping the claim forgets the delivery, so GitLab's resend is handled afresh.
             drop(claim);
-            metrics.event(&kind, "failed");
+            metrics.event(kind, "failed");
             tracing::error!(hook, kind, trigger_type, object, "webhook failed: {reason}");
             answer(status, json!({"status": "failed", "reason": reason}))
         }

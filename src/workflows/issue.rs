@@ -37,14 +37,18 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     let Some(actor) = actor else { return Ok(Code::Done) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
+    if let Some(note_id) = note_id {
+        reporter.for_note(note_id);
+    }
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
-    let branch_name = match &note {
-        Some(note) => format!(
+    // The slug comes from the text people see: nothing hidden in the note names the branch.
+    let branch_name = match &request {
+        Some(request) => format!(
             "{}issue-{issue_iid}-{}",
             job.settings.branch_prefix,
-            slug(&note.body, &job.settings.agent_username)
+            slug(request.as_str(), &job.settings.agent_username)
         ),
         None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
     };
@@ -122,40 +126,53 @@ async fn deliver(
             .map(|path| ChangeLine { path: MarkdownCodeSpan::new(path), summary: None })
             .collect(),
     })?;
+    let title = format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " "));
+    let mr = open_or_update_merge_request(job, project_id, &branch.name, title, description, actor.id)
+        .await
+        .with_context(|| format!("the changes are pushed to `{}`, but no merge request shows them yet", branch.name))?;
+    reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
+    let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
+    reporter.post(&note).await?;
+    Ok(super::pipeline_fix::after_issue(job, project_id, mr.iid).await)
+}
+
+/// The open merge request from `branch` with its description brought up to date (a re-run),
+/// or a new Draft one with `reviewer_id` as reviewer.
+async fn open_or_update_merge_request(
+    job: &Job,
+    project_id: u64,
+    branch: &str,
+    title: String,
+    description: String,
+    reviewer_id: u64,
+) -> anyhow::Result<crate::gitlab::MergeRequest> {
     let existing = job
         .client
-        .merge_requests_by_source_branch(project_id, &branch.name, Some("opened"))
+        .merge_requests_by_source_branch(project_id, branch, Some("opened"))
         .await
         .context("while looking for an earlier merge request")?
         .into_iter()
         .find(|mr| mr.state == "opened");
-    let mr = match existing {
-        Some(mr) => {
-            tracing::info!(mr = mr.iid, "continuing on the existing merge request");
-            let update = crate::gitlab::MergeRequestUpdate { description: Some(description), ..Default::default() };
-            job.client
-                .update_merge_request(project_id, mr.iid, &update)
-                .await
-                .context("while updating the merge request")?
-        }
-        None => {
-            let project = job.client.project(project_id).await.context("while reading the project")?;
-            let new = NewMergeRequest {
-                source_branch: branch.name.clone(),
-                target_branch: project.default_branch.unwrap_or_else(|| "main".to_owned()),
-                title: format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " ")),
-                description: Some(description),
-                draft: true,
-                reviewer_ids: vec![actor.id],
-                ..Default::default()
-            };
-            job.client.create_merge_request(project_id, &new).await.context("while opening the merge request")?
-        }
+    if let Some(mr) = existing {
+        tracing::info!(mr = mr.iid, "continuing on the existing merge request");
+        let update = crate::gitlab::MergeRequestUpdate { description: Some(description), ..Default::default() };
+        return job
+            .client
+            .update_merge_request(project_id, mr.iid, &update)
+            .await
+            .context("while updating the merge request");
+    }
+    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let new = NewMergeRequest {
+        source_branch: branch.to_owned(),
+        target_branch: project.default_branch.unwrap_or_else(|| "main".to_owned()),
+        title,
+        description: Some(description),
+        draft: true,
+        reviewer_ids: vec![reviewer_id],
+        ..Default::default()
     };
-    reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
-    let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
-    reporter.post(&note).await?;
-    Ok(Code::Done)
+    job.client.create_merge_request(project_id, &new).await.context("while opening the merge request")
 }
 
 /// Marks the running step failed, posts the failure note, and ends the job with exit 1.

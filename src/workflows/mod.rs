@@ -6,6 +6,7 @@
 pub mod issue;
 pub mod mr_note;
 pub mod mr_review;
+pub mod pipeline_fix;
 mod work;
 
 pub use issue::slug;
@@ -83,11 +84,9 @@ impl Job {
                 mr_note::run(self, *project_id, *mr_iid, *note_id).await
             }
             Trigger::MrReviewer { project_id, mr_iid, .. } => mr_review::run(self, *project_id, *mr_iid).await,
-            Trigger::PipelineFailed { .. } => Err(exit::Usage(format!(
-                "the `{}` workflow is not built into this version of copilot-runner yet; nothing was done",
-                trigger.kind()
-            ))
-            .into()),
+            Trigger::PipelineFailed { project_id, pipeline_id, mr_iid, .. } => {
+                pipeline_fix::run(self, *project_id, *pipeline_id, *mr_iid).await
+            }
         }
     }
 
@@ -112,15 +111,7 @@ impl Job {
             tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
             return Ok(None);
         }
-        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id };
-        let reporter = crate::report::Reporter::new(
-            &self.client,
-            &self.prompts,
-            self.settings.language,
-            target,
-            self.pipeline_url.clone(),
-            self.job_url.clone(),
-        );
+        let reporter = self.reporter(project_id, on);
         if !self.may_start_work(project_id, actor).await.context("while checking the actor's access")? {
             tracing::info!(actor = %actor.username, "refused: not enough access");
             let required_role = role_name(self.settings.min_access_level).to_owned();
@@ -132,6 +123,19 @@ impl Job {
             return Ok(None);
         }
         Ok(Some(reporter))
+    }
+
+    /// A reporter of this job's notes on `on`, in the configured language.
+    pub(crate) fn reporter(&self, project_id: u64, on: gitlab::Noteable) -> crate::report::Reporter<'_> {
+        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id };
+        crate::report::Reporter::new(
+            &self.client,
+            &self.prompts,
+            self.settings.language,
+            target,
+            self.pipeline_url.clone(),
+            self.job_url.clone(),
+        )
     }
 
     /// The actor's access level on the project, when they are a member at all.

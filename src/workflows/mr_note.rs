@@ -3,7 +3,8 @@
 //! The story: read the MR and the note → check who asked → 👀 and the status note → clone the
 //! MR's own source branch (never the default branch) → run the instruction (multi-stage when
 //! `USE_ORCHESTRATED_MR_NOTE` is on) → commit → push fast-forward only; when a person pushed
-//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched.
+//! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
+//! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
 //! Review-like requests ("@copilot-agent review") go to the review workflow.
 
 use anyhow::Context as _;
@@ -19,7 +20,8 @@ use crate::prompts::stage::Task;
 
 use crate::untrusted::{MarkdownText, UntrustedLine, UntrustedText, Username};
 
-/// Runs the MR-note workflow.
+/// Runs the MR-note workflow. A conflict with a person's push ends it with exit 1 (`WorkFailed`):
+/// the requested change was not delivered.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
@@ -46,8 +48,13 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)) }).await?;
         return Ok(Code::Done);
     }
+    if super::pipeline_fix::is_fix_request(&note.body, &job.settings.agent_username) {
+        reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        return super::pipeline_fix::on_request(job, project_id, mr).await;
+    }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+    reporter.for_note(note_id);
     reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),

@@ -106,20 +106,28 @@ pub(super) async fn run(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Plan, StepState::Running).await?;
-    let root = workspace.dir().to_owned();
-    let facts =
-        tokio::task::spawn_blocking(move || context::analyze(&root)).await.context("while analysing the project")??;
-    let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
-    let plan = planner::plan(&plan_text, &facts.traits(), &PlanOptions { orchestrated });
     let artifacts = job.settings.artifacts_dir.clone();
-    let _ = context::write(&artifacts, &facts);
+    let (project_key, settings) = (project_id.to_string(), &job.settings);
+    let checkout = context::ProjectCheckout {
+        project: &project_key,
+        branch: &branch.name,
+        base_branch: Some(&base),
+        dir: workspace.dir(),
+        git: workspace.git(),
+        artifacts_dir: &artifacts,
+    };
+    let understanding_agent = context::UnderstandingAgent::from_settings(&job.agent, &job.prompts, settings);
+    let understood = Box::pin(context::understand_project(settings, &job.env, &checkout, &understanding_agent))
+        .await
+        .context("while analysing the project")?;
+    let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
+    let plan = planner::plan(&plan_text, &understood.facts.traits(), &PlanOptions { orchestrated });
     for planned in &plan.stages {
         reporter.insert_before(Step::Push, step_of(planned.stage));
     }
     reporter.step(Step::Plan, StepState::Done).await?;
 
-    let input =
-        StageInput { task, request, project: crate::stages::project_context(&facts), branch: branch.name.clone() };
+    let input = StageInput { task, request, project: understood.prompt_context(), branch: branch.name.clone() };
     let runner = StageRunner {
         agent: &job.agent,
         prompts: &job.prompts,
@@ -128,7 +136,7 @@ pub(super) async fn run(
         artifacts_dir: artifacts.join("stages"),
         stage_timeout: job.settings.stage_timeout,
     };
-    let mut summary = Summary::default();
+    let mut summary = Summary { context: Some(understood.report), ..Summary::default() };
     let mut previous = Vec::new();
     for (index, planned) in plan.stages.iter().enumerate() {
         let step = step_of(planned.stage);

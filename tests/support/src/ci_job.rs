@@ -10,7 +10,7 @@ use std::process::Output;
 
 use crate::FakeGitLab;
 use crate::copilot_cli;
-use crate::mock_model::MockModel;
+use crate::mock_model::{MockModel, Reply, Rule, Script};
 
 /// The pipeline the job pretends to belong to; notes link to it.
 pub const PIPELINE_URL: &str = "https://gitlab.example.com/agent/-/pipelines/77";
@@ -97,6 +97,35 @@ impl CiJob {
         command.arg("run").env_clear().envs(self.vars.iter().map(|(name, value)| (name, value)));
         command.output().await.expect("running copilot-runner")
     }
+}
+
+/// What the mock model answers in a job whose work is adding one file to the target project: the
+/// analysis stage writes a valid `analysis.json` into its scratch folder, the implementation stage
+/// creates `file` (a path in the repository) with `content` in the checkout, anything else gets a
+/// plain reply. `artifacts` is the job's `COPILOT_ARTIFACTS_DIR`, where the binary lays out its
+/// stages (`stages/<n>-<stage>/scratch`) and the checkout (`work/project-<id>`).
+pub fn add_one_file_script(artifacts: &Path, project_id: u64, file: &str, content: &str) -> Script {
+    let analysis_path = artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string();
+    let file_path = artifacts.join(format!("work/project-{project_id}/{file}")).display().to_string();
+    let analysis = serde_json::json!({
+        "summary": format!("Add {file}."),
+        "relevant_files": [file],
+        "risks": [],
+        "acceptance_criteria": [format!("{file} exists")],
+        "approach": "Create it.",
+    });
+    Script::new()
+        .rule(
+            Rule::when("copilot-runner-stage: analysis")
+                .then(Reply::create(&analysis_path, &analysis.to_string()))
+                .then(Reply::text("Written.")),
+        )
+        .rule(
+            Rule::when("copilot-runner-stage: implementation")
+                .then(Reply::create(&file_path, content))
+                .then(Reply::text(format!("Added {file}."))),
+        )
+        .fallback(Reply::text("Nothing to do."))
 }
 
 /// A child's output as text, for assertion messages.

@@ -25,19 +25,17 @@ async fn start(args: &[&str]) -> (tokio::process::Child, Value) {
     (child, serde_json::from_str(&line).expect("the ready line is JSON"))
 }
 
+/// `GET <api_url><path>` as `token`, the JSON body.
+async fn get_json(ready: &Value, path: &str, token: &str) -> Value {
+    let url = format!("{}{path}", ready["api_url"].as_str().unwrap());
+    common::http_client().get(url).header("PRIVATE-TOKEN", token).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_binary_prints_its_url_and_tokens_and_serves_the_standard_seed() {
     let (mut child, ready) = start(&[]).await;
     let token = ready["users"]["copilot-agent"]["token"].as_str().unwrap();
-    let user: Value = common::http_client()
-        .get(format!("{}/user", ready["api_url"].as_str().unwrap()))
-        .header("PRIVATE-TOKEN", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = get_json(&ready, "/user", token).await;
     assert_eq!(user["username"], "copilot-agent");
     assert_eq!(ready["projects"]["acme/copilot-agent"]["trigger_tokens"], json!(["glptt-fake-agent"]));
     child.kill().await.unwrap();
@@ -50,21 +48,45 @@ async fn the_binary_seeds_users_and_projects_from_a_json_file() {
         "users": [{"username": "robot", "token": "tok-robot", "bot": true}, {"username": "pat"}],
         "projects": [{"path": "team/app", "members": {"robot": 30, "pat": 40},
                       "files": {"main.py": "print('hi')\n"},
-                      "issues": [{"title": "Crash", "author": "pat", "assignees": ["robot"]}]}]
+                      "issues": [{"title": "Crash", "author": "pat", "assignees": ["robot"]}],
+                      "notes": [{"issue": 1, "author": "pat", "body": "assigned to @robot", "system": true},
+                                {"issue": 1, "author": "pat", "body": "Any news?"}]}]
     });
     let path = dir.path().join("seed.json");
     std::fs::write(&path, seed.to_string()).unwrap();
     let (mut child, ready) = start(&["--seed", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]).await;
     assert_eq!(ready["users"]["pat"]["token"], "glpat-fake-pat");
-    let issue: Value = common::http_client()
-        .get(format!("{}/projects/team%2Fapp/issues/1", ready["api_url"].as_str().unwrap()))
-        .header("PRIVATE-TOKEN", "tok-robot")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issue = get_json(&ready, "/projects/team%2Fapp/issues/1", "tok-robot").await;
     assert_eq!((issue["title"].as_str(), issue["assignees"][0]["username"].as_str()), (Some("Crash"), Some("robot")));
+    let notes = get_json(&ready, "/projects/team%2Fapp/issues/1/notes?sort=asc", "tok-robot").await;
+    let seen: Vec<_> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|note| (note["author"]["username"].as_str(), note["body"].as_str(), note["system"].as_bool()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![(Some("pat"), Some("assigned to @robot"), Some(true)), (Some("pat"), Some("Any news?"), Some(false))]
+    );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_seed_note_on_a_missing_issue_stops_the_binary_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = json!({
+        "users": [{"username": "pat"}],
+        "projects": [{"path": "team/app", "notes": [{"issue": 3, "author": "pat", "body": "hello"}]}]
+    });
+    let path = dir.path().join("seed.json");
+    std::fs::write(&path, seed.to_string()).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_fake-gitlab"))
+        .args(["--seed", path.to_str().unwrap()])
+        .output()
+        .await
+        .expect("fake-gitlab runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown issue #3"), "{stderr}");
 }

@@ -2,7 +2,7 @@
 //!
 //! A push to a branch, a trigger call or a retry creates jobs from the project's [`CiScript`];
 //! a [`CiRule`] matching the ref decides the outcome (succeed, fail with a trace, fail the first
-//! N runs then pass, or stay pending for the test to drive). `reads_until_done` makes a pipeline
+//! N runs then pass, wait on a manual job, or stay pending for the test to drive). `reads_until_done` makes a pipeline
 //! report `running` for that many reads first, so pollers are exercised without any clock.
 //! A pipeline's status is derived from its jobs, as GitLab's composite status is.
 
@@ -41,6 +41,8 @@ pub enum Outcome {
     Fail { job: String, trace: String, failure_reason: String },
     /// The first `runs` runs on the ref fail as [`Outcome::Fail`] would, later ones succeed.
     FailFirst { runs: u32, job: String, trace: String, failure_reason: String },
+    /// `job` waits for a person to start it (`manual`, a blocking manual job); the others succeed.
+    Manual { job: String },
 }
 
 /// An outcome for pipelines whose ref matches `ref_pattern` (exact, or a prefix ending in `*`).
@@ -225,6 +227,14 @@ pub fn observe(state: &mut State, pipeline_id: u64) {
 pub fn apply_outcome(state: &mut State, pipeline_id: u64, outcome: &Outcome) {
     let (failing, trace, reason) = match outcome {
         Outcome::Pending => return,
+        Outcome::Manual { job } => {
+            for stored in
+                state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal())
+            {
+                stored.status = if &stored.name == job { "manual" } else { "success" }.to_owned();
+            }
+            return;
+        }
         Outcome::Succeed | Outcome::FailFirst { .. } => (None, String::new(), String::new()),
         Outcome::Fail { job, trace, failure_reason } => (Some(job.clone()), trace.clone(), failure_reason.clone()),
     };

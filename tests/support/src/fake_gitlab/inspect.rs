@@ -130,6 +130,14 @@ impl FakeGitLab {
         self.repo(project).read_file(rev, path).await
     }
 
+    /// Whether commit `ancestor` is in the history of `rev` (a branch or SHA): nobody's push
+    /// dropped it.
+    pub async fn is_ancestor(&self, project: &str, ancestor: &str, rev: &str) -> bool {
+        let repo = self.repo(project);
+        let Some(head) = repo.rev_parse(rev).await else { return false };
+        repo.merge_base(ancestor, &head).await.is_some_and(|base| base == ancestor)
+    }
+
     /// The commit metadata of a revision.
     pub async fn commit(&self, project: &str, rev: &str) -> anyhow::Result<super::repo::CommitInfo> {
         let repo = self.repo(project);

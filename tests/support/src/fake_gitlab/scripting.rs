@@ -90,6 +90,14 @@ impl FakeGitLab {
         for issue in seed.issues {
             self.add_issue(&seed.path, issue);
         }
+        for note in seed.notes {
+            let target = Noteable::Issue { project_id: id, iid: note.issue };
+            let known_author = self.shared.state().user_by_name(&note.author).is_some();
+            anyhow::ensure!(known_author, "a note of `{}` names the unknown author `{}`", seed.path, note.author);
+            let known_issue = self.shared.state().noteable_id(target).is_some();
+            anyhow::ensure!(known_issue, "a note of `{}` is on the unknown issue #{}", seed.path, note.issue);
+            self.add_note(target, &note.author, &note.body, note.system);
+        }
         Ok(id)
     }
 

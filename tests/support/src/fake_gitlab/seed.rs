@@ -1,5 +1,5 @@
-//! What a fresh fake contains: users with tokens, projects with members, files, issues,
-//! trigger tokens and CI scripts. [`Seed::standard`] is the world most tests start from; the
+//! What a fresh fake contains: users with tokens, projects with members, files, issues and
+//! their notes, trigger tokens and CI scripts. [`Seed::standard`] is the world most tests start from; the
 //! `fake-gitlab` binary reads the same structure from JSON.
 
 use std::collections::BTreeMap;
@@ -47,6 +47,20 @@ pub struct IssueSeed {
     pub labels: Vec<String>,
 }
 
+/// A note on one of the project's seeded issues, e.g. the system note GitLab records when a
+/// person assigns an issue: `{"issue": 1, "author": "alice", "body": "assigned to @copilot-agent",
+/// "system": true}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoteSeed {
+    /// The issue's iid in this project.
+    pub issue: u64,
+    pub author: String,
+    pub body: String,
+    /// A system note (an action GitLab records, attributed to `author`) rather than a comment.
+    #[serde(default)]
+    pub system: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TriggerSeed {
     pub token: String,
@@ -68,6 +82,9 @@ pub struct ProjectSeed {
     pub files: BTreeMap<String, String>,
     #[serde(default)]
     pub issues: Vec<IssueSeed>,
+    /// Notes on `issues`, oldest first.
+    #[serde(default)]
+    pub notes: Vec<NoteSeed>,
     #[serde(default)]
     pub triggers: Vec<TriggerSeed>,
     #[serde(default)]
@@ -86,6 +103,7 @@ impl ProjectSeed {
             members: BTreeMap::new(),
             files: BTreeMap::from([("README.md".to_owned(), format!("# {path}\n"))]),
             issues: Vec::new(),
+            notes: Vec::new(),
             triggers: Vec::new(),
             ci: None,
         }

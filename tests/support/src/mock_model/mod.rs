@@ -9,8 +9,12 @@
 mod script;
 mod wire;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context as _;
 
 use axum::Json;
 use axum::Router;
@@ -57,6 +61,10 @@ impl RecordedRequest {
 struct Shared {
     script: Script,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// How many requests arrived; waiters watch it.
+    arrivals: tokio::sync::watch::Sender<usize>,
+    /// The gates the test opened for [`Reply::Held`].
+    gates: tokio::sync::watch::Sender<BTreeSet<String>>,
 }
 
 /// A running mock model; it stops when dropped.
@@ -86,7 +94,12 @@ impl MockModel {
     /// Serves `script` on an already bound listener (the `mock-model` binary picks its port).
     pub fn serve(listener: tokio::net::TcpListener, script: Script) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
-        let shared = Arc::new(SharedHandle(Shared { script, requests: Mutex::new(Vec::new()) }));
+        let shared = Arc::new(SharedHandle(Shared {
+            script,
+            requests: Mutex::new(Vec::new()),
+            arrivals: tokio::sync::watch::Sender::new(0),
+            gates: tokio::sync::watch::Sender::new(BTreeSet::new()),
+        }));
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
             .route("/v1/models", get(models))
@@ -117,6 +130,30 @@ impl MockModel {
     /// Only the chat-completion requests.
     pub fn completions(&self) -> Vec<RecordedRequest> {
         self.requests().into_iter().filter(|request| request.path.ends_with("/chat/completions")).collect()
+    }
+
+    /// Waits until a request whose body contains `needle` arrives (or has arrived), up to
+    /// `timeout`; e.g. the first call of a stage, to act while the agent waits for the answer.
+    pub async fn wait_for_request(&self, needle: &str, timeout: Duration) -> anyhow::Result<RecordedRequest> {
+        let mut arrivals = self.shared.0.arrivals.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            arrivals.borrow_and_update();
+            if let Some(found) = self.requests().into_iter().find(|request| request.body.contains(needle)) {
+                return Ok(found);
+            }
+            tokio::time::timeout_at(deadline, arrivals.changed())
+                .await
+                .with_context(|| format!("no request containing `{needle}` within {timeout:?}"))?
+                .context("the mock model stopped")?;
+        }
+    }
+
+    /// Opens `gate`: every [`Reply::Held`] waiting on it (and any later one) answers.
+    pub fn open_gate(&self, gate: &str) {
+        self.shared.0.gates.send_modify(|gates| {
+            gates.insert(gate.to_owned());
+        });
     }
 
     /// Whether `needle` appears anywhere in any recorded request (headers or body).
@@ -153,6 +190,7 @@ fn record(shared: &Shared, method: &str, path: &str, headers: &HeaderMap, body: 
         body: String::from_utf8_lossy(body).into_owned(),
     };
     shared.requests.lock().unwrap_or_else(PoisonError::into_inner).push(request);
+    shared.arrivals.send_modify(|count| *count += 1);
 }
 
 async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -166,7 +204,12 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
     };
     let messages = request.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
     let streaming = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let reply = shared.script.reply_for(&messages);
+    let mut reply = shared.script.reply_for(&messages);
+    while let Reply::Held { gate, reply: then } = reply {
+        // The sender lives as long as the server: the wait ends when the test opens the gate.
+        let _opened = shared.gates.subscribe().wait_for(|gates| gates.contains(&gate)).await.is_ok();
+        reply = *then;
+    }
     let answer = match &reply {
         Reply::Text { text } => Answer::Text(text),
         Reply::ToolCalls { calls } => {
@@ -181,7 +224,8 @@ async fn chat_completions(State(shared): State<Arc<SharedHandle>>, headers: Head
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
         }
-        Reply::Hang => std::future::pending().await,
+        // A held reply was resolved above; it never gets here.
+        Reply::Hang | Reply::Held { .. } => std::future::pending().await,
     };
     let id = format!("chatcmpl-{call_base}");
     let model = &shared.script.model;
@@ -287,6 +331,21 @@ mod tests {
         let response = exchange(&model, "POST", "/v1/chat/completions", body).await;
         assert!(response.starts_with("HTTP/1.1 400"), "{response}");
         assert!(response.contains("the script calls `bash`"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_held_reply_answers_once_its_gate_opens() {
+        let script = Script::new().rule(Rule::when("STAGE held").then(Reply::held("go", Reply::text("released"))));
+        let model = MockModel::start(script).await.unwrap();
+        let body = r#"{"messages": [{"role": "user", "content": "STAGE held"}]}"#;
+        let call = exchange(&model, "POST", "/v1/chat/completions", body);
+        let release = async {
+            model.wait_for_request("STAGE held", Duration::from_secs(10)).await.unwrap();
+            model.open_gate("go");
+        };
+        let (response, ()) = tokio::join!(call, release);
+        assert!(response.contains("released"), "{response}");
+        assert!(model.wait_for_request("never sent", Duration::from_millis(50)).await.is_err());
     }
 
     #[tokio::test]

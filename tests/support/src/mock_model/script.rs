@@ -141,11 +141,19 @@ pub enum Reply {
     Error { status: u16, body: String },
     /// Never answers (the connection stays open).
     Hang,
+    /// Waits until the test opens `gate` ([`super::MockModel::open_gate`]), then answers `reply`:
+    /// the test acts at a known point of a stage while the agent waits for the model.
+    Held { gate: String, reply: Box<Reply> },
 }
 
 impl Reply {
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text { text: text.into() }
+    }
+
+    /// `reply`, once the test opens `gate`.
+    pub fn held(gate: &str, reply: Reply) -> Self {
+        Self::Held { gate: gate.to_owned(), reply: Box::new(reply) }
     }
 
     /// One tool call.

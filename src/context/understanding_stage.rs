@@ -1,0 +1,162 @@
+//! The understanding stage: with `ENABLE_PROJECT_UNDERSTANDING` on, the agent writes
+//! `project_context.md`, a description of the project later runs read instead of exploring it
+//! again. Given an earlier understanding and the files changed since, the agent is asked to
+//! update that text rather than write a new one, so a cache hit costs a short call.
+//!
+//! The stage is an enrichment: when the agent fails or writes nothing usable the job goes on
+//! with the context rendered from the facts.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Change, Facts, PROJECT_CONTEXT_FILE};
+use crate::agent::{Agent, StageRequest};
+use crate::config::Language;
+use crate::prompts::Prompts;
+use crate::prompts::stage::{StagePrompt, Task, WorkStage, Workspace};
+use crate::untrusted::{UntrustedLine, UntrustedText};
+
+/// The largest `project_context.md` the runner keeps (what the cache accepts back).
+pub const MAX_UNDERSTANDING_BYTES: usize = 64 * 1024;
+/// How many changed paths an update prompt lists; the rest are counted.
+const MAX_LISTED_CHANGES: usize = 200;
+
+/// The agent that writes the understanding, with what its prompt needs.
+#[derive(Debug)]
+pub struct UnderstandingAgent<'a, A: Agent> {
+    pub agent: &'a A,
+    pub prompts: &'a Prompts,
+    pub language: Language,
+    pub stage_timeout: Duration,
+}
+
+impl<'a, A: Agent> UnderstandingAgent<'a, A> {
+    /// The job's agent, prompts, language and stage timeout.
+    pub fn from_settings(agent: &'a A, prompts: &'a Prompts, settings: &crate::config::Settings) -> Self {
+        Self { agent, prompts, language: settings.language, stage_timeout: settings.stage_timeout }
+    }
+}
+
+/// An understanding to update: its text, the commit it was written for and what changed since
+/// (`None` when git could not say).
+#[derive(Debug, Clone, Copy)]
+pub struct EarlierUnderstanding<'a> {
+    pub text: &'a str,
+    pub sha: &'a str,
+    pub changes: Option<&'a [Change]>,
+}
+
+/// Where the stage runs: the checkout, its branch and the folder for the stage's artifacts.
+#[derive(Debug, Clone, Copy)]
+pub struct StagePlace<'a> {
+    pub repo_dir: &'a Path,
+    pub branch: &'a str,
+    pub artifacts_dir: &'a Path,
+}
+
+/// What the stage cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageCost {
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// Runs the understanding stage once and returns the text the agent wrote, or why there is none.
+pub async fn write_understanding<A: Agent>(
+    agent: &UnderstandingAgent<'_, A>,
+    place: StagePlace<'_>,
+    facts: &Facts,
+    earlier: Option<EarlierUnderstanding<'_>>,
+) -> (Result<String, String>, StageCost) {
+    let mut cost = StageCost::default();
+    let scratch = place.artifacts_dir.join("scratch");
+    let output_path = scratch.join(PROJECT_CONTEXT_FILE);
+    if let Err(error) = std::fs::create_dir_all(&scratch) {
+        return (Err(format!("cannot create `{}`: {error}", scratch.display())), cost);
+    }
+    let _ = std::fs::remove_file(&output_path);
+    let prompt = match render(agent, place, facts, earlier, &scratch, &output_path) {
+        Ok(prompt) => prompt,
+        Err(problem) => return (Err(problem), cost),
+    };
+    let _ = std::fs::write(place.artifacts_dir.join("prompt.md"), &prompt);
+    let request = StageRequest {
+        stage: "understanding".to_owned(),
+        prompt,
+        repo_dir: place.repo_dir.to_path_buf(),
+        scratch_dir: scratch.clone(),
+        artifacts_dir: place.artifacts_dir.join("agent"),
+        timeout: agent.stage_timeout,
+    };
+    let outcome = match agent.agent.run_stage(request).await {
+        Ok(outcome) => outcome,
+        Err(error) => return (Err(format!("the agent failed: {error}")), cost),
+    };
+    cost.premium_requests = outcome.premium_requests.unwrap_or(0.0);
+    if let Some(usage) = &outcome.usage {
+        cost.input_tokens = usage.input_tokens;
+        cost.output_tokens = usage.output_tokens;
+    }
+    (read_output(&output_path), cost)
+}
+
+fn render<A: Agent>(
+    agent: &UnderstandingAgent<'_, A>,
+    place: StagePlace<'_>,
+    facts: &Facts,
+    earlier: Option<EarlierUnderstanding<'_>>,
+    scratch: &Path,
+    output_path: &Path,
+) -> Result<String, String> {
+    let context = StagePrompt {
+        stage: WorkStage::Understanding,
+        task: Task {
+            reference: String::new(),
+            title: UntrustedLine::new("Project understanding"),
+            body: UntrustedText::new(&earlier.map(changes_text).unwrap_or_default(), MAX_UNDERSTANDING_BYTES),
+            url: None,
+        },
+        request: None,
+        project: super::understanding::with_understanding(
+            crate::stages::project_context(facts),
+            earlier.map(|earlier| earlier.text),
+        ),
+        previous_outputs: Vec::new(),
+        workspace: Workspace {
+            repo_dir: place.repo_dir.display().to_string(),
+            scratch_dir: scratch.display().to_string(),
+            branch: place.branch.to_owned(),
+        },
+        output_path: Some(output_path.display().to_string()),
+    };
+    agent.prompts.render_stage(agent.language, &context).map_err(|error| format!("cannot render the prompt: {error}"))
+}
+
+/// The changes an update must account for, one path a line.
+fn changes_text(earlier: EarlierUnderstanding<'_>) -> String {
+    let Some(changes) = earlier.changes else {
+        return format!("The files changed since commit {} are unknown: check the whole project.\n", earlier.sha);
+    };
+    let mut text = format!("{} files changed since commit {}:\n", changes.len(), earlier.sha);
+    for change in changes.iter().take(MAX_LISTED_CHANGES) {
+        let _ = writeln!(text, "- {}", change.path.display());
+    }
+    if changes.len() > MAX_LISTED_CHANGES {
+        let _ = writeln!(text, "- … and {} more", changes.len() - MAX_LISTED_CHANGES);
+    }
+    text
+}
+
+fn read_output(path: &PathBuf) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("the agent wrote no readable `{PROJECT_CONTEXT_FILE}`: {error}"))?;
+    if text.trim().is_empty() {
+        return Err(format!("the agent wrote an empty `{PROJECT_CONTEXT_FILE}`"));
+    }
+    if text.len() > MAX_UNDERSTANDING_BYTES {
+        return Err(format!("`{PROJECT_CONTEXT_FILE}` is larger than {MAX_UNDERSTANDING_BYTES} bytes"));
+    }
+    Ok(text)
+}

@@ -1,0 +1,160 @@
+//! What makes a log line an error line, and which shapes of text are secrets.
+//!
+//! Error lines are recognised by the words build and test tools print when they fail (cargo,
+//! rustc, pytest, jest, npm, go, maven, gradle, shells and the runner itself), not by a tool's
+//! exact format: an unrecognised tool still says `error:`, `ERROR` or `FAILED`. The patterns
+//! avoid the words' harmless uses (`0 failed`, `thiserror`, `ErrorKind`, `-Werror`).
+//!
+//! Secrets are masked twice: every secret the process registered with [`crate::redact`], and
+//! anything shaped like a GitLab or GitHub token, an `Authorization` header value or a password
+//! in a URL, because a job log can print credentials this process never knew.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use regex::bytes::Regex as BytesRegex;
+
+use crate::redact::{self, MASK};
+
+static ERROR_LINE: LazyLock<BytesRegex> = LazyLock::new(|| {
+    BytesRegex::new(concat!(
+        r"(?-u)",
+        // rustc, gcc, python, node, shells, most tools: `error:`, `Error:`, `error[E0308]:`.
+        r"(?i:\berror(?:\[[A-Za-z0-9]+\])?:)",
+        // maven `[ERROR]`, pytest `ERROR tests/…`, the runner's `ERROR: Job failed`.
+        r"|\bERROR\b",
+        // go `--- FAIL:`, jest `FAIL src/…`, cargo `… FAILED`, pytest `FAILED tests/…`, maven `BUILD FAILURE`.
+        r"|\bFAIL(?:ED|URE)?\b",
+        r"|\bpanicked at\b|^panic: |^fatal error: ",
+        r"|Traceback \(most recent call last\)",
+        r"|npm ERR!|\bnpm error\b",
+        r"|(?i:\bexit(?:ed with)? (?:code|status):? *[1-9][0-9]*)|non-zero exit (?:code|status)",
+        // `TypeError: …`, `AssertionError`, `java.lang.IllegalStateException`, make's `Error 2`.
+        r"|(?:Error|Exception)\b",
+        r"|(?i:\bfatal:)",
+        r"|(?i:\b(?:build|job|tests?|compilation|command|script) failed\b)",
+        r"|Segmentation fault|\(core dumped\)|\bcommand not found\b|\bundefined reference to\b",
+        // jest and mocha mark a failed test with a cross.
+        r"|\xE2\x9C\x95|\xE2\x9C\x97|\xE2\x9C\x98",
+    ))
+    .unwrap_or_else(|error| unreachable!("the error line pattern is valid: {error}"))
+});
+
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:glpat|gldt|glrt|glptt|glcbt|glft|glimt|glsoat|gloas|glagent|glwt|glffct|gltst)-[0-9A-Za-z_-]+",
+        r"|\bgh[pousr]_[0-9A-Za-z]+",
+        r"|\bgithub_pat_[0-9A-Za-z_]+",
+    ))
+    .unwrap_or_else(|error| unreachable!("the token pattern is valid: {error}"))
+});
+
+/// A credential after a header name: the name stays, the value goes.
+static CREDENTIAL_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(\b(?:authorization|proxy-authorization):\s*(?:bearer|basic|token)\s+",
+        r"|\b(?:private-token|job-token|deploy-token):\s*)",
+        r#"[^\s'"]+"#,
+    ))
+    .unwrap_or_else(|error| unreachable!("the credential header pattern is valid: {error}"))
+});
+
+/// A password inside a URL (`https://user:password@host`): user and host stay.
+static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/@:]+:)[^\s/@]+@")
+        .unwrap_or_else(|error| unreachable!("the URL password pattern is valid: {error}"))
+});
+
+/// Whether a cleaned log line reports a failure.
+pub(super) fn is_error_line(text: &[u8]) -> bool {
+    ERROR_LINE.is_match(text)
+}
+
+/// `text` with registered secrets and token-shaped text masked.
+pub(super) fn mask_secrets(text: &str) -> String {
+    let text = redact::redact(text);
+    let text = TOKEN.replace_all(&text, MASK);
+    let text = CREDENTIAL_HEADER.replace_all(&text, format!("${{1}}{MASK}"));
+    let text = URL_PASSWORD.replace_all(&text, format!("${{1}}{MASK}@"));
+    text.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_of_common_tools_are_error_lines() {
+        let lines = [
+            "error[E0308]: mismatched types",
+            "error: could not compile `app` (lib) due to 1 previous error",
+            "test tests::parses ... FAILED",
+            "thread 'tests::parses' panicked at src/lib.rs:10:5:",
+            "FAILED tests/test_app.py::test_sum - assert 3 == 4",
+            "ERROR tests/test_db.py - ModuleNotFoundError: No module named 'psycopg'",
+            "Traceback (most recent call last):",
+            "AssertionError: expected 3 to equal 4",
+            "FAIL src/sum.test.js",
+            "  \u{2715} adds numbers (3 ms)",
+            "npm ERR! code ELIFECYCLE",
+            "npm error Lifecycle script `test` failed with error:",
+            "--- FAIL: TestSum (0.00s)",
+            "FAIL\texample.com/sum\t0.004s",
+            "panic: runtime error: index out of range [3] with length 3",
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-surefire-plugin:3.2.5:test",
+            "[INFO] BUILD FAILURE",
+            "FAILURE: Build failed with an exception.",
+            "ERROR: Job failed: exit code 1",
+            "make: *** [Makefile:12: test] Error 2",
+            "fatal: could not read Username for 'https://gitlab.com': No such device or address",
+            "Exception in thread \"main\" java.lang.IllegalStateException: boom",
+            "/bin/bash: line 140: cargo-nextest: command not found",
+            "Process exited with code 137",
+            "Segmentation fault (core dumped)",
+        ];
+        for line in lines {
+            assert!(is_error_line(line.as_bytes()), "not recognised: {line}");
+        }
+    }
+
+    #[test]
+    fn harmless_uses_of_the_words_are_not_error_lines() {
+        let lines = [
+            "   Compiling thiserror v2.0.12",
+            "test result: ok. 12 passed; 0 failed; 0 ignored",
+            "warning: unused import: `std::io::ErrorKind`",
+            "cc -Werror -O2 -c main.c",
+            "Running with gitlab-runner 18.9.0 (abc123)",
+            "test errors::tests::display ... ok",
+            "$ cargo test --workspace",
+            "Job succeeded",
+            "exit code 0",
+            "=== 12 passed in 0.42s ===",
+        ];
+        for line in lines {
+            assert!(!is_error_line(line.as_bytes()), "wrongly recognised: {line}");
+        }
+    }
+
+    #[test]
+    fn token_shapes_headers_and_url_passwords_are_masked() {
+        assert_eq!(
+            mask_secrets("push with glpat-AbCdEf1234567890_xy-z and ghp_0123456789abcdefABCDEF0123456789abcd"),
+            "push with [MASKED] and [MASKED]"
+        );
+        assert_eq!(mask_secrets("token github_pat_11AAAA_bbbb."), "token [MASKED].");
+        assert_eq!(mask_secrets("> Authorization: Bearer eyJhbGciOi.x.y"), "> Authorization: Bearer [MASKED]");
+        assert_eq!(mask_secrets("PRIVATE-TOKEN: s3cr3t-value ok"), "PRIVATE-TOKEN: [MASKED] ok");
+        assert_eq!(
+            mask_secrets("fatal: unable to access 'https://gitlab-ci-token:abc123def@gitlab.example.com/g/p.git/'"),
+            "fatal: unable to access 'https://gitlab-ci-token:[MASKED]@gitlab.example.com/g/p.git/'"
+        );
+        assert_eq!(mask_secrets("see https://example.com:8443/docs"), "see https://example.com:8443/docs");
+    }
+
+    #[test]
+    fn registered_secrets_are_masked() {
+        redact::register("a-registered-trace-secret");
+        assert_eq!(mask_secrets("echo a-registered-trace-secret"), "echo [MASKED]");
+    }
+}

@@ -1,0 +1,589 @@
+//! pipeline_failed: a failed pipeline on an agent branch gets fixed without anyone asking, in a
+//! loop that always ends.
+//!
+//! The story: find the merge request of the pipeline's branch → read the ledger from the loop's
+//! status note (another job holding it, a pipeline already handled or every attempt used: nothing
+//! to do) → take the lease → watch the pipeline until it ends (blocked on a manual job, or never
+//! picked up by a runner: say so and stop) → sort the failed jobs: infrastructure failures are
+//! retried (up to `RETRY_MAX_TIME`), script failures go to the fix stage with their log excerpts
+//! and the merge request's changes → commit → push, fast-forward only (someone else pushed: stop
+//! at once) → wait for the new pipeline → again, until it passes, `DEBUG_MAX_TIME` fix attempts
+//! are used (counted per merge request over every job) or `TOTAL_TIMEOUT` runs out. The status
+//! note shows each attempt as it happens; the end note says fixed, or that a human is needed with
+//! the attempts and the last log excerpt. The loop never opens a merge request.
+//!
+//! Three ways in: the webhook's `pipeline_failed` ([`run`]), a note asking to fix the pipeline
+//! ([`on_request`]), and `COPILOT_AUTO_FIX_PIPELINE` right after the issue workflow pushed
+//! ([`after_issue`]).
+
+mod fix_stage;
+mod ledger;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use tokio::time::Instant;
+
+use super::Job;
+use super::work::clone_project;
+use crate::exit::Code;
+use crate::git::{GitError, Workspace};
+use crate::gitlab::{Job as CiJob, MergeRequest, Noteable, Pipeline, Status};
+use crate::pipeline::failures::{self, Failures};
+use crate::pipeline::watch::{self, WatchOptions, Watched};
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{AttemptResult, PipelineFixNote, PipelineFixOutcome, StopReason};
+use crate::prompts::stage::{EarlierAttempt, PipelineFixPrompt, Task, Workspace as PromptWorkspace};
+use crate::report::Reporter;
+use crate::untrusted::{MarkdownCode, UntrustedLine, UntrustedText};
+use ledger::Ledger;
+
+/// Longest log excerpt the end note shows.
+const NOTE_EXCERPT_CHARS: usize = 4000;
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Fixed,
+    NeedsHuman(StopReason),
+    Superseded,
+    Blocked,
+    NotPickedUp,
+}
+
+/// Whether the loop continues an earlier count or starts a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Episode {
+    /// A failed pipeline the webhook reported: the count over earlier jobs goes on.
+    Continue,
+    /// A person asked, or the issue workflow just pushed: a new count.
+    Fresh,
+}
+
+/// Runs the loop for pipeline `pipeline_id` (the `pipeline_failed` trigger).
+pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u64>) -> anyhow::Result<Code> {
+    let pipeline = job.client.pipeline(project_id, pipeline_id).await.context("while reading the pipeline")?;
+    let Some(mr) = merge_request_of(job, project_id, &pipeline, mr_iid).await? else {
+        tracing::info!(pipeline = pipeline_id, git_ref = %pipeline.git_ref, "no open merge request of the agent; nothing done");
+        return Ok(Code::Done);
+    };
+    if !mr.source_branch.starts_with(&job.settings.branch_prefix) {
+        tracing::info!(branch = %mr.source_branch, "not an agent branch; nothing done");
+        return Ok(Code::Done);
+    }
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline))).await? else {
+        return Ok(Code::Done);
+    };
+    Box::pin(fixer.drive(pipeline.id, None)).await
+}
+
+/// Runs the loop because a person asked in a note on merge request `mr` (already checked and
+/// acknowledged by the MR-note workflow): on the newest pipeline of the merge request.
+pub async fn on_request(job: &Job, project_id: u64, mr: MergeRequest) -> anyhow::Result<Code> {
+    let pipelines =
+        job.client.merge_request_pipelines(project_id, mr.iid).await.context("while listing the MR's pipelines")?;
+    let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
+        tracing::info!(mr = mr.iid, "the merge request has no pipeline");
+        let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+            return Ok(Code::Done);
+        };
+        return Box::pin(fixer.finish(Ending::NeedsHuman(StopReason::NoPipeline))).await;
+    };
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+        return Ok(Code::Done);
+    };
+    Box::pin(fixer.drive(newest.id, None)).await
+}
+
+/// With `COPILOT_AUTO_FIX_PIPELINE` on: watches the pipeline of the issue workflow's push to
+/// merge request `mr_iid` and runs the loop when it fails. Quiet when it passes. The issue's
+/// work is done by then, so a failure here is logged and reported, never raised.
+pub async fn after_issue(job: &Job, project_id: u64, mr_iid: u64) -> Code {
+    if !job.settings.auto_fix_pipeline {
+        return Code::Done;
+    }
+    match Box::pin(watch_then_fix(job, project_id, mr_iid)).await {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "the automatic pipeline fix failed");
+            Code::WorkFailed
+        }
+    }
+}
+
+async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
+    let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
+    let head = job
+        .client
+        .branch(project_id, &mr.source_branch)
+        .await
+        .context("while reading the branch")?
+        .map(|branch| branch.commit.id)
+        .unwrap_or_default();
+    let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::now() + job.settings.total_timeout);
+    let Some(pipeline) = watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, &head, &options)
+        .await
+        .context("while waiting for the pipeline of the push")?
+    else {
+        tracing::info!(branch = %mr.source_branch, "no pipeline for the push; nothing to fix");
+        return Ok(Code::Done);
+    };
+    let watched =
+        watch::watch(&job.client, project_id, pipeline.id, &options).await.context("while watching the pipeline")?;
+    if matches!(&watched, Watched::Ended(pipeline) if pipeline.status == Status::Success) {
+        tracing::info!(pipeline = pipeline.id, "the pipeline passed");
+        return Ok(Code::Done);
+    }
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+        return Ok(Code::Done);
+    };
+    Box::pin(fixer.drive(pipeline.id, Some(watched))).await
+}
+
+/// Whether a note asks to fix the pipeline ("@copilot-agent fix the pipeline", "make CI green").
+pub fn is_fix_request(body: &str, agent_username: &str) -> bool {
+    let text = body.replace(&format!("@{agent_username}"), " ").to_lowercase();
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
+    let names_ci = words.iter().any(|word| matches!(*word, "pipeline" | "pipelines" | "ci" | "build" | "job" | "jobs"));
+    let asks_fix = words.iter().any(|word| matches!(*word, "fix" | "repair" | "green" | "debug" | "unbreak"));
+    let other_language = [
+        "修复流水线",
+        "パイプラインを修正",
+        "파이프라인 수정",
+        "파이프라인을 수정",
+        "पाइपलाइन ठीक",
+        "แก้ไปป์ไลน์",
+        "แก้ไขไปป์ไลน์",
+    ]
+    .iter()
+    .any(|phrase| text.contains(phrase));
+    (names_ci && asks_fix && words.len() <= 8) || other_language
+}
+
+/// The open merge request a pipeline belongs to.
+async fn merge_request_of(
+    job: &Job,
+    project_id: u64,
+    pipeline: &Pipeline,
+    mr_iid: Option<u64>,
+) -> anyhow::Result<Option<MergeRequest>> {
+    if let Some(iid) = mr_iid {
+        let mr = job.client.merge_request(project_id, iid).await.context("while reading the merge request")?;
+        return Ok((mr.state == "opened").then_some(mr));
+    }
+    let found = job
+        .client
+        .merge_requests_by_source_branch(project_id, &pipeline.git_ref, Some("opened"))
+        .await
+        .context("while finding the branch's merge request")?;
+    Ok(found.into_iter().find(|mr| mr.state == "opened" && mr.source_project_id.is_none_or(|id| id == project_id)))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// One run of the loop on one merge request.
+struct Fixer<'a> {
+    job: &'a Job,
+    project_id: u64,
+    mr: MergeRequest,
+    subject: String,
+    ledger: Ledger,
+    note_id: Option<u64>,
+    reporter: Reporter<'a>,
+    options: WatchOptions,
+    workspace: Option<Workspace>,
+    /// The excerpt of the last failed job, for the end note.
+    last_excerpt: Option<String>,
+    retries: u32,
+}
+
+impl<'a> Fixer<'a> {
+    /// Reads the ledger and takes the lease; `None` when there is nothing to do: another job
+    /// holds the loop, or (for a reported pipeline) it was handled already, every attempt is
+    /// used, or the branch moved past it.
+    async fn start(
+        job: &'a Job,
+        project_id: u64,
+        mr: MergeRequest,
+        episode: Episode,
+        reported: Option<&Pipeline>,
+    ) -> anyhow::Result<Option<Self>> {
+        let subject = format!("mr-{}", mr.iid);
+        let on = Noteable::MergeRequest(mr.iid);
+        let notes = job.client.notes(project_id, on).await.context("while reading the merge request's notes")?;
+        let marker = Marker::pipeline_fix(&subject);
+        let status = notes.iter().rev().find(|note| {
+            note.author.as_ref().is_some_and(|author| author.id == job.agent_user.id) && marker.is_in(&note.body)
+        });
+        let note_id = status.map(|note| note.id);
+        let mut ledger = status.and_then(|note| Ledger::read(&note.body, &subject)).unwrap_or_default();
+        if ledger.leased_at(unix_now()) {
+            tracing::info!(mr = mr.iid, "another job is fixing this merge request's pipeline; nothing done");
+            return Ok(None);
+        }
+        if let Some(pipeline) = reported {
+            if pipeline.id <= ledger.acted {
+                tracing::info!(pipeline = pipeline.id, "this pipeline was handled already; nothing done");
+                return Ok(None);
+            }
+            if ledger.fixes >= job.settings.debug_max {
+                tracing::info!(fixes = ledger.fixes, "every fix attempt on this merge request is used; nothing done");
+                return Ok(None);
+            }
+            let head = job.client.branch(project_id, &mr.source_branch).await.context("while reading the branch")?;
+            if head.is_some_and(|head| head.commit.id != pipeline.sha) {
+                tracing::info!(pipeline = pipeline.id, "the branch moved past this pipeline; nothing done");
+                return Ok(None);
+            }
+        }
+        if episode == Episode::Fresh {
+            ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
+        }
+        let started = Instant::now();
+        ledger.lease_until = unix_now() + job.settings.total_timeout.as_secs();
+        let reporter = job.reporter(project_id, on);
+        let options = WatchOptions::from_interval(job.settings.retry_interval, started + job.settings.total_timeout);
+        let mut fixer = Self {
+            job,
+            project_id,
+            mr,
+            subject,
+            ledger,
+            note_id,
+            reporter,
+            options,
+            workspace: None,
+            last_excerpt: None,
+            retries: 0,
+        };
+        fixer.publish(PipelineFixOutcome::Running, None).await?;
+        Ok(Some(fixer))
+    }
+
+    /// Watches, retries and fixes until the loop ends; then reports. `first` is pipeline
+    /// `pipeline_id` already watched.
+    async fn drive(&mut self, pipeline_id: u64, first: Option<Watched>) -> anyhow::Result<Code> {
+        let ending = match self.attempts(pipeline_id, first).await {
+            Ok(ending) => ending,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "the pipeline-fix loop failed");
+                self.ledger.lease_until = 0;
+                if let Err(report_error) = self.publish(PipelineFixOutcome::NeedsHuman, None).await {
+                    tracing::error!(error = %format!("{report_error:#}"), "could not update the status note");
+                }
+                return super::issue::fail(&mut self.reporter, &error).await;
+            }
+        };
+        self.finish(ending).await
+    }
+
+    /// The loop itself.
+    async fn attempts(&mut self, mut pipeline_id: u64, mut first: Option<Watched>) -> anyhow::Result<Ending> {
+        loop {
+            let watched = match first.take() {
+                Some(watched) => watched,
+                None => watch::watch(&self.job.client, self.project_id, pipeline_id, &self.options)
+                    .await
+                    .context("while watching the pipeline")?,
+            };
+            let pipeline = match watched {
+                Watched::Blocked(_) => return Ok(Ending::Blocked),
+                Watched::NotPickedUp(_) => return Ok(Ending::NotPickedUp),
+                Watched::OutOfTime(_) => return Ok(Ending::NeedsHuman(StopReason::OutOfTime)),
+                Watched::Ended(pipeline) => pipeline,
+            };
+            if pipeline.status == Status::Success {
+                self.settle_row(pipeline.id, AttemptResult::Passed);
+                return Ok(Ending::Fixed);
+            }
+            self.settle_row(pipeline.id, AttemptResult::Failed);
+            if pipeline.status != Status::Failed {
+                // Canceled or skipped: a person stopped it; nothing for the loop to fix.
+                return Ok(Ending::NeedsHuman(StopReason::NotFixable));
+            }
+            if self.moved_on(&pipeline).await? {
+                return Ok(Ending::Superseded);
+            }
+            let failures = failures::failures(&self.job.client, self.project_id, pipeline.id)
+                .await
+                .context("while listing the failed jobs")?;
+            if let Some(last) = failures.all().last() {
+                self.last_excerpt = Some(fix_stage::excerpt(&self.job.client, self.project_id, last).await);
+            }
+            if !failures.person.is_empty() || failures.is_empty() {
+                return Ok(Ending::NeedsHuman(StopReason::NotFixable));
+            }
+            if failures.fix.is_empty() {
+                if self.retries >= self.job.settings.retry_max {
+                    return Ok(Ending::NeedsHuman(StopReason::RetriesUsed));
+                }
+                self.retry(&pipeline, &failures).await?;
+                continue;
+            }
+            if self.ledger.fixes >= self.job.settings.debug_max {
+                return Ok(Ending::NeedsHuman(StopReason::AttemptsUsed));
+            }
+            if Instant::now() >= self.options.deadline {
+                return Ok(Ending::NeedsHuman(StopReason::OutOfTime));
+            }
+            match self.fix(&pipeline, &failures).await? {
+                Fixed::Pushed(next) => pipeline_id = next,
+                Fixed::Ended(ending) => return Ok(ending),
+            }
+        }
+    }
+
+    /// Retries the infrastructure failures of `pipeline` and records it.
+    async fn retry(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<()> {
+        failures::retry(&self.job.client, self.project_id, &failures.retry).await.context("while retrying jobs")?;
+        self.retries += 1;
+        self.ledger.acted = self.ledger.acted.max(pipeline.id);
+        self.ledger.push(AttemptResult::Retried, pipeline.id, job_labels(&failures.retry));
+        self.publish(PipelineFixOutcome::Running, None).await
+    }
+
+    /// One fix attempt on `pipeline`: excerpts → fix stage → commit → push → the new pipeline.
+    async fn fix(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<Fixed> {
+        let attempt = self.ledger.fixes + 1;
+        let row = self.ledger.push(AttemptResult::Running, pipeline.id, job_labels(&failures.fix));
+        self.publish(PipelineFixOutcome::Running, None).await?;
+        let workspace = match self.workspace.take() {
+            Some(workspace) => workspace,
+            None => {
+                let workspace = clone_project(self.job, self.project_id, None, None).await?;
+                let branch = &self.mr.source_branch;
+                workspace.checkout_or_create_branch(branch, Some(branch)).await.context("while checking out")?;
+                workspace
+            }
+        };
+        let head = workspace.head_sha().await.context("while reading the checkout's head")?;
+        if head != pipeline.sha {
+            return Ok(Fixed::Ended(Ending::Superseded));
+        }
+        let mut failed_jobs = Vec::new();
+        for job in &failures.fix {
+            let excerpt = fix_stage::excerpt(&self.job.client, self.project_id, job).await;
+            failed_jobs.push(fix_stage::failed_job(job, &excerpt));
+            self.last_excerpt = Some(excerpt);
+        }
+        let prompt = self.prompt(&workspace, attempt, pipeline, failed_jobs).await?;
+        let outcome = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
+        let summary = outcome.final_message.as_deref().unwrap_or_default();
+        self.ledger.rows[row].change = summary.lines().find(|line| !line.trim().is_empty()).map(str::to_owned);
+        self.ledger.fixes = attempt;
+        self.ledger.acted = self.ledger.acted.max(pipeline.id);
+        let message = format!("Fix the failing pipeline (!{}, attempt {attempt})", self.mr.iid);
+        let mut trailers = vec![("Copilot-Stage", "pipeline_fix")];
+        if let Some(url) = &self.job.pipeline_url {
+            trailers.push(("Pipeline", url.as_str()));
+        }
+        let Some(commit) = workspace.commit_all(&message, &trailers).await.context("while committing")? else {
+            self.ledger.rows[row].result = AttemptResult::NoChange;
+            return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoChange)));
+        };
+        self.ledger.rows[row].commit = Some(commit.clone());
+        match workspace.push(&self.mr.source_branch).await {
+            Ok(_) => {}
+            Err(GitError::NonFastForward { .. }) => {
+                self.ledger.rows[row].result = AttemptResult::Failed;
+                return Ok(Fixed::Ended(Ending::Superseded));
+            }
+            Err(error) => return Err(anyhow::Error::new(error).context("while pushing the fix")),
+        }
+        self.workspace = Some(workspace);
+        let next =
+            watch::pipeline_for_push(&self.job.client, self.project_id, &self.mr.source_branch, &commit, &self.options)
+                .await
+                .context("while waiting for the pipeline of the fix")?;
+        let Some(next) = next else {
+            self.ledger.rows[row].result = AttemptResult::NoChange;
+            return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoPipeline)));
+        };
+        self.ledger.rows[row].pipeline_id = next.id;
+        self.publish(PipelineFixOutcome::Running, None).await?;
+        Ok(Fixed::Pushed(next.id))
+    }
+
+    /// The `pipeline_fix` prompt of attempt `attempt`.
+    async fn prompt(
+        &self,
+        workspace: &Workspace,
+        attempt: u32,
+        pipeline: &Pipeline,
+        failed_jobs: Vec<crate::prompts::stage::FailedJob>,
+    ) -> anyhow::Result<PipelineFixPrompt> {
+        let root = workspace.dir().to_owned();
+        let facts = tokio::task::spawn_blocking(move || crate::context::analyze(&root))
+            .await
+            .context("while analysing the project")??;
+        let diffs = self
+            .job
+            .client
+            .merge_request_diffs(self.project_id, self.mr.iid)
+            .await
+            .context("while reading the merge request's changes")?;
+        let maps: Vec<_> =
+            diffs.iter().filter_map(|diff| crate::review::diff::FileMap::from_file_diff(diff).ok()).collect();
+        let scratch = self.job.settings.artifacts_dir.join("stages").join(format!("pipeline-fix-{attempt}/scratch"));
+        Ok(PipelineFixPrompt {
+            merge_request: Some(Task {
+                reference: format!("!{}", self.mr.iid),
+                title: UntrustedLine::new(&self.mr.title),
+                body: UntrustedText::bounded(self.mr.description.as_deref().unwrap_or_default()),
+                url: Some(self.mr.web_url.clone()),
+            }),
+            project: crate::stages::project_context(&facts),
+            workspace: PromptWorkspace {
+                repo_dir: workspace.dir().display().to_string(),
+                scratch_dir: scratch.display().to_string(),
+                branch: self.mr.source_branch.clone(),
+            },
+            attempt,
+            max_attempts: self.job.settings.debug_max,
+            pipeline_url: pipeline.web_url.clone().unwrap_or_else(|| self.pipeline_url(pipeline.id)),
+            failed_jobs,
+            changed_files: crate::review::chunks::changed_files(&maps),
+            earlier_attempts: self
+                .ledger
+                .rows
+                .iter()
+                .filter_map(|row| {
+                    Some(EarlierAttempt {
+                        number: row.number,
+                        commit_sha: row.commit.clone()?,
+                        summary: UntrustedLine::new(row.change.as_deref().unwrap_or_default()),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// Whether someone else pushed to the branch since `pipeline`'s commit.
+    async fn moved_on(&self, pipeline: &Pipeline) -> anyhow::Result<bool> {
+        let branch = self
+            .job
+            .client
+            .branch(self.project_id, &self.mr.source_branch)
+            .await
+            .context("while reading the branch")?;
+        Ok(branch.is_none_or(|branch| branch.commit.id != pipeline.sha))
+    }
+
+    /// Sets the result of the row whose pipeline just ended.
+    fn settle_row(&mut self, pipeline_id: u64, result: AttemptResult) {
+        if let Some(row) = self.ledger.rows.iter_mut().rev().find(|row| row.pipeline_id == pipeline_id)
+            && matches!(row.result, AttemptResult::Running | AttemptResult::Retried)
+            && row.commit.is_some()
+        {
+            row.result = result;
+        }
+    }
+
+    /// Ends the loop: releases the lease in the status note and posts the end note.
+    async fn finish(&mut self, ending: Ending) -> anyhow::Result<Code> {
+        let (outcome, reason) = match ending {
+            Ending::Fixed => (PipelineFixOutcome::Fixed, None),
+            Ending::NeedsHuman(reason) => (PipelineFixOutcome::NeedsHuman, Some(reason)),
+            Ending::Superseded => (PipelineFixOutcome::Superseded, None),
+            Ending::Blocked => (PipelineFixOutcome::Blocked, None),
+            Ending::NotPickedUp => (PipelineFixOutcome::NotPickedUp, None),
+        };
+        tracing::info!(?ending, fixes = self.ledger.fixes, "the pipeline-fix loop ended");
+        for row in &mut self.ledger.rows {
+            if row.result == AttemptResult::Running {
+                row.result = AttemptResult::Failed;
+            }
+        }
+        self.ledger.lease_until = 0;
+        self.publish(outcome, reason).await?;
+        let excerpt = self
+            .last_excerpt
+            .as_deref()
+            .filter(|_| outcome == PipelineFixOutcome::NeedsHuman)
+            .map(|text| MarkdownCode::new(text, NOTE_EXCERPT_CHARS));
+        let end = self.note(outcome, reason, excerpt, None);
+        self.reporter.post(&end).await?;
+        Ok(match ending {
+            Ending::Fixed | Ending::Superseded | Ending::Blocked => Code::Done,
+            Ending::NeedsHuman(_) | Ending::NotPickedUp => Code::WorkFailed,
+        })
+    }
+
+    /// Posts or edits the status note, which carries the ledger.
+    async fn publish(&mut self, outcome: PipelineFixOutcome, reason: Option<StopReason>) -> anyhow::Result<()> {
+        let mut note = self.note(outcome, reason, None, Some(self.ledger.marker(&self.subject)));
+        note.marker = Marker::pipeline_fix(&self.subject);
+        let body = self.reporter.render(&note)?;
+        let on = Noteable::MergeRequest(self.mr.iid);
+        match self.note_id {
+            Some(id) => {
+                self.job.client.edit_note(self.project_id, on, id, &body).await.context("while editing the status")?;
+            }
+            None => {
+                let posted = self.job.client.create_note(self.project_id, on, &body).await;
+                self.note_id = Some(posted.context("while posting the status")?.id);
+            }
+        }
+        Ok(())
+    }
+
+    fn note(
+        &self,
+        outcome: PipelineFixOutcome,
+        reason: Option<StopReason>,
+        last_excerpt: Option<MarkdownCode>,
+        state: Option<Marker>,
+    ) -> PipelineFixNote {
+        PipelineFixNote {
+            marker: Marker::status(&format!("pipeline-fix-end-{}-{}", self.subject, self.ledger.acted)),
+            outcome,
+            reason,
+            attempts: self.ledger.attempts(|id| self.pipeline_url(id)),
+            fix_attempts: self.ledger.fixes,
+            max_attempts: self.job.settings.debug_max,
+            last_excerpt,
+            job_url: self.job.job_url.clone(),
+            state,
+        }
+    }
+
+    /// The web address of pipeline `id` of the merge request's project.
+    fn pipeline_url(&self, id: u64) -> String {
+        let project_url = self.mr.web_url.split("/-/merge_requests").next().unwrap_or(&self.mr.web_url);
+        format!("{project_url}/-/pipelines/{id}")
+    }
+}
+
+/// What a fix attempt led to.
+enum Fixed {
+    /// A commit was pushed; the id of its pipeline.
+    Pushed(u64),
+    Ended(Ending),
+}
+
+/// `name: failure_reason` of each job, for the attempts table.
+fn job_labels(jobs: &[CiJob]) -> Vec<String> {
+    jobs.iter()
+        .map(|job| format!("{}: {}", job.name, job.failure_reason.as_deref().unwrap_or("unknown_failure")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_to_fix_the_pipeline_are_told_apart() {
+        assert!(is_fix_request("@copilot-agent fix the pipeline", "copilot-agent"));
+        assert!(is_fix_request("@copilot-agent please fix CI", "copilot-agent"));
+        assert!(is_fix_request("@copilot-agent make the pipeline green", "copilot-agent"));
+        assert!(is_fix_request("@copilot-agent 修复流水线", "copilot-agent"));
+        assert!(!is_fix_request("@copilot-agent fix the off-by-one in parse", "copilot-agent"));
+        assert!(!is_fix_request(
+            "@copilot-agent fix the build script so it also runs the integration tests on every push to main",
+            "copilot-agent"
+        ));
+    }
+}

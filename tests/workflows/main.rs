@@ -1,0 +1,13 @@
+//! `copilot-runner run` for every workflow, as CI runs it: the built binary with trigger
+//! variables in its environment, against the fake GitLab (real git over smart HTTP), with the
+//! real Copilot CLI and the scripted mock model.
+#![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
+
+mod context_cache;
+mod failures;
+mod issue_assignee;
+mod issue_note;
+mod languages;
+mod mr_note;
+mod rig;
+mod secrets;
