@@ -62,11 +62,35 @@ pub(super) async fn review(
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
+    if head_already_reviewed(job, project_id, mr).await? {
+        let note = UnsupportedNote {
+            reason: UnsupportedReason::AlreadyReviewed,
+            actor: actor.map(|a| Username::new(&a.username)),
+        };
+        reporter.post(&note).await.context("while saying the head was already reviewed")?;
+        return Ok(Code::Done);
+    }
     reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Review]).await?;
     match review_steps(job, reporter, project_id, mr, request).await {
         Ok(code) => Ok(code),
         Err(error) => fail(reporter, &error).await,
     }
+}
+
+/// Whether the agent's latest review summary names the merge request's current head: asking
+/// again without a new commit gets a short note instead of a second, empty summary.
+async fn head_already_reviewed(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<bool> {
+    let notes =
+        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
+    let Some(previous_head) = findings::previous_review_head(&notes, job.agent_user.id) else {
+        return Ok(false);
+    };
+    let versions = job
+        .client
+        .merge_request_versions(project_id, mr.iid)
+        .await
+        .context("while reading the merge request's versions")?;
+    Ok(versions.first().is_some_and(|version| version.head_commit_sha == previous_head))
 }
 
 /// What the review reads before the agent runs.

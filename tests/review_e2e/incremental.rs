@@ -70,4 +70,13 @@ async fn a_re_review_covers_only_the_new_commit_and_repeats_nothing() {
     );
     assert!(summary.contains(&format!("<!-- copilot-runner:review head={second_head} -->")), "{summary}");
     assert!(summary.contains("Findings posted as discussions on the diff: 1."), "{summary}");
+
+    // Asked again with nothing new: no third summary, no agent call, a short note instead.
+    let calls = model.completions().len();
+    run_ok(&job).await;
+    assert_eq!(rig.summaries(mr_iid).len(), 2, "{:#?}", rig.summaries(mr_iid));
+    assert_eq!(rig.inline(mr_iid).len(), 2);
+    assert_eq!(model.completions().len(), calls, "the agent is not asked to review the same head again");
+    let last = rig.agent_notes(mr_iid).pop().unwrap().body;
+    assert!(last.contains("current head was already reviewed"), "{last}");
 }
