@@ -63,6 +63,14 @@ pub(super) async fn review(
         return Ok(Code::Done);
     }
     if head_already_reviewed(job, project_id, mr).await? {
+        // This job's pipeline still reports the open findings, or the widget would call them fixed.
+        let discussions = job
+            .client
+            .merge_request_discussions(project_id, mr.iid)
+            .await
+            .context("while reading the merge request's discussions")?;
+        let posted = findings::posted_findings(&discussions, job.agent_user.id);
+        write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
         let note = UnsupportedNote {
             reason: UnsupportedReason::AlreadyReviewed,
             actor: actor.map(|a| Username::new(&a.username)),
@@ -169,7 +177,9 @@ async fn review_steps(
         .chain(review_plan.unplaced.iter().map(|comment| comment.finding.clone()))
         .chain(review_plan.repeated.iter().cloned())
         .collect();
-    write_quality_report(&job.settings.artifacts_dir, &report_findings, &prepared.map)?;
+    let mut issues = quality::code_quality_report(&report_findings, &prepared.map);
+    issues.extend(quality::open_earlier_issues(&prepared.posted, &report_findings));
+    write_quality_report(&job.settings.artifacts_dir, &issues)?;
     let (posted_inline, mut unplaced) = post_inline(job, reporter, project_id, mr.iid, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
     reporter.step(Step::Review, StepState::Done).await?;
@@ -384,10 +394,10 @@ async fn post_inline(
 
 /// Writes `gl-code-quality-report.json` at the root of the artifacts folder, where the CI
 /// template's `artifacts:reports:codequality` reads it.
-fn write_quality_report(artifacts: &std::path::Path, findings: &[Finding], map: &LineMap) -> anyhow::Result<()> {
+fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQualityIssue]) -> anyhow::Result<()> {
     std::fs::create_dir_all(artifacts).context("while creating the artifacts folder")?;
     let path = artifacts.join(quality::REPORT_FILE_NAME);
-    std::fs::write(&path, quality::code_quality_json(findings, map))
+    std::fs::write(&path, quality::code_quality_json_of(issues))
         .with_context(|| format!("while writing `{}`", path.display()))
 }
 
