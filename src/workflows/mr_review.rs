@@ -64,12 +64,7 @@ pub(super) async fn review(
     }
     if head_already_reviewed(job, project_id, mr).await? {
         // This job's pipeline still reports the open findings, or the widget would call them fixed.
-        let discussions = job
-            .client
-            .merge_request_discussions(project_id, mr.iid)
-            .await
-            .context("while reading the merge request's discussions")?;
-        let posted = findings::posted_findings(&discussions, job.agent_user.id);
+        let posted = agent_findings(job, project_id, mr.iid).await?;
         write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
         let note = UnsupportedNote {
             reason: UnsupportedReason::AlreadyReviewed,
@@ -99,6 +94,16 @@ async fn head_already_reviewed(job: &Job, project_id: u64, mr: &MergeRequest) ->
         .await
         .context("while reading the merge request's versions")?;
     Ok(versions.first().is_some_and(|version| version.head_commit_sha == previous_head))
+}
+
+/// The findings earlier reviews posted as discussions.
+async fn agent_findings(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<findings::PostedFinding>> {
+    let discussions = job
+        .client
+        .merge_request_discussions(project_id, mr_iid)
+        .await
+        .context("while reading the merge request's discussions")?;
+    Ok(findings::posted_findings(&discussions, job.agent_user.id))
 }
 
 /// What the review reads before the agent runs.
@@ -212,12 +217,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Resul
     let refs = version.diff_refs();
     let mut files =
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
-    let discussions = job
-        .client
-        .merge_request_discussions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's discussions")?;
-    let posted = findings::posted_findings(&discussions, job.agent_user.id);
+    let posted = agent_findings(job, project_id, mr.iid).await?;
     let notes =
         job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
     let previous_head = findings::previous_review_head(&notes, job.agent_user.id);
