@@ -66,6 +66,8 @@ pub struct UnderstandingReport {
     pub analysis_ms: u64,
     /// What the understanding stage did: `off`, `written`, `updated`, `reused` or `failed`.
     pub understanding_stage: &'static str,
+    /// How long the understanding stage took (the agent's call when it was asked).
+    pub understanding_ms: u64,
     pub understanding_premium_requests: f64,
     /// Why the store could not be used, when it could not.
     pub store_problem: Option<String>,
@@ -144,6 +146,7 @@ pub async fn understand_with<A: Agent>(
     let analysis_ms = millis(analysed.elapsed());
     let Understanding { level, facts, from, store_problem, .. } = understanding;
 
+    let understanding_started = Instant::now();
     let (project_context, agent_written, stage, premium) = if agent_understanding {
         let earlier = earlier_agent_text.as_deref().zip(from.as_ref()).map(|(text, (_, sha))| EarlierUnderstanding {
             text,
@@ -154,6 +157,7 @@ pub async fn understand_with<A: Agent>(
     } else {
         (super::project_context(&facts, PROJECT_CONTEXT_BYTES), false, "off", 0.0)
     };
+    let understanding_ms = millis(understanding_started.elapsed());
     let (from_branch, from_commit) = from.unzip();
     let mut report = UnderstandingReport {
         level,
@@ -166,6 +170,7 @@ pub async fn understand_with<A: Agent>(
         lookup_ms,
         analysis_ms,
         understanding_stage: stage,
+        understanding_ms,
         understanding_premium_requests: premium,
         store_problem,
         cache_write: String::new(),
@@ -290,6 +295,7 @@ fn log(report: &UnderstandingReport) {
         lookup_ms = report.lookup_ms,
         analysis_ms = report.analysis_ms,
         understanding = report.understanding_stage,
+        understanding_ms = report.understanding_ms,
         cache_write = %report.cache_write,
         "project understanding from the context cache: {}",
         report.level

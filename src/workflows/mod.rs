@@ -138,6 +138,30 @@ impl Job {
         )
     }
 
+    /// The project understanding the stages start from, through the context cache (the level
+    /// goes to the job log): the checkout of `workspace` on `branch`, which started from `base`.
+    pub(crate) async fn understand(
+        &self,
+        project_id: u64,
+        workspace: &crate::git::Workspace,
+        branch: &str,
+        base: &str,
+    ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
+        let project = project_id.to_string();
+        let checkout = crate::context::ProjectCheckout {
+            project: &project,
+            branch,
+            base_branch: Some(base),
+            dir: workspace.dir(),
+            git: workspace.git(),
+            artifacts_dir: &self.settings.artifacts_dir,
+        };
+        let agent = crate::context::UnderstandingAgent::from_settings(&self.agent, &self.prompts, &self.settings);
+        Box::pin(crate::context::understand_project(&self.settings, &self.env, &checkout, &agent))
+            .await
+            .context("while analysing the project")
+    }
+
     /// The actor's access level on the project, when they are a member at all.
     pub async fn may_start_work(&self, project_id: u64, user: &UserBasic) -> Result<bool, gitlab::Error> {
         let member = self.client.member(project_id, user.id).await?;

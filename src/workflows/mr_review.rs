@@ -251,11 +251,8 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Resul
         }
         None => None,
     };
-    let root = workspace.dir().to_owned();
-    let facts = tokio::task::spawn_blocking(move || crate::context::analyze(&root))
-        .await
-        .context("while analysing the project")??;
-    let project = crate::stages::project_context(&facts);
+    let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
+    let project = understood.prompt_context();
     Ok(Prepared { refs, files, map, since, posted, workspace, project })
 }
 

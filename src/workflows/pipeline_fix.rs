@@ -414,10 +414,8 @@ impl<'a> Fixer<'a> {
         pipeline: &Pipeline,
         failed_jobs: Vec<crate::prompts::stage::FailedJob>,
     ) -> anyhow::Result<PipelineFixPrompt> {
-        let root = workspace.dir().to_owned();
-        let facts = tokio::task::spawn_blocking(move || crate::context::analyze(&root))
-            .await
-            .context("while analysing the project")??;
+        let understood =
+            self.job.understand(self.project_id, workspace, &self.mr.source_branch, &self.mr.target_branch).await?;
         let diffs = self
             .job
             .client
@@ -434,7 +432,7 @@ impl<'a> Fixer<'a> {
                 body: UntrustedText::bounded(self.mr.description.as_deref().unwrap_or_default()),
                 url: Some(self.mr.web_url.clone()),
             }),
-            project: crate::stages::project_context(&facts),
+            project: understood.prompt_context(),
             workspace: PromptWorkspace {
                 repo_dir: workspace.dir().display().to_string(),
                 scratch_dir: scratch.display().to_string(),

@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::Job;
-use crate::context;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
 use crate::planner::{self, Plan, PlanOptions, Stage};
 use crate::prompts::markers::Marker;
@@ -107,19 +106,7 @@ pub(super) async fn run(
 
     reporter.step(Step::Plan, StepState::Running).await?;
     let artifacts = job.settings.artifacts_dir.clone();
-    let (project_key, settings) = (project_id.to_string(), &job.settings);
-    let checkout = context::ProjectCheckout {
-        project: &project_key,
-        branch: &branch.name,
-        base_branch: Some(&base),
-        dir: workspace.dir(),
-        git: workspace.git(),
-        artifacts_dir: &artifacts,
-    };
-    let understanding_agent = context::UnderstandingAgent::from_settings(&job.agent, &job.prompts, settings);
-    let understood = Box::pin(context::understand_project(settings, &job.env, &checkout, &understanding_agent))
-        .await
-        .context("while analysing the project")?;
+    let understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
     let plan_text = format!("{}\n\n{}", task.title.as_str(), task.body.as_str());
     let plan = planner::plan(&plan_text, &understood.facts.traits(), &PlanOptions { orchestrated });
     for planned in &plan.stages {

@@ -37,7 +37,7 @@ const BRANCH: &str = "copilot/issue-2";
 #[tokio::test]
 async fn an_agent_past_the_stage_timeout_fails_the_job() {
     let mut rig = Rig::start(|_| Script::new().fallback(Reply::Hang)).await;
-    rig.job.set("USE_ORCHESTRATED_ISSUE", "false").set("COPILOT_STAGE_TIMEOUT", "10");
+    rig.job.set("USE_ORCHESTRATED_ISSUE", "false").set("COPILOT_STAGE_TIMEOUT", "30");
 
     assignment_failing_at(&mut rig, "Implementation", "implementation").await;
     assert!(!rig.model.completions().is_empty(), "the agent never asked the model");
