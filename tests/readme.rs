@@ -44,7 +44,8 @@ fn readme_quickstart_demo_commits_on_a_branch() {
     // set would recompile the dependencies, which is the quickstart's cost, not this test's.
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_copilot-runner")).parent().expect("the target dir");
     assert!(bin_dir.join("mock-model").exists(), "the test rig's `mock-model` is built beside copilot-runner");
-    let out = std::process::Command::new(demo).env("COPILOT_RUNNER_BIN_DIR", bin_dir).output().expect("run scripts/demo");
+    let out =
+        std::process::Command::new(demo).env("COPILOT_RUNNER_BIN_DIR", bin_dir).output().expect("run scripts/demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("committed") && stdout.contains("Copilot-Stage: analysis, implementation"), "{stdout}");
