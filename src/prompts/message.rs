@@ -377,8 +377,8 @@ pub enum UnsupportedReason {
     EmptyRequest,
     /// The target branch is protected against the agent's pushes.
     ProtectedBranch,
-    /// A review was asked for in a note; this version reviews only when added as a reviewer.
-    ReviewNotAvailable,
+    /// A review was asked for, but the merge request's head is the one the last review covered.
+    AlreadyReviewed,
 }
 
 /// The note when a request cannot be served.

@@ -350,6 +350,8 @@ pub struct PostedFinding {
     pub title: Option<String>,
     pub fingerprint: Option<Fingerprint>,
     pub resolved: bool,
+    /// Severity and category as read from the discussion's first line.
+    pub kind: Option<(Severity, Category)>,
 }
 
 /// The findings the agent user posted among `discussions`: diff discussions whose first note
@@ -370,6 +372,7 @@ pub fn posted_findings(discussions: &[Discussion], agent_user_id: u64) -> Vec<Po
                 title: title_of_body(&note.body),
                 fingerprint: Fingerprint::find_in(&note.body),
                 resolved: note.resolved.unwrap_or(false),
+                kind: kind_of_body(&note.body),
             })
         })
         .collect()
@@ -385,6 +388,20 @@ fn title_of_body(body: &str) -> Option<String> {
     let title = first.splitn(3, HEADER_SEPARATOR).nth(2)?;
     let title = title.trim().strip_prefix("**")?.strip_suffix("**")?;
     Some(unescape_markdown(title))
+}
+
+/// Severity and category in the first line of a discussion body: the severity by its badge's
+/// emoji (the word next to it is translated), the category by its name.
+fn kind_of_body(body: &str) -> Option<(Severity, Category)> {
+    let mut parts = body.lines().next()?.splitn(3, HEADER_SEPARATOR);
+    let badge = parts.next()?;
+    let severity =
+        [("🔴", Severity::Critical), ("🟠", Severity::Major), ("🟡", Severity::Minor), ("🔵", Severity::Info)]
+            .into_iter()
+            .find_map(|(emoji, severity)| badge.contains(emoji).then_some(severity))?;
+    let name = parts.next()?.trim();
+    let category = Category::ALL.into_iter().find(|category| category.name() == name)?;
+    Some((severity, category))
 }
 
 /// Undoes [`crate::untrusted::escape_markdown`]: drops the backslash before ASCII punctuation.

@@ -113,6 +113,8 @@ fn earlier_findings_are_recognised_by_marker_or_by_file_line_and_title() {
     let posted = posted_findings(&discussions, 7);
     assert_eq!(posted.len(), 2);
     assert_eq!(posted[1].title.as_deref(), Some("Missing bounds check!"));
+    assert_eq!(posted[0].kind, Some((Severity::Critical, Category::Security)));
+    assert_eq!(posted[1].kind, Some((Severity::Major, Category::Correctness)));
     assert!(is_posted(&by_marker, &posted), "same fingerprint on another line");
     assert!(is_posted(&by_title, &posted), "same file, line and title");
     assert!(!is_posted(&finding("Missing bounds check", 13), &posted), "another line, no marker");
@@ -128,8 +130,16 @@ fn posted_findings_are_listed_for_the_prompt() {
             title: Some("Leak".into()),
             fingerprint: None,
             resolved: false,
+            kind: None,
         },
-        PostedFinding { file: "b.rs".into(), line: Some(4), title: None, fingerprint: None, resolved: false },
+        PostedFinding {
+            file: "b.rs".into(),
+            line: Some(4),
+            title: None,
+            fingerprint: None,
+            resolved: false,
+            kind: None,
+        },
     ];
     let known = known_findings(&posted);
     assert_eq!(known.len(), 1);

@@ -174,6 +174,7 @@ fn a_review_never_posts_a_finding_twice() {
         title: None,
         fingerprint: Some(minor.fingerprint()),
         resolved: true,
+        kind: None,
     }];
     let plan = plan_review(vec![first, again_same_review, minor], &map(), &refs(), &posted);
     assert_eq!(plan.inline.len(), 1);

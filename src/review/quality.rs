@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 use crate::prompts::message::Severity;
 
 use super::diff::{LineMap, Side};
-use super::findings::Finding;
+use super::findings::{Category, Finding, Fingerprint, PostedFinding};
 
 /// The file name GitLab's `artifacts:reports:codequality` examples use.
 pub const REPORT_FILE_NAME: &str = "gl-code-quality-report.json";
@@ -47,30 +47,69 @@ pub fn code_quality_report(findings: &[Finding], map: &LineMap) -> Vec<CodeQuali
         .iter()
         .map(|finding| {
             let (path, begin, end) = new_side_place(finding, map);
-            let mut hash = Sha1::new();
-            for part in [finding.fingerprint().as_str(), path.as_str(), &begin.to_string()] {
-                hash.update(part.as_bytes());
-                hash.update([0]);
-            }
-            CodeQualityIssue {
-                description: format!("{}: {}", finding.title.trim(), first_sentence(&finding.body)),
-                check_name: format!("copilot-runner/{}", finding.category.name()),
-                fingerprint: hex::encode(hash.finalize()),
-                severity: match finding.severity {
-                    Severity::Critical => "critical",
-                    Severity::Major => "major",
-                    Severity::Minor => "minor",
-                    Severity::Info => "info",
-                },
-                location: CodeQualityLocation { path, lines: CodeQualityLines { begin, end } },
-            }
+            let description = format!("{}: {}", finding.title.trim(), first_sentence(&finding.body));
+            let place = CodeQualityLocation { path, lines: CodeQualityLines { begin, end } };
+            issue(&finding.fingerprint(), description, finding.category, finding.severity, place)
         })
         .collect()
 }
 
-/// The report as the JSON file GitLab reads.
+/// Issues for the agent's earlier findings whose discussions are still unresolved and that
+/// `findings` (this review's) do not repeat: a re-review reads only what changed, so without
+/// them the merge request's widget would show those findings as fixed. Each keeps the place and
+/// fingerprint of the report that first listed it.
+pub fn open_earlier_issues(posted: &[PostedFinding], findings: &[Finding]) -> Vec<CodeQualityIssue> {
+    let current: Vec<Fingerprint> = findings.iter().map(Finding::fingerprint).collect();
+    posted
+        .iter()
+        .filter(|earlier| !earlier.resolved)
+        .filter_map(|earlier| {
+            let fingerprint = earlier.fingerprint.as_ref().filter(|fingerprint| !current.contains(fingerprint))?;
+            let (severity, category) = earlier.kind?;
+            let title = earlier.title.as_deref().unwrap_or_default().trim();
+            let place = CodeQualityLocation {
+                path: earlier.file.clone(),
+                lines: CodeQualityLines { begin: earlier.line?, end: None },
+            };
+            Some(issue(fingerprint, title.to_owned(), category, severity, place))
+        })
+        .collect()
+}
+
+fn issue(
+    fingerprint: &Fingerprint,
+    description: String,
+    category: Category,
+    severity: Severity,
+    location: CodeQualityLocation,
+) -> CodeQualityIssue {
+    let mut hash = Sha1::new();
+    for part in [fingerprint.as_str(), location.path.as_str(), &location.lines.begin.to_string()] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    CodeQualityIssue {
+        description,
+        check_name: format!("copilot-runner/{}", category.name()),
+        fingerprint: hex::encode(hash.finalize()),
+        severity: match severity {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+            Severity::Info => "info",
+        },
+        location,
+    }
+}
+
+/// The issues as the JSON file GitLab reads.
+pub fn code_quality_json_of(issues: &[CodeQualityIssue]) -> String {
+    serde_json::to_string_pretty(issues).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The report for `findings` as the JSON file GitLab reads.
 pub fn code_quality_json(findings: &[Finding], map: &LineMap) -> String {
-    serde_json::to_string_pretty(&code_quality_report(findings, map)).unwrap_or_else(|_| "[]".to_owned())
+    code_quality_json_of(&code_quality_report(findings, map))
 }
 
 fn new_side_place(finding: &Finding, map: &LineMap) -> (String, u32, Option<u32>) {
@@ -104,7 +143,6 @@ mod tests {
 
     use super::*;
     use crate::gitlab::types::FileDiff;
-    use crate::review::findings::Category;
 
     #[test]
     fn the_report_has_gitlab_code_quality_shape_and_unique_fingerprints() {
@@ -151,5 +189,38 @@ mod tests {
         assert_eq!(issues[1]["location"], json!({"path": "src/lib.rs", "lines": {"begin": 2}}));
         assert_eq!(issues[1]["severity"], "info");
         assert_ne!(issues[0]["fingerprint"], issues[1]["fingerprint"]);
+    }
+
+    #[test]
+    fn open_earlier_findings_keep_their_place_in_the_report_unless_resolved_or_repeated() {
+        let map = LineMap::default();
+        let earlier = Finding {
+            file: "src/a.rs".into(),
+            line: 7,
+            end_line: None,
+            side: Side::New,
+            severity: Severity::Major,
+            category: Category::Correctness,
+            title: "Off by one".into(),
+            body: "The loop ends late.".into(),
+            replacement: None,
+        };
+        let repeated = Finding { file: "src/b.rs".into(), title: "Unchecked index".into(), ..earlier.clone() };
+        let posted = |finding: &Finding, resolved: bool| PostedFinding {
+            file: finding.file.clone(),
+            line: Some(finding.line),
+            title: Some(finding.title.clone()),
+            fingerprint: Some(finding.fingerprint()),
+            resolved,
+            kind: Some((finding.severity, finding.category)),
+        };
+        let resolved = Finding { title: "Fixed since".into(), ..earlier.clone() };
+        let all = [posted(&earlier, false), posted(&repeated, false), posted(&resolved, true)];
+        let issues = open_earlier_issues(&all, std::slice::from_ref(&repeated));
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let first_report = code_quality_report(std::slice::from_ref(&earlier), &map);
+        assert_eq!(issues[0].fingerprint, first_report[0].fingerprint);
+        assert_eq!(issues[0].severity, "major");
+        assert_eq!(issues[0].check_name, "copilot-runner/correctness");
     }
 }

@@ -33,6 +33,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
     if is_review_request(&note.body, &job.settings.agent_username) {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        reporter.for_note(note_id);
         return super::mr_review::review(job, &mut reporter, project_id, &mr, Some(&note), Some(&actor)).await;
     }
     let unsupported = if mr.state != "opened" {

@@ -28,6 +28,9 @@ use crate::review::quality;
 use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
 
+/// The artifacts folder of the review prompts (`<n>-review/` each, below the artifacts root).
+const REVIEW_ARTIFACTS: &str = "review";
+
 /// The file each review prompt asks the agent to write.
 const FINDINGS_FILE: &str = "findings.json";
 
@@ -59,11 +62,48 @@ pub(super) async fn review(
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
+    if head_already_reviewed(job, project_id, mr).await? {
+        // This job's pipeline still reports the open findings, or the widget would call them fixed.
+        let posted = agent_findings(job, project_id, mr.iid).await?;
+        write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
+        let note = UnsupportedNote {
+            reason: UnsupportedReason::AlreadyReviewed,
+            actor: actor.map(|a| Username::new(&a.username)),
+        };
+        reporter.post(&note).await.context("while saying the head was already reviewed")?;
+        return Ok(Code::Done);
+    }
     reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Review]).await?;
     match review_steps(job, reporter, project_id, mr, request).await {
         Ok(code) => Ok(code),
         Err(error) => fail(reporter, &error).await,
     }
+}
+
+/// Whether the agent's latest review summary names the merge request's current head: asking
+/// again without a new commit gets a short note instead of a second, empty summary.
+async fn head_already_reviewed(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<bool> {
+    let notes =
+        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
+    let Some(previous_head) = findings::previous_review_head(&notes, job.agent_user.id) else {
+        return Ok(false);
+    };
+    let versions = job
+        .client
+        .merge_request_versions(project_id, mr.iid)
+        .await
+        .context("while reading the merge request's versions")?;
+    Ok(versions.first().is_some_and(|version| version.head_commit_sha == previous_head))
+}
+
+/// The findings earlier reviews posted as discussions.
+async fn agent_findings(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<findings::PostedFinding>> {
+    let discussions = job
+        .client
+        .merge_request_discussions(project_id, mr_iid)
+        .await
+        .context("while reading the merge request's discussions")?;
+    Ok(findings::posted_findings(&discussions, job.agent_user.id))
 }
 
 /// What the review reads before the agent runs.
@@ -90,6 +130,11 @@ async fn review_steps(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Review, StepState::Running).await?;
+    // Prompts and transcripts of an earlier review in the same folder would be mistaken for this one's.
+    let review_artifacts = job.settings.artifacts_dir.join(REVIEW_ARTIFACTS);
+    if review_artifacts.exists() {
+        tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
+    }
     let candidates = reviewable_files(&prepared);
     let limits = chunk_limits(job.settings.review_prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
@@ -137,7 +182,9 @@ async fn review_steps(
         .chain(review_plan.unplaced.iter().map(|comment| comment.finding.clone()))
         .chain(review_plan.repeated.iter().cloned())
         .collect();
-    write_quality_report(&job.settings.artifacts_dir, &report_findings, &prepared.map)?;
+    let mut issues = quality::code_quality_report(&report_findings, &prepared.map);
+    issues.extend(quality::open_earlier_issues(&prepared.posted, &report_findings));
+    write_quality_report(&job.settings.artifacts_dir, &issues)?;
     let (posted_inline, mut unplaced) = post_inline(job, reporter, project_id, mr.iid, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
     reporter.step(Step::Review, StepState::Done).await?;
@@ -170,12 +217,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Resul
     let refs = version.diff_refs();
     let mut files =
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
-    let discussions = job
-        .client
-        .merge_request_discussions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's discussions")?;
-    let posted = findings::posted_findings(&discussions, job.agent_user.id);
+    let posted = agent_findings(job, project_id, mr.iid).await?;
     let notes =
         job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
     let previous_head = findings::previous_review_head(&notes, job.agent_user.id);
@@ -225,9 +267,9 @@ async fn count_new_lines(map: &mut LineMap, root: &std::path::Path) {
         .collect();
     for path in paths {
         let Ok(text) = tokio::fs::read(root.join(&path)).await else { continue };
-        let lines =
-            u32::try_from(text.split(|byte| *byte == b'\n').count().saturating_sub(usize::from(text.ends_with(b"\n"))))
-                .unwrap_or(u32::MAX);
+        let breaks = text.iter().filter(|byte| **byte == b'\n').count();
+        let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
+        let lines = u32::try_from(breaks + unterminated).unwrap_or(u32::MAX);
         if let Some(file) = map.file_mut(&path) {
             file.set_new_line_count(lines);
         }
@@ -268,7 +310,7 @@ async fn review_chunk(
         prompts: &job.prompts,
         language: job.settings.language,
         repo_dir: prepared.workspace.dir().to_owned(),
-        artifacts_dir: job.settings.artifacts_dir.join("review"),
+        artifacts_dir: job.settings.artifacts_dir.join(REVIEW_ARTIFACTS),
         stage_timeout: job.settings.stage_timeout,
     };
     let diff = chunks::chunk_diff_text(files, chunk);
@@ -349,10 +391,10 @@ async fn post_inline(
 
 /// Writes `gl-code-quality-report.json` at the root of the artifacts folder, where the CI
 /// template's `artifacts:reports:codequality` reads it.
-fn write_quality_report(artifacts: &std::path::Path, findings: &[Finding], map: &LineMap) -> anyhow::Result<()> {
+fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQualityIssue]) -> anyhow::Result<()> {
     std::fs::create_dir_all(artifacts).context("while creating the artifacts folder")?;
     let path = artifacts.join(quality::REPORT_FILE_NAME);
-    std::fs::write(&path, quality::code_quality_json(findings, map))
+    std::fs::write(&path, quality::code_quality_json_of(issues))
         .with_context(|| format!("while writing `{}`", path.display()))
 }
 

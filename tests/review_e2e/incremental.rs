@@ -70,4 +70,27 @@ async fn a_re_review_covers_only_the_new_commit_and_repeats_nothing() {
     );
     assert!(summary.contains(&format!("<!-- copilot-runner:review head={second_head} -->")), "{summary}");
     assert!(summary.contains("Findings posted as discussions on the diff: 1."), "{summary}");
+
+    // The second report lists both findings, the repeated one where the first report had it.
+    let second_report = super::valid_quality_report(&rig.artifacts());
+    let fingerprints = |report: &serde_json::Value| -> Vec<String> {
+        let mut all: Vec<String> =
+            report.as_array().unwrap().iter().map(|issue| issue["fingerprint"].as_str().unwrap().to_owned()).collect();
+        all.sort();
+        all
+    };
+    assert_eq!(fingerprints(&second_report).len(), 2, "{second_report:#}");
+    std::fs::remove_file(rig.artifacts().join("gl-code-quality-report.json")).unwrap();
+
+    // Asked again with nothing new: no third summary, no agent call, a short note instead; the
+    // report still lists the open findings, so the widget does not call them fixed.
+    let calls = model.completions().len();
+    run_ok(&job).await;
+    assert_eq!(rig.summaries(mr_iid).len(), 2, "{:#?}", rig.summaries(mr_iid));
+    assert_eq!(rig.inline(mr_iid).len(), 2);
+    assert_eq!(model.completions().len(), calls, "the agent is not asked to review the same head again");
+    let last = rig.agent_notes(mr_iid).pop().unwrap().body;
+    assert!(last.contains("current head was already reviewed"), "{last}");
+    let third_report = super::valid_quality_report(&rig.artifacts());
+    assert_eq!(fingerprints(&third_report), fingerprints(&second_report), "{third_report:#}");
 }
