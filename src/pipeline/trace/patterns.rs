@@ -5,12 +5,19 @@
 //! exact format: an unrecognised tool still says `error:`, `ERROR` or `FAILED`. The patterns
 //! avoid the words' harmless uses (`0 failed`, `thiserror`, `ErrorKind`, `-Werror`).
 //!
+//! Nearly every line of a log is no error line, and the full pattern is slow to rule a line out
+//! (its case-insensitive alternatives and word boundaries leave the regex engine no literal to
+//! skip ahead with), so a line first passes [`ERROR_WORDS`]: one case-insensitive multi-literal
+//! scan for words that every match of the full pattern contains. Only lines with such a word meet
+//! the regex.
+//!
 //! Secrets are masked twice: every secret the process registered with [`crate::redact`], and
 //! anything shaped like a GitLab or GitHub token, an `Authorization` header value or a password
 //! in a URL, because a job log can print credentials this process never knew.
 
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 use regex::bytes::Regex as BytesRegex;
 
@@ -40,6 +47,38 @@ static ERROR_LINE: LazyLock<BytesRegex> = LazyLock::new(|| {
     .unwrap_or_else(|error| unreachable!("the error line pattern is valid: {error}"))
 });
 
+/// Words of which every match of [`ERROR_LINE`] contains at least one, ignoring ASCII case: a
+/// line without any of them is no error line. Each alternative of the pattern is covered:
+/// `error:`, `ERROR`, `Error`, `npm error` and `fatal error:` by `error`; `FAIL…` and `… failed`
+/// by `fail`; `panicked at` and `panic: ` by `panic`; `exit code`, `exited with status` and
+/// `non-zero exit` by `exit`; `fatal:` by `fatal`; `npm ERR!` by `err!`; the rest by themselves
+/// (the crosses by their common first two bytes).
+const ERROR_WORDS_LIST: [&[u8]; 12] = [
+    b"error",
+    b"fail",
+    b"panic",
+    b"exit",
+    b"fatal",
+    b"err!",
+    b"traceback (most recent call last)",
+    b"exception",
+    b"segmentation fault",
+    b"(core dumped)",
+    b"command not found",
+    b"undefined reference to",
+];
+
+/// The first two bytes of the UTF-8 encodings of the crosses `✕`, `✗` and `✘`.
+const CROSS_PREFIX: &[u8] = b"\xE2\x9C";
+
+static ERROR_WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(ERROR_WORDS_LIST.iter().copied().chain([CROSS_PREFIX]))
+        .unwrap_or_else(|error| unreachable!("the error words build a searcher: {error}"))
+});
+
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\b(?:glpat|gldt|glrt|glptt|glcbt|glft|glimt|glsoat|gloas|glagent|glwt|glffct|gltst)-[0-9A-Za-z_-]+",
@@ -67,7 +106,12 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Whether a cleaned log line reports a failure.
 pub(super) fn is_error_line(text: &[u8]) -> bool {
-    ERROR_LINE.is_match(text)
+    may_be_error_line(text) && ERROR_LINE.is_match(text)
+}
+
+/// Whether `text` holds one of the words without which [`ERROR_LINE`] cannot match.
+fn may_be_error_line(text: &[u8]) -> bool {
+    ERROR_WORDS.is_match(text)
 }
 
 /// `text` with registered secrets and token-shaped text masked.
@@ -81,6 +125,8 @@ pub(super) fn mask_secrets(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -133,6 +179,71 @@ mod tests {
         ];
         for line in lines {
             assert!(!is_error_line(line.as_bytes()), "wrongly recognised: {line}");
+        }
+    }
+
+    /// Every piece of text the error line pattern looks for, so that generated lines often match.
+    const PATTERN_PIECES: &[&str] = &[
+        "error",
+        "ERROR",
+        "Error",
+        "eRRoR",
+        "error[E0308]",
+        ":",
+        " ",
+        "FAIL",
+        "FAILED",
+        "FAILURE",
+        "fail",
+        "panicked at",
+        "panic: ",
+        "fatal error: ",
+        "Traceback (most recent call last)",
+        "npm ERR!",
+        "npm error",
+        "exit code 1",
+        "EXITED WITH STATUS: 2",
+        "non-zero exit status",
+        "Exception",
+        "fatal:",
+        "FATAL:",
+        "build failed",
+        "Tests Failed",
+        "Segmentation fault",
+        "(core dumped)",
+        "command not found",
+        "undefined reference to",
+        "\u{2715}",
+        "\u{2717}",
+        "\u{2718}",
+        "thiserror",
+        "ErrorKind",
+        "-Werror",
+        "0 failed",
+        "x",
+        "_",
+        "[",
+        "]",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..Default::default() })]
+
+        /// The prefilter never rules out a line the full pattern matches.
+        #[test]
+        fn the_prefilter_passes_every_line_the_pattern_matches(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(PATTERN_PIECES).prop_map(|piece| piece.as_bytes().to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..4),
+                ],
+                0..8,
+            ),
+        ) {
+            let line = pieces.concat();
+            if ERROR_LINE.is_match(&line) {
+                prop_assert!(may_be_error_line(&line), "ruled out: {:?}", String::from_utf8_lossy(&line));
+            }
         }
     }
 
