@@ -128,6 +128,30 @@ impl std::str::FromStr for AgentKind {
     }
 }
 
+/// How strictly the agent is sandboxed (`COPILOT_SANDBOX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// No agent starts unless the kernel enforces Landlock.
+    Require,
+    /// The agent runs with whatever the kernel enforces; a warning says what is missing.
+    BestEffort,
+    /// The agent runs unconfined.
+    Off,
+}
+
+impl std::str::FromStr for SandboxMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "require" => Ok(Self::Require),
+            "best-effort" | "best_effort" => Ok(Self::BestEffort),
+            "off" => Ok(Self::Off),
+            _ => Err("`require`, `best-effort` or `off`".to_owned()),
+        }
+    }
+}
+
 /// Format of log lines on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -263,6 +287,17 @@ pub struct Settings {
     pub stage_timeout: Duration,
     pub deny_tools: Vec<String>,
     pub artifacts_dir: PathBuf,
+    /// `COPILOT_WORK_DIR` when set; `None`: a fresh folder under the system's temporary folder.
+    pub work_dir: Option<PathBuf>,
+    pub sandbox: SandboxMode,
+    /// TCP ports the agent may connect to besides the built-in ones.
+    pub sandbox_ports: Vec<u16>,
+    /// Extra folders the agent may read and execute from.
+    pub sandbox_read_paths: Vec<PathBuf>,
+    /// The configuration file, when one is used: never within the agent's reach.
+    pub config_file: Option<PathBuf>,
+    /// Files secrets were read from (GitLab "File" variables): never within the agent's reach.
+    pub secret_files: Vec<PathBuf>,
     pub retry_interval: Duration,
     pub retry_max: u32,
     /// Clone depth for the target project; `None` clones the whole history.
@@ -327,6 +362,7 @@ struct Resolver<'a> {
     file: Option<ConfigFile>,
     errors: Vec<SettingError>,
     shown: Vec<Shown>,
+    secret_files: Vec<PathBuf>,
 }
 
 impl<'a> Resolver<'a> {
@@ -352,7 +388,7 @@ impl<'a> Resolver<'a> {
                 None
             }
         });
-        Self { env, flags, file, errors, shown: Vec::new() }
+        Self { env, flags, file, errors, shown: Vec::new(), secret_files: Vec::new() }
     }
 
     /// The raw value of a setting from the highest layer that has one.
@@ -386,16 +422,37 @@ impl<'a> Resolver<'a> {
         resolved.map(|(value, _)| value)
     }
 
+    /// A secret, given as its value or, as GitLab's "File" variables do, as the absolute path of
+    /// a file that holds it. The file is read once here; its path is remembered so that it can
+    /// be kept out of the agent's reach.
     fn secret(&mut self, name: &'static str) -> Option<SecretString> {
-        self.string(name, None).map(SecretString::from)
+        let value = self.string(name, None)?;
+        let path = Path::new(&value);
+        if !(path.is_absolute() && path.is_file()) {
+            return Some(SecretString::from(value));
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                self.secret_files.push(path.to_owned());
+                Some(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+            }
+            Err(error) => {
+                let source = self.shown.last().and_then(|shown| shown.source.clone()).unwrap_or(Source::Default);
+                self.errors.push(SettingError {
+                    key: name.to_owned(),
+                    value: value.clone(),
+                    source,
+                    allowed: format!(
+                        "the secret itself, or a readable file that holds it (reading it failed: {error})"
+                    ),
+                });
+                None
+            }
+        }
     }
 
     /// A parsed setting whose default comes from `env_vars.rs`.
-    fn parse<T: std::str::FromStr>(
-        &mut self,
-        name: &'static str,
-        check: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    fn parse<T>(&mut self, name: &'static str, check: impl Fn(&str) -> Result<T, String>) -> Option<T> {
         let var = Self::var(name);
         let default = var.default.map(|value| (value.to_owned(), Source::Default));
         let Some((value, source)) = self.raw(var).or(default) else {
@@ -516,6 +573,13 @@ impl<'a> Resolver<'a> {
             None => ("copilot-artifacts".to_owned(), Source::Default),
         };
         let artifacts_dir = self.string(env_vars::COPILOT_ARTIFACTS_DIR, Some(artifacts_default)).map(PathBuf::from);
+        let work_dir = self.string(env_vars::COPILOT_WORK_DIR, None).map(PathBuf::from);
+        let sandbox = self.parse(env_vars::COPILOT_SANDBOX, str::parse::<SandboxMode>);
+        let sandbox_ports = self.parse(env_vars::COPILOT_SANDBOX_PORTS, parse_ports);
+        let sandbox_read_paths = self
+            .string(env_vars::COPILOT_SANDBOX_READ_PATHS, None)
+            .map(|list| list.split(':').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect())
+            .unwrap_or_default();
         let retry_interval = self
             .parse(env_vars::RETRY_INTERVAL_TIME, |value| {
                 value
@@ -531,8 +595,7 @@ impl<'a> Resolver<'a> {
             self.number(env_vars::COPILOT_CLONE_DEPTH, 0_u32, 1_000_000).map(|depth| (depth > 0).then_some(depth));
         let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
         let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
-        let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None);
-        drop(config_file);
+        let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None).map(PathBuf::from);
         let log_filter = self.parse(env_vars::COPILOT_RUNNER_LOG, |value| {
             tracing_subscriber::EnvFilter::try_new(value)
                 .map(|_| value.to_owned())
@@ -568,6 +631,12 @@ impl<'a> Resolver<'a> {
             stage_timeout: stage_timeout?,
             deny_tools,
             artifacts_dir: artifacts_dir?,
+            work_dir,
+            sandbox: sandbox?,
+            sandbox_ports: sandbox_ports.unwrap_or_default(),
+            sandbox_read_paths,
+            config_file,
+            secret_files: std::mem::take(&mut self.secret_files),
             retry_interval: retry_interval?,
             retry_max: retry_max?,
             clone_depth: clone_depth?,
@@ -599,6 +668,17 @@ impl<'a> Resolver<'a> {
         });
         None
     }
+}
+
+/// Parses a comma-separated list of TCP ports.
+fn parse_ports(value: &str) -> Result<Vec<u16>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|port| !port.is_empty())
+        .map(|port| port.parse::<u16>().ok().filter(|port| *port > 0))
+        .collect::<Option<Vec<u16>>>()
+        .ok_or_else(|| "TCP port numbers from 1 to 65535, comma-separated".to_owned())
 }
 
 /// Parses the boolean spellings people use in CI variables.

@@ -108,6 +108,14 @@ env_vars! {
     COPILOT_DENY_TOOLS = "COPILOT_DENY_TOOLS", Setting, None;
     /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     COPILOT_ARTIFACTS_DIR = "COPILOT_ARTIFACTS_DIR", Setting, Some("`$CI_PROJECT_DIR/copilot-artifacts` in CI, else `./copilot-artifacts`");
+    /// Folder outside the artifacts where the job clones the target project and keeps each stage's scratch, temp and agent-state folders; removed at the end of the job unless set.
+    COPILOT_WORK_DIR = "COPILOT_WORK_DIR", Setting, Some("a new folder under the system's temporary folder");
+    /// The agent sandbox (Landlock): `require` refuses to run an agent on a kernel without Landlock, `best-effort` warns and runs it with what the kernel enforces, `off` runs it unconfined.
+    COPILOT_SANDBOX = "COPILOT_SANDBOX", Setting, Some("require");
+    /// TCP ports the sandboxed agent may connect to besides 443, 53 and the ports of `COPILOT_PROVIDER_BASE_URL` and the HTTPS proxy, comma-separated.
+    COPILOT_SANDBOX_PORTS = "COPILOT_SANDBOX_PORTS", Setting, None;
+    /// Extra folders the sandboxed agent may read and execute from (toolchains outside the system folders), separated by `:`.
+    COPILOT_SANDBOX_READ_PATHS = "COPILOT_SANDBOX_READ_PATHS", Setting, None;
     /// Seconds between polls of a watched pipeline (fractions allowed); polling backs off from here to 8 times as long. A pipeline no runner picked up within 20 intervals is reported instead of waited on.
     RETRY_INTERVAL_TIME = "RETRY_INTERVAL_TIME", Setting, Some("30");
     /// How many times an infrastructure failure (runner, timeout, scheduler) is retried before giving up.

@@ -19,6 +19,7 @@ pub mod prompts;
 pub mod redact;
 pub mod report;
 pub mod review;
+pub mod sandbox;
 pub mod stages;
 pub mod telemetry;
 pub mod trigger;

@@ -116,12 +116,14 @@ impl Summary {
     }
 }
 
-/// One agent call of [`StageRunner::run_checked`]: its name, its artifacts folder (the scratch
-/// folder is made below it) and the file it must write there, if any.
+/// One agent call of [`StageRunner::run_checked`]: its name, its artifacts folder, its folder in
+/// the work area (the scratch folder the agent writes to is made below it, outside the
+/// artifacts) and the file it must write there, if any.
 #[derive(Debug, Clone)]
 pub struct CheckedCall {
     pub name: &'static str,
     pub dir: PathBuf,
+    pub work: PathBuf,
     pub output_file: Option<&'static str>,
 }
 
@@ -170,6 +172,8 @@ pub struct StageRunner<'a, A: Agent> {
     pub repo_dir: PathBuf,
     /// `<artifacts>/stages`; each stage gets `<n>-<stage>/` below it.
     pub artifacts_dir: PathBuf,
+    /// `<work>/stages`: each stage's scratch folder is `<n>-<stage>/scratch` below it.
+    pub work_dir: PathBuf,
     pub stage_timeout: Duration,
 }
 
@@ -213,7 +217,8 @@ impl<A: Agent> StageRunner<'_, A> {
     ) -> Result<StageReport, StageError> {
         let name = stage.as_str();
         let dir = self.artifacts_dir.join(format!("{}-{name}", index + 1));
-        let call = CheckedCall { name, dir: dir.clone(), output_file: outputs::output_file(stage) };
+        let work = self.work_dir.join(format!("{}-{name}", index + 1));
+        let call = CheckedCall { name, dir: dir.clone(), work, output_file: outputs::output_file(stage) };
         let checked = self
             .run_checked(
                 &call,
@@ -256,12 +261,14 @@ impl<A: Agent> StageRunner<'_, A> {
     ) -> Result<Checked<T>, StageError> {
         let name = call.name;
         let dir = &call.dir;
-        let scratch = dir.join("scratch");
-        std::fs::create_dir_all(&scratch).map_err(|source| StageError::Artifacts {
-            stage: name,
-            dir: dir.clone(),
-            source,
-        })?;
+        let scratch = call.work.join("scratch");
+        for folder in [dir, &scratch] {
+            std::fs::create_dir_all(folder).map_err(|source| StageError::Artifacts {
+                stage: name,
+                dir: folder.clone(),
+                source,
+            })?;
+        }
         let output_path = call.output_file.map(|file| scratch.join(file));
         let started = Instant::now();
         let mut usage = CallUsage::default();
@@ -281,6 +288,7 @@ impl<A: Agent> StageRunner<'_, A> {
                 prompt: text,
                 repo_dir: self.repo_dir.clone(),
                 scratch_dir: scratch.clone(),
+                private_dir: call.work.join(format!("agent-{attempt}")),
                 artifacts_dir: dir.join(format!("agent-{attempt}")),
                 timeout: self.stage_timeout,
             };

@@ -52,6 +52,7 @@ impl Fixture {
             prompt: "Add a CHANGELOG entry.\nSecond line.".to_owned(),
             repo_dir: self.path("repo dir"),
             scratch_dir: self.path("scratch"),
+            private_dir: self.path("agent"),
             artifacts_dir: self.path("artifacts"),
             timeout,
         }

@@ -76,6 +76,7 @@ impl Fixture {
             prompt: prompt.to_owned(),
             repo_dir: self.repo(),
             scratch_dir: self.dirs.path().join("scratch"),
+            private_dir: self.dirs.path().join("agent"),
             artifacts_dir: self.dirs.path().join("artifacts"),
             timeout,
         }

@@ -54,7 +54,7 @@ impl Checkout {
     }
 
     fn scratch(&self, index: usize, stage: &str) -> PathBuf {
-        self.artifacts().join("stages").join(format!("{index}-{stage}")).join("scratch")
+        self.dir.path().join("work/stages").join(format!("{index}-{stage}")).join("scratch")
     }
 
     /// Runs `copilot-runner local` as a person would, with the model behind `model`.
@@ -73,6 +73,7 @@ impl Checkout {
             .env("COPILOT_PROVIDER_BASE_URL", model.base_url())
             .env("COPILOT_MODEL", "gpt-4.1")
             .env("COPILOT_ARTIFACTS_DIR", self.artifacts())
+            .env("COPILOT_WORK_DIR", self.dir.path().join("work"))
             .env("CONTEXT_CACHE_URL", format!("file://{}", self.dir.path().join("cache").display()))
             .env("GITLAB_TOKEN", "glpat-local-never-leaks")
             .env("COPILOT_STAGE_TIMEOUT", "120");

@@ -281,8 +281,8 @@ fn seed_file(dir: &Path) -> PathBuf {
 }
 
 /// The mock model's script, as a file for the `mock-model` server: the job adds `greeting.txt`.
-fn script_file(dir: &Path, artifacts: &Path, project_id: u64) -> PathBuf {
-    let script = add_one_file_script(artifacts, project_id, "greeting.txt", "hello\n");
+fn script_file(dir: &Path, work: &Path, project_id: u64) -> PathBuf {
+    let script = add_one_file_script(work, project_id, "greeting.txt", "hello\n");
     let path = dir.join("script.json");
     std::fs::write(&path, serde_json::to_string(&script).expect("the script serializes")).expect("test setup");
     path
@@ -314,9 +314,9 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let token = |user: &str| world["users"][user]["token"].as_str().expect("a seeded user's token").to_owned();
 
     let project = AgentProject::new();
-    // The template leaves `COPILOT_ARTIFACTS_DIR` to the binary's default under `CI_PROJECT_DIR`.
-    let artifacts = project.dir.path().join("copilot-artifacts");
-    let model = Server::start("mock-model", &[script_file(scratch.path(), &artifacts, project_id).as_os_str()]);
+    // The job's work folder (clone and stage scratch folders), outside the agent project.
+    let work = scratch.path().join("work");
+    let model = Server::start("mock-model", &[script_file(scratch.path(), &work, project_id).as_os_str()]);
 
     let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
     let cli = copilot_cli::cli_path();
@@ -335,6 +335,7 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
         ("GITLAB_TOKEN", agent_token.as_str()),
         ("HOME", home.to_str().expect("a UTF-8 path")),
         ("COPILOT_HOME", copilot_home.to_str().expect("a UTF-8 path")),
+        ("COPILOT_WORK_DIR", work.to_str().expect("a UTF-8 path")),
         ("COPILOT_CLI_PATH", cli.to_str().expect("a UTF-8 path")),
         ("COPILOT_OFFLINE", "true"),
         ("COPILOT_PROVIDER_BASE_URL", model.ready.as_str()),

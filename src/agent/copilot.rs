@@ -339,6 +339,7 @@ mod tests {
             prompt: "do the secret task".to_owned(),
             repo_dir: "/srv/checkout".into(),
             scratch_dir: "/tmp/scratch".into(),
+            private_dir: "/tmp/work/implementation/agent".into(),
             artifacts_dir: "/tmp/artifacts/implementation".into(),
             timeout: Duration::from_secs(60),
         };

@@ -52,6 +52,9 @@ pub struct StageRequest {
     pub repo_dir: PathBuf,
     /// A folder the agent may write notes and stage outputs to, outside the repository.
     pub scratch_dir: PathBuf,
+    /// A folder of this call's own, outside the repository and the artifacts: the agent's
+    /// private temporary folder and the CLI's own logs live there until they are copied out.
+    pub private_dir: PathBuf,
     /// Where this call's logs, raw events and transcript are kept.
     pub artifacts_dir: PathBuf,
     pub timeout: Duration,
@@ -190,7 +193,7 @@ async fn write_artifact(stage: &str, path: &std::path::Path, bytes: &[u8]) -> Re
 
 /// Creates the folders a stage needs before its agent starts.
 async fn prepare_dirs(request: &StageRequest) -> Result<(), AgentError> {
-    for dir in [&request.scratch_dir, &request.artifacts_dir] {
+    for dir in [&request.scratch_dir, &request.private_dir, &request.artifacts_dir] {
         tokio::fs::create_dir_all(dir).await.map_err(|source| AgentError::Io {
             stage: request.stage.clone(),
             context: format!("while creating `{}`", dir.display()),

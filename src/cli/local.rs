@@ -40,6 +40,8 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         return Err(exit::Usage("`--task` is empty: say what to do".to_owned()).into());
     }
     let artifacts = std::path::absolute(&settings.artifacts_dir).context("while locating the artifacts dir")?;
+    let work = settings.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
+    let work = std::path::absolute(&work).context("while locating the work dir")?;
     let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
     let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
 
@@ -64,6 +66,7 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         dir: &repo,
         git: &git,
         artifacts_dir: &artifacts,
+        work_dir: &work,
     };
     let understanding_agent = context::UnderstandingAgent::from_settings(&agent, &prompts, &settings);
     let understood = Box::pin(context::understand_project(&settings, &env, &checkout, &understanding_agent))
@@ -79,6 +82,7 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         language: settings.language,
         repo_dir: repo.clone(),
         artifacts_dir: artifacts.join("stages"),
+        work_dir: work.join("stages"),
         stage_timeout: settings.stage_timeout,
     };
     let input = StageInput {

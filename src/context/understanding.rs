@@ -36,6 +36,8 @@ pub struct ProjectCheckout<'a> {
     pub git: &'a GitCommand,
     /// Where `facts.json`, `project_context.md` and the understanding stage's files go.
     pub artifacts_dir: &'a Path,
+    /// The job's work area: the understanding stage's scratch folder goes below it.
+    pub work_dir: &'a Path,
 }
 
 /// The understanding the stages start from, and how it was come by.
@@ -212,6 +214,7 @@ async fn agent_written_context<A: Agent>(
         repo_dir: checkout.dir,
         branch: checkout.branch,
         artifacts_dir: &checkout.artifacts_dir.join("understanding"),
+        work_dir: &checkout.work_dir.join("understanding"),
     };
     let (written, cost) = Box::pin(write_understanding(agent, place, facts, earlier)).await;
     match written {

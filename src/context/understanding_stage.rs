@@ -53,6 +53,8 @@ pub struct StagePlace<'a> {
     pub repo_dir: &'a Path,
     pub branch: &'a str,
     pub artifacts_dir: &'a Path,
+    /// The stage's folder in the work area (its scratch folder is made below it).
+    pub work_dir: &'a Path,
 }
 
 /// What the stage cost.
@@ -71,10 +73,12 @@ pub async fn write_understanding<A: Agent>(
     earlier: Option<EarlierUnderstanding<'_>>,
 ) -> (Result<String, String>, StageCost) {
     let mut cost = StageCost::default();
-    let scratch = place.artifacts_dir.join("scratch");
+    let scratch = place.work_dir.join("scratch");
     let output_path = scratch.join(PROJECT_CONTEXT_FILE);
-    if let Err(error) = std::fs::create_dir_all(&scratch) {
-        return (Err(format!("cannot create `{}`: {error}", scratch.display())), cost);
+    for folder in [&scratch, place.artifacts_dir] {
+        if let Err(error) = std::fs::create_dir_all(folder) {
+            return (Err(format!("cannot create `{}`: {error}", folder.display())), cost);
+        }
     }
     let _ = std::fs::remove_file(&output_path);
     let prompt = match render(agent, place, facts, earlier, &scratch, &output_path) {
@@ -87,6 +91,7 @@ pub async fn write_understanding<A: Agent>(
         prompt,
         repo_dir: place.repo_dir.to_path_buf(),
         scratch_dir: scratch.clone(),
+        private_dir: place.work_dir.join("agent"),
         artifacts_dir: place.artifacts_dir.join("agent"),
         timeout: agent.stage_timeout,
     };

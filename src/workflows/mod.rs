@@ -58,7 +58,8 @@ impl Job {
         }
         let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
         let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
-        let work_dir = settings.artifacts_dir.join("work");
+        // Outside the artifacts folder: the target's source is never uploaded with them.
+        let work_dir = settings.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
         Ok(Self {
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
             job_url: env.get(env_vars::ci::CI_JOB_URL).map(str::to_owned),
@@ -155,6 +156,7 @@ impl Job {
             dir: workspace.dir(),
             git: workspace.git(),
             artifacts_dir: &self.settings.artifacts_dir,
+            work_dir: &self.work_dir,
         };
         let agent = crate::context::UnderstandingAgent::from_settings(&self.agent, &self.prompts, &self.settings);
         Box::pin(crate::context::understand_project(&self.settings, &self.env, &checkout, &agent))

@@ -311,6 +311,7 @@ async fn review_chunk(
         language: job.settings.language,
         repo_dir: prepared.workspace.dir().to_owned(),
         artifacts_dir: job.settings.artifacts_dir.join(REVIEW_ARTIFACTS),
+        work_dir: job.work_dir.join(REVIEW_ARTIFACTS),
         stage_timeout: job.settings.stage_timeout,
     };
     let diff = chunks::chunk_diff_text(files, chunk);
@@ -318,6 +319,7 @@ async fn review_chunk(
     let call = CheckedCall {
         name: "review",
         dir: runner.artifacts_dir.join(format!("{}-review", index + 1)),
+        work: runner.work_dir.join(format!("{}-review", index + 1)),
         output_file: Some(FINDINGS_FILE),
     };
     let prompt = |scratch: &std::path::Path, output: Option<&std::path::Path>| {

@@ -424,7 +424,7 @@ impl<'a> Fixer<'a> {
             .context("while reading the merge request's changes")?;
         let maps: Vec<_> =
             diffs.iter().filter_map(|diff| crate::review::diff::FileMap::from_file_diff(diff).ok()).collect();
-        let scratch = self.job.settings.artifacts_dir.join("stages").join(format!("pipeline-fix-{attempt}/scratch"));
+        let scratch = self.job.work_dir.join("stages").join(format!("pipeline-fix-{attempt}/scratch"));
         Ok(PipelineFixPrompt {
             merge_request: Some(Task {
                 reference: format!("!{}", self.mr.iid),

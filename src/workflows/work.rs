@@ -121,6 +121,7 @@ pub(super) async fn run(
         language: job.settings.language,
         repo_dir: workspace.dir().to_owned(),
         artifacts_dir: artifacts.join("stages"),
+        work_dir: job.work_dir.join("stages"),
         stage_timeout: job.settings.stage_timeout,
     };
     let mut summary = Summary { context: Some(understood.report), ..Summary::default() };

@@ -35,9 +35,9 @@ async fn the_issue_workflow_fixes_the_pipeline_of_its_own_merge_request() {
     );
     gitlab.add_system_note_by(Noteable::Issue { project_id, iid: issue_iid }, "alice", "assigned to @copilot-agent");
     let dir = tempfile::tempdir().unwrap();
-    let artifacts = dir.path().join("artifacts");
-    let analysis = artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string();
-    let checkout = artifacts.join(format!("work/project-{project_id}"));
+    let work = dir.path().join("work");
+    let analysis = work.join("stages/1-analysis/scratch/analysis.json").display().to_string();
+    let checkout = work.join(format!("project-{project_id}"));
     let model = MockModel::start(
         Script::new()
             .rule(

@@ -64,7 +64,7 @@ impl Rig {
         let mr_iid = client.create_merge_request(project_id, &new).await.unwrap().iid;
 
         let dir = tempfile::tempdir().unwrap();
-        let checkout = dir.path().join(format!("artifacts/work/project-{project_id}"));
+        let checkout = dir.path().join(format!("work/project-{project_id}"));
         let mut script = Script::new();
         for attempt in 1..=SCRIPTED_ATTEMPTS {
             let fix = checkout.join(format!("fix-attempt-{attempt}.txt")).display().to_string();

@@ -38,12 +38,12 @@ impl Rig {
     /// The artifacts folder a CI job gets by default (`$CI_PROJECT_DIR/copilot-artifacts`), the
     /// one the CI template's `artifacts:` keeps.
     fn artifacts(&self) -> PathBuf {
-        self.dir.path().join("copilot-artifacts")
+        self.dir.path().join("agent-project/copilot-artifacts")
     }
 
     /// Where the `n`-th review prompt of a run asks for its findings (1-based).
     fn findings_path(&self, n: usize) -> String {
-        self.artifacts().join(format!("review/{n}-review/scratch/findings.json")).display().to_string()
+        self.dir.path().join(format!("work/review/{n}-review/scratch/findings.json")).display().to_string()
     }
 
     /// A script whose every review prompt (the first one of a run) writes `findings`.

@@ -19,7 +19,7 @@ const UNDERSTANDING_STAGE: &str = "copilot-runner-stage: understanding";
 /// The greeting issue's script, plus the understanding stage: written afresh, or updated when
 /// the prompt asks for an update.
 fn script(paths: &Paths) -> Script {
-    let output = paths.artifacts.join("understanding/scratch/project_context.md").display().to_string();
+    let output = paths.work.join("understanding/scratch/project_context.md").display().to_string();
     greeting_script(paths)
         .rule(
             Rule::when("## Update the earlier understanding")

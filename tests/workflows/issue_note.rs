@@ -62,7 +62,7 @@ async fn notes_by_the_agent_itself_or_by_a_bot_start_nothing() {
 async fn a_notes_instruction_shapes_the_plan_of_a_small_issue() {
     const ASK: &str = "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
     let mut rig = Rig::start(|paths| {
-        let architecture = paths.artifacts.join("stages/2-architecture/scratch/architecture.json");
+        let architecture = paths.work.join("stages/2-architecture/scratch/architecture.json");
         let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
         let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
         implementation_script(paths, create, "Added the greeting.").rule(

@@ -28,9 +28,11 @@ pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(120)
 /// Where the job puts things, for scripts that create files at absolute paths.
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {
-    /// `CI_PROJECT_DIR`: everything the job writes is below it.
+    /// The job's folder: the agent project's checkout, the artifacts and the work folder are in it.
     pub(crate) job_dir: PathBuf,
     pub(crate) artifacts: PathBuf,
+    /// `COPILOT_WORK_DIR`: the clone and every stage's scratch folder.
+    pub(crate) work: PathBuf,
     /// The clone of the target project the agent works in.
     pub(crate) clone: PathBuf,
     pub(crate) project_id: u64,
@@ -60,7 +62,7 @@ impl Paths {
 
     /// Where the analysis stage (the first of a plan) writes its JSON output.
     pub(crate) fn analysis_output(&self) -> String {
-        self.artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string()
+        self.work.join("stages/1-analysis/scratch/analysis.json").display().to_string()
     }
 }
 
@@ -85,7 +87,7 @@ pub(crate) fn mr_note_script(first: Reply, summary: &str) -> Script {
 
 /// Analysis, then an implementation that creates `greeting.txt` with `hello`.
 pub(crate) fn greeting_script(paths: &Paths) -> Script {
-    add_one_file_script(&paths.artifacts, paths.project_id, "greeting.txt", "hello\n")
+    add_one_file_script(&paths.work, paths.project_id, "greeting.txt", "hello\n")
 }
 
 /// One fake GitLab, one mock model, one CI job.
@@ -105,12 +107,13 @@ impl Rig {
         let project_id = gitlab.project_id(PROJECT);
         let dir = tempfile::tempdir().unwrap();
         let artifacts = dir.path().join("artifacts");
-        let clone = artifacts.join(format!("work/project-{project_id}"));
-        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, clone, project_id };
+        let work = dir.path().join("work");
+        let clone = work.join(format!("project-{project_id}"));
+        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, work, clone, project_id };
         let model = MockModel::start(script(&paths)).await.unwrap();
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
         let job = CiJob::new(program, dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &gitlab, &model).await;
-        assert_eq!(job.artifacts_dir(), paths.artifacts);
+        assert_eq!((job.artifacts_dir(), job.work_dir()), (paths.artifacts.clone(), paths.work.clone()));
         Self { gitlab, model, job, paths, project_id, _dir: dir }
     }
 

@@ -52,15 +52,19 @@ pub(super) async fn run(
 ) -> anyhow::Result<AgentOutcome> {
     let text =
         job.prompts.render_stage(job.settings.language, prompt).context("while rendering the `pipeline_fix` prompt")?;
-    let dir = job.settings.artifacts_dir.join("stages").join(format!("pipeline-fix-{}", prompt.attempt));
-    let scratch = dir.join("scratch");
-    tokio::fs::create_dir_all(&scratch).await.context("while creating the stage's artifacts folder")?;
+    let name = format!("pipeline-fix-{}", prompt.attempt);
+    let dir = job.settings.artifacts_dir.join("stages").join(&name);
+    let work = job.work_dir.join("stages").join(&name);
+    let scratch = work.join("scratch");
+    tokio::fs::create_dir_all(&dir).await.context("while creating the stage's artifacts folder")?;
+    tokio::fs::create_dir_all(&scratch).await.context("while creating the stage's scratch folder")?;
     tokio::fs::write(dir.join("prompt.md"), &text).await.context("while keeping the prompt")?;
     let request = StageRequest {
         stage: "pipeline_fix".to_owned(),
         prompt: text,
         repo_dir: repo_dir.to_owned(),
         scratch_dir: scratch,
+        private_dir: work.join("agent"),
         artifacts_dir: dir.join("agent"),
         timeout: job.settings.stage_timeout,
     };

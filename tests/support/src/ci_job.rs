@@ -26,9 +26,11 @@ pub struct CiJob {
 }
 
 impl CiJob {
-    /// A job for `program` (the test's `env!("CARGO_BIN_EXE_copilot-runner")`) whose
-    /// `CI_PROJECT_DIR` is `project_dir` (artifacts go to `project_dir/artifacts`); `tmp` is the
-    /// test's `CARGO_TARGET_TMPDIR`, where the Copilot CLI's warmed HOME is shared.
+    /// A job for `program` (the test's `env!("CARGO_BIN_EXE_copilot-runner")`) laid out in
+    /// `project_dir`: the agent project's checkout (`CI_PROJECT_DIR`) is `agent-project/` in it,
+    /// artifacts go to `artifacts/` and the job's work folder (clones, stage scratch folders) is
+    /// `work/`, both beside the checkout as in a real job; `tmp` is the test's
+    /// `CARGO_TARGET_TMPDIR`, where the Copilot CLI's warmed HOME is shared.
     pub async fn new(program: &Path, project_dir: &Path, tmp: &Path, gitlab: &FakeGitLab, model: &MockModel) -> Self {
         let path_var = std::env::var("PATH").expect("PATH is set");
         let (cli, path2, tmp) = (copilot_cli::cli_path(), path_var.clone(), tmp.to_owned());
@@ -36,11 +38,14 @@ impl CiJob {
             .await
             .expect("warming the Copilot CLI");
         let mut job = Self { program: program.to_owned(), project_dir: project_dir.to_owned(), vars: Vec::new() };
-        let artifacts = job.artifacts_dir();
+        let (artifacts, work) = (job.artifacts_dir(), job.work_dir());
+        let agent_project = project_dir.join("agent-project");
+        std::fs::create_dir_all(&agent_project).expect("creating the agent project's checkout");
         job.set("PATH", path_var)
             .set("HOME", home.display().to_string())
             .set("CI", "true")
-            .set("CI_PROJECT_DIR", project_dir.display().to_string())
+            .set("CI_PROJECT_DIR", agent_project.display().to_string())
+            .set("COPILOT_WORK_DIR", work.display().to_string())
             .set("CI_PIPELINE_URL", PIPELINE_URL)
             .set("CI_JOB_URL", JOB_URL)
             .set("COPILOT_ARTIFACTS_DIR", artifacts.display().to_string())
@@ -86,6 +91,12 @@ impl CiJob {
         self.project_dir.join("artifacts")
     }
 
+    /// The job's work folder (`COPILOT_WORK_DIR`): the clone of the target project is
+    /// `project-<id>/` in it and each stage's scratch folder `stages/<n>-<stage>/scratch/`.
+    pub fn work_dir(&self) -> PathBuf {
+        self.project_dir.join("work")
+    }
+
     /// The variables the job runs with, in the order set.
     pub fn vars(&self) -> &[(String, String)] {
         &self.vars
@@ -102,11 +113,11 @@ impl CiJob {
 /// What the mock model answers in a job whose work is adding one file to the target project: the
 /// analysis stage writes a valid `analysis.json` into its scratch folder, the implementation stage
 /// creates `file` (a path in the repository) with `content` in the checkout, anything else gets a
-/// plain reply. `artifacts` is the job's `COPILOT_ARTIFACTS_DIR`, where the binary lays out its
-/// stages (`stages/<n>-<stage>/scratch`) and the checkout (`work/project-<id>`).
-pub fn add_one_file_script(artifacts: &Path, project_id: u64, file: &str, content: &str) -> Script {
-    let analysis_path = artifacts.join("stages/1-analysis/scratch/analysis.json").display().to_string();
-    let file_path = artifacts.join(format!("work/project-{project_id}/{file}")).display().to_string();
+/// plain reply. `work` is the job's `COPILOT_WORK_DIR`, where the binary lays out its stages'
+/// scratch folders (`stages/<n>-<stage>/scratch`) and the checkout (`project-<id>`).
+pub fn add_one_file_script(work: &Path, project_id: u64, file: &str, content: &str) -> Script {
+    let analysis_path = work.join("stages/1-analysis/scratch/analysis.json").display().to_string();
+    let file_path = work.join(format!("project-{project_id}/{file}")).display().to_string();
     let analysis = serde_json::json!({
         "summary": format!("Add {file}."),
         "relevant_files": [file],
