@@ -497,6 +497,24 @@ fn emit_line(line: &mut Vec<u8>, stream: Stream, emit: &mut impl FnMut(Stream, &
     line.clear();
 }
 
+/// Starts `program` with `args`, inheriting our standard streams, environment and working
+/// directory: the one child of the sandbox supervisor, which has no runtime to drive a
+/// [`ProcessSpec`] and must not read the child's output itself.
+pub fn spawn_inheriting(program: &Path, args: &[OsString]) -> std::io::Result<std::process::Child> {
+    #[expect(clippy::disallowed_methods, reason = "the one place that spawns processes")]
+    let mut command = std::process::Command::new(program);
+    command.args(args).spawn()
+}
+
+/// Replaces this process with `program` (the last step of `sandbox-exec`); returns only when the
+/// exec failed.
+pub fn exec_replacing(program: &Path, args: &[OsString]) -> std::io::Error {
+    use std::os::unix::process::CommandExt as _;
+    #[expect(clippy::disallowed_methods, reason = "the one place that spawns processes")]
+    let mut command = std::process::Command::new(program);
+    command.args(args).exec()
+}
+
 /// Builds a child environment from ours: exact names in `allowed`, and names starting with one of
 /// `prefixes`. A prefix never lets one of our own settings through (`GITLAB_TOKEN`,
 /// `COPILOT_LANGUAGE`, …): those pass only when named exactly in `allowed`.

@@ -43,7 +43,9 @@ impl Fixture {
             ("COPILOT_MODEL_HINT", "passed through".to_owned()),
         ]);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        CommandAgent::from_settings(&settings, &env).unwrap()
+        CommandAgent::from_settings(&settings, &env)
+            .unwrap()
+            .with_sandbox_launcher(env!("CARGO_BIN_EXE_copilot-runner"))
     }
 
     fn request(&self, timeout: Duration) -> StageRequest {

@@ -67,7 +67,9 @@ impl Fixture {
     fn agent(&self, model_url: &str) -> CopilotAgent {
         let env = self.env(model_url);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        CopilotAgent::from_settings(&settings, &env).unwrap()
+        CopilotAgent::from_settings(&settings, &env)
+            .unwrap()
+            .with_sandbox_launcher(env!("CARGO_BIN_EXE_copilot-runner"))
     }
 
     fn request(&self, prompt: &str, timeout: Duration) -> StageRequest {

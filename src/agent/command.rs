@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::{Agent, AgentError, AgentOutcome, BASE_ENV, BASE_ENV_PREFIXES, STAGE_GRACE, StageRequest};
 use crate::config::{Env, Settings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
+use crate::sandbox::Sandbox;
 use crate::{env_vars, telemetry};
 
 /// File names inside a stage's scratch and artifacts folders.
@@ -26,6 +27,7 @@ pub struct CommandAgent {
     program: PathBuf,
     template: Vec<String>,
     env: Arc<Vec<(String, String)>>,
+    sandbox: Arc<Sandbox>,
     grace: Duration,
 }
 
@@ -56,12 +58,22 @@ impl CommandAgent {
         };
         let allowed: Vec<&str> = BASE_ENV.iter().chain(super::copilot::TOKEN_VARS).copied().collect();
         let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
+        let child_env = process::env_allowlist(env, &allowed, &prefixes);
         Ok(Self {
             program,
             template: args.to_vec(),
-            env: Arc::new(process::env_allowlist(env, &allowed, &prefixes)),
+            sandbox: Arc::new(Sandbox::from_settings(settings, env, &child_env)),
+            env: Arc::new(child_env),
             grace: STAGE_GRACE,
         })
+    }
+
+    /// Starts the sandbox helper from `launcher` (a `copilot-runner` binary) instead of this
+    /// program: for tests that drive the backend in-process.
+    #[must_use]
+    pub fn with_sandbox_launcher(mut self, launcher: impl Into<PathBuf>) -> Self {
+        self.sandbox = Arc::new(self.sandbox.as_ref().clone().with_launcher(launcher.into()));
+        self
     }
 
     /// Overrides the time between SIGTERM and SIGKILL on a timeout.
@@ -97,6 +109,7 @@ impl Agent for CommandAgent {
             .envs(self.env.iter().cloned())
             .timeout(request.timeout)
             .grace(self.grace);
+        let spec = super::sandboxed(&self.sandbox, spec, &request).await?;
         let mut transcript = Vec::new();
         let section = telemetry::section(&format!("agent_{stage}"), &format!("Agent command: stage `{stage}`"));
         let result = process::run_with_lines(spec, |stream, line| {

@@ -18,6 +18,7 @@ use super::events::{self, EventRecord};
 use super::{Agent, AgentError, AgentOutcome, BASE_ENV, BASE_ENV_PREFIXES, STAGE_GRACE, StageRequest};
 use crate::config::{Env, Settings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
+use crate::sandbox::Sandbox;
 use crate::{env_vars, telemetry};
 
 /// Tool patterns always denied (pattern syntax of `copilot help permissions`: `shell(git push)`
@@ -45,6 +46,7 @@ pub struct CopilotAgent {
     model: Option<String>,
     deny_tools: Vec<String>,
     env: Arc<Vec<(String, String)>>,
+    sandbox: Arc<Sandbox>,
     grace: Duration,
 }
 
@@ -79,13 +81,23 @@ impl CopilotAgent {
                 deny_tools.push(pattern.clone());
             }
         }
+        let child_env = child_env(settings, env);
         Ok(Self {
             cli,
             model: settings.copilot_model.clone(),
             deny_tools,
-            env: Arc::new(child_env(settings, env)),
+            sandbox: Arc::new(Sandbox::from_settings(settings, env, &child_env)),
+            env: Arc::new(child_env),
             grace: STAGE_GRACE,
         })
+    }
+
+    /// Starts the sandbox helper from `launcher` (a `copilot-runner` binary) instead of this
+    /// program: for tests that drive the backend in-process.
+    #[must_use]
+    pub fn with_sandbox_launcher(mut self, launcher: impl Into<std::path::PathBuf>) -> Self {
+        self.sandbox = Arc::new(self.sandbox.as_ref().clone().with_launcher(launcher.into()));
+        self
     }
 
     /// Overrides the time between SIGTERM and SIGKILL on a timeout.
@@ -111,10 +123,12 @@ impl CopilotAgent {
         }
         args.push("--secret-env-vars".into());
         args.push(SECRET_ENV_VARS.join(",").into());
+        // The CLI writes its logs and usage into the call's own folder (the agent may write
+        // there); the runner copies them into the artifacts afterwards, masked.
         args.push("--log-dir".into());
-        args.push(request.artifacts_dir.join(LOG_DIR).into());
+        args.push(request.private_dir.join(LOG_DIR).into());
         args.push("--usage-output-file".into());
-        args.push(request.artifacts_dir.join(USAGE_FILE).into());
+        args.push(request.private_dir.join(USAGE_FILE).into());
         args.push("--add-dir".into());
         args.push(request.scratch_dir.clone().into());
         if let Some(model) = &self.model {
@@ -153,7 +167,7 @@ impl Agent for CopilotAgent {
     async fn run_stage(&self, request: StageRequest) -> Result<AgentOutcome, AgentError> {
         super::prepare_dirs(&request).await?;
         let stage = request.stage.as_str();
-        let usage_path = request.artifacts_dir.join(USAGE_FILE);
+        let usage_path = request.private_dir.join(USAGE_FILE);
         // A usage file from an earlier attempt would be read as this run's.
         let _ = tokio::fs::remove_file(&usage_path).await;
 
@@ -167,6 +181,7 @@ impl Agent for CopilotAgent {
             .grace(self.grace)
             // Events are read line by line as they arrive; only stderr is kept for errors.
             .caps(64 * 1024, 256 * 1024);
+        let spec = super::sandboxed(&self.sandbox, spec, &request).await?;
 
         let mut record = EventRecord::default();
         let mut raw = Vec::new();
@@ -197,6 +212,10 @@ impl Agent for CopilotAgent {
             Ok(text) => events::parse_usage(&text),
             Err(_) => None,
         };
+        if let Ok(text) = tokio::fs::read(&usage_path).await {
+            super::write_artifact(stage, &request.artifacts_dir.join(USAGE_FILE), &text).await?;
+        }
+        super::copy_masked(stage, &request.private_dir.join(LOG_DIR), &request.artifacts_dir.join(LOG_DIR)).await?;
 
         let mut outcome = AgentOutcome {
             final_message: record.messages.last().cloned(),

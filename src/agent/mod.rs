@@ -104,6 +104,13 @@ pub enum AgentError {
     /// The agent ran but did not succeed (error event, missing result, failing exit status).
     #[error("stage `{stage}` failed: {reason}")]
     Failed { stage: String, reason: String, outcome: Box<AgentOutcome> },
+    /// The sandbox the settings require cannot be had, so the agent was not started.
+    #[error("stage `{stage}`: {source}")]
+    Sandbox {
+        stage: String,
+        #[source]
+        source: crate::sandbox::SandboxError,
+    },
     /// Artifacts could not be written or the child could not be driven.
     #[error("stage `{stage}`: {context}")]
     Io {
@@ -119,7 +126,7 @@ impl Classify for AgentError {
         match self {
             Self::NotInstalled { .. } => Code::Usage,
             Self::ModelUnreachable { .. } => Code::Unreachable,
-            Self::Timeout { .. } | Self::Failed { .. } | Self::Io { .. } => Code::WorkFailed,
+            Self::Timeout { .. } | Self::Failed { .. } | Self::Io { .. } | Self::Sandbox { .. } => Code::WorkFailed,
         }
     }
 }
@@ -176,6 +183,34 @@ impl Agent for ConfiguredAgent {
             Self::Command(agent) => agent.run_stage(request).await,
         }
     }
+}
+
+/// Starts `spec` for `request` inside `sandbox`: supervised, and confined to the request's
+/// folders as the settings ask.
+async fn sandboxed(
+    sandbox: &crate::sandbox::Sandbox,
+    spec: crate::process::ProcessSpec,
+    request: &StageRequest,
+) -> Result<crate::process::ProcessSpec, AgentError> {
+    let area = crate::sandbox::StageArea {
+        repo_dir: request.repo_dir.clone(),
+        scratch_dir: request.scratch_dir.clone(),
+        private_dir: request.private_dir.clone(),
+    };
+    sandbox.wrap(spec, &area).await.map_err(|source| AgentError::Sandbox { stage: request.stage.clone(), source })
+}
+
+/// Copies the files of `from` (the agent's own folder, which it could have written anything
+/// into) to `to` in the artifacts, masked; a missing folder copies nothing.
+async fn copy_masked(stage: &str, from: &std::path::Path, to: &std::path::Path) -> Result<(), AgentError> {
+    let Ok(mut entries) = tokio::fs::read_dir(from).await else { return Ok(()) };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let is_file = entry.file_type().await.is_ok_and(|kind| kind.is_file());
+        if let (true, Ok(bytes)) = (is_file, tokio::fs::read(entry.path()).await) {
+            write_artifact(stage, &to.join(entry.file_name()), &bytes).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes an artifact file, creating its folder.

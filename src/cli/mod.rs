@@ -10,6 +10,7 @@ pub mod doctor;
 mod local;
 mod plan;
 mod run;
+mod sandbox_exec;
 pub mod serve;
 
 use std::io::Write as _;
@@ -82,6 +83,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Look into the context cache: the level a job would hit, an entry, pruning
     Cache(cache::CacheArgs),
+    /// Run one agent call in the sandbox (started by the runner itself)
+    #[command(name = "sandbox-exec", hide = true)]
+    SandboxExec(sandbox_exec::SandboxExecArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -95,6 +99,14 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
+    // Before anything else, and before any thread exists: the helper's steps must run
+    // single-threaded, and read no settings.
+    if let Command::SandboxExec(args) = &cli.command {
+        return sandbox_exec::run(args);
+    }
+    // No other process of this uid may read our memory or `/proc/<pid>/environ` (the agent is
+    // kept out by the sandbox in any case; this covers everything else on the machine).
+    let _ = nix::sys::prctl::set_dumpable(false);
     let env = Env::capture();
     let flags = cli.global.flags();
     if let Command::Config(args) = cli.command {
@@ -124,7 +136,7 @@ pub fn main() -> ExitCode {
             Command::Local(args) => local::run(args, settings, env).await,
             Command::Serve(args) => serve::run(args, settings, env).await,
             Command::Cache(args) => cache::run(args, settings, env).await,
-            Command::Config(_) => unreachable!("handled before the runtime starts"),
+            Command::Config(_) | Command::SandboxExec(_) => unreachable!("handled before the runtime starts"),
         }
     });
     match outcome {
