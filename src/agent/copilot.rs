@@ -371,8 +371,8 @@ mod tests {
             "--no-auto-update",
             "--deny-tool=shell(git push) --deny-tool=shell(git remote) --deny-tool=shell(git config) \
              --deny-tool=shell(git credential) --deny-tool=shell(curl)",
-            "--log-dir /tmp/artifacts/implementation/copilot-logs",
-            "--usage-output-file /tmp/artifacts/implementation/copilot-usage.json",
+            "--log-dir /tmp/work/implementation/agent/copilot-logs",
+            "--usage-output-file /tmp/work/implementation/agent/copilot-usage.json",
             "--add-dir /tmp/scratch",
             "--model gpt-4.1",
             "--secret-env-vars COPILOT_GITHUB_TOKEN,GH_TOKEN,GITHUB_TOKEN",

@@ -10,4 +10,5 @@ mod issue_note;
 mod languages;
 mod mr_note;
 mod rig;
+mod sandbox;
 mod secrets;

@@ -30,7 +30,7 @@ fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Asserts the agent's token appears nowhere the job could have put it.
-fn assert_token_absent(rig: &Rig, out: &Output) {
+pub(crate) fn assert_token_absent(rig: &Rig, out: &Output) {
     let token = rig.gitlab.agent_token();
     let bytes = token.as_bytes();
     for request in rig.gitlab.requests() {
@@ -69,7 +69,7 @@ fn assert_clean_environment(rig: &Rig, dump: &Path) {
 #[tokio::test]
 async fn the_copilot_cli_run_leaks_the_token_nowhere() {
     let mut rig = Rig::start(|paths| {
-        let dump = paths.job_dir.join("cli-shell-env.txt");
+        let dump = paths.work.join("stages/2-implementation/scratch/cli-shell-env.txt");
         let command = format!("env > '{}' && echo hello > greeting.txt", dump.display());
         implementation_script(paths, Reply::bash(&command, "Dump the environment"), "Added greeting.txt.")
     })
@@ -77,7 +77,7 @@ async fn the_copilot_cli_run_leaks_the_token_nowhere() {
 
     let out = run_assignment(&mut rig).await;
 
-    assert_clean_environment(&rig, &rig.paths.job_dir.join("cli-shell-env.txt"));
+    assert_clean_environment(&rig, &rig.paths.work.join("stages/2-implementation/scratch/cli-shell-env.txt"));
     assert_token_absent(&rig, &out);
 }
 
@@ -86,16 +86,15 @@ async fn a_command_agent_gets_no_token_and_the_run_leaks_it_nowhere() {
     let mut rig = Rig::start(|paths| implementation_script(paths, Reply::text("unused"), "unused")).await;
     let tools = tempfile::tempdir().unwrap();
     let agent = tools.path().join("scripted-agent");
-    let dump = rig.paths.job_dir.join("command-agent-env.txt");
-    let script = format!(
-        "#!/bin/sh\nenv > '{}'\necho hello > \"$1/greeting.txt\"\necho 'Added greeting.txt.'\n",
-        dump.display()
-    );
+    // The agent may write only in its own folders: it dumps its environment into its scratch.
+    let dump = rig.paths.work.join("stages/1-implementation/scratch/command-agent-env.txt");
+    let script =
+        "#!/bin/sh\nenv > \"$3/command-agent-env.txt\"\necho hello > \"$1/greeting.txt\"\necho 'Added greeting.txt.'\n";
     std::fs::write(&agent, script).unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     rig.job
         .set("COPILOT_AGENT", "command")
-        .set("COPILOT_AGENT_COMMAND", format!("{} {{workdir}} {{prompt_file}}", agent.display()))
+        .set("COPILOT_AGENT_COMMAND", format!("{} {{workdir}} {{prompt_file}} {{scratch_dir}}", agent.display()))
         .set("USE_ORCHESTRATED_ISSUE", "false");
 
     let out = run_assignment(&mut rig).await;
