@@ -57,7 +57,11 @@ impl Install {
     }
 
     fn args(&self, project: &str) -> DoctorArgs {
-        DoctorArgs { project: Some(project.to_owned()), copilot: Some(copilot_stand_in(self.scratch.path())) }
+        DoctorArgs {
+            project: Some(project.to_owned()),
+            copilot: Some(copilot_stand_in(self.scratch.path())),
+            sandbox_helper: Some(env!("CARGO_BIN_EXE_copilot-runner").into()),
+        }
     }
 
     async fn diagnose(&self, args: &DoctorArgs) -> Report {
@@ -155,7 +159,11 @@ async fn a_rejected_token_skips_what_depends_on_it() {
 #[tokio::test]
 async fn a_missing_copilot_cli_fails_with_the_install_command() {
     let install = Install::complete().await;
-    let args = DoctorArgs { project: None, copilot: Some(install.scratch.path().join("no-copilot-here")) };
+    let args = DoctorArgs {
+        project: None,
+        copilot: Some(install.scratch.path().join("no-copilot-here")),
+        sandbox_helper: Some(env!("CARGO_BIN_EXE_copilot-runner").into()),
+    };
     let report = install.diagnose(&args).await;
     assert_eq!(outcome(&report, "copilot cli"), Outcome::Fail);
     assert!(fix(&report, "copilot cli").contains("npm install -g @github/copilot@1.0.102"));
@@ -213,4 +221,19 @@ async fn finds_the_cli_through_copilot_cli_path_and_reads_the_real_version() {
     let check = report.check("copilot cli").expect("a copilot check");
     assert_eq!(check.outcome, Outcome::Pass, "{}", report.render());
     assert!(check.detail.contains("version 1.0.102"), "{}", check.detail);
+}
+
+#[tokio::test]
+async fn reports_the_landlock_abi_and_what_the_sandbox_will_enforce() {
+    let install = Install::complete().await;
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let check = report.check("agent sandbox").unwrap_or_else(|| panic!("no sandbox check in:\n{}", report.render()));
+    assert_eq!(check.outcome, Outcome::Pass, "{}", report.render());
+    // This machine's kernel offers every ABI the sandbox uses.
+    assert!(check.detail.contains("`COPILOT_SANDBOX=require`"), "{}", check.detail);
+    assert!(check.detail.contains("Landlock ABI"), "{}", check.detail);
+    for enforced in ["files:", "processes:", "network: TCP", "signals"] {
+        assert!(check.detail.contains(enforced), "`{enforced}` missing: {}", check.detail);
+    }
+    assert!(check.detail.ends_with("not enforced: nothing"), "{}", check.detail);
 }

@@ -3,7 +3,8 @@
 //!
 //! Checks, in order: the GitLab token (`GET /user`), that it belongs to the configured agent
 //! user, the agent's access to a sample project (`--project`), the agent project's branch and
-//! trigger token, the Copilot CLI (`copilot --version`), and the context cache store. Each check
+//! trigger token, the Copilot CLI (`copilot --version`), the agent sandbox (the kernel's Landlock
+//! ABI and what it will enforce), and the context cache store. Each check
 //! passes, fails with a fix, is skipped with the reason, or finds GitLab unreachable. Exit code:
 //! 0 when nothing failed, 3 when GitLab could not be reached, 2 for any other failure.
 //!
@@ -21,11 +22,12 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::config::{Env, Settings};
+use crate::config::{Env, SandboxMode, Settings};
 use crate::env_vars;
 use crate::exit::Code;
 use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::Sandbox;
 
 /// A ref name git refuses (`..` is not allowed in a ref), so the trigger probe can never run a
 /// pipeline on a real branch.
@@ -43,6 +45,9 @@ pub struct DoctorArgs {
     /// The Copilot CLI to check [default: `COPILOT_CLI_PATH`, else `copilot` on PATH]
     #[arg(long, value_name = "PATH")]
     pub copilot: Option<PathBuf>,
+    /// The `copilot-runner` binary whose `sandbox-exec` is probed [default: this program]
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub sandbox_helper: Option<PathBuf>,
 }
 
 /// How one check ended.
@@ -164,6 +169,7 @@ pub async fn diagnose(args: &DoctorArgs, settings: &Settings, env: &Env) -> Repo
     let agent = gitlab_checks(args, settings, &api_url, &mut report).await;
     trigger_checks(settings, &api_url, agent.as_ref(), &mut report).await;
     report.checks.push(copilot_check(args, settings.copilot_cli_path.as_ref(), env).await);
+    report.checks.push(sandbox_check(args, settings, env).await);
     report.checks.push(cache_check(&settings.context_cache_url).await);
     report
 }
@@ -419,6 +425,51 @@ async fn copilot_check(args: &DoctorArgs, configured: Option<&PathBuf>, env: &En
             install_fix,
         ),
         Err(error) => Check::fail(COPILOT, error.to_string(), install_fix),
+    }
+}
+
+/// What the agent sandbox will enforce on this kernel, as `COPILOT_SANDBOX` asks.
+async fn sandbox_check(args: &DoctorArgs, settings: &Settings, env: &Env) -> Check {
+    const SANDBOX: &str = "agent sandbox";
+    let mut sandbox = Sandbox::from_settings(settings, env, &[]);
+    if let Some(helper) = &args.sandbox_helper {
+        sandbox = sandbox.with_launcher(helper.clone());
+    }
+    let mode = match settings.sandbox {
+        SandboxMode::Require => "require",
+        SandboxMode::BestEffort => "best-effort",
+        SandboxMode::Off => "off",
+    };
+    let support = match sandbox.support().await {
+        Ok(support) => support,
+        Err(error) => {
+            return Check::fail(SANDBOX, error.to_string(), "reinstall copilot-runner; the image ships it whole");
+        }
+    };
+    let enforced = support.describe();
+    let missing = support.missing();
+    let summary = format!(
+        "`COPILOT_SANDBOX={mode}`; kernel {} offers Landlock ABI {}; enforced: {}; not enforced: {}",
+        support.kernel,
+        support.abi,
+        if enforced.is_empty() { "nothing".to_owned() } else { enforced.join("; ") },
+        if missing.is_empty() { "nothing".to_owned() } else { missing.join("; ") },
+    );
+    match (settings.sandbox, support.abi) {
+        (SandboxMode::Off, _) => Check::pass(
+            SANDBOX,
+            format!(
+                "`COPILOT_SANDBOX=off`: the agent runs unconfined (kernel {}, Landlock ABI {})",
+                support.kernel, support.abi
+            ),
+        ),
+        (SandboxMode::Require, 0) => Check::fail(
+            SANDBOX,
+            summary,
+            "run the jobs on nodes whose kernel has Landlock (Linux 5.13 or later with `landlock` in the LSM list: \
+             `cat /sys/kernel/security/lsm`), or set `COPILOT_SANDBOX=best-effort` to accept an unconfined agent",
+        ),
+        _ => Check::pass(SANDBOX, summary),
     }
 }
 

@@ -24,7 +24,7 @@ const CONFIG_MARKER: &str = "runner-config-7f3a";
 /// The probe the agent writes and runs. It records every attempt in a JSON report, starts a
 /// process in a session of its own that would rewrite a file two seconds later, and commits
 /// whatever it stole as `loot.txt` (as the agent did in the incident that started this).
-const PROBE: &str = r#"
+const PROBE: &str = r#"#!/usr/bin/python3
 import json, os, socket, subprocess, sys
 spec = json.load(open(sys.argv[1]))
 report = {"reads": {}, "writes": {}, "environ_read": 0, "cmdline_read": 0}
@@ -111,9 +111,10 @@ fn lay_out_agent_project(rig: &mut Rig) -> [PathBuf; 3] {
     [git_config, config, file_variable]
 }
 
-/// Writes the probe's spec to `spec`: what to read and write, which ports to try, and where to
-/// report (the scratch folder of `stage`). Returns the report's path.
-fn write_spec(rig: &mut Rig, spec: &Path, stage: &str) -> PathBuf {
+/// Writes the probe's spec into the scratch folder of `stage` (laid out before the job, as
+/// anything the agent finds there): what to read and write, which ports to try, and where to
+/// report. Returns the report's path.
+fn write_spec(rig: &mut Rig, stage: &str) -> PathBuf {
     let reads = lay_out_agent_project(rig);
     let paths = &rig.paths;
     let git_dir = paths.work.join(format!("project-{}.git", paths.project_id));
@@ -134,8 +135,14 @@ fn write_spec(rig: &mut Rig, spec: &Path, stage: &str) -> PathBuf {
         "loot_file": paths.in_clone("loot.txt"),
         "report": report.display().to_string(),
     });
+    let spec = spec_path(paths, stage);
+    std::fs::create_dir_all(spec.parent().unwrap()).unwrap();
     std::fs::write(spec, json.to_string()).unwrap();
     report
+}
+
+fn spec_path(paths: &Paths, stage: &str) -> PathBuf {
+    scratch(paths, stage).join("probe-spec.json")
 }
 
 /// A file in the job's folder, outside everything the agent may write.
@@ -144,10 +151,15 @@ fn outside(paths: &Paths) -> PathBuf {
 }
 
 /// Analysis as usual; the implementation stage writes the probe into its scratch folder, runs
-/// it with the spec at `spec`, then does the work.
-fn probing_script(paths: &Paths, spec: &Path) -> Script {
+/// it, then does the work.
+fn probing_script(paths: &Paths) -> Script {
     let probe = scratch(paths, "2-implementation").join("probe.py");
-    let run = format!("/usr/bin/python3 {} {}", probe.display(), spec.display());
+    // Run as `./probe.py` from its folder: the CLI asks before a command names a program
+    // outside the folders it was given, and nobody is there to answer.
+    let run = format!(
+        "cd {} && chmod +x probe.py && ./probe.py probe-spec.json",
+        scratch(paths, "2-implementation").display()
+    );
     Script::new()
         .rule(
             Rule::when(ANALYSIS_STAGE)
@@ -164,10 +176,9 @@ fn probing_script(paths: &Paths, spec: &Path) -> Script {
         .fallback(Reply::text("Nothing to do."))
 }
 
-/// Assigns the issue and runs the job; the probe's spec lives in `granted`, a folder the
-/// sandbox is told the agent may read.
-async fn run_job(rig: &mut Rig, sandbox: &str, granted: &str) -> Output {
-    rig.job.set("COPILOT_SANDBOX", sandbox).set("COPILOT_SANDBOX_READ_PATHS", granted);
+/// Assigns the issue and runs the job with `COPILOT_SANDBOX=sandbox`.
+async fn run_job(rig: &mut Rig, sandbox: &str) -> Output {
+    rig.job.set("COPILOT_SANDBOX", sandbox);
     let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
     rig.assign(iid, "alice");
     rig.run().await
@@ -175,17 +186,21 @@ async fn run_job(rig: &mut Rig, sandbox: &str, granted: &str) -> Output {
 
 /// A Copilot CLI job whose agent runs the probe, with `COPILOT_SANDBOX=sandbox`.
 async fn run_probing_job(sandbox: &str) -> (Rig, Value, Output) {
-    let spec_dir = tempfile::tempdir().unwrap();
-    let spec = spec_dir.path().join("probe-spec.json");
-    let mut rig = Rig::start(|paths| probing_script(paths, &spec)).await;
-    let report = write_spec(&mut rig, &spec, "2-implementation");
-    let out = run_job(&mut rig, sandbox, &spec_dir.path().display().to_string()).await;
+    let mut rig = Rig::start(probing_script).await;
+    let report = write_spec(&mut rig, "2-implementation");
+    let out = run_job(&mut rig, sandbox).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    (rig, read_report(&report), out)
+    let transcript = rig.paths.artifacts.join("stages/2-implementation/agent-1/transcript.txt");
+    let report = read_report(&report, &transcript);
+    (rig, report, out)
 }
 
-fn read_report(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+/// The probe's report; when it has none, the failure shows what the agent's run said.
+fn read_report(path: &Path, transcript: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| {
+        let said = std::fs::read_to_string(transcript).unwrap_or_default();
+        panic!("{}: {error}\nthe agent's transcript:\n{said}", path.display())
+    });
     serde_json::from_str(&text).unwrap()
 }
 
@@ -264,9 +279,9 @@ async fn the_same_script_without_the_sandbox_finds_the_token() {
 #[tokio::test]
 async fn a_command_agent_is_contained_the_same_way() {
     let tools = tempfile::tempdir().unwrap();
-    let spec = tools.path().join("probe-spec.json");
     let mut rig = Rig::start(|_| Script::new()).await;
-    let report = write_spec(&mut rig, &spec, "1-implementation");
+    let report = write_spec(&mut rig, "1-implementation");
+    let spec = spec_path(&rig.paths, "1-implementation");
     // The command agent runs the probe, then does the work.
     let probe = tools.path().join("probe.py");
     std::fs::write(&probe, PROBE).unwrap();
@@ -283,9 +298,10 @@ async fn a_command_agent_is_contained_the_same_way() {
         .set("COPILOT_AGENT_COMMAND", format!("{} {{workdir}}", agent.display()))
         .set("USE_ORCHESTRATED_ISSUE", "false");
 
-    let out = run_job(&mut rig, "require", &tools.path().display().to_string()).await;
+    let out = run_job(&mut rig, "require").await;
 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_contained(&rig, &read_report(&report));
+    let transcript = rig.paths.artifacts.join("stages/1-implementation/agent-1/transcript.txt");
+    assert_contained(&rig, &read_report(&report, &transcript));
     assert_work_done_and_nothing_leaked(&rig, &out).await;
 }
