@@ -67,13 +67,14 @@ fn understanding_requests(rig: &Rig) -> usize {
     rig.model.requests().iter().filter(|request| request.json().to_string().contains(UNDERSTANDING_STAGE)).count()
 }
 
-/// The cached entry's `meta.json` for one commit of `branch`, from the default file store.
+/// The cached entry's `meta.json` for one commit of `branch`, from the default file store
+/// (`$CI_PROJECT_DIR/.copilot-cache`).
 fn cached_meta(rig: &Rig, branch: &str, sha: &str) -> Option<Value> {
     let branch = branch.replace('/', "%2F");
-    let meta = rig
-        .paths
-        .job_dir
-        .join(format!(".copilot-cache/projects/{}/branches/{branch}/commits/{sha}/meta.json", rig.project_id));
+    let meta = rig.paths.job_dir.join(format!(
+        "agent-project/.copilot-cache/projects/{}/branches/{branch}/commits/{sha}/meta.json",
+        rig.project_id
+    ));
     std::fs::read(meta).ok().map(|bytes| serde_json::from_slice(&bytes).unwrap())
 }
 
