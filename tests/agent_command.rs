@@ -1,6 +1,7 @@
 //! The command backend with a small scripted agent (a shell script the test writes): the prompt
 //! arrives in a file, placeholders become arguments without a shell, our tokens stay out of its
-//! environment, and a failing or hanging agent ends as a typed error.
+//! environment, a failing or hanging agent ends as a typed error, and nothing it started
+//! outlives its stage.
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly on any setup error")]
 
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use copilot_runner::agent::command::CommandAgent;
 use copilot_runner::agent::{Agent, AgentError, StageRequest};
 use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner_testkit::processes::session_alive;
 
 const GITLAB_TOKEN: &str = "glpat-command-test-never-leaks";
 
@@ -116,4 +118,36 @@ async fn a_missing_agent_program_is_reported_at_configuration() {
     let error = CommandAgent::from_settings(&settings, &env).unwrap_err();
     assert!(matches!(error, AgentError::NotInstalled { .. }), "{error:?}");
     assert!(error.to_string().contains("`no-such-agent-cli`"), "{error}");
+}
+
+/// Leaves a process in a session of its own that would write `late.txt` in the repository half a
+/// minute later, and records the session's id in `left-behind.pid`.
+const LEAVES_A_PROCESS: &str = "setsid sh -c 'sleep 30; echo late > late.txt' </dev/null >/dev/null 2>&1 &
+echo $! > left-behind.pid
+echo started";
+
+fn left_behind(repo: &std::path::Path) -> i64 {
+    std::fs::read_to_string(repo.join("left-behind.pid")).unwrap().trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_process_the_agent_leaves_behind_is_ended_with_its_stage() {
+    let fixture = Fixture::new(LEAVES_A_PROCESS);
+    let outcome = fixture.agent("fake-agent").run_stage(fixture.request(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(outcome.final_message.as_deref(), Some("started"));
+    let leader = left_behind(&fixture.path("repo dir"));
+    assert!(!session_alive(leader), "session {leader} outlived the stage");
+}
+
+#[test]
+#[expect(clippy::disallowed_methods, reason = "the control run starts the agent without our process runner")]
+fn the_same_process_outlives_an_agent_run_without_the_supervisor() {
+    let fixture = Fixture::new(LEAVES_A_PROCESS);
+    let status = std::process::Command::new(fixture.path("fake-agent")).current_dir(fixture.path("repo dir")).status();
+    assert!(status.unwrap().success());
+    let leader = left_behind(&fixture.path("repo dir"));
+    let alive = session_alive(leader);
+    // Clean up before asserting: the session leader is also its process group's.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(leader as i32), nix::sys::signal::Signal::SIGKILL);
+    assert!(alive, "without the supervisor the session should still be running");
 }

@@ -10,6 +10,7 @@ use std::process::Output;
 
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
+use copilot_runner_testkit::processes::session_alive;
 use serde_json::Value;
 
 use crate::rig::{ANALYSIS, ANALYSIS_STAGE, IMPLEMENTATION_STAGE, PROJECT, Paths, Rig};
@@ -202,17 +203,6 @@ fn read_report(path: &Path, transcript: &Path) -> Value {
         panic!("{}: {error}\nthe agent's transcript:\n{said}", path.display())
     });
     serde_json::from_str(&text).unwrap()
-}
-
-/// Whether any process of the session `leader` started is still running.
-fn session_alive(leader: i64) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // state ppid pgrp session …
-        fields.get(3).and_then(|session| session.parse::<i64>().ok()) == Some(leader) && fields[0] != "Z"
-    })
 }
 
 /// Every attempt of a confined probe failed, and what the agent needs still worked.
