@@ -383,3 +383,28 @@ fn webhook_deployment_is_probed_bounded_and_locked_down() {
         .collect();
     assert_eq!(egress_ports, BTreeSet::from([53, 443]), "egress only to DNS and GitLab's HTTPS");
 }
+
+#[test]
+fn the_job_network_policy_is_valid_and_selects_the_job_pods() {
+    let policy = repo().join("k8s-runner/jobs/networkpolicy.yaml");
+    let output = kubernetes_validate(std::slice::from_ref(&policy));
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && report.contains(" passed "), "kubernetes-validate --strict failed:\n{report}");
+
+    let manifest: Value = serde_saphyr::from_str(&std::fs::read_to_string(&policy).unwrap()).unwrap();
+    let selector = manifest["spec"]["podSelector"]["matchLabels"].as_object().unwrap();
+    let config = runner_config();
+    let labels = config["runners"][0]["kubernetes"]["pod_labels"].as_table().unwrap();
+    for (name, value) in selector {
+        assert_eq!(labels.get(name).and_then(toml::Value::as_str), value.as_str(), "job pods carry `{name}`");
+    }
+    assert_eq!(manifest["spec"]["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    assert_eq!(manifest["spec"]["ingress"], serde_json::json!([]), "nothing may connect to a job pod");
+    let egress = manifest["spec"]["egress"].as_array().unwrap();
+    let ports: Vec<u64> = egress
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap())
+        .filter_map(|port| port["port"].as_u64())
+        .collect();
+    assert!(ports.iter().all(|port| [53, 443].contains(port)), "{ports:?}");
+}
