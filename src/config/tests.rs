@@ -172,3 +172,33 @@ fn agent_settings_default_to_copilot_and_the_command_backend_needs_its_template(
     let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "claude")]), &Flags::default()).unwrap_err();
     assert!(errors.to_string().contains("`copilot` or `command`"), "{errors}");
 }
+
+#[test]
+fn a_secret_given_as_a_file_variable_is_read_from_the_file_and_the_file_remembered() {
+    let file = yaml_file("glpat-from-a-file-variable\n");
+    let path = file.path().display().to_string();
+    let settings = Settings::resolve(&env(&[("GITLAB_TOKEN", &path)]), &Flags::default()).expect("valid");
+    assert_eq!(settings.gitlab_token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-from-a-file-variable"));
+    assert_eq!(settings.secret_files, vec![file.path().to_owned()]);
+    // A value that is not a path is the secret itself.
+    let settings = Settings::resolve(&env(&[("GITLAB_TOKEN", "glpat-plain")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.gitlab_token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-plain"));
+    assert!(settings.secret_files.is_empty());
+}
+
+#[test]
+fn sandbox_settings_are_checked() {
+    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
+    assert_eq!(settings.sandbox, SandboxMode::Require);
+    let settings = Settings::resolve(
+        &env(&[("COPILOT_SANDBOX", "best-effort"), ("COPILOT_SANDBOX_PORTS", "8443, 9000")]),
+        &Flags::default(),
+    )
+    .expect("valid");
+    assert_eq!((settings.sandbox, settings.sandbox_ports), (SandboxMode::BestEffort, vec![8443, 9000]));
+    let errors =
+        Settings::resolve(&env(&[("COPILOT_SANDBOX", "maybe"), ("COPILOT_SANDBOX_PORTS", "http")]), &Flags::default())
+            .unwrap_err();
+    let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
+    assert_eq!(keys, ["COPILOT_SANDBOX", "COPILOT_SANDBOX_PORTS"]);
+}
