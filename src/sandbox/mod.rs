@@ -127,6 +127,8 @@ pub struct Sandbox {
     /// Paths no stage may reach, whatever else is granted.
     protected: Vec<PathBuf>,
     support: OnceLock<Result<Support, String>>,
+    /// Set once the job log said what this kernel does not enforce.
+    warned: OnceLock<()>,
 }
 
 impl Sandbox {
@@ -149,6 +151,7 @@ impl Sandbox {
             ports,
             protected: policy::protected_paths(settings, env),
             support: OnceLock::new(),
+            warned: OnceLock::new(),
         }
     }
 
@@ -205,7 +208,7 @@ impl Sandbox {
             });
         }
         let missing = support.missing();
-        if !missing.is_empty() {
+        if !missing.is_empty() && self.warned.set(()).is_ok() {
             tracing::warn!(
                 kernel = %support.kernel,
                 abi = support.abi,

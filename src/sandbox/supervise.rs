@@ -41,7 +41,8 @@ pub fn supervise(launcher: &Path, policy: &Policy, policy_json: &str, program: &
     if let Err(error) = signals.thread_block() {
         return fail(&format!("cannot block signals: {error}"));
     }
-    // The runner's death is a SIGTERM; if it died before this line, act on it at once.
+    // The runner's death is a SIGTERM (the runner starts agents from its runtime's worker
+    // threads, which live as long as it does); if it died before this line, stop at once.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
     if nix::unistd::getppid() == Pid::from_raw(1) {
         return fail("the runner is gone");
