@@ -5,6 +5,7 @@
 
 mod context_cache;
 mod failures;
+mod git_isolation;
 mod issue_assignee;
 mod issue_note;
 mod languages;

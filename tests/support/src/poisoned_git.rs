@@ -156,6 +156,28 @@ impl Poison {
         )
     }
 
+    /// An agent program for the `command` backend: on its first call it poisons the repository
+    /// with work tree `work_tree` and git dir `git_dir`; on every call it adds `greeting.txt`.
+    pub fn agent(&self, work_tree: &Path, git_dir: &Path) -> PathBuf {
+        let poison = self.dir.join("poison.sh");
+        std::fs::write(&poison, self.script(work_tree, git_dir)).expect("writing the poison script");
+        let applied = self.dir.join("applied");
+        let agent = self.dir.join("poisoning-agent");
+        let program = format!(
+            "#!/bin/sh
+set -e
+echo hello > '{tree}/greeting.txt'
+             if [ ! -e '{applied}' ]; then touch '{applied}'; sh '{poison}'; fi
+echo 'Added greeting.txt.'
+",
+            tree = work_tree.display(),
+            applied = applied.display(),
+            poison = poison.display(),
+        );
+        executable(&agent, &program);
+        agent
+    }
+
     /// Runs [`Poison::script`] with `sh`.
     pub async fn apply(&self, work_tree: &Path, git_dir: &Path) {
         let output = tokio::process::Command::new("sh")
