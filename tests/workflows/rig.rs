@@ -222,6 +222,24 @@ impl Rig {
     }
 }
 
+/// Every regular file below `dir`, recursively (symlinks are not followed).
+pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
 /// The status note line of a step: `- ✅ Implementation`.
 pub(crate) fn step_line(state: &str, step: &str) -> String {
     format!("- {state} {step}")
