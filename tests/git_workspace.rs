@@ -17,6 +17,7 @@ use base64::Engine as _;
 use copilot_runner::config::Env;
 use copilot_runner::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
 use copilot_runner_testkit::FakeGitLab;
+use copilot_runner_testkit::poisoned_git::Poison;
 
 const PROJECT: &str = "acme/widgets";
 
@@ -105,7 +106,7 @@ async fn clone_with_a_token_keeps_it_out_of_config_remote_url_and_logs() {
     let head = workspace.push("copilot/issue-1").await.unwrap();
     assert_eq!(fake.branch_head(PROJECT, "copilot/issue-1").await.as_deref(), Some(head.as_str()));
 
-    let config = read(dest.join(".git/config"));
+    let config = read(workspace.git_dir().join("config"));
     for secret in [&token, &encoded] {
         assert!(!config.contains(secret.as_str()), ".git/config holds a credential:\n{config}");
     }
@@ -149,6 +150,7 @@ async fn clone_without_access_fails_with_a_typed_error() {
     let err = clone_as(&fake, Some(fake.token("outsider")), &dir.path().join("outsider"), Some(1)).await.unwrap_err();
     assert!(matches!(err, GitError::NotFound { .. }), "{err:?}");
     assert!(!dir.path().join("outsider").join(".git").exists(), "a failed clone leaves nothing behind");
+    assert!(!dir.path().join("outsider.git").exists(), "a failed clone leaves nothing behind");
 }
 
 #[tokio::test]
@@ -161,14 +163,14 @@ async fn shallow_clone_depth_is_respected() {
     let dir = tempfile::tempdir().unwrap();
 
     let shallow = dir.path().join("shallow");
-    clone(&fake, &shallow, Some(2)).await;
+    let workspace = clone(&fake, &shallow, Some(2)).await;
     assert_eq!(git(&shallow, &["rev-list", "--count", "HEAD"]).trim(), "2");
-    assert!(shallow.join(".git/shallow").exists());
+    assert!(workspace.git_dir().join("shallow").exists());
 
     let full = dir.path().join("full");
-    clone(&fake, &full, None).await;
+    let workspace = clone(&fake, &full, None).await;
     assert_eq!(git(&full, &["rev-list", "--count", "HEAD"]).trim(), "5");
-    assert!(!full.join(".git/shallow").exists());
+    assert!(!workspace.git_dir().join("shallow").exists());
 }
 
 #[tokio::test]
@@ -298,7 +300,7 @@ async fn a_conflicting_rebase_returns_conflict_and_the_remote_keeps_the_persons_
     // The rebase was aborted: the agent's branch and files are as they were.
     assert_eq!(workspace.head_sha().await.unwrap(), ours);
     assert!(!workspace.has_changes().await.unwrap());
-    assert!(!workspace.dir().join(".git/rebase-merge").exists());
+    assert!(!workspace.git_dir().join("rebase-merge").exists());
 }
 
 #[tokio::test]
@@ -332,4 +334,56 @@ async fn clone_of_a_named_branch_checks_it_out_and_a_missing_one_is_not_found() 
     let dest = dir.path().join("absent");
     let err = Workspace::clone(git_command(&dest), remote(), &dest, Some(1), Some("feature/absent")).await.unwrap_err();
     assert!(matches!(err, GitError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_git_dir_lives_beside_the_work_tree_behind_a_gitfile() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("project-1");
+    let workspace = clone(&fake, &dest, Some(1)).await;
+
+    assert_eq!(workspace.git_dir(), dir.path().join("project-1.git"));
+    assert!(workspace.git_dir().join("objects").is_dir() && workspace.git_dir().join("HEAD").is_file());
+    assert!(std::fs::symlink_metadata(dest.join(".git")).unwrap().is_file(), "the work tree holds a gitfile");
+    assert_eq!(read(dest.join(".git")), format!("gitdir: {}\n", workspace.git_dir().display()));
+    // The agent's own tools find the repository through the gitfile.
+    assert_eq!(git(&dest, &["rev-parse", "HEAD"]).trim(), workspace.head_sha().await.unwrap());
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "");
+
+    let err = clone_as(&fake, Some(fake.agent_token()), &dest, Some(1)).await.unwrap_err();
+    assert!(matches!(err, GitError::Io { .. }), "a second clone onto the same git dir is refused: {err:?}");
+}
+
+#[tokio::test]
+async fn a_poisoned_git_dir_steers_no_commit_fetch_rebase_or_push() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let branch = "copilot/issue-13";
+    let workspace = agent_branch(&fake, dir.path(), branch).await;
+    let refs_before = fake.refs(PROJECT).await.unwrap();
+    let poison = Poison::start(&dir.path().join("poison"), &fake.git_url(PROJECT)).await;
+
+    // What the agent could do between our operations when nothing stops it from writing the git dir.
+    poison.apply(workspace.dir(), workspace.git_dir()).await;
+    std::fs::write(workspace.dir().join("agent.txt"), "by the agent, poisoned\n").unwrap();
+    let theirs = fake
+        .push_files(PROJECT, branch, &[("person.txt", Some("by a person\n"))], "Person: meanwhile", "alice")
+        .await
+        .unwrap();
+    workspace.commit_all("Agent: second", &[]).await.unwrap().unwrap();
+    let outcome = workspace.push_rebasing_once(branch).await.unwrap();
+    assert!(matches!(outcome, PushOutcome::PushedAfterRebase { .. }), "{outcome:?}");
+    assert!(fake.is_ancestor(PROJECT, &theirs, branch).await);
+    assert!(workspace.fetch("main").await.unwrap().is_some());
+
+    poison.assert_untouched();
+    let mut refs_after = fake.refs(PROJECT).await.unwrap();
+    refs_after.retain(|name| !refs_before.contains(name));
+    assert_eq!(refs_after, Vec::<String>::new(), "only the agent's branch, which existed, may change");
+    assert!(git(workspace.dir(), &["tag", "--list"]).contains("agent-annotated"), "the agent's tags stay local");
+    assert_eq!(read(workspace.dir().join(".git")), format!("gitdir: {}\n", workspace.git_dir().display()));
+
+    // The control: the same poison, read by plain git, reaches the traps.
+    poison.assert_plain_git_falls_for_it(workspace.dir(), workspace.git_dir(), &fake.git_url(PROJECT)).await;
 }

@@ -173,7 +173,10 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert_eq!(job["timeout"], "3h");
     assert_eq!(job["resource_group"], "copilot-$TARGET_PROJECT_ID-mr-$TARGET_MR_IID");
     assert_eq!(job["artifacts"]["reports"]["codequality"], "copilot-artifacts/gl-code-quality-report.json");
-    assert_eq!(job["artifacts"]["paths"], serde_json::json!(["copilot-artifacts/"]));
+    let paths = job["artifacts"]["paths"].as_array().expect("a list of artifact paths");
+    assert!(paths.contains(&Value::from("copilot-artifacts/copilot-runner.log")), "{paths:?}");
+    assert!(!paths.contains(&Value::from("copilot-artifacts/")), "the whole folder is never uploaded: {paths:?}");
+    assert_eq!(job["artifacts"]["access"], "developer");
     assert_eq!(job["variables"]["COPILOT_LANGUAGE"], "en");
     assert_eq!(job["script"], serde_json::json!(["copilot-runner run"]));
 }
@@ -377,6 +380,10 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
         collected.join("copilot-artifacts/copilot-runner.log").is_file(),
         "the job's artifacts hold the run log:\n{log}"
     );
+    // The listed files only: the stages' prompts and transcripts, not the CLI's raw events.
+    let stage = collected.join("copilot-artifacts/stages/2-implementation");
+    assert!(stage.join("prompt-1.md").is_file() && stage.join("agent-1/transcript.txt").is_file(), "{log}");
+    assert!(!stage.join("agent-1/copilot-events.jsonl").exists(), "raw events are not uploaded");
     drop(model);
     drop(gitlab);
 }

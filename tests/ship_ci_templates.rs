@@ -238,7 +238,6 @@ fn base_job_keeps_artifacts_and_cache_and_runs_the_binary() {
     assert_eq!(base["tags"], inputs["tags"]["default"]);
     assert_eq!(base["timeout"], inputs["job_timeout"]["default"]);
     assert!(base["interruptible"].is_boolean());
-    assert_eq!(base["artifacts"]["paths"], serde_json::json!(["copilot-artifacts/"]));
     assert_eq!(base["artifacts"]["when"], "always");
     assert!(base["artifacts"]["expire_in"].is_string());
     assert_eq!(base["cache"]["paths"], serde_json::json!([".copilot-cache/"]));
@@ -254,6 +253,32 @@ fn base_job_keeps_artifacts_and_cache_and_runs_the_binary() {
         pipeline["copilot:mr_reviewer"]["artifacts"]["reports"]["codequality"],
         "copilot-artifacts/gl-code-quality-report.json"
     );
+}
+
+#[test]
+fn artifacts_are_an_explicit_list_never_the_whole_folder_and_only_developers_download_them() {
+    let (_, pipeline) = interpolated_template();
+    let artifacts = &pipeline[".copilot-runner"]["artifacts"];
+    assert_eq!(artifacts["access"], "developer");
+    let paths: Vec<&str> = artifacts["paths"].as_array().unwrap().iter().map(|path| path.as_str().unwrap()).collect();
+    for path in &paths {
+        assert!(path.starts_with("copilot-artifacts/") && !path.ends_with('/'), "`{path}` uploads a whole folder");
+    }
+    for needed in [
+        "copilot-artifacts/copilot-runner.log",
+        "copilot-artifacts/**/summary.json",
+        "copilot-artifacts/**/plan.json",
+        "copilot-artifacts/**/prompt*.md",
+        "copilot-artifacts/**/transcript.txt",
+        "copilot-artifacts/gl-code-quality-report.json",
+    ] {
+        assert!(paths.contains(&needed), "`{needed}` is not uploaded: {paths:?}");
+    }
+    // The Copilot CLI's raw events and debug logs can quote whole files of the target.
+    assert!(!paths.iter().any(|path| path.contains("events") || path.contains("copilot-logs")), "{paths:?}");
+    // The review job adds its report and keeps the list and the access rule (`extends` merges).
+    let review = &pipeline["copilot:mr_reviewer"]["artifacts"];
+    assert!(review.get("paths").is_none() && review.get("access").is_none(), "{review}");
 }
 
 #[test]

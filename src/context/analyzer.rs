@@ -464,7 +464,7 @@ impl<'a> IgnoreRules<'a> {
     fn new(root: &'a Path) -> Self {
         let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
         // A missing exclude file is the common case and means "no rules".
-        let _missing = builder.add(root.join(".git/info/exclude"));
+        let _missing = builder.add(super::git_index::git_dir(root).join("info/exclude"));
         let exclude = builder.build().unwrap_or_else(|_| ignore::gitignore::Gitignore::empty());
         Self { root, by_dir: HashMap::new(), exclude }
     }

@@ -3,7 +3,8 @@
 //! On the machines we run on a `stat` costs several times what the walk spends per file, and the
 //! walk is the baseline the analysis is held to. Git already recorded the size of every tracked
 //! file in `.git/index` when it checked the tree out; one read of that file answers for all of
-//! them. Files the index does not know (untracked, or an index we cannot use) are `stat`ed.
+//! them. Files the index does not know (untracked, or an index we cannot use) are `stat`ed. A
+//! `.git` gitfile is followed to the git dir it names.
 //!
 //! The size is as of the last checkout or `git add`: exact for the fresh clone a job analyses;
 //! for a tracked file edited since and not added, the analysis reports its size at checkout.
@@ -11,10 +12,23 @@
 //! Supported: index versions 2, 3 and 4 (prefix-compressed paths), SHA-1 object names. Anything
 //! else (a split index, SHA-256, a damaged file) makes [`IndexSizes::load`] return `None`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[cfg(test)]
 mod tests;
+
+/// The git dir of the checkout at `root`: `.git`, or where a `.git` gitfile points (a job's clone
+/// keeps its git dir beside the work tree). Only sizes and ignore rules are read from it.
+pub(super) fn git_dir(root: &Path) -> PathBuf {
+    let dot_git = root.join(".git");
+    if !dot_git.is_file() {
+        return dot_git;
+    }
+    std::fs::read_to_string(&dot_git)
+        .ok()
+        .and_then(|text| text.strip_prefix("gitdir:").map(|target| root.join(target.trim())))
+        .unwrap_or(dot_git)
+}
 
 /// Index files larger than this are not read (about two million entries).
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
@@ -36,9 +50,9 @@ pub(super) struct IndexSizes {
 }
 
 impl IndexSizes {
-    /// Reads `<root>/.git/index`; `None` when there is none or it cannot be used.
+    /// Reads the index of the checkout at `root`; `None` when there is none or it cannot be used.
     pub(super) fn load(root: &Path) -> Option<Self> {
-        let file = root.join(".git").join("index");
+        let file = git_dir(root).join("index");
         let metadata = std::fs::metadata(&file).ok()?;
         if !metadata.is_file() || metadata.len() > MAX_INDEX_BYTES {
             return None;

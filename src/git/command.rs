@@ -3,8 +3,12 @@
 //! Every invocation gets the same hardened shape, so no caller can forget a part of it:
 //! - an environment built from scratch: `PATH` from ours, a private `HOME`, `LC_ALL=C`, no
 //!   prompts, no system or global configuration, and none of our `GIT_*` variables;
-//! - argv options that turn off what a checkout could smuggle in through `.git/config` (which
-//!   the agent can write): credential helpers, hooks, fsmonitor;
+//! - for a workspace, the repository named explicitly (`GIT_DIR`, `GIT_WORK_TREE`) and its git
+//!   dir put back as the clone left it before every command (`isolation`), so nothing the agent
+//!   wrote into the checkout steers the command;
+//! - argv options that turn off, on top of that, what a repository's configuration could
+//!   smuggle in: credential helpers, hooks, fsmonitor, signing, tag following, submodules,
+//!   background maintenance, and every transport but HTTP(S);
 //! - the token, when the command talks to the remote, only as `GIT_CONFIG_COUNT`/
 //!   `GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` = `http.<origin>/.extraHeader` in the child's
 //!   environment: not in argv (which every process on the machine can read), not in a URL, not
@@ -13,12 +17,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
 use super::GitError;
 use super::auth::Remote;
+use super::isolation::GitDir;
 use crate::config::Env;
 use crate::process::{self, Output, ProcessSpec};
 use crate::redact;
@@ -53,7 +59,23 @@ const HARDENING: &[&str] = &[
     "-c",
     "core.askPass=",
     "-c",
-    "protocol.file.allow=never",
+    "core.attributesFile=/dev/null",
+    "-c",
+    "commit.gpgSign=false",
+    "-c",
+    "push.followTags=false",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "gc.auto=0",
+    "-c",
+    "maintenance.auto=false",
+    "-c",
+    "protocol.allow=never",
+    "-c",
+    "protocol.http.allow=always",
+    "-c",
+    "protocol.https.allow=always",
     "-c",
     "advice.detachedHead=false",
 ];
@@ -74,6 +96,8 @@ pub struct GitCommand {
     home: PathBuf,
     identity: Identity,
     timeout: Duration,
+    /// The workspace's repository, when the command acts on one.
+    repository: Option<Arc<GitDir>>,
 }
 
 impl fmt::Debug for GitCommand {
@@ -83,6 +107,7 @@ impl fmt::Debug for GitCommand {
             .field("home", &self.home)
             .field("identity", &self.identity)
             .field("timeout", &self.timeout)
+            .field("git_dir", &self.repository.as_ref().map(|repository| repository.path()))
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +126,17 @@ impl GitCommand {
             home: home.into(),
             identity,
             timeout: DEFAULT_TIMEOUT,
+            repository: None,
         }
+    }
+
+    /// The same builder bound to a workspace's repository: every command names its git dir and
+    /// work tree, runs with a `HOME` inside the git dir, and first restores the git dir.
+    #[must_use]
+    pub(crate) fn in_repository(mut self, repository: Arc<GitDir>) -> Self {
+        self.home = repository.private_home();
+        self.repository = Some(repository);
+        self
     }
 
     /// The same builder with another limit per command.
@@ -139,10 +174,17 @@ impl GitCommand {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_ATTR_NOSYSTEM", "1")
+            .env("GIT_NO_REPLACE_OBJECTS", "1")
             .env("GIT_AUTHOR_NAME", &self.identity.name)
             .env("GIT_AUTHOR_EMAIL", &self.identity.email)
             .env("GIT_COMMITTER_NAME", &self.identity.name)
             .env("GIT_COMMITTER_EMAIL", &self.identity.email);
+        if let Some(repository) = &self.repository {
+            spec = spec
+                .env("GIT_DIR", repository.path().display().to_string())
+                .env("GIT_WORK_TREE", repository.work_tree().display().to_string());
+        }
         if let Some(header) = remote.and_then(Remote::authorization_header) {
             let key = format!("http.{}.extraHeader", remote.map(Remote::header_scope).unwrap_or_default());
             spec = spec
@@ -153,8 +195,12 @@ impl GitCommand {
         spec
     }
 
-    /// Runs `git <args>` in `dir` and returns its output whatever the exit code.
+    /// Runs `git <args>` in `dir` and returns its output whatever the exit code. In a workspace,
+    /// its git dir is restored first.
     pub async fn output(&self, dir: &Path, args: &[&str], remote: Option<&Remote>) -> Result<Output, GitError> {
+        if let Some(repository) = &self.repository {
+            repository.restore().await?;
+        }
         let output = process::run(self.spec(dir, args, remote)).await?;
         tracing::debug!(args = %redact::redact(&args.join(" ")), status = %output.status, "git finished");
         Ok(output)

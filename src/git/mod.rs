@@ -1,13 +1,17 @@
 //! The git workspace the agent works in: clone, branch, commit, push, rebase.
 //!
-//! gix clones and fetches in-process (`transfer`); the `git` CLI commits, pushes and rebases
-//! (gix has no push) through one shared command builder (`command`). Both follow the same
-//! rule for the token: it travels only as an HTTP `Authorization` header held in memory (gix)
-//! or in the child's environment (`git`), never in a URL, an argument, `.git/config` or a log.
-//! Pushes are fast-forward only; a rejection is a typed error, never a reason to force.
+//! gix clones in-process (`transfer`); the `git` CLI fetches, commits, pushes and rebases
+//! through one shared command builder (`command`). Both follow the same rule for the token: it
+//! travels only as an HTTP `Authorization` header held in memory (gix) or in the child's
+//! environment, scoped to the GitLab origin (`git`), never in a URL, an argument, the
+//! repository's configuration or a log. The clone's git dir lives beside its work tree and is
+//! put back as the clone left it before each of our commands (`isolation`), so nothing the
+//! agent wrote steers them. Pushes send the agent's branch alone, fast-forward only; a
+//! rejection is a typed error, never a reason to force.
 
 mod auth;
 mod command;
+mod isolation;
 mod porcelain;
 mod transfer;
 mod workspace;

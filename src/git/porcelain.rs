@@ -40,6 +40,12 @@ pub(crate) fn push_status(stdout: &str, target: &str) -> Option<PushedRef> {
     })
 }
 
+/// Whether `git ls-remote` output (`<sha>\t<ref>` lines) lists exactly `reference`: its
+/// patterns also match refs that merely end with the name.
+pub(crate) fn lists_ref(stdout: &str, reference: &str) -> bool {
+    stdout.lines().any(|line| line.split_once('\t').is_some_and(|(_, name)| name == reference))
+}
+
 /// The paths in `git status --porcelain=v1 -z` output (for a rename, the new path).
 pub(crate) fn status_paths(stdout: &[u8]) -> Vec<String> {
     let mut paths = Vec::new();
@@ -108,6 +114,15 @@ mod tests {
         let out = b" M src/a file.rs\0R  new.rs\0old.rs\0?? docs/new.md\0D  gone.txt\0";
         assert_eq!(status_paths(out), ["src/a file.rs", "new.rs", "docs/new.md", "gone.txt"]);
         assert!(status_paths(b"").is_empty());
+    }
+
+    #[test]
+    fn ls_remote_lists_only_the_exact_ref() {
+        let out = "1111111111111111111111111111111111111111\trefs/heads/team/refs/heads/main\n";
+        assert!(!lists_ref(out, "refs/heads/main"));
+        let out = format!("{out}2222222222222222222222222222222222222222\trefs/heads/main\n");
+        assert!(lists_ref(&out, "refs/heads/main"));
+        assert!(!lists_ref("", "refs/heads/main"));
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! Clone and fetch with gix, in-process, over smart HTTP.
+//! The clone, with gix, in-process, over smart HTTP.
 //!
-//! gix is blocking, so every call here runs on tokio's blocking pool. The token reaches gix
-//! only as an in-memory `http.extraHeader` override (gix marks such values as coming from the
-//! API and never writes them to `.git/config`). Repositories are opened isolated: no system or
-//! user configuration, no `GIT_*` variables, no credential helpers, no prompts. A credentials
-//! callback that refuses makes an authentication challenge fail at once and tells us, without
-//! reading any error text, that the server wanted credentials we did not have or it refused.
+//! gix is blocking, so the clone runs on tokio's blocking pool. The token reaches gix only as an
+//! in-memory `http.extraHeader` override (gix marks such values as coming from the API and never
+//! writes them to `.git/config`). The clone starts isolated: no system or user configuration,
+//! no `GIT_*` variables, no credential helpers, no prompts, and no repository configuration yet.
+//! A credentials callback that refuses makes an authentication challenge fail at once and tells
+//! us, without reading any error text, that the server wanted credentials we did not have or it
+//! refused.
+//!
+//! Only the clone uses gix: gix sends `http.extraHeader` to whatever URL it connects to and has
+//! no per-URL `http.<url>.*` settings, so every later fetch goes through the `git` CLI, whose
+//! header is scoped to the GitLab origin.
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -13,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gix::bstr::BString;
-use gix::remote::Direction;
 use gix::remote::fetch::Shallow;
 use secrecy::ExposeSecret;
 
@@ -41,29 +45,6 @@ pub(crate) async fn clone(
     branch: Option<String>,
 ) -> Result<Cloned, GitError> {
     run_blocking(move || clone_blocking(&remote, &dest, depth, branch.as_deref())).await
-}
-
-/// Fetches `refs/heads/<branch>` into `refs/remotes/origin/<branch>`. Returns the fetched tip,
-/// or `None` when the remote has no such branch. A branch we have never fetched comes `depth`
-/// commits deep in a shallow repository; a known one is fetched without moving the shallow
-/// boundary, so that its history still meets ours for a rebase.
-pub(crate) async fn fetch_branch(
-    remote: Remote,
-    dir: PathBuf,
-    branch: String,
-    depth: Option<NonZeroU32>,
-) -> Result<Option<String>, GitError> {
-    run_blocking(move || fetch_blocking(&remote, &dir, &branch, depth)).await
-}
-
-/// The commit `HEAD` points at.
-pub(crate) async fn head_sha(dir: PathBuf) -> Result<String, GitError> {
-    run_blocking(move || {
-        let repo = open(&dir, &[])?;
-        let id = repo.head_id().map_err(|err| gix_error("while reading `HEAD`", err))?;
-        Ok(id.detach().to_string())
-    })
-    .await
 }
 
 async fn run_blocking<T: Send + 'static>(
@@ -131,68 +112,6 @@ fn clone_blocking(
         .map(|name| name.shorten().to_string())
         .ok_or_else(|| GitError::Internal { reason: "the clone left a detached `HEAD`".to_owned() })?;
     Ok(Cloned { branch, head })
-}
-
-fn fetch_blocking(
-    remote: &Remote,
-    dir: &Path,
-    branch: &str,
-    depth: Option<NonZeroU32>,
-) -> Result<Option<String>, GitError> {
-    let overrides = header_overrides(remote);
-    let mut repo = open(dir, &overrides)?;
-    // Reflog entries of the remote-tracking ref need a committer; the repository is opened
-    // isolated, so no configured one is visible.
-    repo.committer_or_set_generic_fallback().map_err(|err| gix_error("while setting the reflog identity", err))?;
-    let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
-    let known =
-        repo.try_find_reference(tracking.as_str()).map_err(|err| gix_error("while reading a reference", err))?;
-    let shallow = match depth {
-        Some(depth)
-            if known.is_none()
-                && repo.is_shallow().map_err(|err| gix_error("while reading `.git/shallow`", err))? =>
-        {
-            Shallow::DepthAtRemote(depth)
-        }
-        _ => Shallow::NoChange,
-    };
-    // Fetching a single branch into its remote-tracking ref. The `+` lets that ref follow the
-    // remote wherever it went (as `git fetch` does); it never touches a local branch, and
-    // nothing here pushes.
-    let spec = format!("+refs/heads/{branch}:{tracking}");
-    let remote_handle = repo
-        .remote_at(remote.url())
-        .map_err(|err| gix_error("while configuring the remote", err))?
-        .with_refspecs(Some(spec.as_str()), Direction::Fetch)
-        .map_err(|err| gix_error("while configuring the refspec", err))?
-        .with_fetch_tags(gix::remote::fetch::Tags::None);
-    let challenged = AtomicBool::new(false);
-    let interrupt = AtomicBool::new(false);
-    let connection = remote_handle
-        .connect(Direction::Fetch)
-        .map_err(|err| transfer_error(err, &challenged, remote, "while connecting for a fetch"))?
-        .with_credentials(|_action| {
-            challenged.store(true, Ordering::SeqCst);
-            Err(gix::error::message!("credentials were asked for; only the configured token is offered").into())
-        });
-    let prepared = connection
-        .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
-        .map_err(|err| transfer_error(err, &challenged, remote, "while listing the remote's branches"))?;
-    let Some(tip) =
-        prepared.ref_map().mappings.first().and_then(|mapping| mapping.remote.as_id()).map(ToOwned::to_owned)
-    else {
-        return Ok(None);
-    };
-    prepared
-        .with_shallow(shallow)
-        .receive(gix::progress::Discard, &interrupt)
-        .map_err(|err| transfer_error(err, &challenged, remote, "while fetching"))?;
-    Ok(Some(tip.to_string()))
-}
-
-fn open(dir: &Path, overrides: &[BString]) -> Result<gix::Repository, GitError> {
-    let options = gix::open::Options::isolated().config_overrides(overrides.iter().cloned());
-    gix::open_opts(dir, options).map_err(|err| gix_error("while opening the repository", err))
 }
 
 fn header_overrides(remote: &Remote) -> Vec<BString> {

@@ -1,24 +1,28 @@
 //! A checked-out clone of the target project that the agent edits and the binary publishes.
 //!
-//! The story of one job: [`Workspace::clone`] (gix, shallow), [`Workspace::checkout_or_create_branch`]
-//! (continue the agent's branch if it exists, else start it from the default branch), the agent
-//! edits files, [`Workspace::commit_all`] (as the agent, with trailers), [`Workspace::push`]
-//! (fast-forward only). When a person pushed meanwhile, [`Workspace::push_rebasing_once`] fetches,
-//! rebases the agent's commits once and pushes again; a conflict aborts the rebase and leaves
-//! the remote as the person left it.
+//! The story of one job: [`Workspace::clone`] (gix, shallow; the git dir then moves beside the
+//! work tree), [`Workspace::checkout_or_create_branch`] (continue the agent's branch if it
+//! exists, else start it from the default branch), the agent edits files,
+//! [`Workspace::commit_all`] (as the agent, with trailers), [`Workspace::push`] (the agent's
+//! branch only, fast-forward only, never a tag). When a person pushed meanwhile,
+//! [`Workspace::push_rebasing_once`] fetches, rebases the agent's commits once and pushes again;
+//! a conflict aborts the rebase and leaves the remote as the person left it. Every `git`
+//! command here runs on the git dir as the clone left it (`isolation`), and every transfer
+//! names the remote's URL, never a remote of the repository's configuration.
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::GitError;
 use super::auth::Remote;
 use super::command::GitCommand;
+use super::isolation::GitDir;
 use super::porcelain::{self, PushedRef};
 use super::transfer::{self, REMOTE_NAME};
 
-/// Where the private `HOME` of our `git` children lives, inside `.git` so that it is never part
-/// of the work tree and disappears with the clone.
-const PRIVATE_HOME: &str = "copilot-runner-home";
+/// `git ls-remote --exit-code` exits with this when no ref matched.
+const LS_REMOTE_NO_MATCH: i32 = 2;
 
 /// How a push ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,7 @@ pub enum PushOutcome {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     dir: PathBuf,
+    repository: Arc<GitDir>,
     remote: Remote,
     git: GitCommand,
     depth: Option<NonZeroU32>,
@@ -42,7 +47,9 @@ pub struct Workspace {
 impl Workspace {
     /// Clones `remote` into `dest` (which must be missing or empty) and checks out `branch`, or
     /// the remote's default branch. `depth` makes the clone shallow (`Some(1)`: only the tip).
-    /// The token stays in memory: `.git/config` holds the plain URL and no header.
+    /// The git dir is [`Workspace::git_dir_beside`] `dest` (which must be missing), and `dest/.git`
+    /// a gitfile pointing there. The token stays in memory: the configuration holds the plain
+    /// URL and no header.
     pub async fn clone(
         git: GitCommand,
         remote: Remote,
@@ -55,19 +62,44 @@ impl Workspace {
         }
         let depth = depth.and_then(NonZeroU32::new);
         tracing::info!(url = %remote.url(), depth = ?depth, branch = ?branch, "cloning");
+        let git_dir = GitDir::beside(dest)?;
+        if tokio::fs::symlink_metadata(&git_dir).await.is_ok() {
+            return Err(GitError::Io {
+                context: "while preparing the clone",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("`{}` already exists", git_dir.display()),
+                ),
+            });
+        }
         let cloned = transfer::clone(remote.clone(), dest.to_owned(), depth, branch.map(str::to_owned)).await?;
-        tracing::info!(branch = %cloned.branch, head = %cloned.head, "cloned");
-        let home = dest.join(".git").join(PRIVATE_HOME);
-        tokio::fs::create_dir_all(&home)
-            .await
-            .map_err(|source| GitError::Io { context: "while creating the private `HOME` for git", source })?;
-        let git = git.with_home(home);
-        Ok(Self { dir: dest.to_owned(), remote, git, depth, default_branch: cloned.branch })
+        let repository = Arc::new(GitDir::separate(dest).await?);
+        tracing::info!(branch = %cloned.branch, head = %cloned.head, git_dir = %repository.path().display(), "cloned");
+        let git = git.in_repository(Arc::clone(&repository));
+        Ok(Self {
+            dir: repository.work_tree().to_owned(),
+            repository,
+            remote,
+            git,
+            depth,
+            default_branch: cloned.branch,
+        })
     }
 
-    /// The work tree.
+    /// Where [`Workspace::clone`] puts the git dir of a work tree at `dest`: `<dest>.git`.
+    pub fn git_dir_beside(dest: &Path) -> Result<PathBuf, GitError> {
+        GitDir::beside(dest)
+    }
+
+    /// The work tree (absolute).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The git dir, outside the work tree. Every command of this workspace uses it; the work
+    /// tree's `.git` gitfile is only for the agent's tools.
+    pub fn git_dir(&self) -> &Path {
+        self.repository.path()
     }
 
     /// The remote this workspace pushes to.
@@ -87,9 +119,47 @@ impl Workspace {
 
     /// Fetches `branch` from the remote into `refs/remotes/origin/<branch>` and returns its tip,
     /// or `None` when the remote has no such branch.
+    ///
+    /// A branch never fetched comes `depth` commits deep into a shallow clone; a known one is
+    /// fetched without moving the shallow boundary, so that its history still meets ours for a
+    /// rebase. No tag and no submodule comes along.
     pub async fn fetch(&self, branch: &str) -> Result<Option<String>, GitError> {
         validate_branch(branch)?;
-        transfer::fetch_branch(self.remote.clone(), self.dir.clone(), branch.to_owned(), self.depth).await
+        let source = format!("refs/heads/{branch}");
+        let listing = ["ls-remote", "--exit-code", self.remote.url(), source.as_str()];
+        let listed = self.git.output(&self.dir, &listing, Some(&self.remote)).await?;
+        if listed.status == crate::process::ExitStatus::Code(LS_REMOTE_NO_MATCH) {
+            return Ok(None);
+        }
+        if !listed.success() {
+            return Err(super::command::failure(&listing, &listed, Some(&self.remote)));
+        }
+        if !porcelain::lists_ref(&listed.stdout.text(), &source) {
+            return Ok(None);
+        }
+        let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
+        let known = self.resolve(&tracking).await?.is_some();
+        let shallow = self.repository.path().join("shallow").exists();
+        let depth = match self.depth {
+            Some(depth) if shallow && !known => Some(format!("--depth={depth}")),
+            _ => None,
+        };
+        // Into its remote-tracking ref only; the `+` lets that ref follow the remote wherever it
+        // went (as `git fetch` does). No local branch moves, nothing is pushed.
+        let refspec = format!("+{source}:{tracking}");
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
+        args.extend(depth.as_deref());
+        args.extend([self.remote.url(), refspec.as_str()]);
+        self.git.run(&self.dir, &args, Some(&self.remote)).await?;
+        let tip = self.resolve(&tracking).await?;
+        Ok(Some(tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })?))
+    }
+
+    /// The commit a ref points at, if it exists.
+    async fn resolve(&self, reference: &str) -> Result<Option<String>, GitError> {
+        let spec = format!("{reference}^{{commit}}");
+        let output = self.git.output(&self.dir, &["rev-parse", "--verify", "--quiet", &spec], None).await?;
+        Ok(output.success().then(|| output.stdout.text().trim().to_owned()))
     }
 
     /// Checks out `name`: the remote branch of that name when it exists (a re-run continues its
@@ -116,7 +186,7 @@ impl Workspace {
 
     /// The commit `HEAD` points at.
     pub async fn head_sha(&self) -> Result<String, GitError> {
-        transfer::head_sha(self.dir.clone()).await
+        head_sha(&self.git, &self.dir).await
     }
 
     /// The branch `HEAD` is on, if any.
@@ -144,14 +214,24 @@ impl Workspace {
         commit_all(&self.git, &self.dir, message, trailers).await
     }
 
-    /// Pushes `HEAD` to the remote `branch`, fast-forward only. A remote that moved on is
-    /// [`GitError::NonFastForward`]: nothing is forced, ever.
+    /// Pushes the local `branch` to the remote branch of the same name, fast-forward only. A
+    /// remote that moved on is [`GitError::NonFastForward`]: nothing is forced, ever, and no
+    /// other ref (no tag) goes along.
     pub async fn push(&self, branch: &str) -> Result<String, GitError> {
         validate_branch(branch)?;
         let target = format!("refs/heads/{branch}");
-        // No `+`, no `--force`: git refuses anything but a fast-forward on its own.
-        let refspec = format!("HEAD:{target}");
-        let args = ["push", "--porcelain", "--no-verify", self.remote.url(), refspec.as_str()];
+        // No `+`, no `--force`: git refuses anything but a fast-forward on its own. One explicit
+        // refspec and `--no-follow-tags`: only this branch is pushed.
+        let refspec = format!("{target}:{target}");
+        let args = [
+            "push",
+            "--porcelain",
+            "--no-verify",
+            "--no-follow-tags",
+            "--recurse-submodules=no",
+            self.remote.url(),
+            refspec.as_str(),
+        ];
         let output = self.git.output(&self.dir, &args, Some(&self.remote)).await?;
         match porcelain::push_status(&output.stdout.text(), &target) {
             Some(PushedRef::Accepted) if output.success() => {}
@@ -164,7 +244,8 @@ impl Workspace {
             }
             _ => return Err(super::command::failure(&args, &output, Some(&self.remote))),
         }
-        let head = self.head_sha().await?;
+        let head =
+            self.resolve(&target).await?.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })?;
         // Pushing to a URL does not move the remote-tracking ref; keep it true for later diffs
         // and rebases.
         let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
@@ -243,10 +324,6 @@ impl Workspace {
         Ok(())
     }
 
-    fn git_dir(&self) -> PathBuf {
-        self.dir.join(".git")
-    }
-
     fn rebase_in_progress(&self) -> bool {
         let git_dir = self.git_dir();
         git_dir.join("rebase-merge").exists() || git_dir.join("rebase-apply").exists()
@@ -273,9 +350,15 @@ pub async fn commit_all(
         args.extend(["--trailer", trailer.as_str()]);
     }
     git.run(dir, &args, None).await?;
-    let head = transfer::head_sha(dir.to_owned()).await?;
+    let head = head_sha(git, dir).await?;
     tracing::info!(%head, trailers = trailers.len(), "committed");
     Ok(Some(head))
+}
+
+/// The commit `HEAD` of the checkout at `dir` points at.
+async fn head_sha(git: &GitCommand, dir: &Path) -> Result<String, GitError> {
+    let args = ["rev-parse", "--verify", "HEAD^{commit}"];
+    Ok(git.run(dir, &args, None).await?.stdout.text().trim().to_owned())
 }
 
 /// Checks out `name` in the checkout at `dir`, creating it from `HEAD` when it does not exist.

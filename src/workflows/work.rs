@@ -186,7 +186,9 @@ fn plan_text(task: &Task, request: Option<&UntrustedText>) -> String {
 }
 
 /// Clones the project into the job's work dir (replacing an earlier clone): `depth` commits
-/// of history (`None`: all of it) of `branch` (`None`: the default branch).
+/// of history (`None`: all of it) of `branch` (`None`: the default branch). The work tree is
+/// `project-<id>/` and its git dir `project-<id>.git/`, apart so that the agent's sandbox can
+/// open the one for writing and not the other.
 pub(super) async fn clone_project(
     job: &Job,
     project_id: u64,
@@ -199,12 +201,17 @@ pub(super) async fn clone_project(
         .clone()
         .ok_or_else(|| anyhow::anyhow!("project `{}` has no HTTP clone URL", project.path_with_namespace))?;
     let remote = Remote::new(&url, Some(job.token.clone())).context("while preparing the clone URL")?;
+    // The work tree `project-<id>/` and, beside it, its git dir `project-<id>.git/`.
     let dest = job.work_dir.join(format!("project-{project_id}"));
-    if dest.exists() {
-        tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
+    let git_dir = Workspace::git_dir_beside(&dest).context("while locating the clone's git dir")?;
+    for earlier in [&dest, &git_dir] {
+        if tokio::fs::symlink_metadata(earlier).await.is_ok() {
+            tokio::fs::remove_dir_all(earlier).await.context("while clearing an earlier clone")?;
+        }
     }
-    tokio::fs::create_dir_all(job.work_dir.join("git-home")).await.context("while creating the work dir")?;
-    let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
+    tokio::fs::create_dir_all(&job.work_dir).await.context("while creating the work dir")?;
+    // The workspace gives its commands a `HOME` of their own in the git dir.
+    let git = GitCommand::new(&job.env, &job.work_dir, identity(job));
     Workspace::clone(git, remote, &dest, depth, branch).await.context("while cloning the project")
 }
 

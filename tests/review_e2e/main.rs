@@ -146,7 +146,8 @@ fn the_ci_template_hands_gitlab_the_report_where_the_review_writes_it() {
     let template = include_str!("../../ci-templates/templates/copilot-runner.yml");
     let expected = format!("codequality: copilot-artifacts/{}", copilot_runner::review::quality::REPORT_FILE_NAME);
     assert!(template.contains(&expected), "the template does not expose `{expected}`");
-    assert!(template.contains("paths:\n      - copilot-artifacts/\n"), "the template keeps the artifacts folder");
+    let uploaded = format!("      - copilot-artifacts/{}\n", copilot_runner::review::quality::REPORT_FILE_NAME);
+    assert!(template.contains(&uploaded), "the template does not keep the report among the artifacts");
 }
 
 /// Checks the Code Quality report against the format GitLab documents and returns it.

@@ -3,8 +3,10 @@
 //! real Copilot CLI and the scripted mock model.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod artifacts;
 mod context_cache;
 mod failures;
+mod git_isolation;
 mod issue_assignee;
 mod issue_note;
 mod languages;

@@ -33,8 +33,10 @@ pub(crate) struct Paths {
     pub(crate) artifacts: PathBuf,
     /// `COPILOT_WORK_DIR`: the clone and every stage's scratch folder.
     pub(crate) work: PathBuf,
-    /// The clone of the target project the agent works in.
+    /// The clone of the target project the agent works in (its `.git` is a gitfile).
     pub(crate) clone: PathBuf,
+    /// The clone's git dir, beside it.
+    pub(crate) git_dir: PathBuf,
     pub(crate) project_id: u64,
 }
 
@@ -109,7 +111,8 @@ impl Rig {
         let artifacts = dir.path().join("artifacts");
         let work = dir.path().join("work");
         let clone = work.join(format!("project-{project_id}"));
-        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, work, clone, project_id };
+        let git_dir = work.join(format!("project-{project_id}.git"));
+        let paths = Paths { job_dir: dir.path().to_owned(), artifacts, work, clone, git_dir, project_id };
         let model = MockModel::start(script(&paths)).await.unwrap();
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
         let job = CiJob::new(program, dir.path(), Path::new(env!("CARGO_TARGET_TMPDIR")), &gitlab, &model).await;
@@ -217,6 +220,24 @@ impl Rig {
             .filter(|body| body.contains(&marker))
             .collect()
     }
+}
+
+/// Every regular file below `dir`, recursively (symlinks are not followed).
+pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
 }
 
 /// The status note line of a step: `- ✅ Implementation`.

@@ -9,25 +9,7 @@ use std::process::Output;
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::Reply;
 
-use crate::rig::{PROJECT, Rig, implementation_script};
-
-/// Every file below `dir`, recursively.
-fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() {
-                found.push(entry.path());
-            }
-        }
-    }
-    found
-}
+use crate::rig::{PROJECT, Rig, files_below, implementation_script};
 
 /// Asserts the agent's token appears nowhere the job could have put it.
 pub(crate) fn assert_token_absent(rig: &Rig, out: &Output) {

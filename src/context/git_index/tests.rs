@@ -88,3 +88,15 @@ fn a_damaged_or_foreign_index_is_not_used() {
     assert!(IndexSizes::load(dir.path()).is_none(), "no signature");
     assert_eq!(analyze(dir.path()).expect("analysis still works").files, 7);
 }
+
+#[test]
+fn a_gitfile_leads_to_the_git_dir_beside_the_work_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("project-1");
+    std::fs::create_dir_all(&tree).unwrap();
+    let git_dir = dir.path().join("project-1.git");
+    std::fs::write(tree.join(".git"), format!("gitdir: {}\n", git_dir.display())).unwrap();
+    assert_eq!(super::git_dir(&tree), git_dir);
+    let plain = dir.path().join("plain");
+    assert_eq!(super::git_dir(&plain), plain.join(".git"));
+}

@@ -125,6 +125,11 @@ impl FakeGitLab {
         self.repo(project).branches().await
     }
 
+    /// Every ref of the project's repository (`refs/heads/main`, `refs/tags/v1`).
+    pub async fn refs(&self, project: &str) -> anyhow::Result<Vec<String>> {
+        self.repo(project).ref_names().await
+    }
+
     /// A file's content at a revision (branch name or SHA).
     pub async fn read_file(&self, project: &str, rev: &str, path: &str) -> Option<String> {
         self.repo(project).read_file(rev, path).await

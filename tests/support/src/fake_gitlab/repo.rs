@@ -199,6 +199,12 @@ impl Repo {
             .collect())
     }
 
+    /// Every ref name.
+    pub async fn ref_names(&self) -> anyhow::Result<Vec<String>> {
+        let out = self.run(&["for-each-ref", "--format=%(refname)"], &[], None).await?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
     /// Creates `branch` at `sha`; fails when it exists.
     pub async fn create_branch(&self, branch: &str, sha: &str) -> anyhow::Result<()> {
         let reference = format!("refs/heads/{branch}");
