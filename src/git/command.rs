@@ -146,13 +146,6 @@ impl GitCommand {
         self
     }
 
-    /// The same builder with another `HOME`.
-    #[must_use]
-    pub fn with_home(mut self, home: impl Into<PathBuf>) -> Self {
-        self.home = home.into();
-        self
-    }
-
     /// The identity commits are made with.
     pub fn identity(&self) -> &Identity {
         &self.identity
