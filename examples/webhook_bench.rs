@@ -38,7 +38,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec-bench-0123456789abcdef";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/webhooks");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab/webhooks");
 
 fn settings(fake: &FakeGitLab) -> anyhow::Result<Settings> {
     let env = Env::from_pairs(env_pairs(fake));

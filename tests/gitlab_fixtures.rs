@@ -1,4 +1,4 @@
-//! Every recorded GitLab API answer in the shared fixtures decodes into our type for it.
+//! Every recorded GitLab API answer in `tests/data/gitlab/api/` decodes into our type for it.
 //!
 //! The table below maps each fixture file to the type we read it as; a fixture added without
 //! an entry fails the test, so new real-world shapes are checked as soon as they arrive. Some
@@ -15,7 +15,7 @@ use copilot_runner::gitlab::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-const API_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/api");
+const API_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab/api");
 
 /// How a fixture is read.
 enum Shape {
@@ -96,7 +96,7 @@ fn decode<T: DeserializeOwned>(relative: &str) -> T {
 fn every_recorded_api_answer_decodes_into_our_type() {
     let mut files = Vec::new();
     json_files(Path::new(API_FIXTURES), &mut files);
-    assert!(files.len() >= 30, "expected the shared fixtures at {API_FIXTURES}, found {} files", files.len());
+    assert!(files.len() >= 30, "expected the recorded fixtures at {API_FIXTURES}, found {} files", files.len());
     let table = table();
     let mut failures = Vec::new();
     let mut seen = Vec::new();

@@ -20,7 +20,7 @@ fn repo() -> &'static Path {
 }
 
 fn ci_schema() -> PathBuf {
-    let path = repo().join("../shared/schemas/gitlab-ci.json");
+    let path = repo().join("tests/data/schemas/gitlab-ci.json");
     assert!(path.is_file(), "GitLab's CI schema is missing at {}", path.display());
     path
 }

@@ -138,8 +138,8 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn chart_values() -> (String, Value) {
-    let text = std::fs::read_to_string(repo().join("../shared/schemas/gitlab-runner-chart-0.86.0-values.yaml"))
-        .expect("the chart's values file is in shared/schemas");
+    let text = std::fs::read_to_string(repo().join("tests/data/schemas/gitlab-runner-chart-0.86.0-values.yaml"))
+        .expect("the chart's values file is in tests/data/schemas");
     let value = serde_saphyr::from_str(&text).expect("the chart's values are YAML");
     (text, value)
 }

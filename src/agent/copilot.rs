@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_cli_that_never_started_a_session_fails_with_its_error_output() {
-        let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/copilot-cli/run_noauth_json.txt");
+        let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/copilot-cli/run_noauth_json.txt");
         let stderr = std::fs::read_to_string(capture).unwrap();
         let error = judge("analysis", &EventRecord::default(), &stderr, finished(1)).unwrap_err();
         let AgentError::Failed { reason, .. } = &error else { panic!("{error:?}") };

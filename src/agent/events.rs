@@ -276,7 +276,7 @@ pub fn parse_usage(text: &str) -> Option<TokenUsage> {
 mod tests {
     use super::*;
 
-    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/copilot-cli");
+    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/copilot-cli");
 
     fn record_of(file: &str) -> (EventRecord, Vec<String>) {
         let text = std::fs::read_to_string(format!("{CAPTURES}/{file}")).unwrap();

@@ -374,7 +374,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/data/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|error| panic!("reading {path}: {error}"))
     }
 
@@ -398,7 +398,7 @@ mod tests {
             ("service_merge_request.json", "merge_request"),
             ("tag_push.json", "tag_push"),
         ];
-        let dir = format!("{}/../shared/fixtures/gitlab/webhooks", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!("{}/tests/data/gitlab/webhooks", env!("CARGO_MANIFEST_DIR"));
         let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
             .expect("fixtures dir")
             .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())

@@ -109,8 +109,7 @@ mod tests {
     /// The real gitlab.com headers recorded in the fixtures: one page, `Link` has only first/last.
     #[test]
     fn recorded_gitlab_com_headers_end_pagination() {
-        let path =
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/api/danger-js/getMergeRequestNotes.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab/api/danger-js/getMergeRequestNotes.json");
         let recordings: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let raw = recordings[0]["rawHeaders"].as_array().unwrap();
         let pairs: Vec<(&str, &str)> =

@@ -1,6 +1,6 @@
 //! The GitLab REST resources we read, as serde types.
 //!
-//! They follow GitLab's response schemas and the recorded payloads in the shared fixtures, and
+//! They follow GitLab's response schemas and the recorded payloads in `tests/data/gitlab/`, and
 //! they are lenient where GitLab is: unknown fields are ignored (GitLab adds fields every
 //! release), fields GitLab omits or nulls are `Option` or default to empty (a list of assignees
 //! or reviewers is absent when empty), and statuses we do not know yet are kept as text.

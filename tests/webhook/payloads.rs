@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::harness::WIDGETS;
 
-pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/webhooks");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab/webhooks");
 
 pub(crate) fn fixture(name: &str) -> Value {
     let path = format!("{FIXTURES}/{name}");

@@ -9,7 +9,7 @@ fn agent() -> Agent {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../shared/fixtures/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/data/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("fixture JSON")
 }
 

@@ -1,7 +1,7 @@
 //! Every REST response the fake serves validates against GitLab's own response schemas (the
-//! RSpec fixtures under `shared/schemas/gitlab-api/`), with formats checked; where GitLab
+//! RSpec fixtures under `tests/data/schemas/gitlab-api/`), with formats checked; where GitLab
 //! publishes no schema, the response carries at least the keys of a recorded real payload
-//! (`shared/fixtures/gitlab/api/`).
+//! (`tests/data/gitlab/api/`).
 //!
 //! Two documented adaptations, both narrowing nothing the fake could get wrong silently:
 //! - DiffNotes carry `position` and `commit_id`, which GitLab's `Entities::Note` exposes only for
@@ -22,13 +22,14 @@ use serde_json::{Value, json};
 
 const WIDGETS: &str = "acme%2Fwidgets";
 
-fn shared_dir() -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
-    dir.canonicalize().expect("the shared folder sits beside the repository")
+/// The repository's test data; this crate's manifest sits in `tests/support/`.
+fn data_dir() -> PathBuf {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"));
+    dir.canonicalize().expect("the test data folder is tests/data")
 }
 
 fn schema_dir() -> PathBuf {
-    shared_dir().join("schemas/gitlab-api")
+    data_dir().join("schemas/gitlab-api")
 }
 
 /// Resolves the schemas' relative `$ref`s (`file://` URIs under the schema folder) from disk.
@@ -91,7 +92,7 @@ fn notes_schema() -> Value {
 
 /// The fixture's keys all appear in `actual`.
 fn has_fixture_keys(fixture: &str, actual: &Value) {
-    let text = std::fs::read_to_string(shared_dir().join("fixtures/gitlab/api").join(fixture)).unwrap();
+    let text = std::fs::read_to_string(data_dir().join("gitlab/api").join(fixture)).unwrap();
     let recorded: Value = serde_json::from_str(&text).unwrap();
     let recorded = if recorded.is_array() { recorded[0].clone() } else { recorded };
     let missing: Vec<&String> =
