@@ -178,6 +178,7 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert!(!paths.contains(&Value::from("copilot-artifacts/")), "the whole folder is never uploaded: {paths:?}");
     assert_eq!(job["artifacts"]["access"], "developer");
     assert_eq!(job["variables"]["COPILOT_LANGUAGE"], "en");
+    assert_eq!(job["variables"]["COPILOT_SANDBOX"], "require", "the agent never runs unconfined from the template");
     assert_eq!(job["script"], serde_json::json!(["copilot-runner run"]));
 }
 
