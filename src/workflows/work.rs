@@ -203,8 +203,11 @@ pub(super) async fn clone_project(
     if dest.exists() {
         tokio::fs::remove_dir_all(&dest).await.context("while clearing an earlier clone")?;
     }
-    tokio::fs::create_dir_all(job.work_dir.join("git-home")).await.context("while creating the work dir")?;
-    let git = GitCommand::new(&job.env, job.work_dir.join("git-home"), identity(job));
+    let git_home = job.work_dir.join("git-home");
+    tokio::fs::create_dir_all(&git_home)
+        .await
+        .with_context(|| format!("while creating the work dir `{}`", git_home.display()))?;
+    let git = GitCommand::new(&job.env, git_home, identity(job));
     Workspace::clone(git, remote, &dest, depth, branch).await.context("while cloning the project")
 }
 
