@@ -6,5 +6,6 @@ pub mod ci_job;
 pub mod copilot_cli;
 pub mod fake_gitlab;
 pub mod mock_model;
+pub mod standalone;
 
 pub use fake_gitlab::FakeGitLab;
