@@ -6,7 +6,7 @@
 //! error message. GitLab collapsible log sections are written with [`section`].
 
 use std::io::{self, IsTerminal as _, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,8 +27,28 @@ pub struct Guard {
     _file: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
+/// Why logging could not start. A folder problem names the folder, so a job whose artifacts
+/// folder is not writable says which folder to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot create the log folder `{}`", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open the log file `{LOG_FILE}` in `{}`", dir.display())]
+    OpenFile {
+        dir: PathBuf,
+        #[source]
+        source: tracing_appender::rolling::InitError,
+    },
+    #[error("a global log subscriber is already installed")]
+    AlreadyInstalled(#[source] tracing_subscriber::util::TryInitError),
+}
+
 /// Installs the global subscriber. `log_dir` adds a JSON file log there (created if missing).
-pub fn init(format: LogFormat, filter: &str, log_dir: Option<&Path>) -> io::Result<Guard> {
+pub fn init(format: LogFormat, filter: &str, log_dir: Option<&Path>) -> Result<Guard, InitError> {
     let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
@@ -42,8 +62,13 @@ pub fn init(format: LogFormat, filter: &str, log_dir: Option<&Path>) -> io::Resu
     };
     let (file_layer, file_guard) = match log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            let appender = tracing_appender::rolling::never(dir, LOG_FILE);
+            std::fs::create_dir_all(dir).map_err(|source| InitError::CreateDir { dir: dir.to_owned(), source })?;
+            // The builder reports an unwritable folder as an error; `rolling::never` would panic.
+            let appender = tracing_appender::rolling::RollingFileAppender::builder()
+                .rotation(tracing_appender::rolling::Rotation::NEVER)
+                .filename_prefix(LOG_FILE)
+                .build(dir)
+                .map_err(|source| InitError::OpenFile { dir: dir.to_owned(), source })?;
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = tracing_subscriber::fmt::layer().json().with_writer(Redacting(writer)).with_filter(filter());
             (Some(layer), Some(guard))
@@ -54,7 +79,7 @@ pub fn init(format: LogFormat, filter: &str, log_dir: Option<&Path>) -> io::Resu
         .with(stderr.with_filter(filter()))
         .with(file_layer)
         .try_init()
-        .map_err(io::Error::other)?;
+        .map_err(InitError::AlreadyInstalled)?;
     Ok(Guard { _file: file_guard })
 }
 

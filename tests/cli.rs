@@ -104,3 +104,25 @@ fn run_writes_a_redacted_json_file_log_in_the_artifacts_dir() {
     serde_json::from_str::<serde_json::Value>(line).expect("stderr line is json");
     assert!(!log.contains("glpat-file-log-secret") && !stderr.contains("glpat-file-log-secret"));
 }
+
+#[test]
+fn an_artifacts_dir_that_cannot_be_created_is_named_in_the_error() {
+    // A folder under a regular file cannot be created, even by root (a read-only folder can).
+    let scratch = tempfile::tempdir().expect("scratch");
+    std::fs::write(scratch.path().join("file"), "").expect("a file");
+    let artifacts = scratch.path().join("file/artifacts");
+    let out = copilot_runner(
+        &["run"],
+        &[
+            ("COPILOT_ARTIFACTS_DIR", artifacts.to_str().expect("utf-8")),
+            ("GITLAB_TOKEN", "glpat-x"),
+            ("TRIGGER_TYPE", "issue_assignee"),
+            ("TARGET_PROJECT_ID", "12"),
+            ("TARGET_ISSUE_IID", "3"),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot start logging"), "{stderr}");
+    assert!(stderr.contains(&format!("`{}`", artifacts.display())), "the error names the folder: {stderr}");
+}

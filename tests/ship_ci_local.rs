@@ -11,18 +11,12 @@
 //! is pinned by `ship_ci_templates` instead.
 #![expect(clippy::disallowed_methods, reason = "the test runs gitlab-ci-local, git, cargo and the built binaries")]
 
-use std::ffi::OsStr;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use copilot_runner_testkit::ci_job::add_one_file_script;
 use copilot_runner_testkit::copilot_cli;
-use copilot_runner_testkit::fake_gitlab::{AGENT, NoteSeed, Seed};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use copilot_runner_testkit::fake_gitlab::AGENT;
+use copilot_runner_testkit::standalone::{self, IssueJobServers, api_get};
 use serde_json::Value;
 
 const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
@@ -182,145 +176,21 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert_eq!(job["script"], serde_json::json!(["copilot-runner run"]));
 }
 
-/// A testkit server run as its own program (`fake-gitlab`, `mock-model`): started with its ready
-/// line read, stopped with SIGINT on drop so it removes what it created.
-struct Server {
-    child: Child,
-    ready: String,
-}
-
-impl Server {
-    fn start(name: &str, args: &[&OsStr]) -> Self {
-        let mut child = Command::new(testkit_bin(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("{name} starts: {error}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-            let _ = sender.send(read);
-        });
-        let ready =
-            receiver.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("{name} is ready within 60s"));
-        let ready = ready.unwrap_or_else(|error| panic!("reading {name}'s ready line: {error}"));
-        let server = Self { child, ready: ready.trim().to_owned() };
-        assert!(!server.ready.is_empty(), "{name} exited before printing its ready line");
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in i32"));
-        if kill(pid, Signal::SIGINT).is_ok() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A binary of the testkit, built by cargo next to the binary under test (same target folder,
-/// same profile): `cargo nextest run --workspace` has built it already, a narrower run builds it
-/// here.
+/// A binary of the testkit, built next to the binary under test.
 fn testkit_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let profile_dir = Path::new(env!("CARGO_BIN_EXE_copilot-runner")).parent().expect("the binary's folder");
-    BUILT.get_or_init(|| {
-        let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let target_dir = profile_dir.parent().expect("the target folder");
-        let output = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "--locked",
-                "--package",
-                "copilot-runner-testkit",
-                "--bins",
-                "--profile",
-                profile,
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(repo())
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "building the testkit's servers failed:\n{}", text(&output));
-    });
-    let path = profile_dir.join(name);
-    assert!(path.is_file(), "{} is missing after building the testkit", path.display());
-    path
-}
-
-const TARGET: &str = "acme/widgets";
-
-/// The standard world with issue #1 of `acme/widgets` assigned to the agent by alice, a
-/// Developer (GitLab records the assignment as a system note by her).
-fn seed_file(dir: &Path) -> PathBuf {
-    let mut seed = Seed::standard();
-    let widgets = seed.projects.iter_mut().find(|project| project.path == TARGET).expect("the standard seed has it");
-    assert_eq!(widgets.issues[0].assignees, vec![AGENT.to_owned()], "issue #1 is assigned to the agent");
-    widgets.notes.push(NoteSeed {
-        issue: 1,
-        author: "alice".to_owned(),
-        body: format!("assigned to @{AGENT}"),
-        system: true,
-    });
-    let path = dir.join("seed.json");
-    std::fs::write(&path, serde_json::to_string(&seed).expect("the seed serializes")).expect("test setup");
-    path
-}
-
-/// The mock model's script, as a file for the `mock-model` server: the job adds `greeting.txt`.
-fn script_file(dir: &Path, work: &Path, project_id: u64) -> PathBuf {
-    let script = add_one_file_script(work, project_id, "greeting.txt", "hello\n");
-    let path = dir.join("script.json");
-    std::fs::write(&path, serde_json::to_string(&script).expect("the script serializes")).expect("test setup");
-    path
-}
-
-/// `GET` on the fake's REST API as `token`: the status and the JSON body.
-fn api_get(url: &str, token: &str) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async {
-        let client = copilot_runner::gitlab::client::http_client(
-            "ci-local-test",
-            Duration::from_secs(5),
-            Duration::from_secs(30),
-        )
-        .expect("an HTTP client");
-        let response = client.get(url).header("PRIVATE-TOKEN", token).send().await.expect("the fake GitLab answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    })
+    standalone::testkit_bin(Path::new(env!("CARGO")), repo(), Path::new(env!("CARGO_BIN_EXE_copilot-runner")), name)
 }
 
 #[test]
 fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_gitlab() {
     let scratch = tempfile::tempdir().expect("a scratch folder");
-    let gitlab = Server::start("fake-gitlab", &[OsStr::new("--seed"), seed_file(scratch.path()).as_os_str()]);
-    let world: Value = serde_json::from_str(&gitlab.ready).expect("fake-gitlab prints its world as JSON");
-    let api = world["api_url"].as_str().expect("api_url").to_owned();
-    let project_id = world["projects"][TARGET]["id"].as_u64().expect("the target project's id");
-    let token = |user: &str| world["users"][user]["token"].as_str().expect("a seeded user's token").to_owned();
-
-    let project = AgentProject::new();
     // The job's work folder (clone and stage scratch folders), outside the agent project.
     let work = scratch.path().join("work");
-    let model = Server::start("mock-model", &[script_file(scratch.path(), &work, project_id).as_os_str()]);
+    let servers = IssueJobServers::start(testkit_bin, scratch.path(), &work);
+    let world = &servers.world;
+    let (api, project_id) = (world.api_url(), world.target_project_id());
+    let token = |user: &str| world.token(user);
+    let project = AgentProject::new();
 
     let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
     let cli = copilot_cli::cli_path();
@@ -335,14 +205,14 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
         ("TRIGGER_TYPE", "issue_assignee"),
         ("TARGET_PROJECT_ID", project_id_text.as_str()),
         ("TARGET_ISSUE_IID", "1"),
-        ("GITLAB_API_BASE", world["url"].as_str().expect("url")),
+        ("GITLAB_API_BASE", world.url()),
         ("GITLAB_TOKEN", agent_token.as_str()),
         ("HOME", home.to_str().expect("a UTF-8 path")),
         ("COPILOT_HOME", copilot_home.to_str().expect("a UTF-8 path")),
         ("COPILOT_WORK_DIR", work.to_str().expect("a UTF-8 path")),
         ("COPILOT_CLI_PATH", cli.to_str().expect("a UTF-8 path")),
         ("COPILOT_OFFLINE", "true"),
-        ("COPILOT_PROVIDER_BASE_URL", model.ready.as_str()),
+        ("COPILOT_PROVIDER_BASE_URL", servers.model.ready.as_str()),
         ("COPILOT_MODEL", "gpt-4.1"),
         ("COPILOT_STAGE_TIMEOUT", "120"),
     ];
@@ -363,17 +233,11 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
 
     // The job's effect, seen through the fake's REST API: one Draft MR from the agent's branch
     // that closes the issue, and the branch holds the agent's change.
-    let (status, mrs) = api_get(&format!("{api}/projects/{project_id}/merge_requests?state=all"), &token("maria"));
-    assert_eq!(status, 200, "{mrs}");
-    let mrs = mrs.as_array().expect("a list of merge requests");
-    assert_eq!(mrs.len(), 1, "exactly one MR: {mrs:#?}\n{log}");
-    assert_eq!(mrs[0]["source_branch"], "copilot/issue-1");
-    assert_eq!(mrs[0]["draft"], true, "{}", mrs[0]);
-    assert!(mrs[0]["description"].as_str().is_some_and(|text| text.contains("Closes #1")), "{}", mrs[0]);
+    let mr = servers.only_draft_mr(&log);
     let (status, branch) =
         api_get(&format!("{api}/projects/{project_id}/repository/branches/copilot%2Fissue-1"), &token("maria"));
     assert_eq!(status, 200, "{branch}");
-    assert_eq!(branch["commit"]["id"], mrs[0]["sha"], "the MR's head is the branch's head");
+    assert_eq!(branch["commit"]["id"], mr["sha"], "the MR's head is the branch's head");
 
     // Artifacts are collected whatever the outcome (`when: always`): the run's own log is among them.
     let collected = project.dir.path().join(".gitlab-ci-local/artifacts/copilotOgissue_assignee");
@@ -385,6 +249,4 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let stage = collected.join("copilot-artifacts/stages/2-implementation");
     assert!(stage.join("prompt-1.md").is_file() && stage.join("agent-1/transcript.txt").is_file(), "{log}");
     assert!(!stage.join("agent-1/copilot-events.jsonl").exists(), "raw events are not uploaded");
-    drop(model);
-    drop(gitlab);
 }

@@ -1,7 +1,9 @@
-//! The image recipe stays lint-clean and keeps the properties a CI job image needs: hadolint
+//! The image recipe stays lint-clean and keeps the properties its two images need: hadolint
 //! (pinned by `scripts/test`) passes on the real `Dockerfile`, and the checks below pin the
 //! choices a careless edit would undo (no entrypoint that swallows the job script, optional
-//! npm dependencies kept, a non-root user, overridable base images).
+//! npm dependencies kept but only the CLI build for the image's libc, a non-root user,
+//! overridable base images, a webhook image without Node, the CLI or git). `ship_image` builds
+//! and runs the images for real.
 #![expect(clippy::disallowed_methods, reason = "the test runs the real hadolint binary")]
 
 use std::path::{Path, PathBuf};
@@ -76,10 +78,46 @@ fn base_images_are_build_arguments_with_official_defaults() {
     let steps = instructions(&dockerfile());
     assert!(steps.iter().any(|s| s.starts_with("ARG BUILDER_IMAGE=rust:") && s.ends_with("-bookworm")));
     assert!(steps.iter().any(|s| s == "ARG RUNTIME_IMAGE=debian:bookworm-slim"));
+    assert!(steps.iter().any(|s| s == "ARG WEBHOOK_IMAGE=gcr.io/distroless/cc-debian12:nonroot"));
     let froms: Vec<&String> = steps.iter().filter(|s| s.starts_with("FROM ")).collect();
-    assert_eq!(froms.len(), 2, "a builder stage and a runtime stage: {froms:?}");
+    assert_eq!(froms.len(), 3, "a builder stage, the webhook image and the agent image: {froms:?}");
     assert_eq!(froms[0], "FROM ${BUILDER_IMAGE} AS builder");
-    assert_eq!(froms[1], "FROM ${RUNTIME_IMAGE}");
+    assert_eq!(froms[1], "FROM ${WEBHOOK_IMAGE} AS webhook");
+    // Last, so a build without `--target` makes the job image, as it always has.
+    assert_eq!(froms[2], "FROM ${RUNTIME_IMAGE} AS agent");
+}
+
+/// The instructions of the stage that starts with `from`, up to the next stage.
+fn stage<'a>(steps: &'a [String], from: &str) -> Vec<&'a String> {
+    let mut stage = steps.iter().skip_while(|s| !s.starts_with(from));
+    let first = stage.next().unwrap_or_else(|| panic!("a stage `{from}`"));
+    std::iter::once(first).chain(stage.take_while(|s| !s.starts_with("FROM "))).collect()
+}
+
+#[test]
+fn webhook_image_is_the_binary_alone_as_a_non_root_user() {
+    let steps = instructions(&dockerfile());
+    let webhook = stage(&steps, "FROM ${WEBHOOK_IMAGE} AS webhook");
+    assert!(!webhook.iter().any(|s| s.starts_with("RUN ")), "nothing installed in the webhook image: {webhook:?}");
+    let copies: Vec<&&String> = webhook.iter().filter(|s| s.starts_with("COPY")).collect();
+    assert_eq!(copies.len(), 1, "only the binary: {copies:?}");
+    assert!(copies[0].starts_with("COPY --from=builder") && copies[0].ends_with("/usr/local/bin/copilot-runner"));
+    assert!(webhook.iter().any(|s| s.as_str() == "USER 10001:10001"));
+    assert!(webhook.iter().any(|s| s.as_str() == r#"CMD ["/usr/local/bin/copilot-runner", "serve"]"#));
+}
+
+#[test]
+fn agent_image_keeps_only_the_cli_build_for_its_libc_and_requires_the_sandbox() {
+    let steps = instructions(&dockerfile());
+    let agent = stage(&steps, "FROM ${RUNTIME_IMAGE} AS agent");
+    let install = agent.iter().find(|s| s.contains("npm install --global")).expect("a global npm install");
+    // npm 9 fetches the musl build too; the Debian image runs the glibc one, so the musl copy
+    // goes before the check that a platform package is left and the CLI starts.
+    let removed = install.find("-name 'copilot-linuxmusl-*' -exec rm -rf").expect("the musl copy is removed");
+    let checked = install.find("-name 'copilot-linux-*'").expect("a glibc platform package is checked");
+    let started = install.find("copilot --version").expect("the CLI is started");
+    assert!(removed < checked && checked < started, "{install}");
+    assert!(agent.iter().any(|s| s.as_str() == "ENV COPILOT_SANDBOX=require"));
 }
 
 #[test]

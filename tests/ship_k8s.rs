@@ -339,7 +339,8 @@ fn webhook_deployment_is_probed_bounded_and_locked_down() {
     let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     let container = &pod["containers"][0];
-    assert_eq!(container["image"], "registry.example.com/tools/copilot-runner:0.1.0");
+    // The webhook image (`Dockerfile --target webhook`): the binary alone, no Node, CLI or git.
+    assert_eq!(container["image"], "registry.example.com/tools/copilot-runner-webhook:0.1.0");
     assert_eq!(container["command"], serde_json::json!(["copilot-runner"]));
     assert_eq!(container["args"], serde_json::json!(["serve", "--listen", "0.0.0.0:8080"]));
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");

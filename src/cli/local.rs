@@ -54,7 +54,9 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         .branch
         .clone()
         .unwrap_or_else(|| format!("{}local-{}", settings.branch_prefix, crate::workflows::slug(&args.task, "")));
-    std::fs::create_dir_all(artifacts.join("git-home")).context("while creating the artifacts dir")?;
+    let git_home = artifacts.join("git-home");
+    std::fs::create_dir_all(&git_home)
+        .with_context(|| format!("while creating the artifacts dir `{}`", git_home.display()))?;
     let base_branch = context::git_history::current_branch(&git, &repo).await;
     git::switch_or_create_branch(&git, &repo, &branch).await.context("while checking out the branch")?;
 

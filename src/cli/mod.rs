@@ -120,8 +120,8 @@ pub fn main() -> ExitCode {
     let _guard = match crate::telemetry::init(settings.log_format, &settings.log_filter, log_dir.as_deref()) {
         Ok(guard) => guard,
         Err(error) => {
-            let error = anyhow::Error::new(error).context("while opening the log file in the artifacts dir");
-            return report(&error.context(exit::Usage("cannot start logging".into()))).into();
+            // The error names the folder; the usage error in front says what could not start.
+            return report(&anyhow::Error::new(error).context(exit::Usage("cannot start logging".into()))).into();
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

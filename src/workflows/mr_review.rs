@@ -394,7 +394,8 @@ async fn post_inline(
 /// Writes `gl-code-quality-report.json` at the root of the artifacts folder, where the CI
 /// template's `artifacts:reports:codequality` reads it.
 fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQualityIssue]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(artifacts).context("while creating the artifacts folder")?;
+    std::fs::create_dir_all(artifacts)
+        .with_context(|| format!("while creating the artifacts folder `{}`", artifacts.display()))?;
     let path = artifacts.join(quality::REPORT_FILE_NAME);
     std::fs::write(&path, quality::code_quality_json_of(issues))
         .with_context(|| format!("while writing `{}`", path.display()))

@@ -209,7 +209,9 @@ pub(super) async fn clone_project(
             tokio::fs::remove_dir_all(earlier).await.context("while clearing an earlier clone")?;
         }
     }
-    tokio::fs::create_dir_all(&job.work_dir).await.context("while creating the work dir")?;
+    tokio::fs::create_dir_all(&job.work_dir)
+        .await
+        .with_context(|| format!("while creating the work dir `{}`", job.work_dir.display()))?;
     // The workspace gives its commands a `HOME` of their own in the git dir.
     let git = GitCommand::new(&job.env, &job.work_dir, identity(job));
     Workspace::clone(git, remote, &dest, depth, branch).await.context("while cloning the project")

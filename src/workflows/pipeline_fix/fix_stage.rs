@@ -56,8 +56,12 @@ pub(super) async fn run(
     let dir = job.settings.artifacts_dir.join("stages").join(&name);
     let work = job.work_dir.join("stages").join(&name);
     let scratch = work.join("scratch");
-    tokio::fs::create_dir_all(&dir).await.context("while creating the stage's artifacts folder")?;
-    tokio::fs::create_dir_all(&scratch).await.context("while creating the stage's scratch folder")?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .with_context(|| format!("while creating the stage's artifacts folder `{}`", dir.display()))?;
+    tokio::fs::create_dir_all(&scratch)
+        .await
+        .with_context(|| format!("while creating the stage's scratch folder `{}`", scratch.display()))?;
     tokio::fs::write(dir.join("prompt.md"), &text).await.context("while keeping the prompt")?;
     let request = StageRequest {
         stage: "pipeline_fix".to_owned(),

@@ -8,5 +8,6 @@ pub mod fake_gitlab;
 pub mod mock_model;
 pub mod poisoned_git;
 pub mod processes;
+pub mod standalone;
 
 pub use fake_gitlab::FakeGitLab;
