@@ -23,7 +23,7 @@ use copilot_runner::sandbox::{Sandbox, StageArea};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let launcher = PathBuf::from(args.first().context("usage: sandbox_bench PATH-OF-copilot-runner [ROUNDS]")?);
+    let launcher = std::path::absolute(args.first().context("usage: sandbox_bench PATH-OF-copilot-runner [ROUNDS]")?)?;
     let rounds: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(200);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(drive(launcher, rounds))
