@@ -15,7 +15,7 @@ use crate::gitlab::{Client, ClientOptions, RetryPolicy};
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
 use crate::webhook::server::{self, Config, Service};
-use crate::webhook::verify::WebhookSecret;
+use crate::webhook::verify::{SigningSecret, WebhookSecret};
 
 /// Runs the webhook service.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,7 +82,15 @@ pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
         trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
     };
     let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
-    let config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    let signing = settings
+        .webhook_signing_secret
+        .as_ref()
+        .map(SigningSecret::new)
+        .transpose()
+        .map_err(|error| usage(format!("`{}` cannot be used: {error}", env_vars::WEBHOOK_SIGNING_SECRET)))?;
+    let mut config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    config.signing = signing;
+    config.max_in_flight = settings.webhook_max_in_flight;
     let gitlab = Client::with_options(&settings.api_url(), token, &client_options())
         .context("while setting up the gitlab client")?;
     Ok((config, gitlab))

@@ -6,6 +6,8 @@
 )]
 
 mod harness;
+mod load;
 mod payloads;
 mod protocol;
+mod signatures;
 mod triggers;
