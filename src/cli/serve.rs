@@ -103,7 +103,8 @@ pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Resul
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
-    tracing::info!(listen = %args.listen, agent = config.agent.username, "serving GitLab webhooks");
+    let bound = listener.local_addr().map_or_else(|_| args.listen.to_string(), |address| address.to_string());
+    tracing::info!(listen = bound, agent = config.agent.username, "serving GitLab webhooks");
     let service = Service::new(config, gitlab);
     server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
     tracing::info!("stopped");

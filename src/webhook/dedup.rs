@@ -4,10 +4,11 @@
 //!
 //! Bounded and in memory: entries expire after a window and the oldest go first when full, and a
 //! released key leaves nothing behind, so memory stays within the capacity whatever the mix of
-//! accepted and failed deliveries. A claim is held while the trigger is in flight; only a trigger that GitLab accepted is
-//! remembered as done. A claim dropped without [`Claim::done`] (the trigger failed) is released,
-//! so GitLab's resend of a failed delivery is not mistaken for a duplicate. Across replicas,
-//! the 👀 award is the test-and-set (see `server`).
+//! accepted and failed deliveries. A claim is held while the delivery is acted on; only a
+//! decision that stands (a trigger GitLab accepted, a denial) is remembered as done. A claim
+//! dropped without [`Claim::done`] (the trigger failed, or another replica holds the 👀) is
+//! released, so GitLab's resend is judged afresh. Across replicas, the 👀 award is the
+//! test-and-set, held as a lease (see `act`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -46,6 +46,8 @@ pub struct Config {
     pub pipeline: PipelineTarget,
     /// Our share of GitLab's 10 s delivery timeout; past it we answer 504 and GitLab may resend.
     pub action_budget: Duration,
+    /// How long a 👀 lock on a note is held before a resend may take it over.
+    pub award_lease: Duration,
     /// How long a `/readyz` answer is reused, so probes do not hammer GitLab.
     pub readiness_ttl: Duration,
     pub dedup_window: Duration,
@@ -66,6 +68,7 @@ impl Config {
             min_access_level,
             pipeline,
             action_budget: Duration::from_secs(8),
+            award_lease: act::AWARD_LEASE,
             readiness_ttl: Duration::from_secs(10),
             dedup_window: Dedup::DEFAULT_WINDOW,
             dedup_capacity: Dedup::DEFAULT_CAPACITY,
@@ -311,7 +314,9 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
             answer(StatusCode::OK, json!({"status": "denied", "reason": "insufficient access level"}))
         }
         Acted::TakenElsewhere => {
-            claim.done();
+            // Not remembered: should the holder die before triggering, a later resend must be
+            // judged again (against the 👀 lease), not answered from memory.
+            drop(claim);
             metrics.event(kind, "taken_elsewhere");
             tracing::info!(hook, kind, trigger_type, object, "webhook handled by another replica (👀 already awarded)");
             answer(StatusCode::OK, json!({"status": "duplicate", "reason": "handled by another replica"}))

@@ -121,6 +121,8 @@ pub(crate) async fn rig() -> (FakeGitLab, Instance) {
 
 /// An HTTP client for delivering webhooks.
 pub(crate) fn http() -> reqwest::Client {
+    // Already installed when this process built a GitLab client; not when `serve` is a child.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(DEADLINE).build().expect("http client")
 }
 
@@ -201,6 +203,11 @@ pub(crate) async fn deliver(url: &str, delivery: &Delivery) -> Answer {
 
 /// [`deliver`] through `client`, so that many deliveries share its connections.
 pub(crate) async fn deliver_with(client: &reqwest::Client, url: &str, delivery: &Delivery) -> Answer {
+    try_deliver(client, url, delivery).await.expect("the service answers")
+}
+
+/// Delivers, or says why no answer came (the service died, say).
+pub(crate) async fn try_deliver(client: &reqwest::Client, url: &str, delivery: &Delivery) -> reqwest::Result<Answer> {
     let mut request = client
         .post(format!("{url}/webhook"))
         .header("Content-Type", "application/json")
@@ -220,11 +227,11 @@ pub(crate) async fn deliver_with(client: &reqwest::Client, url: &str, delivery: 
     for (name, value) in &delivery.headers {
         request = request.header(*name, value);
     }
-    let response = request.send().await.expect("the service answers");
+    let response = request.send().await?;
     let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
+    let text = response.text().await?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer { status, body }
+    Ok(Answer { status, body })
 }
 
 /// The variables of every trigger call the fake GitLab accepted, in order. Each must have come

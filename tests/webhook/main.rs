@@ -6,6 +6,7 @@
 )]
 
 mod harness;
+mod lease;
 mod load;
 mod payloads;
 mod protocol;
