@@ -146,6 +146,20 @@ mod tests {
             ("copilot-agent", "copilot/")
         );
         assert_eq!(config.min_access_level, 30);
+        assert_eq!(config.max_in_flight, Config::DEFAULT_MAX_IN_FLIGHT, "the documented default");
+        assert!(config.signing.is_none(), "signatures are checked only when a signing secret is set");
         assert!(!format!("{config:?}").contains("0123456789"), "no secret in debug output");
+    }
+
+    #[test]
+    fn load_and_signing_settings_reach_the_service() {
+        let pairs: Vec<_> = COMPLETE
+            .into_iter()
+            .chain([("WEBHOOK_MAX_IN_FLIGHT", "3"), ("WEBHOOK_SIGNING_SECRET", "whsec_c2lnbmluZy1rZXk=")])
+            .collect();
+        let (config, _client) = config_from(&settings(&pairs)).expect("complete");
+        assert_eq!(config.max_in_flight, 3);
+        assert!(config.signing.is_some());
+        assert!(!format!("{config:?}").contains("whsec_c2ln"), "no secret in debug output");
     }
 }

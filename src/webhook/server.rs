@@ -44,7 +44,8 @@ pub struct Config {
     pub agent: Agent,
     pub min_access_level: u32,
     pub pipeline: PipelineTarget,
-    /// Our share of GitLab's 10 s delivery timeout; past it we answer 504 and GitLab may resend.
+    /// Our share of GitLab's 10 s delivery timeout: for the body to arrive (else 408) and for
+    /// acting on it (else 504, and GitLab may resend).
     pub action_budget: Duration,
     /// How long a 👀 lock on a note is held before a resend may take it over.
     pub award_lease: Duration,
@@ -222,7 +223,18 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
         tracing::warn!(hook, "webhook rejected: missing or wrong `X-Gitlab-Token`");
         return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": "invalid X-Gitlab-Token"}));
     }
-    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+    // A sender that trickles its body would hold its place for good; GitLab sends it at once.
+    let read =
+        tokio::time::timeout(service.config.action_budget, Bytes::from_request(Request::from_parts(parts, body), &()));
+    let Ok(read) = read.await else {
+        metrics.event("none", "invalid");
+        tracing::warn!(hook, "webhook body refused: it did not arrive in time");
+        return answer(
+            StatusCode::REQUEST_TIMEOUT,
+            json!({"status": "invalid", "reason": "the body did not arrive within the delivery's time"}),
+        );
+    };
+    let body = match read {
         Ok(body) => body,
         Err(rejection) => {
             let status = rejection.status();

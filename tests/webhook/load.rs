@@ -71,7 +71,11 @@ async fn wait_for_in_flight(url: &str, count: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_beyond_the_in_flight_limit_are_503_with_retry_after_and_cost_gitlab_nothing() {
     let fake = FakeGitLab::start().await.expect("fake");
-    let service = Instance::start_with(&fake, &[("WEBHOOK_MAX_IN_FLIGHT", "8".to_owned())], |_| {}).await;
+    // Stalled senders would be cut off after the action budget; this test holds them longer.
+    let service = Instance::start_with(&fake, &[("WEBHOOK_MAX_IN_FLIGHT", "8".to_owned())], |config| {
+        config.action_budget = Duration::from_secs(120);
+    })
+    .await;
 
     // Eight slow senders fill the service.
     let mut stalled = Vec::new();
@@ -144,4 +148,25 @@ async fn the_duplicate_filter_stays_within_its_cap_under_a_burst_of_accepted_and
     assert_eq!(newest.outcome(), "duplicate", "{:?}", newest.body);
     let oldest = deliver(&service.url, &deliveries[0]).await;
     assert_eq!(oldest.outcome(), "denied", "{:?}", oldest.body);
+}
+
+#[tokio::test]
+async fn a_sender_that_stalls_its_body_is_cut_off_and_frees_its_place() {
+    let fake = FakeGitLab::start().await.expect("fake");
+    let service = Instance::start_with(&fake, &[("WEBHOOK_MAX_IN_FLIGHT", "1".to_owned())], |config| {
+        config.action_budget = Duration::from_millis(300);
+    })
+    .await;
+    let stalled = stalled_delivery(&service.url).await;
+    let mut response = String::new();
+    let read = async {
+        use tokio::io::AsyncReadExt as _;
+        let mut stalled = stalled;
+        stalled.read_to_string(&mut response).await
+    };
+    tokio::time::timeout(DEADLINE, read).await.expect("answered in time").expect("read the answer");
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    wait_for_in_flight(&service.url, 0).await;
+    let next = deliver(&service.url, &Delivery::new("Push Hook", &payloads::fixture("push.json"))).await;
+    assert_eq!((next.status, next.outcome()), (200, "ignored"), "{:?}", next.body);
 }
