@@ -279,6 +279,9 @@ pub struct Settings {
     pub pipeline_project_id: Option<u64>,
     pub pipeline_ref: String,
     pub webhook_secret_token: Option<SecretString>,
+    pub webhook_signing_secret: Option<SecretString>,
+    /// Deliveries `serve` works on at once.
+    pub webhook_max_in_flight: usize,
     pub copilot_github_token: Option<SecretString>,
     pub agent: AgentKind,
     pub agent_command: Option<String>,
@@ -343,6 +346,7 @@ impl Settings {
             &self.azure_storage_connection_string,
             &self.pipeline_trigger_token,
             &self.webhook_secret_token,
+            &self.webhook_signing_secret,
             &self.copilot_github_token,
         ]
         .into_iter()
@@ -548,6 +552,8 @@ impl<'a> Resolver<'a> {
         let pipeline_project_id = self.number(env_vars::PIPELINE_PROJECT_ID, 1_u64, u64::MAX);
         let pipeline_ref = self.parse(env_vars::PIPELINE_REF, |value| Ok::<_, String>(value.trim().to_owned()));
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
+        let webhook_signing_secret = self.secret(env_vars::WEBHOOK_SIGNING_SECRET);
+        let webhook_max_in_flight = self.number(env_vars::WEBHOOK_MAX_IN_FLIGHT, 1_usize, 100_000);
         let copilot_github_token = self.secret(env_vars::COPILOT_GITHUB_TOKEN);
         let agent = self.parse(env_vars::COPILOT_AGENT, str::parse::<AgentKind>);
         let agent_command = self.string(env_vars::COPILOT_AGENT_COMMAND, None);
@@ -623,6 +629,8 @@ impl<'a> Resolver<'a> {
             pipeline_project_id,
             pipeline_ref: pipeline_ref?,
             webhook_secret_token,
+            webhook_signing_secret,
+            webhook_max_in_flight: webhook_max_in_flight?,
             copilot_github_token,
             agent: agent?,
             agent_command,

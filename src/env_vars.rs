@@ -92,6 +92,10 @@ env_vars! {
     PIPELINE_REF = "PIPELINE_REF", Setting, Some("main");
     /// Secret GitLab sends in `X-Gitlab-Token` with every webhook; `serve` refuses to start without it.
     WEBHOOK_SECRET_TOKEN = "WEBHOOK_SECRET_TOKEN", Secret, None;
+    /// Signing token of the hook (Standard Webhooks, `whsec_<base64>`); when set, `serve` also requires a valid `webhook-signature` no more than 5 minutes old.
+    WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET", Secret, None;
+    /// Most webhook deliveries `serve` works on at once; beyond it a delivery is answered 503 with `Retry-After`.
+    WEBHOOK_MAX_IN_FLIGHT = "WEBHOOK_MAX_IN_FLIGHT", Setting, Some("64");
     /// GitHub token for the Copilot CLI (fine-grained PAT with "Copilot Requests", or an OAuth token).
     COPILOT_GITHUB_TOKEN = "COPILOT_GITHUB_TOKEN", Secret, None;
     /// Agent backend that runs each stage: `copilot` (the GitHub Copilot CLI) or `command` (any CLI from `COPILOT_AGENT_COMMAND`).
@@ -209,7 +213,9 @@ mod tests {
 
     #[test]
     fn tokens_are_secrets() {
-        for name in [GITLAB_TOKEN, PIPELINE_TRIGGER_TOKEN, WEBHOOK_SECRET_TOKEN, COPILOT_GITHUB_TOKEN] {
+        for name in
+            [GITLAB_TOKEN, PIPELINE_TRIGGER_TOKEN, WEBHOOK_SECRET_TOKEN, WEBHOOK_SIGNING_SECRET, COPILOT_GITHUB_TOKEN]
+        {
             assert!(setting(name).is_some_and(EnvVar::is_secret), "{name} must be secret");
         }
     }

@@ -15,7 +15,7 @@ use crate::gitlab::{Client, ClientOptions, RetryPolicy};
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
 use crate::webhook::server::{self, Config, Service};
-use crate::webhook::verify::WebhookSecret;
+use crate::webhook::verify::{SigningSecret, WebhookSecret};
 
 /// Runs the webhook service.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,7 +82,15 @@ pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
         trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
     };
     let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
-    let config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    let signing = settings
+        .webhook_signing_secret
+        .as_ref()
+        .map(SigningSecret::new)
+        .transpose()
+        .map_err(|error| usage(format!("`{}` cannot be used: {error}", env_vars::WEBHOOK_SIGNING_SECRET)))?;
+    let mut config = Config::new(secret, agent, settings.min_access_level, pipeline);
+    config.signing = signing;
+    config.max_in_flight = settings.webhook_max_in_flight;
     let gitlab = Client::with_options(&settings.api_url(), token, &client_options())
         .context("while setting up the gitlab client")?;
     Ok((config, gitlab))
@@ -95,7 +103,8 @@ pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Resul
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
-    tracing::info!(listen = %args.listen, agent = config.agent.username, "serving GitLab webhooks");
+    let bound = listener.local_addr().map_or_else(|_| args.listen.to_string(), |address| address.to_string());
+    tracing::info!(listen = bound, agent = config.agent.username, "serving GitLab webhooks");
     let service = Service::new(config, gitlab);
     server::serve(listener, service, server::shutdown_signal()).await.context("while serving webhooks")?;
     tracing::info!("stopped");
@@ -137,6 +146,20 @@ mod tests {
             ("copilot-agent", "copilot/")
         );
         assert_eq!(config.min_access_level, 30);
+        assert_eq!(config.max_in_flight, Config::DEFAULT_MAX_IN_FLIGHT, "the documented default");
+        assert!(config.signing.is_none(), "signatures are checked only when a signing secret is set");
         assert!(!format!("{config:?}").contains("0123456789"), "no secret in debug output");
+    }
+
+    #[test]
+    fn load_and_signing_settings_reach_the_service() {
+        let pairs: Vec<_> = COMPLETE
+            .into_iter()
+            .chain([("WEBHOOK_MAX_IN_FLIGHT", "3"), ("WEBHOOK_SIGNING_SECRET", "whsec_c2lnbmluZy1rZXk=")])
+            .collect();
+        let (config, _client) = config_from(&settings(&pairs)).expect("complete");
+        assert_eq!(config.max_in_flight, 3);
+        assert!(config.signing.is_some());
+        assert!(!format!("{config:?}").contains("whsec_c2ln"), "no secret in debug output");
     }
 }

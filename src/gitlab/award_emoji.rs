@@ -1,4 +1,5 @@
-//! Award emoji: 👀 on the triggering note or issue, and reactions on results.
+//! Award emoji: 👀 on the triggering note or issue (awarded, listed to judge its age, taken
+//! back), and reactions on results.
 //!
 //! GitLab refuses to let a user award the same emoji twice on the same target (404 `Award Emoji
 //! Name has already been taken`). The webhook service relies on that as a test-and-set across
@@ -83,6 +84,11 @@ impl Client {
 }
 
 impl Client {
+    /// `GET …/award_emoji`: every award on the target, by anyone.
+    pub async fn award_emojis(&self, project: impl Into<ProjectId>, on: Awardable) -> Result<Vec<AwardEmoji>, Error> {
+        self.get_all(&on.path(&project.into()), &[]).await
+    }
+
     /// `DELETE …/award_emoji/:award_id`: takes an award back (the webhook service gives up its
     /// 👀 lock when the trigger it guarded failed). Already gone counts as done, so a repeat is
     /// harmless and every transient failure is retried.

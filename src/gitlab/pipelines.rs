@@ -1,4 +1,5 @@
-//! Pipelines: triggering the agent's own pipeline, and watching and steering the target's.
+//! Pipelines: triggering the agent's own pipeline and finding its triggered pipelines again (with
+//! the variables they were started with), and watching and steering the target's.
 //!
 //! Retry rules: reads, cancel and retry are retried on every transient failure (cancelling twice
 //! changes nothing; retrying twice finds no failed job the second time). Triggering is sent again
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::client::{Client, ProjectId};
 use super::error::Error;
 use super::retry::Replay;
-use super::types::{Pipeline, PipelineInfo};
+use super::types::{Pipeline, PipelineInfo, PipelineVariable};
 
 impl Client {
     /// `POST /projects/:id/trigger/pipeline` with a trigger token, on `git_ref`, with `variables`.
@@ -58,6 +59,34 @@ impl Client {
             ("sort", "desc".to_owned()),
         ];
         self.get_all(&path, &query).await
+    }
+
+    /// The pipelines started through the trigger API on `git_ref` and changed after
+    /// `updated_after` (ISO 8601), oldest first.
+    pub async fn triggered_pipelines_since(
+        &self,
+        project: impl Into<ProjectId>,
+        git_ref: &str,
+        updated_after: &str,
+    ) -> Result<Vec<PipelineInfo>, Error> {
+        let path = format!("/projects/{}/pipelines", project.into().segment());
+        let query = [
+            ("source", "trigger".to_owned()),
+            ("ref", git_ref.to_owned()),
+            ("updated_after", updated_after.to_owned()),
+            ("order_by", "id".to_owned()),
+            ("sort", "asc".to_owned()),
+        ];
+        self.get_all(&path, &query).await
+    }
+
+    /// `GET /projects/:id/pipelines/:pipeline_id/variables`: what it was started with.
+    pub async fn pipeline_variables(
+        &self,
+        project: impl Into<ProjectId>,
+        pipeline_id: u64,
+    ) -> Result<Vec<PipelineVariable>, Error> {
+        self.get_all(&format!("/projects/{}/pipelines/{pipeline_id}/variables", project.into().segment()), &[]).await
     }
 
     /// `GET /projects/:id/pipelines/:pipeline_id`.

@@ -202,6 +202,8 @@ pub struct AwardEmoji {
     pub name: String,
     pub user: UserBasic,
     #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
     pub awardable_id: Option<u64>,
     #[serde(default)]
     pub awardable_type: Option<String>,
@@ -472,6 +474,14 @@ impl Serialize for Status {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// A variable a pipeline was started with (`GET …/pipelines/:id/variables`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PipelineVariable {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
 }
 
 /// A pipeline as embedded in an MR (`head_pipeline`) or listed.

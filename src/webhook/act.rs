@@ -6,6 +6,12 @@
 //! wins it and triggers; the others stand down. When the trigger then fails, the winner removes
 //! its award again, so GitLab's resend of the failed delivery can win it anew.
 //!
+//! The lock is a lease, so that a replica that dies between the award and the trigger (or cannot
+//! remove its award) does not swallow the request: an award older than the lease whose holder
+//! started no pipeline — none of the agent project's triggered pipelines since the award carries
+//! this request's variables — is removed by id and awarded afresh. Only one retaker's new award
+//! can succeed, so the request still starts exactly once.
+//!
 //! Every call runs against the delivery's deadline: GitLab gives up after 10 s.
 
 use std::collections::BTreeMap;
@@ -18,10 +24,15 @@ use tokio::time::Instant;
 use super::metrics::{FailureStage, Metrics};
 use super::route::{AwardTarget, Work};
 use super::server::Config;
-use crate::gitlab::{self, AwardOutcome, Awardable, Client, Noteable};
+use crate::gitlab::{self, AwardEmoji, AwardOutcome, Awardable, Client, Noteable};
 
 /// The emoji that says "seen, on it".
 pub const ACK_EMOJI: &str = "eyes";
+
+/// How long a 👀 lock on a note is held. Its holder is done within our 8 s action budget, so an
+/// older award either guards a pipeline that was started or was left by a replica that died; the
+/// margin covers GitLab's and our clocks disagreeing by up to 50 s.
+pub const AWARD_LEASE: Duration = Duration::from_secs(60);
 
 /// The agent project whose pipeline runs the work.
 #[derive(Clone)]
@@ -95,7 +106,16 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
             Err(_) => return timed_out(metrics, "awarding 👀"),
             Ok(Ok(AwardOutcome::Awarded(award))) => our_award = award.map(|award| award.id),
             // Another replica took this note; an issue or MR may keep 👀 from an earlier request.
-            Ok(Ok(AwardOutcome::AlreadyAwarded)) if target.is_exclusive() => return Acted::TakenElsewhere,
+            Ok(Ok(AwardOutcome::AlreadyAwarded)) if target.is_exclusive() => {
+                match within(deadline, retake(gitlab, config, work, awardable(target))).await {
+                    Err(_) => return timed_out(metrics, "checking an earlier 👀 on the note"),
+                    Ok(Ok(Lease::Retaken(award))) => our_award = award,
+                    Ok(Ok(Lease::Held)) => return Acted::TakenElsewhere,
+                    Ok(Err(error)) => {
+                        return failed(metrics, FailureStage::Award, "checking an earlier 👀 on the note", &error);
+                    }
+                }
+            }
             Ok(Ok(AwardOutcome::AlreadyAwarded)) => {}
             Ok(Err(error)) if target.is_exclusive() => {
                 return failed(metrics, FailureStage::Award, "awarding 👀 on the note", &error);
@@ -131,6 +151,85 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
         }
     }
     failure
+}
+
+/// Who holds the 👀 lock on a note after our award was refused.
+#[derive(Debug)]
+enum Lease {
+    /// Another replica holds it, or its holder started the pipeline: stand down.
+    Held,
+    /// Its holder left it without starting a pipeline and we took it over (with our award's id
+    /// when GitLab told us).
+    Retaken(Option<u64>),
+}
+
+/// Retakes an expired 👀 lease whose holder started no pipeline for this request.
+async fn retake(gitlab: &Client, config: &Config, work: &Work, on: Awardable) -> Result<Lease, gitlab::Error> {
+    let project_id = work.trigger.project_id();
+    let agent = &config.agent.username;
+    let awards = gitlab.award_emojis(project_id, on).await?;
+    let held =
+        awards.into_iter().find(|award| award.name == ACK_EMOJI && award.user.username.eq_ignore_ascii_case(agent));
+    let Some(held) = held else {
+        // Given back since our attempt (its trigger failed): one more try.
+        return Ok(match gitlab.award_emoji(project_id, on, ACK_EMOJI).await? {
+            AwardOutcome::Awarded(award) => Lease::Retaken(award.map(|award| award.id)),
+            AwardOutcome::AlreadyAwarded => Lease::Held,
+        });
+    };
+    let Some(awarded_at) = awarded_at(&held) else {
+        tracing::warn!(award_id = held.id, "👀 without a readable `created_at`; leaving it to its holder");
+        return Ok(Lease::Held);
+    };
+    let lease = chrono::Duration::from_std(config.award_lease).unwrap_or(chrono::Duration::MAX);
+    if chrono::Utc::now() - awarded_at < lease {
+        return Ok(Lease::Held);
+    }
+    if pipeline_started(gitlab, config, work, awarded_at, lease).await? {
+        return Ok(Lease::Held);
+    }
+    tracing::warn!(award_id = held.id, "👀 left without a pipeline (its replica died?); taking the request over");
+    gitlab.remove_award_emoji(project_id, on, held.id).await?;
+    Ok(match gitlab.award_emoji(project_id, on, ACK_EMOJI).await? {
+        AwardOutcome::Awarded(award) => Lease::Retaken(award.map(|award| award.id)),
+        // Another retaker's award came first.
+        AwardOutcome::AlreadyAwarded => Lease::Held,
+    })
+}
+
+fn awarded_at(award: &AwardEmoji) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = award.created_at.as_deref()?;
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|at| at.with_timezone(&chrono::Utc))
+}
+
+/// Whether the agent project has a triggered pipeline with this request's variables, created
+/// while the award at `awarded_at` could have guarded it (within a lease either side).
+async fn pipeline_started(
+    gitlab: &Client,
+    config: &Config,
+    work: &Work,
+    awarded_at: chrono::DateTime<chrono::Utc>,
+    lease: chrono::Duration,
+) -> Result<bool, gitlab::Error> {
+    let pipeline = &config.pipeline;
+    let since = (awarded_at - lease).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let until = awarded_at + lease;
+    let wanted = work.variables();
+    for candidate in gitlab.triggered_pipelines_since(pipeline.project_id, &pipeline.git_ref, &since).await? {
+        let created = candidate.created_at.as_deref().and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok());
+        if created.is_some_and(|created| created > until) {
+            // Oldest first: every later one is too young to be the holder's.
+            break;
+        }
+        let variables = gitlab.pipeline_variables(pipeline.project_id, candidate.id).await?;
+        let carries = |(name, value): &(&str, String)| {
+            variables.iter().any(|variable| variable.key == *name && variable.value == *value)
+        };
+        if wanted.iter().all(carries) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn awardable(target: AwardTarget) -> Awardable {

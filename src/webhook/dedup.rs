@@ -2,27 +2,37 @@
 //! the same event delivered by two hooks (same `X-Gitlab-Event-UUID`), and the same request
 //! reaching us twice under different ids (same trigger type, project and note/pipeline/object).
 //!
-//! Bounded and in memory: entries expire after a window and the oldest go first when full.
-//! A claim is held while the trigger is in flight; only a trigger that GitLab accepted is
-//! remembered as done. A claim dropped without [`Claim::done`] (the trigger failed) is released,
-//! so GitLab's resend of a failed delivery is not mistaken for a duplicate. Across replicas,
-//! the 👀 award is the test-and-set (see `server`).
+//! Bounded and in memory: entries expire after a window and the oldest go first when full, and a
+//! released key leaves nothing behind, so memory stays within the capacity whatever the mix of
+//! accepted and failed deliveries. A claim is held while the delivery is acted on; only a
+//! decision that stands (a trigger GitLab accepted, a denial) is remembered as done. A claim
+//! dropped without [`Claim::done`] (the trigger failed, or another replica holds the 👀) is
+//! released, so GitLab's resend is judged afresh. Across replicas, the 👀 award is the
+//! test-and-set, held as a lease (see `act`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 struct Entry {
-    generation: u64,
     at: Instant,
 }
 
 #[derive(Debug, Default)]
 struct State {
     entries: HashMap<String, Entry>,
-    order: VecDeque<(u64, String)>,
+    /// The same keys by generation, oldest first: what expiry and eviction take from.
+    order: BTreeMap<u64, String>,
     next_generation: u64,
+}
+
+impl State {
+    fn remove(&mut self, generation: u64) {
+        if let Some(key) = self.order.remove(&generation) {
+            self.entries.remove(&key);
+        }
+    }
 }
 
 /// The set of recently seen deliveries and objects.
@@ -63,10 +73,8 @@ impl Drop for Claim {
             return;
         }
         let mut state = self.dedup.lock();
-        for (generation, key) in &self.keys {
-            if state.entries.get(key).is_some_and(|entry| entry.generation == *generation) {
-                state.entries.remove(key);
-            }
+        for (generation, _) in &self.keys {
+            state.remove(*generation);
         }
     }
 }
@@ -102,39 +110,37 @@ impl Dedup {
         for key in keys {
             let generation = state.next_generation;
             state.next_generation += 1;
-            state.entries.insert(key.clone(), Entry { generation, at: now });
-            state.order.push_back((generation, key.clone()));
+            state.entries.insert(key.clone(), Entry { at: now });
+            state.order.insert(generation, key.clone());
             claimed.push((generation, key));
         }
         while state.entries.len() > self.capacity {
-            let Some((generation, key)) = state.order.pop_front() else { break };
-            if state.entries.get(&key).is_some_and(|entry| entry.generation == generation) {
-                state.entries.remove(&key);
-            }
+            let Some((&oldest, _)) = state.order.first_key_value() else { break };
+            state.remove(oldest);
         }
         drop(state);
         Outcome::Fresh(Claim { dedup: self.clone(), keys: claimed, done: false })
     }
 
     fn expire(&self, state: &mut State, now: Instant) {
-        while let Some((generation, key)) = state.order.front() {
-            match state.entries.get(key) {
-                Some(entry) if entry.generation == *generation => {
-                    if now.duration_since(entry.at) < self.window {
-                        break;
-                    }
-                    state.entries.remove(key);
-                }
-                // Released or replaced since: the queue slot is stale.
-                _ => {}
+        while let Some((&generation, key)) = state.order.first_key_value() {
+            let fresh = state.entries.get(key).is_some_and(|entry| now.duration_since(entry.at) < self.window);
+            if fresh {
+                break;
             }
-            state.order.pop_front();
+            state.remove(generation);
         }
     }
 
-    /// How many keys are remembered (for tests and metrics).
+    /// How many keys are remembered.
     pub fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// How many keys occupy memory, counting every index: what the capacity bounds (a metric).
+    pub fn footprint(&self) -> usize {
+        let state = self.lock();
+        state.entries.len().max(state.order.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -188,6 +194,19 @@ mod tests {
         assert_eq!(dedup.len(), 3);
         assert!(matches!(dedup.claim(["delivery-9"]), Outcome::Duplicate));
         assert!(matches!(dedup.claim(["delivery-0"]), Outcome::Fresh(_)));
+    }
+
+    #[test]
+    fn released_claims_leave_nothing_behind() {
+        let dedup = Dedup::new(Dedup::DEFAULT_WINDOW, 10);
+        for index in 0..1_000 {
+            drop(fresh(dedup.claim([format!("delivery-{index}"), format!("event-{index}")])));
+        }
+        assert_eq!(dedup.footprint(), 0, "failed deliveries are forgotten entirely");
+        for index in 0..1_000 {
+            fresh(dedup.claim([format!("delivery-{index}")])).done();
+        }
+        assert_eq!(dedup.footprint(), 10);
     }
 
     #[test]

@@ -118,9 +118,17 @@ impl Metrics {
         self.latency.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition of every metric, with the gauges read at this moment:
+    /// deliveries being worked on and keys the duplicate filter holds.
+    pub fn render(&self, in_flight: usize, dedup_keys: usize) -> String {
         let mut out = String::with_capacity(4096);
+
+        out.push_str("# HELP copilot_webhook_in_flight Webhook deliveries being worked on.\n");
+        out.push_str("# TYPE copilot_webhook_in_flight gauge\n");
+        let _ = writeln!(out, "copilot_webhook_in_flight {in_flight}");
+        out.push_str("# HELP copilot_webhook_dedup_keys Keys the duplicate filter holds in memory.\n");
+        out.push_str("# TYPE copilot_webhook_dedup_keys gauge\n");
+        let _ = writeln!(out, "copilot_webhook_dedup_keys {dedup_keys}");
 
         out.push_str("# HELP copilot_webhook_events_total Webhook deliveries by event kind and decision.\n");
         out.push_str("# TYPE copilot_webhook_events_total counter\n");
@@ -172,7 +180,7 @@ mod tests {
         metrics.failure(FailureStage::Trigger);
         metrics.observe(Duration::from_millis(3));
         metrics.observe(Duration::from_secs(20));
-        let text = metrics.render();
+        let text = metrics.render(3, 42);
         for line in [
             "copilot_webhook_events_total{kind=\"note\",decision=\"issue_note\"} 2",
             "copilot_webhook_events_total{kind=\"other\",decision=\"ignored\"} 1",
@@ -184,6 +192,8 @@ mod tests {
             "copilot_webhook_request_duration_seconds_bucket{le=\"10\"} 1",
             "copilot_webhook_request_duration_seconds_bucket{le=\"+Inf\"} 2",
             "copilot_webhook_request_duration_seconds_count 2",
+            "copilot_webhook_in_flight 3",
+            "copilot_webhook_dedup_keys 42",
         ] {
             assert!(text.lines().any(|candidate| candidate == line), "missing {line:?} in\n{text}");
         }

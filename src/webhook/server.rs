@@ -1,9 +1,11 @@
 //! The HTTP side of `serve`: an axum router with `POST /webhook`, `GET /healthz`, `GET /readyz`
 //! and `GET /metrics`, and graceful shutdown on SIGTERM.
 //!
-//! `POST /webhook` checks the token before it reads the body (a stranger costs us no parsing),
-//! caps the body at GitLab's own 25 MB limit, then parses, routes, deduplicates and — for a
-//! trigger — acts (see [`super::act`]). The answer reflects what GitLab needs to know: 2xx when
+//! `POST /webhook` works on at most `max_in_flight` deliveries at once and answers 503 with
+//! `Retry-After` beyond that, so a burst cannot exhaust memory or GitLab's rate limit. It checks
+//! the token before it reads the body (a stranger costs us no parsing), caps the body at GitLab's
+//! own 25 MB limit, checks the signature when a signing secret is set, then parses, routes,
+//! deduplicates and — for a trigger — acts (see [`super::act`]). The answer reflects what GitLab needs to know: 2xx when
 //! there is nothing to do or the pipeline was accepted, 401/400/413 for a misconfigured hook,
 //! 5xx when GitLab itself failed us, so the delivery shows as failed and can be resent.
 
@@ -23,40 +25,55 @@ use super::act::{self, Acted, PipelineTarget};
 use super::dedup::{Dedup, Outcome};
 use super::metrics::Metrics;
 use super::route::{self, Agent, Decision};
-use super::verify::WebhookSecret;
+use super::verify::{SigningSecret, WebhookSecret};
 use crate::gitlab::Client;
 use crate::gitlab::events::{Event, ParseError};
 
 /// GitLab's own maximum webhook payload.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
+/// What a busy instance asks the sender to wait before trying again.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 /// Everything the service needs besides its listener.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub secret: WebhookSecret,
+    /// When set, every delivery must also carry a valid Standard Webhooks signature.
+    pub signing: Option<SigningSecret>,
     pub agent: Agent,
     pub min_access_level: u32,
     pub pipeline: PipelineTarget,
-    /// Our share of GitLab's 10 s delivery timeout; past it we answer 504 and GitLab may resend.
+    /// Our share of GitLab's 10 s delivery timeout: for the body to arrive (else 408) and for
+    /// acting on it (else 504, and GitLab may resend).
     pub action_budget: Duration,
+    /// How long a 👀 lock on a note is held before a resend may take it over.
+    pub award_lease: Duration,
     /// How long a `/readyz` answer is reused, so probes do not hammer GitLab.
     pub readiness_ttl: Duration,
     pub dedup_window: Duration,
     pub dedup_capacity: usize,
+    /// Deliveries worked on at once; more are answered 503.
+    pub max_in_flight: usize,
 }
 
 impl Config {
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
     /// The defaults for everything that is not a setting.
     pub fn new(secret: WebhookSecret, agent: Agent, min_access_level: u32, pipeline: PipelineTarget) -> Self {
         Self {
             secret,
+            signing: None,
             agent,
             min_access_level,
             pipeline,
             action_budget: Duration::from_secs(8),
+            award_lease: act::AWARD_LEASE,
             readiness_ttl: Duration::from_secs(10),
             dedup_window: Dedup::DEFAULT_WINDOW,
             dedup_capacity: Dedup::DEFAULT_CAPACITY,
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -67,6 +84,7 @@ pub struct Service {
     config: Config,
     gitlab: Client,
     dedup: Dedup,
+    in_flight: tokio::sync::Semaphore,
     metrics: Metrics,
     readiness: Mutex<Option<(Instant, Result<(), String>)>>,
 }
@@ -74,7 +92,8 @@ pub struct Service {
 impl Service {
     pub fn new(config: Config, gitlab: Client) -> Arc<Self> {
         let dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
-        Arc::new(Self { config, gitlab, dedup, metrics: Metrics::default(), readiness: Mutex::new(None) })
+        let in_flight = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
+        Arc::new(Self { config, gitlab, dedup, in_flight, metrics: Metrics::default(), readiness: Mutex::new(None) })
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -131,7 +150,9 @@ async fn healthz() -> &'static str {
 }
 
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], service.metrics.render()).into_response()
+    let in_flight = service.config.max_in_flight.max(1) - service.in_flight.available_permits();
+    let text = service.metrics.render(in_flight, service.dedup.footprint());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// Ready when GitLab answers `GET /user` with our token and the token belongs to the agent user.
@@ -181,6 +202,17 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Response {
     let _timer = Timer { metrics: &service.metrics, start: Instant::now() };
     let metrics = &service.metrics;
+    // Shed load before doing anything for the delivery; the permit is held until we answer.
+    let Ok(_permit) = service.in_flight.try_acquire() else {
+        metrics.event("none", "busy");
+        tracing::warn!(max_in_flight = service.config.max_in_flight, "webhook refused: too many deliveries in flight");
+        let mut response = answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "busy", "reason": "too many deliveries in flight; send it again later"}),
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECONDS));
+        return response;
+    };
     // The headers are moved out, not cloned: the body extractor does not need them.
     let (mut parts, body) = request.into_parts();
     let headers = std::mem::take(&mut parts.headers);
@@ -191,7 +223,18 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
         tracing::warn!(hook, "webhook rejected: missing or wrong `X-Gitlab-Token`");
         return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": "invalid X-Gitlab-Token"}));
     }
-    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+    // A sender that trickles its body would hold its place for good; GitLab sends it at once.
+    let read =
+        tokio::time::timeout(service.config.action_budget, Bytes::from_request(Request::from_parts(parts, body), &()));
+    let Ok(read) = read.await else {
+        metrics.event("none", "invalid");
+        tracing::warn!(hook, "webhook body refused: it did not arrive in time");
+        return answer(
+            StatusCode::REQUEST_TIMEOUT,
+            json!({"status": "invalid", "reason": "the body did not arrive within the delivery's time"}),
+        );
+    };
+    let body = match read {
         Ok(body) => body,
         Err(rejection) => {
             let status = rejection.status();
@@ -200,6 +243,21 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
             return answer(status, json!({"status": "invalid", "reason": rejection.body_text()}));
         }
     };
+    if let Some(signing) = &service.config.signing {
+        let header = |name: &str| headers.get(name).map(|value| value.as_bytes());
+        let verified = signing.verify(
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+            &body,
+            std::time::SystemTime::now(),
+        );
+        if let Err(error) = verified {
+            metrics.event("none", "rejected");
+            tracing::warn!(hook, "webhook rejected: {error}");
+            return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": error.to_string()}));
+        }
+    }
     let event = match Event::parse(&body) {
         Ok(event) => event,
         Err(ParseError::Unknown) => {
@@ -268,7 +326,9 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
             answer(StatusCode::OK, json!({"status": "denied", "reason": "insufficient access level"}))
         }
         Acted::TakenElsewhere => {
-            claim.done();
+            // Not remembered: should the holder die before triggering, a later resend must be
+            // judged again (against the 👀 lease), not answered from memory.
+            drop(claim);
             metrics.event(kind, "taken_elsewhere");
             tracing::info!(hook, kind, trigger_type, object, "webhook handled by another replica (👀 already awarded)");
             answer(StatusCode::OK, json!({"status": "duplicate", "reason": "handled by another replica"}))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use copilot_runner::cli::serve::config_from;
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::gitlab::{Client, NewMergeRequest};
-use copilot_runner::webhook::server::{self, Service};
+use copilot_runner::webhook::server::{self, Config, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -42,10 +42,29 @@ impl Instance {
         .with_sender(shutdown)
     }
 
+    /// Starts an instance with `extra` settings on top of the standard ones, and `adjust` applied
+    /// to what is not a setting (such as the duplicate filter's capacity).
+    pub(crate) async fn start_with(
+        fake: &FakeGitLab,
+        extra: &[(&str, String)],
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let (mut config, gitlab) = config_from(&settings_with(fake, extra)).expect("serve accepts the settings");
+        adjust(&mut config);
+        Self::serve(config, gitlab, stopped).await.with_sender(shutdown)
+    }
+
     /// Starts an instance that stops when `shutdown` completes.
     pub(crate) async fn start_until(fake: &FakeGitLab, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
-        let settings = settings(fake);
-        let (config, gitlab) = config_from(&settings).expect("serve accepts the settings");
+        let (config, gitlab) = config_from(&settings(fake)).expect("serve accepts the settings");
+        Self::serve(config, gitlab, shutdown).await
+    }
+
+    async fn serve(config: Config, gitlab: Client, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
         let service = Service::new(config, gitlab);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -65,7 +84,19 @@ impl Instance {
 
 /// The environment `serve` runs with in production, pointed at the fake.
 pub(crate) fn settings(fake: &FakeGitLab) -> Settings {
-    let env = Env::from_pairs([
+    settings_with(fake, &[])
+}
+
+/// [`settings`] with `extra` variables added (or replacing standard ones).
+pub(crate) fn settings_with(fake: &FakeGitLab, extra: &[(&str, String)]) -> Settings {
+    let env =
+        Env::from_pairs(standard_env(fake).into_iter().chain(extra.iter().map(|(name, value)| (*name, value.clone()))));
+    Settings::resolve(&env, &Flags::default()).expect("valid settings")
+}
+
+/// The standard variables, as `(name, value)`.
+pub(crate) fn standard_env(fake: &FakeGitLab) -> Vec<(&'static str, String)> {
+    vec![
         ("GITLAB_API_BASE", fake.url()),
         ("GITLAB_TOKEN", fake.agent_token()),
         ("WEBHOOK_SECRET_TOKEN", SECRET.to_owned()),
@@ -73,8 +104,7 @@ pub(crate) fn settings(fake: &FakeGitLab) -> Settings {
         ("PIPELINE_TRIGGER_TOKEN", AGENT_TRIGGER_TOKEN.to_owned()),
         ("PIPELINE_REF", "main".to_owned()),
         ("COPILOT_AGENT_USERNAME", AGENT.to_owned()),
-    ]);
-    Settings::resolve(&env, &Flags::default()).expect("valid settings")
+    ]
 }
 
 /// A GitLab client acting as `username` (to create the notes and MRs that events are about).
@@ -91,6 +121,8 @@ pub(crate) async fn rig() -> (FakeGitLab, Instance) {
 
 /// An HTTP client for delivering webhooks.
 pub(crate) fn http() -> reqwest::Client {
+    // Already installed when this process built a GitLab client; not when `serve` is a child.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(DEADLINE).build().expect("http client")
 }
 
@@ -102,6 +134,8 @@ pub(crate) struct Delivery {
     pub(crate) token: Option<String>,
     pub(crate) idempotency_key: Option<String>,
     pub(crate) event_uuid: Option<String>,
+    /// Further headers, such as a signature.
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Delivery {
@@ -112,6 +146,7 @@ impl Delivery {
             token: Some(SECRET.to_owned()),
             idempotency_key: Some(unique_id()),
             event_uuid: Some(unique_id()),
+            headers: Vec::new(),
         }
     }
 
@@ -121,6 +156,24 @@ impl Delivery {
 
     pub(crate) fn with_token(mut self, token: Option<&str>) -> Self {
         self.token = token.map(str::to_owned);
+        self
+    }
+
+    /// Signs the delivery as GitLab's signed webhooks do (Standard Webhooks): `webhook-id`
+    /// (GitLab sends the `Idempotency-Key`), `webhook-timestamp` and
+    /// `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.
+    pub(crate) fn signed(mut self, key: &[u8], timestamp: i64) -> Self {
+        use base64::Engine as _;
+        let id = self.idempotency_key.clone().unwrap_or_else(unique_id);
+        let message = [id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", &self.body].concat();
+        let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), &message);
+        let signature = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(tag));
+        self.headers.retain(|(name, _)| !name.starts_with("webhook-"));
+        self.headers.extend([
+            ("webhook-id", id),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ]);
         self
     }
 }
@@ -145,7 +198,17 @@ impl Answer {
 }
 
 pub(crate) async fn deliver(url: &str, delivery: &Delivery) -> Answer {
-    let mut request = http()
+    deliver_with(&http(), url, delivery).await
+}
+
+/// [`deliver`] through `client`, so that many deliveries share its connections.
+pub(crate) async fn deliver_with(client: &reqwest::Client, url: &str, delivery: &Delivery) -> Answer {
+    try_deliver(client, url, delivery).await.expect("the service answers")
+}
+
+/// Delivers, or says why no answer came (the service died, say).
+pub(crate) async fn try_deliver(client: &reqwest::Client, url: &str, delivery: &Delivery) -> reqwest::Result<Answer> {
+    let mut request = client
         .post(format!("{url}/webhook"))
         .header("Content-Type", "application/json")
         .header("User-Agent", "GitLab/18.6.0")
@@ -161,11 +224,14 @@ pub(crate) async fn deliver(url: &str, delivery: &Delivery) -> Answer {
     if let Some(uuid) = &delivery.event_uuid {
         request = request.header("X-Gitlab-Event-UUID", uuid);
     }
-    let response = request.send().await.expect("the service answers");
+    for (name, value) in &delivery.headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await?;
     let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
+    let text = response.text().await?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer { status, body }
+    Ok(Answer { status, body })
 }
 
 /// The variables of every trigger call the fake GitLab accepted, in order. Each must have come
@@ -222,4 +288,19 @@ pub(crate) async fn merge_request(fake: &FakeGitLab, author: &str, branch: &str)
 /// Creates a note as `author` on MR `iid` of `acme/widgets` and returns its id.
 pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, body: &str) -> u64 {
     fake.add_mr_note(WIDGETS, iid, author, body)
+}
+
+/// Runs the built binary's `serve` with only `env` (and a bare `PATH` and `HOME`), for settings
+/// it must refuse before listening, and returns how it ended.
+pub(crate) fn serve_that_exits(env: &[(&str, &str)]) -> std::process::Output {
+    let home = tempfile::tempdir().expect("home");
+    std::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .envs(env.iter().copied())
+        .current_dir(home.path())
+        .output()
+        .expect("run copilot-runner")
 }

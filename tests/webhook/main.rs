@@ -6,6 +6,9 @@
 )]
 
 mod harness;
+mod lease;
+mod load;
 mod payloads;
 mod protocol;
+mod signatures;
 mod triggers;

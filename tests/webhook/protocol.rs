@@ -117,18 +117,11 @@ async fn shutdown_lets_an_in_flight_trigger_finish() {
 
 #[test]
 fn serve_refuses_to_start_without_the_webhook_secret() {
-    let home = tempfile::tempdir().expect("home");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .env("GITLAB_TOKEN", "glpat-some-token-value")
-        .env("PIPELINE_PROJECT_ID", "7")
-        .env("PIPELINE_TRIGGER_TOKEN", "glptt-some-trigger")
-        .current_dir(home.path())
-        .output()
-        .expect("run copilot-runner");
+    let output = super::harness::serve_that_exits(&[
+        ("GITLAB_TOKEN", "glpat-some-token-value"),
+        ("PIPELINE_PROJECT_ID", "7"),
+        ("PIPELINE_TRIGGER_TOKEN", "glptt-some-trigger"),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`WEBHOOK_SECRET_TOKEN` is not set"), "{stderr}");

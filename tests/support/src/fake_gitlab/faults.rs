@@ -1,6 +1,7 @@
 //! Fault injection per route: a rule names a method and a path pattern and says what goes wrong
-//! (an error status with GitLab's headers and body, a delay, a dropped connection, or a write
-//! that is applied before the connection drops) for the first N matching calls or a fraction.
+//! (an error status with GitLab's headers and body, a delay, a hang until the test releases it,
+//! a dropped connection, or a write that is applied before the connection drops) for the first
+//! N matching calls or a fraction.
 //!
 //! Patterns match the request path with the `/api/v4` prefix removed, segment by segment, on
 //! the raw (still URL-encoded) path: `*` is one segment, `**` any number, anything else is
@@ -28,6 +29,9 @@ pub enum FaultKind {
     Status { code: u16, headers: Vec<(String, String)>, body: Option<String> },
     /// Wait, then handle the request normally.
     Delay(Duration),
+    /// Hold the request unanswered until the test calls `FakeGitLab::release_hung`, then
+    /// handle it normally: a GitLab that is stuck, for as long as the test needs.
+    Hang,
     /// Close the connection without any response; nothing is applied.
     Reset,
     /// Handle the request (the write happens), then close the connection without sending the
@@ -110,6 +114,12 @@ impl Fault {
 
     pub fn delay(mut self, delay: Duration) -> Self {
         self.kind = FaultKind::Delay(delay);
+        self
+    }
+
+    /// Hold matching calls until `FakeGitLab::release_hung` (nothing is applied before).
+    pub fn hang(mut self) -> Self {
+        self.kind = FaultKind::Hang;
         self
     }
 

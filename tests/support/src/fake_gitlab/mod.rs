@@ -91,6 +91,7 @@ impl FakeGitLab {
             git_home,
             push_lock: tokio::sync::Mutex::new(()),
             logged: tokio::sync::Notify::new(),
+            hung_release: tokio::sync::watch::Sender::new(0),
             omit_totals: std::sync::atomic::AtomicBool::new(false),
             collapse_diffs_over: std::sync::atomic::AtomicUsize::new(0),
         });
@@ -200,6 +201,12 @@ impl FakeGitLab {
         self.shared.faults().get(index).map_or(0, |r| r.fired)
     }
 
+    /// Lets every call held by a [`Fault::hang`] go ahead (calls that arrive later hang anew
+    /// while the fault is installed).
+    pub fn release_hung(&self) {
+        self.shared.hung_release.send_modify(|generation| *generation += 1);
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.shared.faults().clear();
@@ -234,15 +241,28 @@ impl FakeGitLab {
 
     /// Waits until a request matching `route` arrives (or has arrived), up to `timeout`.
     pub async fn wait_for_request(&self, route: &str, timeout: std::time::Duration) -> anyhow::Result<RecordedRequest> {
+        let mut found = self.wait_for_requests(route, 1, timeout).await?;
+        Ok(found.swap_remove(0))
+    }
+
+    /// Waits until at least `count` requests matching `route` have arrived, up to `timeout`,
+    /// and returns them.
+    pub async fn wait_for_requests(
+        &self,
+        route: &str,
+        count: usize,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Vec<RecordedRequest>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.logged.notified();
-            if let Some(found) = self.shared.log().iter().find(|r| r.matches(route)).cloned() {
+            let found: Vec<RecordedRequest> = self.shared.log().iter().filter(|r| r.matches(route)).cloned().collect();
+            if found.len() >= count {
                 return Ok(found);
             }
             tokio::time::timeout_at(deadline, notified)
                 .await
-                .with_context(|| format!("no request to `{route}` within {timeout:?}"))?;
+                .with_context(|| format!("{} of {count} requests to `{route}` within {timeout:?}", found.len()))?;
         }
     }
 

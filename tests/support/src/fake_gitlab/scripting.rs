@@ -1,6 +1,6 @@
 //! The handle's methods that change the world the way people and CI would: add users,
 //! projects, issues and notes, commit and push on the server side, script CI outcomes and
-//! set job statuses and traces.
+//! set job statuses and traces, and let time pass for awards and pipelines.
 
 use anyhow::Context as _;
 
@@ -13,6 +13,19 @@ use super::seed::{IssueSeed, ProjectSeed, UserSeed, default_token};
 use super::{FakeGitLab, api};
 
 impl FakeGitLab {
+    /// Lets time pass for what clients can judge by its age: every award and pipeline so far
+    /// becomes `by` older (`created_at`, and `updated_at` of pipelines).
+    pub fn age(&self, by: std::time::Duration) {
+        let mut state = self.shared.state();
+        for award in &mut state.awards {
+            award.created_at = super::clock::earlier(&award.created_at, by);
+        }
+        for pipeline in &mut state.pipelines {
+            pipeline.created_at = super::clock::earlier(&pipeline.created_at, by);
+            pipeline.updated_at = super::clock::earlier(&pipeline.updated_at, by);
+        }
+    }
+
     /// Adds a user; returns it (with its token).
     pub fn add_user(&self, seed: UserSeed) -> User {
         let mut state = self.shared.state();

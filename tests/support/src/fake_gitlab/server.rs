@@ -37,6 +37,8 @@ pub struct Shared {
     pub push_lock: tokio::sync::Mutex<()>,
     /// Woken on every logged request, for tests waiting on a call.
     pub logged: tokio::sync::Notify,
+    /// Bumped by `release_hung`: every call held by a `Hang` fault then goes ahead.
+    pub hung_release: tokio::sync::watch::Sender<u64>,
     /// Leave out `x-total`/`x-total-pages` (and `rel="last"`), as GitLab does past 10,000
     /// records and on some gitlab.com endpoints.
     pub omit_totals: std::sync::atomic::AtomicBool,
@@ -147,6 +149,12 @@ async fn handle(
             tokio::time::sleep(delay).await;
             None
         }
+        Some(FaultKind::Hang) => {
+            let mut released = shared.hung_release.subscribe();
+            // Err: the fake is shutting down; answering is as good as anything then.
+            let _ = released.changed().await;
+            None
+        }
         Some(FaultKind::Reset) => return drop_now(&drop_connection).await,
         Some(FaultKind::ApplyThenReset) => {
             let _applied = route(router, request).await;
@@ -181,6 +189,7 @@ fn describe(kind: &FaultKind) -> String {
     match kind {
         FaultKind::Status { code, .. } => format!("status {code}"),
         FaultKind::Delay(delay) => format!("delay {}ms", delay.as_millis()),
+        FaultKind::Hang => "hang".to_owned(),
         FaultKind::Reset => "reset".to_owned(),
         FaultKind::ApplyThenReset => "apply_then_reset".to_owned(),
     }

@@ -1,4 +1,5 @@
-//! Pipelines and jobs: list (by ref, sha, status, source; for an MR), get, latest, create,
+//! Pipelines and jobs: list (by ref, sha, status, source, `updated_after`; for an MR), get,
+//! the variables a pipeline was started with, latest, create,
 //! cancel, retry; jobs with `include_retried` and `scope[]`, job get/retry/cancel and the
 //! plain-text trace (streamed); the trigger API (`token` from form or query, variables
 //! recorded, `source: trigger`) and the trigger list.
@@ -35,6 +36,13 @@ pub async fn list(State(api): State<Api>, Path(id): Path<String>, input: Input) 
     let sha = input.params.str("sha");
     let status = input.params.str("status");
     let source = input.params.str("source");
+    let updated_after = match input.params.str("updated_after") {
+        Some(text) => Some(
+            crate::fake_gitlab::clock::sort_key(&text)
+                .ok_or_else(|| ApiError::bad_request("updated_after is invalid"))?,
+        ),
+        None => None,
+    };
     let mut state = api.state();
     let ids: Vec<u64> = state
         .pipelines
@@ -49,6 +57,9 @@ pub async fn list(State(api): State<Api>, Path(id): Path<String>, input: Input) 
         observe(&mut state, *id);
     }
     let mut pipelines: Vec<&Pipeline> = ids.iter().filter_map(|id| state.pipeline(*id)).collect();
+    if let Some(after) = &updated_after {
+        pipelines.retain(|p| crate::fake_gitlab::clock::sort_key(&p.updated_at).is_some_and(|at| &at > after));
+    }
     if let Some(status) = &status {
         pipelines.retain(|p| &pipeline_status(&state, p) == status);
     }
@@ -86,6 +97,23 @@ pub async fn get_one(State(api): State<Api>, Path((id, pipeline_id)): Path<(Stri
     let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
     find_pipeline(&api, &project, pipeline_id)?;
     ok(observed_detail(&api, pipeline_id))
+}
+
+/// `GET /projects/:id/pipelines/:pipeline_id/variables`: what the pipeline was started with
+/// (trigger or API variables), for Developers and above.
+pub async fn variables(
+    State(api): State<Api>,
+    Path((id, pipeline_id)): Path<(String, u64)>,
+    input: Input,
+) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
+    let pipeline = find_pipeline(&api, &project, pipeline_id)?;
+    let items = pipeline
+        .variables
+        .iter()
+        .map(|(key, value)| json!({"key": key, "value": value, "variable_type": "env_var"}))
+        .collect();
+    paginated(&api, &input, items)
 }
 
 pub async fn latest(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
