@@ -265,3 +265,42 @@ impl Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flags;
+
+    fn sandbox(mode: &str, support: Support) -> Sandbox {
+        let env = Env::from_pairs([("COPILOT_SANDBOX", mode)]);
+        let settings = Settings::resolve(&env, &Flags::default()).unwrap();
+        let sandbox = Sandbox::from_settings(&settings, &env, &[]);
+        sandbox.support.set(Ok(support)).unwrap();
+        sandbox
+    }
+
+    fn no_landlock() -> Support {
+        Support { abi: 0, kernel: "5.10.0-old".to_owned(), reason: Some("the kernel has no Landlock".to_owned()) }
+    }
+
+    #[tokio::test]
+    async fn require_refuses_a_kernel_without_landlock_naming_the_kernel_and_the_fix() {
+        let error = sandbox("require", no_landlock()).check().await.unwrap_err().to_string();
+        assert!(error.contains("5.10.0-old") && error.contains("the kernel has no Landlock"), "{error}");
+        assert!(error.contains("Linux 5.13") && error.contains("COPILOT_SANDBOX=best-effort"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn best_effort_and_off_run_on_a_kernel_without_landlock() {
+        sandbox("best-effort", no_landlock()).check().await.unwrap();
+        sandbox("off", no_landlock()).check().await.unwrap();
+    }
+
+    #[test]
+    fn what_an_older_kernel_misses_is_named() {
+        let support = Support { abi: 3, kernel: "6.1".to_owned(), reason: None };
+        assert_eq!(support.describe().len(), 2);
+        assert_eq!(support.missing().len(), 2);
+        assert!(support.missing()[0].contains("TCP port rules"));
+    }
+}

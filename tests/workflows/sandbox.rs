@@ -259,6 +259,8 @@ async fn the_same_script_without_the_sandbox_finds_the_token() {
         assert!(loot.iter().any(|found| found.contains(marker)), "{marker} not found: {report}");
     }
     assert!(outside(&rig.paths).exists());
+    let git_config = rig.paths.work.join(format!("project-{}.git/config", rig.paths.project_id));
+    assert_eq!(report["writes"][git_config.display().to_string()], true, "{report}");
     assert_eq!(report["forbidden_port"], true, "{report}");
     // And the workflow pushed it, as it did before the sandbox existed.
     let mr = &rig.gitlab.merge_requests(PROJECT)[0];
