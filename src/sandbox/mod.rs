@@ -64,9 +64,9 @@ pub enum SandboxError {
          or set `COPILOT_SANDBOX=best-effort` to run the agent unconfined with a warning"
     )]
     Unavailable { kernel: String, reason: String },
-    /// The sandbox helper could not be found or run.
-    #[error("the agent sandbox could not be checked: {reason}")]
-    Probe { reason: String },
+    /// The sandbox helper could not be run, or a folder of the stage could not be made.
+    #[error("the agent sandbox could not be set up: {reason}")]
+    Setup { reason: String },
 }
 
 /// What the kernel enforces, as `sandbox-exec --probe` reports it.
@@ -171,7 +171,7 @@ impl Sandbox {
     /// What the kernel enforces, probed once through `sandbox-exec --probe`.
     pub async fn support(&self) -> Result<Support, SandboxError> {
         if let Some(known) = self.support.get() {
-            return known.clone().map_err(|reason| SandboxError::Probe { reason });
+            return known.clone().map_err(|reason| SandboxError::Setup { reason });
         }
         let spec = ProcessSpec::new(&self.launcher)
             .args([SUBCOMMAND, "--probe"])
@@ -192,7 +192,7 @@ impl Sandbox {
             Err(error) => Err(error.to_string()),
         };
         let known = self.support.get_or_init(|| probed);
-        known.clone().map_err(|reason| SandboxError::Probe { reason })
+        known.clone().map_err(|reason| SandboxError::Setup { reason })
     }
 
     /// Checks, before an agent starts, that the sandbox can be what the settings require.
@@ -224,7 +224,7 @@ impl Sandbox {
     pub async fn wrap(&self, spec: ProcessSpec, area: &StageArea) -> Result<ProcessSpec, SandboxError> {
         self.check().await?;
         let tmp = area.private_dir.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(|error| SandboxError::Probe {
+        std::fs::create_dir_all(&tmp).map_err(|error| SandboxError::Setup {
             reason: format!("cannot create the agent's temporary folder `{}`: {error}", tmp.display()),
         })?;
         // A state folder the agent's program would create on its first run must exist before
@@ -235,7 +235,7 @@ impl Sandbox {
             }
         }
         let policy = self.policy(&spec, area, &tmp);
-        let json = serde_json::to_string(&policy).map_err(|error| SandboxError::Probe { reason: error.to_string() })?;
+        let json = serde_json::to_string(&policy).map_err(|error| SandboxError::Setup { reason: error.to_string() })?;
         let mut args =
             vec![SUBCOMMAND.into(), "--policy".into(), json.into(), "--".into(), spec.program.clone().into()];
         args.extend(spec.args.iter().cloned());
