@@ -58,18 +58,8 @@ CMD ["/usr/local/bin/copilot-runner", "serve"]
 # --- agent: the job image -----------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS agent
 
-ARG RUNTIME_IMAGE
 ARG COPILOT_CLI_VERSION=1.0.102
 ARG NPM_REGISTRY=https://registry.npmjs.org/
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-
-LABEL org.opencontainers.image.title="copilot-runner" \
-      org.opencontainers.image.description="A GitHub-Copilot-powered coding agent for GitLab, run as a GitLab CI job" \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -97,12 +87,12 @@ RUN --mount=type=secret,id=ca-bundle \
     && apt-get purge -y --auto-remove npm \
     && rm -rf /var/lib/apt/lists/* /root/.npm /root/.copilot /root/.cache /tmp/*
 
-COPY --from=builder /out/copilot-runner /usr/local/bin/copilot-runner
-
 # A fixed numeric id so Kubernetes can verify `runAsNonRoot`; the home holds the Copilot CLI's
 # state (`~/.copilot`) and git's configuration.
 RUN groupadd --gid 10001 copilot \
     && useradd --uid 10001 --gid copilot --create-home --home-dir /home/copilot --shell /bin/bash copilot
+
+COPY --from=builder /out/copilot-runner /usr/local/bin/copilot-runner
 
 USER 10001:10001
 ENV HOME=/home/copilot
@@ -115,3 +105,15 @@ WORKDIR /home/copilot
 # feeds the job script to a shell, so an entrypoint that is not a shell would swallow the
 # script. The webhook image runs `copilot-runner serve`.
 CMD ["copilot-runner", "--help"]
+
+# Labels last: the revision changes with every commit, and a build argument that steps use
+# makes every later step miss the layer cache (the CLI install above would run again).
+ARG RUNTIME_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="copilot-runner" \
+      org.opencontainers.image.description="A GitHub-Copilot-powered coding agent for GitLab, run as a GitLab CI job" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
