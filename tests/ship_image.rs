@@ -96,9 +96,12 @@ fn agent_image_runs_a_triggered_job_that_opens_a_draft_mr_as_its_unprivileged_us
     // The job's folder: artifacts and work area, writable by the job user only through its mode
     // (the test runs as root, the job does not).
     let scratch = tempfile::tempdir().expect("a scratch folder");
+    // The agent project's checkout (`CI_PROJECT_DIR`, artifacts in it) and the work area beside
+    // it, as in a real job: the agent may never reach the checkout.
     let job = scratch.path().join("job");
-    std::fs::create_dir(&job).expect("test setup");
-    let chmod = Command::new("chmod").arg("0777").arg(&job).output().expect("chmod runs");
+    std::fs::create_dir_all(job.join("agent-project")).expect("test setup");
+    let chmod =
+        Command::new("chmod").arg("0777").arg(&job).arg(job.join("agent-project")).output().expect("chmod runs");
     assert!(chmod.status.success(), "{}", text(&chmod));
 
     // The model's tool calls name paths as the job sees them, inside the container.
@@ -111,13 +114,13 @@ fn agent_image_runs_a_triggered_job_that_opens_a_draft_mr_as_its_unprivileged_us
     let env = [
         ("CI", "true"),
         ("CI_PIPELINE_SOURCE", "trigger"),
-        ("CI_PROJECT_DIR", JOB_DIR),
+        ("CI_PROJECT_DIR", "/job/agent-project"),
         ("TRIGGER_TYPE", "issue_assignee"),
         ("TARGET_PROJECT_ID", project_id_text.as_str()),
         ("TARGET_ISSUE_IID", "1"),
         ("GITLAB_API_BASE", world.url()),
         ("GITLAB_TOKEN", agent_token.as_str()),
-        ("COPILOT_ARTIFACTS_DIR", "/job/copilot-artifacts"),
+        ("COPILOT_ARTIFACTS_DIR", "/job/agent-project/copilot-artifacts"),
         ("COPILOT_WORK_DIR", "/job/work"),
         ("COPILOT_OFFLINE", "true"),
         ("COPILOT_PROVIDER_BASE_URL", servers.model.ready.as_str()),
@@ -128,7 +131,10 @@ fn agent_image_runs_a_triggered_job_that_opens_a_draft_mr_as_its_unprivileged_us
     let log = text(&output);
     assert!(output.status.success(), "the job failed inside the agent image:\n{log}");
     assert!(!log.contains(&agent_token), "the GitLab token reached the job log");
-    assert!(job.join("copilot-artifacts/copilot-runner.log").is_file(), "the job wrote its log artifact:\n{log}");
+    assert!(
+        job.join("agent-project/copilot-artifacts/copilot-runner.log").is_file(),
+        "the job wrote its log artifact:\n{log}"
+    );
 
     servers.only_draft_mr(&log);
 }

@@ -223,6 +223,9 @@ impl Sandbox {
     /// confines it to `area`. The agent's environment gets `TMPDIR` in its private folder.
     pub async fn wrap(&self, spec: ProcessSpec, area: &StageArea) -> Result<ProcessSpec, SandboxError> {
         self.check().await?;
+        if self.mode != SandboxMode::Off {
+            self.refuse_protected(area)?;
+        }
         let tmp = area.private_dir.join("tmp");
         std::fs::create_dir_all(&tmp).map_err(|error| SandboxError::Setup {
             reason: format!("cannot create the agent's temporary folder `{}`: {error}", tmp.display()),
@@ -243,6 +246,25 @@ impl Sandbox {
         wrapped.program = self.launcher.clone();
         wrapped.args = args;
         Ok(wrapped)
+    }
+
+    /// A stage whose own folders lie inside a protected path (a work folder inside the agent
+    /// project's checkout or the artifacts) cannot be granted them: say so instead of starting
+    /// an agent that may not touch its own work tree.
+    fn refuse_protected(&self, area: &StageArea) -> Result<(), SandboxError> {
+        for folder in [&area.repo_dir, &area.scratch_dir, &area.private_dir] {
+            if let Some(protected) = policy::protecting(folder, &self.protected) {
+                return Err(SandboxError::Setup {
+                    reason: format!(
+                        "the stage folder `{}` is inside `{}`, which the agent may never reach; \
+                         set `COPILOT_WORK_DIR` to a folder outside the agent project's checkout and the artifacts",
+                        folder.display(),
+                        protected.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The policy of one stage: what `spec`'s program may read, write and connect to.
@@ -294,6 +316,28 @@ mod tests {
     async fn best_effort_and_off_run_on_a_kernel_without_landlock() {
         sandbox("best-effort", no_landlock()).check().await.unwrap();
         sandbox("off", no_landlock()).check().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_work_folder_inside_the_agent_projects_checkout_is_refused_with_the_fix() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("agent-project");
+        let env = Env::from_pairs([("CI_PROJECT_DIR", project.display().to_string())]);
+        let settings = Settings::resolve(&env, &Flags::default()).unwrap();
+        let sandbox = Sandbox::from_settings(&settings, &env, &[]);
+        sandbox.support.set(Ok(Support { abi: 7, kernel: "6.18".to_owned(), reason: None })).unwrap();
+        let area = |work: &Path| StageArea {
+            repo_dir: work.join("project-1"),
+            scratch_dir: work.join("stages/1-analysis/scratch"),
+            private_dir: work.join("stages/1-analysis/agent-1"),
+        };
+        for folder in [project.join("work/project-1"), root.path().join("work/project-1")] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        let inside = sandbox.wrap(ProcessSpec::new("/bin/true"), &area(&project.join("work"))).await;
+        let error = inside.unwrap_err().to_string();
+        assert!(error.contains("COPILOT_WORK_DIR") && error.contains("agent-project"), "{error}");
+        sandbox.wrap(ProcessSpec::new("/bin/true"), &area(&root.path().join("work"))).await.unwrap();
     }
 
     #[test]

@@ -154,6 +154,12 @@ pub fn carve(grants: Vec<PathBuf>, protected: &[PathBuf]) -> Vec<PathBuf> {
     kept
 }
 
+/// The protected path `path` lies in (or is), if any.
+pub fn protecting<'a>(path: &Path, protected: &'a [PathBuf]) -> Option<&'a Path> {
+    let path = resolved(path);
+    protected.iter().find(|protected| path.starts_with(resolved(protected))).map(PathBuf::as_path)
+}
+
 fn carve_one(grant: PathBuf, protected: &[PathBuf], kept: &mut Vec<PathBuf>, depth: usize) {
     if protected.iter().any(|path| grant.starts_with(path)) {
         return;
@@ -207,6 +213,16 @@ mod tests {
         std::fs::create_dir_all(root.path().join("tree")).unwrap();
         let grants = vec![project.join("src"), project.clone(), root.path().join("missing"), root.path().join("tree")];
         assert_eq!(carve(grants, std::slice::from_ref(&project)), vec![resolved(&root.path().join("tree"))]);
+    }
+
+    #[test]
+    fn a_stage_folder_inside_a_protected_path_is_named() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("agent-project");
+        std::fs::create_dir_all(project.join("work/stages")).unwrap();
+        let protected = [project.clone()];
+        assert_eq!(protecting(&project.join("work/stages"), &protected), Some(project.as_path()));
+        assert_eq!(protecting(root.path(), &protected), None);
     }
 
     #[test]
