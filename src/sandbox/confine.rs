@@ -5,8 +5,6 @@
 //! crate's best-effort mode, so an older kernel enforces what it has; the status says what held.
 //! `no_new_privs` is set with it, so no setuid program can lift the restrictions.
 
-use std::path::PathBuf;
-
 use landlock::{
     ABI, Access, AccessFs, AccessNet, LandlockStatus, NetPort, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
     Scope, path_beneath_rules,
@@ -60,11 +58,10 @@ fn ruleset(policy: &Policy) -> Result<RulesetStatus, landlock::RulesetError> {
 pub fn probe_self() -> Support {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".to_owned(), |text| text.trim().to_owned());
-    let policy = Policy { read: vec![PathBuf::from("/")], ..Policy::default() };
     let applied = Ruleset::default()
         .handle_access(AccessFs::from_all(ABI_USED))
         .and_then(|ruleset| ruleset.create())
-        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&policy.read, AccessFs::from_read(ABI_USED))))
+        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(["/"], AccessFs::from_read(ABI_USED))))
         .and_then(|ruleset| ruleset.restrict_self());
     match applied {
         Ok(status) => match status.landlock {

@@ -164,10 +164,6 @@ impl Sandbox {
         self
     }
 
-    pub fn mode(&self) -> SandboxMode {
-        self.mode
-    }
-
     /// What the kernel enforces, probed once through `sandbox-exec --probe`.
     pub async fn support(&self) -> Result<Support, SandboxError> {
         if let Some(known) = self.support.get() {
