@@ -11,7 +11,7 @@
 //! Each measurement runs in a fresh process so that its peak RSS (`VmHWM`) is its own:
 //! - baseline: `cat LOG > /dev/null`;
 //! - baseline: this program reading the file once through tokio, counting newlines;
-//! - `pipeline::trace::excerpt` of the file with the default options.
+//! - `ci::trace::excerpt` of the file with the default options.
 //!
 //! Sides alternate within each round so that noise on the shared machine hits them alike; after
 //! one warm-up round (which also fills the page cache) it prints the medians, the ratio to the
@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use copilot_runner::pipeline::trace::{ExcerptOptions, excerpt};
+use copilot_runner::ci::trace::{ExcerptOptions, excerpt};
 use tokio::io::AsyncReadExt;
 
 const FAILURES: usize = 25;
@@ -138,7 +138,7 @@ fn drive(megabytes: u64, runs: usize) -> anyhow::Result<()> {
         println!("cat > /dev/null (baseline):   {:8.1} ms", cat.median_ms());
         println!("tokio read, count lines:      {:8.1} ms   peak RSS {:5.1} MiB", count.median_ms(), count.peak_mib());
         println!(
-            "pipeline::trace::excerpt:     {:8.1} ms   peak RSS {:5.1} MiB   ({:.2}x cat, {:.2}x read)",
+            "ci::trace::excerpt:           {:8.1} ms   peak RSS {:5.1} MiB   ({:.2}x cat, {:.2}x read)",
             ours.median_ms(),
             ours.peak_mib(),
             ours.median_ms() / cat.median_ms(),

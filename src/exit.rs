@@ -1,8 +1,10 @@
 //! Exit codes, and how an error chain maps to one.
 //!
 //! 0 done (also "nothing to do"), 1 the work failed (and GitLab was told), 2 bad configuration
-//! or usage, 3 infrastructure unreachable. Adapters mark their errors with [`Usage`] or
-//! [`Unreachable`] (or implement [`Classify`]); anything unmarked is a failed piece of work.
+//! or usage, 3 infrastructure unreachable. Code marks its errors with [`Usage`] or
+//! [`Unreachable`], and each adapter implements [`Classify`] for its error type; anything
+//! unmarked is a failed piece of work. This module knows no adapter: the command line, which
+//! sits above them all, maps a whole error chain to a code.
 
 use std::fmt;
 
@@ -62,49 +64,3 @@ impl fmt::Display for Hint {
 }
 
 impl std::error::Error for Hint {}
-
-/// The exit code for an error chain: the first cause that knows its class decides.
-pub fn code_for(error: &anyhow::Error) -> Code {
-    for cause in error.chain() {
-        if cause.is::<Usage>() {
-            return Code::Usage;
-        }
-        if cause.is::<Unreachable>() {
-            return Code::Unreachable;
-        }
-        if let Some(code) = classify_known(cause) {
-            return code;
-        }
-    }
-    Code::WorkFailed
-}
-
-/// Adapter errors register themselves here as they land, so that `code_for` stays one function.
-fn classify_known(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
-    fn class<E: Classify + std::error::Error + 'static>(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
-        cause.downcast_ref::<E>().map(Classify::exit_code)
-    }
-    if let Some(error) = cause.downcast_ref::<crate::prompts::PromptError>() {
-        return error.is_configuration().then_some(Code::Usage);
-    }
-    class::<crate::config::ConfigErrors>(cause)
-        .or_else(|| class::<crate::trigger::TriggerError>(cause))
-        .or_else(|| class::<crate::gitlab::Error>(cause))
-        .or_else(|| class::<crate::agent::AgentError>(cause))
-        .or_else(|| class::<crate::git::GitError>(cause))
-        .or_else(|| class::<crate::context::store::StoreError>(cause))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_classified_cause_decides() {
-        let error = anyhow::Error::new(Usage("`TRIGGER_TYPE` is missing".into())).context("while starting");
-        assert_eq!(code_for(&error), Code::Usage);
-        let error = anyhow::Error::new(Unreachable("gitlab".into())).context("while reading the issue");
-        assert_eq!(code_for(&error), Code::Unreachable);
-        assert_eq!(code_for(&anyhow::anyhow!("stage failed")), Code::WorkFailed);
-    }
-}

@@ -1,10 +1,23 @@
 //! copilot-runner: a GitHub-Copilot-powered coding agent for GitLab.
 //!
-//! The binary is thin; every subcommand lives in `cli`, and the modules below it follow the
-//! direction of imports in ARCHITECTURE.md: `cli` → workflows → adapters (`gitlab`, `agent`,
-//! `git`, `prompts`) → `process` / `config` / `telemetry` / `redact`.
+//! The binary is thin; every subcommand lives in `cli`. Modules sit in layers, and imports point
+//! only down (or sideways within a layer, without cycles); `layer_rule` checks this against the
+//! source on every test run:
+//! - **entry points**: `cli` (one file per subcommand) and `webhook` (the `serve` service);
+//! - **workflows**: `workflows`, one story per trigger;
+//! - **core**: `stages` (the agent-call runner), `context` (project understanding and its cache),
+//!   `report` (progress on GitLab), `ci` (watching pipelines, failed jobs, trace excerpts);
+//! - **adapters**: `gitlab`, `git`, `agent`, `sandbox`, `prompts`; they import no core module,
+//!   workflow or entry point;
+//! - **pure**: `planner`, `review`, `request`; no IO, and from the adapters only GitLab's data
+//!   types and the prompt templates;
+//! - **ground**: `config`, `env_vars`, `exit`, `http`, `process`, `redact`, `telemetry`,
+//!   `trigger`, `untrusted`; they import nothing above them.
+//!
+//! `docs/architecture.md` says what each module owns.
 
 pub mod agent;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -12,12 +25,13 @@ pub mod env_vars;
 pub mod exit;
 pub mod git;
 pub mod gitlab;
-pub mod pipeline;
+pub mod http;
 pub mod planner;
 pub mod process;
 pub mod prompts;
 pub mod redact;
 pub mod report;
+pub mod request;
 pub mod review;
 pub mod sandbox;
 pub mod stages;
@@ -26,3 +40,6 @@ pub mod trigger;
 pub mod untrusted;
 pub mod webhook;
 pub mod workflows;
+
+#[cfg(test)]
+mod layer_rule;

@@ -27,7 +27,18 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::context::ProjectTraits;
+/// What the planner needs to know about a project, derived by the context module from its analysis.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectTraits {
+    pub has_test_framework: bool,
+    /// The first test command found (the shallowest manifest's).
+    pub test_command: Option<String>,
+    /// Languages by bytes, largest first.
+    pub languages: Vec<String>,
+    pub frameworks: Vec<String>,
+    pub test_frameworks: Vec<String>,
+    pub files: u64,
+}
 
 /// How big a task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

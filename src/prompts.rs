@@ -47,6 +47,12 @@ impl PromptError {
     }
 }
 
+impl crate::exit::Classify for PromptError {
+    fn exit_code(&self) -> crate::exit::Code {
+        if self.is_configuration() { crate::exit::Code::Usage } else { crate::exit::Code::WorkFailed }
+    }
+}
+
 /// One template: a stage prompt, a GitLab message, or a partial the others include.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateName {

@@ -342,15 +342,6 @@ impl<A: Agent> StageRunner<'_, A> {
     }
 }
 
-/// The project context every stage prompt carries: the analyzer's facts rendered within the
-/// project-context budget and the repository's own agent instructions, all as data.
-pub fn project_context(facts: &crate::context::Facts) -> ProjectContext {
-    let rendered = crate::context::project_context(facts, crate::context::PROJECT_CONTEXT_BYTES);
-    let instructions: Vec<(&str, &str)> =
-        facts.agent_instructions.iter().map(|found| (found.path.as_str(), found.text.as_str())).collect();
-    ProjectContext::new(Some(&rendered), None, &instructions)
-}
-
 /// The planner's stage as a prompt template.
 pub fn work_stage(stage: Stage) -> WorkStage {
     match stage {

@@ -127,7 +127,7 @@ async fn the_retry_budget_ends_with_a_typed_error() {
     fake.inject(Fault::on("GET", "/user").status(503));
     let error = client.current_user().await.unwrap_err();
     assert!(matches!(error, Error::Status { code: 503, attempts: MAX_ATTEMPTS, .. }), "{error}");
-    assert_eq!(copilot_runner::exit::code_for(&anyhow::Error::new(error)), copilot_runner::exit::Code::Unreachable);
+    assert_eq!(copilot_runner::cli::exit_code(&anyhow::Error::new(error)), copilot_runner::exit::Code::Unreachable);
     assert_eq!(fake.requests_to("GET /user").len(), MAX_ATTEMPTS as usize);
 
     fake.clear_faults();
@@ -159,7 +159,7 @@ async fn statuses_come_back_as_the_variants_callers_react_to() {
 
     let error = client_with_token(&fake, "glpat-revoked-token").current_user().await.unwrap_err();
     assert!(matches!(error, Error::Unauthorized { .. }), "{error}");
-    assert_eq!(copilot_runner::exit::code_for(&anyhow::Error::new(error)), copilot_runner::exit::Code::Usage);
+    assert_eq!(copilot_runner::cli::exit_code(&anyhow::Error::new(error)), copilot_runner::exit::Code::Usage);
 
     fake.inject(Fault::on("GET", "/projects/*").status(403).times(1));
     let error = client.project(WIDGETS).await.unwrap_err();

@@ -50,14 +50,13 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         email: format!("{}@users.noreply.localhost", settings.agent_username),
     };
     let git = GitCommand::new(&env, artifacts.join("git-home"), identity);
-    let branch = args
-        .branch
-        .clone()
-        .unwrap_or_else(|| format!("{}local-{}", settings.branch_prefix, crate::workflows::slug(&args.task, "")));
+    let branch = args.branch.clone().unwrap_or_else(|| {
+        format!("{}local-{}", settings.branch_prefix, crate::request::instruction::slug(&args.task, ""))
+    });
     let git_home = artifacts.join("git-home");
     std::fs::create_dir_all(&git_home)
         .with_context(|| format!("while creating the artifacts dir `{}`", git_home.display()))?;
-    let base_branch = context::git_history::current_branch(&git, &repo).await;
+    let base_branch = crate::git::history::current_branch(&git, &repo).await;
     git::switch_or_create_branch(&git, &repo, &branch).await.context("while checking out the branch")?;
 
     let project = local_project_key(&repo);

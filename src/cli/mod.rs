@@ -7,6 +7,7 @@
 mod cache;
 mod config;
 pub mod doctor;
+mod exit_code;
 mod local;
 mod plan;
 mod run;
@@ -22,6 +23,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{Env, Flags, LogFormat, Settings};
 use crate::env_vars;
 use crate::exit::{self, Code};
+
+pub use exit_code::exit_code;
 
 /// A GitHub-Copilot-powered coding agent for GitLab.
 #[derive(Debug, Parser)]
@@ -157,5 +160,5 @@ fn report(error: &anyhow::Error) -> Code {
     }
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(crate::redact::redact(&text).as_bytes());
-    exit::code_for(error)
+    exit_code(error)
 }

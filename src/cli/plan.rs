@@ -11,8 +11,9 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::config::{Env, Language, Settings};
-use crate::context::{self, ProjectTraits};
+use crate::context;
 use crate::exit::{self, Code};
+use crate::planner::ProjectTraits;
 use crate::planner::{self, Category, Complexity, Plan, PlanOptions, Stage};
 
 #[derive(Debug, clap::Args)]
@@ -306,11 +307,11 @@ mod tests {
             repo: Some(PathBuf::from("/nonexistent/checkout")),
         };
         let error = output(&missing, &settings(&[])).await.expect_err("no repo");
-        assert_eq!(exit::code_for(&error), Code::Usage);
+        assert_eq!(crate::cli::exit_code(&error), Code::Usage);
 
         let repo = repo();
         let empty = PlanArgs { text: Some("  ".to_owned()), ..args(repo.path(), false, None) };
         let error = output(&empty, &settings(&[])).await.expect_err("empty task");
-        assert_eq!(exit::code_for(&error), Code::Usage);
+        assert_eq!(crate::cli::exit_code(&error), Code::Usage);
     }
 }

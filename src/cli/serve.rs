@@ -12,9 +12,10 @@ use crate::config::{Env, Settings};
 use crate::env_vars;
 use crate::exit::{self, Code};
 use crate::gitlab::{Client, ClientOptions, RetryPolicy};
+use crate::webhook::Config;
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
-use crate::webhook::server::{self, Config, Service};
+use crate::webhook::server::{self, Service};
 use crate::webhook::verify::{SigningSecret, WebhookSecret};
 
 /// Runs the webhook service.
@@ -132,7 +133,7 @@ mod tests {
         for missing in COMPLETE.map(|(name, _)| name) {
             let pairs: Vec<_> = COMPLETE.iter().copied().filter(|(name, _)| *name != missing).collect();
             let error = config_from(&settings(&pairs)).expect_err(missing);
-            assert_eq!(exit::code_for(&error), Code::Usage, "{missing}");
+            assert_eq!(crate::cli::exit_code(&error), Code::Usage, "{missing}");
             assert!(error.to_string().contains(&format!("`{missing}` is not set")), "{error}");
         }
     }

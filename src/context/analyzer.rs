@@ -344,15 +344,7 @@ pub(super) fn cut(text: &str, limit: usize) -> (&str, bool) {
     (&text[..end], true)
 }
 
-/// One file that changed between the commit the previous facts describe and the checkout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// Relative to the root. A rename is two changes: the old path (gone) and the new one.
-    pub path: PathBuf,
-    /// The file's size before the change, `None` when it did not exist (added). Git gives it
-    /// cheaply (`git ls-tree -l`), and it is what lets the totals be adjusted without a walk.
-    pub previous_bytes: Option<u64>,
-}
+pub use crate::git::history::Change;
 
 /// Updates `previous` for the files in `changes`, reading only them (and their ignore rules):
 /// their old contribution is removed, their current one (if they exist and are not ignored)

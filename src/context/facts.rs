@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::planner::ProjectTraits;
+
 /// Bumped whenever the meaning or shape of a field changes; a cached `facts.json` with another
 /// version is analysed again instead of being trusted.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,19 +142,6 @@ pub struct AgentInstructions {
     /// The text, cut at [`AGENT_INSTRUCTIONS_BYTES`](super::AGENT_INSTRUCTIONS_BYTES) bytes.
     pub text: String,
     pub truncated: bool,
-}
-
-/// What the planner needs to know about a project, derived from [`Facts`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectTraits {
-    pub has_test_framework: bool,
-    /// The first test command found (the shallowest manifest's).
-    pub test_command: Option<String>,
-    /// Languages by bytes, largest first.
-    pub languages: Vec<String>,
-    pub frameworks: Vec<String>,
-    pub test_frameworks: Vec<String>,
-    pub files: u64,
 }
 
 impl Facts {

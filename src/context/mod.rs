@@ -11,7 +11,6 @@ mod analyzer;
 pub mod cache;
 mod classify;
 mod facts;
-pub mod git_history;
 mod git_index;
 mod manifests;
 mod render;
@@ -28,10 +27,9 @@ pub use analyzer::{
     walker,
 };
 pub use facts::{
-    AgentInstructions, CiConfig, CiKind, DirectoryStat, Facts, LanguageStat, Manifest, ManifestKind, ProjectTraits,
-    SCHEMA_VERSION,
+    AgentInstructions, CiConfig, CiKind, DirectoryStat, Facts, LanguageStat, Manifest, ManifestKind, SCHEMA_VERSION,
 };
-pub use render::{PROJECT_CONTEXT_BYTES, project_context};
+pub use render::{PROJECT_CONTEXT_BYTES, project_context, prompt_context};
 pub use understanding::{
     ProjectCheckout, ProjectUnderstanding, UnderstandingReport, understand_project, understand_with,
 };

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::analyzer::cut;
 use super::facts::Facts;
+use crate::prompts::stage::ProjectContext;
 
 /// The default budget of `project_context.md`.
 pub const PROJECT_CONTEXT_BYTES: usize = 16 * 1024;
@@ -17,6 +18,16 @@ const AGENT_INSTRUCTIONS_SHARE: usize = 8 * 1024;
 const MAX_LISTED_MANIFESTS: usize = 40;
 const MAX_LISTED_DIRECTORIES: usize = 40;
 const MAX_LISTED_LANGUAGES: usize = 12;
+
+/// The project context every stage prompt carries: the analyzer's facts rendered within the
+/// project-context budget, the repository's own agent instructions, and the agent-written
+/// `understanding` when there is one (bounded like every part of a prompt), all as data.
+pub fn prompt_context(facts: &Facts, understanding: Option<&str>) -> ProjectContext {
+    let rendered = project_context(facts, PROJECT_CONTEXT_BYTES);
+    let instructions: Vec<(&str, &str)> =
+        facts.agent_instructions.iter().map(|found| (found.path.as_str(), found.text.as_str())).collect();
+    ProjectContext::new(Some(&rendered), understanding, &instructions)
+}
 
 /// `project_context.md` for `facts`, at most `budget` bytes long.
 pub fn project_context(facts: &Facts, budget: usize) -> String {

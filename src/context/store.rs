@@ -246,12 +246,8 @@ struct RunnerConnector;
 
 impl HttpConnector for RunnerConnector {
     fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
-        let client = crate::gitlab::client::http_client(
-            concat!("copilot-runner/", env!("CARGO_PKG_VERSION")),
-            CONNECT_TIMEOUT,
-            OPERATION_TIMEOUT,
-        )
-        .map_err(|error| object_store::Error::Generic { store: "http", source: Box::new(error) })?;
+        let client = crate::http::client(crate::http::USER_AGENT, CONNECT_TIMEOUT, OPERATION_TIMEOUT)
+            .map_err(|error| object_store::Error::Generic { store: "http", source: Box::new(error) })?;
         Ok(HttpClient::new(client))
     }
 }

@@ -13,15 +13,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cache::{ContextCache, Found, Level, LookupRequest, Understanding, understand};
-use super::git_history;
 use super::store::CacheStore;
 use super::understanding_stage::{EarlierUnderstanding, StagePlace, UnderstandingAgent, write_understanding};
 use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_BYTES, PROJECT_CONTEXT_FILE};
 use crate::agent::Agent;
 use crate::config::{Env, Settings};
 use crate::git::GitCommand;
+use crate::git::history as git_history;
 use crate::prompts::stage::ProjectContext;
-use crate::untrusted::UntrustedText;
 
 /// The checkout to understand and where it sits in the project.
 #[derive(Debug, Clone, Copy)]
@@ -82,15 +81,8 @@ impl ProjectUnderstanding {
     /// wrote one, and the repository's own agent instructions.
     pub fn prompt_context(&self) -> ProjectContext {
         let understanding = self.agent_written.then_some(self.project_context.as_str());
-        with_understanding(crate::stages::project_context(&self.facts), understanding)
+        super::prompt_context(&self.facts, understanding)
     }
-}
-
-/// `context` with `understanding` (bounded like every part of a prompt) in place of its own.
-pub(super) fn with_understanding(mut context: ProjectContext, understanding: Option<&str>) -> ProjectContext {
-    context.understanding =
-        understanding.map(|text| UntrustedText::new(text, crate::prompts::stage::limits::UNDERSTANDING));
-    context
 }
 
 /// Understands the checkout for a job (see the module documentation). Fails only when the

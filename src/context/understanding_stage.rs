@@ -124,10 +124,7 @@ fn render<A: Agent>(
             url: None,
         },
         request: None,
-        project: super::understanding::with_understanding(
-            crate::stages::project_context(facts),
-            earlier.map(|earlier| earlier.text),
-        ),
+        project: super::prompt_context(facts, earlier.map(|earlier| earlier.text)),
         previous_outputs: Vec::new(),
         workspace: Workspace {
             repo_dir: place.repo_dir.display().to_string(),

@@ -11,6 +11,7 @@
 
 mod auth;
 mod command;
+pub mod history;
 mod isolation;
 mod porcelain;
 mod transfer;

@@ -1,4 +1,4 @@
-//! The GitLab REST client: the one place that builds an HTTP client, authenticates, retries,
+//! The GitLab REST client: the one place that authenticates, retries,
 //! paginates and decodes. Resource files (`issues.rs`, `notes.rs`, …) only say which path to
 //! call with which parameters and how a write is made safe to repeat.
 //!
@@ -7,7 +7,7 @@
 //! header, marked sensitive so that no debug output of a request shows it.
 
 use std::future::Future;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -21,52 +21,10 @@ use url::Url;
 use super::error::Error;
 use super::pagination::{self, NextPage};
 use super::retry::{self, Budget, Replay, RetryPolicy};
-
-/// What we call ourselves in the `User-Agent` header.
-pub const USER_AGENT: &str = concat!("copilot-runner/", env!("CARGO_PKG_VERSION"));
+use crate::http::USER_AGENT;
 
 /// No list we read is longer than this many pages of 100; more means a loop in pagination.
 const MAX_PAGES: u32 = 1000;
-
-static CRYPTO_PROVIDER: Once = Once::new();
-
-/// Builds the reqwest client every HTTP caller of copilot-runner uses: rustls with the ring
-/// provider, our timeouts and user agent.
-pub fn http_client(
-    user_agent: &str,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-) -> Result<reqwest::Client, Error> {
-    CRYPTO_PROVIDER.call_once(|| {
-        // Fails only when a provider is already installed, which is what we want anyway.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    #[expect(clippy::disallowed_methods, reason = "this is the one place that builds reqwest clients")]
-    let builder = reqwest::Client::builder();
-    builder
-        .redirect(same_origin_redirects())
-        .user_agent(user_agent)
-        .connect_timeout(connect_timeout)
-        .timeout(request_timeout)
-        .build()
-        .map_err(|error| Error::Setup { reason: format!("cannot build the http client: {error}") })
-}
-
-/// Follows redirects only within one origin: reqwest drops `Authorization` on a cross-host
-/// redirect but not GitLab's `PRIVATE-TOKEN`, which must never reach another host.
-fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let crosses_origin =
-            attempt.previous().last().is_some_and(|previous| previous.origin() != attempt.url().origin());
-        if crosses_origin {
-            attempt.stop()
-        } else if attempt.previous().len() >= 10 {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    })
-}
 
 /// Timeouts and retry limits of a [`Client`].
 #[derive(Debug, Clone)]
@@ -200,7 +158,8 @@ impl Client {
     }
 
     pub fn with_options(api_url: &str, token: &SecretString, options: &ClientOptions) -> Result<Self, Error> {
-        let http = http_client(&options.user_agent, options.connect_timeout, options.request_timeout)?;
+        let http = crate::http::client(&options.user_agent, options.connect_timeout, options.request_timeout)
+            .map_err(|error| Error::Setup { reason: format!("cannot build the http client: {error}") })?;
         let trimmed = api_url.trim_end_matches('/');
         let api_url = Url::parse(trimmed)
             .ok()

@@ -159,9 +159,9 @@ mod tests {
         assert_eq!(status(404, "").exit_code(), exit::Code::WorkFailed);
         assert_eq!(status(400, "").exit_code(), exit::Code::WorkFailed);
         let error = anyhow::Error::new(status(401, "")).context("while reading the issue");
-        assert_eq!(exit::code_for(&error), exit::Code::Usage);
+        assert_eq!(crate::exit::Classify::exit_code(error.downcast_ref::<Error>().unwrap()), exit::Code::Usage);
         let error = anyhow::Error::new(status(502, "")).context("while reading the issue");
-        assert_eq!(exit::code_for(&error), exit::Code::Unreachable);
+        assert_eq!(crate::exit::Classify::exit_code(error.downcast_ref::<Error>().unwrap()), exit::Code::Unreachable);
     }
 
     #[test]

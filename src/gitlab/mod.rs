@@ -23,8 +23,9 @@ pub mod retry;
 pub mod types;
 mod users;
 
+pub use crate::http::USER_AGENT;
 pub use award_emoji::{AwardOutcome, Awardable};
-pub use client::{Client, ClientOptions, ProjectId, USER_AGENT, encode_segment, http_client};
+pub use client::{Client, ClientOptions, ProjectId, encode_segment};
 pub use error::Error;
 pub use jobs::JobTrace;
 pub use marker::OpMarker;

@@ -504,7 +504,10 @@ fn a_broken_override_exits_as_bad_configuration() {
     std::fs::create_dir_all(dir.path().join("en")).unwrap();
     std::fs::write(dir.path().join("en/final_note.md.tera"), "{{ unclosed").unwrap();
     let error = anyhow::Error::new(Prompts::new(Some(dir.path())).unwrap_err()).context("while loading prompts");
-    assert_eq!(crate::exit::code_for(&error), crate::exit::Code::Usage);
+    assert_eq!(
+        crate::exit::Classify::exit_code(error.downcast_ref::<PromptError>().unwrap()),
+        crate::exit::Code::Usage
+    );
 }
 
 #[test]

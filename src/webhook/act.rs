@@ -21,9 +21,9 @@ use axum::http::StatusCode;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
+use super::Config;
 use super::metrics::{FailureStage, Metrics};
 use super::route::{AwardTarget, Work};
-use super::server::Config;
 use crate::gitlab::{self, AwardEmoji, AwardOutcome, Awardable, Client, Noteable};
 
 /// The emoji that says "seen, on it".

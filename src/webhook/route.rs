@@ -7,7 +7,7 @@
 //!   `changes.assignees` previous vs current; on `open`, present from the start). An agent that
 //!   was already assigned and stays so is not a new request.
 //! - `issue_note` / `mr_note`: a new (not edited) note on an issue or MR that mentions the agent
-//!   outside code and quotes (see [`super::mention`]).
+//!   outside code and quotes (see [`crate::request::mention`]).
 //! - `mr_reviewer`: a Merge Request Hook where the agent was added to the reviewers or asked to
 //!   review again (`re_requested`).
 //! - `pipeline_failed`: a failed branch pipeline whose branch carries the agent's prefix. This is
@@ -19,7 +19,8 @@
 use crate::gitlab::events::{Event, IssueEvent, MergeRequestEvent, NoteEvent, PipelineEvent, User};
 pub use crate::trigger::{Branches, Trigger, TriggerType};
 
-use super::mention;
+use crate::request::actor::is_bot;
+use crate::request::mention;
 
 /// What routing needs to know about the agent.
 #[derive(Debug, Clone)]
@@ -172,22 +173,6 @@ pub fn route(event: &Event, agent: &Agent) -> Decision {
         Ok(work) => Decision::Trigger(Box::new(work)),
         Err(ignored) => Decision::Ignore(ignored),
     }
-}
-
-/// Whether a username belongs to a bot: GitLab's project and group access token users
-/// (`project_12_bot_…`, `group_3_bot_…`), service accounts, and its internal bots
-/// (`support-bot`, `alert-bot`, `ghost`, …). Webhook payloads carry no `bot` flag, so the name
-/// is all there is; the naming rules are GitLab's own.
-pub fn is_bot(username: &str) -> bool {
-    let name = username.to_ascii_lowercase();
-    name == "ghost"
-        || name.starts_with("service_account_")
-        || name.ends_with("-bot")
-        || name.ends_with("_bot")
-        || name.contains("_bot_")
-        || name
-            .rsplit_once("_bot")
-            .is_some_and(|(_, tail)| !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn same_user(user: &User, username: &str) -> bool {

@@ -10,7 +10,7 @@
 //! 5xx when GitLab itself failed us, so the delivery shows as failed and can be resent.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,11 +21,11 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::act::{self, Acted, PipelineTarget};
+use super::Config;
+use super::act::{self, Acted};
 use super::dedup::{Dedup, Outcome};
 use super::metrics::Metrics;
-use super::route::{self, Agent, Decision};
-use super::verify::{SigningSecret, WebhookSecret};
+use super::route::{self, Decision};
 use crate::gitlab::Client;
 use crate::gitlab::events::{Event, ParseError};
 
@@ -34,49 +34,6 @@ pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
 /// What a busy instance asks the sender to wait before trying again.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
-
-/// Everything the service needs besides its listener.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub secret: WebhookSecret,
-    /// When set, every delivery must also carry a valid Standard Webhooks signature.
-    pub signing: Option<SigningSecret>,
-    pub agent: Agent,
-    pub min_access_level: u32,
-    pub pipeline: PipelineTarget,
-    /// Our share of GitLab's 10 s delivery timeout: for the body to arrive (else 408) and for
-    /// acting on it (else 504, and GitLab may resend).
-    pub action_budget: Duration,
-    /// How long a 👀 lock on a note is held before a resend may take it over.
-    pub award_lease: Duration,
-    /// How long a `/readyz` answer is reused, so probes do not hammer GitLab.
-    pub readiness_ttl: Duration,
-    pub dedup_window: Duration,
-    pub dedup_capacity: usize,
-    /// Deliveries worked on at once; more are answered 503.
-    pub max_in_flight: usize,
-}
-
-impl Config {
-    pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-
-    /// The defaults for everything that is not a setting.
-    pub fn new(secret: WebhookSecret, agent: Agent, min_access_level: u32, pipeline: PipelineTarget) -> Self {
-        Self {
-            secret,
-            signing: None,
-            agent,
-            min_access_level,
-            pipeline,
-            action_budget: Duration::from_secs(8),
-            award_lease: act::AWARD_LEASE,
-            readiness_ttl: Duration::from_secs(10),
-            dedup_window: Dedup::DEFAULT_WINDOW,
-            dedup_capacity: Dedup::DEFAULT_CAPACITY,
-            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
-        }
-    }
-}
 
 /// The state every handler shares.
 #[derive(Debug)]

@@ -7,22 +7,29 @@
 
 use anyhow::Context as _;
 
-use super::Job;
 use super::work::{self, Branch};
+use super::{Job, fail};
 use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
 use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ChangeLine, Complexity, FailureNote, MrDescription, NothingChangedNote, Step};
+use crate::prompts::message::{ChangeLine, Complexity, MrDescription, NothingChangedNote, Step};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
-use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
+use crate::request::instruction::slug;
+use crate::request::mention::mentions;
+use crate::untrusted::{MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
 
-/// Longest slug a branch name takes from a note's instruction.
-const SLUG_MAX: usize = 40;
+/// How the story ended: early, with an exit code, or with the merge request it opened or
+/// brought up to date (what `Job::run` may go on to watch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ended(Code),
+    MergeRequest(u64),
+}
 
 /// Runs the issue workflow; `note_id` is set when a note (not an assignment) asked.
-pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64>) -> anyhow::Result<Code> {
+pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64>) -> anyhow::Result<Outcome> {
     let issue = job.client.issue(project_id, issue_iid).await.context("while reading the issue")?;
     let on = Noteable::Issue(issue_iid);
     let (actor, note) = match note_id {
@@ -33,9 +40,9 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         None => (assigner(job, project_id, issue_iid).await?, None),
     };
     let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
-        return Ok(Code::Done);
+        return Ok(Outcome::Ended(Code::Done));
     };
-    let Some(actor) = actor else { return Ok(Code::Done) };
+    let Some(actor) = actor else { return Ok(Outcome::Ended(Code::Done)) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
     if let Some(note_id) = note_id {
@@ -71,8 +78,8 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     )
     .await;
     match outcome {
-        Ok(code) => Ok(code),
-        Err(error) => fail(&mut reporter, &error).await,
+        Ok(outcome) => Ok(outcome),
+        Err(error) => fail(&mut reporter, &error).await.map(Outcome::Ended),
     }
 }
 
@@ -87,12 +94,12 @@ async fn deliver(
     branch: Branch,
     task: Task,
     request: Option<UntrustedText>,
-) -> anyhow::Result<Code> {
+) -> anyhow::Result<Outcome> {
     let options = PlanOptions::issue(job.settings.orchestrated_issue);
     let worked = match work::run(job, reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => match work::report_push_conflict(job, reporter, &error).await? {
-            Some(code) => return Ok(code),
+            Some(code) => return Ok(Outcome::Ended(code)),
             None => return Err(error),
         },
     };
@@ -106,7 +113,7 @@ async fn deliver(
                 job_url: job.job_url.clone(),
             })
             .await?;
-        return Ok(Code::Done);
+        return Ok(Outcome::Ended(Code::Done));
     }
 
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Running).await?;
@@ -134,7 +141,7 @@ async fn deliver(
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
     let note = worked.final_note(&format!("final-{}", mr.iid), mr.iid, &mr.web_url, &branch.name);
     reporter.post(&note).await?;
-    Ok(super::pipeline_fix::after_issue(job, project_id, mr.iid).await)
+    Ok(Outcome::MergeRequest(mr.iid))
 }
 
 /// The open merge request from `branch` with its description brought up to date (a re-run),
@@ -176,23 +183,6 @@ async fn open_or_update_merge_request(
     job.client.create_merge_request(project_id, &new).await.context("while opening the merge request")
 }
 
-/// Marks the running step failed, posts the failure note, and ends the job with exit 1.
-pub(super) async fn fail(reporter: &mut Reporter<'_>, error: &anyhow::Error) -> anyhow::Result<Code> {
-    tracing::error!(error = %format!("{error:#}"), "the work failed");
-    let step = reporter.fail_current().await.unwrap_or(None);
-    let note = FailureNote {
-        marker: Marker::status("failure"),
-        step,
-        error: MarkdownCode::new(&crate::redact::redact(&format!("{error:#}")), 4000),
-        job_url: reporter.job_url.clone(),
-        pipeline_url: reporter.pipeline_url.clone(),
-    };
-    if let Err(report_error) = reporter.post(&note).await {
-        tracing::error!(error = %report_error, "could not post the failure note");
-    }
-    Ok(Code::WorkFailed)
-}
-
 /// The analysis stage's summary, for the MR description.
 fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
     let analysis = summary.stages.iter().find(|stage| stage.stage == crate::planner::Stage::Analysis)?;
@@ -204,62 +194,11 @@ fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
 async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
     let notes =
         job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
-    let mention = format!("@{}", job.agent_user.username);
     Ok(notes
         .into_iter()
         .rev()
-        .filter(|note| note.system && note.body.starts_with("assigned to") && mentions(&note.body, &mention))
+        .filter(|note| {
+            note.system && note.body.starts_with("assigned to") && mentions(&note.body, &job.agent_user.username)
+        })
         .find_map(|note| note.author))
-}
-
-/// Whether `body` names `mention` as a whole word.
-pub(super) fn mentions(body: &str, mention: &str) -> bool {
-    body.match_indices(mention).any(|(index, _)| {
-        body[index + mention.len()..]
-            .chars()
-            .next()
-            .is_none_or(|next| !(next.is_ascii_alphanumeric() || "_-.".contains(next)))
-    })
-}
-
-/// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
-pub fn slug(note: &str, agent_username: &str) -> String {
-    let text =
-        if agent_username.is_empty() { note.to_owned() } else { note.replace(&format!("@{agent_username}"), " ") };
-    let mut slug = String::new();
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= SLUG_MAX {
-            break;
-        }
-    }
-    let slug = slug.trim_matches('-').to_owned();
-    if slug.is_empty() { "request".to_owned() } else { slug }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_ascii_bounded_and_never_empty() {
-        assert_eq!(
-            slug("@copilot-agent please add a CLI flag --verbose!", "copilot-agent"),
-            "please-add-a-cli-flag-verbose"
-        );
-        assert_eq!(slug("@copilot-agent 修复登录", "copilot-agent"), "request");
-        let long = slug(&"word ".repeat(40), "copilot-agent");
-        assert!(long.len() <= SLUG_MAX && !long.ends_with('-'), "{long}");
-    }
-
-    #[test]
-    fn mentions_are_whole_words() {
-        assert!(mentions("assigned to @copilot-agent", "@copilot-agent"));
-        assert!(mentions("assigned to @copilot-agent and @bob", "@copilot-agent"));
-        assert!(!mentions("assigned to @copilot-agent-2", "@copilot-agent"));
-    }
 }

@@ -9,8 +9,6 @@ pub mod mr_review;
 pub mod pipeline_fix;
 mod work;
 
-pub use issue::slug;
-
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -22,7 +20,11 @@ use crate::env_vars;
 use crate::exit::{self, Code};
 use crate::gitlab::{self, Client, CurrentUser, UserBasic};
 use crate::prompts::Prompts;
+use crate::prompts::markers::Marker;
+use crate::prompts::message::FailureNote;
+use crate::report::Reporter;
 use crate::trigger::Trigger;
+use crate::untrusted::MarkdownCode;
 
 /// Everything a workflow needs, built once per job.
 #[derive(Debug)]
@@ -77,9 +79,13 @@ impl Job {
     /// Runs the workflow the trigger names.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
         match trigger {
-            Trigger::IssueAssignee { project_id, issue_iid } => issue::run(self, *project_id, *issue_iid, None).await,
+            Trigger::IssueAssignee { project_id, issue_iid } => {
+                let outcome = issue::run(self, *project_id, *issue_iid, None).await?;
+                Ok(self.then_fix(*project_id, outcome).await)
+            }
             Trigger::IssueNote { project_id, issue_iid, note_id } => {
-                issue::run(self, *project_id, *issue_iid, Some(*note_id)).await
+                let outcome = issue::run(self, *project_id, *issue_iid, Some(*note_id)).await?;
+                Ok(self.then_fix(*project_id, outcome).await)
             }
             Trigger::MrNote { project_id, mr_iid, note_id, .. } => {
                 mr_note::run(self, *project_id, *mr_iid, *note_id).await
@@ -91,9 +97,18 @@ impl Job {
         }
     }
 
+    /// After the issue story delivered a merge request: the pipeline-fix loop on it, when
+    /// `COPILOT_AUTO_FIX_PIPELINE` asks for that.
+    async fn then_fix(&self, project_id: u64, outcome: issue::Outcome) -> Code {
+        match outcome {
+            issue::Outcome::Ended(code) => code,
+            issue::Outcome::MergeRequest(mr_iid) => pipeline_fix::after_issue(self, project_id, mr_iid).await,
+        }
+    }
+
     /// Whether a GitLab user is this agent or a bot: their events never start work (no loops).
     pub fn ignores(&self, user: &UserBasic) -> bool {
-        user.id == self.agent_user.id || crate::webhook::route::is_bot(&user.username)
+        user.id == self.agent_user.id || crate::request::actor::is_bot(&user.username)
     }
 
     /// The checks before any work: the agent's own and bots' requests are ignored, and people
@@ -182,6 +197,23 @@ pub fn role_name(level: u32) -> &'static str {
         40..=49 => "Maintainer",
         _ => "Owner",
     }
+}
+
+/// Marks the running step failed, posts the failure note, and ends the job with exit 1.
+pub(super) async fn fail(reporter: &mut Reporter<'_>, error: &anyhow::Error) -> anyhow::Result<Code> {
+    tracing::error!(error = %format!("{error:#}"), "the work failed");
+    let step = reporter.fail_current().await.unwrap_or(None);
+    let note = FailureNote {
+        marker: Marker::status("failure"),
+        step,
+        error: MarkdownCode::new(&crate::redact::redact(&format!("{error:#}")), 4000),
+        job_url: reporter.job_url.clone(),
+        pipeline_url: reporter.pipeline_url.clone(),
+    };
+    if let Err(report_error) = reporter.post(&note).await {
+        tracing::error!(error = %report_error, "could not post the failure note");
+    }
+    Ok(Code::WorkFailed)
 }
 
 #[cfg(test)]

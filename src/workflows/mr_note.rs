@@ -10,7 +10,7 @@
 use anyhow::Context as _;
 
 use super::Job;
-use super::issue::fail;
+use super::fail;
 use super::work::{self, Branch};
 use crate::exit::Code;
 use crate::gitlab::Noteable;

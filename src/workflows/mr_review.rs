@@ -13,7 +13,7 @@
 use anyhow::Context as _;
 
 use super::Job;
-use super::issue::fail;
+use super::fail;
 use crate::exit::Code;
 use crate::gitlab::types::{DiffRefs, FileDiff, MergeRequest, Note};
 use crate::gitlab::{Noteable, UserBasic};
@@ -408,14 +408,13 @@ async fn review_requester(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Re
         .notes(project_id, Noteable::MergeRequest(mr_iid))
         .await
         .context("while reading the merge request's notes")?;
-    let mention = format!("@{}", job.agent_user.username);
     Ok(notes
         .into_iter()
         .rev()
         .filter(|note| {
             note.system
                 && note.body.starts_with("requested review from")
-                && super::issue::mentions(&note.body, &mention)
+                && crate::request::mention::mentions(&note.body, &job.agent_user.username)
         })
         .find_map(|note| note.author))
 }

@@ -26,11 +26,11 @@ use tokio::time::Instant;
 
 use super::Job;
 use super::work::clone_project;
+use crate::ci::failures::{self, Failures};
+use crate::ci::watch::{self, WatchOptions, Watched};
 use crate::exit::Code;
 use crate::git::{GitError, Workspace};
 use crate::gitlab::{Job as CiJob, MergeRequest, Noteable, Pipeline, Status};
-use crate::pipeline::failures::{self, Failures};
-use crate::pipeline::watch::{self, WatchOptions, Watched};
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{AttemptResult, PipelineFixNote, PipelineFixOutcome, StopReason};
 use crate::prompts::stage::{EarlierAttempt, PipelineFixPrompt, Task, Workspace as PromptWorkspace};
@@ -273,7 +273,7 @@ impl<'a> Fixer<'a> {
                 if let Err(report_error) = self.publish(PipelineFixOutcome::NeedsHuman, None).await {
                     tracing::error!(error = %format!("{report_error:#}"), "could not update the status note");
                 }
-                return super::issue::fail(&mut self.reporter, &error).await;
+                return super::fail(&mut self.reporter, &error).await;
             }
         };
         self.finish(ending).await

@@ -117,8 +117,7 @@ pub(crate) async fn create_moto_bucket(port: u16, bucket: &str) {
 }
 
 fn http_client() -> reqwest::Client {
-    copilot_runner::gitlab::client::http_client("cache-tests", Duration::from_secs(5), Duration::from_secs(10))
-        .expect("http client")
+    copilot_runner::http::client("cache-tests", Duration::from_secs(5), Duration::from_secs(10)).expect("http client")
 }
 
 /// A loopback port where nothing listens.

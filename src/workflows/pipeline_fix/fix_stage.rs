@@ -7,8 +7,8 @@
 use anyhow::Context as _;
 
 use crate::agent::{Agent as _, AgentOutcome, StageRequest};
+use crate::ci::trace::{self, ExcerptOptions};
 use crate::gitlab::{Client, Job};
-use crate::pipeline::trace::{self, ExcerptOptions};
 use crate::prompts::stage::{FailedJob, PipelineFixPrompt};
 use crate::untrusted::{UntrustedLine, UntrustedText};
 

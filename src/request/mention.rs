@@ -189,6 +189,13 @@ mod tests {
     const AGENT: &str = "copilot-agent";
 
     #[test]
+    fn system_notes_name_whole_usernames() {
+        assert!(mentions("assigned to @copilot-agent", AGENT));
+        assert!(mentions("assigned to @copilot-agent and @bob", AGENT));
+        assert!(!mentions("assigned to @copilot-agent-2", AGENT));
+    }
+
+    #[test]
     fn plain_mentions_count() {
         for text in [
             "@copilot-agent please fix this",

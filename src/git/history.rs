@@ -6,8 +6,17 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::Change;
-use crate::git::GitCommand;
+use super::GitCommand;
+
+/// One file that changed between an earlier commit (the one cached facts describe) and the checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Relative to the root. A rename is two changes: the old path (gone) and the new one.
+    pub path: PathBuf,
+    /// The file's size before the change, `None` when it did not exist (added). Git gives it
+    /// cheaply (`git ls-tree -l`), and it is what lets the totals be adjusted without a walk.
+    pub previous_bytes: Option<u64>,
+}
 
 /// How many ancestors of `HEAD` a lookup considers for level 2.
 pub const MAX_ANCESTORS: usize = 32;

@@ -1,0 +1,40 @@
+//! What a request asks, as the branch it names: an ASCII slug of the instruction with the
+//! agent's mention taken out.
+
+/// Longest slug a branch name takes from a note's instruction.
+pub const SLUG_MAX: usize = 40;
+
+/// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
+pub fn slug(note: &str, agent_username: &str) -> String {
+    let text =
+        if agent_username.is_empty() { note.to_owned() } else { note.replace(&format!("@{agent_username}"), " ") };
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= SLUG_MAX {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-').to_owned();
+    if slug.is_empty() { "request".to_owned() } else { slug }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_ascii_bounded_and_never_empty() {
+        assert_eq!(
+            slug("@copilot-agent please add a CLI flag --verbose!", "copilot-agent"),
+            "please-add-a-cli-flag-verbose"
+        );
+        assert_eq!(slug("@copilot-agent 修复登录", "copilot-agent"), "request");
+        let long = slug(&"word ".repeat(40), "copilot-agent");
+        assert!(long.len() <= SLUG_MAX && !long.ends_with('-'), "{long}");
+    }
+}
