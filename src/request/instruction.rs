@@ -1,8 +1,13 @@
-//! What a request asks, as the branch it names: an ASCII slug of the instruction with the
-//! agent's mention taken out.
+//! The instruction in a request: the note without the agent's mention, and the ASCII slug of it
+//! that names a branch.
 
 /// Longest slug a branch name takes from a note's instruction.
 pub const SLUG_MAX: usize = 40;
+
+/// The note without the mention of the agent, whitespace collapsed.
+pub fn instruction(body: &str, agent_username: &str) -> String {
+    body.replace(&format!("@{agent_username}"), " ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// An ASCII slug of the instruction in a note, without the mention: bounded, `-` separated.
 pub fn slug(note: &str, agent_username: &str) -> String {
@@ -26,6 +31,12 @@ pub fn slug(note: &str, agent_username: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_instruction_drops_the_mention() {
+        assert_eq!(instruction("@copilot-agent  add a flag", "copilot-agent"), "add a flag");
+        assert_eq!(instruction("@copilot-agent", "copilot-agent"), "");
+    }
 
     #[test]
     fn slugs_are_ascii_bounded_and_never_empty() {

@@ -1,7 +1,8 @@
 //! A person's request, read the same way by `serve` and by `run`: whether a comment mentions the
-//! agent ([`mention`]), what branch its instruction names ([`instruction`]), and who may ask
-//! ([`actor`]). Pure: text and user records in, decisions out; no IO.
+//! agent ([`mention`]), what it asks for ([`intent`]), its instruction and the branch that names
+//! ([`instruction`]), and who may ask ([`actor`]). Pure: text and user records in, decisions out; no IO.
 
 pub mod actor;
 pub mod instruction;
+pub mod intent;
 pub mod mention;

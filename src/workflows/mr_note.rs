@@ -18,6 +18,8 @@ use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{NothingChangedNote, Step, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::Task;
+use crate::request::instruction::instruction;
+use crate::request::intent::{Intent, intent};
 
 use crate::untrusted::{MarkdownText, UntrustedLine, UntrustedText, Username};
 
@@ -31,7 +33,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         return Ok(Code::Done);
     };
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
-    if is_review_request(&note.body, &job.settings.agent_username) {
+    let intent = intent(&note.body, &job.settings.agent_username);
+    if intent == Intent::Review {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         reporter.for_note(note_id);
         return super::mr_review::review(job, &mut reporter, project_id, &mr, Some(&note), Some(&actor)).await;
@@ -50,7 +53,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)) }).await?;
         return Ok(Code::Done);
     }
-    if super::pipeline_fix::is_fix_request(&note.body, &job.settings.agent_username) {
+    if intent == Intent::FixPipeline {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         return super::pipeline_fix::on_request(job, project_id, mr).await;
     }
@@ -89,41 +92,4 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let note = worked.final_note(&format!("final-note-{note_id}"), mr_iid, &mr.web_url, &branch.name);
     reporter.post(&note).await?;
     Ok(Code::Done)
-}
-
-/// The note without the mention of the agent.
-fn instruction(body: &str, agent_username: &str) -> String {
-    body.replace(&format!("@{agent_username}"), " ").split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Whether the note asks for a review rather than a change ("@copilot-agent review this").
-pub fn is_review_request(body: &str, agent_username: &str) -> bool {
-    let text = instruction(body, agent_username).to_lowercase();
-    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let asks_review = words.iter().take(3).any(|word| matches!(*word, "review" | "rereview" | "re"))
-        || ["评审", "審查", "レビュー", "리뷰", "समीक्षा", "รีวิว"].iter().any(|word| text.contains(word));
-    asks_review && words.len() <= 6
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn review_requests_are_told_apart_from_change_requests() {
-        assert!(is_review_request("@copilot-agent review this", "copilot-agent"));
-        assert!(is_review_request("@copilot-agent please review", "copilot-agent"));
-        assert!(is_review_request("@copilot-agent レビューしてください", "copilot-agent"));
-        assert!(!is_review_request(
-            "@copilot-agent rename the review module to audit and update every caller",
-            "copilot-agent"
-        ));
-        assert!(!is_review_request("@copilot-agent add a --verbose flag", "copilot-agent"));
-    }
-
-    #[test]
-    fn the_instruction_drops_the_mention() {
-        assert_eq!(instruction("@copilot-agent  add a flag", "copilot-agent"), "add a flag");
-        assert_eq!(instruction("@copilot-agent", "copilot-agent"), "");
-    }
 }

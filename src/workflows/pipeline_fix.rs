@@ -140,26 +140,6 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
     Box::pin(fixer.drive(pipeline.id, Some(watched))).await
 }
 
-/// Whether a note asks to fix the pipeline ("@copilot-agent fix the pipeline", "make CI green").
-pub fn is_fix_request(body: &str, agent_username: &str) -> bool {
-    let text = body.replace(&format!("@{agent_username}"), " ").to_lowercase();
-    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
-    let names_ci = words.iter().any(|word| matches!(*word, "pipeline" | "pipelines" | "ci" | "build" | "job" | "jobs"));
-    let asks_fix = words.iter().any(|word| matches!(*word, "fix" | "repair" | "green" | "debug" | "unbreak"));
-    let other_language = [
-        "修复流水线",
-        "パイプラインを修正",
-        "파이프라인 수정",
-        "파이프라인을 수정",
-        "पाइपलाइन ठीक",
-        "แก้ไปป์ไลน์",
-        "แก้ไขไปป์ไลน์",
-    ]
-    .iter()
-    .any(|phrase| text.contains(phrase));
-    (names_ci && asks_fix && words.len() <= 8) || other_language
-}
-
 /// The open merge request a pipeline belongs to.
 async fn merge_request_of(
     job: &Job,
@@ -566,22 +546,4 @@ fn job_labels(jobs: &[CiJob]) -> Vec<String> {
     jobs.iter()
         .map(|job| format!("{}: {}", job.name, job.failure_reason.as_deref().unwrap_or("unknown_failure")))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_to_fix_the_pipeline_are_told_apart() {
-        assert!(is_fix_request("@copilot-agent fix the pipeline", "copilot-agent"));
-        assert!(is_fix_request("@copilot-agent please fix CI", "copilot-agent"));
-        assert!(is_fix_request("@copilot-agent make the pipeline green", "copilot-agent"));
-        assert!(is_fix_request("@copilot-agent 修复流水线", "copilot-agent"));
-        assert!(!is_fix_request("@copilot-agent fix the off-by-one in parse", "copilot-agent"));
-        assert!(!is_fix_request(
-            "@copilot-agent fix the build script so it also runs the integration tests on every push to main",
-            "copilot-agent"
-        ));
-    }
 }
