@@ -6,8 +6,10 @@
 //! describes, with one retry whose prompt quotes the problem, then a typed failure. Outputs are
 //! carried, as data, into the prompts of the stages after them. `summary.json` adds it all up.
 //!
-//! Callers that report progress (the workflows' status note) drive [`StageRunner::run_stage`]
-//! themselves; `local` uses [`StageRunner::run_plan`].
+//! Every agent call the runner makes goes through [`StageRunner::run_checked`]: the plan's
+//! stages, the pipeline fix, the review chunks and the project understanding. Callers that report
+//! progress (the workflows' status note) drive [`StageRunner::run_stage`] themselves; `local`
+//! uses [`StageRunner::run_plan`].
 
 pub mod outputs;
 
@@ -39,7 +41,7 @@ pub enum StageError {
         source: AgentError,
     },
     #[error("the `{stage}` stage wrote an invalid `{file}` twice: {problem}")]
-    InvalidOutput { stage: &'static str, file: &'static str, problem: String },
+    InvalidOutput { stage: &'static str, file: &'static str, problem: String, usage: CallUsage },
     #[error("cannot write the artifacts of the `{stage}` stage in `{dir}`")]
     Artifacts {
         stage: &'static str,
@@ -93,9 +95,10 @@ pub struct Summary {
     pub premium_requests: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
-    /// Where the project understanding came from (the context cache level).
+    /// Where the project understanding came from (the context cache level): the report the
+    /// context module gives, as it is recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<crate::context::UnderstandingReport>,
+    pub context: Option<serde_json::Value>,
 }
 
 impl Summary {
@@ -312,6 +315,7 @@ impl<A: Agent> StageRunner<'_, A> {
             stage: name,
             file: call.output_file.unwrap_or("output"),
             problem: problem.unwrap_or_default(),
+            usage: CallUsage { duration_ms: elapsed_ms(started), ..usage },
         })
     }
 

@@ -96,7 +96,7 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         Ok(summary) => (Ok(()), summary),
         Err((error, summary)) => (Err(error), summary),
     };
-    summary.context = Some(understood.report);
+    summary.context = serde_json::to_value(&understood.report).ok();
     let _ = summary.write(&artifacts.join("stages"));
     ran.context("while running the stages")?;
     let stage_list = stages.join(", ");

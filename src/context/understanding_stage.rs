@@ -7,15 +7,19 @@
 //! with the context rendered from the facts.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::{Change, Facts, PROJECT_CONTEXT_FILE};
-use crate::agent::{Agent, StageRequest};
+use crate::agent::Agent;
 use crate::config::Language;
-use crate::prompts::Prompts;
 use crate::prompts::stage::{StagePrompt, Task, WorkStage, Workspace};
+use crate::prompts::{PromptError, Prompts};
+use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
 use crate::untrusted::{UntrustedLine, UntrustedText};
+
+/// The call's name: its artifacts and log lines.
+const STAGE: &str = "understanding";
 
 /// The largest `project_context.md` the runner keeps (what the cache accepts back).
 pub const MAX_UNDERSTANDING_BYTES: usize = 64 * 1024;
@@ -57,54 +61,45 @@ pub struct StagePlace<'a> {
     pub work_dir: &'a Path,
 }
 
-/// What the stage cost.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StageCost {
-    pub premium_requests: f64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-}
-
-/// Runs the understanding stage once and returns the text the agent wrote, or why there is none.
+/// Runs the understanding stage (through the one agent-call runner, so an unusable file is asked
+/// for once more) and returns the text the agent wrote, or why there is none.
 pub async fn write_understanding<A: Agent>(
     agent: &UnderstandingAgent<'_, A>,
     place: StagePlace<'_>,
     facts: &Facts,
     earlier: Option<EarlierUnderstanding<'_>>,
-) -> (Result<String, String>, StageCost) {
-    let mut cost = StageCost::default();
-    let scratch = place.work_dir.join("scratch");
-    let output_path = scratch.join(PROJECT_CONTEXT_FILE);
-    for folder in [&scratch, place.artifacts_dir] {
-        if let Err(error) = std::fs::create_dir_all(folder) {
-            return (Err(format!("cannot create `{}`: {error}", folder.display())), cost);
-        }
-    }
-    let _ = std::fs::remove_file(&output_path);
-    let prompt = match render(agent, place, facts, earlier, &scratch, &output_path) {
-        Ok(prompt) => prompt,
-        Err(problem) => return (Err(problem), cost),
-    };
-    let _ = std::fs::write(place.artifacts_dir.join("prompt.md"), &prompt);
-    let request = StageRequest {
-        stage: "understanding".to_owned(),
-        prompt,
+) -> (Result<String, String>, CallUsage) {
+    let runner = StageRunner {
+        agent: agent.agent,
+        prompts: agent.prompts,
+        language: agent.language,
         repo_dir: place.repo_dir.to_path_buf(),
-        scratch_dir: scratch.clone(),
-        private_dir: place.work_dir.join("agent"),
-        artifacts_dir: place.artifacts_dir.join("agent"),
-        timeout: agent.stage_timeout,
+        artifacts_dir: place.artifacts_dir.to_path_buf(),
+        work_dir: place.work_dir.to_path_buf(),
+        stage_timeout: agent.stage_timeout,
     };
-    let outcome = match agent.agent.run_stage(request).await {
-        Ok(outcome) => outcome,
-        Err(error) => return (Err(format!("the agent failed: {error}")), cost),
+    let call = CheckedCall {
+        name: STAGE,
+        dir: place.artifacts_dir.to_path_buf(),
+        work: place.work_dir.to_path_buf(),
+        output_file: Some(PROJECT_CONTEXT_FILE),
     };
-    cost.premium_requests = outcome.premium_requests.unwrap_or(0.0);
-    if let Some(usage) = &outcome.usage {
-        cost.input_tokens = usage.input_tokens;
-        cost.output_tokens = usage.output_tokens;
+    let checked = runner
+        .run_checked(
+            &call,
+            |scratch, output_path| {
+                let output_path = output_path.unwrap_or(scratch);
+                render(agent, place, facts, earlier, scratch, output_path)
+                    .map_err(|source| StageError::Prompt { stage: STAGE, source })
+            },
+            |_, written| checked_output(written),
+        )
+        .await;
+    match checked {
+        Ok(checked) => (Ok(checked.output), checked.usage),
+        Err(StageError::InvalidOutput { problem, usage, .. }) => (Err(problem), usage),
+        Err(error) => (Err(format!("{:#}", anyhow::Error::new(error))), CallUsage::default()),
     }
-    (read_output(&output_path), cost)
 }
 
 fn render<A: Agent>(
@@ -114,7 +109,7 @@ fn render<A: Agent>(
     earlier: Option<EarlierUnderstanding<'_>>,
     scratch: &Path,
     output_path: &Path,
-) -> Result<String, String> {
+) -> Result<String, PromptError> {
     let context = StagePrompt {
         stage: WorkStage::Understanding,
         task: Task {
@@ -133,7 +128,7 @@ fn render<A: Agent>(
         },
         output_path: Some(output_path.display().to_string()),
     };
-    agent.prompts.render_stage(agent.language, &context).map_err(|error| format!("cannot render the prompt: {error}"))
+    agent.prompts.render_stage(agent.language, &context)
 }
 
 /// The changes an update must account for, one path a line.
@@ -151,14 +146,13 @@ fn changes_text(earlier: EarlierUnderstanding<'_>) -> String {
     text
 }
 
-fn read_output(path: &PathBuf) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("the agent wrote no readable `{PROJECT_CONTEXT_FILE}`: {error}"))?;
+fn checked_output(written: Option<&str>) -> Result<String, String> {
+    let text = written.ok_or_else(|| format!("the agent wrote no readable `{PROJECT_CONTEXT_FILE}`"))?;
     if text.trim().is_empty() {
         return Err(format!("the agent wrote an empty `{PROJECT_CONTEXT_FILE}`"));
     }
     if text.len() > MAX_UNDERSTANDING_BYTES {
         return Err(format!("`{PROJECT_CONTEXT_FILE}` is larger than {MAX_UNDERSTANDING_BYTES} bytes"));
     }
-    Ok(text)
+    Ok(text.to_owned())
 }

@@ -23,6 +23,7 @@ use crate::prompts::Prompts;
 use crate::prompts::markers::Marker;
 use crate::prompts::message::FailureNote;
 use crate::report::Reporter;
+use crate::stages::StageRunner;
 use crate::trigger::Trigger;
 use crate::untrusted::MarkdownCode;
 
@@ -103,6 +104,20 @@ impl Job {
         match outcome {
             issue::Outcome::Ended(code) => code,
             issue::Outcome::MergeRequest(mr_iid) => pipeline_fix::after_issue(self, project_id, mr_iid).await,
+        }
+    }
+
+    /// The agent-call runner for work in `repo_dir`, its artifacts and work folders named
+    /// `folder` (`stages`, `review`).
+    pub(crate) fn stage_runner(&self, repo_dir: &std::path::Path, folder: &str) -> StageRunner<'_, ConfiguredAgent> {
+        StageRunner {
+            agent: &self.agent,
+            prompts: &self.prompts,
+            language: self.settings.language,
+            repo_dir: repo_dir.to_owned(),
+            artifacts_dir: self.settings.artifacts_dir.join(folder),
+            work_dir: self.work_dir.join(folder),
+            stage_timeout: self.settings.stage_timeout,
         }
     }
 

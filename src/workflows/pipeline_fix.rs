@@ -349,8 +349,7 @@ impl<'a> Fixer<'a> {
             self.last_excerpt = Some(excerpt);
         }
         let prompt = self.prompt(&workspace, attempt, pipeline, failed_jobs).await?;
-        let outcome = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
-        let summary = outcome.final_message.as_deref().unwrap_or_default();
+        let summary = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
         self.ledger.rows[row].change = summary.lines().find(|line| !line.trim().is_empty()).map(str::to_owned);
         self.ledger.fixes = attempt;
         self.ledger.acted = self.ledger.acted.max(pipeline.id);

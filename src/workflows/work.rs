@@ -12,7 +12,7 @@ use crate::prompts::markers::Marker;
 use crate::prompts::message::{FinalNote, RunStats, Step, StepState};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
-use crate::stages::{StageInput, StageRunner, Summary, carried};
+use crate::stages::{StageInput, Summary, carried};
 use crate::untrusted::MarkdownCodeSpan;
 use crate::untrusted::UntrustedText;
 
@@ -115,16 +115,8 @@ pub(super) async fn run(
     reporter.step(Step::Plan, StepState::Done).await?;
 
     let input = StageInput { task, request, project: understood.prompt_context(), branch: branch.name.clone() };
-    let runner = StageRunner {
-        agent: &job.agent,
-        prompts: &job.prompts,
-        language: job.settings.language,
-        repo_dir: workspace.dir().to_owned(),
-        artifacts_dir: artifacts.join("stages"),
-        work_dir: job.work_dir.join("stages"),
-        stage_timeout: job.settings.stage_timeout,
-    };
-    let mut summary = Summary { context: Some(understood.report), ..Summary::default() };
+    let runner = job.stage_runner(workspace.dir(), "stages");
+    let mut summary = Summary { context: serde_json::to_value(&understood.report).ok(), ..Summary::default() };
     let mut previous = Vec::new();
     for (index, planned) in plan.stages.iter().enumerate() {
         let step = step_of(planned.stage);

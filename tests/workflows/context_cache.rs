@@ -108,7 +108,7 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     assert_eq!(context["commit"], head.as_str());
     assert_eq!(context["changed_files"], 1, "{context}");
     assert_eq!(context["understanding_stage"], "updated", "{context}");
-    let update_prompt = std::fs::read_to_string(rig.paths.artifacts.join("understanding/prompt.md")).unwrap();
+    let update_prompt = std::fs::read_to_string(rig.paths.artifacts.join("understanding/prompt-1.md")).unwrap();
     assert!(update_prompt.contains("understanding-first-draft"), "{update_prompt}");
     assert!(update_prompt.contains("greeting.txt"), "{update_prompt}");
     assert!(stage_prompts(&rig).contains("understanding-after-update"));

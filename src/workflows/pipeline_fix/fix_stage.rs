@@ -4,15 +4,20 @@
 //! Logs are read as streams and excerpted as they arrive (error windows and tail kept, secrets
 //! masked, within a byte budget), so a job log of any size costs a bounded amount of memory.
 
+use std::path::Path;
+
 use anyhow::Context as _;
 
-use crate::agent::{Agent as _, AgentOutcome, StageRequest};
 use crate::ci::trace::{self, ExcerptOptions};
 use crate::gitlab::{Client, Job};
 use crate::prompts::stage::{FailedJob, PipelineFixPrompt};
+use crate::stages::{CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText};
 
 use super::super::Job as WorkflowJob;
+
+/// The call's name: its prompt, artifacts and log lines.
+const STAGE: &str = "pipeline_fix";
 
 /// The excerpt of one failed job's log, or a line saying why there is none.
 pub(super) async fn excerpt(client: &Client, project_id: u64, job: &Job) -> String {
@@ -43,34 +48,28 @@ pub(super) fn failed_job(job: &Job, excerpt: &str) -> FailedJob {
     }
 }
 
-/// Renders the prompt and runs the agent in `repo_dir`; artifacts go to
-/// `<artifacts>/stages/pipeline-fix-<attempt>/`.
-pub(super) async fn run(
-    job: &WorkflowJob,
-    repo_dir: &std::path::Path,
-    prompt: &PipelineFixPrompt,
-) -> anyhow::Result<AgentOutcome> {
-    let text =
-        job.prompts.render_stage(job.settings.language, prompt).context("while rendering the `pipeline_fix` prompt")?;
+/// Runs the agent on `prompt` in `repo_dir` through the one agent-call runner and returns its
+/// closing message; artifacts go to `<artifacts>/stages/pipeline-fix-<attempt>/`.
+pub(super) async fn run(job: &WorkflowJob, repo_dir: &Path, prompt: &PipelineFixPrompt) -> anyhow::Result<String> {
+    let runner = job.stage_runner(repo_dir, "stages");
     let name = format!("pipeline-fix-{}", prompt.attempt);
-    let dir = job.settings.artifacts_dir.join("stages").join(&name);
-    let work = job.work_dir.join("stages").join(&name);
-    let scratch = work.join("scratch");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .with_context(|| format!("while creating the stage's artifacts folder `{}`", dir.display()))?;
-    tokio::fs::create_dir_all(&scratch)
-        .await
-        .with_context(|| format!("while creating the stage's scratch folder `{}`", scratch.display()))?;
-    tokio::fs::write(dir.join("prompt.md"), &text).await.context("while keeping the prompt")?;
-    let request = StageRequest {
-        stage: "pipeline_fix".to_owned(),
-        prompt: text,
-        repo_dir: repo_dir.to_owned(),
-        scratch_dir: scratch,
-        private_dir: work.join("agent"),
-        artifacts_dir: dir.join("agent"),
-        timeout: job.settings.stage_timeout,
+    let call = CheckedCall {
+        name: STAGE,
+        dir: runner.artifacts_dir.join(&name),
+        work: runner.work_dir.join(&name),
+        output_file: None,
     };
-    job.agent.run_stage(request).await.context("while the agent worked on the failed pipeline")
+    let checked = runner
+        .run_checked(
+            &call,
+            |_, _| {
+                job.prompts
+                    .render_stage(job.settings.language, prompt)
+                    .map_err(|source| StageError::Prompt { stage: STAGE, source })
+            },
+            |outcome, _| Ok(outcome.final_message.clone().unwrap_or_default()),
+        )
+        .await
+        .context("while the agent worked on the failed pipeline")?;
+    Ok(checked.output)
 }
