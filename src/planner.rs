@@ -27,6 +27,9 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::prompts::Stage;
+pub use crate::prompts::message::Complexity;
+
 /// What the planner needs to know about a project, derived by the context module from its analysis.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectTraits {
@@ -38,25 +41,6 @@ pub struct ProjectTraits {
     pub frameworks: Vec<String>,
     pub test_frameworks: Vec<String>,
     pub files: u64,
-}
-
-/// How big a task is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Complexity {
-    Small,
-    Medium,
-    Large,
-}
-
-impl Complexity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Small => "small",
-            Self::Medium => "medium",
-            Self::Large => "large",
-        }
-    }
 }
 
 /// What kind of work a task touches.
@@ -78,36 +62,6 @@ impl Category {
             Self::Ui => "ui",
             Self::Security => "security",
             Self::Performance => "performance",
-        }
-    }
-}
-
-/// One agent call of a plan. The name is also the name of its prompt template
-/// (`prompts/<lang>/<stage>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Analysis,
-    Architecture,
-    Implementation,
-    Tests,
-    Docs,
-    /// The one stage of a merge request note without orchestration: the requested change.
-    MrNote,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 6] =
-        [Self::Analysis, Self::Architecture, Self::Implementation, Self::Tests, Self::Docs, Self::MrNote];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Analysis => "analysis",
-            Self::Architecture => "architecture",
-            Self::Implementation => "implementation",
-            Self::Tests => "tests",
-            Self::Docs => "docs",
-            Self::MrNote => "mr_note",
         }
     }
 }

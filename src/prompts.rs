@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::Language;
 
 pub use message::Message;
-pub use stage::{Stage, WorkStage};
+pub use stage::Stage;
 
 /// Why prompts could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ impl TemplateName {
     /// The file stem under `prompts/<lang>/`.
     pub fn stem(self) -> &'static str {
         match self {
-            Self::Stage(stage) => stage.name(),
+            Self::Stage(stage) => stage.as_str(),
             Self::Message(message) => message.name(),
             Self::Partial(name) => name,
         }
@@ -192,7 +192,7 @@ fn check_alone(name: &str, text: &str) -> Result<(), String> {
 /// transcripts tell the stages apart by it.
 fn check_stage_line(name: &str, text: &str) -> Result<(), String> {
     let stem = name.rsplit_once('/').map_or(name, |(_, file)| file).trim_end_matches(".md.tera");
-    let Some(stage) = Stage::ALL.into_iter().find(|stage| stage.name() == stem) else {
+    let Some(stage) = Stage::ALL.into_iter().find(|stage| stage.as_str() == stem) else {
         return Ok(());
     };
     let line = markers::stage_line(stage);

@@ -22,7 +22,7 @@ use crate::agent::{Agent, AgentError, AgentOutcome, StageRequest};
 use crate::config::Language;
 use crate::planner::{Plan, Stage};
 use crate::prompts::stage::{PreviousOutput, ProjectContext, StagePrompt, Task, Workspace};
-use crate::prompts::{PromptError, Prompts, WorkStage};
+use crate::prompts::{PromptError, Prompts};
 use crate::untrusted::UntrustedText;
 
 /// Why a stage failed.
@@ -328,7 +328,7 @@ impl<A: Agent> StageRunner<'_, A> {
         output_path: Option<&Path>,
     ) -> Result<String, StageError> {
         let context = StagePrompt {
-            stage: work_stage(stage),
+            stage,
             task: input.task.clone(),
             request: input.request.clone(),
             project: input.project.clone(),
@@ -346,22 +346,10 @@ impl<A: Agent> StageRunner<'_, A> {
     }
 }
 
-/// The planner's stage as a prompt template.
-pub fn work_stage(stage: Stage) -> WorkStage {
-    match stage {
-        Stage::Analysis => WorkStage::Analysis,
-        Stage::Architecture => WorkStage::Architecture,
-        Stage::Implementation => WorkStage::Implementation,
-        Stage::Tests => WorkStage::Tests,
-        Stage::Docs => WorkStage::Docs,
-        Stage::MrNote => WorkStage::MrNote,
-    }
-}
-
 /// What a finished stage hands to the prompts after it.
 pub fn carried(report: &StageReport) -> PreviousOutput {
     PreviousOutput {
-        stage: work_stage(report.stage).into(),
+        stage: report.stage,
         path: outputs::output_file(report.stage).map(str::to_owned),
         content: UntrustedText::bounded(&report.output),
     }

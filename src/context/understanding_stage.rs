@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::{Change, Facts, PROJECT_CONTEXT_FILE};
 use crate::agent::Agent;
 use crate::config::Language;
-use crate::prompts::stage::{StagePrompt, Task, WorkStage, Workspace};
+use crate::prompts::stage::{Stage, StagePrompt, Task, Workspace};
 use crate::prompts::{PromptError, Prompts};
 use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
 use crate::untrusted::{UntrustedLine, UntrustedText};
@@ -111,7 +111,7 @@ fn render<A: Agent>(
     output_path: &Path,
 ) -> Result<String, PromptError> {
     let context = StagePrompt {
-        stage: WorkStage::Understanding,
+        stage: Stage::Understanding,
         task: Task {
             reference: String::new(),
             title: UntrustedLine::new("Project understanding"),

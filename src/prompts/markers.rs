@@ -23,7 +23,7 @@ const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
 pub fn stage_line(stage: Stage) -> String {
-    format!("{STAGE_LINE_PREFIX}{}", stage.name())
+    format!("{STAGE_LINE_PREFIX}{}", stage.as_str())
 }
 
 /// The stage a prompt was rendered for, from the first stage line anywhere in it (the Copilot CLI
@@ -32,7 +32,7 @@ pub fn find_stage(prompt: &str) -> Option<Stage> {
     prompt
         .lines()
         .find_map(|line| line.trim().strip_prefix(STAGE_LINE_PREFIX))
-        .and_then(|name| Stage::ALL.into_iter().find(|stage| stage.name() == name.trim()))
+        .and_then(|name| Stage::ALL.into_iter().find(|stage| stage.as_str() == name.trim()))
 }
 
 /// A hidden marker line of a GitLab note, built only from values the runner controls.

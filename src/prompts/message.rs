@@ -4,9 +4,10 @@
 //! Text that people or the model wrote is a [`MarkdownText`] (escaped), a [`MarkdownCodeSpan`]
 //! or a [`MarkdownCode`] (fenced); people are [`Username`]s; hidden markers are [`Marker`]s; links, SHAs and numbers are ours.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::MessageContext;
+use super::Stage;
 use super::markers::Marker;
 use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, MarkdownText, Username};
 
@@ -62,24 +63,35 @@ impl Message {
 
 /// A step of a run as the status checklist names it (the names are translated by the
 /// `_stage_names` template).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     /// Clone and project context.
     Prepare,
     Plan,
-    Understanding,
-    Analysis,
-    Architecture,
-    Implementation,
-    Tests,
-    Docs,
-    MrNote,
-    Review,
-    PipelineFix,
+    /// An agent call, named as the stage.
+    Stage(Stage),
     /// Commit and push.
     Push,
     MergeRequest,
+}
+
+impl Step {
+    /// The name templates compare against: the stage's own for a stage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prepare => "prepare",
+            Self::Plan => "plan",
+            Self::Stage(stage) => stage.as_str(),
+            Self::Push => "push",
+            Self::MergeRequest => "merge_request",
+        }
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -196,12 +208,23 @@ impl MessageContext for NothingChangedNote {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How big a task is: the planner's verdict, shown in the merge request description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Complexity {
     Small,
     Medium,
     Large,
+}
+
+impl Complexity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+        }
+    }
 }
 
 /// A changed file as the merge request description lists it.

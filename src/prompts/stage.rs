@@ -3,13 +3,14 @@
 //! Every value that comes from GitLab users or the repository is an [`UntrustedText`] (fenced as
 //! data) or an [`UntrustedLine`] (one cleaned line); paths, SHAs and URLs are ours.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StageContext;
 use crate::untrusted::{UntrustedLine, UntrustedText};
 
-/// A stage prompt template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// A stage: one agent call with its own prompt template (`prompts/<lang>/<stage>`), the one
+/// name the planner, the stage runner, the status checklist and the artifacts use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Analysis,
@@ -17,6 +18,7 @@ pub enum Stage {
     Implementation,
     Tests,
     Docs,
+    /// The one stage of a merge request note without orchestration: the requested change.
     MrNote,
     Review,
     PipelineFix,
@@ -36,8 +38,12 @@ impl Stage {
         Self::Understanding,
     ];
 
-    /// The template stem and the name in the stage line.
-    pub fn name(self) -> &'static str {
+    /// The stages a plan may hold, in the order they run.
+    pub const PLANNED: [Stage; 6] =
+        [Self::Analysis, Self::Architecture, Self::Implementation, Self::Tests, Self::Docs, Self::MrNote];
+
+    /// The template stem, the name in the stage line, in `plan.json` and in artifacts.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Analysis => "analysis",
             Self::Architecture => "architecture",
@@ -48,33 +54,6 @@ impl Stage {
             Self::Review => "review",
             Self::PipelineFix => "pipeline_fix",
             Self::Understanding => "understanding",
-        }
-    }
-}
-
-/// A stage that works from a task with [`StagePrompt`] (review and pipeline fix have their own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkStage {
-    Analysis,
-    Architecture,
-    Implementation,
-    Tests,
-    Docs,
-    MrNote,
-    Understanding,
-}
-
-impl From<WorkStage> for Stage {
-    fn from(stage: WorkStage) -> Self {
-        match stage {
-            WorkStage::Analysis => Self::Analysis,
-            WorkStage::Architecture => Self::Architecture,
-            WorkStage::Implementation => Self::Implementation,
-            WorkStage::Tests => Self::Tests,
-            WorkStage::Docs => Self::Docs,
-            WorkStage::MrNote => Self::MrNote,
-            WorkStage::Understanding => Self::Understanding,
         }
     }
 }
@@ -220,7 +199,8 @@ pub enum FileChange {
 /// The prompt of analysis, architecture, implementation, tests, docs, mr_note and understanding.
 #[derive(Debug, Clone, Serialize)]
 pub struct StagePrompt {
-    pub stage: WorkStage,
+    /// Any stage but `review` and `pipeline_fix`, which have their own prompts.
+    pub stage: Stage,
     pub task: Task,
     /// The note that asked for this work, when a note did (an issue or merge request comment).
     pub request: Option<UntrustedText>,
@@ -234,14 +214,16 @@ pub struct StagePrompt {
 
 impl StageContext for StagePrompt {
     fn stage(&self) -> Stage {
-        self.stage.into()
+        self.stage
     }
 
     fn check(&self) -> Result<(), String> {
-        let needs_output =
-            matches!(self.stage, WorkStage::Analysis | WorkStage::Architecture | WorkStage::Understanding);
+        if matches!(self.stage, Stage::Review | Stage::PipelineFix) {
+            return Err(format!("the `{}` stage has its own prompt, not a task's", self.stage.as_str()));
+        }
+        let needs_output = matches!(self.stage, Stage::Analysis | Stage::Architecture | Stage::Understanding);
         if needs_output && self.output_path.is_none() {
-            return Err(format!("the `{}` stage needs an `output_path`", Stage::from(self.stage).name()));
+            return Err(format!("the `{}` stage needs an `output_path`", self.stage.as_str()));
         }
         Ok(())
     }

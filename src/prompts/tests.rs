@@ -42,15 +42,15 @@ fn issue() -> Task {
     }
 }
 
-fn stage_prompt(stage: WorkStage) -> StagePrompt {
+fn stage_prompt(stage: Stage) -> StagePrompt {
     let output_path = match stage {
-        WorkStage::Analysis => Some("/builds/group/app.copilot/analysis.json"),
-        WorkStage::Architecture => Some("/builds/group/app.copilot/architecture.json"),
-        WorkStage::Understanding => Some("/builds/group/app.copilot/project_context.md"),
+        Stage::Analysis => Some("/builds/group/app.copilot/analysis.json"),
+        Stage::Architecture => Some("/builds/group/app.copilot/architecture.json"),
+        Stage::Understanding => Some("/builds/group/app.copilot/project_context.md"),
         _ => None,
     };
     let previous_outputs = match stage {
-        WorkStage::Analysis | WorkStage::Understanding => vec![],
+        Stage::Analysis | Stage::Understanding => vec![],
         _ => vec![PreviousOutput {
             stage: Stage::Analysis,
             path: Some("/builds/group/app.copilot/analysis.json".to_owned()),
@@ -60,7 +60,7 @@ fn stage_prompt(stage: WorkStage) -> StagePrompt {
     StagePrompt {
         stage,
         task: issue(),
-        request: (stage == WorkStage::MrNote)
+        request: (stage == Stage::MrNote)
             .then(|| UntrustedText::bounded("@copilot-agent please also update the help text")),
         project: project(),
         previous_outputs,
@@ -116,9 +116,9 @@ fn pipeline_fix_prompt() -> PipelineFixPrompt {
 fn checklist() -> Vec<ChecklistItem> {
     vec![
         ChecklistItem { step: Step::Prepare, state: StepState::Done },
-        ChecklistItem { step: Step::Analysis, state: StepState::Done },
-        ChecklistItem { step: Step::Implementation, state: StepState::Running },
-        ChecklistItem { step: Step::Tests, state: StepState::Pending },
+        ChecklistItem { step: Step::Stage(Stage::Analysis), state: StepState::Done },
+        ChecklistItem { step: Step::Stage(Stage::Implementation), state: StepState::Running },
+        ChecklistItem { step: Step::Stage(Stage::Tests), state: StepState::Pending },
         ChecklistItem { step: Step::Push, state: StepState::Failed },
     ]
 }
@@ -128,16 +128,16 @@ const JOB: &str = "https://gitlab.example.com/agent/runner/-/jobs/6";
 
 /// Renders every stage prompt and message of `language` with the fixed contexts.
 fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, String)> {
-    let stage = |stage: WorkStage| prompts.render_stage(language, &stage_prompt(stage)).unwrap();
+    let stage = |stage: Stage| prompts.render_stage(language, &stage_prompt(stage)).unwrap();
     let message = |context: &dyn Fn() -> Result<String, PromptError>| context().unwrap();
     vec![
-        ("analysis", stage(WorkStage::Analysis)),
-        ("architecture", stage(WorkStage::Architecture)),
-        ("implementation", stage(WorkStage::Implementation)),
-        ("tests", stage(WorkStage::Tests)),
-        ("docs", stage(WorkStage::Docs)),
-        ("mr_note", stage(WorkStage::MrNote)),
-        ("understanding", stage(WorkStage::Understanding)),
+        ("analysis", stage(Stage::Analysis)),
+        ("architecture", stage(Stage::Architecture)),
+        ("implementation", stage(Stage::Implementation)),
+        ("tests", stage(Stage::Tests)),
+        ("docs", stage(Stage::Docs)),
+        ("mr_note", stage(Stage::MrNote)),
+        ("understanding", stage(Stage::Understanding)),
         ("review", prompts.render_stage(language, &review_prompt()).unwrap()),
         ("pipeline_fix", prompts.render_stage(language, &pipeline_fix_prompt()).unwrap()),
         (
@@ -177,7 +177,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                     language,
                     &FailureNote {
                         marker: Marker::status("issue-12"),
-                        step: Some(Step::Tests),
+                        step: Some(Step::Stage(Stage::Tests)),
                         error: MarkdownCode::new("the agent exited with code 1\n```\nstderr: boom", 2000),
                         job_url: Some(JOB.to_owned()),
                         pipeline_url: Some(PIPELINE.to_owned()),
@@ -217,7 +217,11 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         issue_title: MarkdownText::line("Add a **--json** flag"),
                         requester: Some(Username::new("jane.doe")),
                         complexity: Complexity::Medium,
-                        stages: vec![Step::Analysis, Step::Implementation, Step::Tests],
+                        stages: vec![
+                            Step::Stage(Stage::Analysis),
+                            Step::Stage(Stage::Implementation),
+                            Step::Stage(Stage::Tests),
+                        ],
                         summary: Some(MarkdownText::new("Adds `--json` to print the report as JSON.")),
                         changes: vec![
                             ChangeLine {
@@ -380,7 +384,7 @@ fn every_language_has_every_template_and_every_stage_prompt_starts_with_its_stag
         let rendered = render_all(&prompts, language);
         assert_eq!(rendered.len(), Stage::ALL.len() + Message::ALL.len());
         for (name, text) in &rendered {
-            if let Some(stage) = Stage::ALL.into_iter().find(|stage| stage.name() == *name) {
+            if let Some(stage) = Stage::ALL.into_iter().find(|stage| stage.as_str() == *name) {
                 assert_eq!(text.lines().next(), Some(markers::stage_line(stage).as_str()), "{language} {name}");
                 assert_eq!(markers::find_stage(text), Some(stage));
                 assert!(text.contains("untrusted-data"), "{language} {name} fences no data");
@@ -427,7 +431,7 @@ fn messages_carry_their_hidden_markers() {
 #[test]
 fn an_analysis_prompt_without_an_output_path_is_refused() {
     let prompts = Prompts::new(None).unwrap();
-    let context = StagePrompt { output_path: None, ..stage_prompt(WorkStage::Analysis) };
+    let context = StagePrompt { output_path: None, ..stage_prompt(Stage::Analysis) };
     let error = prompts.render_stage(Language::En, &context).unwrap_err();
     assert!(error.to_string().contains("`analysis` stage needs an `output_path`"), "{error}");
 }
@@ -463,7 +467,7 @@ fn a_broken_override_is_an_error_naming_its_file() {
 fn an_override_folder_without_a_file_for_a_template_keeps_the_embedded_one() {
     let dir = tempfile::tempdir().unwrap();
     let prompts = Prompts::new(Some(dir.path())).unwrap();
-    let rendered = prompts.render_stage(Language::En, &stage_prompt(WorkStage::Tests)).unwrap();
+    let rendered = prompts.render_stage(Language::En, &stage_prompt(Stage::Tests)).unwrap();
     assert!(rendered.starts_with("copilot-runner-stage: tests\n"));
 }
 

@@ -43,7 +43,9 @@ pub fn output_file(stage: Stage) -> Option<&'static str> {
     match stage {
         Stage::Analysis => Some("analysis.json"),
         Stage::Architecture => Some("architecture.json"),
-        Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote => None,
+        Stage::Understanding => Some("project_context.md"),
+        Stage::Review => Some("findings.json"),
+        Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote | Stage::PipelineFix => None,
     }
 }
 
@@ -69,7 +71,14 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
             }
             serde_json::to_string_pretty(&architecture).map_err(|error| error.to_string())
         }
-        Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote => Ok(text.to_owned()),
+        // Their callers check these in their own terms (review findings, the understanding).
+        Stage::Implementation
+        | Stage::Tests
+        | Stage::Docs
+        | Stage::MrNote
+        | Stage::Review
+        | Stage::PipelineFix
+        | Stage::Understanding => Ok(text.to_owned()),
     }
 }
 

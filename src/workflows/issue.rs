@@ -13,7 +13,7 @@ use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
 use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ChangeLine, Complexity, MrDescription, NothingChangedNote, Step};
+use crate::prompts::message::{ChangeLine, MrDescription, NothingChangedNote, Step};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
 use crate::request::instruction::slug;
@@ -121,12 +121,8 @@ async fn deliver(
         issue_iid: issue.iid,
         issue_title: MarkdownText::new(&issue.title),
         requester: Some(Username::new(&actor.username)),
-        complexity: match worked.plan.complexity {
-            crate::planner::Complexity::Small => Complexity::Small,
-            crate::planner::Complexity::Medium => Complexity::Medium,
-            crate::planner::Complexity::Large => Complexity::Large,
-        },
-        stages: worked.plan.stages.iter().map(|planned| work::step_of(planned.stage)).collect(),
+        complexity: worked.plan.complexity,
+        stages: worked.plan.stages.iter().map(|planned| Step::Stage(planned.stage)).collect(),
         summary: analysis_summary(&worked.summary),
         changes: worked
             .changed_paths

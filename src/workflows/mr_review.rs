@@ -17,6 +17,7 @@ use super::fail;
 use crate::exit::Code;
 use crate::gitlab::types::{DiffRefs, FileDiff, MergeRequest, Note};
 use crate::gitlab::{Noteable, UserBasic};
+use crate::prompts::Stage;
 use crate::prompts::message::{Step, StepState, UnplacedFinding, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::{ReviewPrompt, Task, Workspace as PromptWorkspace};
 use crate::report::Reporter;
@@ -73,7 +74,7 @@ pub(super) async fn review(
         reporter.post(&note).await.context("while saying the head was already reviewed")?;
         return Ok(Code::Done);
     }
-    reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Review]).await?;
+    reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Stage(Stage::Review)]).await?;
     match review_steps(job, reporter, project_id, mr, request).await {
         Ok(code) => Ok(code),
         Err(error) => fail(reporter, &error).await,
@@ -129,7 +130,7 @@ async fn review_steps(
     let prepared = prepare(job, project_id, mr).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;
 
-    reporter.step(Step::Review, StepState::Running).await?;
+    reporter.step(Step::Stage(Stage::Review), StepState::Running).await?;
     // Prompts and transcripts of an earlier review in the same folder would be mistaken for this one's.
     let review_artifacts = job.settings.artifacts_dir.join(REVIEW_ARTIFACTS);
     if review_artifacts.exists() {
@@ -187,7 +188,7 @@ async fn review_steps(
     write_quality_report(&job.settings.artifacts_dir, &issues)?;
     let (posted_inline, mut unplaced) = post_inline(job, reporter, project_id, mr.iid, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
-    reporter.step(Step::Review, StepState::Done).await?;
+    reporter.step(Step::Stage(Stage::Review), StepState::Done).await?;
 
     let since_sha = prepared.since.as_ref().map(|(sha, _)| sha.as_str());
     let mut summary = review_plan.summary(posted_inline, &prepared.refs.head_sha, since_sha);

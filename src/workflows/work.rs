@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use super::Job;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
-use crate::planner::{self, Plan, PlanOptions, Stage};
+use crate::planner::{self, Plan, PlanOptions};
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{FinalNote, RunStats, Step, StepState};
 use crate::prompts::stage::Task;
@@ -110,7 +110,7 @@ pub(super) async fn run(
     let understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
     let plan = planner::plan(&plan_text(&task, request.as_ref()), &understood.facts.traits(), &options);
     for planned in &plan.stages {
-        reporter.insert_before(Step::Push, step_of(planned.stage));
+        reporter.insert_before(Step::Push, Step::Stage(planned.stage));
     }
     reporter.step(Step::Plan, StepState::Done).await?;
 
@@ -119,7 +119,7 @@ pub(super) async fn run(
     let mut summary = Summary { context: serde_json::to_value(&understood.report).ok(), ..Summary::default() };
     let mut previous = Vec::new();
     for (index, planned) in plan.stages.iter().enumerate() {
-        let step = step_of(planned.stage);
+        let step = Step::Stage(planned.stage);
         reporter.step(step, StepState::Running).await?;
         let report = runner.run_stage(index, planned.stage, &input, &previous).await?;
         previous.push(carried(&report));
@@ -219,22 +219,10 @@ fn identity(job: &Job) -> Identity {
     Identity { name: user.name.clone(), email }
 }
 
-/// The status checklist step of a planned stage.
-pub(super) fn step_of(stage: Stage) -> Step {
-    match stage {
-        Stage::Analysis => Step::Analysis,
-        Stage::Architecture => Step::Architecture,
-        Stage::Implementation => Step::Implementation,
-        Stage::Tests => Step::Tests,
-        Stage::Docs => Step::Docs,
-        Stage::MrNote => Step::MrNote,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::{Category, Complexity, ProjectTraits};
+    use crate::planner::{Category, Complexity, ProjectTraits, Stage};
 
     fn traits() -> ProjectTraits {
         ProjectTraits { has_test_framework: true, ..ProjectTraits::default() }
