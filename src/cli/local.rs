@@ -69,23 +69,23 @@ pub(crate) async fn run(args: LocalArgs, settings: Settings, env: Env) -> anyhow
         artifacts_dir: &artifacts,
         work_dir: &work,
     };
-    let understanding_agent = context::UnderstandingAgent::from_settings(&agent, &prompts, &settings);
-    let understood = Box::pin(context::understand_project(&settings, &env, &checkout, &understanding_agent))
+    let runner = |folder: &str| StageRunner {
+        agent: &agent,
+        prompts: &prompts,
+        language: settings.language,
+        repo_dir: repo.clone(),
+        artifacts_dir: artifacts.join(folder),
+        work_dir: work.join(folder),
+        stage_timeout: settings.stage_timeout,
+    };
+    let understood = Box::pin(context::understand_project(&settings, &env, &checkout, &runner("understanding")))
         .await
         .context("while analysing the repository")?;
     let plan = planner::plan(&args.task, &understood.facts.traits(), &PlanOptions::issue(settings.orchestrated_issue));
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
     tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
 
-    let runner = StageRunner {
-        agent: &agent,
-        prompts: &prompts,
-        language: settings.language,
-        repo_dir: repo.clone(),
-        artifacts_dir: artifacts.join("stages"),
-        work_dir: work.join("stages"),
-        stage_timeout: settings.stage_timeout,
-    };
+    let runner = runner("stages");
     let input = StageInput {
         task: Task::local(&args.task),
         request: None,

@@ -33,7 +33,6 @@ pub use render::{PROJECT_CONTEXT_BYTES, project_context, prompt_context};
 pub use understanding::{
     ProjectCheckout, ProjectUnderstanding, UnderstandingReport, understand_project, understand_with,
 };
-pub use understanding_stage::UnderstandingAgent;
 
 /// The file names under which an analysis is stored (in the artifacts and in the cache).
 pub const FACTS_FILE: &str = "facts.json";

@@ -14,13 +14,14 @@ use serde::Serialize;
 
 use super::cache::{ContextCache, Found, Level, LookupRequest, Understanding, understand};
 use super::store::CacheStore;
-use super::understanding_stage::{EarlierUnderstanding, StagePlace, UnderstandingAgent, write_understanding};
+use super::understanding_stage::{EarlierUnderstanding, write_understanding};
 use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_BYTES, PROJECT_CONTEXT_FILE};
 use crate::agent::Agent;
 use crate::config::{Env, Settings};
 use crate::git::GitCommand;
 use crate::git::history as git_history;
 use crate::prompts::stage::ProjectContext;
+use crate::stages::StageRunner;
 
 /// The checkout to understand and where it sits in the project.
 #[derive(Debug, Clone, Copy)]
@@ -91,13 +92,13 @@ pub async fn understand_project<A: Agent>(
     settings: &Settings,
     env: &Env,
     checkout: &ProjectCheckout<'_>,
-    agent: &UnderstandingAgent<'_, A>,
+    runner: &StageRunner<'_, A>,
 ) -> Result<ProjectUnderstanding, ContextError> {
     let cache = match CacheStore::from_settings(settings, env) {
         Ok(store) => Ok(ContextCache::new(store)),
         Err(error) => Err(error.to_string()),
     };
-    understand_with(cache, settings.project_understanding, checkout, agent).await
+    understand_with(cache, settings.project_understanding, checkout, runner).await
 }
 
 /// [`understand_project`] over an opened cache (or why it could not be opened).
@@ -105,7 +106,7 @@ pub async fn understand_with<A: Agent>(
     cache: Result<ContextCache, String>,
     agent_understanding: bool,
     checkout: &ProjectCheckout<'_>,
-    agent: &UnderstandingAgent<'_, A>,
+    runner: &StageRunner<'_, A>,
 ) -> Result<ProjectUnderstanding, ContextError> {
     let head = git_history::head(checkout.git, checkout.dir).await;
     let (found, store) = match &cache {
@@ -147,7 +148,7 @@ pub async fn understand_with<A: Agent>(
             sha: sha.as_str(),
             changes: changes.as_deref(),
         });
-        agent_written_context(agent, checkout, &facts, level, earlier).await
+        agent_written_context(runner, checkout, &facts, level, earlier).await
     } else {
         (super::project_context(&facts, PROJECT_CONTEXT_BYTES), false, "off", 0.0)
     };
@@ -191,7 +192,7 @@ async fn look_up(cache: &ContextCache, checkout: &ProjectCheckout<'_>, head: Opt
 /// The agent's understanding: reused at level 1, updated at levels 2 to 4 when the entry holds
 /// one, written afresh otherwise; the rendered context when the agent fails.
 async fn agent_written_context<A: Agent>(
-    agent: &UnderstandingAgent<'_, A>,
+    runner: &StageRunner<'_, A>,
     checkout: &ProjectCheckout<'_>,
     facts: &Facts,
     level: Level,
@@ -202,13 +203,7 @@ async fn agent_written_context<A: Agent>(
     {
         return (earlier.text.to_owned(), true, "reused", 0.0);
     }
-    let place = StagePlace {
-        repo_dir: checkout.dir,
-        branch: checkout.branch,
-        artifacts_dir: &checkout.artifacts_dir.join("understanding"),
-        work_dir: &checkout.work_dir.join("understanding"),
-    };
-    let (written, cost) = Box::pin(write_understanding(agent, place, facts, earlier)).await;
+    let (written, cost) = Box::pin(write_understanding(runner, checkout.branch, facts, earlier)).await;
     match written {
         Ok(text) => (text, true, if earlier.is_some() { "updated" } else { "written" }, cost.premium_requests),
         Err(problem) => {

@@ -8,13 +8,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use super::{Change, Facts, PROJECT_CONTEXT_FILE};
 use crate::agent::Agent;
-use crate::config::Language;
+use crate::prompts::PromptError;
 use crate::prompts::stage::{Stage, StagePrompt, Task, Workspace};
-use crate::prompts::{PromptError, Prompts};
 use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
 use crate::untrusted::{UntrustedLine, UntrustedText};
 
@@ -26,22 +24,6 @@ pub const MAX_UNDERSTANDING_BYTES: usize = 64 * 1024;
 /// How many changed paths an update prompt lists; the rest are counted.
 const MAX_LISTED_CHANGES: usize = 200;
 
-/// The agent that writes the understanding, with what its prompt needs.
-#[derive(Debug)]
-pub struct UnderstandingAgent<'a, A: Agent> {
-    pub agent: &'a A,
-    pub prompts: &'a Prompts,
-    pub language: Language,
-    pub stage_timeout: Duration,
-}
-
-impl<'a, A: Agent> UnderstandingAgent<'a, A> {
-    /// The job's agent, prompts, language and stage timeout.
-    pub fn from_settings(agent: &'a A, prompts: &'a Prompts, settings: &crate::config::Settings) -> Self {
-        Self { agent, prompts, language: settings.language, stage_timeout: settings.stage_timeout }
-    }
-}
-
 /// An understanding to update: its text, the commit it was written for and what changed since
 /// (`None` when git could not say).
 #[derive(Debug, Clone, Copy)]
@@ -51,37 +33,20 @@ pub struct EarlierUnderstanding<'a> {
     pub changes: Option<&'a [Change]>,
 }
 
-/// Where the stage runs: the checkout, its branch and the folder for the stage's artifacts.
-#[derive(Debug, Clone, Copy)]
-pub struct StagePlace<'a> {
-    pub repo_dir: &'a Path,
-    pub branch: &'a str,
-    pub artifacts_dir: &'a Path,
-    /// The stage's folder in the work area (its scratch folder is made below it).
-    pub work_dir: &'a Path,
-}
-
 /// Runs the understanding stage (through the one agent-call runner, so an unusable file is asked
 /// for once more) and returns the text the agent wrote, or why there is none.
+///
+/// `runner` works in the checkout, with the stage's own artifacts and work folders.
 pub async fn write_understanding<A: Agent>(
-    agent: &UnderstandingAgent<'_, A>,
-    place: StagePlace<'_>,
+    runner: &StageRunner<'_, A>,
+    branch: &str,
     facts: &Facts,
     earlier: Option<EarlierUnderstanding<'_>>,
 ) -> (Result<String, String>, CallUsage) {
-    let runner = StageRunner {
-        agent: agent.agent,
-        prompts: agent.prompts,
-        language: agent.language,
-        repo_dir: place.repo_dir.to_path_buf(),
-        artifacts_dir: place.artifacts_dir.to_path_buf(),
-        work_dir: place.work_dir.to_path_buf(),
-        stage_timeout: agent.stage_timeout,
-    };
     let call = CheckedCall {
         name: STAGE,
-        dir: place.artifacts_dir.to_path_buf(),
-        work: place.work_dir.to_path_buf(),
+        dir: runner.artifacts_dir.clone(),
+        work: runner.work_dir.clone(),
         output_file: Some(PROJECT_CONTEXT_FILE),
     };
     let checked = runner
@@ -89,7 +54,7 @@ pub async fn write_understanding<A: Agent>(
             &call,
             |scratch, output_path| {
                 let output_path = output_path.unwrap_or(scratch);
-                render(agent, place, facts, earlier, scratch, output_path)
+                render(runner, branch, facts, earlier, scratch, output_path)
                     .map_err(|source| StageError::Prompt { stage: STAGE, source })
             },
             |_, written| checked_output(written),
@@ -103,8 +68,8 @@ pub async fn write_understanding<A: Agent>(
 }
 
 fn render<A: Agent>(
-    agent: &UnderstandingAgent<'_, A>,
-    place: StagePlace<'_>,
+    runner: &StageRunner<'_, A>,
+    branch: &str,
     facts: &Facts,
     earlier: Option<EarlierUnderstanding<'_>>,
     scratch: &Path,
@@ -122,13 +87,13 @@ fn render<A: Agent>(
         project: super::prompt_context(facts, earlier.map(|earlier| earlier.text)),
         previous_outputs: Vec::new(),
         workspace: Workspace {
-            repo_dir: place.repo_dir.display().to_string(),
+            repo_dir: runner.repo_dir.display().to_string(),
             scratch_dir: scratch.display().to_string(),
-            branch: place.branch.to_owned(),
+            branch: branch.to_owned(),
         },
         output_path: Some(output_path.display().to_string()),
     };
-    agent.prompts.render_stage(agent.language, &context)
+    runner.prompts.render_stage(runner.language, &context)
 }
 
 /// The changes an update must account for, one path a line.

@@ -188,8 +188,8 @@ impl Job {
             artifacts_dir: &self.settings.artifacts_dir,
             work_dir: &self.work_dir,
         };
-        let agent = crate::context::UnderstandingAgent::from_settings(&self.agent, &self.prompts, &self.settings);
-        Box::pin(crate::context::understand_project(&self.settings, &self.env, &checkout, &agent))
+        let runner = self.stage_runner(workspace.dir(), "understanding");
+        Box::pin(crate::context::understand_project(&self.settings, &self.env, &checkout, &runner))
             .await
             .context("while analysing the project")
     }
