@@ -30,7 +30,7 @@ use anyhow::Context as _;
 use copilot_runner::cli::serve::config_from;
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::gitlab::events::Event;
-use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable};
+use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable, TriggerParameters};
 use copilot_runner::webhook::route::{self, Agent};
 use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
@@ -149,7 +149,7 @@ async fn gitlab_floor(fake: &FakeGitLab, notes: &[u64]) -> anyhow::Result<Durati
     let client = Client::new(&fake.api_url(), &SecretString::from(fake.agent_token()))?;
     let trigger_token = SecretString::from("glptt-fake-agent".to_owned());
     let (project, agent_project) = (fake.project_id("acme/widgets"), fake.project_id("acme/copilot-agent"));
-    let variables = BTreeMap::from([("TRIGGER_TYPE".to_owned(), "issue_note".to_owned())]);
+    let inputs = TriggerParameters::Inputs(BTreeMap::from([("trigger_type".to_owned(), "issue_note".to_owned())]));
     let mut latencies = Vec::new();
     for note_id in notes {
         let start = Instant::now();
@@ -157,7 +157,7 @@ async fn gitlab_floor(fake: &FakeGitLab, notes: &[u64]) -> anyhow::Result<Durati
         let outcome =
             client.award_emoji(project, Awardable::Note { on: Noteable::Issue(1), note_id: *note_id }, "eyes").await?;
         anyhow::ensure!(matches!(outcome, AwardOutcome::Awarded(_)), "fresh note");
-        client.trigger_pipeline(agent_project, &trigger_token, "main", &variables).await?;
+        client.trigger_pipeline(agent_project, &trigger_token, "main", &inputs).await?;
         latencies.push(start.elapsed());
     }
     latencies.sort();

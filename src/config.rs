@@ -278,6 +278,8 @@ pub struct Settings {
     pub pipeline_trigger_token: Option<SecretString>,
     pub pipeline_project_id: Option<u64>,
     pub pipeline_ref: String,
+    /// How `serve` passes a trigger to the pipeline.
+    pub pipeline_trigger_with: crate::trigger::TriggerWith,
     pub webhook_secret_token: Option<SecretString>,
     pub webhook_signing_secret: Option<SecretString>,
     /// Deliveries `serve` works on at once.
@@ -551,6 +553,7 @@ impl<'a> Resolver<'a> {
         let pipeline_trigger_token = self.secret(env_vars::PIPELINE_TRIGGER_TOKEN);
         let pipeline_project_id = self.number(env_vars::PIPELINE_PROJECT_ID, 1_u64, u64::MAX);
         let pipeline_ref = self.parse(env_vars::PIPELINE_REF, |value| Ok::<_, String>(value.trim().to_owned()));
+        let pipeline_trigger_with = self.parse(env_vars::PIPELINE_TRIGGER_WITH, str::parse);
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
         let webhook_signing_secret = self.secret(env_vars::WEBHOOK_SIGNING_SECRET);
         let webhook_max_in_flight = self.number(env_vars::WEBHOOK_MAX_IN_FLIGHT, 1_usize, 100_000);
@@ -628,6 +631,7 @@ impl<'a> Resolver<'a> {
             pipeline_trigger_token,
             pipeline_project_id,
             pipeline_ref: pipeline_ref?,
+            pipeline_trigger_with: pipeline_trigger_with?,
             webhook_secret_token,
             webhook_signing_secret,
             webhook_max_in_flight: webhook_max_in_flight?,

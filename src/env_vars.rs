@@ -90,6 +90,8 @@ env_vars! {
     PIPELINE_PROJECT_ID = "PIPELINE_PROJECT_ID", Setting, None;
     /// Ref of the agent project that triggered pipelines run on.
     PIPELINE_REF = "PIPELINE_REF", Setting, Some("main");
+    /// How `serve` passes a trigger: `inputs` (pipeline inputs, GitLab 18.1 and later) or `variables` (pipeline variables, the fallback for older GitLab).
+    PIPELINE_TRIGGER_WITH = "PIPELINE_TRIGGER_WITH", Setting, Some("inputs");
     /// Secret GitLab sends in `X-Gitlab-Token` with every webhook; `serve` refuses to start without it.
     WEBHOOK_SECRET_TOKEN = "WEBHOOK_SECRET_TOKEN", Secret, None;
     /// Signing token of the hook (Standard Webhooks, `whsec_<base64>`); when set, `serve` also requires a valid `webhook-signature` no more than 5 minutes old.
@@ -160,6 +162,10 @@ pub mod ci {
     pub const CI_PIPELINE_URL: &str = "CI_PIPELINE_URL";
     pub const CI_JOB_URL: &str = "CI_JOB_URL";
     pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
+    pub const CI_PROJECT_ID: &str = "CI_PROJECT_ID";
+    pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
+    pub const CI_JOB_ID: &str = "CI_JOB_ID";
+    pub const GITLAB_CI: &str = "GITLAB_CI";
 }
 
 /// Cloud credentials read for a shared context cache (`s3://`, `gs://`); named by their

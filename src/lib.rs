@@ -7,12 +7,13 @@
 //! - **workflows**: `workflows`, one story per trigger;
 //! - **core**: `stages` (the agent-call runner), `context` (project understanding and its cache),
 //!   `report` (progress on GitLab), `ci` (watching pipelines, failed jobs, trace excerpts);
-//! - **adapters**: `gitlab`, `git`, `agent`, `sandbox`, `prompts`; they import no core module,
-//!   workflow or entry point;
+//! - **adapters**: `gitlab`, `git`, `agent`, `sandbox`, `prompts`, `trigger` (the trigger
+//!   contract, and the guard that asks GitLab who set the job's variables); they import no core
+//!   module, workflow or entry point;
 //! - **pure**: `planner`, `review`, `request`; no IO, and from the adapters only GitLab's data
 //!   types and the prompt templates;
 //! - **ground**: `config`, `env_vars`, `exit`, `http`, `process`, `redact`, `telemetry`,
-//!   `trigger`, `untrusted`; they import nothing above them.
+//!   `untrusted`; they import nothing above them.
 //!
 //! `docs/architecture.md` says what each module owns.
 

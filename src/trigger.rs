@@ -1,15 +1,49 @@
 //! The trigger contract between the webhook service, the pipeline and `copilot-runner run`.
 //!
-//! A triggered pipeline carries `TRIGGER_TYPE` and identifier-only `TARGET_*` variables: never
+//! A triggered pipeline carries `TRIGGER_TYPE` and identifier-only `TARGET_*` values: never
 //! text a person wrote (the job reads issues and notes from the API and checks the actor again).
-//! This module parses those variables into a typed [`Trigger`] and renders a trigger back into
-//! variables, so both sides of the contract share one definition.
+//! They travel as pipeline inputs (`trigger_type`, `target_project_id`, …: the lowercase names
+//! the CI template declares in `spec:inputs` and maps back to the variables), or as pipeline
+//! variables on GitLab before 18.1. This module parses the job's variables into a typed
+//! [`Trigger`] and renders a trigger back into inputs or variables, so both sides of the contract
+//! share one definition. [`guard`] keeps a trigger from choosing settings.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::config::Env;
 use crate::env_vars::trigger as var;
+use crate::gitlab::TriggerParameters;
+
+pub mod guard;
+
+/// How `serve` passes a trigger to the pipeline (`PIPELINE_TRIGGER_WITH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TriggerWith {
+    /// Pipeline inputs (GitLab 18.1 and later): typed, declared by the template, and they work
+    /// with the project setting that refuses pipeline variables.
+    #[default]
+    Inputs,
+    /// Pipeline variables: the fallback for GitLab before 18.1.
+    Variables,
+}
+
+impl FromStr for TriggerWith {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "inputs" => Ok(Self::Inputs),
+            "variables" => Ok(Self::Variables),
+            _ => Err("`inputs` (GitLab 18.1 and later) or `variables` (older GitLab)".to_owned()),
+        }
+    }
+}
+
+/// The pipeline input that carries a trigger variable: its name in lowercase.
+pub fn input_name(variable: &str) -> String {
+    variable.to_ascii_lowercase()
+}
 
 /// Which workflow a pipeline was triggered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -163,6 +197,19 @@ impl Trigger {
         }
     }
 
+    /// The trigger as the trigger API takes it: inputs, or variables on older GitLab.
+    pub fn parameters(&self, with: TriggerWith) -> TriggerParameters {
+        let values = self.variables().into_iter();
+        match with {
+            TriggerWith::Inputs => {
+                TriggerParameters::Inputs(values.map(|(name, value)| (input_name(name), value)).collect())
+            }
+            TriggerWith::Variables => {
+                TriggerParameters::Variables(values.map(|(name, value)| (name.to_owned(), value)).collect())
+            }
+        }
+    }
+
     /// The pipeline variables that carry this trigger (identifiers only).
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = vec![(var::TRIGGER_TYPE, self.kind().as_str().to_owned())];
@@ -245,6 +292,27 @@ mod tests {
             expected.sort();
             assert_eq!(rendered, expected);
         }
+    }
+
+    #[test]
+    fn inputs_are_the_variables_in_lowercase_and_the_fallback_sends_the_variables() {
+        let trigger = parse(&[
+            ("TRIGGER_TYPE", "issue_note"),
+            ("TARGET_PROJECT_ID", "7"),
+            ("TARGET_ISSUE_IID", "3"),
+            ("TARGET_NOTE_ID", "9"),
+        ])
+        .expect("valid trigger");
+        let TriggerParameters::Inputs(inputs) = trigger.parameters(TriggerWith::Inputs) else { panic!("inputs") };
+        let names: Vec<&str> = inputs.keys().map(String::as_str).collect();
+        assert_eq!(names, ["target_issue_iid", "target_note_id", "target_project_id", "trigger_type"]);
+        assert_eq!(inputs["trigger_type"], "issue_note");
+        let TriggerParameters::Variables(variables) = trigger.parameters(TriggerWith::Variables) else {
+            panic!("variables")
+        };
+        assert_eq!(variables["TARGET_NOTE_ID"], "9");
+        assert_eq!("variables".parse::<TriggerWith>(), Ok(TriggerWith::Variables));
+        assert!("vars".parse::<TriggerWith>().expect_err("unknown").contains("`inputs`"));
     }
 
     #[test]

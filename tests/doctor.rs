@@ -1,5 +1,6 @@
 //! `copilot-runner doctor` against the fake GitLab: a complete installation passes every check
-//! without starting a pipeline; each misconfiguration fails its own check with a fix; an
+//! without starting a pipeline; each misconfiguration fails its own check with a fix (the agent
+//! project's "minimum role to use pipeline variables" included); an
 //! unreachable GitLab exits 3. The Copilot CLI check runs a scripted stand-in that prints what
 //! the real CLI prints for `--version`.
 #![expect(clippy::disallowed_methods, reason = "the test runs the built binary")]
@@ -89,6 +90,7 @@ async fn complete_installation_passes_every_check_without_starting_a_pipeline() 
         "agent user",
         "project access",
         "agent project",
+        "pipeline variables",
         "trigger token",
         "copilot cli",
         "context cache",
@@ -142,6 +144,37 @@ async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
 }
 
 #[tokio::test]
+async fn pipeline_variables_must_be_refused_once_triggers_pass_inputs() {
+    let mut install = Install::complete().await;
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "pipeline variables"), Outcome::Pass, "{}", report.render());
+
+    // Developers may still pass variables: doctor says what to set.
+    install.fake.set_pipeline_variables_role(AGENT_PROJECT, "developer");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let text = report.render();
+    assert_eq!(outcome(&report, "pipeline variables"), Outcome::Fail, "{text}");
+    assert!(text.contains("the role `developer` and above may pass variables"), "{text}");
+    assert!(fix(&report, "pipeline variables").contains("`no_one_allowed`"), "{text}");
+    assert_eq!(report.exit_code(), Code::Usage);
+
+    // The fallback for GitLab before 18.1 triggers with variables, so it needs them allowed.
+    install.set("PIPELINE_TRIGGER_WITH", "variables");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "pipeline variables"), Outcome::Pass, "{}", report.render());
+    install.fake.set_pipeline_variables_role(AGENT_PROJECT, "no_one_allowed");
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "pipeline variables"), Outcome::Fail, "{}", report.render());
+    assert!(fix(&report, "pipeline variables").contains("`PIPELINE_TRIGGER_WITH=inputs`"), "{}", report.render());
+
+    // GitLab shows the setting to Maintainers only: a Developer's token cannot tell.
+    let install = Install::complete().await;
+    install.fake.set_access(AGENT_PROJECT, "copilot-agent", 30);
+    let report = install.diagnose(&install.args("acme/widgets")).await;
+    assert_eq!(outcome(&report, "pipeline variables"), Outcome::Skipped, "{}", report.render());
+}
+
+#[tokio::test]
 async fn a_rejected_token_skips_what_depends_on_it() {
     let mut install = Install::complete().await;
     install.set("GITLAB_TOKEN", "glpat-revoked");
@@ -149,7 +182,7 @@ async fn a_rejected_token_skips_what_depends_on_it() {
     let text = report.render();
     assert_eq!(outcome(&report, "gitlab token"), Outcome::Fail, "{text}");
     assert!(fix(&report, "gitlab token").contains("`api` and `write_repository`"), "{text}");
-    for name in ["agent user", "project access", "agent project", "trigger token"] {
+    for name in ["agent user", "project access", "agent project", "pipeline variables", "trigger token"] {
         assert_eq!(outcome(&report, name), Outcome::Skipped, "{name}:\n{text}");
     }
     assert!(!text.contains("glpat-revoked"), "the report never shows a token:\n{text}");

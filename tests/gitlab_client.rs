@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use copilot_runner::gitlab::{
     AwardOutcome, Awardable, Client, ClientOptions, Error, LinePoint, LineRange, NewMergeRequest, Noteable, Position,
-    RetryPolicy, Status,
+    RetryPolicy, Status, TriggerParameters,
 };
 use copilot_runner_testkit::FakeGitLab;
 use copilot_runner_testkit::fake_gitlab::{AGENT, Fault};
@@ -257,7 +257,8 @@ async fn a_trigger_is_not_repeated_after_an_ambiguous_failure_and_its_token_stay
     let fake = FakeGitLab::start().await.unwrap();
     let client = agent_client(&fake);
     let token = SecretString::from(AGENT_TRIGGER.to_owned());
-    let variables = BTreeMap::from([("TRIGGER_TYPE".to_owned(), "issue_assignee".to_owned())]);
+    let variables =
+        TriggerParameters::Inputs(BTreeMap::from([("trigger_type".to_owned(), "issue_assignee".to_owned())]));
     let route = "POST /projects/*/trigger/pipeline";
 
     fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").status(502).times(1));
@@ -276,10 +277,50 @@ async fn a_trigger_is_not_repeated_after_an_ambiguous_failure_and_its_token_stay
     for request in &sent {
         assert!(!request.query.as_deref().unwrap_or("").contains(AGENT_TRIGGER), "token in the URL");
         assert!(!request.path.contains(AGENT_TRIGGER));
-        assert_eq!(request.json().unwrap()["token"], AGENT_TRIGGER);
+        assert!(request.body.contains(&format!("token={AGENT_TRIGGER}")), "{}", request.body);
     }
     let calls = fake.trigger_calls();
     assert_eq!(calls.len(), 1, "exactly one pipeline was started");
+}
+
+#[tokio::test]
+async fn trigger_inputs_travel_as_form_fields_and_gitlab_refuses_what_the_project_does_not_allow() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let client = agent_client(&fake);
+    let token = SecretString::from(AGENT_TRIGGER.to_owned());
+    let inputs = BTreeMap::from([
+        ("trigger_type".to_owned(), "issue_note".to_owned()),
+        ("target_note_id".to_owned(), "12".to_owned()),
+    ]);
+    let pipeline = client
+        .trigger_pipeline(AGENT_PROJECT, &token, "main", &TriggerParameters::Inputs(inputs.clone()))
+        .await
+        .unwrap();
+    let sent = fake.requests_to("POST /projects/*/trigger/pipeline");
+    assert!(
+        sent[0].body.contains("inputs%5Btrigger_type%5D=issue_note"),
+        "form-encoded `inputs[name]`: {}",
+        sent[0].body
+    );
+    let calls = fake.trigger_calls();
+    assert_eq!(calls[0].pipeline_id, pipeline.id);
+    assert_eq!(calls[0].inputs, inputs.into_iter().collect::<Vec<_>>());
+    assert!(calls[0].variables.is_empty());
+    assert!(client.pipeline_variables(AGENT_PROJECT, pipeline.id).await.unwrap().is_empty(), "inputs are no variables");
+
+    // An input the project's `spec:inputs` does not declare.
+    let unknown = TriggerParameters::Inputs(BTreeMap::from([("gitlab_api_base".to_owned(), "https://x".to_owned())]));
+    let error = client.trigger_pipeline(AGENT_PROJECT, &token, "main", &unknown).await.unwrap_err();
+    assert!(error.to_string().contains("unknown input arguments: gitlab_api_base"), "{error}");
+    // Variables, which the agent project refuses (`no_one_allowed`); allowed for Developers, they pass.
+    let variables = TriggerParameters::Variables(BTreeMap::from([("TRIGGER_TYPE".to_owned(), "mr_note".to_owned())]));
+    let error = client.trigger_pipeline(AGENT_PROJECT, &token, "main", &variables).await.unwrap_err();
+    assert!(error.to_string().contains("Insufficient permissions to set pipeline variables"), "{error}");
+    fake.set_pipeline_variables_role(AGENT_PROJECT, "developer");
+    let pipeline = client.trigger_pipeline(AGENT_PROJECT, &token, "main", &variables).await.unwrap();
+    let listed = client.pipeline_variables(AGENT_PROJECT, pipeline.id).await.unwrap();
+    assert_eq!((listed[0].key.as_str(), listed[0].value.as_str()), ("TRIGGER_TYPE", "mr_note"));
+    assert_eq!(fake.trigger_calls().len(), 2, "the refused calls started nothing");
 }
 
 #[tokio::test]
@@ -287,7 +328,10 @@ async fn job_lists_filter_by_scope_and_a_large_trace_streams() {
     let fake = FakeGitLab::start().await.unwrap();
     let client = agent_client(&fake);
     let token = SecretString::from(AGENT_TRIGGER.to_owned());
-    let pipeline = client.trigger_pipeline(AGENT_PROJECT, &token, "main", &BTreeMap::new()).await.unwrap();
+    let pipeline = client
+        .trigger_pipeline(AGENT_PROJECT, &token, "main", &TriggerParameters::Inputs(BTreeMap::new()))
+        .await
+        .unwrap();
     let jobs = client.pipeline_jobs(AGENT_PROJECT, pipeline.id, &[], false).await.unwrap();
     assert_eq!(jobs.len(), 1);
     let line = "error[E0425]: cannot find value `x` in this scope\n";
@@ -412,7 +456,7 @@ async fn request_logs_name_method_path_status_and_attempt_but_never_a_token() {
     fake.inject(Fault::on("GET", "/projects/*").status(502).times(1));
     client.project(WIDGETS).await.unwrap();
     let token = SecretString::from(AGENT_TRIGGER.to_owned());
-    client.trigger_pipeline(AGENT_PROJECT, &token, "main", &BTreeMap::new()).await.unwrap();
+    client.trigger_pipeline(AGENT_PROJECT, &token, "main", &TriggerParameters::Inputs(BTreeMap::new())).await.unwrap();
 
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("method=GET") && text.contains("path=/api/v4/projects/acme%2Fwidgets"), "{text}");

@@ -1,11 +1,14 @@
 //! The example agent project's pipeline, run for real by gitlab-ci-local (pinned by
 //! `scripts/test`) with its shell executor: the template is included with `include: local` in
-//! place of the component, and the webhook's trigger variables are passed as GitLab passes
-//! them. For each `TRIGGER_TYPE` exactly the matching job is active and every other job is
-//! skipped by its rules. A triggered `issue_assignee` pipeline runs the job's script with the
-//! built `copilot-runner` on PATH against the standalone `fake-gitlab` server, with the real
-//! Copilot CLI talking to the standalone `mock-model` server, and the job's effect is visible
-//! through the fake's REST API: one Draft MR from the agent's branch.
+//! place of the component, and the webhook's trigger arrives as pipeline inputs (`--input`, which
+//! the example's `spec:inputs` passes on to the template) or, as on GitLab before 18.1, as
+//! trigger variables. For each `TRIGGER_TYPE` exactly the matching job is active and every other
+//! job is skipped by its rules. An `issue_assignee` pipeline, triggered in the standalone
+//! `fake-gitlab` server with the inputs `serve` sends, runs the job's script with the built
+//! `copilot-runner` on PATH, with the real Copilot CLI talking to the standalone `mock-model`
+//! server, and the job's effect is visible through the fake's REST API: one Draft MR from the
+//! agent's branch. The same job refuses to start, before its token goes anywhere, when the
+//! trigger passed `GITLAB_API_BASE` as a pipeline variable.
 //!
 //! gitlab-ci-local does not stop a pipeline on `workflow: rules`, so the trigger-only workflow
 //! is pinned by `ship_ci_templates` instead.
@@ -14,9 +17,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use copilot_runner::config::Env;
+use copilot_runner::gitlab::{Client, TriggerParameters};
+use copilot_runner::trigger::{Trigger, TriggerWith};
 use copilot_runner_testkit::copilot_cli;
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::standalone::{self, IssueJobServers, api_get};
+use copilot_runner_testkit::standalone::{self, IssueJobServers, Server, World, api_get, assigned_issue_seed_file};
+use secrecy::SecretString;
 use serde_json::Value;
 
 const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
@@ -72,9 +79,16 @@ impl AgentProject {
     }
 
     /// gitlab-ci-local in the project, with only the environment it needs: `PATH` (with
-    /// `path_first` in front when given) and its own home. Variables reach the jobs as
-    /// `--variable`, the way a trigger passes them.
-    fn gitlab_ci_local(&self, args: &[&str], variables: &[(&str, &str)], path_first: Option<&Path>) -> Output {
+    /// `path_first` in front when given) and its own home. Pipeline inputs are `--input` (as
+    /// YAML strings, the way the trigger API's form fields arrive); variables reach the jobs as
+    /// `--variable`, the way a trigger or the project's CI/CD variables pass them.
+    fn gitlab_ci_local(
+        &self,
+        args: &[&str],
+        inputs: &[(&str, &str)],
+        variables: &[(&str, &str)],
+        path_first: Option<&Path>,
+    ) -> Output {
         let inherited = std::env::var("PATH").unwrap_or_default();
         let path = match path_first {
             Some(dir) => format!("{}:{inherited}", dir.display()),
@@ -89,28 +103,84 @@ impl AgentProject {
             .env_clear()
             .env("PATH", path)
             .env("HOME", self.home.path())
-            .env("GCL_IGNORE_PREDEFINED_VARS", "CI_PIPELINE_SOURCE,CI_PROJECT_DIR")
+            .env(
+                "GCL_IGNORE_PREDEFINED_VARS",
+                "CI_PIPELINE_SOURCE,CI_PROJECT_DIR,CI_SERVER_URL,CI_PROJECT_ID,CI_PIPELINE_ID",
+            )
             .env("NO_COLOR", "1");
         // The shell executor runs the script in the project folder, as a shell runner runs it in
         // its build folder; gitlab-ci-local would report a container path (`/builds/…`) instead.
         command.arg("--variable").arg(format!("CI_PROJECT_DIR={}", self.dir.path().display()));
+        for (name, value) in inputs {
+            let text = serde_json::to_string(value).expect("a string serializes");
+            command.arg("--input").arg(format!("{name}={text}"));
+        }
         for (name, value) in variables {
             command.arg("--variable").arg(format!("{name}={value}"));
         }
         command.output().expect("gitlab-ci-local runs")
     }
+
+    /// Runs the pipeline with the shell executor and the built `copilot-runner` first on `PATH`.
+    fn run_pipeline(&self, inputs: &[(String, String)], variables: &[(&str, &str)]) -> Output {
+        let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
+        self.gitlab_ci_local(
+            &["--force-shell-executor"],
+            &pairs(inputs),
+            variables,
+            Some(binary.parent().expect("its folder")),
+        )
+    }
 }
 
-fn trigger_variables(trigger: &str) -> Vec<(&'static str, &str)> {
-    vec![
-        ("CI_PIPELINE_SOURCE", "trigger"),
-        ("TRIGGER_TYPE", trigger),
+const TRIGGERED: [(&str, &str); 1] = [("CI_PIPELINE_SOURCE", "trigger")];
+
+/// The inputs `serve` sends for a trigger of type `kind` (on project 42, issue 7, MR 9 from
+/// `feature/$HOME` into `main`, note 1001, pipeline 555).
+fn trigger_inputs(kind: &str) -> Vec<(String, String)> {
+    let env = Env::from_pairs([
+        ("TRIGGER_TYPE", kind),
         ("TARGET_PROJECT_ID", "42"),
         ("TARGET_ISSUE_IID", "7"),
         ("TARGET_MR_IID", "9"),
         ("TARGET_NOTE_ID", "1001"),
         ("TARGET_PIPELINE_ID", "555"),
+        ("SOURCE_BRANCH", "feature/$HOME"),
+        ("TARGET_BRANCH", "main"),
+    ]);
+    let trigger = Trigger::from_env(&env).expect("a valid trigger");
+    let TriggerParameters::Inputs(inputs) = trigger.parameters(TriggerWith::Inputs) else {
+        panic!("`serve` sends inputs by default")
+    };
+    inputs.into_iter().collect()
+}
+
+/// Triggers the agent project's pipeline in the standalone fake the way `serve` does (the same
+/// client call with the same inputs); returns the pipeline's id and the inputs sent.
+fn trigger_as_serve_does(world: &World, trigger: &Trigger) -> (u64, Vec<(String, String)>) {
+    let parameters = trigger.parameters(TriggerWith::Inputs);
+    let TriggerParameters::Inputs(inputs) = &parameters else { panic!("`serve` sends inputs by default") };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let client = Client::new(world.api_url(), &SecretString::from(world.token(AGENT))).expect("a client");
+    let trigger_token = SecretString::from(world.agent_trigger_token());
+    let pipeline = runtime
+        .block_on(client.trigger_pipeline(world.agent_project_id(), &trigger_token, "main", &parameters))
+        .expect("the trigger API starts the pipeline");
+    (pipeline.id, inputs.clone().into_iter().collect())
+}
+
+/// What GitLab names in every job of the agent project's triggered pipeline `pipeline`.
+fn ci_variables<'a>(world: &'a World, agent_project: &'a str, pipeline: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("CI_PIPELINE_SOURCE", "trigger"),
+        ("CI_SERVER_URL", world.url()),
+        ("CI_PROJECT_ID", agent_project),
+        ("CI_PIPELINE_ID", pipeline),
     ]
+}
+
+fn pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
+    owned.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
 }
 
 fn text(output: &Output) -> String {
@@ -127,17 +197,26 @@ fn each_trigger_type_activates_exactly_its_own_job() {
             .map(|trigger| {
                 scope.spawn(move || {
                     let project = AgentProject::new();
-                    (trigger, project.gitlab_ci_local(&["--list-json"], &trigger_variables(trigger), None))
+                    let inputs = trigger_inputs(trigger);
+                    (trigger, project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &TRIGGERED, None))
                 })
             })
             .collect();
+        // The fallback for GitLab before 18.1: the same names as trigger variables.
+        let fallback = scope.spawn(|| {
+            let project = AgentProject::new();
+            let variables = [("CI_PIPELINE_SOURCE", "trigger"), ("TRIGGER_TYPE", "mr_note"), ("TARGET_MR_IID", "9")];
+            project.gitlab_ci_local(&["--list-json"], &[], &variables, None)
+        });
         for listing in listings {
             let (trigger, output) = listing.join().expect("the listing thread finishes");
-            assert_eq!(active_jobs(&output), vec![format!("copilot:{trigger}")], "for TRIGGER_TYPE={trigger}");
+            assert_eq!(active_jobs(&output), vec![format!("copilot:{trigger}")], "for trigger_type={trigger}");
         }
+        let output = fallback.join().expect("the listing thread finishes");
+        assert_eq!(active_jobs(&output), vec!["copilot:mr_note"], "trigger variables select the job too");
     });
     let project = AgentProject::new();
-    let output = project.gitlab_ci_local(&["--list-json"], &[("CI_PIPELINE_SOURCE", "trigger")], None);
+    let output = project.gitlab_ci_local(&["--list-json"], &[], &TRIGGERED, None);
     assert!(active_jobs(&output).is_empty(), "no job without a trigger type");
 }
 
@@ -157,7 +236,8 @@ fn active_jobs(listing: &Output) -> Vec<String> {
 #[test]
 fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     let project = AgentProject::new();
-    let output = project.gitlab_ci_local(&["--preview"], &trigger_variables("mr_reviewer"), None);
+    let inputs = trigger_inputs("mr_reviewer");
+    let output = project.gitlab_ci_local(&["--preview"], &pairs(&inputs), &TRIGGERED, None);
     assert!(output.status.success(), "gitlab-ci-local --preview failed:\n{}", text(&output));
     let preview = String::from_utf8_lossy(&output.stdout);
     let pipeline: Value = serde_saphyr::from_str(preview.trim_start_matches("---\n")).expect("--preview prints YAML");
@@ -174,6 +254,66 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert_eq!(job["variables"]["COPILOT_LANGUAGE"], "en");
     assert_eq!(job["variables"]["COPILOT_SANDBOX"], "require", "the agent never runs unconfined from the template");
     assert_eq!(job["script"], serde_json::json!(["copilot-runner run"]));
+    // The trigger's inputs became the pipeline's variables of the contract, branch names as
+    // written (not expanded).
+    let variables = &pipeline["variables"];
+    assert_eq!(variables["TRIGGER_TYPE"], "mr_reviewer");
+    assert_eq!(variables["TARGET_PROJECT_ID"], "42");
+    assert_eq!(variables["TARGET_MR_IID"], "9");
+    assert_eq!(variables["TARGET_ISSUE_IID"], "", "a review carries no issue");
+    assert_eq!(variables["TARGET_BRANCH"], "main");
+    assert!(variables["SOURCE_BRANCH"].as_str().is_some_and(|branch| branch.starts_with("feature/$")), "{variables}");
+}
+
+#[test]
+fn a_trigger_that_sets_gitlab_api_base_or_the_agent_command_is_refused_before_anything_runs() {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let gitlab = Server::start(
+        &testkit_bin("fake-gitlab"),
+        &[std::ffi::OsStr::new("--seed"), assigned_issue_seed_file(scratch.path()).as_os_str()],
+    );
+    let world = World::of(&gitlab);
+    // Where the trigger wants the token to go: a listener that records any connection.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").expect("a trap listener");
+    trap.set_nonblocking(true).expect("test setup");
+    let trap_url = format!("http://{}", trap.local_addr().expect("its address"));
+    // The agent project still lets Developers pass variables, and someone holding its trigger
+    // token passes `GITLAB_API_BASE` (the agent user owns the trigger token).
+    world.set_pipeline_variables_role("developer");
+    let mut fields: Vec<(String, String)> =
+        trigger_inputs("issue_assignee").into_iter().map(|(name, value)| (format!("inputs[{name}]"), value)).collect();
+    // And a command of its own for the agent to run.
+    let marker = scratch.path().join("the-triggers-command-ran");
+    let command = format!("touch {}", marker.display());
+    fields.push(("variables[GITLAB_API_BASE]".to_owned(), trap_url.clone()));
+    fields.push(("variables[COPILOT_AGENT]".to_owned(), "command".to_owned()));
+    fields.push(("variables[COPILOT_AGENT_COMMAND]".to_owned(), command.clone()));
+    let pipeline = world.trigger_agent_pipeline(&fields).to_string();
+    let agent_project = world.agent_project_id().to_string();
+    let agent_token = world.token(AGENT);
+
+    let project = AgentProject::new();
+    let mut variables = ci_variables(&world, &agent_project, &pipeline);
+    variables.extend([
+        ("GITLAB_TOKEN", agent_token.as_str()),
+        ("GITLAB_API_BASE", trap_url.as_str()),
+        ("COPILOT_AGENT", "command"),
+        ("COPILOT_AGENT_COMMAND", command.as_str()),
+    ]);
+    let output = project.run_pipeline(&trigger_inputs("issue_assignee"), &variables);
+    let log = text(&output);
+    assert!(!output.status.success(), "the job must fail:\n{log}");
+    assert!(
+        log.contains("`GITLAB_API_BASE`, `COPILOT_AGENT`, `COPILOT_AGENT_COMMAND` as pipeline variables"),
+        "the error names the variables:\n{log}"
+    );
+    assert!(log.contains("no_one_allowed"), "the error says what to set:\n{log}");
+    assert!(trap.accept().is_err(), "the job connected to the URL the trigger chose");
+    assert!(!marker.exists(), "the trigger's command ran");
+    assert!(!log.contains(&agent_token), "the GitLab token reached the job log");
+
+    // The same setting as a CI/CD variable of the agent project is accepted: see
+    // `triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_gitlab`.
 }
 
 /// A binary of the testkit, built next to the binary under test.
@@ -192,19 +332,21 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let token = |user: &str| world.token(user);
     let project = AgentProject::new();
 
-    let binary = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
     let cli = copilot_cli::cli_path();
     let inherited_path = std::env::var("PATH").unwrap_or_default();
     let home = copilot_cli::shared_home(Path::new(env!("CARGO_TARGET_TMPDIR")), &cli, &inherited_path);
     let (project_id_text, agent_token) = (project_id.to_string(), token(AGENT));
     let copilot_home = scratch.path().join("copilot-home");
-    // The trigger's variables, and what the agent project's CI/CD variables and the runner's
-    // image would provide: the GitLab endpoint and token, the Copilot CLI and its model.
-    let variables = [
-        ("CI_PIPELINE_SOURCE", "trigger"),
-        ("TRIGGER_TYPE", "issue_assignee"),
-        ("TARGET_PROJECT_ID", project_id_text.as_str()),
-        ("TARGET_ISSUE_IID", "1"),
+    // The webhook service triggers the agent project's pipeline with the trigger as inputs.
+    let trigger = Trigger::IssueAssignee { project_id, issue_iid: 1 };
+    let (pipeline_id, inputs) = trigger_as_serve_does(world, &trigger);
+    assert!(inputs.iter().any(|(name, value)| name == "target_project_id" && *value == project_id_text));
+    let (pipeline_id, agent_project) = (pipeline_id.to_string(), world.agent_project_id().to_string());
+    // What GitLab names in every job, and what the agent project's CI/CD variables and the
+    // runner's image would provide: the GitLab endpoint and token, the Copilot CLI and its
+    // model. Settings from there are accepted; the same from a trigger is refused.
+    let mut variables = ci_variables(world, &agent_project, &pipeline_id);
+    variables.extend([
         ("GITLAB_API_BASE", world.url()),
         ("GITLAB_TOKEN", agent_token.as_str()),
         ("HOME", home.to_str().expect("a UTF-8 path")),
@@ -215,19 +357,19 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
         ("COPILOT_PROVIDER_BASE_URL", servers.model.ready.as_str()),
         ("COPILOT_MODEL", "gpt-4.1"),
         ("COPILOT_STAGE_TIMEOUT", "120"),
-    ];
-    let output =
-        project.gitlab_ci_local(&["--force-shell-executor"], &variables, Some(binary.parent().expect("its folder")));
+    ]);
+    let output = project.run_pipeline(&inputs, &variables);
     let log = text(&output);
 
     assert!(output.status.success(), "the pipeline failed:\n{log}");
+    assert!(log.contains("no protected setting among the pipeline's own variables"), "the check ran:\n{log}");
     assert!(log.contains("copilot:issue_assignee  $ copilot-runner run"), "the selected job ran its script:\n{log}");
     assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
     for other in TRIGGER_TYPES.iter().filter(|t| **t != "issue_assignee") {
         assert!(!log.contains(&format!("copilot:{other}")), "job copilot:{other} must not run:\n{log}");
     }
     // With the same variables, every other job is `when: never` by its rules.
-    let listing = project.gitlab_ci_local(&["--list-json"], &variables, None);
+    let listing = project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &variables, None);
     assert_eq!(active_jobs(&listing), vec!["copilot:issue_assignee"], "only the selected job is active");
     assert!(!log.contains(&agent_token), "the GitLab token reached the job log");
 

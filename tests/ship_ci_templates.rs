@@ -195,11 +195,18 @@ fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
     let (_, pipeline) = interpolated_template();
     let rules = pipeline["workflow"]["rules"].as_array().expect("workflow rules");
     let conditions: Vec<&str> = rules.iter().filter_map(|rule| rule["if"].as_str()).collect();
-    assert!(
-        conditions.iter().any(|c| c.contains(r#"$CI_PIPELINE_SOURCE == "trigger""#) && c.contains("$TRIGGER_TYPE"))
-    );
-    assert!(conditions.iter().all(|c| c.contains("$TRIGGER_TYPE")), "no pipeline without a trigger type");
+    assert!(!conditions.is_empty());
+    for condition in &conditions {
+        // Not "Run pipeline" (`web`), not the pipelines API (`api`), not a push: only the trigger API.
+        assert!(
+            condition.starts_with(r#"$CI_PIPELINE_SOURCE == "trigger" && "#),
+            "`{condition}` admits more than triggers"
+        );
+        assert!(condition.contains("$TRIGGER_TYPE"), "no pipeline without a trigger type");
+        assert!(!condition.contains("||"), "`{condition}`");
+    }
     assert_eq!(rules.last().unwrap()["when"], "never", "anything else creates no pipeline");
+    assert!(rules.iter().all(|rule| rule.get("if").is_some() || rule["when"] == "never"), "{rules:?}");
 
     let jobs: Vec<(&String, &Value)> = pipeline
         .as_object()
@@ -215,6 +222,53 @@ fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0]["if"], format!(r#"$TRIGGER_TYPE == "{trigger}""#));
     }
+}
+
+/// The trigger contract: each variable `run` reads and the input that carries it.
+const CONTRACT: [(&str, &str); 8] = [
+    ("TRIGGER_TYPE", "trigger_type"),
+    ("TARGET_PROJECT_ID", "target_project_id"),
+    ("TARGET_ISSUE_IID", "target_issue_iid"),
+    ("TARGET_MR_IID", "target_mr_iid"),
+    ("TARGET_NOTE_ID", "target_note_id"),
+    ("TARGET_PIPELINE_ID", "target_pipeline_id"),
+    ("SOURCE_BRANCH", "source_branch"),
+    ("TARGET_BRANCH", "target_branch"),
+];
+
+#[test]
+fn the_trigger_contract_arrives_as_inputs_that_become_the_jobs_variables() {
+    let text = std::fs::read_to_string(repo().join(TEMPLATE)).unwrap();
+    let component = split_component(&text).unwrap();
+    let inputs = spec_inputs(&component.header);
+    let pipeline: Value = serde_saphyr::from_str(&component.body).unwrap();
+    let example_text =
+        std::fs::read_to_string(repo().join("ci-templates/examples/agent-project.gitlab-ci.yml")).unwrap();
+    let example = split_component(&example_text).expect("the agent project declares the pipeline's inputs");
+    let pipeline_inputs = spec_inputs(&example.header);
+    let example_body: Value = serde_saphyr::from_str(&example.body).unwrap();
+    let passed_on = &example_body["include"][0]["inputs"];
+    for (variable, input) in CONTRACT {
+        // Empty by default, so trigger variables (GitLab before 18.1) still override them.
+        assert_eq!(inputs[input]["default"], "", "template input `{input}`");
+        assert_eq!(pipeline_inputs[input]["default"], "", "pipeline input `{input}`");
+        assert_eq!(passed_on[input], format!("$[[ inputs.{input} ]]"), "the agent project passes `{input}` on");
+        let value = &pipeline["variables"][variable];
+        let value = value.get("value").unwrap_or(value);
+        assert_eq!(value, &Value::from(format!("$[[ inputs.{input} ]]")), "`{variable}` comes from `{input}`");
+        // The binary reads the same names (inputs are the variables in lowercase).
+        assert_eq!(copilot_runner::trigger::input_name(variable), input);
+    }
+    // Identifiers only: each id input admits digits alone, and the type only the known workflows.
+    for input in ["target_project_id", "target_issue_iid", "target_mr_iid", "target_note_id", "target_pipeline_id"] {
+        assert_eq!(inputs[input]["regex"], "^[0-9]*$", "`{input}`");
+        assert_eq!(pipeline_inputs[input]["regex"], "^[0-9]*$", "`{input}`");
+    }
+    let kinds: BTreeSet<&str> =
+        inputs["trigger_type"]["options"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(kinds, TRIGGER_TYPES.into_iter().chain([""]).collect());
+    // Branch names are data: never expanded as variables.
+    assert_eq!(pipeline["variables"]["SOURCE_BRANCH"]["expand"], false);
 }
 
 #[test]

@@ -110,11 +110,20 @@ fn agent_image_runs_a_triggered_job_that_opens_a_draft_mr_as_its_unprivileged_us
     let project_id = world.target_project_id();
 
     let (project_id_text, agent_token) = (project_id.to_string(), world.token(AGENT));
+    // The job's own pipeline, triggered with inputs as the webhook service triggers it: `run`
+    // checks its variables first.
+    let inputs = [("inputs[trigger_type]", "issue_assignee"), ("inputs[target_project_id]", project_id_text.as_str())];
+    let pipeline_id =
+        world.trigger_agent_pipeline(&inputs.map(|(name, value)| (name.to_owned(), value.to_owned()))).to_string();
+    let agent_project_id = world.agent_project_id().to_string();
     let volumes = [format!("{}:{JOB_DIR}", job.display())];
     let env = [
         ("CI", "true"),
         ("CI_PIPELINE_SOURCE", "trigger"),
         ("CI_PROJECT_DIR", "/job/agent-project"),
+        ("CI_SERVER_URL", world.url()),
+        ("CI_PROJECT_ID", agent_project_id.as_str()),
+        ("CI_PIPELINE_ID", pipeline_id.as_str()),
         ("TRIGGER_TYPE", "issue_assignee"),
         ("TARGET_PROJECT_ID", project_id_text.as_str()),
         ("TARGET_ISSUE_IID", "1"),

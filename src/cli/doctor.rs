@@ -2,7 +2,8 @@
 //! and says what to fix. Run at install time by a person, or in the image to check the image.
 //!
 //! Checks, in order: the GitLab token (`GET /user`), that it belongs to the configured agent
-//! user, the agent's access to a sample project (`--project`), the agent project's branch and
+//! user, the agent's access to a sample project (`--project`), the agent project's branch, its
+//! "minimum role to use pipeline variables" (`no_one_allowed` once triggers pass inputs) and its
 //! trigger token, the Copilot CLI (`copilot --version`), the agent sandbox (the kernel's Landlock
 //! ABI and what it will enforce), and the context cache store. Each check
 //! passes, fails with a fix, is skipped with the reason, or finds GitLab unreachable. Exit code:
@@ -25,13 +26,17 @@ use secrecy::SecretString;
 use crate::config::{Env, SandboxMode, Settings};
 use crate::env_vars;
 use crate::exit::Code;
-use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy};
+use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy, TriggerParameters};
 use crate::process::{self, ProcessSpec};
 use crate::sandbox::Sandbox;
+use crate::trigger::TriggerWith;
 
 /// A ref name git refuses (`..` is not allowed in a ref), so the trigger probe can never run a
 /// pipeline on a real branch.
 pub const TRIGGER_PROBE_REF: &str = "copilot-runner-doctor..probe";
+
+/// The name of the check of the agent project's "minimum role to use pipeline variables".
+const VARIABLES: &str = "pipeline variables";
 
 /// The Copilot CLI version the image pins and the tests run.
 pub const PINNED_COPILOT_VERSION: &str = "1.0.102";
@@ -304,11 +309,13 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
             format!("`{}` is not set", env_vars::PIPELINE_PROJECT_ID),
             format!("set `{}` to the numeric id of the agent project", env_vars::PIPELINE_PROJECT_ID),
         ));
+        report.checks.push(Check::skipped(VARIABLES, "needs the agent project"));
         report.checks.push(Check::skipped(TRIGGER, "needs the agent project"));
         return;
     };
     let Some(agent) = agent else {
         report.checks.push(Check::skipped(PROJECT, "needs a working token"));
+        report.checks.push(Check::skipped(VARIABLES, "needs a working token"));
         report.checks.push(Check::skipped(TRIGGER, "needs a working token"));
         return;
     };
@@ -323,6 +330,9 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
         Ok(None) => Check::fail(PROJECT, format!("project {project_id} has no branch `{git_ref}`"), ref_fix),
         Err(error) => Check::from_gitlab(PROJECT, api_url, &error, &ref_fix),
     });
+    report
+        .checks
+        .push(pipeline_variables_check(&agent.client, project_id, settings.pipeline_trigger_with, api_url).await);
 
     let trigger_fix = format!(
         "create a pipeline trigger token in the agent project (Settings > CI/CD > Pipeline trigger tokens) and set \
@@ -341,10 +351,65 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
     report.checks.push(probe_trigger(&agent.client, project_id, trigger_token, api_url, &trigger_fix).await);
 }
 
+/// The agent project's "minimum role to use pipeline variables": with triggers passed as
+/// inputs nobody needs pipeline variables, so `no_one_allowed` keeps every trigger, API call and
+/// "Run pipeline" from overriding a setting; the fallback to variables needs them allowed.
+async fn pipeline_variables_check(client: &Client, project_id: u64, with: TriggerWith, api_url: &str) -> Check {
+    const NONE: &str = "no_one_allowed";
+    let fix = format!(
+        "in the agent project set Settings > CI/CD > Variables > \"Minimum role to use pipeline variables\" to          `{NONE}` (API: `PUT /projects/{project_id}` with `ci_pipeline_variables_minimum_override_role={NONE}`)"
+    );
+    let project = match client.project(project_id).await {
+        Ok(project) => project,
+        Err(error) => return Check::from_gitlab(VARIABLES, api_url, &error, &fix),
+    };
+    let Some(role) = project.ci_pipeline_variables_minimum_override_role else {
+        return Check::skipped(
+            VARIABLES,
+            format!(
+                "GitLab did not show project {project_id}'s \"minimum role to use pipeline variables\" (it shows it                  to Maintainers and above); check by hand that it is `{NONE}`"
+            ),
+        );
+    };
+    match (with, role.as_str()) {
+        (TriggerWith::Inputs, NONE) => {
+            Check::pass(VARIABLES, format!("nobody may pass variables to project {project_id}'s pipelines"))
+        }
+        (TriggerWith::Inputs, role) => Check::fail(
+            VARIABLES,
+            format!(
+                "the role `{role}` and above may pass variables to project {project_id}'s pipelines and so override                  its settings (`run` refuses the protected ones, but nothing needs variables: triggers pass inputs)"
+            ),
+            fix,
+        ),
+        (TriggerWith::Variables, NONE) => Check::fail(
+            VARIABLES,
+            format!(
+                "project {project_id} refuses pipeline variables, but `{}=variables` triggers with them",
+                env_vars::PIPELINE_TRIGGER_WITH
+            ),
+            format!(
+                "on GitLab 18.1 or later set `{}=inputs`; on older GitLab let the trigger token's owner's role pass                  variables",
+                env_vars::PIPELINE_TRIGGER_WITH
+            ),
+        ),
+        (TriggerWith::Variables, role) => Check::pass(
+            VARIABLES,
+            format!(
+                "the role `{role}` and above may pass variables, as `{}=variables` needs; once GitLab is 18.1 or                  later, trigger with inputs and set `{NONE}`",
+                env_vars::PIPELINE_TRIGGER_WITH
+            ),
+        ),
+    }
+}
+
 /// Calls the trigger API for a ref that cannot exist: see the module comment.
 async fn probe_trigger(client: &Client, project_id: u64, token: &SecretString, api_url: &str, fix: &str) -> Check {
     const TRIGGER: &str = "trigger token";
-    match client.trigger_pipeline(project_id, token, TRIGGER_PROBE_REF, &BTreeMap::new()).await {
+    match client
+        .trigger_pipeline(project_id, token, TRIGGER_PROBE_REF, &TriggerParameters::Inputs(BTreeMap::new()))
+        .await
+    {
         Err(gitlab::Error::Status { code: 400, .. }) => Check::pass(
             TRIGGER,
             format!("project {project_id} accepted the token (it refused the impossible probe ref; no pipeline ran)"),

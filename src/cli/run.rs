@@ -1,4 +1,5 @@
-//! `copilot-runner run`: the CI job. Reads the trigger contract and runs that workflow.
+//! `copilot-runner run`: the CI job. Reads the trigger contract, makes sure no trigger chose a
+//! protected setting (before the token goes anywhere else), and runs that workflow.
 
 use anyhow::Context as _;
 
@@ -13,6 +14,7 @@ pub(crate) struct RunArgs {}
 pub(crate) async fn run(_args: RunArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
     let trigger = Trigger::from_env(&env)?;
     tracing::info!(trigger = %trigger.kind(), project = trigger.project_id(), language = %settings.language, "trigger received");
+    crate::trigger::guard::check(&env, settings.gitlab_token.as_ref()).await?;
     let job = Job::prepare(settings, env).await.context("while preparing the job")?;
     job.run(&trigger).await
 }

@@ -81,6 +81,7 @@ pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
         project_id,
         git_ref: settings.pipeline_ref.clone(),
         trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
+        with: settings.pipeline_trigger_with,
     };
     let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
     let signing = settings

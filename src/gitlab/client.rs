@@ -133,8 +133,16 @@ impl std::fmt::Debug for Client {
 pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
-    pub(crate) body: Option<serde_json::Value>,
+    pub(crate) body: Option<Body>,
     pub(crate) replay: Replay,
+}
+
+/// What a request carries: JSON, or form fields where GitLab reads nested parameters such as
+/// `inputs[name]=value` only from form data.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
 }
 
 impl Request {
@@ -203,7 +211,18 @@ impl Client {
         body: Option<serde_json::Value>,
         replay: Replay,
     ) -> Result<Request, Error> {
-        Ok(Request { method, url: self.url(path, query)?, body, replay })
+        Ok(Request { method, url: self.url(path, query)?, body: body.map(Body::Json), replay })
+    }
+
+    /// A request whose body is form-encoded `fields`.
+    pub(crate) fn form_request(
+        &self,
+        method: Method,
+        path: &str,
+        fields: Vec<(String, String)>,
+        replay: Replay,
+    ) -> Result<Request, Error> {
+        Ok(Request { method, url: self.url(path, &[])?, body: Some(Body::Form(fields)), replay })
     }
 
     /// GET one JSON value.
@@ -342,8 +361,10 @@ impl Client {
         tracing::Span::current().record("attempt", attempt);
         let mut builder =
             self.http.request(request.method.clone(), request.url.clone()).header("PRIVATE-TOKEN", self.token.clone());
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
+        match &request.body {
+            Some(Body::Json(body)) => builder = builder.json(body),
+            Some(Body::Form(fields)) => builder = builder.form(fields),
+            None => {}
         }
         let endpoint = request.endpoint();
         match builder.send().await {

@@ -31,5 +31,6 @@ pub use jobs::JobTrace;
 pub use marker::OpMarker;
 pub use merge_requests::{MergeRequestUpdate, NewMergeRequest};
 pub use notes::Noteable;
+pub use pipelines::TriggerParameters;
 pub use retry::RetryPolicy;
 pub use types::*;

@@ -6,31 +6,58 @@
 //! only when GitLab certainly did not act (connection refused, 429): a blind repeat could start
 //! two pipelines, so an ambiguous failure is returned to the caller. The trigger token travels
 //! in the request body, never in the URL, where proxies and logs could keep it.
+//!
+//! The job checks its own pipeline's variables through [`Client::pipeline_variables`]: those are
+//! exactly what a trigger, the API or "Run pipeline" passed.
 
 use std::collections::BTreeMap;
 
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 use super::client::{Client, ProjectId};
 use super::error::Error;
 use super::retry::Replay;
 use super::types::{Pipeline, PipelineInfo, PipelineVariable};
 
+/// What a triggered pipeline is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerParameters {
+    /// Pipeline inputs (`spec:inputs` of the project's CI configuration; GitLab 18.1 and later).
+    Inputs(BTreeMap<String, String>),
+    /// Pipeline variables: for GitLab before 18.1, where the trigger API takes no inputs.
+    Variables(BTreeMap<String, String>),
+}
+
+impl TriggerParameters {
+    /// The form fields: `inputs[NAME]=value` or `variables[NAME]=value`.
+    fn fields(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        let (kind, values) = match self {
+            Self::Inputs(values) => ("inputs", values),
+            Self::Variables(values) => ("variables", values),
+        };
+        values.iter().map(move |(name, value)| (format!("{kind}[{name}]"), value.clone()))
+    }
+}
+
 impl Client {
-    /// `POST /projects/:id/trigger/pipeline` with a trigger token, on `git_ref`, with `variables`.
+    /// `POST /projects/:id/trigger/pipeline` with a trigger token, on `git_ref`, with inputs or
+    /// variables. Sent as form data: GitLab reads `inputs` from form fields.
     pub async fn trigger_pipeline(
         &self,
         project: impl Into<ProjectId>,
         trigger_token: &SecretString,
         git_ref: &str,
-        variables: &BTreeMap<String, String>,
+        parameters: &TriggerParameters,
     ) -> Result<Pipeline, Error> {
         crate::redact::register(trigger_token.expose_secret());
         let path = format!("/projects/{}/trigger/pipeline", project.into().segment());
-        let body = json!({ "token": trigger_token.expose_secret(), "ref": git_ref, "variables": variables });
-        let request = self.request(Method::POST, &path, &[], Some(body), Replay::OnlyUnsent)?;
+        let mut fields = vec![
+            ("token".to_owned(), trigger_token.expose_secret().to_owned()),
+            ("ref".to_owned(), git_ref.to_owned()),
+        ];
+        fields.extend(parameters.fields());
+        let request = self.form_request(Method::POST, &path, fields, Replay::OnlyUnsent)?;
         self.call(&request).await
     }
 

@@ -80,6 +80,10 @@ pub struct Project {
     pub web_url: String,
     #[serde(default)]
     pub http_url_to_repo: Option<String>,
+    /// Lowest role that may pass variables to a pipeline (`no_one_allowed`, `developer`,
+    /// `maintainer`, `owner`); GitLab shows it to Maintainers and above only.
+    #[serde(default)]
+    pub ci_pipeline_variables_minimum_override_role: Option<String>,
 }
 
 /// An issue.

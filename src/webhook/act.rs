@@ -1,5 +1,6 @@
 //! Acting on a trigger decision, against GitLab: authorize the actor, acknowledge with 👀, and
-//! trigger the agent project's pipeline with the identifier-only variables.
+//! trigger the agent project's pipeline with the identifier-only inputs (or, on GitLab before
+//! 18.1, variables).
 //!
 //! Replicas share no store. For a note, the 👀 award doubles as a lock: GitLab refuses a second
 //! award of the same emoji by the same user ("has already been taken"), so exactly one replica
@@ -10,11 +11,12 @@
 //! remove its award) does not swallow the request: an award older than the lease whose holder
 //! started no pipeline — none of the agent project's triggered pipelines since the award carries
 //! this request's variables — is removed by id and awarded afresh. Only one retaker's new award
-//! can succeed, so the request still starts exactly once.
+//! can succeed, so the request still starts exactly once. GitLab's API does not show a
+//! pipeline's inputs, so a triggered pipeline started without variables (with inputs) in the
+//! lease window may be the holder's: the retaker stands down rather than risk a second run.
 //!
 //! Every call runs against the delivery's deadline: GitLab gives up after 10 s.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -25,6 +27,7 @@ use super::Config;
 use super::metrics::{FailureStage, Metrics};
 use super::route::{AwardTarget, Work};
 use crate::gitlab::{self, AwardEmoji, AwardOutcome, Awardable, Client, Noteable};
+use crate::trigger::TriggerWith;
 
 /// The emoji that says "seen, on it".
 pub const ACK_EMOJI: &str = "eyes";
@@ -40,11 +43,17 @@ pub struct PipelineTarget {
     pub project_id: u64,
     pub git_ref: String,
     pub trigger_token: SecretString,
+    /// Inputs, or variables for GitLab before 18.1.
+    pub with: TriggerWith,
 }
 
 impl std::fmt::Debug for PipelineTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PipelineTarget").field("project_id", &self.project_id).field("git_ref", &self.git_ref).finish()
+        f.debug_struct("PipelineTarget")
+            .field("project_id", &self.project_id)
+            .field("git_ref", &self.git_ref)
+            .field("with", &self.with)
+            .finish()
     }
 }
 
@@ -128,12 +137,11 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
         }
     }
 
-    let variables: BTreeMap<String, String> =
-        work.variables().into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
     let pipeline = &config.pipeline;
+    let parameters = work.trigger.parameters(pipeline.with);
     let result = within(
         deadline,
-        gitlab.trigger_pipeline(pipeline.project_id, &pipeline.trigger_token, &pipeline.git_ref, &variables),
+        gitlab.trigger_pipeline(pipeline.project_id, &pipeline.trigger_token, &pipeline.git_ref, &parameters),
     )
     .await;
     let failure = match result {
@@ -222,6 +230,10 @@ async fn pipeline_started(
             break;
         }
         let variables = gitlab.pipeline_variables(pipeline.project_id, candidate.id).await?;
+        if variables.is_empty() && pipeline.with == TriggerWith::Inputs {
+            // Started with inputs, which the API does not show: it may be the holder's.
+            return Ok(true);
+        }
         let carries = |(name, value): &(&str, String)| {
             variables.iter().any(|variable| variable.key == *name && variable.value == *value)
         };

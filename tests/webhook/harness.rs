@@ -235,8 +235,10 @@ pub(crate) async fn try_deliver(client: &reqwest::Client, url: &str, delivery: &
     Ok(Answer { status, body })
 }
 
-/// The variables of every trigger call the fake GitLab accepted, in order. Each must have come
-/// to the agent project on `PIPELINE_REF`.
+/// The trigger contract of every trigger call the fake GitLab accepted, in order, named by the
+/// variables the job reads: sent as inputs (their lowercase names) or, with
+/// `PIPELINE_TRIGGER_WITH=variables`, as variables, never both. Each must have come to the agent
+/// project on `PIPELINE_REF`.
 pub(crate) fn triggered(fake: &FakeGitLab) -> Vec<BTreeMap<String, String>> {
     let agent_project = fake.project_id(AGENT_PROJECT);
     fake.trigger_calls()
@@ -247,7 +249,9 @@ pub(crate) fn triggered(fake: &FakeGitLab) -> Vec<BTreeMap<String, String>> {
                 (agent_project, "main"),
                 "the agent project's pipeline"
             );
-            call.variables.into_iter().collect()
+            assert!(call.inputs.is_empty() || call.variables.is_empty(), "inputs and variables at once: {call:?}");
+            let inputs = call.inputs.into_iter().map(|(name, value)| (name.to_ascii_uppercase(), value));
+            inputs.chain(call.variables).collect()
         })
         .collect()
 }

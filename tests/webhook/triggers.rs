@@ -1,10 +1,12 @@
-//! What each kind of request starts, with the exact trigger variables GitLab received, and the
-//! safety rules around it: actors, access levels, duplicates, replicas and GitLab failures.
+//! What each kind of request starts, with the exact trigger contract GitLab received (as
+//! pipeline inputs, or as variables on GitLab before 18.1), and the safety rules around it:
+//! actors, access levels, duplicates, replicas and GitLab failures.
 
 use copilot_runner_testkit::fake_gitlab::{AGENT, Fault};
 
 use super::harness::{
-    Delivery, Instance, WIDGETS, deliver, issue_note, merge_request, mr_note, note_awards, rig, triggered, vars,
+    AGENT_PROJECT, Delivery, Instance, WIDGETS, deliver, issue_note, merge_request, mr_note, note_awards, rig,
+    triggered, vars,
 };
 use super::payloads;
 
@@ -24,6 +26,36 @@ async fn agent_added_as_assignee_triggers_issue_assignee() {
         ])]
     );
     assert_eq!(fake.issue_awards(WIDGETS, 1), [("eyes".to_owned(), AGENT.to_owned())], "👀 on the issue");
+}
+
+#[tokio::test]
+async fn the_trigger_travels_as_pipeline_inputs_and_as_variables_only_when_told() {
+    let (fake, service) = rig().await;
+    let payload = payloads::issue_assignees(&fake, "alice", 1, &["dave"], &["dave", AGENT]);
+    let answer = deliver(&service.url, &Delivery::new("Issue Hook", &payload)).await;
+    assert_eq!((answer.status, answer.outcome()), (200, "triggered"), "{:?}", answer.body);
+    let project = fake.project_id(WIDGETS).to_string();
+    let calls = fake.trigger_calls();
+    let inputs: Vec<(&str, &str)> = calls[0].inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        inputs,
+        [("target_issue_iid", "1"), ("target_project_id", project.as_str()), ("trigger_type", "issue_assignee")]
+    );
+    assert!(calls[0].variables.is_empty(), "no pipeline variables: the agent project refuses them");
+    let sent = fake.requests_to("POST /projects/*/trigger/pipeline");
+    assert!(sent[0].body.contains("inputs%5Btrigger_type%5D=issue_assignee"), "form data: {}", sent[0].body);
+
+    // GitLab before 18.1: the same names as variables, which the project must then allow.
+    fake.set_pipeline_variables_role(AGENT_PROJECT, "developer");
+    let fallback = Instance::start_with(&fake, &[("PIPELINE_TRIGGER_WITH", "variables".to_owned())], |_| {}).await;
+    let text = "@copilot-agent add a doc comment";
+    let note = issue_note(&fake, "alice", 1, text);
+    let delivery = Delivery::new("Note Hook", &payloads::issue_note(&fake, "alice", 1, note, text));
+    let answer = deliver(&fallback.url, &delivery).await;
+    assert_eq!((answer.status, answer.outcome()), (200, "triggered"), "{:?}", answer.body);
+    let calls = fake.trigger_calls();
+    assert!(calls[1].inputs.is_empty(), "{:?}", calls[1]);
+    assert!(calls[1].variables.contains(&("TRIGGER_TYPE".to_owned(), "issue_note".to_owned())), "{:?}", calls[1]);
 }
 
 #[tokio::test]

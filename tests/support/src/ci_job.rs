@@ -3,6 +3,8 @@
 //! token), pointed at the fake GitLab and at the real Copilot CLI talking to the mock model.
 //!
 //! Every workflow's end-to-end tests build their job here, so they all run the binary the same way.
+//! The job belongs to a pipeline the fake started in the agent project (`CI_SERVER_URL`,
+//! `CI_PROJECT_ID`, `CI_PIPELINE_ID`), whose variables `run` checks before it starts.
 #![expect(clippy::disallowed_methods, reason = "the rig runs the built binary as a child process")]
 
 use std::path::{Path, PathBuf};
@@ -11,6 +13,9 @@ use std::process::Output;
 use crate::FakeGitLab;
 use crate::copilot_cli;
 use crate::mock_model::{MockModel, Reply, Rule, Script};
+
+/// The agent project of the standard seed, whose triggered pipeline the job belongs to.
+pub const AGENT_PROJECT: &str = "acme/copilot-agent";
 
 /// The pipeline the job pretends to belong to; notes link to it.
 pub const PIPELINE_URL: &str = "https://gitlab.example.com/agent/-/pipelines/77";
@@ -57,6 +62,15 @@ impl CiJob {
             .set("COPILOT_STAGE_TIMEOUT", "120")
             .set("GITLAB_API_BASE", gitlab.url())
             .set("GITLAB_TOKEN", gitlab.agent_token());
+        // The job's own pipeline: triggered in the agent project without variables, as the
+        // webhook service starts it with inputs; `run` reads its variables before anything else.
+        let pipeline = gitlab
+            .start_triggered_pipeline(AGENT_PROJECT, &[], &[])
+            .await
+            .expect("the fake GitLab starts the agent project's pipeline");
+        job.set("CI_SERVER_URL", gitlab.url())
+            .set("CI_PROJECT_ID", gitlab.project_id(AGENT_PROJECT).to_string())
+            .set("CI_PIPELINE_ID", pipeline.to_string());
         job
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::ci_job::add_one_file_script;
+use crate::ci_job::{AGENT_PROJECT, add_one_file_script};
 use crate::fake_gitlab::{AGENT, NoteSeed, Seed};
 
 /// The project whose issue the agent is assigned in [`assigned_issue_seed_file`].
@@ -103,6 +103,40 @@ impl World {
     pub fn token(&self, user: &str) -> String {
         self.0["users"][user]["token"].as_str().expect("a seeded user's token").to_owned()
     }
+
+    /// The id of the agent project ([`AGENT_PROJECT`]).
+    pub fn agent_project_id(&self) -> u64 {
+        self.0["projects"][AGENT_PROJECT]["id"].as_u64().expect("the agent project's id")
+    }
+
+    /// Sets the agent project's "minimum role to use pipeline variables" as its owner (maria)
+    /// does in its CI/CD settings.
+    pub fn set_pipeline_variables_role(&self, role: &str) {
+        let url = format!("{}/projects/{}", self.api_url(), self.agent_project_id());
+        let form = [("ci_pipeline_variables_minimum_override_role".to_owned(), role.to_owned())];
+        let (status, project) = api_send(reqwest::Method::PUT, &url, Some(&self.token("maria")), Some(&form));
+        assert_eq!(status, 200, "the setting was not changed: {project}");
+    }
+
+    /// The agent project's trigger token.
+    pub fn agent_trigger_token(&self) -> String {
+        self.0["projects"][AGENT_PROJECT]["trigger_tokens"][0]
+            .as_str()
+            .expect("the agent project's trigger token")
+            .to_owned()
+    }
+
+    /// Starts the agent project's pipeline on `main` through the trigger API with its trigger
+    /// token and the given form `fields` (`inputs[name]`, `variables[NAME]`); returns the
+    /// pipeline's id. The variables it was started with are what `run` checks.
+    pub fn trigger_agent_pipeline(&self, fields: &[(String, String)]) -> u64 {
+        let mut form = vec![("token".to_owned(), self.agent_trigger_token()), ("ref".to_owned(), "main".to_owned())];
+        form.extend(fields.iter().cloned());
+        let url = format!("{}/projects/{}/trigger/pipeline", self.api_url(), self.agent_project_id());
+        let (status, pipeline) = api_send(reqwest::Method::POST, &url, None, Some(&form));
+        assert_eq!(status, 201, "the trigger API started no pipeline: {pipeline}");
+        pipeline["id"].as_u64().expect("the pipeline's id")
+    }
 }
 
 /// The world of an issue job, each server its own program: the fake GitLab with issue #1 of
@@ -147,12 +181,30 @@ impl IssueJobServers {
 /// `GET` on a standalone fake's REST API as `token`: the status and the JSON body (`null` when
 /// the body is not JSON).
 pub fn api_get(url: &str, token: &str) -> (u16, Value) {
+    api_send(reqwest::Method::GET, url, Some(token), None)
+}
+
+/// One request to a standalone fake's REST API, as `token` when given, with `form` fields when
+/// given: the status and the JSON body (`null` when the body is not JSON).
+fn api_send(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    form: Option<&[(String, String)]>,
+) -> (u16, Value) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     // Whichever caller came first installed it; the error only says one is there already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     runtime.block_on(async {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client");
-        let response = client.get(url).header("PRIVATE-TOKEN", token).send().await.expect("the fake GitLab answers");
+        let mut request = client.request(method, url);
+        if let Some(token) = token {
+            request = request.header("PRIVATE-TOKEN", token);
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let response = request.send().await.expect("the fake GitLab answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     })

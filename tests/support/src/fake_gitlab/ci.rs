@@ -72,6 +72,10 @@ pub struct CiScript {
     pub jobs: Vec<JobSpec>,
     /// First match wins; no match means [`Outcome::Succeed`].
     pub rules: Vec<CiRule>,
+    /// The inputs the configuration declares in its `spec:inputs` header (`None`: no header,
+    /// so the configuration takes no inputs).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
     /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`].
     #[serde(skip)]
     pub runs: BTreeMap<String, u32>,
@@ -83,6 +87,7 @@ impl Default for CiScript {
             enabled: true,
             jobs: vec![JobSpec::new("build", "build"), JobSpec::new("test", "test")],
             rules: Vec::new(),
+            inputs: None,
             runs: BTreeMap::new(),
         }
     }
@@ -119,6 +124,7 @@ pub struct PipelineStart {
     pub source: String,
     pub user_id: u64,
     pub variables: Vec<(String, String)>,
+    pub inputs: Vec<(String, String)>,
 }
 
 /// Creates a pipeline with the project's jobs and schedules its scripted outcome.
@@ -146,6 +152,7 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
         user_id: start.user_id,
         forced_status: None,
         variables: start.variables,
+        inputs: start.inputs,
         reads_until_done: reads,
         pending_outcome: Some(outcome),
         created_at: created.clone(),

@@ -41,6 +41,9 @@ pub struct Project {
     pub members: BTreeMap<u64, u32>,
     pub trigger_tokens: Vec<TriggerToken>,
     pub ci: CiScript,
+    /// "Minimum role to use pipeline variables" (`ci_pipeline_variables_minimum_override_role`):
+    /// `no_one_allowed`, `developer`, `maintainer` or `owner`.
+    pub pipeline_variables_minimum_role: String,
     pub next_issue_iid: u64,
     pub next_mr_iid: u64,
     pub next_pipeline_iid: u64,
@@ -208,6 +211,8 @@ pub struct Pipeline {
     /// Set when a test forces the status; otherwise derived from the jobs.
     pub forced_status: Option<String>,
     pub variables: Vec<(String, String)>,
+    /// Pipeline inputs it was started with (GitLab's API does not show them).
+    pub inputs: Vec<(String, String)>,
     /// How many more reads report `running` before the scripted outcome shows.
     pub reads_until_done: u32,
     /// The outcome applied once `reads_until_done` reaches zero.
@@ -248,6 +253,7 @@ pub struct TriggerCall {
     pub project_id: u64,
     pub git_ref: String,
     pub variables: Vec<(String, String)>,
+    pub inputs: Vec<(String, String)>,
     pub pipeline_id: u64,
 }
 

@@ -55,6 +55,7 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
                     source: "push".to_owned(),
                     user_id,
                     variables: Vec::new(),
+                    inputs: Vec::new(),
                 },
             );
         }

@@ -94,6 +94,7 @@ impl FakeGitLab {
             members,
             trigger_tokens,
             ci: seed.ci.clone().unwrap_or_default(),
+            pipeline_variables_minimum_role: seed.pipeline_variables_minimum_role.clone(),
             next_issue_iid: 1,
             next_mr_iid: 1,
             next_pipeline_iid: 1,
@@ -230,6 +231,47 @@ impl FakeGitLab {
         let project_id = self.project_id(project);
         if let Some(p) = self.shared.state().project_mut(project_id) {
             p.ci = script;
+        }
+    }
+
+    /// Starts a pipeline on the project's default branch as its first trigger token starts one
+    /// (`source: trigger`, run as the token's owner), with `inputs` and `variables` taken as
+    /// given; returns its id. For a job that needs its own pipeline (`CI_PIPELINE_ID`).
+    pub async fn start_triggered_pipeline(
+        &self,
+        project: &str,
+        inputs: &[(&str, &str)],
+        variables: &[(&str, &str)],
+    ) -> anyhow::Result<u64> {
+        let stored = self.project(project);
+        let owner =
+            stored.trigger_tokens.first().map(|token| token.owner_id).context("the project has no trigger token")?;
+        let sha =
+            self.branch_head(project, &stored.default_branch).await.context("the default branch has no commit")?;
+        let pairs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut state = self.shared.state();
+        ci::create_pipeline(
+            &mut state,
+            ci::PipelineStart {
+                project_id: stored.id,
+                git_ref: stored.default_branch.clone(),
+                sha,
+                before_sha: "0".repeat(40),
+                source: "trigger".to_owned(),
+                user_id: owner,
+                variables: pairs(variables),
+                inputs: pairs(inputs),
+            },
+        )
+        .context("the project has CI disabled")
+    }
+
+    /// Sets the project's "minimum role to use pipeline variables" (`no_one_allowed`,
+    /// `developer`, `maintainer`, `owner`), as a maintainer does in its CI/CD settings.
+    pub fn set_pipeline_variables_role(&self, project: &str, role: &str) {
+        let project_id = self.project_id(project);
+        if let Some(p) = self.shared.state().project_mut(project_id) {
+            p.pipeline_variables_minimum_role = role.to_owned();
         }
     }
 

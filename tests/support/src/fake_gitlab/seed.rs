@@ -12,6 +12,18 @@ use super::model::access;
 /// The agent's username in the standard seed.
 pub const AGENT: &str = "copilot-agent";
 
+/// The pipeline inputs of the agent project's CI configuration: the trigger contract.
+pub const AGENT_PROJECT_INPUTS: [&str; 8] = [
+    "trigger_type",
+    "target_project_id",
+    "target_issue_iid",
+    "target_mr_iid",
+    "target_note_id",
+    "target_pipeline_id",
+    "source_branch",
+    "target_branch",
+];
+
 /// The token the fake issues for a seeded user without an explicit one.
 pub fn default_token(username: &str) -> String {
     format!("glpat-fake-{username}")
@@ -89,6 +101,13 @@ pub struct ProjectSeed {
     pub triggers: Vec<TriggerSeed>,
     #[serde(default)]
     pub ci: Option<CiScript>,
+    /// "Minimum role to use pipeline variables"; GitLab's default for an existing project.
+    #[serde(default = "default_variables_role")]
+    pub pipeline_variables_minimum_role: String,
+}
+
+fn default_variables_role() -> String {
+    "developer".to_owned()
 }
 
 fn default_branch() -> String {
@@ -106,6 +125,7 @@ impl ProjectSeed {
             notes: Vec::new(),
             triggers: Vec::new(),
             ci: None,
+            pipeline_variables_minimum_role: default_variables_role(),
         }
     }
 }
@@ -120,6 +140,9 @@ const LIB_RS: &str = "//! Widgets.\n\npub fn add(a: i32, b: i32) -> i32 {\n    a
 
 const CARGO_TOML: &str = "[package]\nname = \"widgets\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n";
 
+/// The agent project's `.gitlab-ci.yml`: its `spec:inputs` header declares [`AGENT_PROJECT_INPUTS`].
+const AGENT_PROJECT_CI: &str = "spec:\n  inputs:\n    trigger_type: {default: ''}\n    target_project_id: {default: ''}\n    target_issue_iid: {default: ''}\n    target_mr_iid: {default: ''}\n    target_note_id: {default: ''}\n    target_pipeline_id: {default: ''}\n    source_branch: {default: ''}\n    target_branch: {default: ''}\n---\ncopilot:\n  script: copilot-runner run\n";
+
 const GITLAB_CI: &str = "stages: [build, test]\n\nbuild:\n  stage: build\n  script: cargo build\n\ntest:\n  stage: test\n  script: cargo test\n";
 
 impl Seed {
@@ -130,7 +153,9 @@ impl Seed {
     /// - `acme/widgets` (a small Rust crate, `main`), issue #1 by alice assigned to the agent,
     ///   trigger token `glptt-fake-widgets` owned by maria;
     /// - `acme/copilot-agent` (the agent project the webhook triggers), trigger token
-    ///   `glptt-fake-agent` owned by the agent, which is its maintainer.
+    ///   `glptt-fake-agent` owned by the agent, which is its maintainer; its CI configuration
+    ///   declares the trigger contract as `spec:inputs` and it refuses pipeline variables
+    ///   (`no_one_allowed`).
     pub fn standard() -> Self {
         let users = vec![
             UserSeed { name: Some("Copilot Agent".into()), ..UserSeed::new(AGENT) },
@@ -168,12 +193,15 @@ impl Seed {
         };
         let agent_project = ProjectSeed {
             members: BTreeMap::from([(AGENT.to_owned(), access::MAINTAINER), ("maria".to_owned(), access::OWNER)]),
-            files: BTreeMap::from([(
-                ".gitlab-ci.yml".to_owned(),
-                "copilot:\n  script: copilot-runner run\n".to_owned(),
-            )]),
+            files: BTreeMap::from([(".gitlab-ci.yml".to_owned(), AGENT_PROJECT_CI.to_owned())]),
             triggers: vec![TriggerSeed { token: "glptt-fake-agent".to_owned(), owner: AGENT.to_owned() }],
-            ci: Some(CiScript { jobs: vec![super::ci::JobSpec::new("copilot", "run")], ..CiScript::default() }),
+            // Triggers pass inputs, so nobody needs pipeline variables.
+            pipeline_variables_minimum_role: "no_one_allowed".to_owned(),
+            ci: Some(CiScript {
+                jobs: vec![super::ci::JobSpec::new("copilot", "run")],
+                inputs: Some(AGENT_PROJECT_INPUTS.iter().map(|name| (*name).to_owned()).collect()),
+                ..CiScript::default()
+            }),
             ..ProjectSeed::new("acme/copilot-agent")
         };
         Self { users, projects: vec![widgets, agent_project] }

@@ -34,7 +34,7 @@ pub fn router(shared: Api) -> Router {
     Router::new()
         .route("/api/v4/user", get(projects::current_user))
         .route("/api/v4/users/{user_id}", get(projects::get_user))
-        .route(p, get(projects::get_project))
+        .route(p, get(projects::get_project).put(projects::update_project))
         .route(&format!("{p}/members/all/{{user_id}}"), get(projects::get_member))
         .route(&format!("{p}/members/{{user_id}}"), get(projects::get_member))
         .route(&format!("{p}/issues"), get(projects::list_issues))

@@ -1,8 +1,10 @@
 //! Pipelines and jobs: list (by ref, sha, status, source, `updated_after`; for an MR), get,
 //! the variables a pipeline was started with, latest, create,
 //! cancel, retry; jobs with `include_retried` and `scope[]`, job get/retry/cancel and the
-//! plain-text trace (streamed); the trigger API (`token` from form or query, variables
-//! recorded, `source: trigger`) and the trigger list.
+//! plain-text trace (streamed); the trigger API (`token` from form or query, `source:
+//! trigger`; inputs and variables recorded, inputs the CI configuration does not declare
+//! refused, variables refused below the project's "minimum role to use pipeline variables") and
+//! the trigger list.
 
 use std::collections::BTreeMap;
 
@@ -135,6 +137,7 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
         .await
         .ok_or_else(|| ApiError::bad_request("Reference not found"))?;
     let variables = input.params.string_map("variables");
+    let inputs = checked_inputs(&project, &input)?;
     let pipeline_id = {
         let mut state = api.state();
         ci::create_pipeline(
@@ -147,6 +150,7 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
                 source: "api".to_owned(),
                 user_id: user.id,
                 variables,
+                inputs,
             },
         )
         .ok_or_else(|| ApiError::bad_request("Missing CI config file"))?
@@ -286,6 +290,10 @@ pub async fn trigger(State(api): State<Api>, Path(id): Path<String>, input: Inpu
         }
     };
     let variables = input.params.string_map("variables");
+    let inputs = checked_inputs(&project, &input)?;
+    if !variables.is_empty() && !may_pass_variables(&project, project.access_of(owner_id)) {
+        return Err(not_created("Insufficient permissions to set pipeline variables"));
+    }
     let mut state = api.state();
     let pipeline_id = ci::create_pipeline(
         &mut state,
@@ -297,11 +305,42 @@ pub async fn trigger(State(api): State<Api>, Path(id): Path<String>, input: Inpu
             source: "trigger".to_owned(),
             user_id: owner_id,
             variables: variables.clone(),
+            inputs: inputs.clone(),
         },
     )
     .ok_or_else(|| ApiError::bad_request("Missing CI config file"))?;
-    state.triggers.push(TriggerCall { project_id: project.id, git_ref, variables, pipeline_id });
+    state.triggers.push(TriggerCall { project_id: project.id, git_ref, variables, inputs, pipeline_id });
     created(state.pipeline(pipeline_id).map_or(Value::Null, |p| render::pipeline_detail(&state, p)))
+}
+
+/// The `inputs` of a pipeline request, refused as GitLab refuses them when the project's CI
+/// configuration does not declare them in its `spec:inputs` header.
+fn checked_inputs(project: &Project, input: &Input) -> Result<Vec<(String, String)>, ApiError> {
+    let inputs = input.params.string_map("inputs");
+    let declared = project.ci.inputs.as_deref().unwrap_or_default();
+    let unknown: Vec<&str> =
+        inputs.iter().map(|(name, _)| name.as_str()).filter(|name| !declared.iter().any(|d| d == name)).collect();
+    if unknown.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(not_created(&format!("unknown input arguments: {}", unknown.join(", "))))
+    }
+}
+
+/// A pipeline GitLab did not create, as the pipeline and trigger APIs report it.
+fn not_created(reason: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, json!({"message": {"base": [reason]}}))
+}
+
+/// Whether a user with `level` may pass pipeline variables under the project's "minimum role to
+/// use pipeline variables".
+fn may_pass_variables(project: &Project, level: u32) -> bool {
+    match project.pipeline_variables_minimum_role.as_str() {
+        "developer" => level >= access::DEVELOPER,
+        "maintainer" => level >= access::MAINTAINER,
+        "owner" => level >= access::OWNER,
+        _ => false,
+    }
 }
 
 pub async fn list_triggers(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {

@@ -27,10 +27,37 @@ pub async fn get_user(State(api): State<Api>, Path(user_id): Path<u64>, input: I
     ok(value)
 }
 
+/// `GET /projects/:id`; CI/CD settings such as `ci_pipeline_variables_minimum_override_role`
+/// only for Maintainers and above, as GitLab shows them.
 pub async fn get_project(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
-    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let (user, project) = project_access(&api, &input, &id, access::GUEST)?;
     let state = api.state();
-    ok(render::project(&state, &project))
+    let mut value = render::project(&state, &project);
+    if project.access_of(user.id) >= access::MAINTAINER
+        && let Value::Object(map) = &mut value
+    {
+        map.insert(
+            "ci_pipeline_variables_minimum_override_role".into(),
+            Value::String(project.pipeline_variables_minimum_role.clone()),
+        );
+    }
+    ok(value)
+}
+
+/// `PUT /projects/:id` for Maintainers and above: only `ci_pipeline_variables_minimum_override_role`.
+pub async fn update_project(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::MAINTAINER)?;
+    const ROLE: &str = "ci_pipeline_variables_minimum_override_role";
+    if let Some(role) = input.params.str(ROLE) {
+        if !["no_one_allowed", "developer", "maintainer", "owner"].contains(&role.as_str()) {
+            return Err(ApiError::invalid(&format!("{ROLE} does not have a valid value")));
+        }
+        let mut state = api.state();
+        if let Some(stored) = state.project_mut(project.id) {
+            stored.pipeline_variables_minimum_role = role;
+        }
+    }
+    get_project(State(api), Path(id), input).await
 }
 
 pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(String, u64)>, input: Input) -> ApiResult {
