@@ -279,7 +279,7 @@ pub struct Settings {
     pub pipeline_project_id: Option<u64>,
     pub pipeline_ref: String,
     /// How `serve` passes a trigger to the pipeline.
-    pub pipeline_trigger_with: crate::trigger::TriggerWith,
+    pub pipeline_trigger_with: TriggerWith,
     pub webhook_secret_token: Option<SecretString>,
     pub webhook_signing_secret: Option<SecretString>,
     /// Deliveries `serve` works on at once.
@@ -699,6 +699,29 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err("`true` or `false` (also 1/0, yes/no, on/off)".to_owned()),
+    }
+}
+
+/// How `serve` passes a trigger to the pipeline (`PIPELINE_TRIGGER_WITH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TriggerWith {
+    /// Pipeline inputs (GitLab 18.1 and later): typed, declared by the template, and they work
+    /// with the project setting that refuses pipeline variables.
+    #[default]
+    Inputs,
+    /// Pipeline variables: the fallback for GitLab before 18.1.
+    Variables,
+}
+
+impl std::str::FromStr for TriggerWith {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "inputs" => Ok(Self::Inputs),
+            "variables" => Ok(Self::Variables),
+            _ => Err("`inputs` (GitLab 18.1 and later) or `variables` (older GitLab)".to_owned()),
+        }
     }
 }
 

@@ -17,28 +17,7 @@ use crate::gitlab::TriggerParameters;
 
 pub mod guard;
 
-/// How `serve` passes a trigger to the pipeline (`PIPELINE_TRIGGER_WITH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TriggerWith {
-    /// Pipeline inputs (GitLab 18.1 and later): typed, declared by the template, and they work
-    /// with the project setting that refuses pipeline variables.
-    #[default]
-    Inputs,
-    /// Pipeline variables: the fallback for GitLab before 18.1.
-    Variables,
-}
-
-impl FromStr for TriggerWith {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim() {
-            "inputs" => Ok(Self::Inputs),
-            "variables" => Ok(Self::Variables),
-            _ => Err("`inputs` (GitLab 18.1 and later) or `variables` (older GitLab)".to_owned()),
-        }
-    }
-}
+pub use crate::config::TriggerWith;
 
 /// The pipeline input that carries a trigger variable: its name in lowercase.
 pub fn input_name(variable: &str) -> String {
