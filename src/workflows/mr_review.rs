@@ -9,6 +9,9 @@
 //! changed since → prompts within the byte budget, one per chunk of files → the agent's findings
 //! (validated, one retry) → each new finding inline at a position GitLab accepts, or in the
 //! summary → the Code Quality report → the summary note with the reviewed head's marker.
+//!
+//! A job reads the merge request's notes once and its versions once, at the top, and passes them
+//! down: who asked, the status note, the earlier review's head all come from the same read.
 
 use anyhow::Context as _;
 
@@ -38,12 +41,14 @@ const FINDINGS_FILE: &str = "findings.json";
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
-    let actor = review_requester(job, project_id, mr_iid).await?;
+    let notes = read_notes(job, project_id, mr_iid).await?;
+    let actor = review_requester(job, &notes);
     let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
         return Ok(Code::Done);
     };
     reporter.acknowledge(None).await.context("while acknowledging the request")?;
-    review(job, &mut reporter, project_id, &mr, None, actor.as_ref()).await
+    review_among(job, &mut reporter, project_id, &mr, Asked { request: None, actor: actor.as_ref(), notes: &notes })
+        .await
 }
 
 /// Reviews `mr` for a request the caller already checked and acknowledged (`request`: the
@@ -56,13 +61,51 @@ pub(super) async fn review(
     request: Option<&Note>,
     actor: Option<&UserBasic>,
 ) -> anyhow::Result<Code> {
+    let notes = read_notes(job, project_id, mr.iid).await?;
+    review_among(job, reporter, project_id, mr, Asked { request, actor, notes: &notes }).await
+}
+
+/// Who asked for a review, and the merge request's notes as the job read them.
+#[derive(Clone, Copy)]
+struct Asked<'n> {
+    /// The review-like note that asked, if one did.
+    request: Option<&'n Note>,
+    actor: Option<&'n UserBasic>,
+    /// Every note of the merge request, oldest first: read once per job.
+    notes: &'n [Note],
+}
+
+/// The merge request's notes, all pages: the one read of them in a review job.
+async fn read_notes(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<Note>> {
+    job.client
+        .notes(project_id, Noteable::MergeRequest(mr_iid))
+        .await
+        .context("while reading the merge request's notes")
+}
+
+async fn review_among(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    mr: &MergeRequest,
+    asked: Asked<'_>,
+) -> anyhow::Result<Code> {
+    let actor = asked.actor;
     if mr.state != "opened" {
         let note =
             UnsupportedNote { reason: UnsupportedReason::Closed, actor: actor.map(|a| Username::new(&a.username)) };
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
-    if head_already_reviewed(job, project_id, mr).await? {
+    let versions = job
+        .client
+        .merge_request_versions(project_id, mr.iid)
+        .await
+        .context("while reading the merge request's versions")?;
+    let latest = versions.first();
+    let previous_head = findings::previous_review_head(asked.notes, job.agent_user.id);
+    // Asking again without a new commit gets a short note instead of a second, empty summary.
+    if previous_head.is_some() && previous_head.as_deref() == latest.map(|version| version.head_commit_sha.as_str()) {
         // This job's pipeline still reports the open findings, or the widget would call them fixed.
         let posted = agent_findings(job, project_id, mr.iid).await?;
         write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
@@ -73,27 +116,21 @@ pub(super) async fn review(
         reporter.post(&note).await.context("while saying the head was already reviewed")?;
         return Ok(Code::Done);
     }
-    reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Review]).await?;
-    match review_steps(job, reporter, project_id, mr, request).await {
+    let requester = actor.map(|actor| actor.username.as_str());
+    reporter.start_among(requester, &[Step::Prepare, Step::Review], asked.notes).await?;
+    let read = Read { refs: latest.map(crate::gitlab::types::MergeRequestVersion::diff_refs), previous_head };
+    match review_steps(job, reporter, project_id, mr, asked.request, read).await {
         Ok(code) => Ok(code),
         Err(error) => fail(reporter, &error).await,
     }
 }
 
-/// Whether the agent's latest review summary names the merge request's current head: asking
-/// again without a new commit gets a short note instead of a second, empty summary.
-async fn head_already_reviewed(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<bool> {
-    let notes =
-        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
-    let Some(previous_head) = findings::previous_review_head(&notes, job.agent_user.id) else {
-        return Ok(false);
-    };
-    let versions = job
-        .client
-        .merge_request_versions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's versions")?;
-    Ok(versions.first().is_some_and(|version| version.head_commit_sha == previous_head))
+/// What the job read before the review steps: the latest version's SHAs and the head an earlier
+/// review summary names.
+struct Read {
+    /// `None` when GitLab has no diff version yet.
+    refs: Option<DiffRefs>,
+    previous_head: Option<String>,
 }
 
 /// The findings earlier reviews posted as discussions.
@@ -124,9 +161,10 @@ async fn review_steps(
     project_id: u64,
     mr: &MergeRequest,
     request: Option<&Note>,
+    read: Read,
 ) -> anyhow::Result<Code> {
     reporter.step(Step::Prepare, StepState::Running).await?;
-    let prepared = prepare(job, project_id, mr).await?;
+    let prepared = prepare(job, project_id, mr, read).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Review, StepState::Running).await?;
@@ -206,21 +244,13 @@ async fn review_steps(
     Ok(Code::Done)
 }
 
-/// Reads the version, the diffs, the earlier review and the checkout.
-async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<Prepared> {
-    let versions = job
-        .client
-        .merge_request_versions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's versions")?;
-    let version = versions.first().ok_or_else(|| anyhow::anyhow!("merge request !{} has no diff version", mr.iid))?;
-    let refs = version.diff_refs();
+/// Reads the diffs, the earlier findings and the checkout.
+async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> anyhow::Result<Prepared> {
+    let Read { refs, previous_head } = read;
+    let refs = refs.ok_or_else(|| anyhow::anyhow!("merge request !{} has no diff version", mr.iid))?;
     let mut files =
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
     let posted = agent_findings(job, project_id, mr.iid).await?;
-    let notes =
-        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
-    let previous_head = findings::previous_review_head(&notes, job.agent_user.id);
 
     let workspace = super::work::clone_project(job, project_id, None, Some(&mr.source_branch)).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
@@ -402,20 +432,15 @@ fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQual
 }
 
 /// Who added the agent as a reviewer: the author of the newest system note that says so.
-async fn review_requester(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Option<UserBasic>> {
-    let notes = job
-        .client
-        .notes(project_id, Noteable::MergeRequest(mr_iid))
-        .await
-        .context("while reading the merge request's notes")?;
+fn review_requester(job: &Job, notes: &[Note]) -> Option<UserBasic> {
     let mention = format!("@{}", job.agent_user.username);
-    Ok(notes
-        .into_iter()
+    notes
+        .iter()
         .rev()
         .filter(|note| {
             note.system
                 && note.body.starts_with("requested review from")
                 && super::issue::mentions(&note.body, &mention)
         })
-        .find_map(|note| note.author))
+        .find_map(|note| note.author.clone())
 }

@@ -7,6 +7,8 @@ mod incremental;
 mod languages;
 mod large;
 mod placement;
+mod reads;
+mod rerun;
 mod retry;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +63,21 @@ impl Rig {
         job.trigger(
             "mr_reviewer",
             &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_MR_IID", mr_iid.to_string())],
+        );
+        job
+    }
+
+    /// A job of this rig talking to `model`, triggered for `mr_note` by note `note_id` on `mr_iid`.
+    async fn note_job(&self, model: &MockModel, mr_iid: u64, note_id: u64) -> CiJob {
+        let mut job = self.job(model, mr_iid).await;
+        let project_id = self.gitlab.project_id(PROJECT);
+        job.trigger(
+            "mr_note",
+            &[
+                ("TARGET_PROJECT_ID", project_id.to_string()),
+                ("TARGET_MR_IID", mr_iid.to_string()),
+                ("TARGET_NOTE_ID", note_id.to_string()),
+            ],
         );
         job
     }
