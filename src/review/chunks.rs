@@ -8,7 +8,7 @@
 
 use crate::gitlab::types::FileDiff;
 use crate::prompts::message::{SkipKind, SkippedFileNote};
-use crate::prompts::stage::{ChangedFile, FileChange};
+use crate::prompts::stage::{ChangedFile, ChangedFiles, FileChange};
 use crate::untrusted::{MarkdownCodeSpan, UntrustedLine};
 
 use super::diff::FileMap;
@@ -144,8 +144,9 @@ pub fn chunk_diff_text(files: &[FileDiff], chunk: &Chunk) -> String {
 }
 
 /// The files of `maps` as the review prompt lists them, with their added and removed lines.
-pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> Vec<ChangedFile> {
-    maps.into_iter()
+pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> ChangedFiles {
+    let files = maps
+        .into_iter()
         .map(|file| ChangedFile {
             path: UntrustedLine::new(file.path()),
             change: if file.new_file {
@@ -160,7 +161,8 @@ pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> Vec<Cha
             added_lines: file.added_count(),
             removed_lines: file.removed_count(),
         })
-        .collect()
+        .collect();
+    ChangedFiles::new(files)
 }
 
 /// Packs every reviewable file of `files` into chunks within `limits`; each such file is in
@@ -312,7 +314,7 @@ mod tests {
         assert_eq!(map.file("a.rs").map(|f| f.added_count()), Some(2));
         let listed = changed_files(map.files());
         let listed: Vec<(&str, FileChange, u32, u32)> =
-            listed.iter().map(|f| (f.path.as_str(), f.change, f.added_lines, f.removed_lines)).collect();
+            listed.files().iter().map(|f| (f.path.as_str(), f.change, f.added_lines, f.removed_lines)).collect();
         assert_eq!(listed, [("a.rs", FileChange::Modified, 2, 2), ("b.rs", FileChange::Added, 1, 0)]);
     }
 }

@@ -371,7 +371,7 @@ async fn review_chunk(
             head_sha: prepared.refs.head_sha.clone(),
             since_sha: prepared.since.as_ref().map(|(sha, _)| sha.clone()),
             changed_files: chunks::changed_files(chunk_map.files()),
-            diff: UntrustedText::new(&diff, diff.len() + 1),
+            diff: UntrustedText::source(&diff, diff.len() + 1),
             known_findings: findings::known_findings(&prepared.posted),
             output_path: output.map(|path| path.display().to_string()).unwrap_or_default(),
         };
