@@ -303,6 +303,8 @@ pub enum SkipKind {
     Generated,
     /// Its diff is over the size limit (`bytes`, `limit`).
     TooLarge,
+    /// The file itself is over the size limit (`bytes`, `limit`).
+    FileTooLarge,
     /// Renamed or mode changed only.
     NoContentChange,
     /// Neither GitLab nor the checkout gave its diff.

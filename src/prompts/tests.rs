@@ -268,6 +268,12 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 bytes: Some(90_000),
                                 limit: Some(40_000),
                             },
+                            SkippedFileNote {
+                                path: MarkdownCodeSpan::new("data/dump.sql"),
+                                reason: SkipKind::FileTooLarge,
+                                bytes: Some(2_000_000),
+                                limit: Some(1_048_576),
+                            },
                         ],
                     },
                 )

@@ -28,6 +28,11 @@ impl Default for ChunkLimits {
     }
 }
 
+/// The largest changed file the review reads from the checkout (1 MiB). A larger one (a data
+/// dump, a bundled library) is skipped and named in the summary: the agent would have to read
+/// it to review it, and the runner counts its lines.
+pub const MAX_REVIEWED_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Why a changed file is not reviewed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SkipReason {
@@ -37,6 +42,9 @@ pub enum SkipReason {
     Generated,
     #[error("diff of {bytes} bytes is over the limit of {limit} bytes")]
     TooLarge { bytes: usize, limit: usize },
+    /// The file in the checkout is over [`MAX_REVIEWED_FILE_BYTES`], whatever its diff.
+    #[error("file of {bytes} bytes is over the limit of {limit} bytes")]
+    FileTooLarge { bytes: usize, limit: usize },
     #[error("renamed or mode changed only, no content change")]
     NoContentChange,
     #[error("GitLab did not include the diff (collapsed or too large)")]
@@ -52,6 +60,7 @@ impl SkippedFile {
             SkipReason::Binary => (SkipKind::Binary, None, None),
             SkipReason::Generated => (SkipKind::Generated, None, None),
             SkipReason::TooLarge { bytes, limit } => (SkipKind::TooLarge, Some(bytes), Some(limit)),
+            SkipReason::FileTooLarge { bytes, limit } => (SkipKind::FileTooLarge, Some(bytes), Some(limit)),
             SkipReason::NoContentChange => (SkipKind::NoContentChange, None, None),
             SkipReason::DiffUnavailable => (SkipKind::DiffUnavailable, None, None),
             SkipReason::InvalidFindings => (SkipKind::InvalidFindings, None, None),

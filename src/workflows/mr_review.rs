@@ -5,13 +5,16 @@
 //! The story: read the MR and who asked (the person who added the agent as a reviewer, or the
 //! author of a review-like note) → check their access → 👀 and the status note → the latest
 //! version's SHAs and every file's diff (a file GitLab left out is filled from the checkout's
-//! `git diff`) → the line map → when an earlier summary names a reviewed head, only the files
-//! changed since → prompts within the byte budget, one per chunk of files → the agent's findings
+//! `git diff`) → the line map, each file's length read from the checkout without following a
+//! symbolic link (a file over the size cap is skipped) → when an earlier summary names a reviewed
+//! head, only the files changed since → prompts within the byte budget, one per chunk of files → the agent's findings
 //! (validated, one retry) → each new finding inline at a position GitLab accepts, or in the
 //! summary → the Code Quality report → the summary note with the reviewed head's marker.
 //!
 //! A job reads the merge request's notes once and its versions once, at the top, and passes them
 //! down: who asked, the status note, the earlier review's head all come from the same read.
+
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -151,6 +154,8 @@ struct Prepared {
     /// The diff since the head an earlier review covered, when there was one and it is known.
     since: Option<(String, LineMap)>,
     posted: Vec<findings::PostedFinding>,
+    /// Changed files over [`chunks::MAX_REVIEWED_FILE_BYTES`] in the checkout.
+    too_large: Vec<SkippedFile>,
     workspace: crate::git::Workspace,
     project: crate::prompts::stage::ProjectContext,
 }
@@ -173,10 +178,10 @@ async fn review_steps(
     if review_artifacts.exists() {
         tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
     }
-    let candidates = reviewable_files(&prepared);
+    let (candidates, mut skipped) = reviewable_files(&prepared);
     let limits = chunk_limits(job.settings.review_prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
-    let mut skipped = plan.skipped.clone();
+    skipped.extend(plan.skipped.iter().cloned());
     tracing::info!(
         files = candidates.len(),
         chunks = plan.chunks.len(),
@@ -264,7 +269,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
         }
     }
     let mut map = LineMap::from_file_diffs(&files).context("while reading the merge request's diffs")?;
-    count_new_lines(&mut map, workspace.dir()).await;
+    let too_large = measure_checkout(&mut map, workspace.dir()).await;
 
     let since = match previous_head {
         Some(previous) if workspace.has_commit(&previous).await.unwrap_or(false) => {
@@ -283,41 +288,99 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     };
     let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
     let project = understood.prompt_context();
-    Ok(Prepared { refs, files, map, since, posted, workspace, project })
+    Ok(Prepared { refs, files, map, since, posted, too_large, workspace, project })
 }
 
-/// Records each file's length from the checkout, so unchanged lines after the last hunk can be
-/// commented on too.
-async fn count_new_lines(map: &mut LineMap, root: &std::path::Path) {
+/// Records each changed file's length from the checkout, so unchanged lines after the last hunk
+/// can be commented on too, and returns the files over [`chunks::MAX_REVIEWED_FILE_BYTES`], which
+/// the review skips. Nothing is read through a symbolic link: a link is one line, its target
+/// (which may be `/dev/zero` or a file outside the checkout), as git stores and diffs it.
+async fn measure_checkout(map: &mut LineMap, root: &Path) -> Vec<SkippedFile> {
     let paths: Vec<String> = map
         .files()
         .iter()
         .filter(|file| !file.deleted_file && !file.binary)
         .map(|file| file.new_path.clone())
         .collect();
+    let mut too_large = Vec::new();
     for path in paths {
-        let Ok(text) = tokio::fs::read(root.join(&path)).await else { continue };
-        let breaks = text.iter().filter(|byte| **byte == b'\n').count();
-        let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
-        let lines = u32::try_from(breaks + unterminated).unwrap_or(u32::MAX);
+        let lines = match checkout_file(root, &path).await {
+            Some(CheckoutFile::Link { target_empty }) => u32::from(!target_empty),
+            Some(CheckoutFile::Regular { bytes }) if bytes > chunks::MAX_REVIEWED_FILE_BYTES => {
+                let reason = SkipReason::FileTooLarge {
+                    bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+                    limit: usize::try_from(chunks::MAX_REVIEWED_FILE_BYTES).unwrap_or(usize::MAX),
+                };
+                too_large.push(SkippedFile { path, reason });
+                continue;
+            }
+            Some(CheckoutFile::Regular { .. }) => match count_lines(&root.join(&path)).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    tracing::warn!(%path, %error, "a changed file could not be read from the checkout");
+                    continue;
+                }
+            },
+            None => continue,
+        };
         if let Some(file) = map.file_mut(&path) {
             file.set_new_line_count(lines);
         }
     }
+    too_large
+}
+
+/// A changed file in the checkout, as `lstat` sees it.
+enum CheckoutFile {
+    Link { target_empty: bool },
+    Regular { bytes: u64 },
+}
+
+/// What `path` is in the checkout at `root`, without following a link; `None` for anything else
+/// (a folder, a submodule, a missing file, a path whose folders lead outside the checkout).
+async fn checkout_file(root: &Path, path: &str) -> Option<CheckoutFile> {
+    let full = root.join(path);
+    let root = tokio::fs::canonicalize(root).await.ok()?;
+    let folder = tokio::fs::canonicalize(full.parent()?).await.ok()?;
+    if !folder.starts_with(&root) {
+        tracing::warn!(%path, "a changed file's folder leads outside the checkout; not read");
+        return None;
+    }
+    let metadata = tokio::fs::symlink_metadata(&full).await.ok()?;
+    if metadata.file_type().is_symlink() {
+        let target = tokio::fs::read_link(&full).await.ok()?;
+        return Some(CheckoutFile::Link { target_empty: target.as_os_str().is_empty() });
+    }
+    metadata.is_file().then_some(CheckoutFile::Regular { bytes: metadata.len() })
+}
+
+/// The lines of a regular file, reading at most [`chunks::MAX_REVIEWED_FILE_BYTES`] of it.
+async fn count_lines(file: &Path) -> std::io::Result<u32> {
+    use tokio::io::AsyncReadExt as _;
+    let mut text = Vec::new();
+    tokio::fs::File::open(file).await?.take(chunks::MAX_REVIEWED_FILE_BYTES).read_to_end(&mut text).await?;
+    let breaks = text.iter().filter(|byte| **byte == b'\n').count();
+    let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
+    Ok(u32::try_from(breaks + unterminated).unwrap_or(u32::MAX))
 }
 
 /// The files this review reads: every changed file, or on a re-review those changed since the
-/// earlier reviewed head (the others were covered before).
-fn reviewable_files(prepared: &Prepared) -> Vec<FileDiff> {
-    match &prepared.since {
-        Some((_, since)) => prepared
-            .files
-            .iter()
-            .filter(|file| since.file(&file.new_path).is_some() || since.file(&file.old_path).is_some())
-            .cloned()
-            .collect(),
-        None => prepared.files.clone(),
+/// earlier reviewed head (the others were covered before), less those too large to read, which
+/// come back to be named in the summary.
+fn reviewable_files(prepared: &Prepared) -> (Vec<FileDiff>, Vec<SkippedFile>) {
+    let changed = prepared.files.iter().filter(|file| match &prepared.since {
+        Some((_, since)) => since.file(&file.new_path).is_some() || since.file(&file.old_path).is_some(),
+        None => true,
+    });
+    let mut skipped = Vec::new();
+    let mut files = Vec::new();
+    for file in changed {
+        match prepared.too_large.iter().find(|skip| skip.path == file.new_path) {
+            Some(skip) => skipped.push(skip.clone()),
+            None => files.push(file.clone()),
+        }
     }
+    (files, skipped)
 }
 
 /// The chunk limits for a prompt budget: a single file may take two thirds of it.

@@ -6,6 +6,7 @@
 mod incremental;
 mod languages;
 mod large;
+mod links;
 mod placement;
 mod reads;
 mod rerun;
@@ -137,6 +138,12 @@ impl Rig {
 /// A rule for prompts carrying `marker`: write `findings` to `path`, then finish.
 fn review_rule(marker: &str, path: &str, findings: &str) -> Rule {
     Rule::when(marker).then(Reply::create(path, findings)).then(Reply::text("Reviewed; findings written."))
+}
+
+/// A minor maintainability finding on new line `line` of `file`, as the agent writes it.
+fn finding(file: &str, line: u32, title: &str) -> serde_json::Value {
+    serde_json::json!({"file": file, "line": line, "side": "new", "severity": "minor", "category": "maintainability",
+           "title": title, "body": "Explained."})
 }
 
 /// Runs the job and insists it succeeded.

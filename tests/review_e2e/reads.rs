@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{NEW_LIB_RS, PROJECT, Rig, run_ok};
+use super::{NEW_LIB_RS, PROJECT, Rig, finding, run_ok};
 use copilot_runner_testkit::mock_model::MockModel;
 
 const NOTES: &str = "GET /projects/*/merge_requests/*/notes";
@@ -38,9 +38,7 @@ async fn a_review_job_reads_the_notes_once_and_the_versions_once() {
     for n in 0..105 {
         rig.gitlab.add_mr_note(PROJECT, mr_iid, "dave", &format!("Remark {n}."));
     }
-    let findings = json!([{"file": "src/lib.rs", "line": 8, "side": "new", "severity": "minor",
-        "category": "maintainability", "title": "The temporary is needless", "body": "Return it."}])
-    .to_string();
+    let findings = json!([finding("src/lib.rs", 8, "The temporary is needless")]).to_string();
     let model = MockModel::start(rig.script(&findings)).await.unwrap();
     let job = rig.job(&model, mr_iid).await;
 
