@@ -4,9 +4,18 @@
 //! The status note carries a hidden marker naming its subject (`issue-12`, `mr-34`, or
 //! `mr-34-note-56` for the work one note asked for); a re-run finds the note by that marker (only
 //! among the agent's own notes: anyone can type a marker) and edits it, so a retried job never
-//! posts a second status note, while a new request gets its own note next to it.
+//! posts a second status note, while a new request gets its own note next to it. The outcome
+//! note (final, failure, nothing changed) carries an outcome marker of the same subject, so a
+//! re-run edits it too: one outcome note per request, saying how the latest run ended.
+//!
+//! The reporter reads the subject's notes at most once, when the work starts
+//! ([`Reporter::start`]), or takes the notes the workflow already read
+//! ([`Reporter::start_among`]): the markers it looks for later are all among them.
 
 use crate::config::Language;
+use std::sync::Mutex;
+
+use crate::gitlab::types::Note;
 use crate::gitlab::{self, Awardable, Client, Noteable};
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{ChecklistItem, StatusNote, Step, StepState};
@@ -44,8 +53,13 @@ pub struct Reporter<'a> {
     pub target: Target,
     pub pipeline_url: Option<String>,
     pub job_url: Option<String>,
+    /// What the markers name: `issue-12`, `mr-34`, `mr-34-note-56`.
+    subject: String,
     status: StatusNote,
     status_note_id: Option<u64>,
+    /// The agent's own notes on the subject when the work started (id, body), plus the outcome
+    /// note this run posted: where an earlier outcome note is found.
+    earlier: Mutex<Vec<(u64, String)>>,
 }
 
 impl<'a> Reporter<'a> {
@@ -57,21 +71,34 @@ impl<'a> Reporter<'a> {
         pipeline_url: Option<String>,
         job_url: Option<String>,
     ) -> Self {
+        let subject = subject(target.on);
         let status = StatusNote {
-            marker: Marker::status(&subject(target.on)),
+            marker: Marker::status(&subject),
             requester: None,
             checklist: Vec::new(),
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
         };
-        Self { client, prompts, language, target, pipeline_url, job_url, status, status_note_id: None }
+        Self {
+            client,
+            prompts,
+            language,
+            target,
+            pipeline_url,
+            job_url,
+            subject,
+            status,
+            status_note_id: None,
+            earlier: Mutex::new(Vec::new()),
+        }
     }
 
     /// Makes the status note the one of the work note `note_id` asked for: a re-run of that
     /// request edits it again, another note on the same issue or MR gets its own. Call before
     /// [`Reporter::start`].
     pub fn for_note(&mut self, note_id: u64) {
-        self.status.marker = Marker::status(&format!("{}-note-{note_id}", subject(self.target.on)));
+        self.subject = format!("{}-note-{note_id}", subject(self.target.on));
+        self.status.marker = Marker::status(&self.subject);
     }
 
     /// Renders a message in the run's language.
@@ -94,20 +121,32 @@ impl<'a> Reporter<'a> {
     }
 
     /// Sets the checklist and posts the status note, or finds and edits the one an earlier run
-    /// of the same subject posted.
+    /// of the same subject posted. Reads the subject's notes; a workflow that has read them
+    /// already calls [`Reporter::start_among`] instead.
     pub async fn start(&mut self, requester: Option<&str>, steps: &[Step]) -> Result<(), ReportError> {
+        let notes = self.client.notes(self.target.project_id, self.target.on).await?;
+        self.start_among(requester, steps, &notes).await
+    }
+
+    /// [`Reporter::start`] with the subject's notes (all of them, oldest first) the caller read.
+    pub async fn start_among(
+        &mut self,
+        requester: Option<&str>,
+        steps: &[Step],
+        notes: &[Note],
+    ) -> Result<(), ReportError> {
         self.status.requester = requester.map(Username::new);
         self.status.checklist =
             steps.iter().map(|step| ChecklistItem { step: *step, state: StepState::Pending }).collect();
-        let notes = self.client.notes(self.target.project_id, self.target.on).await?;
-        self.status_note_id = notes
+        let own: Vec<(u64, String)> = notes
             .iter()
-            .rev()
-            .find(|note| {
-                note.author.as_ref().is_some_and(|author| author.id == self.target.agent_user_id)
-                    && self.status.marker.is_in(&note.body)
+            .filter(|note| {
+                !note.system && note.author.as_ref().is_some_and(|author| author.id == self.target.agent_user_id)
             })
-            .map(|note| note.id);
+            .map(|note| (note.id, note.body.clone()))
+            .collect();
+        self.status_note_id = own.iter().rev().find(|(_, body)| self.status.marker.is_in(body)).map(|(id, _)| *id);
+        *self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = own;
         self.publish().await
     }
 
@@ -148,10 +187,37 @@ impl<'a> Reporter<'a> {
         Ok(current)
     }
 
-    /// Posts a note (final, failure, refusal, …).
+    /// Posts a note (final, failure, refusal, …). An outcome note (see [`Message::is_outcome`])
+    /// edits the outcome note an earlier run of the same request posted, when the notes read at
+    /// [`Reporter::start`] hold one.
+    ///
+    /// [`Message::is_outcome`]: crate::prompts::message::Message::is_outcome
     pub async fn post(&self, context: &impl MessageContext) -> Result<u64, ReportError> {
-        let body = self.render(context)?;
-        Ok(self.client.create_note(self.target.project_id, self.target.on, &body).await?.id)
+        let mut body = self.render(context)?;
+        if !context.message().is_outcome() {
+            return Ok(self.client.create_note(self.target.project_id, self.target.on, &body).await?.id);
+        }
+        let marker = Marker::outcome(&self.subject);
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        body.push_str(marker.as_str());
+        let earlier = self.earlier_note(&marker);
+        let id = match earlier {
+            Some(id) => {
+                self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
+                id
+            }
+            None => self.client.create_note(self.target.project_id, self.target.on, &body).await?.id,
+        };
+        self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, body));
+        Ok(id)
+    }
+
+    /// The newest of the agent's known notes carrying `marker`.
+    fn earlier_note(&self, marker: &Marker) -> Option<u64> {
+        let earlier = self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        earlier.iter().rev().find(|(_, body)| marker.is_in(body)).map(|(id, _)| *id)
     }
 
     /// The status note's id once posted.

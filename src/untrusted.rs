@@ -1,13 +1,18 @@
 //! Text that people outside the runner wrote: issue bodies, notes, diffs, job traces.
 //!
 //! Such text reaches two audiences, and each needs its own protection. The model reads it inside
-//! a prompt, where hidden instructions (an HTML comment GitLab does not display, bidirectional
-//! overrides, zero-width or tag characters) could steer it: [`UntrustedText`] strips what a
-//! person reviewing the issue cannot see, bounds the length and fences the text as data.
+//! a prompt, where hidden instructions (an HTML comment GitLab does not display, a markdown
+//! reference comment, a collapsed `<details>` body or an element hidden by an attribute or a
+//! style, bidirectional overrides, zero-width or tag characters) could steer it: [`UntrustedText`]
+//! strips what a person reviewing the issue cannot see, bounds the length and fences the text as
+//! data. Text people read as source, not rendered (a diff), loses only the hidden characters:
+//! its reviewer sees every markup character, and removing markup there could hide code.
 //! GitLab renders what we post back: [`MarkdownText`] escapes text we quote in a comment so a
 //! title cannot close our formatting, open a link or mention `@all`.
 
 use serde::{Serialize, Serializer};
+
+mod markup;
 
 /// Characters kept from one untrusted text unless a caller asks for another bound.
 pub const DEFAULT_MAX_CHARS: usize = 20_000;
@@ -45,11 +50,20 @@ pub fn is_hidden_char(c: char) -> bool {
     ) || (c.is_control() && c != '\n' && c != '\t')
 }
 
-/// Removes hidden characters and HTML comments and normalises line endings to `\n`.
+/// Removes what GitLab's rendering hides: hidden characters, HTML comments, markdown reference
+/// comments, `<details>` bodies (their summary stays) and hidden HTML elements; normalises line
+/// endings to `\n`.
 ///
 /// Hidden characters go first, so one placed inside `<!--` cannot keep a comment from being
-/// recognised; a comment left open runs to the end of the text, as it does when GitLab renders it.
+/// recognised; a comment or hidden element left open runs to the end of the text, as it does
+/// when GitLab renders it.
 pub fn sanitize(text: &str) -> String {
+    markup::strip_hidden_markup(&strip_html_comments(&visible_chars(text)))
+}
+
+/// Removes hidden characters and normalises line endings to `\n`, and nothing else: for text
+/// shown as source.
+pub fn visible_chars(text: &str) -> String {
     let mut visible = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -63,7 +77,7 @@ pub fn sanitize(text: &str) -> String {
             c => visible.push(c),
         }
     }
-    strip_html_comments(&visible)
+    visible
 }
 
 /// Removes `<!-- … -->` comments, including the abrupt `<!-->` / `<!--->` forms, the `--!>`
@@ -125,6 +139,14 @@ impl UntrustedText {
     /// Cleans `raw` (see [`sanitize`]) and keeps at most `max_chars` characters of it.
     pub fn new(raw: &str, max_chars: usize) -> Self {
         let mut text = sanitize(raw);
+        let (kept_chars, total_chars) = bound(&mut text, max_chars);
+        Self { text, kept_chars, total_chars }
+    }
+
+    /// Text read as source rather than rendered (a diff): only hidden characters go (see
+    /// [`visible_chars`]), and at most `max_chars` characters are kept.
+    pub fn source(raw: &str, max_chars: usize) -> Self {
+        let mut text = visible_chars(raw);
         let (kept_chars, total_chars) = bound(&mut text, max_chars);
         Self { text, kept_chars, total_chars }
     }

@@ -15,6 +15,7 @@ use super::Stage;
 pub const STAGE_LINE_PREFIX: &str = "copilot-runner-stage: ";
 
 const STATUS_PREFIX: &str = "<!-- copilot-runner:status ";
+const OUTCOME_PREFIX: &str = "<!-- copilot-runner:outcome ";
 const REVIEW_PREFIX: &str = "<!-- copilot-runner:review head=";
 const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
 const PIPELINE_FIX_STATE_PREFIX: &str = "<!-- copilot-runner:pipeline-fix-state ";
@@ -44,6 +45,13 @@ impl Marker {
     /// `<!-- copilot-runner:status issue-12 -->`.
     pub fn status(subject: &str) -> Self {
         Self(format!("{STATUS_PREFIX}{}{SUFFIX}", token(subject)))
+    }
+
+    /// Marks the outcome note (final, failure, nothing changed) of the work about `subject`
+    /// (`issue-12`, `mr-34-note-56`): `<!-- copilot-runner:outcome issue-12 -->`. A re-run of the
+    /// same work edits that note instead of posting a second one.
+    pub fn outcome(subject: &str) -> Self {
+        Self(format!("{OUTCOME_PREFIX}{}{SUFFIX}", token(subject)))
     }
 
     /// Marks a review summary with the head it reviewed:

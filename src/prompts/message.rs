@@ -43,6 +43,12 @@ impl Message {
         Self::PipelineFixNote,
     ];
 
+    /// Whether the message tells how a piece of work ended: one such note per request, which a
+    /// re-run of the same request edits instead of posting another.
+    pub fn is_outcome(self) -> bool {
+        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote)
+    }
+
     /// The template stem.
     pub fn name(self) -> &'static str {
         match self {
@@ -320,6 +326,8 @@ pub enum SkipKind {
     Generated,
     /// Its diff is over the size limit (`bytes`, `limit`).
     TooLarge,
+    /// The file itself is over the size limit (`bytes`, `limit`).
+    FileTooLarge,
     /// Renamed or mode changed only.
     NoContentChange,
     /// Neither GitLab nor the checkout gave its diff.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::StageContext;
-use crate::untrusted::{UntrustedLine, UntrustedText};
+use crate::untrusted::{UntrustedLine, UntrustedText, one_line};
 
 /// A stage: one agent call with its own prompt template (`prompts/<lang>/<stage>`), the one
 /// name the planner, the stage runner, the status checklist and the artifacts use.
@@ -174,8 +174,58 @@ pub struct Workspace {
     pub repo_dir: String,
     /// A folder outside the repository for files the runner reads back (stage outputs).
     pub scratch_dir: String,
-    /// The branch the runner commits to.
+    /// The branch the runner commits to. A person may have named it: shown as one cleaned
+    /// line (see [`one_line`]), like every other name someone chose.
+    #[serde(serialize_with = "one_line_value")]
     pub branch: String,
+}
+
+/// Serializes a name someone chose as one cleaned, bounded line without backticks.
+fn one_line_value<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&one_line(value, crate::untrusted::LINE_MAX_CHARS))
+}
+
+/// The changed files of a merge request, shown to the model as one fenced data block: a path is
+/// text someone chose and could read as an instruction. Renders as nothing when empty.
+#[derive(Debug, Clone, Default)]
+pub struct ChangedFiles(Vec<ChangedFile>);
+
+impl ChangedFiles {
+    pub fn new(files: Vec<ChangedFile>) -> Self {
+        Self(files)
+    }
+
+    pub fn files(&self) -> &[ChangedFile] {
+        &self.0
+    }
+
+    /// One line per file, `path (change, +added -removed)`, inside the data fence.
+    pub fn fenced(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<String> = self
+            .0
+            .iter()
+            .map(|file| {
+                let change = match file.change {
+                    FileChange::Added => "added",
+                    FileChange::Modified => "modified",
+                    FileChange::Deleted => "deleted",
+                    FileChange::Renamed => "renamed",
+                };
+                format!("{} ({change}, +{} -{})", file.path.as_str(), file.added_lines, file.removed_lines)
+            })
+            .collect();
+        let text = lines.join("\n");
+        UntrustedText::source(&text, text.chars().count() + 1).fenced()
+    }
+}
+
+impl Serialize for ChangedFiles {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.fenced())
+    }
 }
 
 /// One changed file of a merge request diff.
@@ -249,7 +299,7 @@ pub struct ReviewPrompt {
     pub head_sha: String,
     /// The head an earlier review covered; only changes since then are to be reviewed.
     pub since_sha: Option<String>,
-    pub changed_files: Vec<ChangedFile>,
+    pub changed_files: ChangedFiles,
     /// The unified diff under review (bounded).
     pub diff: UntrustedText,
     pub known_findings: Vec<KnownFinding>,
@@ -295,7 +345,7 @@ pub struct PipelineFixPrompt {
     pub pipeline_url: String,
     pub failed_jobs: Vec<FailedJob>,
     /// The files the merge request changes.
-    pub changed_files: Vec<ChangedFile>,
+    pub changed_files: ChangedFiles,
     pub earlier_attempts: Vec<EarlierAttempt>,
 }
 

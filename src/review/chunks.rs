@@ -8,7 +8,7 @@
 
 use crate::gitlab::types::FileDiff;
 use crate::prompts::message::{SkipKind, SkippedFileNote};
-use crate::prompts::stage::{ChangedFile, FileChange};
+use crate::prompts::stage::{ChangedFile, ChangedFiles, FileChange};
 use crate::untrusted::{MarkdownCodeSpan, UntrustedLine};
 
 use super::diff::FileMap;
@@ -28,6 +28,11 @@ impl Default for ChunkLimits {
     }
 }
 
+/// The largest changed file the review reads from the checkout (1 MiB). A larger one (a data
+/// dump, a bundled library) is skipped and named in the summary: the agent would have to read
+/// it to review it, and the runner counts its lines.
+pub const MAX_REVIEWED_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Why a changed file is not reviewed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SkipReason {
@@ -37,6 +42,9 @@ pub enum SkipReason {
     Generated,
     #[error("diff of {bytes} bytes is over the limit of {limit} bytes")]
     TooLarge { bytes: usize, limit: usize },
+    /// The file in the checkout is over [`MAX_REVIEWED_FILE_BYTES`], whatever its diff.
+    #[error("file of {bytes} bytes is over the limit of {limit} bytes")]
+    FileTooLarge { bytes: usize, limit: usize },
     #[error("renamed or mode changed only, no content change")]
     NoContentChange,
     #[error("GitLab did not include the diff (collapsed or too large)")]
@@ -52,6 +60,7 @@ impl SkippedFile {
             SkipReason::Binary => (SkipKind::Binary, None, None),
             SkipReason::Generated => (SkipKind::Generated, None, None),
             SkipReason::TooLarge { bytes, limit } => (SkipKind::TooLarge, Some(bytes), Some(limit)),
+            SkipReason::FileTooLarge { bytes, limit } => (SkipKind::FileTooLarge, Some(bytes), Some(limit)),
             SkipReason::NoContentChange => (SkipKind::NoContentChange, None, None),
             SkipReason::DiffUnavailable => (SkipKind::DiffUnavailable, None, None),
             SkipReason::InvalidFindings => (SkipKind::InvalidFindings, None, None),
@@ -144,8 +153,9 @@ pub fn chunk_diff_text(files: &[FileDiff], chunk: &Chunk) -> String {
 }
 
 /// The files of `maps` as the review prompt lists them, with their added and removed lines.
-pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> Vec<ChangedFile> {
-    maps.into_iter()
+pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> ChangedFiles {
+    let files = maps
+        .into_iter()
         .map(|file| ChangedFile {
             path: UntrustedLine::new(file.path()),
             change: if file.new_file {
@@ -160,7 +170,8 @@ pub fn changed_files<'a>(maps: impl IntoIterator<Item = &'a FileMap>) -> Vec<Cha
             added_lines: file.added_count(),
             removed_lines: file.removed_count(),
         })
-        .collect()
+        .collect();
+    ChangedFiles::new(files)
 }
 
 /// Packs every reviewable file of `files` into chunks within `limits`; each such file is in
@@ -312,7 +323,7 @@ mod tests {
         assert_eq!(map.file("a.rs").map(|f| f.added_count()), Some(2));
         let listed = changed_files(map.files());
         let listed: Vec<(&str, FileChange, u32, u32)> =
-            listed.iter().map(|f| (f.path.as_str(), f.change, f.added_lines, f.removed_lines)).collect();
+            listed.files().iter().map(|f| (f.path.as_str(), f.change, f.added_lines, f.removed_lines)).collect();
         assert_eq!(listed, [("a.rs", FileChange::Modified, 2, 2), ("b.rs", FileChange::Added, 1, 0)]);
     }
 }

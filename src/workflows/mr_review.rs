@@ -5,10 +5,16 @@
 //! The story: read the MR and who asked (the person who added the agent as a reviewer, or the
 //! author of a review-like note) → check their access → 👀 and the status note → the latest
 //! version's SHAs and every file's diff (a file GitLab left out is filled from the checkout's
-//! `git diff`) → the line map → when an earlier summary names a reviewed head, only the files
-//! changed since → prompts within the byte budget, one per chunk of files → the agent's findings
+//! `git diff`) → the line map, each file's length read from the checkout without following a
+//! symbolic link (a file over the size cap is skipped) → when an earlier summary names a reviewed
+//! head, only the files changed since → prompts within the byte budget, one per chunk of files → the agent's findings
 //! (validated, one retry) → each new finding inline at a position GitLab accepts, or in the
 //! summary → the Code Quality report → the summary note with the reviewed head's marker.
+//!
+//! A job reads the merge request's notes once and its versions once, at the top, and passes them
+//! down: who asked, the status note, the earlier review's head all come from the same read.
+
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -39,12 +45,14 @@ const FINDINGS_FILE: &str = "findings.json";
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
-    let actor = review_requester(job, project_id, mr_iid).await?;
+    let notes = read_notes(job, project_id, mr_iid).await?;
+    let actor = review_requester(job, &notes);
     let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
         return Ok(Code::Done);
     };
     reporter.acknowledge(None).await.context("while acknowledging the request")?;
-    review(job, &mut reporter, project_id, &mr, None, actor.as_ref()).await
+    review_among(job, &mut reporter, project_id, &mr, Asked { request: None, actor: actor.as_ref(), notes: &notes })
+        .await
 }
 
 /// Reviews `mr` for a request the caller already checked and acknowledged (`request`: the
@@ -57,13 +65,51 @@ pub(super) async fn review(
     request: Option<&Note>,
     actor: Option<&UserBasic>,
 ) -> anyhow::Result<Code> {
+    let notes = read_notes(job, project_id, mr.iid).await?;
+    review_among(job, reporter, project_id, mr, Asked { request, actor, notes: &notes }).await
+}
+
+/// Who asked for a review, and the merge request's notes as the job read them.
+#[derive(Clone, Copy)]
+struct Asked<'n> {
+    /// The review-like note that asked, if one did.
+    request: Option<&'n Note>,
+    actor: Option<&'n UserBasic>,
+    /// Every note of the merge request, oldest first: read once per job.
+    notes: &'n [Note],
+}
+
+/// The merge request's notes, all pages: the one read of them in a review job.
+async fn read_notes(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<Note>> {
+    job.client
+        .notes(project_id, Noteable::MergeRequest(mr_iid))
+        .await
+        .context("while reading the merge request's notes")
+}
+
+async fn review_among(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    mr: &MergeRequest,
+    asked: Asked<'_>,
+) -> anyhow::Result<Code> {
+    let actor = asked.actor;
     if mr.state != "opened" {
         let note =
             UnsupportedNote { reason: UnsupportedReason::Closed, actor: actor.map(|a| Username::new(&a.username)) };
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
-    if head_already_reviewed(job, project_id, mr).await? {
+    let versions = job
+        .client
+        .merge_request_versions(project_id, mr.iid)
+        .await
+        .context("while reading the merge request's versions")?;
+    let latest = versions.first();
+    let previous_head = findings::previous_review_head(asked.notes, job.agent_user.id);
+    // Asking again without a new commit gets a short note instead of a second, empty summary.
+    if previous_head.is_some() && previous_head.as_deref() == latest.map(|version| version.head_commit_sha.as_str()) {
         // This job's pipeline still reports the open findings, or the widget would call them fixed.
         let posted = agent_findings(job, project_id, mr.iid).await?;
         write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
@@ -74,27 +120,21 @@ pub(super) async fn review(
         reporter.post(&note).await.context("while saying the head was already reviewed")?;
         return Ok(Code::Done);
     }
-    reporter.start(actor.map(|actor| actor.username.as_str()), &[Step::Prepare, Step::Stage(Stage::Review)]).await?;
-    match review_steps(job, reporter, project_id, mr, request).await {
+    let requester = actor.map(|actor| actor.username.as_str());
+    reporter.start_among(requester, &[Step::Prepare, Step::Stage(Stage::Review)], asked.notes).await?;
+    let read = Read { refs: latest.map(crate::gitlab::types::MergeRequestVersion::diff_refs), previous_head };
+    match review_steps(job, reporter, project_id, mr, asked.request, read).await {
         Ok(code) => Ok(code),
         Err(error) => fail(reporter, &error).await,
     }
 }
 
-/// Whether the agent's latest review summary names the merge request's current head: asking
-/// again without a new commit gets a short note instead of a second, empty summary.
-async fn head_already_reviewed(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<bool> {
-    let notes =
-        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
-    let Some(previous_head) = findings::previous_review_head(&notes, job.agent_user.id) else {
-        return Ok(false);
-    };
-    let versions = job
-        .client
-        .merge_request_versions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's versions")?;
-    Ok(versions.first().is_some_and(|version| version.head_commit_sha == previous_head))
+/// What the job read before the review steps: the latest version's SHAs and the head an earlier
+/// review summary names.
+struct Read {
+    /// `None` when GitLab has no diff version yet.
+    refs: Option<DiffRefs>,
+    previous_head: Option<String>,
 }
 
 /// The findings earlier reviews posted as discussions.
@@ -115,6 +155,8 @@ struct Prepared {
     /// The diff since the head an earlier review covered, when there was one and it is known.
     since: Option<(String, LineMap)>,
     posted: Vec<findings::PostedFinding>,
+    /// Changed files over [`chunks::MAX_REVIEWED_FILE_BYTES`] in the checkout.
+    too_large: Vec<SkippedFile>,
     workspace: crate::git::Workspace,
     project: crate::prompts::stage::ProjectContext,
 }
@@ -125,9 +167,10 @@ async fn review_steps(
     project_id: u64,
     mr: &MergeRequest,
     request: Option<&Note>,
+    read: Read,
 ) -> anyhow::Result<Code> {
     reporter.step(Step::Prepare, StepState::Running).await?;
-    let prepared = prepare(job, project_id, mr).await?;
+    let prepared = prepare(job, project_id, mr, read).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Stage(Stage::Review), StepState::Running).await?;
@@ -136,10 +179,10 @@ async fn review_steps(
     if review_artifacts.exists() {
         tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
     }
-    let candidates = reviewable_files(&prepared);
+    let (candidates, mut skipped) = reviewable_files(&prepared);
     let limits = chunk_limits(job.settings.review_prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
-    let mut skipped = plan.skipped.clone();
+    skipped.extend(plan.skipped.iter().cloned());
     tracing::info!(
         files = candidates.len(),
         chunks = plan.chunks.len(),
@@ -207,21 +250,13 @@ async fn review_steps(
     Ok(Code::Done)
 }
 
-/// Reads the version, the diffs, the earlier review and the checkout.
-async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<Prepared> {
-    let versions = job
-        .client
-        .merge_request_versions(project_id, mr.iid)
-        .await
-        .context("while reading the merge request's versions")?;
-    let version = versions.first().ok_or_else(|| anyhow::anyhow!("merge request !{} has no diff version", mr.iid))?;
-    let refs = version.diff_refs();
+/// Reads the diffs, the earlier findings and the checkout.
+async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> anyhow::Result<Prepared> {
+    let Read { refs, previous_head } = read;
+    let refs = refs.ok_or_else(|| anyhow::anyhow!("merge request !{} has no diff version", mr.iid))?;
     let mut files =
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
     let posted = agent_findings(job, project_id, mr.iid).await?;
-    let notes =
-        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
-    let previous_head = findings::previous_review_head(&notes, job.agent_user.id);
 
     let workspace = super::work::clone_project(job, project_id, None, Some(&mr.source_branch)).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
@@ -235,7 +270,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Resul
         }
     }
     let mut map = LineMap::from_file_diffs(&files).context("while reading the merge request's diffs")?;
-    count_new_lines(&mut map, workspace.dir()).await;
+    let too_large = measure_checkout(&mut map, workspace.dir()).await;
 
     let since = match previous_head {
         Some(previous) if workspace.has_commit(&previous).await.unwrap_or(false) => {
@@ -254,41 +289,99 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Resul
     };
     let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
     let project = understood.prompt_context();
-    Ok(Prepared { refs, files, map, since, posted, workspace, project })
+    Ok(Prepared { refs, files, map, since, posted, too_large, workspace, project })
 }
 
-/// Records each file's length from the checkout, so unchanged lines after the last hunk can be
-/// commented on too.
-async fn count_new_lines(map: &mut LineMap, root: &std::path::Path) {
+/// Records each changed file's length from the checkout, so unchanged lines after the last hunk
+/// can be commented on too, and returns the files over [`chunks::MAX_REVIEWED_FILE_BYTES`], which
+/// the review skips. Nothing is read through a symbolic link: a link is one line, its target
+/// (which may be `/dev/zero` or a file outside the checkout), as git stores and diffs it.
+async fn measure_checkout(map: &mut LineMap, root: &Path) -> Vec<SkippedFile> {
     let paths: Vec<String> = map
         .files()
         .iter()
         .filter(|file| !file.deleted_file && !file.binary)
         .map(|file| file.new_path.clone())
         .collect();
+    let mut too_large = Vec::new();
     for path in paths {
-        let Ok(text) = tokio::fs::read(root.join(&path)).await else { continue };
-        let breaks = text.iter().filter(|byte| **byte == b'\n').count();
-        let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
-        let lines = u32::try_from(breaks + unterminated).unwrap_or(u32::MAX);
+        let lines = match checkout_file(root, &path).await {
+            Some(CheckoutFile::Link { target_empty }) => u32::from(!target_empty),
+            Some(CheckoutFile::Regular { bytes }) if bytes > chunks::MAX_REVIEWED_FILE_BYTES => {
+                let reason = SkipReason::FileTooLarge {
+                    bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+                    limit: usize::try_from(chunks::MAX_REVIEWED_FILE_BYTES).unwrap_or(usize::MAX),
+                };
+                too_large.push(SkippedFile { path, reason });
+                continue;
+            }
+            Some(CheckoutFile::Regular { .. }) => match count_lines(&root.join(&path)).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    tracing::warn!(%path, %error, "a changed file could not be read from the checkout");
+                    continue;
+                }
+            },
+            None => continue,
+        };
         if let Some(file) = map.file_mut(&path) {
             file.set_new_line_count(lines);
         }
     }
+    too_large
+}
+
+/// A changed file in the checkout, as `lstat` sees it.
+enum CheckoutFile {
+    Link { target_empty: bool },
+    Regular { bytes: u64 },
+}
+
+/// What `path` is in the checkout at `root`, without following a link; `None` for anything else
+/// (a folder, a submodule, a missing file, a path whose folders lead outside the checkout).
+async fn checkout_file(root: &Path, path: &str) -> Option<CheckoutFile> {
+    let full = root.join(path);
+    let root = tokio::fs::canonicalize(root).await.ok()?;
+    let folder = tokio::fs::canonicalize(full.parent()?).await.ok()?;
+    if !folder.starts_with(&root) {
+        tracing::warn!(%path, "a changed file's folder leads outside the checkout; not read");
+        return None;
+    }
+    let metadata = tokio::fs::symlink_metadata(&full).await.ok()?;
+    if metadata.file_type().is_symlink() {
+        let target = tokio::fs::read_link(&full).await.ok()?;
+        return Some(CheckoutFile::Link { target_empty: target.as_os_str().is_empty() });
+    }
+    metadata.is_file().then_some(CheckoutFile::Regular { bytes: metadata.len() })
+}
+
+/// The lines of a regular file, reading at most [`chunks::MAX_REVIEWED_FILE_BYTES`] of it.
+async fn count_lines(file: &Path) -> std::io::Result<u32> {
+    use tokio::io::AsyncReadExt as _;
+    let mut text = Vec::new();
+    tokio::fs::File::open(file).await?.take(chunks::MAX_REVIEWED_FILE_BYTES).read_to_end(&mut text).await?;
+    let breaks = text.iter().filter(|byte| **byte == b'\n').count();
+    let unterminated = usize::from(!text.is_empty() && !text.ends_with(b"\n"));
+    Ok(u32::try_from(breaks + unterminated).unwrap_or(u32::MAX))
 }
 
 /// The files this review reads: every changed file, or on a re-review those changed since the
-/// earlier reviewed head (the others were covered before).
-fn reviewable_files(prepared: &Prepared) -> Vec<FileDiff> {
-    match &prepared.since {
-        Some((_, since)) => prepared
-            .files
-            .iter()
-            .filter(|file| since.file(&file.new_path).is_some() || since.file(&file.old_path).is_some())
-            .cloned()
-            .collect(),
-        None => prepared.files.clone(),
+/// earlier reviewed head (the others were covered before), less those too large to read, which
+/// come back to be named in the summary.
+fn reviewable_files(prepared: &Prepared) -> (Vec<FileDiff>, Vec<SkippedFile>) {
+    let changed = prepared.files.iter().filter(|file| match &prepared.since {
+        Some((_, since)) => since.file(&file.new_path).is_some() || since.file(&file.old_path).is_some(),
+        None => true,
+    });
+    let mut skipped = Vec::new();
+    let mut files = Vec::new();
+    for file in changed {
+        match prepared.too_large.iter().find(|skip| skip.path == file.new_path) {
+            Some(skip) => skipped.push(skip.clone()),
+            None => files.push(file.clone()),
+        }
     }
+    (files, skipped)
 }
 
 /// The chunk limits for a prompt budget: a single file may take two thirds of it.
@@ -342,7 +435,7 @@ async fn review_chunk(
             head_sha: prepared.refs.head_sha.clone(),
             since_sha: prepared.since.as_ref().map(|(sha, _)| sha.clone()),
             changed_files: chunks::changed_files(chunk_map.files()),
-            diff: UntrustedText::new(&diff, diff.len() + 1),
+            diff: UntrustedText::source(&diff, diff.len() + 1),
             known_findings: findings::known_findings(&prepared.posted),
             output_path: output.map(|path| path.display().to_string()).unwrap_or_default(),
         };
@@ -403,19 +496,14 @@ fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQual
 }
 
 /// Who added the agent as a reviewer: the author of the newest system note that says so.
-async fn review_requester(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Option<UserBasic>> {
-    let notes = job
-        .client
-        .notes(project_id, Noteable::MergeRequest(mr_iid))
-        .await
-        .context("while reading the merge request's notes")?;
-    Ok(notes
-        .into_iter()
+fn review_requester(job: &Job, notes: &[Note]) -> Option<UserBasic> {
+    notes
+        .iter()
         .rev()
         .filter(|note| {
             note.system
                 && note.body.starts_with("requested review from")
                 && crate::request::mention::mentions(&note.body, &job.agent_user.username)
         })
-        .find_map(|note| note.author))
+        .find_map(|note| note.author.clone())
 }

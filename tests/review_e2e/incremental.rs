@@ -3,16 +3,11 @@
 
 use serde_json::json;
 
-use super::{NEW_LIB_RS, Rig, review_prompts, review_rule, run_ok};
+use super::{NEW_LIB_RS, Rig, finding, review_prompts, review_rule, run_ok};
 use copilot_runner_testkit::mock_model::{MockModel, Script};
 
 const GREET_V1: &str = "pub fn greet() {}\n";
 const GREET_V2: &str = "pub fn greet() -> &'static str {\n    \"hello\"\n}\n";
-
-fn finding(file: &str, line: u32, title: &str) -> serde_json::Value {
-    json!({"file": file, "line": line, "side": "new", "severity": "minor", "category": "maintainability",
-           "title": title, "body": "Explained."})
-}
 
 #[tokio::test]
 async fn a_re_review_covers_only_the_new_commit_and_repeats_nothing() {

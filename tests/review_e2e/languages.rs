@@ -50,16 +50,7 @@ async fn a_review_note_starts_a_summary_only_review_when_inline_comments_are_off
     let mr_iid = rig.open_mr("feature/note", &[("src/lib.rs", Some(NEW_LIB_RS))]).await;
     let note_id = rig.gitlab.add_mr_note(PROJECT, mr_iid, "dave", "@copilot-agent review this please");
     let model = MockModel::start(rig.script(&findings())).await.unwrap();
-    let mut job = rig.job(&model, mr_iid).await;
-    let project_id = rig.gitlab.project_id(PROJECT);
-    job.trigger(
-        "mr_note",
-        &[
-            ("TARGET_PROJECT_ID", project_id.to_string()),
-            ("TARGET_MR_IID", mr_iid.to_string()),
-            ("TARGET_NOTE_ID", note_id.to_string()),
-        ],
-    );
+    let mut job = rig.note_job(&model, mr_iid, note_id).await;
     job.set("ENABLE_INLINE_REVIEW_COMMENTS", "false");
     run_ok(&job).await;
 

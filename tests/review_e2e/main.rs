@@ -6,7 +6,10 @@
 mod incremental;
 mod languages;
 mod large;
+mod links;
 mod placement;
+mod reads;
+mod rerun;
 mod retry;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +64,21 @@ impl Rig {
         job.trigger(
             "mr_reviewer",
             &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_MR_IID", mr_iid.to_string())],
+        );
+        job
+    }
+
+    /// A job of this rig talking to `model`, triggered for `mr_note` by note `note_id` on `mr_iid`.
+    async fn note_job(&self, model: &MockModel, mr_iid: u64, note_id: u64) -> CiJob {
+        let mut job = self.job(model, mr_iid).await;
+        let project_id = self.gitlab.project_id(PROJECT);
+        job.trigger(
+            "mr_note",
+            &[
+                ("TARGET_PROJECT_ID", project_id.to_string()),
+                ("TARGET_MR_IID", mr_iid.to_string()),
+                ("TARGET_NOTE_ID", note_id.to_string()),
+            ],
         );
         job
     }
@@ -120,6 +138,12 @@ impl Rig {
 /// A rule for prompts carrying `marker`: write `findings` to `path`, then finish.
 fn review_rule(marker: &str, path: &str, findings: &str) -> Rule {
     Rule::when(marker).then(Reply::create(path, findings)).then(Reply::text("Reviewed; findings written."))
+}
+
+/// A minor maintainability finding on new line `line` of `file`, as the agent writes it.
+fn finding(file: &str, line: u32, title: &str) -> serde_json::Value {
+    serde_json::json!({"file": file, "line": line, "side": "new", "severity": "minor", "category": "maintainability",
+           "title": title, "body": "Explained."})
 }
 
 /// Runs the job and insists it succeeded.

@@ -69,6 +69,11 @@ async fn assignment_opens_exactly_one_draft_mr_and_a_rerun_reuses_it() {
     assert_eq!(rig.gitlab.merge_requests(PROJECT).len(), 1);
     let notes = rig.agent_notes(rig.on_issue(iid));
     assert_eq!(status_notes(&notes).len(), 1, "{notes:#?}");
+    // The re-run edited the final note: one outcome note per request.
+    let finals: Vec<&String> =
+        notes.iter().filter(|body| body.contains(&format!("[!{}]({mr_url})", mrs[0].iid))).collect();
+    assert_eq!(finals.len(), 1, "{notes:#?}");
+    assert_eq!(rig.gitlab.requests_to("POST /projects/*/issues/*/notes").len(), 2, "no note posted by the re-run");
 }
 
 #[tokio::test]

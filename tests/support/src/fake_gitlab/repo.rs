@@ -68,11 +68,13 @@ pub struct CommitInfo {
     pub committed_date: String,
 }
 
-/// One file to write in a server-side commit; `content: None` deletes it.
+/// One file to write in a server-side commit; `content: None` deletes it. A symbolic link
+/// (`symlink`) holds its target as content, as git stores it (mode `120000`).
 #[derive(Debug, Clone)]
 pub struct FileChange {
     pub path: String,
     pub content: Option<String>,
+    pub symlink: bool,
 }
 
 /// A bare repository on disk.
@@ -164,7 +166,8 @@ impl Repo {
             match &change.content {
                 Some(content) => {
                     let blob = self.run(&["hash-object", "-w", "--stdin"], &envs, Some(content.as_bytes())).await?;
-                    let info = format!("100644,{},{}", blob.trim(), change.path);
+                    let mode = if change.symlink { "120000" } else { "100644" };
+                    let info = format!("{mode},{},{}", blob.trim(), change.path);
                     self.run(&["update-index", "--add", "--cacheinfo", &info], &envs, None).await?;
                 }
                 None => {

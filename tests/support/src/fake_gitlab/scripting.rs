@@ -57,7 +57,7 @@ impl FakeGitLab {
         let files: Vec<FileChange> = seed
             .files
             .iter()
-            .map(|(path, content)| FileChange { path: path.clone(), content: Some(content.clone()) })
+            .map(|(path, content)| FileChange { path: path.clone(), content: Some(content.clone()), symlink: false })
             .collect();
         Repo::create(
             dir.clone(),
@@ -203,13 +203,49 @@ impl FakeGitLab {
         message: &str,
         username: &str,
     ) -> anyhow::Result<String> {
+        let changes: Vec<FileChange> = files
+            .iter()
+            .map(|(path, content)| FileChange {
+                path: (*path).to_owned(),
+                content: content.map(str::to_owned),
+                symlink: false,
+            })
+            .collect();
+        self.push_changes(project, branch, changes, message, username).await
+    }
+
+    /// Like [`FakeGitLab::push_files`] for symbolic links: each `(path, target)` becomes a link
+    /// to `target`, which need not exist.
+    pub async fn push_symlinks(
+        &self,
+        project: &str,
+        branch: &str,
+        links: &[(&str, &str)],
+        message: &str,
+        username: &str,
+    ) -> anyhow::Result<String> {
+        let changes: Vec<FileChange> = links
+            .iter()
+            .map(|(path, target)| FileChange {
+                path: (*path).to_owned(),
+                content: Some((*target).to_owned()),
+                symlink: true,
+            })
+            .collect();
+        self.push_changes(project, branch, changes, message, username).await
+    }
+
+    async fn push_changes(
+        &self,
+        project: &str,
+        branch: &str,
+        changes: Vec<FileChange>,
+        message: &str,
+        username: &str,
+    ) -> anyhow::Result<String> {
         let project = self.project(project);
         let user = self.user(username);
         let repo = self.shared.repo_for(&project.path_with_namespace);
-        let changes: Vec<FileChange> = files
-            .iter()
-            .map(|(path, content)| FileChange { path: (*path).to_owned(), content: content.map(str::to_owned) })
-            .collect();
         let _guard = self.shared.push_lock.lock().await;
         let old = repo.rev_parse(&format!("refs/heads/{branch}")).await;
         let parent = match &old {
