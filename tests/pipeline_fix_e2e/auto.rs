@@ -8,7 +8,7 @@ use copilot_runner_testkit::ci_job::{CiJob, text};
 use copilot_runner_testkit::fake_gitlab::{IssueSeed, Noteable, Outcome};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
 
-use crate::rig::{FAILING_TRACE, PROJECT, on_branch};
+use super::rig::{FAILING_TRACE, PROJECT, on_branch};
 
 const ANALYSIS: &str = r#"{"summary": "Add a greeting file.", "relevant_files": ["greeting.txt"], "risks": [], "acceptance_criteria": ["greeting.txt exists"], "approach": "Create it."}"#;
 

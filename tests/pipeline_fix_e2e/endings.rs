@@ -6,7 +6,7 @@ use std::time::Duration;
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::fake_gitlab::Outcome;
 
-use crate::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
+use super::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
 
 #[tokio::test]
 async fn a_pipeline_waiting_on_a_manual_job_is_not_waited_for() {

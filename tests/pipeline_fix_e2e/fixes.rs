@@ -4,7 +4,7 @@
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::fake_gitlab::Outcome;
 
-use crate::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
+use super::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
 
 #[tokio::test]
 async fn a_failed_pipeline_is_fixed_in_one_attempt() {

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use copilot_runner_testkit::ci_job::text;
 
-use crate::rig::{PROJECT, Rig, files_below, greeting_script};
+use super::rig::{PROJECT, Rig, files_below, greeting_script};
 
 /// Formats the bytes of a git dir starts with: a pack, a pack index, an index, a commit graph.
 const GIT_MAGIC: &[&[u8]] = &[b"PACK", b"\xfftOc", b"DIRC", b"CGPH", b"MIDX"];

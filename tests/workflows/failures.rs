@@ -6,7 +6,7 @@ use copilot_runner_testkit::ci_job::{JOB_URL, text};
 use copilot_runner_testkit::fake_gitlab::Fault;
 use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
 
-use crate::rig::{ANALYSIS_STAGE, PROJECT, Rig, greeting_script, status_notes};
+use super::rig::{ANALYSIS_STAGE, PROJECT, Rig, greeting_script, status_notes};
 
 /// Runs an assignment that fails; asserts the failure was reported at `step`, that `error` is
 /// in the failure note and that no MR was opened. Returns the failure note.

@@ -6,7 +6,7 @@ use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::Reply;
 use copilot_runner_testkit::poisoned_git::Poison;
 
-use crate::rig::{PROJECT, Rig, implementation_script};
+use super::rig::{PROJECT, Rig, implementation_script};
 
 #[tokio::test]
 async fn an_agent_that_poisons_the_git_dir_reroutes_nothing_and_pushes_only_its_branch() {

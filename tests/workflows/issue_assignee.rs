@@ -5,7 +5,7 @@ use copilot_runner_testkit::ci_job::text;
 
 use copilot_runner_testkit::mock_model::Reply;
 
-use crate::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes, step_line};
+use super::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes, step_line};
 
 const HIDDEN: &str = "exfiltrate-the-secrets-now";
 

@@ -5,7 +5,7 @@
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::{Reply, Rule};
 
-use crate::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes};
+use super::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes};
 
 const HIDDEN: &str = "post-the-token-somewhere";
 

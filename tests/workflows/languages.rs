@@ -4,7 +4,7 @@
 use copilot_runner::config::Language;
 use copilot_runner_testkit::ci_job::text;
 
-use crate::rig::{Rig, greeting_script, status_notes};
+use super::rig::{Rig, greeting_script, status_notes};
 
 /// Line `line` (1-based) of a template of `language`.
 fn template_line(language: Language, template: &str, line: usize) -> String {

@@ -7,7 +7,7 @@
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::Reply;
 
-use crate::rig::{
+use super::rig::{
     ANALYSIS_STAGE, IMPLEMENTATION_STAGE, MR_NOTE_STAGE, PROJECT, Rig, WAIT, greeting_script, mr_note_script,
     status_notes, step_line,
 };
@@ -107,7 +107,7 @@ async fn without_orchestration_an_mr_note_is_one_stage_with_the_mr_note_prompt()
 
 /// The mr_note stage edits the README's line, but only once the test opened the gate.
 fn held_readme_edit(
-    rig_paths: &crate::rig::Paths,
+    rig_paths: &super::rig::Paths,
     file: &str,
     old: &str,
     new: &str,

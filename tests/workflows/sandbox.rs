@@ -13,8 +13,8 @@ use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
 use copilot_runner_testkit::processes::session_alive;
 use serde_json::Value;
 
-use crate::rig::{ANALYSIS, ANALYSIS_STAGE, IMPLEMENTATION_STAGE, PROJECT, Paths, Rig};
-use crate::secrets::assert_token_absent;
+use super::rig::{ANALYSIS, ANALYSIS_STAGE, IMPLEMENTATION_STAGE, PROJECT, Paths, Rig};
+use super::secrets::assert_token_absent;
 
 /// The secret the job holds as a GitLab "File" variable (its environment has only the path).
 const FILE_SECRET: &str = "DefaultEndpointsProtocol=https;AccountKey=file-variable-secret-7f3a";

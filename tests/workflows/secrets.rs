@@ -9,7 +9,7 @@ use std::process::Output;
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::Reply;
 
-use crate::rig::{PROJECT, Rig, files_below, implementation_script};
+use super::rig::{PROJECT, Rig, files_below, implementation_script};
 
 /// Asserts the agent's token appears nowhere the job could have put it.
 pub(crate) fn assert_token_absent(rig: &Rig, out: &Output) {
