@@ -319,6 +319,35 @@ async fn a_rerun_continues_the_existing_remote_branch() {
 }
 
 #[tokio::test]
+async fn a_clone_from_a_server_that_never_answers_stops_at_the_git_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = std::time::Duration::from_secs(2);
+    // The same clone with the same timeout from a server that answers works.
+    let fake = FakeGitLab::start().await.unwrap();
+    let dest = dir.path().join("answered");
+    let remote = Remote::new(&fake.git_url(PROJECT), Some(fake.agent_token().into())).unwrap();
+    Workspace::clone(git_command(&dest).with_timeout(timeout), remote, &dest, Some(1), None).await.unwrap();
+
+    // A server that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/group/project.git", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            connections.push(connection);
+        }
+    });
+    let dest = dir.path().join("silent");
+    let remote = Remote::new(&url, Some("glpat-silent-0123456789".into())).unwrap();
+    let started = std::time::Instant::now();
+    let err =
+        Workspace::clone(git_command(&dest).with_timeout(timeout), remote, &dest, Some(1), None).await.unwrap_err();
+    assert!(matches!(err, GitError::TimedOut { .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "took {:?}", started.elapsed());
+    held.abort();
+}
+
+#[tokio::test]
 async fn clone_of_a_named_branch_checks_it_out_and_a_missing_one_is_not_found() {
     let fake = FakeGitLab::start().await.unwrap();
     let tip = fake.push_files(PROJECT, "feature/x", &[("x.txt", Some("x\n"))], "Add x", "alice").await.unwrap();

@@ -142,6 +142,9 @@ pub fn main() -> ExitCode {
             Command::Config(_) | Command::SandboxExec(_) => unreachable!("handled before the runtime starts"),
         }
     });
+    // A blocking task left behind (a clone stopped at its timeout while a read hangs) must not
+    // keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match outcome {
         Ok(code) => code.into(),
         Err(error) => report(&error).into(),

@@ -141,6 +141,11 @@ impl GitCommand {
 
     /// The same builder with another limit per command.
     #[must_use]
+    /// How long one command (or a clone) may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -68,6 +68,9 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    /// gix did not finish in time; it was interrupted and left nothing the job uses.
+    #[error("{what} did not finish within {} s; it was stopped", after.as_secs())]
+    TimedOut { what: &'static str, after: std::time::Duration },
     /// A blocking task died (a panic in gix).
     #[error("internal error in the git workspace: {reason}")]
     Internal { reason: String },
@@ -79,6 +82,7 @@ impl Classify for GitError {
             // A token without access or a malformed URL is configuration, not failed work.
             Self::AuthFailed { .. } | Self::InvalidUrl { .. } => exit::Code::Usage,
             Self::Gix { source, .. } if source.classify().can_retry() => exit::Code::Unreachable,
+            Self::TimedOut { .. } => exit::Code::Unreachable,
             _ => exit::Code::WorkFailed,
         }
     }

@@ -16,6 +16,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use gix::bstr::BString;
 use gix::remote::fetch::Shallow;
@@ -27,6 +28,9 @@ use super::auth::Remote;
 /// The name the clone gives the remote, as `git clone` does.
 pub(crate) const REMOTE_NAME: &str = "origin";
 
+/// How long an interrupted clone gets to stop before the caller goes on without it.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
 /// What a finished clone tells its caller.
 #[derive(Debug)]
 pub(crate) struct Cloned {
@@ -37,14 +41,29 @@ pub(crate) struct Cloned {
 }
 
 /// Clones `remote` into `dest` with a checkout of `branch` (or the remote's default branch),
-/// `depth` commits deep when given.
+/// `depth` commits deep when given. A clone still running after `timeout` is interrupted (gix
+/// checks the flag between packets and files) and fails with [`GitError::TimedOut`].
 pub(crate) async fn clone(
     remote: Remote,
     dest: PathBuf,
     depth: Option<NonZeroU32>,
     branch: Option<String>,
+    timeout: Duration,
 ) -> Result<Cloned, GitError> {
-    run_blocking(move || clone_blocking(&remote, &dest, depth, branch.as_deref())).await
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupt);
+    let mut work =
+        std::pin::pin!(run_blocking(move || clone_blocking(&remote, &dest, depth, branch.as_deref(), &flag)));
+    match tokio::time::timeout(timeout, &mut work).await {
+        Ok(cloned) => cloned,
+        Err(_elapsed) => {
+            interrupt.store(true, Ordering::SeqCst);
+            // gix notices between packets and files; a read the server never answers it does not
+            // notice, and that thread is left behind (the job ends with this error anyway).
+            let _ = tokio::time::timeout(INTERRUPT_GRACE, work).await;
+            Err(GitError::TimedOut { what: "the clone", after: timeout })
+        }
+    }
 }
 
 async fn run_blocking<T: Send + 'static>(
@@ -61,8 +80,8 @@ fn clone_blocking(
     dest: &Path,
     depth: Option<NonZeroU32>,
     branch: Option<&str>,
+    interrupt: &AtomicBool,
 ) -> Result<Cloned, GitError> {
-    let interrupt = AtomicBool::new(false);
     let challenged = Arc::new(AtomicBool::new(false));
     let mut prepare = gix::clone::PrepareFetch::new(
         remote.url(),
@@ -89,7 +108,7 @@ fn clone_blocking(
         prepare =
             prepare.with_ref_name(Some(branch)).map_err(|err| gix_error("while naming the branch to clone", err))?;
     }
-    let result = prepare.fetch_then_checkout(gix::progress::Discard, &interrupt);
+    let result = prepare.fetch_then_checkout(gix::progress::Discard, interrupt);
     let (mut checkout, _) = result.map_err(|err| {
         let err = transfer_error(err, &challenged, remote, "while cloning");
         match (err, branch) {
@@ -102,7 +121,7 @@ fn clone_blocking(
         }
     })?;
     let (repo, _) = checkout
-        .main_worktree(gix::progress::Discard, &interrupt)
+        .main_worktree(gix::progress::Discard, interrupt)
         .map_err(|err| gix_error("while checking out the clone", err))?;
     let head =
         repo.head_id().map_err(|err| gix_error("while reading `HEAD` after the clone", err))?.detach().to_string();

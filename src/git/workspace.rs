@@ -72,7 +72,8 @@ impl Workspace {
                 ),
             });
         }
-        let cloned = transfer::clone(remote.clone(), dest.to_owned(), depth, branch.map(str::to_owned)).await?;
+        let cloned =
+            transfer::clone(remote.clone(), dest.to_owned(), depth, branch.map(str::to_owned), git.timeout()).await?;
         let repository = Arc::new(GitDir::separate(dest).await?);
         tracing::info!(branch = %cloned.branch, head = %cloned.head, git_dir = %repository.path().display(), "cloned");
         let git = git.in_repository(Arc::clone(&repository));
