@@ -165,6 +165,8 @@ pub mod ci {
     pub const CI_PROJECT_ID: &str = "CI_PROJECT_ID";
     pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
     pub const CI_JOB_ID: &str = "CI_JOB_ID";
+    /// When the job started (RFC 3339): `TOTAL_TIMEOUT` counts from there.
+    pub const CI_JOB_STARTED_AT: &str = "CI_JOB_STARTED_AT";
     pub const GITLAB_CI: &str = "GITLAB_CI";
 }
 

@@ -334,6 +334,8 @@ pub enum SkipKind {
     DiffUnavailable,
     /// The agent's findings for it were invalid twice.
     InvalidFindings,
+    /// `TOTAL_TIMEOUT` ran out before its chunk was reviewed.
+    OutOfTime,
 }
 
 /// A changed file the review did not read.

@@ -51,6 +51,8 @@ pub enum SkipReason {
     DiffUnavailable,
     #[error("the agent's findings were invalid twice")]
     InvalidFindings,
+    #[error("not reviewed: `TOTAL_TIMEOUT` ran out")]
+    OutOfTime,
 }
 
 impl SkippedFile {
@@ -64,6 +66,7 @@ impl SkippedFile {
             SkipReason::NoContentChange => (SkipKind::NoContentChange, None, None),
             SkipReason::DiffUnavailable => (SkipKind::DiffUnavailable, None, None),
             SkipReason::InvalidFindings => (SkipKind::InvalidFindings, None, None),
+            SkipReason::OutOfTime => (SkipKind::OutOfTime, None, None),
         };
         SkippedFileNote { path: MarkdownCodeSpan::new(&self.path), reason, bytes, limit }
     }

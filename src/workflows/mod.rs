@@ -42,6 +42,8 @@ pub struct Job {
     pub job_url: Option<String>,
     /// Where target repositories are cloned.
     pub work_dir: PathBuf,
+    /// `TOTAL_TIMEOUT` after the job started (`CI_JOB_STARTED_AT`, else when `run` started).
+    pub deadline: std::time::Instant,
 }
 
 impl Job {
@@ -63,7 +65,9 @@ impl Job {
         let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
         // Outside the artifacts folder: the target's source is never uploaded with them.
         let work_dir = settings.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
+        let deadline = deadline(&env, settings.total_timeout);
         Ok(Self {
+            deadline,
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
             job_url: env.get(env_vars::ci::CI_JOB_URL).map(str::to_owned),
             settings,
@@ -75,6 +79,11 @@ impl Job {
             agent_user,
             work_dir,
         })
+    }
+
+    /// Whether `TOTAL_TIMEOUT` has run out.
+    pub fn out_of_time(&self) -> bool {
+        std::time::Instant::now() >= self.deadline
     }
 
     /// Runs the workflow the trigger names.
@@ -229,6 +238,16 @@ pub(super) async fn fail(reporter: &mut Reporter<'_>, error: &anyhow::Error) -> 
         tracing::error!(error = %report_error, "could not post the failure note");
     }
     Ok(Code::WorkFailed)
+}
+
+/// When `TOTAL_TIMEOUT` runs out: counted from the job's start as GitLab gives it, so time spent
+/// before `run` (pulling the image, cloning the agent project) counts too.
+fn deadline(env: &Env, total: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let started = env.get(env_vars::ci::CI_JOB_STARTED_AT).and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+    let spent =
+        started.and_then(|at| (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).to_std().ok()).unwrap_or_default();
+    now + total.saturating_sub(spent)
 }
 
 #[cfg(test)]

@@ -192,7 +192,16 @@ async fn review_steps(
     );
     let mut found = Vec::new();
     let mut usage = CallUsage::default();
+    let mut out_of_time = false;
     for (index, chunk) in plan.chunks.iter().enumerate() {
+        let chunk_files = || chunk.files.iter().filter_map(|at| candidates.get(*at));
+        if job.out_of_time() {
+            out_of_time = true;
+            let reason = SkipReason::OutOfTime;
+            skipped
+                .extend(chunk_files().map(|file| SkippedFile { path: file.new_path.clone(), reason: reason.clone() }));
+            continue;
+        }
         match review_chunk(job, &prepared, mr, request, &candidates, chunk, index).await {
             Ok(checked) => {
                 usage.add(&checked.usage);
@@ -201,10 +210,7 @@ async fn review_steps(
             Err(StageError::InvalidOutput { problem, .. }) => {
                 tracing::warn!(chunk = index + 1, %problem, "the agent's findings were invalid twice");
                 skipped.extend(
-                    chunk
-                        .files
-                        .iter()
-                        .filter_map(|at| candidates.get(*at))
+                    chunk_files()
                         .map(|file| SkippedFile { path: file.new_path.clone(), reason: SkipReason::InvalidFindings }),
                 );
             }
@@ -231,7 +237,8 @@ async fn review_steps(
     write_quality_report(&job.settings.artifacts_dir, &issues)?;
     let (posted_inline, mut unplaced) = post_inline(job, reporter, project_id, mr.iid, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
-    reporter.step(Step::Stage(Stage::Review), StepState::Done).await?;
+    let state = if out_of_time { StepState::Failed } else { StepState::Done };
+    reporter.step(Step::Stage(Stage::Review), state).await?;
 
     let since_sha = prepared.since.as_ref().map(|(sha, _)| sha.as_str());
     let mut summary = review_plan.summary(posted_inline, &prepared.refs.head_sha, since_sha);
@@ -247,6 +254,11 @@ async fn review_steps(
         "review posted"
     );
     drop(prepared.workspace);
+    if out_of_time {
+        let left = skipped.iter().filter(|file| file.reason == SkipReason::OutOfTime).count();
+        tracing::error!(not_reviewed = left, "`TOTAL_TIMEOUT` ran out; the summary names the files not reviewed");
+        return Ok(Code::WorkFailed);
+    }
     Ok(Code::Done)
 }
 
