@@ -201,7 +201,7 @@ fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
 }
 
 /// Who assigned the agent: the author of the newest system note that says so.
-async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
+pub(super) async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
     let notes =
         job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
     let mention = format!("@{}", job.agent_user.username);
