@@ -3,6 +3,7 @@
 //! real Copilot CLI and the scripted mock model.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod access;
 mod artifacts;
 mod context_cache;
 mod failures;
