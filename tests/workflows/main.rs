@@ -9,6 +9,7 @@ mod context_cache;
 mod failures;
 mod git_isolation;
 mod issue_assignee;
+mod issue_branch;
 mod issue_note;
 mod languages;
 mod mr_note;

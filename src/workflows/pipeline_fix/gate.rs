@@ -94,12 +94,19 @@ pub(super) async fn check(
 
 /// The person whose request led to `mr`, traced through the issue its branch is named after:
 /// `<prefix>issue-<iid>` was asked for by whoever assigned the agent to the issue,
-/// `<prefix>issue-<iid>-<slug>` by the author of the issue's note the slug was made from.
+/// `<prefix>issue-<iid>-<slug>` by the author of the issue's note the slug was made from. A
+/// numbered name (`…-2`, chosen when another's merge request had the first) is traced the same.
 async fn requester(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<Option<UserBasic>> {
     let Some((issue_iid, slug)) = issue_of_branch(&mr.source_branch, &job.settings.branch_prefix) else {
         return Ok(None);
     };
-    let Some(slug) = slug else {
+    // `issue-7-2`: the assignment's branch, renumbered; `issue-7-add-x-2` perhaps a note's.
+    let renumbered = slug.as_deref().and_then(|slug| match slug.rsplit_once('-') {
+        Some((rest, number)) if number.parse::<u32>().is_ok() => Some(rest.to_owned()),
+        None if slug.parse::<u32>().is_ok() => Some(String::new()),
+        _ => None,
+    });
+    let Some(slug) = slug.filter(|_| renumbered.as_deref() != Some("")) else {
         return super::super::issue::assigner(job, project_id, issue_iid).await;
     };
     let notes = match job.client.notes(project_id, Noteable::Issue(issue_iid)).await {
@@ -118,7 +125,10 @@ async fn requester(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Res
         .iter()
         .rev()
         .filter(|note| !note.system && answered(note.id))
-        .filter(|note| super::super::slug(&note.body, &job.settings.agent_username) == slug)
+        .filter(|note| {
+            let made = super::super::slug(&note.body, &job.settings.agent_username);
+            made == slug || renumbered.as_ref().is_some_and(|renumbered| made == *renumbered)
+        })
         .find_map(|note| note.author.clone()))
 }
 
