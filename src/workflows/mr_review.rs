@@ -57,8 +57,11 @@ pub(super) async fn review(
     actor: Option<&UserBasic>,
 ) -> anyhow::Result<Code> {
     if mr.state != "opened" {
-        let note =
-            UnsupportedNote { reason: UnsupportedReason::Closed, actor: actor.map(|a| Username::new(&a.username)) };
+        let note = UnsupportedNote {
+            reason: UnsupportedReason::Closed,
+            actor: actor.map(|a| Username::new(&a.username)),
+            follow_up: false,
+        };
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
@@ -69,6 +72,7 @@ pub(super) async fn review(
         let note = UnsupportedNote {
             reason: UnsupportedReason::AlreadyReviewed,
             actor: actor.map(|a| Username::new(&a.username)),
+            follow_up: false,
         };
         reporter.post(&note).await.context("while saying the head was already reviewed")?;
         return Ok(Code::Done);

@@ -13,6 +13,7 @@ mod issue_branch;
 mod issue_note;
 mod languages;
 mod mr_note;
+mod mr_note_push;
 mod rig;
 mod sandbox;
 mod secrets;

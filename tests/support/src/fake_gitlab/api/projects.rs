@@ -44,8 +44,10 @@ pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(Strin
 /// `GET /projects/:id/protected_branches`: every rule, oldest first.
 pub async fn list_protected_branches(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
     let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
-    let state = api.state();
-    let items = project.protected_branches.iter().map(|rule| render::protected_branch(&state, rule)).collect();
+    let items = {
+        let state = api.state();
+        project.protected_branches.iter().map(|rule| render::protected_branch(&state, rule)).collect()
+    };
     paginated(&api, &input, items)
 }
 
