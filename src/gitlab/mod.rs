@@ -6,6 +6,7 @@
 //! [`marker`]). Each resource file documents, per endpoint, what happens when an attempt fails
 //! after the request may have reached GitLab.
 
+pub mod access;
 mod award_emoji;
 mod branches;
 pub mod client;

@@ -65,8 +65,13 @@ pub struct Member {
     #[serde(default)]
     pub state: Option<String>,
     pub access_level: AccessLevel,
+    /// `YYYY-MM-DD` (or a timestamp); past it the membership no longer counts, even while
+    /// GitLab's daily clean-up has not removed it yet.
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// `active`, or `awaiting` while an invitation or seat waits for approval.
+    #[serde(default)]
+    pub membership_state: Option<String>,
 }
 
 /// `GET /projects/:id`.

@@ -408,8 +408,12 @@ pub enum UnsupportedReason {
     Closed,
     /// The note asked for nothing the agent can do.
     EmptyRequest,
-    /// The target branch is protected against the agent's pushes.
+    /// The target branch is protected against the agent's pushes (or the requester's).
     ProtectedBranch,
+    /// The merge request's source branch is the project's default branch.
+    DefaultBranch,
+    /// The requester may not push to the merge request's source branch.
+    NoPushAccess,
     /// A review was asked for, but the merge request's head is the one the last review covered.
     AlreadyReviewed,
 }
@@ -419,6 +423,9 @@ pub enum UnsupportedReason {
 pub struct UnsupportedNote {
     pub reason: UnsupportedReason,
     pub actor: Option<Username>,
+    /// The agent does the work on a new branch and opens a Draft merge request into the merge
+    /// request's source branch instead.
+    pub follow_up: bool,
 }
 
 impl MessageContext for UnsupportedNote {

@@ -322,8 +322,9 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                 prompts.render_message(
                     language,
                     &UnsupportedNote {
-                        reason: UnsupportedReason::ForkMergeRequest,
+                        reason: UnsupportedReason::DefaultBranch,
                         actor: Some(Username::new("jane.doe")),
+                        follow_up: true,
                     },
                 )
             }),

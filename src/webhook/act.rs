@@ -103,7 +103,8 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
             Ok(Ok(member)) => member,
             Ok(Err(error)) => return failed(metrics, FailureStage::Member, "checking the actor's access", &error),
         };
-        let level = member.map_or(0, |member| member.access_level.0);
+        // Blocked or locked users and expired or pending memberships count as none.
+        let level = member.map_or(0, |member| member.effective_level(crate::gitlab::access::today()).0);
         if level < config.min_access_level {
             return Acted::Denied { access_level: level };
         }

@@ -20,6 +20,10 @@ use crate::request::instruction::slug;
 use crate::request::mention::mentions;
 use crate::untrusted::{MarkdownCodeSpan, MarkdownText, UntrustedLine, UntrustedText, Username};
 
+/// How many numbered branch names (`…-2`, `…-3`) are tried when others' merge requests come
+/// from the agent's branch name.
+const BRANCH_SUFFIX_MAX: u32 = 5;
+
 /// How the story ended: early, with an exit code, or with the merge request it opened or
 /// brought up to date (what `Job::run` may go on to watch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +63,10 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
             slug(request.as_str(), &job.settings.agent_username)
         ),
         None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
+    };
+    let branch_name = match unclaimed_branch(job, project_id, &branch_name).await {
+        Ok(name) => name,
+        Err(error) => return fail(&mut reporter, &error).await.map(Outcome::Ended),
     };
     let task = Task {
         reference: format!("#{issue_iid}"),
@@ -140,8 +148,35 @@ async fn deliver(
     Ok(Outcome::MergeRequest(mr.iid))
 }
 
-/// The open merge request from `branch` with its description brought up to date (a re-run),
-/// or a new Draft one with `reviewer_id` as reviewer.
+/// `name`, or the first of `name-2`, `name-3`, … from which no open merge request comes that
+/// the agent did not open in this project: a person's merge request, or one from a fork whose
+/// branch has the same name, is never continued or rewritten.
+async fn unclaimed_branch(job: &Job, project_id: u64, name: &str) -> anyhow::Result<String> {
+    for number in 1..=BRANCH_SUFFIX_MAX {
+        let candidate = if number == 1 { name.to_owned() } else { format!("{name}-{number}") };
+        let open = job
+            .client
+            .merge_requests_by_source_branch(project_id, &candidate, Some("opened"))
+            .await
+            .context("while looking for merge requests from the branch")?;
+        if open.iter().all(|mr| is_own_merge_request(job, project_id, mr)) {
+            return Ok(candidate);
+        }
+        tracing::info!(branch = %candidate, "another's merge request comes from this branch; choosing another name");
+    }
+    anyhow::bail!(
+        "merge requests not opened by the agent come from `{name}` and `{name}-2` to `{name}-{BRANCH_SUFFIX_MAX}`; \
+         close them or rename their branches, then ask again"
+    )
+}
+
+/// Whether the agent opened `mr` from a branch of this project (not from a fork).
+pub(super) fn is_own_merge_request(job: &Job, project_id: u64, mr: &crate::gitlab::MergeRequest) -> bool {
+    mr.author.as_ref().is_some_and(|author| author.id == job.agent_user.id) && mr.source_project_id == Some(project_id)
+}
+
+/// The agent's own open merge request from `branch` with its description brought up to date
+/// (a re-run), or a new Draft one with `reviewer_id` as reviewer.
 async fn open_or_update_merge_request(
     job: &Job,
     project_id: u64,
@@ -156,7 +191,7 @@ async fn open_or_update_merge_request(
         .await
         .context("while looking for an earlier merge request")?
         .into_iter()
-        .find(|mr| mr.state == "opened");
+        .find(|mr| mr.state == "opened" && is_own_merge_request(job, project_id, mr));
     if let Some(mr) = existing {
         tracing::info!(mr = mr.iid, "continuing on the existing merge request");
         let update = crate::gitlab::MergeRequestUpdate { description: Some(description), ..Default::default() };
@@ -187,7 +222,7 @@ fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
 }
 
 /// Who assigned the agent: the author of the newest system note that says so.
-async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
+pub(super) async fn assigner(job: &Job, project_id: u64, issue_iid: u64) -> anyhow::Result<Option<UserBasic>> {
     let notes =
         job.client.notes(project_id, Noteable::Issue(issue_iid)).await.context("while reading the issue's notes")?;
     Ok(notes

@@ -203,10 +203,11 @@ impl Job {
             .context("while analysing the project")
     }
 
-    /// The actor's access level on the project, when they are a member at all.
+    /// Whether the actor's effective access level on the project (none for a blocked or locked
+    /// user, or an expired or pending membership) reaches `COPILOT_MIN_ACCESS_LEVEL`.
     pub async fn may_start_work(&self, project_id: u64, user: &UserBasic) -> Result<bool, gitlab::Error> {
-        let member = self.client.member(project_id, user.id).await?;
-        Ok(member.is_some_and(|member| member.access_level.0 >= self.settings.min_access_level))
+        let level = self.client.access_level(project_id, user.id).await?;
+        Ok(level.0 >= self.settings.min_access_level)
     }
 }
 

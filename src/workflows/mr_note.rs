@@ -6,6 +6,12 @@
 //! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
 //! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
 //! Review-like requests ("@copilot-agent review") go to the review workflow.
+//!
+//! The source branch is pushed to only as [`push_rule`] allows; otherwise the reply says why and
+//! the change goes to a new agent branch cut from the source branch, with a Draft merge request
+//! into it, linked in the final note. A request to fix the pipeline is then declined.
+
+mod push_rule;
 
 use anyhow::Context as _;
 
@@ -13,7 +19,7 @@ use super::Job;
 use super::fail;
 use super::work::{self, Branch};
 use crate::exit::Code;
-use crate::gitlab::Noteable;
+use crate::gitlab::{MergeRequest, NewMergeRequest, Noteable};
 use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{NothingChangedNote, Step, UnsupportedNote, UnsupportedReason};
@@ -50,17 +56,36 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     };
     if let Some(reason) = unsupported {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
-        reporter.post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)) }).await?;
+        reporter
+            .post(&UnsupportedNote { reason, actor: Some(Username::new(&actor.username)), follow_up: false })
+            .await?;
         return Ok(Code::Done);
+    }
+    let blocked = push_rule::blocked(job, project_id, &mr, &actor).await?;
+    if let Some(reason) = blocked {
+        tracing::info!(branch = %mr.source_branch, ?reason, "not pushing to the merge request's source branch");
     }
     if intent == Intent::FixPipeline {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        if let Some(reason) = blocked {
+            let actor = Some(Username::new(&actor.username));
+            reporter.post(&UnsupportedNote { reason, actor, follow_up: false }).await?;
+            return Ok(Code::Done);
+        }
         return super::pipeline_fix::on_request(job, project_id, mr).await;
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+    if let Some(reason) = blocked {
+        let actor = Some(Username::new(&actor.username));
+        reporter.post(&UnsupportedNote { reason, actor, follow_up: true }).await?;
+    }
     reporter.for_note(note_id);
-    reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push]).await?;
+    let steps: &[Step] = match blocked {
+        None => &[Step::Prepare, Step::Plan, Step::Push],
+        Some(_) => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],
+    };
+    reporter.start(Some(&actor.username), steps).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),
         title: UntrustedLine::new(&mr.title),
@@ -68,7 +93,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         url: Some(mr.web_url.clone()),
     };
     let request = Some(UntrustedText::bounded(&note.body));
-    let branch = Branch { name: mr.source_branch.clone(), from: Some(mr.source_branch.clone()) };
+    let name = match blocked {
+        None => mr.source_branch.clone(),
+        Some(_) => push_rule::follow_up_branch(job, mr_iid, note_id),
+    };
+    let branch = Branch { name, from: Some(mr.source_branch.clone()) };
     let options = PlanOptions::merge_request_note(job.settings.orchestrated_mr_note);
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
@@ -79,7 +108,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
             return fail(&mut reporter, &error).await;
         }
     };
-    if worked.commit.is_none() {
+    let changed = if blocked.is_some() { worked.branch_ahead } else { worked.commit.is_some() };
+    if !changed {
         let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));
         let note = NothingChangedNote {
             marker: Marker::status("nothing-changed"),
@@ -89,7 +119,50 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
-    let note = worked.final_note(&format!("final-note-{note_id}"), mr_iid, &mr.web_url, &branch.name);
+    let (shown_iid, shown_url) = if blocked.is_some() {
+        reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Running).await?;
+        let follow_up = open_follow_up(job, project_id, &mr, &branch.name, actor.id)
+            .await
+            .with_context(|| format!("the change is pushed to `{}`, but no merge request shows it yet", branch.name));
+        let follow_up = match follow_up {
+            Ok(follow_up) => follow_up,
+            Err(error) => return fail(&mut reporter, &error).await,
+        };
+        reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
+        (follow_up.iid, follow_up.web_url)
+    } else {
+        (mr_iid, mr.web_url.clone())
+    };
+    let note = worked.final_note(&format!("final-note-{note_id}"), shown_iid, &shown_url, &branch.name);
     reporter.post(&note).await?;
     Ok(Code::Done)
+}
+
+/// The agent's open Draft merge request from `branch` into `mr`'s source branch (a re-run finds
+/// it again), with the requester as reviewer.
+async fn open_follow_up(
+    job: &Job,
+    project_id: u64,
+    mr: &MergeRequest,
+    branch: &str,
+    reviewer_id: u64,
+) -> anyhow::Result<MergeRequest> {
+    let open = job
+        .client
+        .merge_requests_by_source_branch(project_id, branch, Some("opened"))
+        .await
+        .context("while looking for an earlier follow-up merge request")?;
+    if let Some(existing) = open.into_iter().find(|open| super::issue::is_own_merge_request(job, project_id, open)) {
+        return Ok(existing);
+    }
+    let new = NewMergeRequest {
+        source_branch: branch.to_owned(),
+        target_branch: mr.source_branch.clone(),
+        title: format!("Follow-up to !{}: {}", mr.iid, mr.title.replace(['\r', '\n'], " ")),
+        description: Some(format!("Follow-up to !{}: the change requested there, on a branch of its own.", mr.iid)),
+        draft: true,
+        reviewer_ids: vec![reviewer_id],
+        ..Default::default()
+    };
+    job.client.create_merge_request(project_id, &new).await.context("while opening the follow-up merge request")
 }

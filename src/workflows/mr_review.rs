@@ -96,8 +96,11 @@ async fn review_among(
 ) -> anyhow::Result<Code> {
     let actor = asked.actor;
     if mr.state != "opened" {
-        let note =
-            UnsupportedNote { reason: UnsupportedReason::Closed, actor: actor.map(|a| Username::new(&a.username)) };
+        let note = UnsupportedNote {
+            reason: UnsupportedReason::Closed,
+            actor: actor.map(|a| Username::new(&a.username)),
+            follow_up: false,
+        };
         reporter.post(&note).await?;
         return Ok(Code::Done);
     }
@@ -116,6 +119,7 @@ async fn review_among(
         let note = UnsupportedNote {
             reason: UnsupportedReason::AlreadyReviewed,
             actor: actor.map(|a| Username::new(&a.username)),
+            follow_up: false,
         };
         reporter.post(&note).await.context("while saying the head was already reviewed")?;
         return Ok(Code::Done);

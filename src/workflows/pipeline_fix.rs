@@ -17,6 +17,7 @@
 //! ([`after_issue`]).
 
 mod fix_stage;
+mod gate;
 mod ledger;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,6 +70,10 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
     };
     if !mr.source_branch.starts_with(&job.settings.branch_prefix) {
         tracing::info!(branch = %mr.source_branch, "not an agent branch; nothing done");
+        return Ok(Code::Done);
+    }
+    if let Some(refusal) = gate::check(job, project_id, &pipeline, &mr).await? {
+        tracing::warn!(mr = mr.iid, pipeline = pipeline_id, "refused to fix the pipeline: {refusal}");
         return Ok(Code::Done);
     }
     let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline))).await? else {
@@ -148,6 +153,16 @@ async fn merge_request_of(
     mr_iid: Option<u64>,
 ) -> anyhow::Result<Option<MergeRequest>> {
     if let Some(iid) = mr_iid {
+        let mr = job.client.merge_request(project_id, iid).await.context("while reading the merge request")?;
+        return Ok((mr.state == "opened").then_some(mr));
+    }
+    // A merge request pipeline runs on `refs/merge-requests/<iid>/head` (or `/merge`).
+    let merge_ref_iid = pipeline
+        .git_ref
+        .strip_prefix("refs/merge-requests/")
+        .and_then(|rest| rest.strip_suffix("/head").or_else(|| rest.strip_suffix("/merge")))
+        .and_then(|iid| iid.parse().ok());
+    if let Some(iid) = merge_ref_iid {
         let mr = job.client.merge_request(project_id, iid).await.context("while reading the merge request")?;
         return Ok((mr.state == "opened").then_some(mr));
     }

@@ -4,6 +4,7 @@
 //! of attempts, commits and notes, and that the loop ends within its bounds.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod authorization;
 mod auto;
 mod endings;
 mod fixes;

@@ -7,12 +7,14 @@ use std::time::Duration;
 use copilot_runner::gitlab::{Client, NewMergeRequest};
 use copilot_runner_testkit::FakeGitLab;
 use copilot_runner_testkit::ci_job::CiJob;
-use copilot_runner_testkit::fake_gitlab::{CiRule, Outcome};
+use copilot_runner_testkit::fake_gitlab::{CiRule, Noteable, Outcome};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
 use secrecy::SecretString;
 
 pub(crate) const PROJECT: &str = "acme/widgets";
 pub(crate) const BRANCH: &str = "copilot/issue-1";
+/// Who assigned the agent to issue #1, the request behind the agent's merge request.
+pub(crate) const REQUESTER: &str = "alice";
 /// The log of the failing test job; its error line must reach the agent.
 pub(crate) const FAILING_TRACE: &str = "\u{1b}[0Ksection_start:1700000000:step_script\r\u{1b}[0KExecuting step_script\n\
     $ cargo test\nrunning 3 tests\ntest greet_says_hello ... FAILED\n\
@@ -43,11 +45,14 @@ pub(crate) struct Rig {
 }
 
 impl Rig {
-    /// The agent pushed `BRANCH` under `first` (its pipeline ends as `first` says) and opened a
-    /// merge request; the job is triggered for that pipeline.
+    /// Alice assigned the agent to issue #1; the agent pushed `BRANCH` under `first` (its
+    /// pipeline ends as `first` says) and opened a merge request; the job is triggered for that
+    /// pipeline.
     pub(crate) async fn new(first: Outcome) -> Self {
         let gitlab = FakeGitLab::start().await.unwrap();
         let project_id = gitlab.project_id(PROJECT);
+        let issue = Noteable::Issue { project_id, iid: 1 };
+        gitlab.add_system_note_by(issue, REQUESTER, "assigned to @copilot-agent");
         gitlab.add_ci_rule(PROJECT, on_branch(first, 0));
         let files = [("src/greet.rs", Some("pub fn greet(name: &str) -> String { String::new() }\n"))];
         gitlab.push_files(PROJECT, BRANCH, &files, "Add greet", "copilot-agent").await.unwrap();
@@ -87,6 +92,13 @@ impl Rig {
         );
         job.set("RETRY_INTERVAL_TIME", "0.05").set("TOTAL_TIMEOUT", "600");
         Self { gitlab, model, _dir: dir, job, mr_iid, first_pipeline }
+    }
+
+    /// Runs the job triggered for `pipeline` of merge request `mr_iid` to its end.
+    pub(crate) async fn run_for(&self, pipeline: u64, mr_iid: u64) -> std::process::Output {
+        let mut job = self.job.clone();
+        job.set("TARGET_PIPELINE_ID", pipeline.to_string()).set("TARGET_MR_IID", mr_iid.to_string());
+        tokio::time::timeout(Duration::from_secs(300), job.run()).await.expect("the job ended within its bounds")
     }
 
     /// Runs the job to its end, within a bound far above what the loop needs.

@@ -5,6 +5,7 @@
     reason = "tests build their own HTTP client to play GitLab, and run the built binary as a child"
 )]
 
+mod access;
 mod harness;
 mod lease;
 mod load;

@@ -3,14 +3,17 @@
 //! real Copilot CLI and the scripted mock model.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod access;
 mod artifacts;
 mod context_cache;
 mod failures;
 mod git_isolation;
 mod issue_assignee;
+mod issue_branch;
 mod issue_note;
 mod languages;
 mod mr_note;
+mod mr_note_push;
 mod rig;
 mod sandbox;
 mod secrets;

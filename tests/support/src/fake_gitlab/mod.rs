@@ -21,6 +21,7 @@ mod git_http;
 mod inspect;
 mod model;
 mod params;
+mod protection;
 mod push;
 mod render;
 mod repo;

@@ -39,6 +39,11 @@ pub struct Project {
     pub default_branch: String,
     /// user id → access level (inherited and direct are the same here).
     pub members: BTreeMap<u64, u32>,
+    /// user id → the membership's `expires_at` (`YYYY-MM-DD`); GitLab keeps an expired
+    /// membership listed until its daily clean-up runs.
+    pub member_expiry: BTreeMap<u64, String>,
+    /// Protected-branch rules; the default branch is protected at creation, as on GitLab.
+    pub protected_branches: Vec<ProtectedBranch>,
     pub trigger_tokens: Vec<TriggerToken>,
     pub ci: CiScript,
     /// "Minimum role to use pipeline variables" (`ci_pipeline_variables_minimum_override_role`):
@@ -62,6 +67,18 @@ impl Project {
     pub fn access_of(&self, user_id: u64) -> u32 {
         self.members.get(&user_id).copied().unwrap_or(0)
     }
+}
+
+/// A protected-branch rule: branches `name` matches (`*` wildcards) take pushes from roles at
+/// or above `push_access_level` (0: no one) and from the users in `push_user_ids`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtectedBranch {
+    pub id: u64,
+    pub name: String,
+    pub push_access_level: u32,
+    pub push_user_ids: Vec<u64>,
+    pub merge_access_level: u32,
+    pub allow_force_push: bool,
 }
 
 /// A pipeline trigger token and the user its pipelines run as.
@@ -167,6 +184,8 @@ pub struct MergeRequest {
     pub id: u64,
     pub iid: u64,
     pub project_id: u64,
+    /// The project the source branch lives in: `project_id`, or a fork's id.
+    pub source_project_id: u64,
     pub title: String,
     pub description: String,
     pub state: String,

@@ -63,7 +63,12 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
             .state()
             .merge_requests
             .iter()
-            .filter(|m| m.project_id == project_id && m.state == "opened" && m.source_branch == update.branch)
+            .filter(|m| {
+                m.project_id == project_id
+                    && m.source_project_id == project_id
+                    && m.state == "opened"
+                    && m.source_branch == update.branch
+            })
             .map(|m| (m.iid, m.target_branch.clone()))
             .collect();
         for (iid, target) in open_mrs {
@@ -107,6 +112,11 @@ pub async fn compute_version(
     target: &str,
 ) -> anyhow::Result<Option<MrVersion>> {
     let Some(head) = repo.rev_parse(&format!("refs/heads/{source}")).await else { return Ok(None) };
+    version_at(shared, repo, head, target).await
+}
+
+/// A new MR version for the commit `head` against `target`, or `None` when it is missing.
+pub async fn version_at(shared: &Shared, repo: &Repo, head: String, target: &str) -> anyhow::Result<Option<MrVersion>> {
     let Some(start) = repo.rev_parse(&format!("refs/heads/{target}")).await else { return Ok(None) };
     let base = repo.merge_base(&start, &head).await.unwrap_or_else(|| start.clone());
     let files = repo.diff(&base, &head).await?;

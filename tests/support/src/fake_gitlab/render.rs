@@ -39,11 +39,12 @@ pub fn current_user(state: &State, user: &User) -> Value {
     value
 }
 
-pub fn member(state: &State, user: &User, access_level: u32) -> Value {
+pub fn member(state: &State, project_id: u64, user: &User, access_level: u32) -> Value {
     let mut value = user_basic(state, user);
     if let Value::Object(map) = &mut value {
         map.insert("access_level".into(), json!(access_level));
-        map.insert("expires_at".into(), Value::Null);
+        let expires_at = state.project_by_id(project_id).and_then(|project| project.member_expiry.get(&user.id));
+        map.insert("expires_at".into(), json!(expires_at));
         map.insert("created_at".into(), json!("2024-01-01T00:00:00.000Z"));
         map.insert("membership_state".into(), json!("active"));
     }
@@ -171,7 +172,7 @@ pub fn merge_request(state: &State, project: &Project, mr: &MergeRequest) -> Val
         "assignees": assignees,
         "assignee": assignees.first().cloned().unwrap_or(Value::Null),
         "reviewers": reviewers,
-        "source_project_id": mr.project_id,
+        "source_project_id": mr.source_project_id,
         "target_project_id": mr.project_id,
         "labels": mr.labels,
         "draft": draft,
@@ -441,12 +442,58 @@ pub fn pipeline_job_ids(state: &State, pipeline_id: u64, include_retried: bool) 
     ids
 }
 
+/// `GET /projects/:id/protected_branches` (`ProtectedBranch` entity).
+pub fn protected_branch(state: &State, rule: &super::model::ProtectedBranch) -> Value {
+    let role = |level: u32| match level {
+        0 => "No one",
+        30 => "Developers + Maintainers",
+        40 => "Maintainers",
+        50 => "Owners",
+        _ => "Custom",
+    };
+    let mut push: Vec<Value> = vec![json!({
+        "id": rule.id * 10,
+        "access_level": rule.push_access_level,
+        "access_level_description": role(rule.push_access_level),
+        "user_id": null,
+        "group_id": null,
+        "deploy_key_id": null,
+    })];
+    for (index, user_id) in rule.push_user_ids.iter().enumerate() {
+        let name = state.user(*user_id).map_or_else(String::new, |user| user.name.clone());
+        push.push(json!({
+            "id": rule.id * 10 + 1 + index as u64,
+            "access_level": 40,
+            "access_level_description": name,
+            "user_id": user_id,
+            "group_id": null,
+            "deploy_key_id": null,
+        }));
+    }
+    json!({
+        "id": rule.id,
+        "name": rule.name,
+        "push_access_levels": push,
+        "merge_access_levels": [{
+            "id": rule.id * 10 + 9,
+            "access_level": rule.merge_access_level,
+            "access_level_description": role(rule.merge_access_level),
+            "user_id": null,
+            "group_id": null,
+        }],
+        "unprotect_access_levels": [],
+        "allow_force_push": rule.allow_force_push,
+        "code_owner_approval_required": false,
+        "inherited": false,
+    })
+}
+
 pub fn branch(state: &State, project: &Project, name: &str, commit_info: &CommitInfo, merged: bool) -> Value {
     json!({
         "name": name,
         "commit": commit(state, project, commit_info),
         "merged": merged,
-        "protected": name == project.default_branch,
+        "protected": project.protected_branches.iter().any(|rule| super::protection::matches(&rule.name, name)),
         "default": name == project.default_branch,
         "developers_can_push": false,
         "developers_can_merge": false,

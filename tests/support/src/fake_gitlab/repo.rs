@@ -192,6 +192,12 @@ impl Repo {
         self.run(&["rev-parse", "--verify", "--quiet", &spec], &[], None).await.ok().map(|s| s.trim().to_owned())
     }
 
+    /// Copies `source_ref` of the repository `other` (and the objects it needs) to `local_ref`.
+    pub async fn fetch_ref(&self, other: &Repo, source_ref: &str, local_ref: &str) -> anyhow::Result<()> {
+        let other_dir = other.dir.display().to_string();
+        self.run(&["fetch", "--quiet", &other_dir, &format!("+{source_ref}:{local_ref}")], &[], None).await.map(|_| ())
+    }
+
     /// Every branch with its head SHA.
     pub async fn branches(&self) -> anyhow::Result<Vec<(String, String)>> {
         let out =

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::ci::{self, CiRule, CiScript, Outcome};
 use super::clock::now;
-use super::model::{Issue, Noteable, Project, TriggerToken, User};
+use super::model::{Issue, Noteable, Project, ProtectedBranch, TriggerToken, User, access};
 use super::push::{RefUpdate, after_ref_updates};
 use super::repo::{FileChange, Repo};
 use super::seed::{IssueSeed, ProjectSeed, UserSeed, default_token};
@@ -87,11 +87,22 @@ impl FakeGitLab {
                 description: "copilot-runner".to_owned(),
             });
         }
+        let protected_id = state.allocate("protected_branch");
+        let default_protection = ProtectedBranch {
+            id: protected_id,
+            name: seed.default_branch.clone(),
+            push_access_level: access::MAINTAINER,
+            push_user_ids: Vec::new(),
+            merge_access_level: access::MAINTAINER,
+            allow_force_push: false,
+        };
         state.projects.push(Project {
             id,
             path_with_namespace: seed.path.clone(),
             default_branch: seed.default_branch.clone(),
             members,
+            member_expiry: std::collections::BTreeMap::new(),
+            protected_branches: vec![default_protection],
             trigger_tokens,
             ci: seed.ci.clone().unwrap_or_default(),
             pipeline_variables_minimum_role: seed.pipeline_variables_minimum_role.clone(),
@@ -127,6 +138,115 @@ impl FakeGitLab {
                 project.members.insert(user_id, level);
             }
         }
+    }
+
+    /// Sets a user's account state (`active`, `blocked`, `locked`, `deactivated`, …) as the
+    /// `members` API reports it. Unlike [`Self::block_user`], their token keeps working.
+    pub fn set_user_state(&self, username: &str, user_state: &str) {
+        let mut state = self.shared.state();
+        if let Some(user) = state.users.iter_mut().find(|u| u.username == username) {
+            user.state = user_state.to_owned();
+        }
+    }
+
+    /// Sets when a user's membership of a project expires (`YYYY-MM-DD`; `None` never). A date
+    /// in the past leaves the membership listed with that `expires_at`, as GitLab does until its
+    /// daily clean-up removes it.
+    pub fn set_membership_expiry(&self, project: &str, username: &str, expires_at: Option<&str>) {
+        let user_id = self.user_id(username);
+        let project_id = self.project_id(project);
+        if let Some(project) = self.shared.state().project_mut(project_id) {
+            match expires_at {
+                Some(date) => project.member_expiry.insert(user_id, date.to_owned()),
+                None => project.member_expiry.remove(&user_id),
+            };
+        }
+    }
+
+    /// Protects the branches `name` matches (`*` wildcards): pushes need `push_access_level`
+    /// (0: no one), or to be one of `push_users`. Replaces an earlier rule of the same name.
+    pub fn protect_branch(&self, project: &str, name: &str, push_access_level: u32, push_users: &[&str]) {
+        let project_id = self.project_id(project);
+        let push_user_ids: Vec<u64> = push_users.iter().map(|username| self.user_id(username)).collect();
+        let mut state = self.shared.state();
+        let id = state.allocate("protected_branch");
+        if let Some(project) = state.project_mut(project_id) {
+            project.protected_branches.retain(|rule| rule.name != name);
+            project.protected_branches.push(ProtectedBranch {
+                id,
+                name: name.to_owned(),
+                push_access_level,
+                push_user_ids,
+                merge_access_level: access::MAINTAINER,
+                allow_force_push: false,
+            });
+        }
+    }
+
+    /// Removes the protection rule `name`.
+    pub fn unprotect_branch(&self, project: &str, name: &str) {
+        let project_id = self.project_id(project);
+        if let Some(project) = self.shared.state().project_mut(project_id) {
+            project.protected_branches.retain(|rule| rule.name != name);
+        }
+    }
+
+    /// `username` opens a merge request from `branch` of the fork `fork` (a project added
+    /// before, holding that branch) into the default branch of `target`, as GitLab records one:
+    /// in the target project, with the fork as `source_project_id` and the fork's head copied to
+    /// the target's `refs/merge-requests/<iid>/head`. Returns its iid.
+    pub async fn open_fork_merge_request(
+        &self,
+        target: &str,
+        fork: &str,
+        branch: &str,
+        username: &str,
+        title: &str,
+    ) -> anyhow::Result<u64> {
+        let target = self.project(target);
+        let fork = self.project(fork);
+        let author_id = self.user_id(username);
+        let target_repo = self.shared.repo_for(&target.path_with_namespace);
+        let fork_repo = self.shared.repo_for(&fork.path_with_namespace);
+        let head = fork_repo.rev_parse(&format!("refs/heads/{branch}")).await.context("the fork has no such branch")?;
+        let iid = {
+            let mut state = self.shared.state();
+            let stored = state.project_mut(target.id).context("the target project vanished")?;
+            stored.next_mr_iid += 1;
+            stored.next_mr_iid - 1
+        };
+        target_repo
+            .fetch_ref(&fork_repo, &format!("refs/heads/{branch}"), &format!("refs/merge-requests/{iid}/head"))
+            .await?;
+        let version = super::push::version_at(&self.shared, &target_repo, head, &target.default_branch)
+            .await?
+            .context("the target's default branch is missing")?;
+        let mut state = self.shared.state();
+        let id = state.allocate("merge_request");
+        let stamp = now();
+        state.merge_requests.push(super::model::MergeRequest {
+            id,
+            iid,
+            project_id: target.id,
+            source_project_id: fork.id,
+            title: title.to_owned(),
+            description: format!("From {}.", fork.path_with_namespace),
+            state: "opened".to_owned(),
+            source_branch: branch.to_owned(),
+            target_branch: target.default_branch.clone(),
+            author_id,
+            assignee_ids: Vec::new(),
+            reviewer_ids: Vec::new(),
+            labels: Vec::new(),
+            remove_source_branch: false,
+            squash: false,
+            discussion_locked: false,
+            versions: vec![version],
+            created_at: stamp.clone(),
+            updated_at: stamp,
+            closed_at: None,
+        });
+        Ok(iid)
     }
 
     /// Opens an issue; returns its iid.

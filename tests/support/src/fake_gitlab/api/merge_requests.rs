@@ -38,12 +38,12 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
             json!({"message": ["You can't use same project/branch for source and target"]}),
         ));
     }
-    if let Some(existing) = api
-        .state()
-        .merge_requests
-        .iter()
-        .find(|m| m.project_id == project.id && m.state == "opened" && m.source_branch == source)
-    {
+    if let Some(existing) = api.state().merge_requests.iter().find(|m| {
+        m.project_id == project.id
+            && m.source_project_id == project.id
+            && m.state == "opened"
+            && m.source_branch == source
+    }) {
         let message = format!("Another open merge request already exists for this source branch: !{}", existing.iid);
         return Err(ApiError::conflict(&[message.as_str()]));
     }
@@ -79,6 +79,7 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
         id,
         iid,
         project_id: project.id,
+        source_project_id: project.id,
         title,
         description,
         state: "opened".to_owned(),

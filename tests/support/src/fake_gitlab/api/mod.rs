@@ -37,6 +37,8 @@ pub fn router(shared: Api) -> Router {
         .route(p, get(projects::get_project).put(projects::update_project))
         .route(&format!("{p}/members/all/{{user_id}}"), get(projects::get_member))
         .route(&format!("{p}/members/{{user_id}}"), get(projects::get_member))
+        .route(&format!("{p}/protected_branches"), get(projects::list_protected_branches))
+        .route(&format!("{p}/protected_branches/{{name}}"), get(projects::get_protected_branch))
         .route(&format!("{p}/issues"), get(projects::list_issues))
         .route(&format!("{p}/issues/{{iid}}"), get(projects::get_issue))
         .route(&format!("{p}/repository/branches"), get(projects::list_branches).post(projects::create_branch))

@@ -65,7 +65,30 @@ pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(Strin
     let state = api.state();
     let level = project.access_of(user_id);
     let user = state.user(user_id).filter(|_| level > 0).ok_or_else(|| ApiError::not_found("Member"))?;
-    ok(render::member(&state, user, level))
+    ok(render::member(&state, project.id, user, level))
+}
+
+/// `GET /projects/:id/protected_branches`: every rule, oldest first.
+pub async fn list_protected_branches(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let items = {
+        let state = api.state();
+        project.protected_branches.iter().map(|rule| render::protected_branch(&state, rule)).collect()
+    };
+    paginated(&api, &input, items)
+}
+
+/// `GET /projects/:id/protected_branches/:name`: the rule named `name` (a wildcard rule by its
+/// pattern), or 404.
+pub async fn get_protected_branch(
+    State(api): State<Api>,
+    Path((id, name)): Path<(String, String)>,
+    input: Input,
+) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
+    let state = api.state();
+    let rule = project.protected_branches.iter().find(|rule| rule.name == name);
+    ok(render::protected_branch(&state, rule.ok_or_else(|| ApiError::not_found("Protected Branch"))?))
 }
 
 /// `GET /projects/:id/issues` with `state`, `assignee_username`, `labels`; newest first.
