@@ -121,6 +121,8 @@ async fn merge_request_pipelines_follow_its_pushes_and_large_traces_arrive_whole
 #[tokio::test]
 async fn the_trigger_api_checks_its_token_records_variables_and_runs_as_the_token_owner() {
     let fake = FakeGitLab::start().await.unwrap();
+    // The variables fallback (GitLab before 18.1) needs pipeline variables allowed.
+    fake.set_pipeline_variables_role("acme/copilot-agent", "developer");
     let url = format!("{}/projects/acme%2Fcopilot-agent/trigger/pipeline", fake.api_url());
     let http = plain_client();
     let form = [

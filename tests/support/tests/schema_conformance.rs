@@ -262,6 +262,8 @@ async fn pipelines_jobs_and_trigger_responses_match_gitlab_schemas() {
         }
     }
 
+    // The variables fallback (GitLab before 18.1) needs pipeline variables allowed.
+    fake.set_pipeline_variables_role("acme/copilot-agent", "developer");
     let form = [("token", "glptt-fake-agent"), ("ref", "main"), ("variables[TRIGGER_TYPE]", "issue_assignee")];
     let response =
         reqwest_form(&format!("{}/projects/acme%2Fcopilot-agent/trigger/pipeline", fake.api_url()), &form).await;
