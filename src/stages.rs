@@ -8,8 +8,8 @@
 //!
 //! Every agent call the runner makes goes through [`StageRunner::run_checked`]: the plan's
 //! stages, the pipeline fix, the review chunks and the project understanding. Callers that report
-//! progress (the workflows' status note) drive [`StageRunner::run_stage`] themselves; `local`
-//! uses [`StageRunner::run_plan`].
+//! progress (the workflows' status note) pass a [`Progress`] to [`StageRunner::run_plan`], the
+//! one stage loop; `local` passes none.
 
 pub mod outputs;
 
@@ -84,6 +84,9 @@ pub struct StageReport {
     pub output_tokens: u64,
     /// The validated JSON output of analysis/architecture, or the agent's last message.
     pub output: String,
+    /// Analysis and architecture: the output as a typed value.
+    #[serde(skip)]
+    pub typed: Option<outputs::Typed>,
 }
 
 /// `summary.json`: every stage and the totals.
@@ -102,6 +105,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// What the analysis stage found, when the plan had one.
+    pub fn analysis(&self) -> Option<&outputs::Analysis> {
+        self.stages.iter().find_map(|stage| match &stage.typed {
+            Some(outputs::Typed::Analysis(analysis)) => Some(analysis),
+            _ => None,
+        })
+    }
+
     pub fn push(&mut self, report: StageReport) {
         self.duration_ms += report.duration_ms;
         self.agent_calls += report.agent_calls;
@@ -166,6 +177,31 @@ pub struct Checked<T> {
     pub output: T,
 }
 
+/// Told as each stage of a plan starts and finishes (the workflows' status note follows along).
+pub trait Progress {
+    fn started(&mut self, stage: Stage) -> impl Future<Output = anyhow::Result<()>>;
+    fn finished(&mut self, stage: Stage) -> impl Future<Output = anyhow::Result<()>>;
+}
+
+/// Nobody to tell (`local` prints its result at the end).
+impl Progress for () {
+    async fn started(&mut self, _stage: Stage) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    async fn finished(&mut self, _stage: Stage) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// A plan that stopped: why (a stage's [`StageError`], or the progress hook's error), and what
+/// the stages before it did.
+#[derive(Debug)]
+pub struct PlanStopped {
+    pub error: anyhow::Error,
+    pub summary: Summary,
+}
+
 /// Runs stages through one agent for one repository.
 #[derive(Debug)]
 pub struct StageRunner<'a, A: Agent> {
@@ -181,32 +217,39 @@ pub struct StageRunner<'a, A: Agent> {
 }
 
 impl<A: Agent> StageRunner<'_, A> {
-    /// Runs every stage of `plan` in order, writing `plan.json` and `summary.json`.
-    pub async fn run_plan(&self, plan: &Plan, input: &StageInput) -> Result<Summary, (StageError, Summary)> {
-        let mut summary = Summary::default();
+    /// Runs every stage of `plan` in order, each with the outputs of the ones before it, telling
+    /// `progress` as each starts and finishes. `context` (the project understanding's report)
+    /// goes into the summary. The one stage loop: the workflows and `local` both run plans
+    /// through it; each writes the summary where its artifacts keep it.
+    pub async fn run_plan(
+        &self,
+        plan: &Plan,
+        input: &StageInput,
+        context: Option<serde_json::Value>,
+        progress: &mut impl Progress,
+    ) -> Result<Summary, PlanStopped> {
+        let mut summary = Summary { context, ..Summary::default() };
         let started = Instant::now();
-        let write = |summary: &Summary| {
-            let _ = std::fs::create_dir_all(&self.artifacts_dir);
-            let _ =
-                serde_json::to_vec_pretty(plan).map(|json| std::fs::write(self.artifacts_dir.join("plan.json"), json));
-            let _ = summary.write(&self.artifacts_dir);
-        };
         let mut previous = Vec::new();
         for (index, planned) in plan.stages.iter().enumerate() {
-            match self.run_stage(index, planned.stage, input, &previous).await {
+            let ran = async {
+                progress.started(planned.stage).await?;
+                let report = self.run_stage(index, planned.stage, input, &previous).await?;
+                progress.finished(planned.stage).await?;
+                anyhow::Ok(report)
+            };
+            match ran.await {
                 Ok(report) => {
                     previous.push(carried(&report));
                     summary.push(report);
                 }
                 Err(error) => {
                     summary.duration_ms = elapsed_ms(started);
-                    write(&summary);
-                    return Err((error, summary));
+                    return Err(PlanStopped { error, summary });
                 }
             }
         }
         summary.duration_ms = elapsed_ms(started);
-        write(&summary);
         Ok(summary)
     }
 
@@ -228,12 +271,12 @@ impl<A: Agent> StageRunner<'_, A> {
                 |scratch, output_path| self.prompt(stage, input, previous, scratch, output_path),
                 |outcome, written| match call.output_file {
                     Some(_) => outputs::validate(stage, written),
-                    None => Ok(last_message(outcome)),
+                    None => Ok(outputs::Validated { text: last_message(outcome), typed: None }),
                 },
             )
             .await?;
         if let Some(file) = call.output_file {
-            std::fs::write(dir.join(file), &checked.output).map_err(|source| StageError::Artifacts {
+            std::fs::write(dir.join(file), &checked.output.text).map_err(|source| StageError::Artifacts {
                 stage: name,
                 dir: dir.clone(),
                 source,
@@ -247,7 +290,8 @@ impl<A: Agent> StageRunner<'_, A> {
             premium_requests: usage.premium_requests,
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
-            output: checked.output,
+            output: checked.output.text,
+            typed: checked.output.typed,
         })
     }
 

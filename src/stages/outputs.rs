@@ -49,8 +49,23 @@ pub fn output_file(stage: Stage) -> Option<&'static str> {
     }
 }
 
-/// Checks a stage's output file; `Ok` carries the normalised JSON carried into later prompts.
-pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
+/// A stage output that passed its check: the normalised text carried into later prompts and
+/// kept as an artifact, and, for analysis and architecture, the typed value it was made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated {
+    pub text: String,
+    pub typed: Option<Typed>,
+}
+
+/// The typed output of a JSON stage, carried as it was checked rather than parsed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    Analysis(Analysis),
+    Architecture(Architecture),
+}
+
+/// Checks a stage's output file.
+pub fn validate(stage: Stage, text: Option<&str>) -> Result<Validated, String> {
     let file = output_file(stage).unwrap_or("output");
     let Some(text) = text else {
         return Err(format!("the file `{file}` was not written; write it at the path given above"));
@@ -61,7 +76,8 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
             let analysis: Analysis = parse(file, text)?;
             non_empty(file, "summary", &analysis.summary)?;
             non_empty(file, "approach", &analysis.approach)?;
-            serde_json::to_string_pretty(&analysis).map_err(|error| error.to_string())
+            let text = serde_json::to_string_pretty(&analysis).map_err(|error| error.to_string())?;
+            Ok(Validated { text, typed: Some(Typed::Analysis(analysis)) })
         }
         Stage::Architecture => {
             let architecture: Architecture = parse(file, text)?;
@@ -69,7 +85,8 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
             if let Some(entry) = architecture.files_to_change.iter().find(|entry| entry.path.trim().is_empty()) {
                 return Err(format!("`{file}`: an entry of `files_to_change` has an empty `path` ({})", entry.change));
             }
-            serde_json::to_string_pretty(&architecture).map_err(|error| error.to_string())
+            let text = serde_json::to_string_pretty(&architecture).map_err(|error| error.to_string())?;
+            Ok(Validated { text, typed: Some(Typed::Architecture(architecture)) })
         }
         // Their callers check these in their own terms (review findings, the understanding).
         Stage::Implementation
@@ -78,7 +95,7 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<String, String> {
         | Stage::MrNote
         | Stage::Review
         | Stage::PipelineFix
-        | Stage::Understanding => Ok(text.to_owned()),
+        | Stage::Understanding => Ok(Validated { text: text.to_owned(), typed: None }),
     }
 }
 

@@ -139,7 +139,8 @@ async fn deliver(
             .collect(),
     })?;
     let title = format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " "));
-    let mr = open_or_update_merge_request(job, project_id, &branch.name, title, description, actor.id)
+    let target = &worked.default_branch;
+    let mr = open_or_update_merge_request(job, project_id, &branch.name, target, title, description, actor.id)
         .await
         .with_context(|| format!("the changes are pushed to `{}`, but no merge request shows them yet", branch.name))?;
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Done).await?;
@@ -176,11 +177,12 @@ pub(super) fn is_own_merge_request(job: &Job, project_id: u64, mr: &crate::gitla
 }
 
 /// The agent's own open merge request from `branch` with its description brought up to date
-/// (a re-run), or a new Draft one with `reviewer_id` as reviewer.
+/// (a re-run), or a new Draft one into `target` with `reviewer_id` as reviewer.
 async fn open_or_update_merge_request(
     job: &Job,
     project_id: u64,
     branch: &str,
+    target: &str,
     title: String,
     description: String,
     reviewer_id: u64,
@@ -201,10 +203,9 @@ async fn open_or_update_merge_request(
             .await
             .context("while updating the merge request");
     }
-    let project = job.client.project(project_id).await.context("while reading the project")?;
     let new = NewMergeRequest {
         source_branch: branch.to_owned(),
-        target_branch: project.default_branch.unwrap_or_else(|| "main".to_owned()),
+        target_branch: target.to_owned(),
         title,
         description: Some(description),
         draft: true,
@@ -216,9 +217,7 @@ async fn open_or_update_merge_request(
 
 /// The analysis stage's summary, for the MR description.
 fn analysis_summary(summary: &crate::stages::Summary) -> Option<MarkdownText> {
-    let analysis = summary.stages.iter().find(|stage| stage.stage == crate::planner::Stage::Analysis)?;
-    let parsed: crate::stages::outputs::Analysis = serde_json::from_str(&analysis.output).ok()?;
-    Some(MarkdownText::new(&parsed.summary))
+    summary.analysis().map(|analysis| MarkdownText::new(&analysis.summary))
 }
 
 /// Who assigned the agent: the author of the newest system note that says so.

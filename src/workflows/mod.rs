@@ -4,6 +4,7 @@
 //! makes before it touches anything.
 
 pub mod issue;
+pub mod local;
 pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;

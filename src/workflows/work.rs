@@ -7,12 +7,12 @@ use anyhow::Context as _;
 
 use super::Job;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
-use crate::planner::{self, Plan, PlanOptions};
+use crate::planner::{self, Plan, PlanOptions, Stage};
 use crate::prompts::markers::Marker;
 use crate::prompts::message::{FinalNote, RunStats, Step, StepState};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
-use crate::stages::{StageInput, Summary, carried};
+use crate::stages::{Progress, StageInput, Summary};
 use crate::untrusted::MarkdownCodeSpan;
 use crate::untrusted::UntrustedText;
 
@@ -27,6 +27,8 @@ pub(super) struct Worked {
     pub branch_ahead: bool,
     pub changed_paths: Vec<String>,
     pub duration_secs: u64,
+    /// The project's default branch, as the clone found it (what a new merge request targets).
+    pub default_branch: String,
 }
 
 impl Worked {
@@ -44,6 +46,17 @@ impl Worked {
                 duration_secs: self.duration_secs,
             },
         }
+    }
+}
+
+/// The status note follows a plan's stages: each is a step of its checklist.
+impl Progress for Reporter<'_> {
+    async fn started(&mut self, stage: Stage) -> anyhow::Result<()> {
+        Ok(self.step(Step::Stage(stage), StepState::Running).await?)
+    }
+
+    async fn finished(&mut self, stage: Stage) -> anyhow::Result<()> {
+        Ok(self.step(Step::Stage(stage), StepState::Done).await?)
     }
 }
 
@@ -116,16 +129,8 @@ pub(super) async fn run(
 
     let input = StageInput { task, request, project: understood.prompt_context(), branch: branch.name.clone() };
     let runner = job.stage_runner(workspace.dir(), "stages");
-    let mut summary = Summary { context: serde_json::to_value(&understood.report).ok(), ..Summary::default() };
-    let mut previous = Vec::new();
-    for (index, planned) in plan.stages.iter().enumerate() {
-        let step = Step::Stage(planned.stage);
-        reporter.step(step, StepState::Running).await?;
-        let report = runner.run_stage(index, planned.stage, &input, &previous).await?;
-        previous.push(carried(&report));
-        summary.push(report);
-        reporter.step(step, StepState::Done).await?;
-    }
+    let context = serde_json::to_value(&understood.report).ok();
+    let mut summary = runner.run_plan(&plan, &input, context, reporter).await.map_err(|stopped| stopped.error)?;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let _ = summary.write(&artifacts);
 
@@ -163,7 +168,15 @@ pub(super) async fn run(
     let changed_paths = workspace.diff_since(&base_tip).await.context("while listing the branch's changes")?;
     let branch_ahead = !changed_paths.is_empty();
     reporter.step(Step::Push, StepState::Done).await?;
-    Ok(Worked { plan, summary, commit, branch_ahead, changed_paths, duration_secs: started.elapsed().as_secs() })
+    Ok(Worked {
+        plan,
+        summary,
+        commit,
+        branch_ahead,
+        changed_paths,
+        duration_secs: started.elapsed().as_secs(),
+        default_branch: workspace.default_branch().to_owned(),
+    })
 }
 
 /// What the planner reads: the task's title and description and, when a note asked, the note's

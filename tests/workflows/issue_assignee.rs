@@ -108,3 +108,15 @@ async fn an_assignment_that_changes_nothing_says_so_instead_of_an_empty_mr() {
     assert!(notes[1].contains("No changes") && notes[1].contains("greeting.txt already exists."), "{}", notes[1]);
     assert!(!notes[0].contains('⏳') && !notes[0].contains('❌'), "{}", notes[0]);
 }
+
+/// One issue job reads the project once: the clone tells the default branch a new merge request
+/// targets.
+#[tokio::test]
+async fn an_issue_job_reads_the_project_once() {
+    let (rig, _iid) = assigned_by("alice").await;
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let reads = rig.gitlab.requests_to("GET /projects/*");
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+    assert_eq!(rig.gitlab.merge_requests(PROJECT)[0].target_branch, "main");
+}
