@@ -228,6 +228,19 @@ impl Trigger {
     }
 }
 
+/// The contract as the job received it, `NAME=value` separated by spaces in the order of
+/// [`Trigger::variables`] (`TRIGGER_TYPE=issue_assignee TARGET_PROJECT_ID=7 TARGET_ISSUE_IID=3`):
+/// what the job log shows, whichever way the values arrived.
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, (name, value)) in self.variables().iter().enumerate() {
+            let separator = if index == 0 { "" } else { " " };
+            write!(f, "{separator}{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +284,22 @@ mod tests {
             expected.sort();
             assert_eq!(rendered, expected);
         }
+    }
+
+    #[test]
+    fn a_trigger_displays_as_its_contract_in_order() {
+        let trigger = parse(&[
+            ("TARGET_MR_IID", "5"),
+            ("TRIGGER_TYPE", "mr_reviewer"),
+            ("TARGET_BRANCH", "main"),
+            ("TARGET_PROJECT_ID", "7"),
+            ("SOURCE_BRANCH", "feature/x"),
+        ])
+        .expect("valid trigger");
+        assert_eq!(
+            trigger.to_string(),
+            "TRIGGER_TYPE=mr_reviewer TARGET_PROJECT_ID=7 TARGET_MR_IID=5 SOURCE_BRANCH=feature/x TARGET_BRANCH=main"
+        );
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! `fake-gitlab` server with the inputs `serve` sends, runs the job's script with the built
 //! `copilot-runner` on PATH, with the real Copilot CLI talking to the standalone `mock-model`
 //! server, and the job's effect is visible through the fake's REST API: one Draft MR from the
-//! agent's branch. The same job refuses to start, before its token goes anywhere, when the
-//! trigger passed `GITLAB_API_BASE` as a pipeline variable.
+//! agent's branch. End to end from GitLab's side: a signed issue-assignment webhook delivered to
+//! the built `copilot-runner serve`, whose trigger request the fake records (inputs only, no
+//! variables), and the pipeline run with exactly those inputs, its job logging the contract they
+//! carried. The same job refuses to start, before its token goes anywhere, when the trigger
+//! passed `GITLAB_API_BASE` as a pipeline variable.
 //!
 //! gitlab-ci-local does not stop a pipeline on `workflow: rules`, so the trigger-only workflow
 //! is pinned by `ship_ci_templates` instead.
@@ -25,6 +28,9 @@ use copilot_runner_testkit::fake_gitlab::AGENT;
 use copilot_runner_testkit::standalone::{self, IssueJobServers, Server, World, api_get, assigned_issue_seed_file};
 use secrecy::SecretString;
 use serde_json::Value;
+
+use crate::webhook::harness::{Delivery, ServeProcess, deliver, now, signing_secret};
+use crate::webhook::payloads;
 
 const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
 
@@ -321,6 +327,63 @@ fn testkit_bin(name: &str) -> PathBuf {
     standalone::testkit_bin(Path::new(env!("CARGO")), repo(), Path::new(env!("CARGO_BIN_EXE_copilot-runner")), name)
 }
 
+/// What the issue job of the agent project's pipeline `pipeline` sees besides its inputs:
+/// GitLab's predefined variables, and what the agent project's CI/CD variables and the runner's
+/// image would provide (the GitLab endpoint and token, the Copilot CLI and its model, the job's
+/// work folder `scratch/work`). Settings from there are accepted; the same from a trigger are
+/// refused.
+fn issue_job_variables(servers: &IssueJobServers, scratch: &Path, pipeline: u64) -> Vec<(String, String)> {
+    let world = &servers.world;
+    let cli = copilot_cli::cli_path();
+    let inherited_path = std::env::var("PATH").unwrap_or_default();
+    let home = copilot_cli::shared_home(Path::new(env!("CARGO_TARGET_TMPDIR")), &cli, &inherited_path);
+    let (agent_project, pipeline) = (world.agent_project_id().to_string(), pipeline.to_string());
+    let path = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
+    let mut variables: Vec<(String, String)> = ci_variables(world, &agent_project, &pipeline)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    variables.extend(
+        [
+            ("GITLAB_API_BASE", world.url().to_owned()),
+            ("GITLAB_TOKEN", world.token(AGENT)),
+            ("HOME", path(&home)),
+            ("COPILOT_HOME", path(&scratch.join("copilot-home"))),
+            ("COPILOT_WORK_DIR", path(&scratch.join("work"))),
+            ("COPILOT_CLI_PATH", path(&cli)),
+            ("COPILOT_OFFLINE", "true".to_owned()),
+            ("COPILOT_PROVIDER_BASE_URL", servers.model.ready.clone()),
+            ("COPILOT_MODEL", "gpt-4.1".to_owned()),
+            ("COPILOT_STAGE_TIMEOUT", "120".to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value)),
+    );
+    variables
+}
+
+/// Runs the agent project's pipeline `pipeline` with the trigger's `inputs`, and checks that
+/// exactly the issue job ran the built binary to success; returns the pipeline's log.
+fn run_issue_job(
+    project: &AgentProject,
+    servers: &IssueJobServers,
+    scratch: &Path,
+    inputs: &[(String, String)],
+    pipeline: u64,
+) -> String {
+    let variables = issue_job_variables(servers, scratch, pipeline);
+    let output = project.run_pipeline(inputs, &pairs(&variables));
+    let log = text(&output);
+    assert!(output.status.success(), "the pipeline failed:\n{log}");
+    assert!(log.contains("no protected setting among the pipeline's own variables"), "the check ran:\n{log}");
+    assert!(log.contains("copilot:issue_assignee  $ copilot-runner run"), "the selected job ran its script:\n{log}");
+    assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
+    for other in TRIGGER_TYPES.iter().filter(|t| **t != "issue_assignee") {
+        assert!(!log.contains(&format!("copilot:{other}")), "job copilot:{other} must not run:\n{log}");
+    }
+    assert!(!log.contains(&servers.world.token(AGENT)), "the GitLab token reached the job log");
+    log
+}
+
 #[test]
 fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_gitlab() {
     let scratch = tempfile::tempdir().expect("a scratch folder");
@@ -329,55 +392,23 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let servers = IssueJobServers::start(testkit_bin, scratch.path(), &work);
     let world = &servers.world;
     let (api, project_id) = (world.api_url(), world.target_project_id());
-    let token = |user: &str| world.token(user);
     let project = AgentProject::new();
 
-    let cli = copilot_cli::cli_path();
-    let inherited_path = std::env::var("PATH").unwrap_or_default();
-    let home = copilot_cli::shared_home(Path::new(env!("CARGO_TARGET_TMPDIR")), &cli, &inherited_path);
-    let (project_id_text, agent_token) = (project_id.to_string(), token(AGENT));
-    let copilot_home = scratch.path().join("copilot-home");
     // The webhook service triggers the agent project's pipeline with the trigger as inputs.
     let trigger = Trigger::IssueAssignee { project_id, issue_iid: 1 };
     let (pipeline_id, inputs) = trigger_as_serve_does(world, &trigger);
-    assert!(inputs.iter().any(|(name, value)| name == "target_project_id" && *value == project_id_text));
-    let (pipeline_id, agent_project) = (pipeline_id.to_string(), world.agent_project_id().to_string());
-    // What GitLab names in every job, and what the agent project's CI/CD variables and the
-    // runner's image would provide: the GitLab endpoint and token, the Copilot CLI and its
-    // model. Settings from there are accepted; the same from a trigger is refused.
-    let mut variables = ci_variables(world, &agent_project, &pipeline_id);
-    variables.extend([
-        ("GITLAB_API_BASE", world.url()),
-        ("GITLAB_TOKEN", agent_token.as_str()),
-        ("HOME", home.to_str().expect("a UTF-8 path")),
-        ("COPILOT_HOME", copilot_home.to_str().expect("a UTF-8 path")),
-        ("COPILOT_WORK_DIR", work.to_str().expect("a UTF-8 path")),
-        ("COPILOT_CLI_PATH", cli.to_str().expect("a UTF-8 path")),
-        ("COPILOT_OFFLINE", "true"),
-        ("COPILOT_PROVIDER_BASE_URL", servers.model.ready.as_str()),
-        ("COPILOT_MODEL", "gpt-4.1"),
-        ("COPILOT_STAGE_TIMEOUT", "120"),
-    ]);
-    let output = project.run_pipeline(&inputs, &variables);
-    let log = text(&output);
-
-    assert!(output.status.success(), "the pipeline failed:\n{log}");
-    assert!(log.contains("no protected setting among the pipeline's own variables"), "the check ran:\n{log}");
-    assert!(log.contains("copilot:issue_assignee  $ copilot-runner run"), "the selected job ran its script:\n{log}");
-    assert!(log.contains("PASS  copilot:issue_assignee"), "{log}");
-    for other in TRIGGER_TYPES.iter().filter(|t| **t != "issue_assignee") {
-        assert!(!log.contains(&format!("copilot:{other}")), "job copilot:{other} must not run:\n{log}");
-    }
+    assert!(inputs.iter().any(|(name, value)| name == "target_project_id" && *value == project_id.to_string()));
+    let log = run_issue_job(&project, &servers, scratch.path(), &inputs, pipeline_id);
     // With the same variables, every other job is `when: never` by its rules.
-    let listing = project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &variables, None);
+    let variables = issue_job_variables(&servers, scratch.path(), pipeline_id);
+    let listing = project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &pairs(&variables), None);
     assert_eq!(active_jobs(&listing), vec!["copilot:issue_assignee"], "only the selected job is active");
-    assert!(!log.contains(&agent_token), "the GitLab token reached the job log");
 
     // The job's effect, seen through the fake's REST API: one Draft MR from the agent's branch
     // that closes the issue, and the branch holds the agent's change.
     let mr = servers.only_draft_mr(&log);
     let (status, branch) =
-        api_get(&format!("{api}/projects/{project_id}/repository/branches/copilot%2Fissue-1"), &token("maria"));
+        api_get(&format!("{api}/projects/{project_id}/repository/branches/copilot%2Fissue-1"), &world.token("maria"));
     assert_eq!(status, 200, "{branch}");
     assert_eq!(branch["commit"]["id"], mr["sha"], "the MR's head is the branch's head");
 
@@ -391,4 +422,77 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let stage = collected.join("copilot-artifacts/stages/2-implementation");
     assert!(stage.join("prompt-1.md").is_file() && stage.join("agent-1/transcript.txt").is_file(), "{log}");
     assert!(!stage.join("agent-1/copilot-events.jsonl").exists(), "raw events are not uploaded");
+}
+
+/// The hook's signing token in the webhook delivery test.
+const SIGNING_KEY: &[u8] = b"the agent hook's signing key 32b";
+
+#[test]
+fn a_webhook_delivered_to_serve_starts_the_pipeline_whose_job_opens_the_draft_mr() {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let servers = IssueJobServers::start(testkit_bin, scratch.path(), &scratch.path().join("work"));
+    let world = &servers.world;
+    let (project_id, agent_project) = (world.target_project_id(), world.agent_project_id());
+
+    // GitLab delivers alice's assignment of the agent to issue #1 to the built `serve`, with the
+    // hook's secret token and signed with its signing token.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let answer = runtime.block_on(async {
+        let serve = ServeProcess::start_with(world, &[("WEBHOOK_SIGNING_SECRET", signing_secret(SIGNING_KEY))]).await;
+        let payload = payloads::issue_assignees(world, "alice", 1, &[], &[AGENT]);
+        let answer = deliver(&serve.url, &Delivery::new("Issue Hook", &payload).signed(SIGNING_KEY, now())).await;
+        serve.kill().await;
+        answer
+    });
+    drop(runtime);
+    assert_eq!((answer.status, answer.outcome()), (200, "triggered"), "{:?}", answer.body);
+    let pipeline = answer.body["pipeline_id"].as_u64().expect("the answer names the pipeline");
+
+    // The trigger request GitLab received: its token, the ref and the contract as inputs; no
+    // variables, and the pipeline it started has none.
+    let requests = world.requests_to("POST /projects/*/trigger/pipeline");
+    assert_eq!(requests.len(), 1, "one trigger: {requests:#?}");
+    assert_eq!(requests[0].path, format!("/api/v4/projects/{agent_project}/trigger/pipeline"));
+    let form = requests[0].form();
+    let mut inputs: Vec<(String, String)> = form
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix("inputs[")?.strip_suffix(']')?.to_owned(), value.clone())))
+        .collect();
+    let mut others: Vec<&str> =
+        form.iter().map(|(name, _)| name.as_str()).filter(|name| !name.starts_with("inputs[")).collect();
+    others.sort_unstable();
+    assert_eq!(others, ["ref", "token"], "nothing but inputs besides the token and the ref: {form:?}");
+    inputs.sort();
+    let expected = [
+        ("target_issue_iid", "1"),
+        ("target_project_id", &*project_id.to_string()),
+        ("trigger_type", "issue_assignee"),
+    ];
+    assert_eq!(pairs(&inputs), expected, "the contract, as inputs");
+    let variables_url = format!("{}/projects/{agent_project}/pipelines/{pipeline}/variables", world.api_url());
+    let (status, variables) = api_get(&variables_url, &world.token("maria"));
+    assert_eq!((status, variables), (200, Value::Array(Vec::new())), "the triggered pipeline has no variables");
+
+    // gitlab-ci-local runs that pipeline with exactly those inputs; the contract reaches the job
+    // through them alone (none of its names is among the job's variables).
+    let job_variables = issue_job_variables(&servers, scratch.path(), pipeline);
+    let contract = |name: &str| name == "TRIGGER_TYPE" || name.starts_with("TARGET_") || name.ends_with("_BRANCH");
+    assert!(!job_variables.iter().any(|(name, _)| contract(name)), "{job_variables:?}");
+    let project = AgentProject::new();
+    let log = run_issue_job(&project, &servers, scratch.path(), &inputs, pipeline);
+
+    // The job read the contract the inputs carried, and did the work: one Draft MR closing #1.
+    let received = log
+        .lines()
+        .find_map(|line| line.split_once("trigger received: ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("the job logs the trigger it received:\n{log}"));
+    let mut shown: Vec<(String, String)> = received
+        .split_whitespace()
+        .map_while(|field| field.split_once('=').filter(|(name, _)| contract(name)))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    shown.sort();
+    assert_eq!(shown, inputs, "the job's TRIGGER_TYPE and TARGET_* are the inputs: {received}");
+    servers.only_draft_mr(&log);
 }

@@ -13,7 +13,12 @@ pub(crate) struct RunArgs {}
 
 pub(crate) async fn run(_args: RunArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
     let trigger = Trigger::from_env(&env)?;
-    tracing::info!(trigger = %trigger.kind(), project = trigger.project_id(), language = %settings.language, "trigger received");
+    tracing::info!(
+        trigger = %trigger.kind(),
+        project = trigger.project_id(),
+        language = %settings.language,
+        "trigger received: {trigger}"
+    );
     crate::trigger::guard::check(&env, settings.gitlab_token.as_ref()).await?;
     let job = Job::prepare(settings, env).await.context("while preparing the job")?;
     job.run(&trigger).await

@@ -11,8 +11,10 @@ use copilot_runner::gitlab::{Client, NewMergeRequest};
 use copilot_runner::webhook::Config;
 use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use copilot_runner_testkit::standalone::World;
 use secrecy::SecretString;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::sync::oneshot;
 
 pub(crate) const SECRET: &str = "whsec-test-0123456789abcdef";
@@ -83,6 +85,62 @@ impl Instance {
     }
 }
 
+/// What payloads and `serve`'s settings need to know of a fake GitLab: the fake in the test
+/// process, or the world a standalone `fake-gitlab` printed (both from the standard seed).
+pub(crate) trait Directory {
+    /// The base URL (`GITLAB_API_BASE`).
+    fn base_url(&self) -> String;
+    fn token_of(&self, username: &str) -> String;
+    fn id_of_user(&self, username: &str) -> u64;
+    fn name_of_user(&self, username: &str) -> String;
+    /// A project's id, by `namespace/path`.
+    fn id_of_project(&self, path: &str) -> u64;
+}
+
+impl Directory for FakeGitLab {
+    fn base_url(&self) -> String {
+        self.url()
+    }
+
+    fn token_of(&self, username: &str) -> String {
+        self.token(username)
+    }
+
+    fn id_of_user(&self, username: &str) -> u64 {
+        self.user_id(username)
+    }
+
+    fn name_of_user(&self, username: &str) -> String {
+        self.user(username).name
+    }
+
+    fn id_of_project(&self, path: &str) -> u64 {
+        self.project_id(path)
+    }
+}
+
+impl Directory for World {
+    fn base_url(&self) -> String {
+        self.url().to_owned()
+    }
+
+    fn token_of(&self, username: &str) -> String {
+        self.token(username)
+    }
+
+    fn id_of_user(&self, username: &str) -> u64 {
+        self.user_id(username)
+    }
+
+    fn name_of_user(&self, username: &str) -> String {
+        self.user_name(username)
+    }
+
+    fn id_of_project(&self, path: &str) -> u64 {
+        self.project_id(path)
+    }
+}
+
 /// The environment `serve` runs with in production, pointed at the fake.
 pub(crate) fn settings(fake: &FakeGitLab) -> Settings {
     settings_with(fake, &[])
@@ -96,12 +154,12 @@ pub(crate) fn settings_with(fake: &FakeGitLab, extra: &[(&str, String)]) -> Sett
 }
 
 /// The standard variables, as `(name, value)`.
-pub(crate) fn standard_env(fake: &FakeGitLab) -> Vec<(&'static str, String)> {
+pub(crate) fn standard_env(fake: &impl Directory) -> Vec<(&'static str, String)> {
     vec![
-        ("GITLAB_API_BASE", fake.url()),
-        ("GITLAB_TOKEN", fake.agent_token()),
+        ("GITLAB_API_BASE", fake.base_url()),
+        ("GITLAB_TOKEN", fake.token_of(AGENT)),
         ("WEBHOOK_SECRET_TOKEN", SECRET.to_owned()),
-        ("PIPELINE_PROJECT_ID", fake.project_id(AGENT_PROJECT).to_string()),
+        ("PIPELINE_PROJECT_ID", fake.id_of_project(AGENT_PROJECT).to_string()),
         ("PIPELINE_TRIGGER_TOKEN", AGENT_TRIGGER_TOKEN.to_owned()),
         ("PIPELINE_REF", "main".to_owned()),
         ("COPILOT_AGENT_USERNAME", AGENT.to_owned()),
@@ -293,6 +351,70 @@ pub(crate) async fn merge_request(fake: &FakeGitLab, author: &str, branch: &str)
 /// Creates a note as `author` on MR `iid` of `acme/widgets` and returns its id.
 pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, body: &str) -> u64 {
     fake.add_mr_note(WIDGETS, iid, author, body)
+}
+
+/// `copilot-runner serve`, the built binary, as a child process on a free loopback port, with
+/// the standard settings for `fake` and `extra` ones; killed when dropped.
+#[derive(Debug)]
+pub(crate) struct ServeProcess {
+    child: tokio::process::Child,
+    pub(crate) url: String,
+    _home: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    pub(crate) async fn start(fake: &impl Directory) -> Self {
+        Self::start_with(fake, &[]).await
+    }
+
+    pub(crate) async fn start_with(fake: &impl Directory, extra: &[(&str, String)]) -> Self {
+        let home = tempfile::tempdir().expect("home");
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .envs(standard_env(fake))
+            .envs(extra.iter().map(|(name, value)| (*name, value)))
+            .current_dir(home.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start copilot-runner serve");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let listening = async {
+            while let Some(line) = lines.next_line().await.expect("read the log") {
+                if line.contains("serving GitLab webhooks") {
+                    let address = line.split_whitespace().find_map(|word| word.strip_prefix("listen="));
+                    return address.expect("the log names the address").trim_matches('"').to_owned();
+                }
+            }
+            panic!("serve ended before listening");
+        };
+        let address = tokio::time::timeout(DEADLINE, listening).await.expect("serve listens in time");
+        // Keep draining the log so that the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, url: format!("http://{address}"), _home: home }
+    }
+
+    pub(crate) async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL serve");
+    }
+}
+
+/// A hook's signing token as GitLab shows it and `serve` takes it (`WEBHOOK_SIGNING_SECRET`):
+/// `whsec_` and the key in base64.
+pub(crate) fn signing_secret(key: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
+}
+
+/// Now in Unix seconds, as `webhook-timestamp` carries it.
+pub(crate) fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+    i64::try_from(since.as_secs()).expect("fits")
 }
 
 /// Runs the built binary's `serve` with only `env` (and a bare `PATH` and `HOME`), for settings

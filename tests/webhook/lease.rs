@@ -6,56 +6,11 @@ use std::time::Duration;
 
 use copilot_runner::webhook::act::AWARD_LEASE;
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab, Fault};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use super::harness::{
-    DEADLINE, Delivery, deliver, http, issue_note, note_awards, standard_env, triggered, try_deliver,
+    DEADLINE, Delivery, ServeProcess, deliver, http, issue_note, note_awards, triggered, try_deliver,
 };
 use super::payloads;
-
-/// `copilot-runner serve` as a child process on a free loopback port.
-struct ServeProcess {
-    child: tokio::process::Child,
-    url: String,
-    _home: tempfile::TempDir,
-}
-
-impl ServeProcess {
-    async fn start(fake: &FakeGitLab) -> Self {
-        let home = tempfile::tempdir().expect("home");
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", home.path())
-            .envs(standard_env(fake))
-            .current_dir(home.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start copilot-runner serve");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let listening = async {
-            while let Some(line) = lines.next_line().await.expect("read the log") {
-                if line.contains("serving GitLab webhooks") {
-                    let address = line.split_whitespace().find_map(|word| word.strip_prefix("listen="));
-                    return address.expect("the log names the address").trim_matches('"').to_owned();
-                }
-            }
-            panic!("serve ended before listening");
-        };
-        let address = tokio::time::timeout(DEADLINE, listening).await.expect("serve listens in time");
-        // Keep draining the log so that the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, url: format!("http://{address}"), _home: home }
-    }
-
-    async fn kill(mut self) {
-        self.child.kill().await.expect("SIGKILL serve");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_between_the_award_and_the_trigger_does_not_swallow_the_request() {

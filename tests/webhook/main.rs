@@ -6,10 +6,10 @@
 )]
 
 mod access;
-mod harness;
+pub(crate) mod harness;
 mod lease;
 mod load;
-mod payloads;
+pub(crate) mod payloads;
 mod protocol;
 mod signatures;
 mod triggers;

@@ -1,10 +1,10 @@
 //! Webhook payloads built from GitLab's real fixtures, retargeted at the fake's world: the same
-//! shape GitLab sends, with the ids of the fake's project, issue, MR, note and users.
+//! shape GitLab sends, with the ids of the fake's project, issue, MR, note and users (the fake in
+//! the test process, or the world a standalone `fake-gitlab` printed).
 
-use copilot_runner_testkit::fake_gitlab::FakeGitLab;
 use serde_json::{Value, json};
 
-use super::harness::WIDGETS;
+use super::harness::{Directory, WIDGETS};
 
 pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab/webhooks");
 
@@ -36,18 +36,18 @@ pub(crate) fn every_fixture() -> Vec<(&'static str, &'static str)> {
 }
 
 /// A user as webhook payloads embed it (`User#hook_attrs`).
-pub(crate) fn hook_user(fake: &FakeGitLab, username: &str) -> Value {
+pub(crate) fn hook_user(fake: &impl Directory, username: &str) -> Value {
     json!({
-        "id": fake.user_id(username),
-        "name": fake.user(username).name,
+        "id": fake.id_of_user(username),
+        "name": fake.name_of_user(username),
         "username": username,
         "avatar_url": "https://secure.gravatar.com/avatar/0?s=80&d=identicon",
         "email": "[REDACTED]",
     })
 }
 
-fn retarget_project(fake: &FakeGitLab, payload: &mut Value) {
-    let id = fake.project_id(WIDGETS);
+fn retarget_project(fake: &impl Directory, payload: &mut Value) {
+    let id = fake.id_of_project(WIDGETS);
     payload["project"]["id"] = json!(id);
     payload["project"]["path_with_namespace"] = json!(WIDGETS);
     if payload.get("project_id").is_some() {
@@ -59,7 +59,13 @@ fn retarget_project(fake: &FakeGitLab, payload: &mut Value) {
 }
 
 /// `Issue Hook`: `actor` changed issue `iid`'s assignees from `previous` to `current`.
-pub(crate) fn issue_assignees(fake: &FakeGitLab, actor: &str, iid: u64, previous: &[&str], current: &[&str]) -> Value {
+pub(crate) fn issue_assignees(
+    fake: &impl Directory,
+    actor: &str,
+    iid: u64,
+    previous: &[&str],
+    current: &[&str],
+) -> Value {
     let mut payload = fixture("issue.json");
     retarget_project(fake, &mut payload);
     payload["user"] = hook_user(fake, actor);
@@ -78,14 +84,14 @@ pub(crate) fn issue_assignees(fake: &FakeGitLab, actor: &str, iid: u64, previous
 }
 
 /// `Note Hook`: `author` wrote note `note_id` with `text` on issue `iid`.
-pub(crate) fn issue_note(fake: &FakeGitLab, author: &str, iid: u64, note_id: u64, text: &str) -> Value {
+pub(crate) fn issue_note(fake: &impl Directory, author: &str, iid: u64, note_id: u64, text: &str) -> Value {
     let mut payload = fixture("note_issue.json");
     retarget_project(fake, &mut payload);
     payload["user"] = hook_user(fake, author);
     payload["object_attributes"]["id"] = json!(note_id);
     payload["object_attributes"]["note"] = json!(text);
     payload["object_attributes"]["description"] = json!(text);
-    payload["object_attributes"]["author_id"] = json!(fake.user_id(author));
+    payload["object_attributes"]["author_id"] = json!(fake.id_of_user(author));
     payload["issue"]["iid"] = json!(iid);
     payload
 }
@@ -99,13 +105,13 @@ pub(crate) fn confidential(mut payload: Value) -> Value {
 }
 
 /// `Note Hook`: `author` wrote note `note_id` with `text` on MR `iid` from `branch` into `main`.
-pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, branch: &str, note_id: u64, text: &str) -> Value {
+pub(crate) fn mr_note(fake: &impl Directory, author: &str, iid: u64, branch: &str, note_id: u64, text: &str) -> Value {
     let mut payload = fixture("note_merge_request.json");
     retarget_project(fake, &mut payload);
     payload["user"] = hook_user(fake, author);
     payload["object_attributes"]["id"] = json!(note_id);
     payload["object_attributes"]["note"] = json!(text);
-    payload["object_attributes"]["author_id"] = json!(fake.user_id(author));
+    payload["object_attributes"]["author_id"] = json!(fake.id_of_user(author));
     payload["merge_request"]["iid"] = json!(iid);
     payload["merge_request"]["source_branch"] = json!(branch);
     payload["merge_request"]["target_branch"] = json!("main");
@@ -114,7 +120,7 @@ pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, branch: &str, n
 
 /// `Merge Request Hook`: `actor` changed MR `iid`'s reviewers from `previous` to `current`.
 pub(crate) fn mr_reviewers(
-    fake: &FakeGitLab,
+    fake: &impl Directory,
     actor: &str,
     iid: u64,
     branch: &str,
@@ -135,7 +141,7 @@ pub(crate) fn mr_reviewers(
 }
 
 /// `Pipeline Hook`: pipeline `id` on branch `git_ref`, started by `user`, ended with `status`.
-pub(crate) fn pipeline(fake: &FakeGitLab, user: &str, id: u64, git_ref: &str, status: &str) -> Value {
+pub(crate) fn pipeline(fake: &impl Directory, user: &str, id: u64, git_ref: &str, status: &str) -> Value {
     let mut payload = fixture("pipeline.json");
     retarget_project(fake, &mut payload);
     payload["user"] = hook_user(fake, user);

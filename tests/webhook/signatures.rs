@@ -2,22 +2,14 @@
 //! signing secret set, only deliveries signed with it, at most five minutes old, get through,
 //! and the `X-Gitlab-Token` check still applies.
 
-use base64::Engine as _;
-
-use super::harness::{Delivery, Instance, deliver};
+use super::harness::{Delivery, Instance, deliver, now, signing_secret};
 use super::payloads::fixture;
 use copilot_runner_testkit::fake_gitlab::FakeGitLab;
 
 const SIGNING_KEY: &[u8] = b"the hook's signing key, 32 bytes";
 
-fn now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-    i64::try_from(since.as_secs()).expect("fits")
-}
-
 async fn signed_instance(fake: &FakeGitLab) -> Instance {
-    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(SIGNING_KEY));
-    Instance::start_with(fake, &[("WEBHOOK_SIGNING_SECRET", secret)], |_| {}).await
+    Instance::start_with(fake, &[("WEBHOOK_SIGNING_SECRET", signing_secret(SIGNING_KEY))], |_| {}).await
 }
 
 #[tokio::test]

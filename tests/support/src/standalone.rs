@@ -1,7 +1,8 @@
 //! The rig's servers as programs of their own (`fake-gitlab`, `mock-model`), for tests that run
 //! copilot-runner outside the test process: a pipeline run by gitlab-ci-local, a job inside the
 //! container image. Also the world those tests share: issue #1 of `acme/widgets` assigned to the
-//! agent, and a model script whose job adds one file.
+//! agent, and a model script whose job adds one file. What the fake received is read from its
+//! request log over HTTP ([`World::requests_to`]).
 #![expect(clippy::disallowed_methods, reason = "the rig starts its own programs and cargo")]
 
 use std::ffi::OsStr;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::ci_job::{AGENT_PROJECT, add_one_file_script};
-use crate::fake_gitlab::{AGENT, NoteSeed, Seed};
+use crate::fake_gitlab::{AGENT, NoteSeed, REQUEST_LOG, RecordedRequest, Seed};
 
 /// The project whose issue the agent is assigned in [`assigned_issue_seed_file`].
 pub const TARGET: &str = "acme/widgets";
@@ -96,7 +97,7 @@ impl World {
 
     /// The id of [`TARGET`].
     pub fn target_project_id(&self) -> u64 {
-        self.0["projects"][TARGET]["id"].as_u64().expect("the target project's id")
+        self.project_id(TARGET)
     }
 
     /// A seeded user's token.
@@ -104,9 +105,34 @@ impl World {
         self.0["users"][user]["token"].as_str().expect("a seeded user's token").to_owned()
     }
 
+    /// A seeded user's id.
+    pub fn user_id(&self, user: &str) -> u64 {
+        self.0["users"][user]["id"].as_u64().expect("a seeded user's id")
+    }
+
+    /// A seeded user's display name.
+    pub fn user_name(&self, user: &str) -> String {
+        self.0["users"][user]["name"].as_str().expect("a seeded user's name").to_owned()
+    }
+
+    /// The id of a seeded project, by `namespace/path`.
+    pub fn project_id(&self, path: &str) -> u64 {
+        self.0["projects"][path]["id"].as_u64().unwrap_or_else(|| panic!("the fake has no project `{path}`"))
+    }
+
+    /// The requests the fake received so far that match `route` (`"METHOD /pattern"` as in
+    /// [`crate::FakeGitLab::requests_to`]), read from its request log.
+    pub fn requests_to(&self, route: &str) -> Vec<RecordedRequest> {
+        let url = format!("{}{REQUEST_LOG}", self.url());
+        let (status, log) = api_send(reqwest::Method::GET, &url, None, None);
+        assert_eq!(status, 200, "the fake serves its request log: {log}");
+        let log: Vec<RecordedRequest> = serde_json::from_value(log).expect("the request log's shape");
+        log.into_iter().filter(|request| request.matches(route)).collect()
+    }
+
     /// The id of the agent project ([`AGENT_PROJECT`]).
     pub fn agent_project_id(&self) -> u64 {
-        self.0["projects"][AGENT_PROJECT]["id"].as_u64().expect("the agent project's id")
+        self.project_id(AGENT_PROJECT)
     }
 
     /// Sets the agent project's "minimum role to use pipeline variables" as its owner (maria)

@@ -1,11 +1,13 @@
 //! The standalone `fake-gitlab` binary starts, prints its URL and tokens as one JSON line on
-//! stdout, serves the API, and takes its users and projects from a JSON seed file.
+//! stdout, serves the API, takes its users and projects from a JSON seed file, and serves its
+//! request log for the tests that cannot read it in process.
 #![expect(clippy::disallowed_methods, reason = "this test runs the built binary and talks to it over HTTP")]
 
 mod common;
 
 use std::process::Stdio;
 
+use copilot_runner_testkit::fake_gitlab::{REQUEST_LOG, RecordedRequest};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -69,6 +71,31 @@ async fn the_binary_seeds_users_and_projects_from_a_json_file() {
         seen,
         vec![(Some("pat"), Some("assigned to @robot"), Some(true)), (Some("pat"), Some("Any news?"), Some(false))]
     );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_binary_serves_its_request_log_with_form_bodies_as_sent() {
+    let (mut child, ready) = start(&[]).await;
+    assert_eq!(ready["users"]["alice"]["name"], "Alice Developer", "the ready line names the users");
+    let project = ready["projects"]["acme/copilot-agent"]["id"].as_u64().unwrap();
+    let url = format!("{}/projects/{project}/trigger/pipeline", ready["api_url"].as_str().unwrap());
+    let form = [("token", "glptt-fake-agent"), ("ref", "main"), ("inputs[trigger_type]", "issue_note")];
+    let created = common::http_client().post(url).form(&form).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+
+    let log = format!("{}{}", ready["url"].as_str().unwrap(), REQUEST_LOG);
+    let log: Vec<RecordedRequest> = common::http_client().get(log).send().await.unwrap().json().await.unwrap();
+    let triggers: Vec<&RecordedRequest> =
+        log.iter().filter(|request| request.matches("POST /projects/*/trigger/pipeline")).collect();
+    assert_eq!(triggers.len(), 1, "{log:#?}");
+    assert_eq!(
+        (triggers[0].status, triggers[0].path.as_str()),
+        (Some(201), &*format!("/api/v4/projects/{project}/trigger/pipeline"))
+    );
+    let sent: Vec<(String, String)> =
+        form.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect();
+    assert_eq!(triggers[0].form(), sent);
     child.kill().await.unwrap();
 }
 

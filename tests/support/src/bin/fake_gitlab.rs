@@ -1,6 +1,7 @@
 //! `fake-gitlab`: runs the test rig's fake GitLab as a standalone server so scripts and CI
 //! templates can exercise copilot-runner against it. Prints one JSON line with the URL and
-//! the tokens on stdout, then serves until killed.
+//! the tokens on stdout, then serves until killed. What it received is at
+//! `GET /-/fake-gitlab/requests` (its request log, as JSON).
 
 use std::net::SocketAddr;
 

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
+pub use api::REQUEST_LOG;
 pub use ci::{CiRule, CiScript, JobSpec, Outcome};
 pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
@@ -162,14 +163,16 @@ impl FakeGitLab {
         self.shared.repo_for(&self.project(project).path_with_namespace)
     }
 
-    /// A JSON summary for scripts: `url`, `api_url`, every user (`id`, `token`, `bot`) and every
+    /// A JSON summary for scripts: `url`, `api_url`, every user (`id`, `name`, `token`, `bot`) and every
     /// project (`id`, `git_url`, `default_branch`, `trigger_tokens`).
     pub fn describe(&self) -> serde_json::Value {
         let state = self.shared.state();
         let users: serde_json::Map<String, serde_json::Value> = state
             .users
             .iter()
-            .map(|u| (u.username.clone(), serde_json::json!({"id": u.id, "token": u.token, "bot": u.bot})))
+            .map(|u| {
+                (u.username.clone(), serde_json::json!({"id": u.id, "name": u.name, "token": u.token, "bot": u.bot}))
+            })
             .collect();
         let projects: serde_json::Map<String, serde_json::Value> = state
             .projects

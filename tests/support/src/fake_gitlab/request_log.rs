@@ -1,12 +1,12 @@
 //! Every request the fake received, in order, for tests to assert on what a client sent (and
 //! how often: a retried write shows up twice).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::faults::path_matches;
 
 /// One received request. API bodies are kept as text; git pack bodies are not kept.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordedRequest {
     pub method: String,
     /// The raw path, still URL-encoded (`/api/v4/projects/acme%2Fwidgets`).
@@ -24,6 +24,12 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body's form fields (`application/x-www-form-urlencoded`), decoded, in the order sent;
+    /// empty when the body is not a form.
+    pub fn form(&self) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(&self.body).unwrap_or_default()
     }
 
     /// The body as JSON, when it is JSON.

@@ -99,8 +99,18 @@ pub fn router(shared: Api) -> Router {
         .route(&format!("{p}/trigger/pipeline"), post(pipelines::trigger))
         .route(&format!("{p}/triggers"), get(pipelines::list_triggers))
         .route("/api/v4/{*rest}", axum::routing::any(route_not_found))
+        .route(REQUEST_LOG, get(request_log))
         .fallback(super::git_http::serve)
         .with_state(shared)
+}
+
+/// Where the fake serves its request log as JSON, for tests that run it as a program of its own
+/// (`fake-gitlab`) and cannot call [`crate::FakeGitLab::requests`]. Not a GitLab route.
+pub const REQUEST_LOG: &str = "/-/fake-gitlab/requests";
+
+async fn request_log(axum::extract::State(api): axum::extract::State<Api>) -> Response {
+    let log = api.log().clone();
+    axum::Json(log).into_response()
 }
 
 async fn route_not_found() -> Response {
