@@ -42,6 +42,8 @@ pub enum StageError {
     },
     #[error("the `{stage}` stage wrote an invalid `{file}` twice: {problem}")]
     InvalidOutput { stage: &'static str, file: &'static str, problem: String, usage: CallUsage },
+    #[error("the `{stage}` stage did not run: `TOTAL_TIMEOUT`, the job's time budget counted from its start, ran out")]
+    OutOfTime { stage: &'static str },
     #[error("cannot write the artifacts of the `{stage}` stage in `{dir}`")]
     Artifacts {
         stage: &'static str,
@@ -58,6 +60,7 @@ impl StageError {
             Self::Prompt { stage, .. }
             | Self::Agent { stage, .. }
             | Self::InvalidOutput { stage, .. }
+            | Self::OutOfTime { stage }
             | Self::Artifacts { stage, .. } => stage,
         }
     }
@@ -214,6 +217,8 @@ pub struct StageRunner<'a, A: Agent> {
     /// `<work>/stages`: each stage's scratch folder is `<n>-<stage>/scratch` below it.
     pub work_dir: PathBuf,
     pub stage_timeout: Duration,
+    /// When the job's `TOTAL_TIMEOUT` runs out: no call starts after it, and none runs past it.
+    pub deadline: Option<Instant>,
 }
 
 impl<A: Agent> StageRunner<'_, A> {
@@ -324,6 +329,13 @@ impl<A: Agent> StageRunner<'_, A> {
             if let Some(path) = &output_path {
                 let _ = std::fs::remove_file(path);
             }
+            let timeout = match self.deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => self.stage_timeout.min(left),
+                    _ => return Err(StageError::OutOfTime { stage: name }),
+                },
+                None => self.stage_timeout,
+            };
             let mut text = prompt(&scratch, output_path.as_deref())?;
             if let Some(problem) = &problem {
                 text.push_str(&retry_note(problem));
@@ -337,7 +349,7 @@ impl<A: Agent> StageRunner<'_, A> {
                 scratch_dir: scratch.clone(),
                 private_dir: call.work.join(format!("agent-{attempt}")),
                 artifacts_dir: dir.join(format!("agent-{attempt}")),
-                timeout: self.stage_timeout,
+                timeout,
             };
             let outcome = self.agent.run_stage(request).await;
             usage.agent_calls += 1;

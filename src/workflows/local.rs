@@ -72,6 +72,7 @@ pub async fn run(
         artifacts_dir: artifacts.join(folder),
         work_dir: work.join(folder),
         stage_timeout: settings.stage_timeout,
+        deadline: Some(std::time::Instant::now() + settings.total_timeout),
     };
     let understood = Box::pin(context::understand_project(settings, env, &checkout, &runner("understanding")))
         .await

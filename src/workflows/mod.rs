@@ -128,6 +128,7 @@ impl Job {
             artifacts_dir: self.settings.artifacts_dir.join(folder),
             work_dir: self.work_dir.join(folder),
             stage_timeout: self.settings.stage_timeout,
+            deadline: Some(self.deadline),
         }
     }
 

@@ -32,7 +32,7 @@ use crate::review::diff::LineMap;
 use crate::review::findings::{self, Finding, parse_findings};
 use crate::review::post::{self, ReviewPlan};
 use crate::review::quality;
-use crate::stages::{CallUsage, CheckedCall, StageError, StageRunner};
+use crate::stages::{CallUsage, CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
 
 /// The artifacts folder of the review prompts (`<n>-review/` each, below the artifacts root).
@@ -210,6 +210,13 @@ async fn review_steps(
             Ok(checked) => {
                 usage.add(&checked.usage);
                 found.extend(checked.output);
+            }
+            Err(StageError::OutOfTime { .. }) => {
+                out_of_time = true;
+                skipped.extend(
+                    chunk_files()
+                        .map(|file| SkippedFile { path: file.new_path.clone(), reason: SkipReason::OutOfTime }),
+                );
             }
             Err(StageError::InvalidOutput { problem, .. }) => {
                 tracing::warn!(chunk = index + 1, %problem, "the agent's findings were invalid twice");
@@ -415,15 +422,7 @@ async fn review_chunk(
     chunk: &chunks::Chunk,
     index: usize,
 ) -> Result<crate::stages::Checked<Vec<Finding>>, StageError> {
-    let runner = StageRunner {
-        agent: &job.agent,
-        prompts: &job.prompts,
-        language: job.settings.language,
-        repo_dir: prepared.workspace.dir().to_owned(),
-        artifacts_dir: job.settings.artifacts_dir.join(REVIEW_ARTIFACTS),
-        work_dir: job.work_dir.join(REVIEW_ARTIFACTS),
-        stage_timeout: job.settings.stage_timeout,
-    };
+    let runner = job.stage_runner(prepared.workspace.dir(), REVIEW_ARTIFACTS);
     let diff = chunks::chunk_diff_text(files, chunk);
     let chunk_map = LineMap::from_git_diff(&diff).unwrap_or_default();
     let call = CheckedCall {

@@ -125,7 +125,7 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         .context("while reading the branch")?
         .map(|branch| branch.commit.id)
         .unwrap_or_default();
-    let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::now() + job.settings.total_timeout);
+    let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::from_std(job.deadline));
     let Some(pipeline) = watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, &head, &options)
         .await
         .context("while waiting for the pipeline of the push")?
@@ -236,10 +236,9 @@ impl<'a> Fixer<'a> {
         if episode == Episode::Fresh {
             ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
         }
-        let started = Instant::now();
-        ledger.lease_until = unix_now() + job.settings.total_timeout.as_secs();
+        ledger.lease_until = unix_now() + job.deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
         let reporter = job.reporter(project_id, on);
-        let options = WatchOptions::from_interval(job.settings.retry_interval, started + job.settings.total_timeout);
+        let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::from_std(job.deadline));
         let mut fixer = Self {
             job,
             project_id,

@@ -6,6 +6,7 @@
 mod access;
 mod artifacts;
 mod context_cache;
+mod deadline;
 mod failures;
 mod git_isolation;
 mod issue_assignee;
