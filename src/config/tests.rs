@@ -25,6 +25,7 @@ fn defaults_apply_outside_ci() {
     assert_eq!(settings.agent_username, "copilot-agent");
     assert_eq!(settings.language, Language::En);
     assert_eq!(settings.min_access_level, 30);
+    assert!(!settings.allow_confidential, "confidential issues are refused unless allowed");
     assert_eq!(settings.branch_prefix, "copilot/");
     assert_eq!(settings.debug_max, 5);
     assert_eq!(settings.total_timeout, Duration::from_secs(36000));

@@ -245,7 +245,10 @@ pub struct ChangeLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct MrDescription {
     pub issue_iid: u64,
-    pub issue_title: MarkdownText,
+    /// `None` for a confidential issue: its title stays on the issue.
+    pub issue_title: Option<MarkdownText>,
+    /// The issue is confidential: the description links it and carries none of its text.
+    pub confidential: bool,
     pub requester: Option<Username>,
     pub complexity: Complexity,
     pub stages: Vec<Step>,
@@ -416,6 +419,8 @@ pub enum UnsupportedReason {
     NoPushAccess,
     /// A review was asked for, but the merge request's head is the one the last review covered.
     AlreadyReviewed,
+    /// The issue is confidential and `COPILOT_ALLOW_CONFIDENTIAL` is off.
+    Confidential,
 }
 
 /// The note when a request cannot be served.

@@ -37,6 +37,7 @@ pub const PROTECTED: &[&str] = &[
     env_vars::COPILOT_CLI_PATH,
     env_vars::COPILOT_AGENT_USERNAME,
     env_vars::COPILOT_MIN_ACCESS_LEVEL,
+    env_vars::COPILOT_ALLOW_CONFIDENTIAL,
     env_vars::COPILOT_BRANCH_PREFIX,
     env_vars::COPILOT_DENY_TOOLS,
     env_vars::COPILOT_PROMPTS_DIR,

@@ -97,7 +97,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         None => mr.source_branch.clone(),
         Some(_) => push_rule::follow_up_branch(job, mr_iid, note_id),
     };
-    let branch = Branch { name, from: Some(mr.source_branch.clone()) };
+    let branch = Branch { name, from: Some(mr.source_branch.clone()), commit_title: None };
     let options = PlanOptions::merge_request_note(job.settings.orchestrated_mr_note);
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,

@@ -5,6 +5,7 @@
 
 mod access;
 mod artifacts;
+mod confidential;
 mod context_cache;
 mod failures;
 mod git_isolation;

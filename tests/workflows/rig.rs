@@ -126,12 +126,22 @@ impl Rig {
 
     /// An issue by `author`, not assigned yet; returns its iid.
     pub(crate) fn issue(&self, author: &str, title: &str, description: &str) -> u64 {
+        self.add_issue(author, title, description, false)
+    }
+
+    /// A confidential issue by `author`, not assigned yet; returns its iid.
+    pub(crate) fn confidential_issue(&self, author: &str, title: &str, description: &str) -> u64 {
+        self.add_issue(author, title, description, true)
+    }
+
+    fn add_issue(&self, author: &str, title: &str, description: &str, confidential: bool) -> u64 {
         let seed = IssueSeed {
             title: title.to_owned(),
             description: description.to_owned(),
             author: author.to_owned(),
             assignees: Vec::new(),
             labels: Vec::new(),
+            confidential,
         };
         self.gitlab.add_issue(PROJECT, seed)
     }

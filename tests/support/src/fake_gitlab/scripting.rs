@@ -270,6 +270,7 @@ impl FakeGitLab {
             author_id,
             assignee_ids,
             labels: seed.labels,
+            confidential: seed.confidential,
             created_at: stamp.clone(),
             updated_at: stamp,
         });
