@@ -42,6 +42,8 @@ pub struct Target {
     pub on: Noteable,
     /// The agent user's id: only its notes are trusted to carry markers.
     pub agent_user_id: u64,
+    /// The request came in an internal note: every note in reply is internal too.
+    pub internal: bool,
 }
 
 /// Posts and edits the notes of one run.
@@ -195,7 +197,11 @@ impl<'a> Reporter<'a> {
     pub async fn post(&self, context: &impl MessageContext) -> Result<u64, ReportError> {
         let mut body = self.render(context)?;
         if !context.message().is_outcome() {
-            return Ok(self.client.create_note(self.target.project_id, self.target.on, &body).await?.id);
+            return Ok(self
+                .client
+                .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                .await?
+                .id);
         }
         let marker = Marker::outcome(&self.subject);
         if !body.ends_with('\n') {
@@ -208,7 +214,12 @@ impl<'a> Reporter<'a> {
                 self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
                 id
             }
-            None => self.client.create_note(self.target.project_id, self.target.on, &body).await?.id,
+            None => {
+                self.client
+                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                    .await?
+                    .id
+            }
         };
         self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, body));
         Ok(id)
@@ -232,7 +243,10 @@ impl<'a> Reporter<'a> {
                 self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
             }
             None => {
-                let note = self.client.create_note(self.target.project_id, self.target.on, &body).await?;
+                let note = self
+                    .client
+                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                    .await?;
                 self.status_note_id = Some(note.id);
             }
         }

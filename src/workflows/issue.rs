@@ -45,7 +45,8 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         }
         None => (assigner(job, project_id, issue_iid).await?, None),
     };
-    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
+    let internal = note.as_ref().is_some_and(|note| note.internal == Some(true));
+    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref(), internal).await? else {
         return Ok(Outcome::Ended(Code::Done));
     };
     let Some(actor) = actor else { return Ok(Outcome::Ended(Code::Done)) };

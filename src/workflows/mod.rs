@@ -137,11 +137,13 @@ impl Job {
 
     /// The checks before any work: the agent's own and bots' requests are ignored, and people
     /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal. `None` means stop with `Done`.
+    /// `internal`: the request is an internal note, so every note in reply is internal too.
     pub(crate) async fn reporter_for<'a>(
         &'a self,
         project_id: u64,
         on: gitlab::Noteable,
         actor: Option<&UserBasic>,
+        internal: bool,
     ) -> anyhow::Result<Option<crate::report::Reporter<'a>>> {
         let Some(actor) = actor else {
             tracing::warn!("cannot tell who asked for this work; nothing done");
@@ -151,7 +153,8 @@ impl Job {
             tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
             return Ok(None);
         }
-        let reporter = self.reporter(project_id, on);
+        let mut reporter = self.reporter(project_id, on);
+        reporter.target.internal = internal;
         if !self.may_start_work(project_id, actor).await.context("while checking the actor's access")? {
             tracing::info!(actor = %actor.username, "refused: not enough access");
             let required_role = role_name(self.settings.min_access_level).to_owned();
@@ -167,7 +170,7 @@ impl Job {
 
     /// A reporter of this job's notes on `on`, in the configured language.
     pub(crate) fn reporter(&self, project_id: u64, on: gitlab::Noteable) -> crate::report::Reporter<'_> {
-        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id };
+        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id, internal: false };
         crate::report::Reporter::new(
             &self.client,
             &self.prompts,

@@ -35,7 +35,9 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
-    let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref()).await? else {
+    let Some(mut reporter) =
+        job.reporter_for(project_id, on, note.author.as_ref(), note.internal == Some(true)).await?
+    else {
         return Ok(Code::Done);
     };
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };

@@ -9,6 +9,7 @@ mod confidential;
 mod context_cache;
 mod failures;
 mod git_isolation;
+mod internal_notes;
 mod issue_assignee;
 mod issue_branch;
 mod issue_note;

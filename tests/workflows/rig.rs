@@ -185,6 +185,17 @@ impl Rig {
         note_id
     }
 
+    /// `by` writes the internal note `body` on an issue or merge request; the job is that note's
+    /// pipeline. Returns the note id.
+    pub(crate) fn comment_internally(&mut self, on: Noteable, by: &str, body: &str) -> u64 {
+        let note_id = self.gitlab.add_internal_note(on, by, body);
+        match on {
+            Noteable::Issue { iid, .. } => self.trigger_by_note("issue_note", ("TARGET_ISSUE_IID", iid), note_id),
+            Noteable::MergeRequest { iid, .. } => self.trigger_by_note("mr_note", ("TARGET_MR_IID", iid), note_id),
+        }
+        note_id
+    }
+
     /// The trigger variables of a note's pipeline: the project, `target` (name, iid), the note.
     fn trigger_by_note(&mut self, kind: &str, target: (&str, u64), note_id: u64) {
         let (target_var, iid) = target;
