@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use crate::gitlab::types::Note;
 use crate::gitlab::{self, Awardable, Client, Noteable};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ChecklistItem, StatusNote, Step, StepState};
+use crate::prompts::message::{ChecklistItem, EditedText, StatusNote, Step, StepState};
 use crate::prompts::{MessageContext, PromptError, Prompts};
 use crate::untrusted::Username;
 
@@ -80,6 +80,7 @@ impl<'a> Reporter<'a> {
             checklist: Vec::new(),
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
+            edited_text: None,
         };
         Self {
             client,
@@ -101,6 +102,12 @@ impl<'a> Reporter<'a> {
     pub fn for_note(&mut self, note_id: u64) {
         self.subject = format!("{}-note-{note_id}", subject(self.target.on));
         self.status.marker = Marker::status(&self.subject);
+    }
+
+    /// Says in the status note who wrote the description the agent follows, since its last
+    /// editor may not start work. Call before [`Reporter::start`].
+    pub fn warn_edited(&mut self, edited: EditedText) {
+        self.status.edited_text = Some(edited);
     }
 
     /// Renders a message in the run's language.

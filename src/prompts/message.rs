@@ -129,6 +129,20 @@ pub struct StatusNote {
     pub checklist: Vec<ChecklistItem>,
     pub pipeline_url: Option<String>,
     pub job_url: Option<String>,
+    /// Set when the description the agent follows was last edited by someone below
+    /// `COPILOT_MIN_ACCESS_LEVEL`.
+    pub edited_text: Option<EditedText>,
+}
+
+/// Who wrote the description the agent follows, when its last editor may not start work.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditedText {
+    /// The or merge request's author.
+    pub author: Option<Username>,
+    /// Who edited the description last (below the required role).
+    pub editor: Username,
+    /// The lowest role that may start work (`Developer`).
+    pub required_role: String,
 }
 
 impl MessageContext for StatusNote {

@@ -156,6 +156,11 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         checklist: checklist(),
                         pipeline_url: Some(PIPELINE.to_owned()),
                         job_url: Some(JOB.to_owned()),
+                        edited_text: Some(EditedText {
+                            author: Some(Username::new("jane.doe")),
+                            editor: Username::new("gus.guest"),
+                            required_role: "Developer".to_owned(),
+                        }),
                     },
                 )
             }),

@@ -61,7 +61,12 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     if let Some(note_id) = note_id {
         reporter.for_note(note_id);
     }
-    reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
+    let notes = job.client.notes(project_id, on).await.context("while reading the issue's notes")?;
+    if let Some(edited) = job.edited_text(project_id, issue.author.as_ref(), &notes).await? {
+        reporter.warn_edited(edited);
+    }
+    let steps = [Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest];
+    reporter.start_among(Some(&actor.username), &steps, &notes).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
     // The slug comes from the text people see: nothing hidden in the note names the branch. A

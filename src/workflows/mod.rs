@@ -21,11 +21,11 @@ use crate::exit::{self, Code};
 use crate::gitlab::{self, Client, CurrentUser, UserBasic};
 use crate::prompts::Prompts;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::FailureNote;
+use crate::prompts::message::{EditedText, FailureNote};
 use crate::report::Reporter;
 use crate::stages::StageRunner;
 use crate::trigger::Trigger;
-use crate::untrusted::MarkdownCode;
+use crate::untrusted::{MarkdownCode, Username};
 
 /// Everything a workflow needs, built once per job.
 #[derive(Debug)]
@@ -166,6 +166,35 @@ impl Job {
             return Ok(None);
         }
         Ok(Some(reporter))
+    }
+
+    /// Who wrote the description the agent follows (of the issue or merge request whose notes,
+    /// oldest first, are `notes`), when the person who edited it last may not start work: the
+    /// author of the newest "changed the description" system note, which GitLab writes as the
+    /// editor. `None` when nobody edited it, or when its editor may start work.
+    pub(crate) async fn edited_text(
+        &self,
+        project_id: u64,
+        author: Option<&UserBasic>,
+        notes: &[gitlab::Note],
+    ) -> anyhow::Result<Option<EditedText>> {
+        let editor = notes
+            .iter()
+            .rev()
+            .filter(|note| note.system && note.body.starts_with("changed the description"))
+            .find_map(|note| note.author.as_ref());
+        let Some(editor) = editor else { return Ok(None) };
+        if editor.id == self.agent_user.id
+            || self.may_start_work(project_id, editor).await.context("while checking the editor's access")?
+        {
+            return Ok(None);
+        }
+        tracing::warn!(editor = %editor.username, "the description was last edited by someone who may not start work");
+        Ok(Some(EditedText {
+            author: author.map(|author| Username::new(&author.username)),
+            editor: Username::new(&editor.username),
+            required_role: role_name(self.settings.min_access_level).to_owned(),
+        }))
     }
 
     /// A reporter of this job's notes on `on`, in the configured language.

@@ -87,7 +87,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         None => &[Step::Prepare, Step::Plan, Step::Push],
         Some(_) => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],
     };
-    reporter.start(Some(&actor.username), steps).await?;
+    let notes = job.client.notes(project_id, on).await.context("while reading the merge request's notes")?;
+    if let Some(edited) = job.edited_text(project_id, mr.author.as_ref(), &notes).await? {
+        reporter.warn_edited(edited);
+    }
+    reporter.start_among(Some(&actor.username), steps, &notes).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),
         title: UntrustedLine::new(&mr.title),

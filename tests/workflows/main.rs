@@ -7,6 +7,7 @@ mod access;
 mod artifacts;
 mod confidential;
 mod context_cache;
+mod edited_text;
 mod failures;
 mod git_isolation;
 mod internal_notes;
