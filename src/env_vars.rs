@@ -80,7 +80,7 @@ env_vars! {
     ENABLE_PROJECT_UNDERSTANDING = "ENABLE_PROJECT_UNDERSTANDING", Setting, Some("false");
     /// Post review findings as inline discussions (`false`: summary note only).
     ENABLE_INLINE_REVIEW_COMMENTS = "ENABLE_INLINE_REVIEW_COMMENTS", Setting, Some("true");
-    /// Bytes of diff one review prompt carries; a larger merge request is reviewed in several prompts, and a file whose diff is over two thirds of this is skipped and named in the summary.
+    /// Bytes of diff one review prompt carries; a larger merge request is reviewed in several prompts, and a file whose diff is over two thirds of this is skipped and named in the summary, as is a changed file over 1 MiB in the checkout. A symbolic link is reviewed as a link (its target text), never read through.
     COPILOT_REVIEW_PROMPT_BYTES = "COPILOT_REVIEW_PROMPT_BYTES", Setting, Some("60000");
     /// Where project understanding is cached: `file://DIR`, `az://container/prefix`, `s3://bucket/prefix`, `gs://bucket/prefix`.
     CONTEXT_CACHE_URL = "CONTEXT_CACHE_URL", Setting, Some("`file://$CI_PROJECT_DIR/.copilot-cache` in CI, else `file://.copilot-cache`");
@@ -130,7 +130,7 @@ env_vars! {
     RETRY_MAX_TIME = "RETRY_MAX_TIME", Setting, Some("3");
     /// How many fix attempts the debug loop makes on a failed pipeline.
     DEBUG_MAX_TIME = "DEBUG_MAX_TIME", Setting, Some("5");
-    /// Wall-clock budget of one job in seconds; the debug loop ends within it.
+    /// Wall-clock budget of one job in seconds, counted from the job's start (`CI_JOB_STARTED_AT`); the debug loop ends within it, and a review out of time names the files it did not review and exits 1.
     TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
     /// Start the pipeline-fix loop on the merge request right after the issue workflow opened or updated it.
     COPILOT_AUTO_FIX_PIPELINE = "COPILOT_AUTO_FIX_PIPELINE", Setting, Some("false");

@@ -203,3 +203,12 @@ fn sandbox_settings_are_checked() {
     let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
     assert_eq!(keys, ["COPILOT_SANDBOX", "COPILOT_SANDBOX_PORTS"]);
 }
+
+#[test]
+fn confidential_issues_are_allowed_from_the_environment_or_the_file() {
+    let from_env = Settings::resolve(&env(&[("COPILOT_ALLOW_CONFIDENTIAL", "true")]), &Flags::default()).unwrap();
+    assert!(from_env.allow_confidential);
+    let file = yaml_file("copilot_allow_confidential: true\n");
+    let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
+    assert!(Settings::resolve(&env, &Flags::default()).unwrap().allow_confidential);
+}

@@ -186,6 +186,8 @@ mod tests {
         ];
         assert_eq!(protected_among(&variables), ["GITLAB_API_BASE", "COPILOT_AGENT_COMMAND"]);
         assert!(protected_among(&[variable("TRIGGER_TYPE"), variable("TARGET_PROJECT_ID")]).is_empty());
+        // A trigger cannot open confidential issues to the agent.
+        assert_eq!(protected_among(&[variable("COPILOT_ALLOW_CONFIDENTIAL")]), ["COPILOT_ALLOW_CONFIDENTIAL"]);
     }
 
     #[test]
