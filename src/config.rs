@@ -264,6 +264,8 @@ pub struct Settings {
     /// Folder of template overrides (`<lang>/<name>.md.tera`); `None`: the embedded templates only.
     pub prompts_dir: Option<PathBuf>,
     pub min_access_level: u32,
+    /// Work on confidential issues (`COPILOT_ALLOW_CONFIDENTIAL`).
+    pub allow_confidential: bool,
     pub branch_prefix: String,
     pub orchestrated_issue: bool,
     pub orchestrated_mr_note: bool,
@@ -533,6 +535,7 @@ impl<'a> Resolver<'a> {
                 && !value.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
             valid.then(|| value.to_owned()).ok_or_else(|| "a valid git ref prefix such as `copilot/`".to_owned())
         });
+        let allow_confidential = self.flag(env_vars::COPILOT_ALLOW_CONFIDENTIAL);
         let orchestrated_issue = self.flag(env_vars::USE_ORCHESTRATED_ISSUE);
         let orchestrated_mr_note = self.flag(env_vars::USE_ORCHESTRATED_MR_NOTE);
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
@@ -619,6 +622,7 @@ impl<'a> Resolver<'a> {
             language: language?,
             prompts_dir,
             min_access_level: min_access_level?,
+            allow_confidential: allow_confidential?,
             branch_prefix: branch_prefix?,
             orchestrated_issue: orchestrated_issue?,
             orchestrated_mr_note: orchestrated_mr_note?,

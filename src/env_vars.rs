@@ -66,6 +66,8 @@ env_vars! {
     COPILOT_PROMPTS_DIR = "COPILOT_PROMPTS_DIR", Setting, None;
     /// Lowest project access level that may start work (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner).
     COPILOT_MIN_ACCESS_LEVEL = "COPILOT_MIN_ACCESS_LEVEL", Setting, Some("30");
+    /// Work on confidential issues; when `false` the agent replies on such an issue that it does not work on them. The Draft merge request of a confidential issue only links it: no title or text of the issue.
+    COPILOT_ALLOW_CONFIDENTIAL = "COPILOT_ALLOW_CONFIDENTIAL", Setting, Some("false");
     /// Prefix of every branch the agent creates and pushes to.
     COPILOT_BRANCH_PREFIX = "COPILOT_BRANCH_PREFIX", Setting, Some("copilot/");
     /// Commits of history a clone of the target project fetches (`0`: the whole history).

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use crate::gitlab::types::Note;
 use crate::gitlab::{self, Awardable, Client, Noteable};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ChecklistItem, StatusNote, Step, StepState};
+use crate::prompts::message::{ChecklistItem, EditedText, StatusNote, Step, StepState};
 use crate::prompts::{MessageContext, PromptError, Prompts};
 use crate::untrusted::Username;
 
@@ -42,6 +42,8 @@ pub struct Target {
     pub on: Noteable,
     /// The agent user's id: only its notes are trusted to carry markers.
     pub agent_user_id: u64,
+    /// The request came in an internal note: every note in reply is internal too.
+    pub internal: bool,
 }
 
 /// Posts and edits the notes of one run.
@@ -78,6 +80,7 @@ impl<'a> Reporter<'a> {
             checklist: Vec::new(),
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
+            edited_text: None,
         };
         Self {
             client,
@@ -99,6 +102,12 @@ impl<'a> Reporter<'a> {
     pub fn for_note(&mut self, note_id: u64) {
         self.subject = format!("{}-note-{note_id}", subject(self.target.on));
         self.status.marker = Marker::status(&self.subject);
+    }
+
+    /// Says in the status note who wrote the description the agent follows, since its last
+    /// editor may not start work. Call before [`Reporter::start`].
+    pub fn warn_edited(&mut self, edited: EditedText) {
+        self.status.edited_text = Some(edited);
     }
 
     /// Renders a message in the run's language.
@@ -195,7 +204,11 @@ impl<'a> Reporter<'a> {
     pub async fn post(&self, context: &impl MessageContext) -> Result<u64, ReportError> {
         let mut body = self.render(context)?;
         if !context.message().is_outcome() {
-            return Ok(self.client.create_note(self.target.project_id, self.target.on, &body).await?.id);
+            return Ok(self
+                .client
+                .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                .await?
+                .id);
         }
         let marker = Marker::outcome(&self.subject);
         if !body.ends_with('\n') {
@@ -208,7 +221,12 @@ impl<'a> Reporter<'a> {
                 self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
                 id
             }
-            None => self.client.create_note(self.target.project_id, self.target.on, &body).await?.id,
+            None => {
+                self.client
+                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                    .await?
+                    .id
+            }
         };
         self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, body));
         Ok(id)
@@ -232,7 +250,10 @@ impl<'a> Reporter<'a> {
                 self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
             }
             None => {
-                let note = self.client.create_note(self.target.project_id, self.target.on, &body).await?;
+                let note = self
+                    .client
+                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                    .await?;
                 self.status_note_id = Some(note.id);
             }
         }

@@ -25,6 +25,7 @@ fn defaults_apply_outside_ci() {
     assert_eq!(settings.agent_username, "copilot-agent");
     assert_eq!(settings.language, Language::En);
     assert_eq!(settings.min_access_level, 30);
+    assert!(!settings.allow_confidential, "confidential issues are refused unless allowed");
     assert_eq!(settings.branch_prefix, "copilot/");
     assert_eq!(settings.debug_max, 5);
     assert_eq!(settings.total_timeout, Duration::from_secs(36000));
@@ -201,4 +202,13 @@ fn sandbox_settings_are_checked() {
             .unwrap_err();
     let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
     assert_eq!(keys, ["COPILOT_SANDBOX", "COPILOT_SANDBOX_PORTS"]);
+}
+
+#[test]
+fn confidential_issues_are_allowed_from_the_environment_or_the_file() {
+    let from_env = Settings::resolve(&env(&[("COPILOT_ALLOW_CONFIDENTIAL", "true")]), &Flags::default()).unwrap();
+    assert!(from_env.allow_confidential);
+    let file = yaml_file("copilot_allow_confidential: true\n");
+    let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
+    assert!(Settings::resolve(&env, &Flags::default()).unwrap().allow_confidential);
 }

@@ -46,11 +46,27 @@ impl Client {
 
     /// Posts a note. The stored body is `body` followed by a hidden operation marker.
     pub async fn create_note(&self, project: impl Into<ProjectId>, on: Noteable, body: &str) -> Result<Note, Error> {
+        self.create_note_visible(project, on, body, false).await
+    }
+
+    /// Posts a note, `internal` (seen only by project members with at least the Reporter role)
+    /// or not. An internal note stays internal when edited: `PUT …/notes/:id` changes the body
+    /// only.
+    pub async fn create_note_visible(
+        &self,
+        project: impl Into<ProjectId>,
+        on: Noteable,
+        body: &str,
+        internal: bool,
+    ) -> Result<Note, Error> {
         let project = project.into();
         let marker = OpMarker::new();
         let path = format!("{}/notes", on.path(&project));
-        let request =
-            self.request(Method::POST, &path, &[], Some(json!({ "body": marker.stamp(body) })), Replay::OnlyUnsent)?;
+        let mut payload = json!({ "body": marker.stamp(body) });
+        if internal {
+            payload["internal"] = json!(true);
+        }
+        let request = self.request(Method::POST, &path, &[], Some(payload), Replay::OnlyUnsent)?;
         self.call_reconciled(&request, || self.recent_note_with(&project, on, &marker)).await
     }
 

@@ -108,6 +108,9 @@ pub struct Issue {
     #[serde(default)]
     pub assignees: Vec<UserBasic>,
     pub web_url: String,
+    /// Visible only to members who may see confidential issues.
+    #[serde(default)]
+    pub confidential: bool,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]

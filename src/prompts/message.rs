@@ -129,6 +129,20 @@ pub struct StatusNote {
     pub checklist: Vec<ChecklistItem>,
     pub pipeline_url: Option<String>,
     pub job_url: Option<String>,
+    /// Set when the description the agent follows was last edited by someone below
+    /// `COPILOT_MIN_ACCESS_LEVEL`.
+    pub edited_text: Option<EditedText>,
+}
+
+/// Who wrote the description the agent follows, when its last editor may not start work.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditedText {
+    /// The issue's or merge request's author.
+    pub author: Option<Username>,
+    /// Who edited the description last (below the required role).
+    pub editor: Username,
+    /// The lowest role that may start work (`Developer`).
+    pub required_role: String,
 }
 
 impl MessageContext for StatusNote {
@@ -245,7 +259,10 @@ pub struct ChangeLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct MrDescription {
     pub issue_iid: u64,
-    pub issue_title: MarkdownText,
+    /// `None` for a confidential issue: its title stays on the issue.
+    pub issue_title: Option<MarkdownText>,
+    /// The issue is confidential: the description links it and carries none of its text.
+    pub confidential: bool,
     pub requester: Option<Username>,
     pub complexity: Complexity,
     pub stages: Vec<Step>,
@@ -416,6 +433,8 @@ pub enum UnsupportedReason {
     NoPushAccess,
     /// A review was asked for, but the merge request's head is the one the last review covered.
     AlreadyReviewed,
+    /// The issue is confidential and `COPILOT_ALLOW_CONFIDENTIAL` is off.
+    Confidential,
 }
 
 /// The note when a request cannot be served.

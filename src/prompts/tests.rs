@@ -156,6 +156,11 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         checklist: checklist(),
                         pipeline_url: Some(PIPELINE.to_owned()),
                         job_url: Some(JOB.to_owned()),
+                        edited_text: Some(EditedText {
+                            author: Some(Username::new("jane.doe")),
+                            editor: Username::new("gus.guest"),
+                            required_role: "Developer".to_owned(),
+                        }),
                     },
                 )
             }),
@@ -219,7 +224,8 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                     language,
                     &MrDescription {
                         issue_iid: 12,
-                        issue_title: MarkdownText::line("Add a **--json** flag"),
+                        issue_title: Some(MarkdownText::line("Add a **--json** flag")),
+                        confidential: false,
                         requester: Some(Username::new("jane.doe")),
                         complexity: Complexity::Medium,
                         stages: vec![
@@ -565,4 +571,30 @@ fn branch_names_and_paths_someone_chose_reach_the_review_prompt_only_as_data() {
     assert!(rendered.contains(&format!("## Changed files\n{listed}")), "{rendered}");
     assert!(!rendered.contains('\u{202E}') && !rendered.contains('\u{2066}'));
     assert!(rendered.contains("+<div hidden>kept: this is the code under review</div>"), "{rendered}");
+}
+
+#[test]
+fn the_confidential_refusal_and_description_name_the_setting_and_carry_no_issue_text() {
+    let prompts = Prompts::new(None).unwrap();
+    for language in Language::ALL {
+        let refusal = UnsupportedNote {
+            reason: UnsupportedReason::Confidential,
+            actor: Some(Username::new("jane.doe")),
+            follow_up: false,
+        };
+        let refusal = prompts.render_message(language, &refusal).unwrap();
+        assert!(refusal.contains("`COPILOT_ALLOW_CONFIDENTIAL`") && refusal.contains("@jane.doe"), "{language}");
+        let description = MrDescription {
+            issue_iid: 12,
+            issue_title: None,
+            confidential: true,
+            requester: None,
+            complexity: Complexity::Small,
+            stages: vec![Step::Stage(Stage::Implementation)],
+            summary: None,
+            changes: vec![],
+        };
+        let description = prompts.render_message(language, &description).unwrap();
+        assert!(description.starts_with("Closes #12\n"), "{language}: {description}");
+    }
 }

@@ -37,6 +37,7 @@ pub const PROTECTED: &[&str] = &[
     env_vars::COPILOT_CLI_PATH,
     env_vars::COPILOT_AGENT_USERNAME,
     env_vars::COPILOT_MIN_ACCESS_LEVEL,
+    env_vars::COPILOT_ALLOW_CONFIDENTIAL,
     env_vars::COPILOT_BRANCH_PREFIX,
     env_vars::COPILOT_DENY_TOOLS,
     env_vars::COPILOT_PROMPTS_DIR,
@@ -185,6 +186,8 @@ mod tests {
         ];
         assert_eq!(protected_among(&variables), ["GITLAB_API_BASE", "COPILOT_AGENT_COMMAND"]);
         assert!(protected_among(&[variable("TRIGGER_TYPE"), variable("TARGET_PROJECT_ID")]).is_empty());
+        // A trigger cannot open confidential issues to the agent.
+        assert_eq!(protected_among(&[variable("COPILOT_ALLOW_CONFIDENTIAL")]), ["COPILOT_ALLOW_CONFIDENTIAL"]);
     }
 
     #[test]

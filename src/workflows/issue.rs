@@ -13,7 +13,9 @@ use crate::exit::Code;
 use crate::gitlab::{NewMergeRequest, Noteable, UserBasic};
 use crate::planner::PlanOptions;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ChangeLine, MrDescription, NothingChangedNote, Step};
+use crate::prompts::message::{
+    ChangeLine, MrDescription, NothingChangedNote, Step, UnsupportedNote, UnsupportedReason,
+};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
 use crate::request::instruction::slug;
@@ -43,26 +45,42 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         }
         None => (assigner(job, project_id, issue_iid).await?, None),
     };
-    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
+    let internal = note.as_ref().is_some_and(|note| note.internal == Some(true));
+    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref(), internal).await? else {
         return Ok(Outcome::Ended(Code::Done));
     };
     let Some(actor) = actor else { return Ok(Outcome::Ended(Code::Done)) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
+    if issue.confidential && !job.settings.allow_confidential {
+        tracing::info!(issue = issue_iid, "refused: the issue is confidential and `COPILOT_ALLOW_CONFIDENTIAL` is off");
+        let actor = Some(Username::new(&actor.username));
+        reporter.post(&UnsupportedNote { reason: UnsupportedReason::Confidential, actor, follow_up: false }).await?;
+        return Ok(Outcome::Ended(Code::Done));
+    }
     if let Some(note_id) = note_id {
         reporter.for_note(note_id);
     }
-    reporter.start(Some(&actor.username), &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest]).await?;
+    let notes = job.client.notes(project_id, on).await.context("while reading the issue's notes")?;
+    if let Some(edited) = job.edited_text(project_id, issue.author.as_ref(), &notes).await? {
+        reporter.warn_edited(edited);
+    }
+    let steps = [Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest];
+    reporter.start_among(Some(&actor.username), &steps, &notes).await?;
 
     let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
-    // The slug comes from the text people see: nothing hidden in the note names the branch.
-    let branch_name = match &request {
-        Some(request) => format!(
+    // The slug comes from the text people see: nothing hidden in the note names the branch. A
+    // confidential issue's text names nothing that everyone with access to the code sees.
+    let branch_name = match (&request, note_id) {
+        (Some(_), Some(note_id)) if issue.confidential => {
+            format!("{}issue-{issue_iid}-note-{note_id}", job.settings.branch_prefix)
+        }
+        (Some(request), _) => format!(
             "{}issue-{issue_iid}-{}",
             job.settings.branch_prefix,
             slug(request.as_str(), &job.settings.agent_username)
         ),
-        None => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
+        (None, _) => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
     };
     let branch_name = match unclaimed_branch(job, project_id, &branch_name).await {
         Ok(name) => name,
@@ -80,7 +98,11 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         project_id,
         &issue,
         &actor,
-        Branch { name: branch_name, from: None },
+        Branch {
+            name: branch_name,
+            from: None,
+            commit_title: issue.confidential.then(|| format!("Resolve #{issue_iid}")),
+        },
         task,
         request,
     )
@@ -125,20 +147,27 @@ async fn deliver(
     }
 
     reporter.step(Step::MergeRequest, crate::prompts::message::StepState::Running).await?;
+    // A confidential issue's title and text (and the analysis of it) stay on the issue: the
+    // merge request, seen by everyone with access to the code, only links it.
     let description = reporter.render(&MrDescription {
         issue_iid: issue.iid,
-        issue_title: MarkdownText::new(&issue.title),
+        issue_title: (!issue.confidential).then(|| MarkdownText::new(&issue.title)),
+        confidential: issue.confidential,
         requester: Some(Username::new(&actor.username)),
         complexity: worked.plan.complexity,
         stages: worked.plan.stages.iter().map(|planned| Step::Stage(planned.stage)).collect(),
-        summary: analysis_summary(&worked.summary),
+        summary: if issue.confidential { None } else { analysis_summary(&worked.summary) },
         changes: worked
             .changed_paths
             .iter()
             .map(|path| ChangeLine { path: MarkdownCodeSpan::new(path), summary: None })
             .collect(),
     })?;
-    let title = format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " "));
+    let title = if issue.confidential {
+        format!("Resolve #{}", issue.iid)
+    } else {
+        format!("Resolve \"{}\"", issue.title.replace(['\r', '\n'], " "))
+    };
     let target = &worked.default_branch;
     let mr = open_or_update_merge_request(job, project_id, &branch.name, target, title, description, actor.id)
         .await

@@ -22,11 +22,11 @@ use crate::exit::{self, Code};
 use crate::gitlab::{self, Client, CurrentUser, UserBasic};
 use crate::prompts::Prompts;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::FailureNote;
+use crate::prompts::message::{EditedText, FailureNote};
 use crate::report::Reporter;
 use crate::stages::StageRunner;
 use crate::trigger::Trigger;
-use crate::untrusted::MarkdownCode;
+use crate::untrusted::{MarkdownCode, Username};
 
 /// Everything a workflow needs, built once per job.
 #[derive(Debug)]
@@ -139,11 +139,13 @@ impl Job {
 
     /// The checks before any work: the agent's own and bots' requests are ignored, and people
     /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal. `None` means stop with `Done`.
+    /// `internal`: the request is an internal note, so every note in reply is internal too.
     pub(crate) async fn reporter_for<'a>(
         &'a self,
         project_id: u64,
         on: gitlab::Noteable,
         actor: Option<&UserBasic>,
+        internal: bool,
     ) -> anyhow::Result<Option<crate::report::Reporter<'a>>> {
         let Some(actor) = actor else {
             tracing::warn!("cannot tell who asked for this work; nothing done");
@@ -153,7 +155,8 @@ impl Job {
             tracing::info!(actor = %actor.username, "the agent itself or a bot asked; nothing done");
             return Ok(None);
         }
-        let reporter = self.reporter(project_id, on);
+        let mut reporter = self.reporter(project_id, on);
+        reporter.target.internal = internal;
         if !self.may_start_work(project_id, actor).await.context("while checking the actor's access")? {
             tracing::info!(actor = %actor.username, "refused: not enough access");
             let required_role = role_name(self.settings.min_access_level).to_owned();
@@ -167,9 +170,38 @@ impl Job {
         Ok(Some(reporter))
     }
 
+    /// Who wrote the description the agent follows (of the issue or merge request whose notes,
+    /// oldest first, are `notes`), when the person who edited it last may not start work: the
+    /// author of the newest "changed the description" system note, which GitLab writes as the
+    /// editor. `None` when nobody edited it, or when its editor may start work.
+    pub(crate) async fn edited_text(
+        &self,
+        project_id: u64,
+        author: Option<&UserBasic>,
+        notes: &[gitlab::Note],
+    ) -> anyhow::Result<Option<EditedText>> {
+        let editor = notes
+            .iter()
+            .rev()
+            .filter(|note| note.system && note.body.starts_with("changed the description"))
+            .find_map(|note| note.author.as_ref());
+        let Some(editor) = editor else { return Ok(None) };
+        if editor.id == self.agent_user.id
+            || self.may_start_work(project_id, editor).await.context("while checking the editor's access")?
+        {
+            return Ok(None);
+        }
+        tracing::warn!(editor = %editor.username, "the description was last edited by someone who may not start work");
+        Ok(Some(EditedText {
+            author: author.map(|author| Username::new(&author.username)),
+            editor: Username::new(&editor.username),
+            required_role: role_name(self.settings.min_access_level).to_owned(),
+        }))
+    }
+
     /// A reporter of this job's notes on `on`, in the configured language.
     pub(crate) fn reporter(&self, project_id: u64, on: gitlab::Noteable) -> crate::report::Reporter<'_> {
-        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id };
+        let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id, internal: false };
         crate::report::Reporter::new(
             &self.client,
             &self.prompts,

@@ -35,7 +35,9 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
-    let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref()).await? else {
+    let Some(mut reporter) =
+        job.reporter_for(project_id, on, note.author.as_ref(), note.internal == Some(true)).await?
+    else {
         return Ok(Code::Done);
     };
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
@@ -85,7 +87,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         None => &[Step::Prepare, Step::Plan, Step::Push],
         Some(_) => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],
     };
-    reporter.start(Some(&actor.username), steps).await?;
+    let notes = job.client.notes(project_id, on).await.context("while reading the merge request's notes")?;
+    if let Some(edited) = job.edited_text(project_id, mr.author.as_ref(), &notes).await? {
+        reporter.warn_edited(edited);
+    }
+    reporter.start_among(Some(&actor.username), steps, &notes).await?;
     let task = Task {
         reference: format!("!{mr_iid}"),
         title: UntrustedLine::new(&mr.title),
@@ -97,7 +103,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         None => mr.source_branch.clone(),
         Some(_) => push_rule::follow_up_branch(job, mr_iid, note_id),
     };
-    let branch = Branch { name, from: Some(mr.source_branch.clone()) };
+    let branch = Branch { name, from: Some(mr.source_branch.clone()), commit_title: None };
     let options = PlanOptions::merge_request_note(job.settings.orchestrated_mr_note);
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,

@@ -47,7 +47,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let notes = read_notes(job, project_id, mr_iid).await?;
     let actor = review_requester(job, &notes);
-    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref()).await? else {
+    let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref(), false).await? else {
         return Ok(Code::Done);
     };
     reporter.acknowledge(None).await.context("while acknowledging the request")?;

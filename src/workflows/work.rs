@@ -98,6 +98,9 @@ pub(super) struct Branch {
     pub name: String,
     /// The branch a new one starts from (the project's default branch when `None`).
     pub from: Option<String>,
+    /// The commit's subject instead of the task's title and reference (`Resolve #12` for a
+    /// confidential issue, whose title stays on the issue).
+    pub commit_title: Option<String>,
 }
 
 /// Clones the project, checks out `branch`, plans `task` with the note's `request`, runs the
@@ -144,7 +147,7 @@ pub(super) async fn run(
     let title = input.task.title.as_str();
     let reference =
         if input.task.reference.is_empty() { String::new() } else { format!(" ({})", input.task.reference) };
-    let message = format!("{title}{reference}");
+    let message = branch.commit_title.clone().unwrap_or_else(|| format!("{title}{reference}"));
     let commit = workspace.commit_all(&message, &trailers).await.context("while committing")?;
     if commit.is_some() {
         match workspace.push_rebasing_once(&branch.name).await {

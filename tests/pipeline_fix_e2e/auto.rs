@@ -31,6 +31,7 @@ async fn the_issue_workflow_fixes_the_pipeline_of_its_own_merge_request() {
             author: "alice".to_owned(),
             assignees: vec!["copilot-agent".to_owned()],
             labels: Vec::new(),
+            confidential: false,
         },
     );
     gitlab.add_system_note_by(Noteable::Issue { project_id, iid: issue_iid }, "alice", "assigned to @copilot-agent");

@@ -5,10 +5,13 @@
 
 mod access;
 mod artifacts;
+mod confidential;
 mod context_cache;
 mod deadline;
+mod edited_text;
 mod failures;
 mod git_isolation;
+mod internal_notes;
 mod issue_assignee;
 mod issue_branch;
 mod issue_note;

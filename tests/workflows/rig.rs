@@ -126,12 +126,22 @@ impl Rig {
 
     /// An issue by `author`, not assigned yet; returns its iid.
     pub(crate) fn issue(&self, author: &str, title: &str, description: &str) -> u64 {
+        self.add_issue(author, title, description, false)
+    }
+
+    /// A confidential issue by `author`, not assigned yet; returns its iid.
+    pub(crate) fn confidential_issue(&self, author: &str, title: &str, description: &str) -> u64 {
+        self.add_issue(author, title, description, true)
+    }
+
+    fn add_issue(&self, author: &str, title: &str, description: &str, confidential: bool) -> u64 {
         let seed = IssueSeed {
             title: title.to_owned(),
             description: description.to_owned(),
             author: author.to_owned(),
             assignees: Vec::new(),
             labels: Vec::new(),
+            confidential,
         };
         self.gitlab.add_issue(PROJECT, seed)
     }
@@ -172,6 +182,17 @@ impl Rig {
     pub(crate) fn comment_on_merge_request(&mut self, mr_iid: u64, by: &str, body: &str) -> u64 {
         let note_id = self.gitlab.add_mr_note(PROJECT, mr_iid, by, body);
         self.trigger_by_note("mr_note", ("TARGET_MR_IID", mr_iid), note_id);
+        note_id
+    }
+
+    /// `by` writes the internal note `body` on an issue or merge request; the job is that note's
+    /// pipeline. Returns the note id.
+    pub(crate) fn comment_internally(&mut self, on: Noteable, by: &str, body: &str) -> u64 {
+        let note_id = self.gitlab.add_internal_note(on, by, body);
+        match on {
+            Noteable::Issue { iid, .. } => self.trigger_by_note("issue_note", ("TARGET_ISSUE_IID", iid), note_id),
+            Noteable::MergeRequest { iid, .. } => self.trigger_by_note("mr_note", ("TARGET_MR_IID", iid), note_id),
+        }
         note_id
     }
 

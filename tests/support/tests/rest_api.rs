@@ -337,3 +337,45 @@ async fn positions_need_paths_and_known_shas_and_issue_threads_take_none() {
     let issue_thread = agent.post_form(&format!("/projects/{WIDGETS}/issues/1/discussions"), &[("body", "q")]).await;
     assert_eq!(issue_thread.status(), 201);
 }
+
+#[tokio::test]
+async fn confidential_issues_internal_notes_and_description_edits_are_served_like_gitlab() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    assert_eq!(agent.get_json(&format!("/projects/{WIDGETS}/issues/1")).await["confidential"], false);
+    let seed = copilot_runner_testkit::fake_gitlab::IssueSeed {
+        title: "Secret".to_owned(),
+        description: String::new(),
+        author: "alice".to_owned(),
+        assignees: Vec::new(),
+        labels: Vec::new(),
+        confidential: true,
+    };
+    let iid = fake.add_issue("acme/widgets", seed);
+    assert_eq!(agent.get_json(&format!("/projects/{WIDGETS}/issues/{iid}")).await["confidential"], true);
+
+    // An internal note stays internal when its body is edited.
+    let notes = format!("/projects/{WIDGETS}/issues/{iid}/notes");
+    let (status, note) = status_json(agent.post_json(&notes, json!({"body": "hi", "internal": true})).await).await;
+    assert_eq!((status, &note["internal"]), (201, &json!(true)), "{note}");
+    let edited = agent.put_json(&format!("{notes}/{}", note["id"]), json!({"body": "hello"})).await;
+    let (_, edited) = status_json(edited).await;
+    assert_eq!((&edited["body"], &edited["internal"]), (&json!("hello"), &json!(true)), "{edited}");
+    let (_, public) = status_json(agent.post_json(&notes, json!({"body": "hi"})).await).await;
+    assert_eq!(public["internal"], false);
+
+    // A changed description is a system note by the editor.
+    push_feature_branch(&fake).await;
+    let created = agent
+        .post_json(
+            &format!("/projects/{WIDGETS}/merge_requests"),
+            json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
+        )
+        .await;
+    let (_, mr) = status_json(created).await;
+    let path = format!("/projects/{WIDGETS}/merge_requests/{}", mr["iid"]);
+    agent.put_json(&path, json!({"description": "new words"})).await;
+    let system: Vec<_> = fake.mr_notes("acme/widgets", 1).into_iter().filter(|note| note.system).collect();
+    let edit = system.iter().find(|note| note.body == "changed the description").expect("a description note");
+    assert_eq!(edit.author_id, fake.user_id("copilot-agent"));
+}

@@ -101,6 +101,9 @@ pub struct Issue {
     pub author_id: u64,
     pub assignee_ids: Vec<u64>,
     pub labels: Vec<String>,
+    /// Visible only to project members with at least the Planner role and the issue's author
+    /// and assignees.
+    pub confidential: bool,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -116,7 +116,7 @@ pub fn issue(state: &State, project: &Project, issue: &Issue) -> Value {
         "upvotes": upvotes(state, Awardable::Issue(issue.id), "thumbsup"),
         "downvotes": upvotes(state, Awardable::Issue(issue.id), "thumbsdown"),
         "due_date": null,
-        "confidential": false,
+        "confidential": issue.confidential,
         "discussion_locked": null,
         "web_url": format!("{}/-/issues/{}", state.web_url_of_project(project), issue.iid),
         "time_stats": {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": null, "human_total_time_spent": null},

@@ -270,6 +270,7 @@ impl FakeGitLab {
             author_id,
             assignee_ids,
             labels: seed.labels,
+            confidential: seed.confidential,
             created_at: stamp.clone(),
             updated_at: stamp,
         });
@@ -284,6 +285,15 @@ impl FakeGitLab {
     /// A person comments on a merge request; returns the note id.
     pub fn add_mr_note(&self, project: &str, iid: u64, username: &str, body: &str) -> u64 {
         self.add_note(Noteable::MergeRequest { project_id: self.project_id(project), iid }, username, body, false)
+    }
+
+    /// A person writes an internal note (`internal: true`: seen only by members with at least
+    /// the Reporter role) on an issue or a merge request; returns the note id.
+    pub fn add_internal_note(&self, target: Noteable, username: &str, body: &str) -> u64 {
+        let author_id = self.user_id(username);
+        let mut state = self.shared.state();
+        let noteable_id = state.noteable_id(target).unwrap_or_else(|| panic!("fake GitLab has no {target:?}"));
+        api::add_note(&mut state, target, noteable_id, author_id, body, true).id
     }
 
     /// GitLab itself writes a system note (e.g. "assigned to @copilot-agent").

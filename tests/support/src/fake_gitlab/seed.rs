@@ -57,6 +57,9 @@ pub struct IssueSeed {
     pub assignees: Vec<String>,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// A confidential issue (`confidential: true` in the issues API).
+    #[serde(default)]
+    pub confidential: bool,
 }
 
 /// A note on one of the project's seeded issues, e.g. the system note GitLab records when a
@@ -187,6 +190,7 @@ impl Seed {
                 author: "alice".to_owned(),
                 assignees: vec![AGENT.to_owned()],
                 labels: vec!["feature".to_owned()],
+                confidential: false,
             }],
             triggers: vec![TriggerSeed { token: "glptt-fake-widgets".to_owned(), owner: "maria".to_owned() }],
             ..ProjectSeed::new("acme/widgets")

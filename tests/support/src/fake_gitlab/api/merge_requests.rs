@@ -245,6 +245,9 @@ pub async fn update(State(api): State<Api>, Path((id, iid)): Path<(String, u64)>
     if before.title != mr.title {
         events.push(format!("changed title from **{}** to **{}**", before.title, mr.title));
     }
+    if before.description != mr.description {
+        events.push("changed the description".to_owned());
+    }
     let added: Vec<u64> = mr.reviewer_ids.iter().copied().filter(|id| !before.reviewer_ids.contains(id)).collect();
     if !added.is_empty() {
         events.push(format!("requested review from {}", mention_list(&state, &added)));
