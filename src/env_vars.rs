@@ -130,7 +130,7 @@ env_vars! {
     RETRY_MAX_TIME = "RETRY_MAX_TIME", Setting, Some("3");
     /// How many fix attempts the debug loop makes on a failed pipeline.
     DEBUG_MAX_TIME = "DEBUG_MAX_TIME", Setting, Some("5");
-    /// Wall-clock budget of one job in seconds, counted from the job's start (`CI_JOB_STARTED_AT`); the debug loop ends within it, and a review out of time names the files it did not review and exits 1.
+    /// Wall-clock budget of one job in seconds, counted from the job's start (`CI_JOB_STARTED_AT`): no agent call starts after it or runs past it (the job then exits 1 and its notes say what was not done), the debug loop ends within it, and a review out of time names the files it did not review.
     TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
     /// Start the pipeline-fix loop on the merge request right after the issue workflow opened or updated it.
     COPILOT_AUTO_FIX_PIPELINE = "COPILOT_AUTO_FIX_PIPELINE", Setting, Some("false");
