@@ -69,12 +69,22 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     }
     if intent == Intent::FixPipeline {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
-        if let Some(reason) = blocked {
-            let actor = Some(Username::new(&actor.username));
-            reporter.post(&UnsupportedNote { reason, actor, follow_up: false }).await?;
-            return Ok(Code::Done);
+        let Some(reason) = blocked else {
+            return super::pipeline_fix::on_request(job, project_id, &mr, mr.clone()).await;
+        };
+        // The fix goes to a branch of the agent's own, cut from the source branch, with a Draft
+        // merge request into it; the loop works there on the source branch's failed pipeline.
+        let requester = Some(Username::new(&actor.username));
+        reporter.post(&UnsupportedNote { reason, actor: requester, follow_up: true }).await?;
+        let branch = push_rule::follow_up_branch(job, mr_iid, note_id);
+        if job.client.branch(project_id, &branch).await.context("while reading the follow-up branch")?.is_none() {
+            job.client
+                .create_branch(project_id, &branch, &mr.source_branch)
+                .await
+                .context("while creating the follow-up branch")?;
         }
-        return super::pipeline_fix::on_request(job, project_id, mr).await;
+        let follow_up = open_follow_up(job, project_id, &mr, &branch, actor.id).await?;
+        return super::pipeline_fix::on_request(job, project_id, &mr, follow_up).await;
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;

@@ -84,9 +84,21 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
 
 /// Runs the loop because a person asked in a note on merge request `mr` (already checked and
 /// acknowledged by the MR-note workflow): on the newest pipeline of the merge request.
-pub async fn on_request(job: &Job, project_id: u64, mr: MergeRequest) -> anyhow::Result<Code> {
-    let pipelines =
-        job.client.merge_request_pipelines(project_id, mr.iid).await.context("while listing the MR's pipelines")?;
+///
+/// `failed_on` is the merge request whose newest pipeline is to be fixed; `mr`, where the loop
+/// works and pushes: the same one, or the agent's follow-up merge request into its branch when
+/// the requester may not push there.
+pub async fn on_request(
+    job: &Job,
+    project_id: u64,
+    failed_on: &MergeRequest,
+    mr: MergeRequest,
+) -> anyhow::Result<Code> {
+    let pipelines = job
+        .client
+        .merge_request_pipelines(project_id, failed_on.iid)
+        .await
+        .context("while listing the MR's pipelines")?;
     let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
         tracing::info!(mr = mr.iid, "the merge request has no pipeline");
         let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {

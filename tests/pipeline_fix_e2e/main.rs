@@ -8,4 +8,5 @@ mod authorization;
 mod auto;
 mod endings;
 mod fixes;
+mod follow_up;
 mod rig;
