@@ -35,9 +35,8 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
-    let Some(mut reporter) =
-        job.reporter_for(project_id, on, note.author.as_ref(), note.internal == Some(true)).await?
-    else {
+    let internal = note.internal == Some(true);
+    let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref(), internal).await? else {
         return Ok(Code::Done);
     };
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
@@ -70,7 +69,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     if intent == Intent::FixPipeline {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         let Some(reason) = blocked else {
-            return super::pipeline_fix::on_request(job, project_id, &mr, mr.clone()).await;
+            return super::pipeline_fix::on_request(job, project_id, &mr, mr.clone(), internal).await;
         };
         // The fix goes to a branch of the agent's own, cut from the source branch, with a Draft
         // merge request into it; the loop works there on the source branch's failed pipeline.
@@ -84,7 +83,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
                 .context("while creating the follow-up branch")?;
         }
         let follow_up = open_follow_up(job, project_id, &mr, &branch, actor.id).await?;
-        return super::pipeline_fix::on_request(job, project_id, &mr, follow_up).await;
+        return super::pipeline_fix::on_request(job, project_id, &mr, follow_up, internal).await;
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;

@@ -254,7 +254,7 @@ async fn review_steps(
     let since_sha = prepared.since.as_ref().map(|(sha, _)| sha.as_str());
     let mut summary = review_plan.summary(posted_inline, &prepared.refs.head_sha, since_sha);
     summary.unplaced = unplaced;
-    summary.inline_enabled = job.settings.inline_review_comments;
+    summary.inline_enabled = inline_enabled(job, reporter);
     summary.skipped = skipped.iter().map(SkippedFile::for_summary).collect();
     reporter.post(&summary).await.context("while posting the review summary")?;
     tracing::info!(
@@ -471,8 +471,15 @@ async fn review_chunk(
     runner.run_checked(&call, prompt, check).await
 }
 
+/// Whether findings become inline discussions: the setting, unless the request was internal.
+fn inline_enabled(job: &Job, reporter: &Reporter<'_>) -> bool {
+    job.settings.inline_review_comments && !reporter.target.internal
+}
+
 /// Posts every placeable new finding as an inline discussion (when enabled). A position GitLab
-/// refuses after all moves that finding to the summary instead of failing the review.
+/// refuses after all moves that finding to the summary instead of failing the review. A review
+/// asked for in an internal note posts no inline discussion (GitLab's diff discussions cannot be
+/// internal): its findings go to the summary, which is internal like every reply to that note.
 async fn post_inline(
     job: &Job,
     reporter: &Reporter<'_>,
@@ -481,7 +488,7 @@ async fn post_inline(
     plan: &ReviewPlan,
 ) -> anyhow::Result<(u32, Vec<UnplacedFinding>)> {
     let mut unplaced = Vec::new();
-    if !job.settings.inline_review_comments {
+    if !inline_enabled(job, reporter) {
         unplaced.extend(plan.inline.iter().map(|comment| post::summary_finding(&comment.finding)));
         return Ok((0, unplaced));
     }

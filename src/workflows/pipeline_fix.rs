@@ -76,7 +76,9 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
         tracing::warn!(mr = mr.iid, pipeline = pipeline_id, "refused to fix the pipeline: {refusal}");
         return Ok(Code::Done);
     }
-    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline))).await? else {
+    let Some(mut fixer) =
+        Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline), false)).await?
+    else {
         return Ok(Code::Done);
     };
     Box::pin(fixer.drive(pipeline.id, None)).await
@@ -87,12 +89,14 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
 ///
 /// `failed_on` is the merge request whose newest pipeline is to be fixed; `mr`, where the loop
 /// works and pushes: the same one, or the agent's follow-up merge request into its branch when
-/// the requester may not push there.
+/// the requester may not push there. `internal`: the request was an internal note, so the loop's
+/// notes are internal too.
 pub async fn on_request(
     job: &Job,
     project_id: u64,
     failed_on: &MergeRequest,
     mr: MergeRequest,
+    internal: bool,
 ) -> anyhow::Result<Code> {
     let pipelines = job
         .client
@@ -101,12 +105,12 @@ pub async fn on_request(
         .context("while listing the MR's pipelines")?;
     let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
         tracing::info!(mr = mr.iid, "the merge request has no pipeline");
-        let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+        let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, internal)).await? else {
             return Ok(Code::Done);
         };
         return Box::pin(fixer.finish(Ending::NeedsHuman(StopReason::NoPipeline))).await;
     };
-    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, internal)).await? else {
         return Ok(Code::Done);
     };
     Box::pin(fixer.drive(newest.id, None)).await
@@ -151,7 +155,7 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         tracing::info!(pipeline = pipeline.id, "the pipeline passed");
         return Ok(Code::Done);
     }
-    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None)).await? else {
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, false)).await? else {
         return Ok(Code::Done);
     };
     Box::pin(fixer.drive(pipeline.id, Some(watched))).await
@@ -216,6 +220,7 @@ impl<'a> Fixer<'a> {
         mr: MergeRequest,
         episode: Episode,
         reported: Option<&Pipeline>,
+        internal: bool,
     ) -> anyhow::Result<Option<Self>> {
         let subject = format!("mr-{}", mr.iid);
         let on = Noteable::MergeRequest(mr.iid);
@@ -249,7 +254,9 @@ impl<'a> Fixer<'a> {
             ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
         }
         ledger.lease_until = unix_now() + job.deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
-        let reporter = job.reporter(project_id, on);
+        let mut reporter = job.reporter(project_id, on);
+        // The request was an internal note: the loop's notes are internal too.
+        reporter.target.internal = internal;
         let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::from_std(job.deadline));
         let mut fixer = Self {
             job,
@@ -525,7 +532,8 @@ impl<'a> Fixer<'a> {
                 self.job.client.edit_note(self.project_id, on, id, &body).await.context("while editing the status")?;
             }
             None => {
-                let posted = self.job.client.create_note(self.project_id, on, &body).await;
+                let internal = self.reporter.target.internal;
+                let posted = self.job.client.create_note_visible(self.project_id, on, &body, internal).await;
                 self.note_id = Some(posted.context("while posting the status")?.id);
             }
         }

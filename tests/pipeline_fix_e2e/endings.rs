@@ -90,3 +90,35 @@ async fn a_note_asking_to_fix_the_pipeline_starts_the_loop() {
     assert!(rig.gitlab.note_awards(note_id).contains(&("eyes".to_owned(), "copilot-agent".to_owned())));
     assert!(rig.end_notes().iter().any(|body| body.contains("✅ Pipeline fixed")));
 }
+
+/// A "fix the pipeline" request in an internal note: the loop's notes are internal too; the same
+/// request in a public note gets public ones (the test above).
+#[tokio::test]
+async fn a_fix_request_in_an_internal_note_gets_internal_notes_from_the_loop() {
+    let rig = Rig::new(test_fails()).await;
+    let project_id = rig.gitlab.project_id(PROJECT);
+    let on = copilot_runner_testkit::fake_gitlab::Noteable::MergeRequest { project_id, iid: rig.mr_iid };
+    let note_id = rig.gitlab.add_internal_note(on, "alice", "@copilot-agent please fix the pipeline");
+    let mut job = rig.job.clone();
+    job.trigger(
+        "mr_note",
+        &[
+            ("TARGET_PROJECT_ID", project_id.to_string()),
+            ("TARGET_MR_IID", rig.mr_iid.to_string()),
+            ("TARGET_NOTE_ID", note_id.to_string()),
+        ],
+    );
+    rig.gitlab.add_ci_rule(PROJECT, on_branch(Outcome::Succeed, 0));
+
+    let out = job.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let agent = rig.gitlab.user_id("copilot-agent");
+    let replies: Vec<_> = rig
+        .gitlab
+        .mr_notes(PROJECT, rig.mr_iid)
+        .into_iter()
+        .filter(|note| note.author_id == agent && !note.system)
+        .collect();
+    assert!(replies.iter().any(|note| note.body.contains("✅ Pipeline fixed")), "{replies:#?}");
+    assert!(replies.iter().all(|note| note.internal), "every reply is internal: {replies:#?}");
+}

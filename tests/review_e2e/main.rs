@@ -5,6 +5,7 @@
 
 mod deadline;
 mod incremental;
+mod internal;
 mod languages;
 mod large;
 mod links;

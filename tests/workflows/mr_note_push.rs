@@ -56,7 +56,8 @@ async fn a_protected_branch_gets_a_follow_up_unless_the_requester_may_push_to_it
     let notes = assert_follow_up(&rig, mr_iid, note_id, "release/1.0").await;
     assert!(notes.iter().any(|body| body.contains("protected") && body.contains("Draft merge request")), "{notes:#?}");
 
-    // Asked to fix the pipeline there, the agent declines with the reason and starts nothing.
+    // Asked to fix the pipeline there, the agent says why and works on a follow-up branch (its
+    // loop is `pipeline_fix_e2e::follow_up`); the protected branch is untouched.
     rig.comment_on_merge_request(mr_iid, "alice", "@copilot-agent fix the pipeline");
     let out = rig.run().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -72,7 +73,8 @@ async fn a_protected_branch_gets_a_follow_up_unless_the_requester_may_push_to_it
     let head = rig.gitlab.branch_head(PROJECT, "release/1.0").await.unwrap();
     assert_eq!(rig.gitlab.commit(PROJECT, &head).await.unwrap().parent_ids, vec![before]);
     assert_eq!(rig.gitlab.read_file(PROJECT, "release/1.0", "greeting.txt").await.as_deref(), Some("hello\n"));
-    assert_eq!(agents_merge_requests(&rig).len(), 1, "a second follow-up");
+    // The change's follow-up and the pipeline fix's; Maria's request made none.
+    assert_eq!(agents_merge_requests(&rig).len(), 2, "a third follow-up");
 }
 
 #[tokio::test]
