@@ -19,6 +19,12 @@ pub mod guard;
 
 pub use crate::config::TriggerWith;
 
+/// The CI template's `workflow:name`: a triggered pipeline is named by its whole contract, so
+/// `serve` can find the pipeline a request started through the API's `name` filter (GitLab's
+/// API does not show a pipeline's inputs).
+pub const PIPELINE_NAME: &str =
+    "copilot $TRIGGER_TYPE $TARGET_PROJECT_ID/$TARGET_ISSUE_IID/$TARGET_MR_IID/$TARGET_NOTE_ID/$TARGET_PIPELINE_ID";
+
 /// The pipeline input that carries a trigger variable: its name in lowercase.
 pub fn input_name(variable: &str) -> String {
     variable.to_ascii_lowercase()
@@ -189,6 +195,22 @@ impl Trigger {
         }
     }
 
+    /// The name GitLab gives the pipeline this trigger starts: [`PIPELINE_NAME`] with this
+    /// trigger's values (an absent one empty).
+    pub fn pipeline_name(&self) -> String {
+        let values = self.variables();
+        let value = |name: &str| values.iter().find(|(known, _)| *known == name).map_or("", |(_, v)| v.as_str());
+        format!(
+            "copilot {} {}/{}/{}/{}/{}",
+            value(var::TRIGGER_TYPE),
+            value(var::TARGET_PROJECT_ID),
+            value(var::TARGET_ISSUE_IID),
+            value(var::TARGET_MR_IID),
+            value(var::TARGET_NOTE_ID),
+            value(var::TARGET_PIPELINE_ID)
+        )
+    }
+
     /// The pipeline variables that carry this trigger (identifiers only).
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = vec![(var::TRIGGER_TYPE, self.kind().as_str().to_owned())];
@@ -345,5 +367,28 @@ mod tests {
         assert!(error.to_string().starts_with("`TRIGGER_TYPE=merge` is not a known trigger"));
         let error = parse(&[("TRIGGER_TYPE", "issue_assignee"), ("TARGET_PROJECT_ID", "0")]).expect_err("zero");
         assert!(matches!(error, TriggerError::NotAnId { variable: "TARGET_PROJECT_ID", .. }));
+    }
+
+    #[test]
+    fn the_pipeline_name_is_the_templates_with_the_contracts_values() {
+        let trigger = Trigger::MrNote {
+            project_id: 5,
+            mr_iid: 7,
+            note_id: 1241,
+            branches: Branches { source: Some("feature/x".into()), target: Some("main".into()) },
+        };
+        let mut expected = PIPELINE_NAME.to_owned();
+        for (name, value) in [
+            ("$TARGET_PIPELINE_ID", ""),
+            ("$TARGET_PROJECT_ID", "5"),
+            ("$TARGET_ISSUE_IID", ""),
+            ("$TARGET_NOTE_ID", "1241"),
+            ("$TARGET_MR_IID", "7"),
+            ("$TRIGGER_TYPE", "mr_note"),
+        ] {
+            expected = expected.replace(name, value);
+        }
+        assert_eq!(trigger.pipeline_name(), expected);
+        assert_eq!(expected, "copilot mr_note 5//7/1241/");
     }
 }

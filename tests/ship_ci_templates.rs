@@ -190,6 +190,15 @@ fn spec_header_declares_typed_inputs_that_all_have_defaults_and_are_all_used() {
     assert_eq!(used, declared, "every input is used and every use is declared");
 }
 
+/// The name a triggered pipeline gets is the one `serve` looks for (and the fake GitLab gives).
+#[test]
+fn the_pipeline_name_spells_the_whole_trigger_contract() {
+    let (_, pipeline) = interpolated_template();
+    let name = pipeline["workflow"]["name"].as_str().expect("workflow:name");
+    assert_eq!(name, copilot_runner::trigger::PIPELINE_NAME);
+    assert_eq!(name, copilot_runner_testkit::fake_gitlab::AGENT_PIPELINE_NAME);
+}
+
 #[test]
 fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
     let (_, pipeline) = interpolated_template();

@@ -95,15 +95,19 @@ impl Client {
         project: impl Into<ProjectId>,
         git_ref: &str,
         updated_after: &str,
+        name: Option<&str>,
     ) -> Result<Vec<PipelineInfo>, Error> {
         let path = format!("/projects/{}/pipelines", project.into().segment());
-        let query = [
+        let mut query = vec![
             ("source", "trigger".to_owned()),
             ("ref", git_ref.to_owned()),
             ("updated_after", updated_after.to_owned()),
             ("order_by", "id".to_owned()),
             ("sort", "asc".to_owned()),
         ];
+        if let Some(name) = name {
+            query.push(("name", name.to_owned()));
+        }
         self.get_all(&path, &query).await
     }
 

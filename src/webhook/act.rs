@@ -224,17 +224,21 @@ async fn pipeline_started(
     let since = (awarded_at - lease).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let until = awarded_at + lease;
     let wanted = work.variables();
-    for candidate in gitlab.triggered_pipelines_since(pipeline.project_id, &pipeline.git_ref, &since).await? {
+    // Inputs are not shown by the API, but the pipeline's name spells them (the template's
+    // `workflow:name`): with inputs, only a pipeline of this request's name can be the holder's.
+    let name = (pipeline.with == TriggerWith::Inputs).then(|| work.trigger.pipeline_name());
+    let candidates =
+        gitlab.triggered_pipelines_since(pipeline.project_id, &pipeline.git_ref, &since, name.as_deref()).await?;
+    for candidate in candidates {
         let created = candidate.created_at.as_deref().and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok());
         if created.is_some_and(|created| created > until) {
             // Oldest first: every later one is too young to be the holder's.
             break;
         }
-        let variables = gitlab.pipeline_variables(pipeline.project_id, candidate.id).await?;
-        if variables.is_empty() && pipeline.with == TriggerWith::Inputs {
-            // Started with inputs, which the API does not show: it may be the holder's.
+        if name.is_some() {
             return Ok(true);
         }
+        let variables = gitlab.pipeline_variables(pipeline.project_id, candidate.id).await?;
         let carries = |(name, value): &(&str, String)| {
             variables.iter().any(|variable| variable.key == *name && variable.value == *value)
         };

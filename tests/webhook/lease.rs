@@ -72,3 +72,32 @@ async fn a_lock_that_could_not_be_given_back_is_taken_over_once_the_lease_runs_o
     assert_eq!(deliver(&service.url, &delivery).await.outcome(), "duplicate");
     assert_eq!(triggered(&fake).len(), 1);
 }
+
+/// Another request's pipeline, started while the lock was held, is not the holder's: GitLab's
+/// API hides pipeline inputs, but the pipeline's name (the template's `workflow:name`) spells
+/// the request, so the resend after the lease still starts this one.
+#[tokio::test]
+async fn another_requests_pipeline_in_the_lease_window_does_not_swallow_the_request() {
+    let (fake, service) = super::harness::rig().await;
+    let text = "@copilot-agent go";
+    let note = issue_note(&fake, "alice", 1, text);
+    let delivery = Delivery::new("Note Hook", &payloads::issue_note(&fake, "alice", 1, note, text));
+    fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").status(500).times(1));
+    fake.inject(Fault::on("DELETE", "/projects/**/award_emoji/*").status(403));
+    let failed = deliver(&service.url, &delivery).await;
+    assert_eq!((failed.status, failed.outcome()), (502, "failed"), "{:?}", failed.body);
+    fake.clear_faults();
+
+    // Meanwhile another note is worked on: its pipeline starts within the lease window.
+    let other_text = "@copilot-agent also this";
+    let other = issue_note(&fake, "alice", 1, other_text);
+    let other_delivery = Delivery::new("Note Hook", &payloads::issue_note(&fake, "alice", 1, other, other_text));
+    assert_eq!(deliver(&service.url, &other_delivery).await.outcome(), "triggered");
+    assert_eq!(triggered(&fake).len(), 1);
+
+    fake.age(AWARD_LEASE + Duration::from_secs(1));
+    let resent = deliver(&service.url, &delivery).await;
+    assert_eq!((resent.status, resent.outcome()), (200, "triggered"), "{:?}", resent.body);
+    assert_eq!(triggered(&fake).len(), 2, "one pipeline per request");
+    assert_eq!(deliver(&service.url, &delivery).await.outcome(), "duplicate");
+}

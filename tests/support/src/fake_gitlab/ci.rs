@@ -76,6 +76,11 @@ pub struct CiScript {
     /// so the configuration takes no inputs).
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
+    /// The configuration's `workflow:name`, with `$NAME` variables expanded from the pipeline's
+    /// variables and from its inputs under their upper-case names (as the agent project's
+    /// template maps them); `None`: pipelines have no name.
+    #[serde(default)]
+    pub workflow_name: Option<String>,
     /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`].
     #[serde(skip)]
     pub runs: BTreeMap<String, u32>,
@@ -88,6 +93,7 @@ impl Default for CiScript {
             jobs: vec![JobSpec::new("build", "build"), JobSpec::new("test", "test")],
             rules: Vec::new(),
             inputs: None,
+            workflow_name: None,
             runs: BTreeMap::new(),
         }
     }
@@ -127,6 +133,25 @@ pub struct PipelineStart {
     pub inputs: Vec<(String, String)>,
 }
 
+/// `template` with every `$NAME` replaced by its value in `values` (an unknown one by nothing),
+/// longest names first so `$TARGET_MR_IID` is not read as `$TARGET_MR` and more.
+fn expand(template: &str, values: &[(String, String)]) -> String {
+    let mut names: Vec<&(String, String)> = values.iter().collect();
+    names.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let length = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let name = &after[..length];
+        out.push_str(names.iter().find(|(known, _)| known == name).map_or("", |(_, value)| value.as_str()));
+        rest = &after[length..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Creates a pipeline with the project's jobs and schedules its scripted outcome.
 /// Returns `None` when the project has CI disabled (and the source is a push).
 pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
@@ -135,6 +160,11 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
         return None;
     }
     let specs = project.ci.jobs.clone();
+    let name = project.ci.workflow_name.as_deref().map(|template| {
+        let values =
+            start.variables.iter().cloned().chain(start.inputs.iter().map(|(k, v)| (k.to_uppercase(), v.clone())));
+        expand(template, &values.collect::<Vec<_>>())
+    });
     let id = state.allocate("pipeline");
     let created = now();
     let project = state.project_mut(start.project_id)?;
@@ -151,6 +181,7 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
         source: start.source,
         user_id: start.user_id,
         forced_status: None,
+        name,
         variables: start.variables,
         inputs: start.inputs,
         reads_until_done: reads,

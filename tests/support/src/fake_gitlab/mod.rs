@@ -45,7 +45,9 @@ pub use model::{
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;
-pub use seed::{AGENT, IssueSeed, NoteSeed, ProjectSeed, Seed, TriggerSeed, UserSeed, default_token};
+pub use seed::{
+    AGENT, AGENT_PIPELINE_NAME, IssueSeed, NoteSeed, ProjectSeed, Seed, TriggerSeed, UserSeed, default_token,
+};
 
 use server::Shared;
 

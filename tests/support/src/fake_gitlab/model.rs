@@ -232,6 +232,8 @@ pub struct Pipeline {
     pub user_id: u64,
     /// Set when a test forces the status; otherwise derived from the jobs.
     pub forced_status: Option<String>,
+    /// The configuration's `workflow:name`, expanded (`None` when it sets none).
+    pub name: Option<String>,
     pub variables: Vec<(String, String)>,
     /// Pipeline inputs it was started with (GitLab's API does not show them).
     pub inputs: Vec<(String, String)>,

@@ -314,6 +314,7 @@ pub fn pipeline_basic(state: &State, pipeline: &Pipeline) -> Value {
         "ref": pipeline.git_ref,
         "status": pipeline_status(state, pipeline),
         "source": pipeline.source,
+        "name": pipeline.name,
         "created_at": pipeline.created_at,
         "updated_at": pipeline.updated_at,
         "web_url": pipeline_web_url(state, pipeline),

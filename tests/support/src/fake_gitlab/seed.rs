@@ -144,6 +144,11 @@ const LIB_RS: &str = "//! Widgets.\n\npub fn add(a: i32, b: i32) -> i32 {\n    a
 const CARGO_TOML: &str = "[package]\nname = \"widgets\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n";
 
 /// The agent project's `.gitlab-ci.yml`: its `spec:inputs` header declares [`AGENT_PROJECT_INPUTS`].
+/// The agent project's `workflow:name`: the CI template's, which names a triggered pipeline by
+/// its whole trigger contract.
+pub const AGENT_PIPELINE_NAME: &str =
+    "copilot $TRIGGER_TYPE $TARGET_PROJECT_ID/$TARGET_ISSUE_IID/$TARGET_MR_IID/$TARGET_NOTE_ID/$TARGET_PIPELINE_ID";
+
 const AGENT_PROJECT_CI: &str = "spec:\n  inputs:\n    trigger_type: {default: ''}\n    target_project_id: {default: ''}\n    target_issue_iid: {default: ''}\n    target_mr_iid: {default: ''}\n    target_note_id: {default: ''}\n    target_pipeline_id: {default: ''}\n    source_branch: {default: ''}\n    target_branch: {default: ''}\n---\ncopilot:\n  script: copilot-runner run\n";
 
 const GITLAB_CI: &str = "stages: [build, test]\n\nbuild:\n  stage: build\n  script: cargo build\n\ntest:\n  stage: test\n  script: cargo test\n";
@@ -204,6 +209,7 @@ impl Seed {
             ci: Some(CiScript {
                 jobs: vec![super::ci::JobSpec::new("copilot", "run")],
                 inputs: Some(AGENT_PROJECT_INPUTS.iter().map(|name| (*name).to_owned()).collect()),
+                workflow_name: Some(AGENT_PIPELINE_NAME.to_owned()),
                 ..CiScript::default()
             }),
             ..ProjectSeed::new("acme/copilot-agent")

@@ -38,6 +38,7 @@ pub async fn list(State(api): State<Api>, Path(id): Path<String>, input: Input) 
     let sha = input.params.str("sha");
     let status = input.params.str("status");
     let source = input.params.str("source");
+    let name = input.params.str("name");
     let updated_after = match input.params.str("updated_after") {
         Some(text) => Some(
             crate::fake_gitlab::clock::sort_key(&text)
@@ -53,6 +54,7 @@ pub async fn list(State(api): State<Api>, Path(id): Path<String>, input: Input) 
         .filter(|p| git_ref.as_ref().is_none_or(|r| &p.git_ref == r))
         .filter(|p| sha.as_ref().is_none_or(|s| &p.sha == s))
         .filter(|p| source.as_ref().is_none_or(|s| &p.source == s))
+        .filter(|p| name.as_ref().is_none_or(|n| p.name.as_ref() == Some(n)))
         .map(|p| p.id)
         .collect();
     for id in &ids {
