@@ -56,16 +56,7 @@ async fn a_replica_killed_between_the_award_and_the_trigger_does_not_swallow_the
 #[tokio::test]
 async fn a_lock_that_could_not_be_given_back_is_taken_over_once_the_lease_runs_out() {
     let (fake, service) = super::harness::rig().await;
-    let text = "@copilot-agent go";
-    let note = issue_note(&fake, "alice", 1, text);
-    let delivery = Delivery::new("Note Hook", &payloads::issue_note(&fake, "alice", 1, note, text));
-    fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").status(500).times(1));
-    fake.inject(Fault::on("DELETE", "/projects/**/award_emoji/*").status(403));
-    let failed = deliver(&service.url, &delivery).await;
-    assert_eq!((failed.status, failed.outcome()), (502, "failed"), "{:?}", failed.body);
-    assert_eq!(note_awards(&fake, note).len(), 1, "the 👀 could not be removed");
-
-    fake.clear_faults();
+    let delivery = locked_after_a_failed_trigger(&fake, &service.url).await;
     fake.age(AWARD_LEASE + Duration::from_secs(1));
     let resent = deliver(&service.url, &delivery).await;
     assert_eq!((resent.status, resent.outcome()), (200, "triggered"), "{:?}", resent.body);
@@ -79,14 +70,7 @@ async fn a_lock_that_could_not_be_given_back_is_taken_over_once_the_lease_runs_o
 #[tokio::test]
 async fn another_requests_pipeline_in_the_lease_window_does_not_swallow_the_request() {
     let (fake, service) = super::harness::rig().await;
-    let text = "@copilot-agent go";
-    let note = issue_note(&fake, "alice", 1, text);
-    let delivery = Delivery::new("Note Hook", &payloads::issue_note(&fake, "alice", 1, note, text));
-    fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").status(500).times(1));
-    fake.inject(Fault::on("DELETE", "/projects/**/award_emoji/*").status(403));
-    let failed = deliver(&service.url, &delivery).await;
-    assert_eq!((failed.status, failed.outcome()), (502, "failed"), "{:?}", failed.body);
-    fake.clear_faults();
+    let delivery = locked_after_a_failed_trigger(&fake, &service.url).await;
 
     // Meanwhile another note is worked on: its pipeline starts within the lease window.
     let other_text = "@copilot-agent also this";
@@ -100,4 +84,19 @@ async fn another_requests_pipeline_in_the_lease_window_does_not_swallow_the_requ
     assert_eq!((resent.status, resent.outcome()), (200, "triggered"), "{:?}", resent.body);
     assert_eq!(triggered(&fake).len(), 2, "one pipeline per request");
     assert_eq!(deliver(&service.url, &delivery).await.outcome(), "duplicate");
+}
+
+/// A note whose delivery failed at the trigger while its 👀 could not be taken back: the lock is
+/// held by no one. Returns the delivery, for GitLab's resend.
+async fn locked_after_a_failed_trigger(fake: &FakeGitLab, url: &str) -> Delivery {
+    let text = "@copilot-agent go";
+    let note = issue_note(fake, "alice", 1, text);
+    let delivery = Delivery::new("Note Hook", &payloads::issue_note(fake, "alice", 1, note, text));
+    fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").status(500).times(1));
+    fake.inject(Fault::on("DELETE", "/projects/**/award_emoji/*").status(403));
+    let failed = deliver(url, &delivery).await;
+    assert_eq!((failed.status, failed.outcome()), (502, "failed"), "{:?}", failed.body);
+    assert_eq!(note_awards(fake, note).len(), 1, "the 👀 could not be removed");
+    fake.clear_faults();
+    delivery
 }
