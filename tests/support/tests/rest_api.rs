@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{anonymous, as_user, status_json};
+use common::{As, anonymous, as_user, status_json};
 use copilot_runner_testkit::FakeGitLab;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const WIDGETS: &str = "acme%2Fwidgets";
 
@@ -125,6 +125,14 @@ async fn a_second_identical_award_is_refused_like_gitlab_so_it_works_as_a_test_a
     assert_eq!(fake.issue_awards("acme/widgets", 1), vec![("rocket".into(), "copilot-agent".into())]);
 }
 
+/// Pushes the `feature` branch and opens its merge request into `main` as `by`; returns it.
+async fn open_feature_merge_request(fake: &FakeGitLab, by: &As<'_>) -> Value {
+    push_feature_branch(fake).await;
+    let body = json!({"source_branch": "feature", "target_branch": "main", "title": "t"});
+    let (_, mr) = status_json(by.post_json(&format!("/projects/{WIDGETS}/merge_requests"), body).await).await;
+    mr
+}
+
 /// Line 8 of `src/lib.rs` changes and two lines are added after line 13.
 async fn push_feature_branch(fake: &FakeGitLab) -> String {
     let original = fake.read_file("acme/widgets", "main", "src/lib.rs").await.unwrap();
@@ -216,15 +224,8 @@ async fn merge_requests_come_from_real_branches_and_track_pushes_as_versions() {
 #[tokio::test]
 async fn inline_positions_are_validated_like_gitlab_line_codes() {
     let fake = FakeGitLab::start().await.unwrap();
-    push_feature_branch(&fake).await;
     let agent = as_user(&fake, "copilot-agent");
-    let created = agent
-        .post_json(
-            &format!("/projects/{WIDGETS}/merge_requests"),
-            json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
-        )
-        .await;
-    let (_, mr) = status_json(created).await;
+    let mr = open_feature_merge_request(&fake, &agent).await;
     let refs = &mr["diff_refs"];
     let position = |old_line: Option<u64>, new_line: Option<u64>| {
         json!({
@@ -311,17 +312,8 @@ async fn pagination_can_leave_out_totals_like_gitlab_does_for_large_collections(
 #[tokio::test]
 async fn positions_need_paths_and_known_shas_and_issue_threads_take_none() {
     let fake = FakeGitLab::start().await.unwrap();
-    push_feature_branch(&fake).await;
     let agent = as_user(&fake, "copilot-agent");
-    let (_, mr) = status_json(
-        agent
-            .post_json(
-                &format!("/projects/{WIDGETS}/merge_requests"),
-                json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
-            )
-            .await,
-    )
-    .await;
+    let mr = open_feature_merge_request(&fake, &agent).await;
     let refs = &mr["diff_refs"];
     let path = format!("/projects/{WIDGETS}/merge_requests/1/discussions");
     let no_paths = json!({"body": "b", "position": {"position_type": "text", "base_sha": refs["base_sha"],
@@ -365,14 +357,7 @@ async fn confidential_issues_internal_notes_and_description_edits_are_served_lik
     assert_eq!(public["internal"], false);
 
     // A changed description is a system note by the editor.
-    push_feature_branch(&fake).await;
-    let created = agent
-        .post_json(
-            &format!("/projects/{WIDGETS}/merge_requests"),
-            json!({"source_branch": "feature", "target_branch": "main", "title": "t"}),
-        )
-        .await;
-    let (_, mr) = status_json(created).await;
+    let mr = open_feature_merge_request(&fake, &agent).await;
     let path = format!("/projects/{WIDGETS}/merge_requests/{}", mr["iid"]);
     agent.put_json(&path, json!({"description": "new words"})).await;
     let system: Vec<_> = fake.mr_notes("acme/widgets", 1).into_iter().filter(|note| note.system).collect();
