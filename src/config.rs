@@ -301,6 +301,9 @@ pub struct Settings {
     pub sandbox_ports: Vec<u16>,
     /// Extra folders the agent may read and execute from.
     pub sandbox_read_paths: Vec<PathBuf>,
+    /// Extra certificate authorities to trust (`COPILOT_CA_BUNDLE`), checked to hold PEM
+    /// certificates; `tls::install` makes every client trust them.
+    pub ca_bundle: Option<PathBuf>,
     /// The configuration file, when one is used: never within the agent's reach.
     pub config_file: Option<PathBuf>,
     /// Files secrets were read from (GitLab "File" variables): never within the agent's reach.
@@ -326,6 +329,18 @@ impl Settings {
             Some(settings) if resolver.errors.is_empty() => {
                 for secret in settings.secrets() {
                     crate::redact::register(secret.expose_secret());
+                }
+                if let Some(bundle) = &settings.ca_bundle {
+                    // Read a moment ago by the check above; a file that vanished since is an
+                    // error like any other.
+                    crate::tls::install(bundle).map_err(|error| {
+                        ConfigErrors(vec![SettingError {
+                            key: env_vars::COPILOT_CA_BUNDLE.to_owned(),
+                            value: bundle.display().to_string(),
+                            source: Source::Env,
+                            allowed: format!("a readable PEM file of one or more certificates ({error})"),
+                        }])
+                    })?;
                 }
                 Ok(settings)
             }
@@ -592,6 +607,18 @@ impl<'a> Resolver<'a> {
             .string(env_vars::COPILOT_SANDBOX_READ_PATHS, None)
             .map(|list| list.split(':').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
+        let ca_bundle = self.string(env_vars::COPILOT_CA_BUNDLE, None).map(PathBuf::from).filter(|path| {
+            let checked = crate::tls::read_bundle(path);
+            if let Err(error) = &checked {
+                self.errors.push(SettingError {
+                    key: env_vars::COPILOT_CA_BUNDLE.to_owned(),
+                    value: path.display().to_string(),
+                    source: self.shown.last().and_then(|shown| shown.source.clone()).unwrap_or(Source::Default),
+                    allowed: format!("a readable PEM file of one or more certificates ({error})"),
+                });
+            }
+            checked.is_ok()
+        });
         let retry_interval = self
             .parse(env_vars::RETRY_INTERVAL_TIME, |value| {
                 value
@@ -651,6 +678,7 @@ impl<'a> Resolver<'a> {
             sandbox: sandbox?,
             sandbox_ports: sandbox_ports.unwrap_or_default(),
             sandbox_read_paths,
+            ca_bundle,
             config_file,
             secret_files: std::mem::take(&mut self.secret_files),
             retry_interval: retry_interval?,

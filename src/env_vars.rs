@@ -124,6 +124,8 @@ env_vars! {
     COPILOT_SANDBOX_PORTS = "COPILOT_SANDBOX_PORTS", Setting, None;
     /// Extra folders the sandboxed agent may read and execute from (toolchains outside the system folders), separated by `:`.
     COPILOT_SANDBOX_READ_PATHS = "COPILOT_SANDBOX_READ_PATHS", Setting, None;
+    /// PEM file of extra certificate authorities to trust beside the system's, for a GitLab, object store or model endpoint behind a private CA or a TLS-inspecting proxy: GitLab's API, git (clone and push), the cache store and the Copilot CLI (`NODE_EXTRA_CA_CERTS`) all honour it. A GitLab "File" variable fits.
+    COPILOT_CA_BUNDLE = "COPILOT_CA_BUNDLE", Setting, None;
     /// Seconds between polls of a watched pipeline (fractions allowed); polling backs off from here to 8 times as long. A pipeline no runner picked up within 20 intervals is reported instead of waited on.
     RETRY_INTERVAL_TIME = "RETRY_INTERVAL_TIME", Setting, Some("30");
     /// How many times an infrastructure failure (runner, timeout, scheduler) is retried before giving up.

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("process", Layer::Ground),
     ("redact", Layer::Ground),
     ("telemetry", Layer::Ground),
+    ("tls", Layer::Ground),
     ("untrusted", Layer::Ground),
     ("planner", Layer::Pure),
     ("request", Layer::Pure),

@@ -13,7 +13,7 @@
 //! - **pure**: `planner`, `review`, `request`; no IO, and from the adapters only GitLab's data
 //!   types and the prompt templates;
 //! - **ground**: `config`, `env_vars`, `exit`, `http`, `process`, `redact`, `telemetry`,
-//!   `untrusted`; they import nothing above them.
+//!   `tls`, `untrusted`; they import nothing above them.
 //!
 //! `docs/architecture.md` says what each module owns.
 
@@ -37,6 +37,7 @@ pub mod review;
 pub mod sandbox;
 pub mod stages;
 pub mod telemetry;
+pub mod tls;
 pub mod trigger;
 pub mod untrusted;
 pub mod webhook;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Agent, AgentError, AgentOutcome, BASE_ENV, BASE_ENV_PREFIXES, STAGE_GRACE, StageRequest};
+use super::{Agent, AgentError, AgentOutcome, STAGE_GRACE, StageRequest};
 use crate::config::{Env, Settings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
 use crate::sandbox::Sandbox;
@@ -56,9 +56,7 @@ impl CommandAgent {
                 message: format!("`{program}` (from `{}`) is not on `PATH`", env_vars::COPILOT_AGENT_COMMAND),
             })?
         };
-        let allowed: Vec<&str> = BASE_ENV.iter().chain(super::copilot::TOKEN_VARS).copied().collect();
-        let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
-        let child_env = process::env_allowlist(env, &allowed, &prefixes);
+        let child_env = super::child_env_base(env);
         Ok(Self {
             program,
             template: args.to_vec(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::events::{self, EventRecord};
-use super::{Agent, AgentError, AgentOutcome, BASE_ENV, BASE_ENV_PREFIXES, STAGE_GRACE, StageRequest};
+use super::{Agent, AgentError, AgentOutcome, STAGE_GRACE, StageRequest};
 use crate::config::{Env, Settings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
 use crate::sandbox::Sandbox;
@@ -148,9 +148,7 @@ impl CopilotAgent {
 /// mode, BYOK provider, home) and the Copilot token; nothing else of ours.
 fn child_env(settings: &Settings, env: &Env) -> Vec<(String, String)> {
     use secrecy::ExposeSecret as _;
-    let allowed: Vec<&str> = BASE_ENV.iter().chain(TOKEN_VARS).copied().collect();
-    let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
-    let mut vars = process::env_allowlist(env, &allowed, &prefixes);
+    let mut vars = super::child_env_base(env);
     if let Some(token) = &settings.copilot_github_token {
         vars.retain(|(name, _)| name != env_vars::COPILOT_GITHUB_TOKEN);
         vars.push((env_vars::COPILOT_GITHUB_TOKEN.to_owned(), token.expose_secret().to_owned()));

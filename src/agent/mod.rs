@@ -39,6 +39,20 @@ pub const BASE_ENV: &[&str] = &[
 /// Prefixes every agent may see (locale settings).
 pub const BASE_ENV_PREFIXES: &[&str] = &["LC_"];
 
+/// An agent's environment: [`BASE_ENV`], the Copilot CLI's token variables and `COPILOT_*` from
+/// ours, and `NODE_EXTRA_CA_CERTS` naming `COPILOT_CA_BUNDLE` when one is installed, so a
+/// Node-based agent trusts the same certificate authorities as we do.
+pub(crate) fn child_env_base(env: &Env) -> Vec<(String, String)> {
+    let allowed: Vec<&str> = BASE_ENV.iter().chain(copilot::TOKEN_VARS).copied().collect();
+    let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
+    let mut vars = crate::process::env_allowlist(env, &allowed, &prefixes);
+    if let Some(bundle) = crate::tls::bundle_path() {
+        vars.retain(|(name, _)| name != "NODE_EXTRA_CA_CERTS");
+        vars.push(("NODE_EXTRA_CA_CERTS".to_owned(), bundle.display().to_string()));
+    }
+    vars
+}
+
 /// Time between SIGTERM and SIGKILL when a stage overruns.
 pub const STAGE_GRACE: Duration = Duration::from_secs(10);
 

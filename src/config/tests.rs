@@ -212,3 +212,19 @@ fn confidential_issues_are_allowed_from_the_environment_or_the_file() {
     let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
     assert!(Settings::resolve(&env, &Flags::default()).unwrap().allow_confidential);
 }
+
+#[test]
+fn a_ca_bundle_must_be_a_readable_pem_file() {
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let good = tls.join("ca.pem").display().to_string();
+    let settings = Settings::resolve(&env(&[("COPILOT_CA_BUNDLE", good.as_str())]), &Flags::default()).unwrap();
+    assert_eq!(settings.ca_bundle.as_deref(), Some(tls.join("ca.pem").as_path()));
+
+    for (value, reason) in
+        [("/nonexistent/ca.pem", "cannot read"), (&*tls.join("server.key").display().to_string(), "no PEM certificate")]
+    {
+        let errors = Settings::resolve(&env(&[("COPILOT_CA_BUNDLE", value)]), &Flags::default()).unwrap_err();
+        let error = errors.0.iter().find(|error| error.key == "COPILOT_CA_BUNDLE").expect("the bundle is named");
+        assert!(error.allowed.contains(reason), "{error}");
+    }
+}

@@ -13,6 +13,8 @@
 //!   `GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` = `http.<origin>/.extraHeader` in the child's
 //!   environment: not in argv (which every process on the machine can read), not in a URL, not
 //!   in `.git/config`, and scoped to the remote's origin so a rewritten URL never receives it;
+//! - the certificate authorities of `COPILOT_CA_BUNDLE` beside the system's (`GIT_SSL_CAINFO`,
+//!   a file holding both: git's own setting replaces the system's bundle rather than adding);
 //! - stdin closed and a timeout.
 
 use std::fmt;
@@ -178,6 +180,9 @@ impl GitCommand {
             .env("GIT_AUTHOR_EMAIL", &self.identity.email)
             .env("GIT_COMMITTER_NAME", &self.identity.name)
             .env("GIT_COMMITTER_EMAIL", &self.identity.email);
+        if let Some(ca_file) = crate::tls::git_ca_file() {
+            spec = spec.env("GIT_SSL_CAINFO", ca_file.display().to_string());
+        }
         if let Some(repository) = &self.repository {
             spec = spec
                 .env("GIT_DIR", repository.path().display().to_string())

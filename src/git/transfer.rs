@@ -101,6 +101,7 @@ fn clone_blocking(
                 challenged.store(true, Ordering::SeqCst);
                 Err(gix::error::message!("credentials were asked for; only the configured token is offered").into())
             });
+            trust_extra_roots(connection)?;
             Ok(())
         }
     });
@@ -131,6 +132,37 @@ fn clone_blocking(
         .map(|name| name.shorten().to_string())
         .ok_or_else(|| GitError::Internal { reason: "the clone left a detached `HEAD`".to_owned() })?;
     Ok(Cloned { branch, head })
+}
+
+/// Lets gix's HTTP client trust `COPILOT_CA_BUNDLE` beside the system's roots. gix reads no CA
+/// setting for its reqwest backend, so the options it would derive from the configuration are
+/// taken as they are and given a client hook that merges the certificates in.
+fn trust_extra_roots<T: gix::protocol::transport::client::blocking_io::Transport>(
+    connection: &mut gix::remote::Connection<'_, '_, '_, T>,
+) -> Result<(), gix::Error> {
+    use gix::protocol::transport::client::blocking_io::http;
+
+    let roots = crate::tls::extra_roots();
+    if roots.is_empty() {
+        return Ok(());
+    }
+    let remote = connection.remote();
+    let Some(url) = remote.url(gix::remote::Direction::Fetch).map(|url| url.to_bstring()) else {
+        return Ok(());
+    };
+    let Some(options) = remote.repo().transport_options(gix::bstr::BStr::new(&url), None)? else {
+        return Ok(());
+    };
+    let Ok(mut options) = options.downcast::<http::Options>() else {
+        return Ok(());
+    };
+    let backend = http::reqwest::Options {
+        configure_client: Some(Box::new(move |builder| Ok(builder.tls_certs_merge(roots.clone())))),
+        configure_request: None,
+    };
+    options.backend = Some(Arc::new(std::sync::Mutex::new(backend)));
+    connection.set_transport_options(options);
+    Ok(())
 }
 
 fn header_overrides(remote: &Remote) -> Vec<BString> {

@@ -394,7 +394,9 @@ impl Client {
             }
             Err(source) => {
                 // A refused connection never reached GitLab; anything later may have.
-                let retryable = source.is_connect() || request.replay == Replay::Always;
+                // An untrusted certificate stays untrusted.
+                let retryable = (source.is_connect() || request.replay == Replay::Always)
+                    && !crate::http::is_untrusted_certificate(&source);
                 Err(Failure {
                     error: Error::Transport { endpoint, attempts: attempt, source },
                     server_wait: None,

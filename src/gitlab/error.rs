@@ -53,7 +53,7 @@ pub enum Error {
     Decode { endpoint: String, path: String, message: String },
 
     /// The request did not complete: connection refused or reset, timeout, broken body.
-    #[error("cannot reach gitlab for `{endpoint}` after {attempts} attempt(s)")]
+    #[error("cannot reach gitlab for `{endpoint}` after {attempts} attempt(s): {}", crate::http::describe_failure(.source))]
     Transport {
         endpoint: String,
         attempts: u32,

@@ -140,6 +140,8 @@ impl Sandbox {
         let mut read = policy::system_read_paths();
         read.extend(get("PATH").into_iter().flat_map(std::env::split_paths));
         read.extend(settings.sandbox_read_paths.iter().cloned());
+        // The agent is told to trust this bundle (`NODE_EXTRA_CA_CERTS`), so it must read it.
+        read.extend(crate::tls::bundle_path().map(std::path::Path::to_owned));
         let mut ports = policy::default_ports(get);
         ports.extend(&settings.sandbox_ports);
         ports.sort_unstable();

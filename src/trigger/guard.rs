@@ -45,6 +45,7 @@ pub const PROTECTED: &[&str] = &[
     env_vars::COPILOT_SANDBOX,
     env_vars::COPILOT_SANDBOX_PORTS,
     env_vars::COPILOT_SANDBOX_READ_PATHS,
+    env_vars::COPILOT_CA_BUNDLE,
     "COPILOT_PROVIDER_BASE_URL",
     env_vars::cloud::AWS_ENDPOINT_URL,
     "HTTPS_PROXY",
@@ -82,7 +83,10 @@ pub enum GuardError {
     NoToken,
     #[error(
         "cannot read the variables of this pipeline ({pipeline}) to check that no trigger set a protected setting: \
-         {error}\nhint: give the agent user at least the Developer role in the agent project"
+         {error}{}",
+        if matches!(.error, gitlab::Error::Transport { .. }) { "" } else {
+            "\nhint: give the agent user at least the Developer role in the agent project"
+        }
     )]
     Api { pipeline: String, error: gitlab::Error },
 }

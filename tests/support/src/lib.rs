@@ -9,5 +9,6 @@ pub mod mock_model;
 pub mod poisoned_git;
 pub mod processes;
 pub mod standalone;
+pub mod tls_front;
 
 pub use fake_gitlab::FakeGitLab;

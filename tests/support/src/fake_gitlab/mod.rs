@@ -117,6 +117,12 @@ impl FakeGitLab {
         format!("http://{}", self.addr)
     }
 
+    /// Makes the fake render `url` as its own address in every link and clone URL, as a GitLab
+    /// behind a TLS-terminating proxy does with its `external_url`.
+    pub fn set_external_url(&self, url: &str) {
+        self.shared.state().base_url = url.trim_end_matches('/').to_owned();
+    }
+
     /// The REST base, `<url>/api/v4`.
     pub fn api_url(&self) -> String {
         format!("{}/api/v4", self.url())
