@@ -83,6 +83,23 @@ pub enum ParseError {
     Unknown,
 }
 
+/// The `object_kind` each `X-Gitlab-Event` header announces (GitLab's webhook events page;
+/// the confidential hooks carry the same payloads).
+fn kind_of_hook(hook: &str) -> Option<&'static str> {
+    Some(match hook {
+        "Issue Hook" | "Confidential Issue Hook" => "issue",
+        "Note Hook" | "Confidential Note Hook" => "note",
+        "Merge Request Hook" => "merge_request",
+        "Pipeline Hook" => "pipeline",
+        "Job Hook" => "build",
+        "Push Hook" => "push",
+        "Tag Push Hook" => "tag_push",
+        "Release Hook" => "release",
+        "Deployment Hook" => "deployment",
+        _ => return None,
+    })
+}
+
 #[derive(Deserialize)]
 struct Probe {
     #[serde(default)]
@@ -103,23 +120,58 @@ impl Event {
                 None => Err(ParseError::Unknown),
             };
         };
+        Self::of_kind(&kind, body)
+    }
+
+    /// Parses a delivery whose `X-Gitlab-Event` header is `hook`: a known hook's body is read
+    /// once, straight into its type, and kept when its own `object_kind` agrees; anything else
+    /// (no header, a header we do not map, a disagreement, a body that does not fit) is parsed
+    /// as [`Event::parse`] does, so the header never decides what a body means.
+    pub fn parse_delivery(body: &[u8], hook: Option<&str>) -> Result<Self, ParseError> {
+        if let Some(kind) = hook.and_then(kind_of_hook)
+            && let Ok(event) = Self::of_kind(kind, body)
+            && event.object_kind() == Some(kind)
+        {
+            return Ok(event);
+        }
+        Self::parse(body)
+    }
+
+    /// The body read as the typed event of `kind`.
+    fn of_kind(kind: &str, body: &[u8]) -> Result<Self, ParseError> {
         fn typed<T: for<'de> Deserialize<'de>>(kind: &str, body: &[u8]) -> Result<Box<T>, ParseError> {
             serde_json::from_slice(body)
                 .map(Box::new)
                 .map_err(|source| ParseError::Shape { kind: kind.to_owned(), source })
         }
-        Ok(match kind.as_str() {
-            "issue" => Event::Issue(typed(&kind, body)?),
-            "note" => Event::Note(typed(&kind, body)?),
-            "merge_request" => Event::MergeRequest(typed(&kind, body)?),
-            "pipeline" => Event::Pipeline(typed(&kind, body)?),
-            "build" => Event::Job(typed(&kind, body)?),
-            "push" => Event::Push(typed(&kind, body)?),
-            "tag_push" => Event::TagPush(typed(&kind, body)?),
-            "release" => Event::Release(typed(&kind, body)?),
-            "deployment" => Event::Deployment(typed(&kind, body)?),
-            _ => Event::Other { object_kind: kind },
+        Ok(match kind {
+            "issue" => Event::Issue(typed(kind, body)?),
+            "note" => Event::Note(typed(kind, body)?),
+            "merge_request" => Event::MergeRequest(typed(kind, body)?),
+            "pipeline" => Event::Pipeline(typed(kind, body)?),
+            "build" => Event::Job(typed(kind, body)?),
+            "push" => Event::Push(typed(kind, body)?),
+            "tag_push" => Event::TagPush(typed(kind, body)?),
+            "release" => Event::Release(typed(kind, body)?),
+            "deployment" => Event::Deployment(typed(kind, body)?),
+            _ => Event::Other { object_kind: kind.to_owned() },
         })
+    }
+
+    /// The `object_kind` the body itself gave, for the typed events.
+    fn object_kind(&self) -> Option<&str> {
+        match self {
+            Event::Issue(event) => event.object_kind.as_deref(),
+            Event::Note(event) => event.object_kind.as_deref(),
+            Event::MergeRequest(event) => event.object_kind.as_deref(),
+            Event::Pipeline(event) => event.object_kind.as_deref(),
+            Event::Job(event) => event.object_kind.as_deref(),
+            Event::Push(event) => event.object_kind.as_deref(),
+            Event::TagPush(event) => event.object_kind.as_deref(),
+            Event::Release(event) => event.object_kind.as_deref(),
+            Event::Deployment(event) => event.object_kind.as_deref(),
+            Event::Named(_) | Event::Other { .. } => None,
+        }
     }
 
     /// The kind as GitLab names it in `object_kind` (or the `event_name` of a named hook), for
@@ -144,6 +196,9 @@ impl Event {
 /// `Issue Hook` and `Confidential Issue Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct IssueEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     #[serde(default)]
     pub event_type: Option<String>,
     pub user: User,
@@ -181,6 +236,9 @@ pub struct IssueChanges {
 /// `Note Hook` and `Confidential Note Hook`: a comment on an issue, MR, commit or snippet.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct NoteEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     #[serde(default)]
     pub event_type: Option<String>,
     pub user: User,
@@ -232,6 +290,9 @@ pub struct NotedMergeRequest {
 /// `Merge Request Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct MergeRequestEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     #[serde(default)]
     pub event_type: Option<String>,
     pub user: User,
@@ -280,6 +341,9 @@ pub struct MergeRequestChanges {
 /// `Pipeline Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct PipelineEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub object_attributes: PipelineAttributes,
     #[serde(default)]
     pub merge_request: Option<PipelineMergeRequest>,
@@ -320,6 +384,9 @@ pub struct PipelineMergeRequest {
 /// `Job Hook` (`object_kind: build`; legacy `Build Hook`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct JobEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub build_id: u64,
     pub build_name: String,
     pub build_status: String,
@@ -332,6 +399,9 @@ pub struct JobEvent {
 /// `Push Hook` and `Tag Push Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct PushEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     #[serde(rename = "ref")]
     pub git_ref: String,
     pub before: String,
@@ -345,6 +415,9 @@ pub struct PushEvent {
 /// `Release Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ReleaseEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub id: u64,
     pub tag: String,
     #[serde(default)]
@@ -355,6 +428,9 @@ pub struct ReleaseEvent {
 /// `Deployment Hook`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct DeploymentEvent {
+    /// The kind the body names itself, checked against the `X-Gitlab-Event` header.
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub deployment_id: u64,
     pub status: String,
     pub environment: String,
@@ -412,6 +488,36 @@ mod tests {
             assert_eq!(event.kind(), kind, "{name}");
             assert!(!matches!(event, Event::Other { .. }), "{name} has no type");
         }
+    }
+
+    #[test]
+    fn a_delivery_is_read_once_by_its_header_and_the_body_has_the_last_word() {
+        let hooks = [
+            ("build.json", "Job Hook"),
+            ("deployment.json", "Deployment Hook"),
+            ("issue.json", "Issue Hook"),
+            ("merge_request.json", "Merge Request Hook"),
+            ("note_issue.json", "Note Hook"),
+            ("note_merge_request.json", "Confidential Note Hook"),
+            ("pipeline.json", "Pipeline Hook"),
+            ("push.json", "Push Hook"),
+            ("release.json", "Release Hook"),
+            ("tag_push.json", "Tag Push Hook"),
+        ];
+        for (name, hook) in hooks {
+            let body = fixture(name);
+            let hinted = Event::parse_delivery(&body, Some(hook)).unwrap_or_else(|error| panic!("{name}: {error}"));
+            let plain = Event::parse(&body).unwrap();
+            assert_eq!(format!("{hinted:?}"), format!("{plain:?}"), "{name}");
+            assert_eq!(hinted.object_kind(), Some(hinted.kind()), "{name}: read straight into its type");
+        }
+        // A header that disagrees with the body, or one we do not map, changes nothing.
+        let note = fixture("note_issue.json");
+        for hook in [Some("Issue Hook"), Some("Wiki Page Hook"), Some(""), None] {
+            assert_eq!(Event::parse_delivery(&note, hook).unwrap().kind(), "note", "{hook:?}");
+        }
+        let member = fixture("member.json");
+        assert_eq!(Event::parse_delivery(&member, Some("Note Hook")).unwrap().kind(), "user_add_to_group");
     }
 
     #[test]

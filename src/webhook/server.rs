@@ -215,12 +215,12 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
             return answer(StatusCode::UNAUTHORIZED, json!({"status": "rejected", "reason": error.to_string()}));
         }
     }
-    let event = match Event::parse(&body) {
+    let event = match Event::parse_delivery(&body, Some(hook).filter(|hook| !hook.is_empty())) {
         Ok(event) => event,
         Err(ParseError::Unknown) => {
             metrics.event("none", "ignored");
             metrics.ignored("unknown_payload");
-            tracing::info!(hook, "webhook ignored: a payload without `object_kind`");
+            tracing::debug!(hook, "webhook ignored: a payload without `object_kind`");
             return answer(StatusCode::OK, json!({"status": "ignored", "reason": "unknown_payload"}));
         }
         Err(error) => {
@@ -234,7 +234,9 @@ async fn webhook(State(service): State<Arc<Service>>, request: Request) -> Respo
         Decision::Ignore(ignored) => {
             metrics.event(kind, "ignored");
             metrics.ignored(ignored.as_str());
-            tracing::info!(hook, kind, reason = ignored.as_str(), "webhook ignored");
+            // Most deliveries start nothing (every comment, every pipeline of a busy group):
+            // they are counted in the metrics and logged only at debug level.
+            tracing::debug!(hook, kind, reason = ignored.as_str(), "webhook ignored");
             return answer(StatusCode::OK, json!({"status": "ignored", "reason": ignored.as_str()}));
         }
         Decision::Trigger(work) => work,
