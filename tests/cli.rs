@@ -3,10 +3,13 @@
 
 use std::process::{Command, Output};
 
+use copilot_runner_testkit::offline;
+
 fn copilot_runner(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().expect("temp home");
     let mut command = Command::new(env!("CARGO_BIN_EXE_copilot-runner"));
     command.args(args).env_clear().env("PATH", "/usr/bin:/bin").env("HOME", home.path()).current_dir(home.path());
+    command.envs(offline::loopback_only(env.iter().copied()));
     for (key, value) in env {
         command.env(key, value);
     }
@@ -86,10 +89,13 @@ fn usage_errors_exit_2_and_help_exits_0() {
 fn run_writes_a_redacted_json_file_log_in_the_artifacts_dir() {
     let artifacts = tempfile::tempdir().expect("artifacts");
     let dir = artifacts.path().to_str().expect("utf-8");
+    // The token also in GitLab's address, so the lines about the unreachable GitLab carry it and
+    // the redactor has something to mask.
     let out = copilot_runner(
         &["run", "--log-format", "json"],
         &[
             ("COPILOT_ARTIFACTS_DIR", dir),
+            ("GITLAB_API_BASE", "http://127.0.0.1:9/glpat-file-log-secret"),
             ("GITLAB_TOKEN", "glpat-file-log-secret"),
             ("TRIGGER_TYPE", "issue_assignee"),
             ("TARGET_PROJECT_ID", "12"),
@@ -103,6 +109,8 @@ fn run_writes_a_redacted_json_file_log_in_the_artifacts_dir() {
     let line = stderr.lines().find(|line| line.starts_with('{')).expect("json on stderr");
     serde_json::from_str::<serde_json::Value>(line).expect("stderr line is json");
     assert!(!log.contains("glpat-file-log-secret") && !stderr.contains("glpat-file-log-secret"));
+    assert!(log.contains("/[MASKED]/api/v4/user"), "the secret was logged, masked: {log}");
+    assert!(stderr.contains("/[MASKED]/api/v4/user"), "{stderr}");
 }
 
 #[test]

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use copilot_runner_testkit::copilot_cli;
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
+use copilot_runner_testkit::{copilot_cli, offline};
 
 const ANALYSIS: &str = r#"{"summary": "Add a greeting file.", "relevant_files": ["greeting.txt"], "risks": [], "acceptance_criteria": ["greeting.txt says hello"], "approach": "Create the file."}"#;
 
@@ -76,7 +76,8 @@ impl Checkout {
             .env("COPILOT_WORK_DIR", self.dir.path().join("work"))
             .env("CONTEXT_CACHE_URL", format!("file://{}", self.dir.path().join("cache").display()))
             .env("GITLAB_TOKEN", "glpat-local-never-leaks")
-            .env("COPILOT_STAGE_TIMEOUT", "120");
+            .env("COPILOT_STAGE_TIMEOUT", "120")
+            .envs(offline::loopback_only([]));
         command.output().await.unwrap()
     }
 

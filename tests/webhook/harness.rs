@@ -11,6 +11,7 @@ use copilot_runner::gitlab::{Client, NewMergeRequest};
 use copilot_runner::webhook::Config;
 use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use copilot_runner_testkit::offline;
 use copilot_runner_testkit::standalone::World;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -374,6 +375,7 @@ impl ServeProcess {
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", home.path())
+            .envs(offline::loopback_only([]))
             .envs(standard_env(fake))
             .envs(extra.iter().map(|(name, value)| (*name, value)))
             .current_dir(home.path())
@@ -426,6 +428,7 @@ pub(crate) fn serve_that_exits(env: &[(&str, &str)]) -> std::process::Output {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home.path())
+        .envs(offline::loopback_only(env.iter().copied()))
         .envs(env.iter().copied())
         .current_dir(home.path())
         .output()

@@ -62,6 +62,9 @@ impl CiJob {
             .set("COPILOT_STAGE_TIMEOUT", "120")
             .set("GITLAB_API_BASE", gitlab.url())
             .set("GITLAB_TOKEN", gitlab.agent_token());
+        for (name, value) in crate::offline::loopback_only([]) {
+            job.set(name, value);
+        }
         // The job's own pipeline: triggered in the agent project without variables, as the
         // webhook service starts it with inputs; `run` reads its variables before anything else.
         let pipeline = gitlab
@@ -118,6 +121,7 @@ impl CiJob {
 
     /// Runs `copilot-runner run` to the end.
     pub async fn run(&self) -> Output {
+        crate::offline::assert_loopback(self.vars.iter().map(|(name, value)| (name.as_str(), value.as_str())));
         let mut command = tokio::process::Command::new(&self.program);
         command.arg("run").env_clear().envs(self.vars.iter().map(|(name, value)| (name, value)));
         command.output().await.expect("running copilot-runner")

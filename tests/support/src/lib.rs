@@ -6,6 +6,7 @@ pub mod ci_job;
 pub mod copilot_cli;
 pub mod fake_gitlab;
 pub mod mock_model;
+pub mod offline;
 pub mod poisoned_git;
 pub mod processes;
 pub mod standalone;
