@@ -232,7 +232,9 @@ async fn a_hanging_model_hits_the_stage_timeout_and_nothing_is_left_running() {
     assert!(!running.is_empty(), "the CLI was never seen running (requests: {})", model.completions().len());
     let error = result.unwrap_err();
     assert!(matches!(error, AgentError::Timeout { .. }), "{error:?}");
-    assert!(elapsed >= timeout && elapsed < timeout + grace + Duration::from_secs(3), "took {elapsed:?}");
+    // The error says our timeout ended it; the bound only shows nothing waited far past it, with
+    // room for stopping a process tree on a machine at load 15.
+    assert!(elapsed >= timeout && elapsed < timeout + grace + Duration::from_secs(15), "took {elapsed:?}");
     let left = processes_in(&repo);
     assert!(left.is_empty(), "still running after the stage ended: {left:?} (were {running:?})");
 }

@@ -40,17 +40,18 @@ fn pids_from(output: &Output) -> Vec<i32> {
 #[tokio::test]
 async fn a_child_that_never_exits_is_stopped_at_the_deadline_with_its_whole_group() {
     let spec =
-        sh("sleep 1000 & echo $!; echo $$; wait").timeout(Duration::from_millis(500)).grace(Duration::from_secs(2));
+        sh("sleep 1000 & echo $!; echo $$; wait").timeout(Duration::from_millis(500)).grace(Duration::from_secs(30));
     let started = Instant::now();
     let error = run(spec).await.unwrap_err();
     let ProcessError::Timeout { output, after, .. } = error else { panic!("expected a timeout, got {error:?}") };
     assert_eq!(after, Duration::from_millis(500));
-    assert!(started.elapsed() < Duration::from_secs(2), "SIGTERM should have ended it: {:?}", started.elapsed());
+    // Signal 15, long before the grace period would have ended in a SIGKILL: SIGTERM ended it.
     assert_eq!(output.status, ExitStatus::Signal(15));
+    assert!(started.elapsed() < Duration::from_secs(20), "SIGTERM should have ended it: {:?}", started.elapsed());
     let pids = pids_from(&output);
     assert_eq!(pids.len(), 2, "grandchild and child pids: {:?}", output.stdout.text());
     for pid in pids {
-        assert!(wait_until_gone(pid, Duration::from_secs(2)).await, "process {pid} of the group survived");
+        assert!(wait_until_gone(pid, Duration::from_secs(10)).await, "process {pid} of the group survived");
     }
 }
 
@@ -65,9 +66,10 @@ async fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let ProcessError::Timeout { output, .. } = error else { panic!("expected a timeout, got {error:?}") };
     assert_eq!(output.status, ExitStatus::Signal(9));
     assert!(elapsed >= Duration::from_millis(1000), "SIGKILL came before the grace ended: {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(4), "SIGKILL came late: {elapsed:?}");
+    // Margins for a machine at load 15; the lower bound above is the one that matters.
+    assert!(elapsed < Duration::from_secs(15), "SIGKILL came late: {elapsed:?}");
     for pid in pids_from(&output) {
-        assert!(wait_until_gone(pid, Duration::from_secs(2)).await, "process {pid} of the group survived");
+        assert!(wait_until_gone(pid, Duration::from_secs(10)).await, "process {pid} of the group survived");
     }
 }
 
@@ -113,7 +115,7 @@ async fn a_grandchild_holding_the_pipes_open_does_not_hang_us() {
     let output = run(spec).await.unwrap();
     assert_eq!(output.status, ExitStatus::Code(3));
     assert!(started.elapsed() >= DRAIN_AFTER_EXIT, "the grandchild did not hold the pipes: {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(20), "waited for the grandchild: {:?}", started.elapsed());
     for pid in pids_from(&output) {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
@@ -125,10 +127,10 @@ async fn a_grandchild_left_in_the_group_is_killed_when_the_child_exits() {
     let started = Instant::now();
     let output = run(spec).await.unwrap();
     assert!(output.success());
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(20), "waited for the grandchild: {:?}", started.elapsed());
     let pids = pids_from(&output);
     assert_eq!(pids.len(), 1);
-    assert!(wait_until_gone(pids[0], Duration::from_secs(2)).await, "the grandchild survived");
+    assert!(wait_until_gone(pids[0], Duration::from_secs(10)).await, "the grandchild survived");
 }
 
 #[tokio::test]
@@ -192,7 +194,7 @@ async fn dropping_the_future_kills_the_group() {
         _ = running => panic!("the child should not finish"),
         pid = rx => pid.unwrap(),
     };
-    assert!(wait_until_gone(pid, Duration::from_secs(2)).await, "the grandchild survived the drop");
+    assert!(wait_until_gone(pid, Duration::from_secs(10)).await, "the grandchild survived the drop");
 }
 
 #[test]

@@ -247,7 +247,9 @@ async fn degrades_to_full_analysis(store: CacheStore) {
     let cache = ContextCache::new(store);
     let started = Instant::now();
     let (found, understanding) = look_up(&cache, "42", request(MAIN, &sha(1), &[sha(0)]), tree.path(), None).await;
-    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+    // The lookup's bound, plus room for the local analysis and a machine at load 15.
+    let allowed = copilot_runner::context::cache::LOOKUP_BOUND + Duration::from_secs(4);
+    assert!(started.elapsed() < allowed, "took {:?}", started.elapsed());
     assert_eq!(found.level, Level::FullAnalysis);
     assert!(found.store_problem.is_some());
     assert_eq!(understanding.facts, context::analyze(tree.path()).expect("analyze"));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use copilot_runner_testkit::ci_job::text;
-use copilot_runner_testkit::fake_gitlab::Outcome;
+use copilot_runner_testkit::fake_gitlab::{Fault, Outcome};
 
 use super::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
 
@@ -49,10 +49,15 @@ async fn a_person_pushing_mid_loop_stops_it_at_once() {
 
     let job = rig.job.clone();
     let running = tokio::spawn(async move { job.run().await });
-    // Right after its push the loop looks for the new pipeline.
+    // Right after its push the loop looks for the new pipeline. From then on its reads of the
+    // pipeline wait until the person's push has landed, however long that push takes: the
+    // pipeline cannot end first.
     rig.gitlab.wait_for_request("GET /projects/*/pipelines", Duration::from_secs(240)).await.unwrap();
+    rig.gitlab.inject(Fault::on("GET", "/projects/*/pipelines/*").hang());
     let files = [("src/greet.rs", Some("pub fn greet(name: &str) -> String { format!(\"Hello, {name}!\") }\n"))];
     let theirs = rig.gitlab.push_files(PROJECT, BRANCH, &files, "Fix greet myself", "alice").await.unwrap();
+    rig.gitlab.clear_faults();
+    rig.gitlab.release_hung();
     let out = tokio::time::timeout(Duration::from_secs(240), running).await.unwrap().unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

@@ -7,8 +7,14 @@
 //! and the agent, so they are held the same way.
 
 /// Variables that name a host the binary will connect to.
-const URL_VARIABLES: &[&str] =
-    &["GITLAB_API_BASE", "CI_SERVER_URL", "COPILOT_PROVIDER_BASE_URL", "CONTEXT_CACHE_URL", "WEBHOOK_URL"];
+const URL_VARIABLES: &[&str] = &[
+    "GITLAB_API_BASE",
+    "CI_SERVER_URL",
+    "COPILOT_PROVIDER_BASE_URL",
+    "AWS_ENDPOINT_URL",
+    "STORAGE_EMULATOR_HOST",
+    "WEBHOOK_URL",
+];
 
 /// Where requests for any other host go: the discard port of the loopback, where nothing listens.
 pub const DEAD_PROXY: &str = "http://127.0.0.1:9";
@@ -33,16 +39,18 @@ pub fn assert_loopback<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>) {
     for (name, value) in env {
         // Values a test only shows or validates may use the reserved example domain, or be no URL
         // at all; the dead proxy holds them anyway should one be used.
-        let shown_only = !value.contains("://") || host(value).is_some_and(|host| host.ends_with("example.com"));
+        // A bucket URL (`s3://`, `az://`, `gs://`) names no host: its endpoint variable does.
+        let web = value.starts_with("http://") || value.starts_with("https://");
+        let shown_only = !web || host(value).is_some_and(|host| host.ends_with("example.com"));
         if URL_VARIABLES.contains(&name) && !shown_only {
             assert!(is_loopback(value), "a test may not send `{name}` anywhere but the loopback: `{value}`");
         }
     }
 }
 
-/// Whether `url` names the loopback interface (or is a local `file://` store).
+/// Whether `url` names the loopback interface.
 pub fn is_loopback(url: &str) -> bool {
-    url.starts_with("file://") || matches!(host(url), Some("127.0.0.1" | "localhost" | "::1"))
+    matches!(host(url), Some("127.0.0.1" | "localhost" | "::1"))
 }
 
 /// The host of a `scheme://` URL.
@@ -59,7 +67,7 @@ mod tests {
 
     #[test]
     fn only_the_loopback_passes() {
-        for url in ["http://127.0.0.1:8080/api", "https://localhost", "http://[::1]:9/x", "file:///tmp/cache"] {
+        for url in ["http://127.0.0.1:8080/api", "https://localhost", "http://[::1]:9/x"] {
             assert!(is_loopback(url), "{url}");
         }
         for url in ["https://gitlab.com", "http://127.0.0.1.example.org", "https://user@github.com:443", "gitlab.com"] {
