@@ -18,6 +18,7 @@ mod issue_note;
 mod languages;
 mod mr_note;
 mod mr_note_push;
+mod mr_note_refusals;
 mod private_ca;
 mod rig;
 mod sandbox;
