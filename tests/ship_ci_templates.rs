@@ -190,6 +190,15 @@ fn spec_header_declares_typed_inputs_that_all_have_defaults_and_are_all_used() {
     assert_eq!(used, declared, "every input is used and every use is declared");
 }
 
+const EXAMPLE: &str = "ci-templates/examples/agent-project.gitlab-ci.yml";
+
+/// The example agent project's pipeline (after its `spec:` header), as written.
+fn example_pipeline() -> Value {
+    let text = std::fs::read_to_string(repo().join(EXAMPLE)).expect("test setup");
+    let example = split_component(&text).expect("the agent project declares the pipeline's inputs");
+    serde_saphyr::from_str(&example.body).expect("the example's pipeline is YAML")
+}
+
 /// The name a triggered pipeline gets is the one `serve` looks for (and the fake GitLab gives).
 #[test]
 fn the_pipeline_name_spells_the_whole_trigger_contract() {
@@ -351,4 +360,74 @@ fn template_sets_only_variables_the_binary_knows() {
     for name in pipeline[".copilot-runner"]["variables"].as_object().unwrap().keys() {
         assert!(name.starts_with("GIT_") || known.contains(name.as_str()), "`{name}` is not a copilot-runner setting");
     }
+}
+
+/// Whether gitlab-runner's `allowed_images` glob `pattern` admits `image` (`*` within a path
+/// segment, `**` across segments).
+fn image_allowed(pattern: &str, image: &str) -> bool {
+    let mut expression = String::from("^");
+    let mut rest = pattern;
+    while let Some(star) = rest.find('*') {
+        expression.push_str(&regex::escape(&rest[..star]));
+        if rest[star..].starts_with("**") {
+            expression.push_str(".*");
+            rest = &rest[star + 2..];
+        } else {
+            expression.push_str("[^/]*");
+            rest = &rest[star + 1..];
+        }
+    }
+    expression.push_str(&regex::escape(rest));
+    expression.push('$');
+    regex::Regex::new(&expression).expect("a glob makes a regex").is_match(image)
+}
+
+#[test]
+fn the_template_defaults_the_example_project_and_the_runner_values_agree() {
+    let (inputs, _) = interpolated_template();
+    let example = example_pipeline();
+    let passed = &example["include"][0]["inputs"];
+    let config = crate::ship_k8s::runner_config();
+    let kubernetes = config["runners"][0]["kubernetes"].as_table().unwrap();
+    let allowed: Vec<&str> =
+        kubernetes["allowed_images"].as_array().unwrap().iter().filter_map(toml::Value::as_str).collect();
+    let admitted = |image: &str| allowed.iter().any(|pattern| image_allowed(pattern, image));
+    // The image: the template's default, the example's and the runner's own are all admitted.
+    for (whose, image) in [
+        ("the template's default", inputs["image"]["default"].as_str().unwrap()),
+        ("the example's", passed["image"].as_str().unwrap()),
+        ("the runner's", kubernetes["image"].as_str().unwrap()),
+    ] {
+        assert!(admitted(image), "{whose} image `{image}` is outside `allowed_images` {allowed:?}");
+    }
+    // The check can fail: the template's former default was outside.
+    assert!(!admitted("$CI_REGISTRY_IMAGE/copilot-runner:0.1.0"));
+    assert!(!admitted("registry.example.com/tools/copilot-runner/evil:1"));
+
+    // One tag: the runner runs no untagged jobs, so an empty list would never be picked up.
+    let tag = serde_json::json!(["copilot-agent"]);
+    assert_eq!(inputs["tags"]["default"], tag);
+    assert_eq!(passed["tags"], tag);
+    let values_text = std::fs::read_to_string(repo().join("k8s-runner/values.yaml")).unwrap();
+    assert!(values_text.contains("tagged `copilot-agent`"), "values.yaml names the runner's tag");
+    let deploy = std::fs::read_to_string(repo().join("docs/deploy.md")).unwrap();
+    assert!(
+        deploy.contains("tags\n`copilot-agent`, \"Run untagged jobs\" off"),
+        "docs/deploy.md creates the runner so"
+    );
+
+    // The job pods pull the image with the Secret the deployment guide creates in their namespace.
+    let secrets: Vec<&str> =
+        kubernetes["image_pull_secrets"].as_array().unwrap().iter().filter_map(toml::Value::as_str).collect();
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    let job_namespace = crate::ship_k8s::our_values()["runners"]["jobNamespace"].as_str().unwrap().to_owned();
+    let command = format!("kubectl -n {job_namespace} create secret docker-registry {}", secrets[0]);
+    assert!(deploy.contains(&command), "docs/deploy.md runs `{command}`");
+
+    // The agent user: the template's default, the example's and the webhook's agree.
+    let configmap: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo().join("k8s-runner/webhook/configmap.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(inputs["agent_username"]["default"], passed["agent_username"]);
+    assert_eq!(configmap["data"]["COPILOT_AGENT_USERNAME"], passed["agent_username"]);
 }

