@@ -19,9 +19,9 @@ pub mod guard;
 
 pub use crate::config::TriggerWith;
 
-/// The CI template's `workflow:name`: a triggered pipeline is named by its whole contract, so
-/// `serve` can find the pipeline a request started through the API's `name` filter (GitLab's
-/// API does not show a pipeline's inputs).
+/// The agent project's `workflow:name` (`ci-templates/examples/agent-project.gitlab-ci.yml`): a
+/// triggered pipeline is named by its whole contract, so `serve` can find the pipeline a request
+/// started through the API's `name` filter (GitLab's API does not show a pipeline's inputs).
 pub const PIPELINE_NAME: &str =
     "copilot $TRIGGER_TYPE $TARGET_PROJECT_ID/$TARGET_ISSUE_IID/$TARGET_MR_IID/$TARGET_NOTE_ID/$TARGET_PIPELINE_ID";
 

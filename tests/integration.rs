@@ -17,3 +17,4 @@ mod review_positions;
 mod ship_ci_templates;
 mod ship_dockerfile;
 mod ship_k8s;
+mod ship_pod_security;

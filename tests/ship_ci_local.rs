@@ -13,8 +13,14 @@
 //! carried. The same job refuses to start, before its token goes anywhere, when the trigger
 //! passed `GITLAB_API_BASE` as a pipeline variable.
 //!
-//! gitlab-ci-local does not stop a pipeline on `workflow: rules`, so the trigger-only workflow
-//! is pinned by `ship_ci_templates` instead.
+//! gitlab-ci-local does not stop a pipeline on `workflow: rules`, but the component's jobs carry
+//! the trigger-only rule themselves, so a pipeline from any other source runs none of them here.
+//! The resource group each job gets, expanded from the pipeline's variables as GitLab expands
+//! it, is the same for the issue job and the pipeline-fix job of one project, whether the trigger
+//! sent inputs or variables. The component project itself (`ci-templates/` as a project's root)
+//! runs too: its `.gitlab-ci.yml` includes the component at its own commit with inputs, its check
+//! job passes (and fails on a README that misses an input), and its release job runs only for a
+//! semantic-version tag.
 #![expect(clippy::disallowed_methods, reason = "the test runs gitlab-ci-local, git, cargo and the built binaries")]
 
 use std::path::{Path, PathBuf};
@@ -46,15 +52,20 @@ fn gitlab_ci_local() -> PathBuf {
     path
 }
 
-/// A throwaway agent project: the example `.gitlab-ci.yml` with its component include turned
-/// into a local include of the template, committed in a fresh git repository.
-struct AgentProject {
+/// A throwaway project committed in a fresh git repository, for gitlab-ci-local to run.
+struct LocalProject {
     dir: tempfile::TempDir,
     home: tempfile::TempDir,
 }
 
-impl AgentProject {
-    fn new() -> Self {
+/// The component project's `origin`: what gitlab-ci-local reads `CI_SERVER_FQDN` and
+/// `CI_PROJECT_PATH` from, so the component include at `$CI_COMMIT_SHA` is this very project.
+const COMPONENT_PROJECT_URL: &str = "https://gitlab.example.com/tools/copilot-runner-ci.git";
+
+impl LocalProject {
+    /// The agent project: the example `.gitlab-ci.yml` with its component include turned into a
+    /// local include of the template.
+    fn agent() -> Self {
         let dir = tempfile::tempdir().expect("test setup");
         let example = std::fs::read_to_string(repo().join("ci-templates/examples/agent-project.gitlab-ci.yml"))
             .expect("test setup");
@@ -69,9 +80,26 @@ impl AgentProject {
             dir.path().join("templates/copilot-runner.yml"),
         )
         .expect("test setup");
-        for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "agent project"]] {
+        Self::committed(dir, None)
+    }
+
+    /// The component project: `ci-templates/` as it is, as the root of a project whose `origin`
+    /// is [`COMPONENT_PROJECT_URL`].
+    fn component() -> Self {
+        let dir = tempfile::tempdir().expect("test setup");
+        copy_tree(&repo().join("ci-templates"), dir.path());
+        Self::committed(dir, Some(COMPONENT_PROJECT_URL))
+    }
+
+    fn committed(dir: tempfile::TempDir, origin: Option<&str>) -> Self {
+        let mut steps: Vec<Vec<&str>> = vec![vec!["init", "-q", "-b", "main"]];
+        if let Some(url) = origin {
+            steps.push(vec!["remote", "add", "origin", url]);
+        }
+        steps.extend([vec!["add", "-A"], vec!["commit", "-q", "-m", "project"]]);
+        for args in steps {
             let status = Command::new("git")
-                .args(args)
+                .args(&args)
                 .current_dir(dir.path())
                 .env("GIT_AUTHOR_NAME", "t")
                 .env("GIT_AUTHOR_EMAIL", "t@example.com")
@@ -202,7 +230,7 @@ fn each_trigger_type_activates_exactly_its_own_job() {
             .iter()
             .map(|trigger| {
                 scope.spawn(move || {
-                    let project = AgentProject::new();
+                    let project = LocalProject::agent();
                     let inputs = trigger_inputs(trigger);
                     (trigger, project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &TRIGGERED, None))
                 })
@@ -210,7 +238,7 @@ fn each_trigger_type_activates_exactly_its_own_job() {
             .collect();
         // The fallback for GitLab before 18.1: the same names as trigger variables.
         let fallback = scope.spawn(|| {
-            let project = AgentProject::new();
+            let project = LocalProject::agent();
             let variables = [("CI_PIPELINE_SOURCE", "trigger"), ("TRIGGER_TYPE", "mr_note"), ("TARGET_MR_IID", "9")];
             project.gitlab_ci_local(&["--list-json"], &[], &variables, None)
         });
@@ -221,9 +249,61 @@ fn each_trigger_type_activates_exactly_its_own_job() {
         let output = fallback.join().expect("the listing thread finishes");
         assert_eq!(active_jobs(&output), vec!["copilot:mr_note"], "trigger variables select the job too");
     });
-    let project = AgentProject::new();
+    let project = LocalProject::agent();
     let output = project.gitlab_ci_local(&["--list-json"], &[], &TRIGGERED, None);
     assert!(active_jobs(&output).is_empty(), "no job without a trigger type");
+    // The same inputs in a pipeline the trigger API did not start: "Run pipeline", the pipelines
+    // API, a push.
+    for source in ["web", "api", "push"] {
+        let inputs = trigger_inputs("issue_assignee");
+        let output =
+            project.gitlab_ci_local(&["--list-json"], &pairs(&inputs), &[("CI_PIPELINE_SOURCE", source)], None);
+        assert!(active_jobs(&output).is_empty(), "a `{source}` pipeline runs an agent job");
+    }
+}
+
+/// `text` with each `$NAME` replaced by its value in `variables` (one level, as GitLab expands
+/// `resource_group`); a variable given as `{value, expand}` counts by its value.
+fn expand_once(text: &str, variables: &serde_json::Map<String, Value>) -> String {
+    let pattern = regex::Regex::new(r"\$([A-Za-z_][A-Za-z0-9_]*)").expect("a valid regex");
+    pattern
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            let value = &variables[&caps[1]];
+            value.get("value").unwrap_or(value).as_str().expect("a string variable").to_owned()
+        })
+        .into_owned()
+}
+
+/// The resource group job `job` of the agent project's pipeline gets, expanded from the
+/// pipeline's variables: the component's (from `inputs`), overridden by trigger `variables`.
+fn expanded_resource_group(job: &str, inputs: &[(String, String)], variables: &[(&str, &str)]) -> String {
+    let project = LocalProject::agent();
+    let mut all = TRIGGERED.to_vec();
+    all.extend_from_slice(variables);
+    let output = project.gitlab_ci_local(&["--preview"], &pairs(inputs), &all, None);
+    assert!(output.status.success(), "gitlab-ci-local --preview failed:\n{}", text(&output));
+    let preview = String::from_utf8_lossy(&output.stdout);
+    let pipeline: Value = serde_saphyr::from_str(preview.trim_start_matches("---\n")).expect("--preview prints YAML");
+    let mut known = pipeline["variables"].as_object().cloned().expect("the component's variables");
+    known.extend(variables.iter().map(|(name, value)| ((*name).to_owned(), Value::from(*value))));
+    expand_once(pipeline[job]["resource_group"].as_str().expect("a resource group"), &known)
+}
+
+#[test]
+fn the_issue_job_and_the_pipeline_fix_job_of_one_project_share_a_resource_group() {
+    // The issue job pushes `copilot/issue-7`; the fix loop for that branch's failed pipeline
+    // pushes the same branch, and its trigger carries no issue.
+    let issue = expanded_resource_group("copilot:issue_assignee", &trigger_inputs("issue_assignee"), &[]);
+    let fix = expanded_resource_group("copilot:pipeline_failed", &trigger_inputs("pipeline_failed"), &[]);
+    assert_eq!((issue.as_str(), fix.as_str()), ("copilot-42", "copilot-42"));
+    // GitLab before 18.1: the same contract as trigger variables gives the same key.
+    let variables = [("TRIGGER_TYPE", "pipeline_failed"), ("TARGET_PROJECT_ID", "42"), ("TARGET_PIPELINE_ID", "555")];
+    assert_eq!(expanded_resource_group("copilot:pipeline_failed", &[], &variables), "copilot-42");
+    // Another project's jobs take their own turn, and a review of MR 9 does not wait for them.
+    let other = [("TRIGGER_TYPE", "issue_assignee"), ("TARGET_PROJECT_ID", "43"), ("TARGET_ISSUE_IID", "7")];
+    assert_eq!(expanded_resource_group("copilot:issue_assignee", &[], &other), "copilot-43");
+    let review = expanded_resource_group("copilot:mr_reviewer", &trigger_inputs("mr_reviewer"), &[]);
+    assert_eq!(review, "copilot-42-review-9");
 }
 
 /// The jobs a `--list-json` listing would run (every job not `when: never`), after checking the
@@ -241,7 +321,7 @@ fn active_jobs(listing: &Output) -> Vec<String> {
 
 #[test]
 fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
-    let project = AgentProject::new();
+    let project = LocalProject::agent();
     let inputs = trigger_inputs("mr_reviewer");
     let output = project.gitlab_ci_local(&["--preview"], &pairs(&inputs), &TRIGGERED, None);
     assert!(output.status.success(), "gitlab-ci-local --preview failed:\n{}", text(&output));
@@ -251,7 +331,7 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
     assert_eq!(job["image"]["name"], "registry.example.com/tools/copilot-runner:0.1.0");
     assert_eq!(job["tags"], serde_json::json!(["copilot-agent"]));
     assert_eq!(job["timeout"], "3h");
-    assert_eq!(job["resource_group"], "copilot-$TARGET_PROJECT_ID-mr-$TARGET_MR_IID");
+    assert_eq!(job["resource_group"], "copilot-$TARGET_PROJECT_ID-review-$TARGET_MR_IID");
     assert_eq!(job["artifacts"]["reports"]["codequality"], "copilot-artifacts/gl-code-quality-report.json");
     let paths = job["artifacts"]["paths"].as_array().expect("a list of artifact paths");
     assert!(paths.contains(&Value::from("copilot-artifacts/copilot-runner.log")), "{paths:?}");
@@ -298,7 +378,7 @@ fn a_trigger_that_sets_gitlab_api_base_or_the_agent_command_is_refused_before_an
     let agent_project = world.agent_project_id().to_string();
     let agent_token = world.token(AGENT);
 
-    let project = AgentProject::new();
+    let project = LocalProject::agent();
     let mut variables = ci_variables(&world, &agent_project, &pipeline);
     variables.extend([
         ("GITLAB_TOKEN", agent_token.as_str()),
@@ -364,7 +444,7 @@ fn issue_job_variables(servers: &IssueJobServers, scratch: &Path, pipeline: u64)
 /// Runs the agent project's pipeline `pipeline` with the trigger's `inputs`, and checks that
 /// exactly the issue job ran the built binary to success; returns the pipeline's log.
 fn run_issue_job(
-    project: &AgentProject,
+    project: &LocalProject,
     servers: &IssueJobServers,
     scratch: &Path,
     inputs: &[(String, String)],
@@ -392,7 +472,7 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let servers = IssueJobServers::start(testkit_bin, scratch.path(), &work);
     let world = &servers.world;
     let (api, project_id) = (world.api_url(), world.target_project_id());
-    let project = AgentProject::new();
+    let project = LocalProject::agent();
 
     // The webhook service triggers the agent project's pipeline with the trigger as inputs.
     let trigger = Trigger::IssueAssignee { project_id, issue_iid: 1 };
@@ -479,7 +559,7 @@ fn a_webhook_delivered_to_serve_starts_the_pipeline_whose_job_opens_the_draft_mr
     let job_variables = issue_job_variables(&servers, scratch.path(), pipeline);
     let contract = |name: &str| name == "TRIGGER_TYPE" || name.starts_with("TARGET_") || name.ends_with("_BRANCH");
     assert!(!job_variables.iter().any(|(name, _)| contract(name)), "{job_variables:?}");
-    let project = AgentProject::new();
+    let project = LocalProject::agent();
     let log = run_issue_job(&project, &servers, scratch.path(), &inputs, pipeline);
 
     // The job read the contract the inputs carried, and did the work: one Draft MR closing #1.
@@ -495,4 +575,73 @@ fn a_webhook_delivered_to_serve_starts_the_pipeline_whose_job_opens_the_draft_mr
     shown.sort();
     assert_eq!(shown, inputs, "the job's TRIGGER_TYPE and TARGET_* are the inputs: {received}");
     servers.only_draft_mr(&log);
+}
+
+/// Copies the files under `from` (hidden ones included) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("a readable folder") {
+        let entry = entry.expect("a readable entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            std::fs::create_dir_all(&target).expect("test setup");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("test setup");
+        }
+    }
+}
+
+/// The component project's jobs in a `--list-json` listing, each with its `when`.
+fn listed(output: &Output) -> Vec<(String, String)> {
+    assert!(output.status.success(), "gitlab-ci-local --list-json failed:\n{}", text(output));
+    let jobs: Vec<Value> = serde_json::from_slice(&output.stdout).expect("--list-json prints JSON");
+    jobs.iter()
+        .map(|job| {
+            let name = job["name"].as_str().expect("a job name").to_owned();
+            (name, job["when"].as_str().unwrap_or("on_success").to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_component_project_includes_its_component_at_its_own_commit_and_runs_only_its_own_jobs_on_a_push() {
+    let project = LocalProject::component();
+    let push = [("CI_PIPELINE_SOURCE", "push")];
+    let jobs = listed(&project.gitlab_ci_local(&["--list-json"], &[], &push, None));
+    // The component, compiled with the project's inputs: its five jobs are there, in the
+    // project's `test` stage, and none of them runs in a pipeline the trigger API did not start.
+    let names: Vec<&str> = jobs.iter().map(|(name, _)| name.as_str()).collect();
+    for trigger in TRIGGER_TYPES {
+        assert!(names.contains(&format!("copilot:{trigger}").as_str()), "the component's jobs are included: {names:?}");
+    }
+    let active: Vec<&str> = jobs.iter().filter(|(_, when)| when != "never").map(|(name, _)| name.as_str()).collect();
+    assert_eq!(active, ["component:check"], "{jobs:?}");
+
+    // A semantic-version tag adds the release; any other tag does not.
+    for (tag, releases) in [("1.2.3", true), ("v1.2.3", false), ("1.2", false), ("1.2.3-rc1", false)] {
+        let variables = [("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_TAG", tag)];
+        let jobs = listed(&project.gitlab_ci_local(&["--list-json"], &[], &variables, None));
+        let release = jobs.iter().find(|(name, _)| name == "release").expect("a release job");
+        assert_eq!(release.1 != "never", releases, "tag `{tag}`: {jobs:?}");
+    }
+}
+
+#[test]
+fn the_component_projects_check_passes_and_fails_on_a_readme_that_misses_an_input() {
+    let project = LocalProject::component();
+    let push = [("CI_PIPELINE_SOURCE", "push")];
+    let output = project.gitlab_ci_local(&["--force-shell-executor", "component:check"], &[], &push, None);
+    let log = text(&output);
+    assert!(output.status.success(), "component:check failed:\n{log}");
+    assert!(log.contains("README.md lists every input: image stage tags"), "{log}");
+
+    // The same check on a README without the `total_timeout` row.
+    let readme = project.dir.path().join("README.md");
+    let text_before = std::fs::read_to_string(&readme).expect("the README");
+    let row = text_before.lines().find(|line| line.starts_with("| `total_timeout` |")).expect("the row").to_owned();
+    std::fs::write(&readme, text_before.replace(&format!("{row}\n"), "")).expect("test setup");
+    let output = project.gitlab_ci_local(&["--force-shell-executor", "component:check"], &[], &push, None);
+    let log = text(&output);
+    assert!(!output.status.success(), "component:check passed without the row:\n{log}");
+    assert!(log.contains("README.md does not list the input total_timeout"), "{log}");
 }

@@ -3,7 +3,11 @@
 //! component file is two documents: its `spec:` header is validated on its own, and the pipeline
 //! after `---` is validated with every `$[[ inputs.* ]]` interpolated to its default, as GitLab
 //! does when the file is included without inputs. The header's shape and the pipeline's
-//! contract with the webhook (one job per `TRIGGER_TYPE`, serialized per target) are pinned too.
+//! contract with the webhook (no `workflow:` in the component, one job per `TRIGGER_TYPE` run
+//! only from the trigger API, the pushing jobs of a target project in one resource group) are
+//! pinned too, with the agent project's `workflow:name` that `serve` looks for, the catalog
+//! project around the component (README inputs table, LICENSE, its own pipeline) and the
+//! defaults the template, the example agent project and the runner's values share.
 #![expect(clippy::disallowed_methods, reason = "the test runs the real check-jsonschema binary")]
 
 use std::collections::BTreeSet;
@@ -190,33 +194,33 @@ fn spec_header_declares_typed_inputs_that_all_have_defaults_and_are_all_used() {
     assert_eq!(used, declared, "every input is used and every use is declared");
 }
 
-/// The name a triggered pipeline gets is the one `serve` looks for (and the fake GitLab gives).
+const EXAMPLE: &str = "ci-templates/examples/agent-project.gitlab-ci.yml";
+
+/// The example agent project's pipeline (after its `spec:` header), as written.
+fn example_pipeline() -> Value {
+    let text = std::fs::read_to_string(repo().join(EXAMPLE)).expect("test setup");
+    let example = split_component(&text).expect("the agent project declares the pipeline's inputs");
+    serde_saphyr::from_str(&example.body).expect("the example's pipeline is YAML")
+}
+
+/// The name a triggered pipeline gets is the one `serve` looks for (and the fake GitLab gives):
+/// the agent project's `workflow:name`, from the component's variables.
 #[test]
 fn the_pipeline_name_spells_the_whole_trigger_contract() {
-    let (_, pipeline) = interpolated_template();
+    let pipeline = example_pipeline();
     let name = pipeline["workflow"]["name"].as_str().expect("workflow:name");
     assert_eq!(name, copilot_runner::trigger::PIPELINE_NAME);
     assert_eq!(name, copilot_runner_testkit::fake_gitlab::AGENT_PIPELINE_NAME);
+    let (_, template) = interpolated_template();
+    for variable in regex::Regex::new(r"\$([A-Z_]+)").unwrap().captures_iter(name) {
+        assert!(template["variables"].get(&variable[1]).is_some(), "the component sets `{}`", &variable[1]);
+    }
 }
 
 #[test]
-fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
+fn the_component_sets_no_workflow_and_each_job_runs_only_for_its_trigger_type_from_the_trigger_api() {
     let (_, pipeline) = interpolated_template();
-    let rules = pipeline["workflow"]["rules"].as_array().expect("workflow rules");
-    let conditions: Vec<&str> = rules.iter().filter_map(|rule| rule["if"].as_str()).collect();
-    assert!(!conditions.is_empty());
-    for condition in &conditions {
-        // Not "Run pipeline" (`web`), not the pipelines API (`api`), not a push: only the trigger API.
-        assert!(
-            condition.starts_with(r#"$CI_PIPELINE_SOURCE == "trigger" && "#),
-            "`{condition}` admits more than triggers"
-        );
-        assert!(condition.contains("$TRIGGER_TYPE"), "no pipeline without a trigger type");
-        assert!(!condition.contains("||"), "`{condition}`");
-    }
-    assert_eq!(rules.last().unwrap()["when"], "never", "anything else creates no pipeline");
-    assert!(rules.iter().all(|rule| rule.get("if").is_some() || rule["when"] == "never"), "{rules:?}");
-
+    assert!(pipeline.get("workflow").is_none(), "a component must not set the including pipeline's workflow");
     let jobs: Vec<(&String, &Value)> = pipeline
         .as_object()
         .unwrap()
@@ -228,9 +232,18 @@ fn pipeline_runs_only_for_triggers_and_selects_one_job_per_trigger_type() {
         let job = &pipeline[format!("copilot:{trigger}")];
         assert_eq!(job["extends"], ".copilot-runner");
         let rules = job["rules"].as_array().expect("rules");
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0]["if"], format!(r#"$TRIGGER_TYPE == "{trigger}""#));
+        // Not "Run pipeline" (`web`), not the pipelines API (`api`), not a push: only the trigger API.
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules[0]["if"], format!(r#"$CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_TYPE == "{trigger}""#));
     }
+
+    // The agent project's workflow creates no other pipeline, and a push there cancels nothing.
+    let workflow = &example_pipeline()["workflow"];
+    let rules = workflow["rules"].as_array().expect("workflow rules");
+    let conditions: Vec<&str> = rules.iter().filter_map(|rule| rule["if"].as_str()).collect();
+    assert_eq!(conditions, [r#"$CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_TYPE"#]);
+    assert_eq!(rules.last().unwrap()["when"], "never", "anything else creates no pipeline");
+    assert_eq!(workflow["auto_cancel"]["on_new_commit"], "none");
 }
 
 /// The trigger contract: each variable `run` reads and the input that carries it.
@@ -281,14 +294,23 @@ fn the_trigger_contract_arrives_as_inputs_that_become_the_jobs_variables() {
 }
 
 #[test]
-fn jobs_on_the_same_issue_or_merge_request_share_a_resource_group() {
+fn jobs_that_push_share_one_resource_group_per_target_project_and_reviews_one_per_merge_request() {
     let (_, pipeline) = interpolated_template();
     let group = |trigger: &str| pipeline[format!("copilot:{trigger}")]["resource_group"].as_str().unwrap().to_owned();
-    assert_eq!(group("issue_assignee"), "copilot-$TARGET_PROJECT_ID-issue-$TARGET_ISSUE_IID");
-    assert_eq!(group("issue_note"), group("issue_assignee"));
-    assert_eq!(group("mr_note"), "copilot-$TARGET_PROJECT_ID-mr-$TARGET_MR_IID");
-    assert_eq!(group("mr_reviewer"), group("mr_note"));
-    assert_eq!(group("pipeline_failed"), group("mr_note"));
+    // The issue workflow, MR notes and the fix loop can push to the same `copilot/issue-<iid>`
+    // branch, and their triggers name no common issue or MR: the project is what they share.
+    for pusher in ["issue_assignee", "issue_note", "mr_note", "pipeline_failed"] {
+        assert_eq!(group(pusher), "copilot-$TARGET_PROJECT_ID", "`copilot:{pusher}`");
+    }
+    assert_eq!(group("mr_reviewer"), "copilot-$TARGET_PROJECT_ID-review-$TARGET_MR_IID");
+    // Expanded from the component's variables alone (GitLab expands `resource_group` with the
+    // job's YAML and trigger variables, one level deep): nothing else is needed to tell targets apart.
+    let variable = regex::Regex::new(r"\$([A-Z_]+)").unwrap();
+    for trigger in TRIGGER_TYPES {
+        for name in variable.captures_iter(&group(trigger)) {
+            assert!(pipeline["variables"].get(&name[1]).is_some(), "`{}` is a variable of the component", &name[1]);
+        }
+    }
 }
 
 #[test]
@@ -351,4 +373,157 @@ fn template_sets_only_variables_the_binary_knows() {
     for name in pipeline[".copilot-runner"]["variables"].as_object().unwrap().keys() {
         assert!(name.starts_with("GIT_") || known.contains(name.as_str()), "`{name}` is not a copilot-runner setting");
     }
+}
+
+/// How the component project's README writes an input's default in its table: as YAML would
+/// (`""` for the empty string, a flow sequence for an array), in backticks.
+fn readme_default(default: &Value) -> String {
+    let text = match default {
+        Value::String(text) if text.is_empty() => r#""""#.to_owned(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => {
+            let items: Vec<String> =
+                items.iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    };
+    format!("`{text}`")
+}
+
+/// The rows of the README's inputs table: input name and default cell.
+fn readme_inputs(readme: &str) -> Vec<(String, String)> {
+    readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| {
+            let (name, rest) = row.split_once("` | ")?;
+            let (default, _) = rest.split_once(" | ")?;
+            Some((name.to_owned(), default.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_component_readme_lists_every_input_with_its_default() {
+    let readme = std::fs::read_to_string(repo().join("ci-templates/README.md")).unwrap();
+    let rows = readme_inputs(&readme);
+    let (inputs, _) = interpolated_template();
+    let names: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
+    let mut declared: Vec<&str> = inputs.keys().map(String::as_str).collect();
+    declared.sort_unstable();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, declared, "the README's table lists exactly the `spec:inputs` entries");
+    for (name, default) in &rows {
+        assert_eq!(*default, readme_default(&inputs[name]["default"]), "the README's default of `{name}`");
+    }
+    // The check can fail: a row with another default does not match.
+    assert_ne!(readme_default(&serde_json::json!(["copilot-agent"])), readme_default(&serde_json::json!([])));
+    assert_eq!(readme_default(&Value::from("")), r#"`""`"#);
+}
+
+#[test]
+fn ci_templates_is_a_catalog_project_that_tests_its_component_and_releases_on_a_semver_tag() {
+    let root = repo().join("ci-templates");
+    assert!(root.join("templates/copilot-runner.yml").is_file());
+    let license = std::fs::read_to_string(root.join("LICENSE")).expect("a LICENSE");
+    assert!(license.starts_with("MIT License"), "MIT, as the crate");
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("\nlicense = \"MIT\"\n"));
+
+    let text = std::fs::read_to_string(root.join(".gitlab-ci.yml")).expect("the component project's pipeline");
+    let pipeline: Value = serde_saphyr::from_str(&text).unwrap();
+    let include = &pipeline["include"][0];
+    assert_eq!(include["component"], "$CI_SERVER_FQDN/$CI_PROJECT_PATH/copilot-runner@$CI_COMMIT_SHA");
+    // The inputs it passes are declared, and fit their options and patterns.
+    let (inputs, _) = interpolated_template();
+    let passed = include["inputs"].as_object().expect("inputs");
+    assert!(!passed.is_empty());
+    for (name, value) in passed {
+        let input = inputs.get(name).unwrap_or_else(|| panic!("`{name}` is not an input of the component"));
+        if let Some(options) = input.get("options").and_then(Value::as_array) {
+            assert!(options.contains(value), "`{name}`");
+        }
+        if let Some(pattern) = input.get("regex").and_then(Value::as_str) {
+            assert!(regex::Regex::new(pattern).unwrap().is_match(value.as_str().unwrap()), "`{name}`");
+        }
+    }
+    let stages: Vec<&str> = pipeline["stages"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(stages.contains(&passed["stage"].as_str().unwrap()), "the component's jobs have a stage here");
+    assert!(pipeline["component:check"]["script"].is_array());
+    let release = &pipeline["release"];
+    assert_eq!(release["rules"], serde_json::json!([{"if": r"$CI_COMMIT_TAG =~ /^\d+\.\d+\.\d+$/"}]));
+    assert_eq!(release["release"]["tag_name"], "$CI_COMMIT_TAG");
+    assert!(pipeline.get("workflow").is_none());
+}
+
+/// Whether gitlab-runner's `allowed_images` glob `pattern` admits `image` (`*` within a path
+/// segment, `**` across segments).
+fn image_allowed(pattern: &str, image: &str) -> bool {
+    let mut expression = String::from("^");
+    let mut rest = pattern;
+    while let Some(star) = rest.find('*') {
+        expression.push_str(&regex::escape(&rest[..star]));
+        if rest[star..].starts_with("**") {
+            expression.push_str(".*");
+            rest = &rest[star + 2..];
+        } else {
+            expression.push_str("[^/]*");
+            rest = &rest[star + 1..];
+        }
+    }
+    expression.push_str(&regex::escape(rest));
+    expression.push('$');
+    regex::Regex::new(&expression).expect("a glob makes a regex").is_match(image)
+}
+
+#[test]
+fn the_template_defaults_the_example_project_and_the_runner_values_agree() {
+    let (inputs, _) = interpolated_template();
+    let example = example_pipeline();
+    let passed = &example["include"][0]["inputs"];
+    let config = crate::ship_k8s::runner_config();
+    let kubernetes = config["runners"][0]["kubernetes"].as_table().unwrap();
+    let allowed: Vec<&str> =
+        kubernetes["allowed_images"].as_array().unwrap().iter().filter_map(toml::Value::as_str).collect();
+    let admitted = |image: &str| allowed.iter().any(|pattern| image_allowed(pattern, image));
+    // The image: the template's default, the example's and the runner's own are all admitted.
+    for (whose, image) in [
+        ("the template's default", inputs["image"]["default"].as_str().unwrap()),
+        ("the example's", passed["image"].as_str().unwrap()),
+        ("the runner's", kubernetes["image"].as_str().unwrap()),
+    ] {
+        assert!(admitted(image), "{whose} image `{image}` is outside `allowed_images` {allowed:?}");
+    }
+    // The check can fail: the template's former default was outside.
+    assert!(!admitted("$CI_REGISTRY_IMAGE/copilot-runner:0.1.0"));
+    assert!(!admitted("registry.example.com/tools/copilot-runner/evil:1"));
+
+    // One tag: the runner runs no untagged jobs, so an empty list would never be picked up.
+    let tag = serde_json::json!(["copilot-agent"]);
+    assert_eq!(inputs["tags"]["default"], tag);
+    assert_eq!(passed["tags"], tag);
+    let values_text = std::fs::read_to_string(repo().join("k8s-runner/values.yaml")).unwrap();
+    assert!(values_text.contains("tagged `copilot-agent`"), "values.yaml names the runner's tag");
+    let deploy = std::fs::read_to_string(repo().join("docs/deploy.md")).unwrap();
+    assert!(
+        deploy.contains("tags\n`copilot-agent`, \"Run untagged jobs\" off"),
+        "docs/deploy.md creates the runner so"
+    );
+
+    // The job pods pull the image with the Secret the deployment guide creates in their namespace.
+    let secrets: Vec<&str> =
+        kubernetes["image_pull_secrets"].as_array().unwrap().iter().filter_map(toml::Value::as_str).collect();
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    let job_namespace = crate::ship_k8s::our_values()["runners"]["jobNamespace"].as_str().unwrap().to_owned();
+    let command = format!("kubectl -n {job_namespace} create secret docker-registry {}", secrets[0]);
+    assert!(deploy.contains(&command), "docs/deploy.md runs `{command}`");
+
+    // The agent user: the template's default, the example's and the webhook's agree.
+    let configmap: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo().join("k8s-runner/webhook/configmap.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(inputs["agent_username"]["default"], passed["agent_username"]);
+    assert_eq!(configmap["data"]["COPILOT_AGENT_USERNAME"], passed["agent_username"]);
 }

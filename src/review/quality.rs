@@ -1,5 +1,8 @@
-//! The review's findings as a GitLab Code Quality report (`gl-code-quality-report.json`), so
-//! they also appear in the merge request's Code Quality widget and the pipeline's report tab.
+//! The review's findings as a GitLab Code Quality report (`gl-code-quality-report.json`). The
+//! CI template attaches it to the review job, so it shows in the agent project's pipeline (its
+//! Code Quality tab), never in the target merge request's widget, which reads the merge
+//! request's own pipelines: the merge request gets the findings as the agent's discussions and
+//! summary note.
 //!
 //! The format is GitLab's subset of the Code Climate issue: `description`, `check_name`,
 //! `fingerprint`, `severity` (`info`, `minor`, `major`, `critical`, `blocker`) and
@@ -56,7 +59,7 @@ pub fn code_quality_report(findings: &[Finding], map: &LineMap) -> Vec<CodeQuali
 
 /// Issues for the agent's earlier findings whose discussions are still unresolved and that
 /// `findings` (this review's) do not repeat: a re-review reads only what changed, so without
-/// them the merge request's widget would show those findings as fixed. Each keeps the place and
+/// them its report would leave out findings that are still open. Each keeps the place and
 /// fingerprint of the report that first listed it.
 pub fn open_earlier_issues(posted: &[PostedFinding], findings: &[Finding]) -> Vec<CodeQualityIssue> {
     let current: Vec<Fingerprint> = findings.iter().map(Finding::fingerprint).collect();

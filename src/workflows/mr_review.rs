@@ -113,7 +113,7 @@ async fn review_among(
     let previous_head = findings::previous_review_head(asked.notes, job.agent_user.id);
     // Asking again without a new commit gets a short note instead of a second, empty summary.
     if previous_head.is_some() && previous_head.as_deref() == latest.map(|version| version.head_commit_sha.as_str()) {
-        // This job's pipeline still reports the open findings, or the widget would call them fixed.
+        // This job's report still lists the open findings, not an empty list that reads as fixed.
         let posted = agent_findings(job, project_id, mr.iid).await?;
         write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
         let note = UnsupportedNote {

@@ -65,7 +65,7 @@ async fn a_lock_that_could_not_be_given_back_is_taken_over_once_the_lease_runs_o
 }
 
 /// Another request's pipeline, started while the lock was held, is not the holder's: GitLab's
-/// API hides pipeline inputs, but the pipeline's name (the template's `workflow:name`) spells
+/// API hides pipeline inputs, but the pipeline's name (the agent project's `workflow:name`) spells
 /// the request, so the resend after the lease still starts this one.
 #[tokio::test]
 async fn another_requests_pipeline_in_the_lease_window_does_not_swallow_the_request() {

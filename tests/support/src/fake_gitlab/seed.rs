@@ -144,8 +144,8 @@ const LIB_RS: &str = "//! Widgets.\n\npub fn add(a: i32, b: i32) -> i32 {\n    a
 const CARGO_TOML: &str = "[package]\nname = \"widgets\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n";
 
 /// The agent project's `.gitlab-ci.yml`: its `spec:inputs` header declares [`AGENT_PROJECT_INPUTS`].
-/// The agent project's `workflow:name`: the CI template's, which names a triggered pipeline by
-/// its whole trigger contract.
+/// The agent project's `workflow:name` (the example's), which names a triggered pipeline by its
+/// whole trigger contract.
 pub const AGENT_PIPELINE_NAME: &str =
     "copilot $TRIGGER_TYPE $TARGET_PROJECT_ID/$TARGET_ISSUE_IID/$TARGET_MR_IID/$TARGET_NOTE_ID/$TARGET_PIPELINE_ID";
 
