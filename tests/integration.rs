@@ -15,6 +15,7 @@ mod gitlab_fixtures;
 mod layout;
 mod review_positions;
 mod ship_ci_templates;
+mod ship_deploy_guide;
 mod ship_dockerfile;
 mod ship_k8s;
 mod ship_pod_security;
