@@ -17,7 +17,7 @@ use super::store::CacheStore;
 use super::understanding_stage::{EarlierUnderstanding, write_understanding};
 use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_BYTES, PROJECT_CONTEXT_FILE};
 use crate::agent::Agent;
-use crate::config::{Env, Settings};
+use crate::config::{CacheSettings, Env};
 use crate::git::GitCommand;
 use crate::git::history as git_history;
 use crate::prompts::stage::ProjectContext;
@@ -86,10 +86,12 @@ impl ProjectUnderstanding {
     }
 }
 
-/// Understands the checkout for a job (see the module documentation). Fails only when the
-/// checkout itself cannot be analysed.
+/// Understands the checkout for a job (see the module documentation), through the cache
+/// `settings` name; `agent_understanding`: the agent writes its own understanding too. Fails
+/// only when the checkout itself cannot be analysed.
 pub async fn understand_project<A: Agent>(
-    settings: &Settings,
+    settings: &CacheSettings,
+    agent_understanding: bool,
     env: &Env,
     checkout: &ProjectCheckout<'_>,
     runner: &StageRunner<'_, A>,
@@ -98,7 +100,7 @@ pub async fn understand_project<A: Agent>(
         Ok(store) => Ok(ContextCache::new(store)),
         Err(error) => Err(error.to_string()),
     };
-    understand_with(cache, settings.project_understanding, checkout, runner).await
+    understand_with(cache, agent_understanding, checkout, runner).await
 }
 
 /// [`understand_project`] over an opened cache (or why it could not be opened).
