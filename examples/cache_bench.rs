@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use copilot_runner::config::Env;
 use copilot_runner::context::cache::{ContextCache, Level, LookupRequest};
 use copilot_runner::context::store::CacheStore;
-use copilot_runner::context::{self, Change, PROJECT_CONTEXT_BYTES};
+use copilot_runner::context::{self, Change};
 
 fn generate(root: &Path, files: usize) -> std::io::Result<()> {
     let write = |path: &str, contents: &str| -> std::io::Result<()> {
@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
         facts = context::analyze(&root)?;
         full.push(started.elapsed());
     }
-    let rendered = context::project_context(&facts, PROJECT_CONTEXT_BYTES);
+    let rendered = context::project_context(&facts);
     let project = format!("bench-{}", std::process::id());
     let sha = |n: u32| format!("{n:040x}");
     cache.write_entry(&project, "main", &sha(1), &facts, &rendered, false).await?;

@@ -47,7 +47,7 @@ async fn drive(launcher: PathBuf, rounds: usize) -> anyhow::Result<()> {
     let sandbox = |mode: &str| -> anyhow::Result<Sandbox> {
         let env = Env::from_pairs([("COPILOT_SANDBOX", mode)]);
         let settings = Settings::resolve(&env, &Flags::default())?;
-        Ok(Sandbox::from_settings(&settings, &env, &agent_env).with_launcher(launcher.clone()))
+        Ok(Sandbox::new(&settings.sandbox, &env, &agent_env).with_launcher(launcher.clone()))
     };
     let (supervised, confined) = (sandbox("off")?, sandbox("require")?);
     let spec =

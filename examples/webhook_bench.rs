@@ -300,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = settings(&fake)?;
     // The log lines `serve` writes for every delivery are part of its cost: the same subscriber,
     // format and filter as the binary (stderr; redirect it to a file).
-    let _logs = copilot_runner::telemetry::init(settings.log_format, &settings.log_filter, None)?;
+    let _logs = copilot_runner::telemetry::init(settings.log.format, &settings.log.filter, None)?;
     let (config, gitlab) = config_from(&settings)?;
     let service = Service::new(config.clone(), gitlab);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

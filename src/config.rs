@@ -7,6 +7,7 @@
 //! are collected, not just the first.
 
 mod file;
+mod groups;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,11 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::env_vars::{self, EnvVar};
 use crate::exit::{Classify, Code};
 pub use file::ConfigFile;
+pub use groups::{
+    AccessSettings, AgentKind, AgentSettings, CacheSettings, GitLabSettings, Language, LogFormat, LogSettings,
+    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, TriggerSettings, TriggerWith,
+    WebhookSettings, WorkflowSettings,
+};
 
 /// A snapshot of the process environment, taken once at start-up.
 #[derive(Clone, Default)]
@@ -60,114 +66,6 @@ impl Env {
     /// Whether we run inside a GitLab CI job.
     pub fn in_ci(&self) -> bool {
         self.get(env_vars::ci::CI).is_some_and(|value| value == "true")
-    }
-}
-
-/// The language of prompts and of every comment we post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    En,
-    Zh,
-    Ja,
-    Ko,
-    Hi,
-    Th,
-}
-
-impl Language {
-    pub const ALL: [Language; 6] = [Self::En, Self::Zh, Self::Ja, Self::Ko, Self::Hi, Self::Th];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Zh => "zh",
-            Self::Ja => "ja",
-            Self::Ko => "ko",
-            Self::Hi => "hi",
-            Self::Th => "th",
-        }
-    }
-}
-
-impl std::str::FromStr for Language {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|lang| lang.code().eq_ignore_ascii_case(value.trim()))
-            .ok_or_else(|| "one of en, zh, ja, ko, hi, th".to_owned())
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// Which agent backend runs the stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentKind {
-    /// The GitHub Copilot CLI.
-    Copilot,
-    /// Any other agent CLI, from a command template.
-    Command,
-}
-
-impl std::str::FromStr for AgentKind {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "copilot" => Ok(Self::Copilot),
-            "command" => Ok(Self::Command),
-            _ => Err("`copilot` or `command`".to_owned()),
-        }
-    }
-}
-
-/// How strictly the agent is sandboxed (`COPILOT_SANDBOX`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SandboxMode {
-    /// No agent starts unless the kernel enforces Landlock.
-    Require,
-    /// The agent runs with whatever the kernel enforces; a warning says what is missing.
-    BestEffort,
-    /// The agent runs unconfined.
-    Off,
-}
-
-impl std::str::FromStr for SandboxMode {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "require" => Ok(Self::Require),
-            "best-effort" | "best_effort" => Ok(Self::BestEffort),
-            "off" => Ok(Self::Off),
-            _ => Err("`require`, `best-effort` or `off`".to_owned()),
-        }
-    }
-}
-
-/// Format of log lines on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "human" => Ok(Self::Human),
-            "json" => Ok(Self::Json),
-            _ => Err("`human` or `json`".to_owned()),
-        }
     }
 }
 
@@ -254,68 +152,28 @@ impl Flags {
     }
 }
 
-/// The effective configuration of one invocation.
+/// The effective configuration of one invocation, in groups: each part of the program takes
+/// only the group (or two) it reads.
 #[derive(Debug)]
 pub struct Settings {
-    pub gitlab_api_base: String,
-    pub gitlab_token: Option<SecretString>,
-    pub agent_username: String,
-    pub language: Language,
-    /// Folder of template overrides (`<lang>/<name>.md.tera`); `None`: the embedded templates only.
-    pub prompts_dir: Option<PathBuf>,
-    pub min_access_level: u32,
-    /// Work on confidential issues (`COPILOT_ALLOW_CONFIDENTIAL`).
-    pub allow_confidential: bool,
-    pub branch_prefix: String,
-    pub orchestrated_issue: bool,
-    pub orchestrated_mr_note: bool,
-    pub project_understanding: bool,
-    pub inline_review_comments: bool,
-    /// Bytes of diff one review prompt carries.
-    pub review_prompt_bytes: usize,
-    /// Start the pipeline-fix loop right after the issue workflow opened or updated a merge request.
-    pub auto_fix_pipeline: bool,
-    pub context_cache_url: String,
-    pub azure_storage_connection_string: Option<SecretString>,
-    pub pipeline_trigger_token: Option<SecretString>,
-    pub pipeline_project_id: Option<u64>,
-    pub pipeline_ref: String,
-    /// How `serve` passes a trigger to the pipeline.
-    pub pipeline_trigger_with: TriggerWith,
-    pub webhook_secret_token: Option<SecretString>,
-    pub webhook_signing_secret: Option<SecretString>,
-    /// Deliveries `serve` works on at once.
-    pub webhook_max_in_flight: usize,
-    pub copilot_github_token: Option<SecretString>,
-    pub agent: AgentKind,
-    pub agent_command: Option<String>,
-    pub copilot_cli_path: Option<PathBuf>,
-    pub copilot_model: Option<String>,
-    pub stage_timeout: Duration,
-    pub deny_tools: Vec<String>,
+    pub gitlab: GitLabSettings,
+    pub access: AccessSettings,
+    pub prompts: PromptSettings,
+    pub workflow: WorkflowSettings,
+    pub pipeline_fix: PipelineFixSettings,
+    pub review: ReviewSettings,
+    pub cache: CacheSettings,
+    pub trigger: TriggerSettings,
+    pub webhook: WebhookSettings,
+    pub agent: AgentSettings,
+    pub sandbox: SandboxSettings,
+    pub log: LogSettings,
+    /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     pub artifacts_dir: PathBuf,
-    /// `COPILOT_WORK_DIR` when set; `None`: a fresh folder under the system's temporary folder.
-    pub work_dir: Option<PathBuf>,
-    pub sandbox: SandboxMode,
-    /// TCP ports the agent may connect to besides the built-in ones.
-    pub sandbox_ports: Vec<u16>,
-    /// Extra folders the agent may read and execute from.
-    pub sandbox_read_paths: Vec<PathBuf>,
     /// Extra certificate authorities to trust (`COPILOT_CA_BUNDLE`), checked to hold PEM
-    /// certificates; `tls::install` makes every client trust them.
+    /// certificates: not an adapter's part but the whole process's, which `tls::install` makes
+    /// every client trust.
     pub ca_bundle: Option<PathBuf>,
-    /// The configuration file, when one is used: never within the agent's reach.
-    pub config_file: Option<PathBuf>,
-    /// Files secrets were read from (GitLab "File" variables): never within the agent's reach.
-    pub secret_files: Vec<PathBuf>,
-    pub retry_interval: Duration,
-    pub retry_max: u32,
-    /// Clone depth for the target project; `None` clones the whole history.
-    pub clone_depth: Option<u32>,
-    pub debug_max: u32,
-    pub total_timeout: Duration,
-    pub log_filter: String,
-    pub log_format: LogFormat,
     /// Every setting with its (masked) value and source, in documentation order.
     pub shown: Vec<Shown>,
 }
@@ -361,20 +219,15 @@ impl Settings {
     /// Every secret we hold, for registration with the redactor and for child-env deny lists.
     pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
         [
-            &self.gitlab_token,
-            &self.azure_storage_connection_string,
-            &self.pipeline_trigger_token,
-            &self.webhook_secret_token,
-            &self.webhook_signing_secret,
-            &self.copilot_github_token,
+            &self.gitlab.token,
+            &self.cache.azure_connection_string,
+            &self.trigger.token,
+            &self.webhook.secret_token,
+            &self.webhook.signing_secret,
+            &self.agent.github_token,
         ]
         .into_iter()
         .flatten()
-    }
-
-    /// The GitLab REST API root (`<base>/api/v4`).
-    pub fn api_url(&self) -> String {
-        format!("{}/api/v4", self.gitlab_api_base.trim_end_matches('/'))
     }
 }
 
@@ -642,52 +495,66 @@ impl<'a> Resolver<'a> {
         });
         let log_format = self.parse(env_vars::COPILOT_RUNNER_LOG_FORMAT, str::parse::<LogFormat>);
 
-        Some(Settings {
-            gitlab_api_base: gitlab_api_base?,
-            gitlab_token,
-            agent_username: agent_username?,
-            language: language?,
-            prompts_dir,
-            min_access_level: min_access_level?,
-            allow_confidential: allow_confidential?,
-            branch_prefix: branch_prefix?,
-            orchestrated_issue: orchestrated_issue?,
-            orchestrated_mr_note: orchestrated_mr_note?,
-            project_understanding: project_understanding?,
-            inline_review_comments: inline_review_comments?,
-            review_prompt_bytes: review_prompt_bytes?,
-            auto_fix_pipeline: auto_fix_pipeline?,
-            context_cache_url: context_cache_url?,
-            azure_storage_connection_string,
-            pipeline_trigger_token,
-            pipeline_project_id,
-            pipeline_ref: pipeline_ref?,
-            pipeline_trigger_with: pipeline_trigger_with?,
-            webhook_secret_token,
-            webhook_signing_secret,
-            webhook_max_in_flight: webhook_max_in_flight?,
-            copilot_github_token,
-            agent: agent?,
-            agent_command,
-            copilot_cli_path,
-            copilot_model,
-            stage_timeout: stage_timeout?,
-            deny_tools,
-            artifacts_dir: artifacts_dir?,
-            work_dir,
-            sandbox: sandbox?,
-            sandbox_ports: sandbox_ports.unwrap_or_default(),
-            sandbox_read_paths,
-            ca_bundle,
+        let artifacts_dir = artifacts_dir?;
+        let cache = CacheSettings { url: context_cache_url?, azure_connection_string: azure_storage_connection_string };
+        let sandbox = SandboxSettings {
+            mode: sandbox?,
+            ports: sandbox_ports.unwrap_or_default(),
+            read_paths: sandbox_read_paths,
+            artifacts_dir: artifacts_dir.clone(),
             config_file,
             secret_files: std::mem::take(&mut self.secret_files),
-            retry_interval: retry_interval?,
-            retry_max: retry_max?,
-            clone_depth: clone_depth?,
-            debug_max: debug_max?,
-            total_timeout: total_timeout?,
-            log_filter: log_filter?,
-            log_format: log_format?,
+            cache_dir: cache.local_dir(),
+        };
+        Some(Settings {
+            gitlab: GitLabSettings { api_base: gitlab_api_base?, token: gitlab_token },
+            access: AccessSettings {
+                agent_username: agent_username?,
+                min_access_level: min_access_level?,
+                allow_confidential: allow_confidential?,
+            },
+            prompts: PromptSettings { language: language?, dir: prompts_dir },
+            workflow: WorkflowSettings {
+                branch_prefix: branch_prefix?,
+                orchestrated_issue: orchestrated_issue?,
+                orchestrated_mr_note: orchestrated_mr_note?,
+                project_understanding: project_understanding?,
+                clone_depth: clone_depth?,
+                work_dir,
+                total_timeout: total_timeout?,
+            },
+            pipeline_fix: PipelineFixSettings {
+                auto_fix: auto_fix_pipeline?,
+                debug_max: debug_max?,
+                retry_interval: retry_interval?,
+                retry_max: retry_max?,
+            },
+            review: ReviewSettings { inline_comments: inline_review_comments?, prompt_bytes: review_prompt_bytes? },
+            sandbox,
+            cache,
+            trigger: TriggerSettings {
+                token: pipeline_trigger_token,
+                project_id: pipeline_project_id,
+                git_ref: pipeline_ref?,
+                with: pipeline_trigger_with?,
+            },
+            webhook: WebhookSettings {
+                secret_token: webhook_secret_token,
+                signing_secret: webhook_signing_secret,
+                max_in_flight: webhook_max_in_flight?,
+            },
+            agent: AgentSettings {
+                kind: agent?,
+                command: agent_command,
+                copilot_cli_path,
+                copilot_model,
+                github_token: copilot_github_token,
+                stage_timeout: stage_timeout?,
+                deny_tools,
+            },
+            log: LogSettings { filter: log_filter?, format: log_format? },
+            artifacts_dir,
+            ca_bundle,
             shown: std::mem::take(&mut self.shown),
         })
     }
@@ -731,29 +598,6 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err("`true` or `false` (also 1/0, yes/no, on/off)".to_owned()),
-    }
-}
-
-/// How `serve` passes a trigger to the pipeline (`PIPELINE_TRIGGER_WITH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TriggerWith {
-    /// Pipeline inputs (GitLab 18.1 and later): typed, declared by the template, and they work
-    /// with the project setting that refuses pipeline variables.
-    #[default]
-    Inputs,
-    /// Pipeline variables: the fallback for GitLab before 18.1.
-    Variables,
-}
-
-impl std::str::FromStr for TriggerWith {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim() {
-            "inputs" => Ok(Self::Inputs),
-            "variables" => Ok(Self::Variables),
-            _ => Err("`inputs` (GitLab 18.1 and later) or `variables` (older GitLab)".to_owned()),
-        }
     }
 }
 

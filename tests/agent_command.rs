@@ -45,7 +45,7 @@ impl Fixture {
             ("COPILOT_MODEL_HINT", "passed through".to_owned()),
         ]);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        CommandAgent::from_settings(&settings, &env)
+        CommandAgent::new(&settings.agent, &settings.sandbox, &env)
             .unwrap()
             .with_sandbox_launcher(env!("CARGO_BIN_EXE_copilot-runner"))
     }
@@ -115,7 +115,7 @@ async fn a_missing_agent_program_is_reported_at_configuration() {
         ("COPILOT_AGENT_COMMAND", "no-such-agent-cli {prompt_file}"),
     ]);
     let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-    let error = CommandAgent::from_settings(&settings, &env).unwrap_err();
+    let error = CommandAgent::new(&settings.agent, &settings.sandbox, &env).unwrap_err();
     assert!(matches!(error, AgentError::NotInstalled { .. }), "{error:?}");
     assert!(error.to_string().contains("`no-such-agent-cli`"), "{error}");
 }

@@ -67,7 +67,7 @@ impl Fixture {
     fn agent(&self, model_url: &str) -> CopilotAgent {
         let env = self.env(model_url);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        CopilotAgent::from_settings(&settings, &env)
+        CopilotAgent::new(&settings.agent, &settings.sandbox, &env)
             .unwrap()
             .with_sandbox_launcher(env!("CARGO_BIN_EXE_copilot-runner"))
     }

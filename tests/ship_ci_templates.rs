@@ -333,7 +333,7 @@ fn base_job_keeps_artifacts_and_cache_and_runs_the_binary() {
     let settings = copilot_runner::config::Settings::resolve(&env, &copilot_runner::config::Flags::default())
         .expect("defaults resolve");
     assert_eq!(settings.artifacts_dir, Path::new("/builds/agent/copilot-artifacts"));
-    assert_eq!(settings.context_cache_url, "file:///builds/agent/.copilot-cache");
+    assert_eq!(settings.cache.url, "file:///builds/agent/.copilot-cache");
     assert_eq!(
         pipeline["copilot:mr_reviewer"]["artifacts"]["reports"]["codequality"],
         "copilot-artifacts/gl-code-quality-report.json"

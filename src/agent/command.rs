@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Agent, AgentError, AgentOutcome, STAGE_GRACE, StageRequest};
-use crate::config::{Env, Settings};
+use crate::config::{AgentSettings, Env, SandboxSettings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
 use crate::sandbox::Sandbox;
 use crate::{env_vars, telemetry};
@@ -42,11 +42,12 @@ impl fmt::Debug for CommandAgent {
 }
 
 impl CommandAgent {
-    /// Parses `COPILOT_AGENT_COMMAND` and finds its program on the child's `PATH`.
-    pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, AgentError> {
+    /// Parses `COPILOT_AGENT_COMMAND` and finds its program on the child's `PATH`; its calls
+    /// run confined as `sandbox` says.
+    pub fn new(settings: &AgentSettings, sandbox: &SandboxSettings, env: &Env) -> Result<Self, AgentError> {
         let not_usable =
             |why: &str| AgentError::NotInstalled { message: format!("`{}` {why}", env_vars::COPILOT_AGENT_COMMAND) };
-        let template = settings.agent_command.as_deref().ok_or_else(|| not_usable("is not set"))?;
+        let template = settings.command.as_deref().ok_or_else(|| not_usable("is not set"))?;
         let words = shlex::split(template).ok_or_else(|| not_usable("has an unclosed quote"))?;
         let (program, args) = words.split_first().ok_or_else(|| not_usable("is empty"))?;
         let program = if program.contains('/') {
@@ -60,7 +61,7 @@ impl CommandAgent {
         Ok(Self {
             program,
             template: args.to_vec(),
-            sandbox: Arc::new(Sandbox::from_settings(settings, env, &child_env)),
+            sandbox: Arc::new(Sandbox::new(sandbox, env, &child_env)),
             env: Arc::new(child_env),
             grace: STAGE_GRACE,
         })

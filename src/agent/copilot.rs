@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::events::{self, EventRecord};
 use super::{Agent, AgentError, AgentOutcome, STAGE_GRACE, StageRequest};
-use crate::config::{Env, Settings};
+use crate::config::{AgentSettings, Env, SandboxSettings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
 use crate::sandbox::Sandbox;
 use crate::{env_vars, telemetry};
@@ -64,8 +64,8 @@ impl fmt::Debug for CopilotAgent {
 
 impl CopilotAgent {
     /// Finds the CLI (`COPILOT_CLI_PATH`, else `copilot` on `PATH`) and builds the child
-    /// environment from `env`.
-    pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, AgentError> {
+    /// environment from `env`; its calls run confined as `sandbox` says.
+    pub fn new(settings: &AgentSettings, sandbox: &SandboxSettings, env: &Env) -> Result<Self, AgentError> {
         let cli = match &settings.copilot_cli_path {
             Some(path) => path.clone(),
             None => process::find_program("copilot", env, Path::new(".")).ok_or_else(|| AgentError::NotInstalled {
@@ -86,7 +86,7 @@ impl CopilotAgent {
             cli,
             model: settings.copilot_model.clone(),
             deny_tools,
-            sandbox: Arc::new(Sandbox::from_settings(settings, env, &child_env)),
+            sandbox: Arc::new(Sandbox::new(sandbox, env, &child_env)),
             env: Arc::new(child_env),
             grace: STAGE_GRACE,
         })
@@ -146,10 +146,10 @@ impl CopilotAgent {
 
 /// The CLI's environment: the shell basics, `COPILOT_*` settings of the CLI itself (offline
 /// mode, BYOK provider, home) and the Copilot token; nothing else of ours.
-fn child_env(settings: &Settings, env: &Env) -> Vec<(String, String)> {
+fn child_env(settings: &AgentSettings, env: &Env) -> Vec<(String, String)> {
     use secrecy::ExposeSecret as _;
     let mut vars = super::child_env_base(env);
-    if let Some(token) = &settings.copilot_github_token {
+    if let Some(token) = &settings.github_token {
         vars.retain(|(name, _)| name != env_vars::COPILOT_GITHUB_TOKEN);
         vars.push((env_vars::COPILOT_GITHUB_TOKEN.to_owned(), token.expose_secret().to_owned()));
     }
@@ -278,10 +278,11 @@ fn judge(stage: &str, record: &EventRecord, stderr: &str, outcome: AgentOutcome)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Flags;
+    use crate::config::{Flags, Settings};
 
-    fn settings(env: &Env) -> Settings {
-        Settings::resolve(env, &Flags::default()).unwrap()
+    fn agent(env: &Env) -> CopilotAgent {
+        let settings = Settings::resolve(env, &Flags::default()).unwrap();
+        CopilotAgent::new(&settings.agent, &settings.sandbox, env).unwrap()
     }
 
     #[test]
@@ -302,7 +303,7 @@ mod tests {
             ("COPILOT_LANGUAGE", "en"),
             ("COPILOT_CLI_PATH", "/opt/copilot"),
         ]);
-        let agent = CopilotAgent::from_settings(&settings(&env), &env).unwrap();
+        let agent = agent(&env);
         let mut names = agent.env_names();
         names.sort_unstable();
         assert_eq!(
@@ -350,7 +351,7 @@ mod tests {
             ("COPILOT_MODEL", "gpt-4.1"),
             ("COPILOT_DENY_TOOLS", "shell(curl), shell(git push)"),
         ]);
-        let agent = CopilotAgent::from_settings(&settings(&env), &env).unwrap();
+        let agent = agent(&env);
         let request = StageRequest {
             stage: "implementation".to_owned(),
             prompt: "do the secret task".to_owned(),

@@ -13,7 +13,7 @@ pub mod events;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{AgentKind, Env, Settings};
+use crate::config::{AgentKind, AgentSettings, Env, SandboxSettings};
 use crate::exit::{Classify, Code};
 use crate::process::{ExitStatus, ProcessError};
 pub use events::{CodeChanges, SessionError, TokenUsage, ToolExecution, ToolOutcome};
@@ -181,11 +181,12 @@ pub enum ConfiguredAgent {
 }
 
 impl ConfiguredAgent {
-    /// Builds the configured backend; fails when its program cannot be found.
-    pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, AgentError> {
-        match settings.agent {
-            AgentKind::Copilot => copilot::CopilotAgent::from_settings(settings, env).map(Self::Copilot),
-            AgentKind::Command => command::CommandAgent::from_settings(settings, env).map(Self::Command),
+    /// Builds the configured backend, confined as `sandbox` says; fails when its program cannot
+    /// be found.
+    pub fn new(settings: &AgentSettings, sandbox: &SandboxSettings, env: &Env) -> Result<Self, AgentError> {
+        match settings.kind {
+            AgentKind::Copilot => copilot::CopilotAgent::new(settings, sandbox, env).map(Self::Copilot),
+            AgentKind::Command => command::CommandAgent::new(settings, sandbox, env).map(Self::Command),
         }
     }
 }

@@ -69,7 +69,7 @@ struct EntryArgs {
 }
 
 pub(crate) async fn run(args: CacheArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
-    let store = CacheStore::from_settings(&settings, &env).context("while opening the context cache")?;
+    let store = CacheStore::from_settings(&settings.cache, &env).context("while opening the context cache")?;
     let cache = ContextCache::new(store);
     let (output, code) = output(&cache, args.command).await?;
     let mut stdout = tokio::io::stdout();

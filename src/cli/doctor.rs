@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::config::{Env, SandboxMode, Settings};
+use crate::config::{Env, GitLabSettings, SandboxMode, SandboxSettings, Settings, TriggerSettings};
 use crate::env_vars;
 use crate::exit::Code;
 use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy, TriggerParameters};
@@ -170,12 +170,12 @@ pub async fn run(args: DoctorArgs, settings: Settings, env: Env) -> anyhow::Resu
 /// Runs every check; never fails itself, every problem is a line of the report.
 pub async fn diagnose(args: &DoctorArgs, settings: &Settings, env: &Env) -> Report {
     let mut report = Report::default();
-    let api_url = settings.api_url();
-    let agent = gitlab_checks(args, settings, &api_url, &mut report).await;
-    trigger_checks(settings, &api_url, agent.as_ref(), &mut report).await;
-    report.checks.push(copilot_check(args, settings.copilot_cli_path.as_ref(), env).await);
-    report.checks.push(sandbox_check(args, settings, env).await);
-    report.checks.push(cache_check(&settings.context_cache_url).await);
+    let api_url = settings.gitlab.api_url();
+    let agent = gitlab_checks(args, &settings.gitlab, &settings.access.agent_username, &api_url, &mut report).await;
+    trigger_checks(&settings.trigger, &api_url, agent.as_ref(), &mut report).await;
+    report.checks.push(copilot_check(args, settings.agent.copilot_cli_path.as_ref(), env).await);
+    report.checks.push(sandbox_check(args, &settings.sandbox, env).await);
+    report.checks.push(cache_check(&settings.cache.url).await);
     report
 }
 
@@ -196,7 +196,15 @@ fn doctor_client(api_url: &str, token: &SecretString) -> Result<Client, gitlab::
     Client::with_options(api_url, token, &options)
 }
 
-async fn gitlab_checks(args: &DoctorArgs, settings: &Settings, api_url: &str, report: &mut Report) -> Option<Agent> {
+/// The token, the agent user it belongs to (`agent_username` is the configured one) and, with
+/// `--project`, the agent's access to that project.
+async fn gitlab_checks(
+    args: &DoctorArgs,
+    gitlab: &GitLabSettings,
+    agent_username: &str,
+    api_url: &str,
+    report: &mut Report,
+) -> Option<Agent> {
     const TOKEN: &str = "gitlab token";
     const AGENT: &str = "agent user";
     const PROJECT: &str = "project access";
@@ -204,7 +212,7 @@ async fn gitlab_checks(args: &DoctorArgs, settings: &Settings, api_url: &str, re
         "set `{}` to a token of the agent user with the `api` and `write_repository` scopes",
         env_vars::GITLAB_TOKEN
     );
-    let Some(token) = settings.gitlab_token.as_ref() else {
+    let Some(token) = gitlab.token.as_ref() else {
         report.checks.push(Check::fail(TOKEN, format!("`{}` is not set", env_vars::GITLAB_TOKEN), token_fix));
         report.checks.push(Check::skipped(AGENT, "needs a working token"));
         report.checks.push(Check::skipped(PROJECT, "needs a working token"));
@@ -237,18 +245,18 @@ async fn gitlab_checks(args: &DoctorArgs, settings: &Settings, api_url: &str, re
         .push(Check::pass(TOKEN, format!("accepted by {api_url}; it belongs to @{} (id {})", user.username, user.id)));
 
     let state = user.state.as_deref().unwrap_or("active");
-    report.checks.push(if !user.username.eq_ignore_ascii_case(&settings.agent_username) {
+    report.checks.push(if !user.username.eq_ignore_ascii_case(agent_username) {
         Check::fail(
             AGENT,
             format!(
                 "the token belongs to @{} but `{}` is @{}",
                 user.username,
                 env_vars::COPILOT_AGENT_USERNAME,
-                settings.agent_username
+                agent_username
             ),
             format!(
                 "use a token of @{} or set `{}={}`; mentions, assignments and loop protection use that name",
-                settings.agent_username,
+                agent_username,
                 env_vars::COPILOT_AGENT_USERNAME,
                 user.username
             ),
@@ -300,10 +308,10 @@ async fn project_access(client: &Client, user: &CurrentUser, project: &str, api_
     }
 }
 
-async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent>, report: &mut Report) {
+async fn trigger_checks(settings: &TriggerSettings, api_url: &str, agent: Option<&Agent>, report: &mut Report) {
     const PROJECT: &str = "agent project";
     const TRIGGER: &str = "trigger token";
-    let Some(project_id) = settings.pipeline_project_id else {
+    let Some(project_id) = settings.project_id else {
         report.checks.push(Check::fail(
             PROJECT,
             format!("`{}` is not set", env_vars::PIPELINE_PROJECT_ID),
@@ -319,7 +327,7 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
         report.checks.push(Check::skipped(TRIGGER, "needs a working token"));
         return;
     };
-    let git_ref = &settings.pipeline_ref;
+    let git_ref = &settings.git_ref;
     let ref_fix = format!(
         "set `{}` to the agent project's branch that holds the `.gitlab-ci.yml`, and give @{} access to the project",
         env_vars::PIPELINE_REF,
@@ -330,9 +338,7 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
         Ok(None) => Check::fail(PROJECT, format!("project {project_id} has no branch `{git_ref}`"), ref_fix),
         Err(error) => Check::from_gitlab(PROJECT, api_url, &error, &ref_fix),
     });
-    report
-        .checks
-        .push(pipeline_variables_check(&agent.client, project_id, settings.pipeline_trigger_with, api_url).await);
+    report.checks.push(pipeline_variables_check(&agent.client, project_id, settings.with, api_url).await);
 
     let trigger_fix = format!(
         "create a pipeline trigger token in the agent project (Settings > CI/CD > Pipeline trigger tokens) and set \
@@ -340,7 +346,7 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
         env_vars::PIPELINE_TRIGGER_TOKEN,
         env_vars::PIPELINE_PROJECT_ID
     );
-    let Some(trigger_token) = settings.pipeline_trigger_token.as_ref() else {
+    let Some(trigger_token) = settings.token.as_ref() else {
         report.checks.push(Check::fail(
             TRIGGER,
             format!("`{}` is not set", env_vars::PIPELINE_TRIGGER_TOKEN),
@@ -494,13 +500,13 @@ async fn copilot_check(args: &DoctorArgs, configured: Option<&PathBuf>, env: &En
 }
 
 /// What the agent sandbox will enforce on this kernel, as `COPILOT_SANDBOX` asks.
-async fn sandbox_check(args: &DoctorArgs, settings: &Settings, env: &Env) -> Check {
+async fn sandbox_check(args: &DoctorArgs, settings: &SandboxSettings, env: &Env) -> Check {
     const SANDBOX: &str = "agent sandbox";
-    let mut sandbox = Sandbox::from_settings(settings, env, &[]);
+    let mut sandbox = Sandbox::new(settings, env, &[]);
     if let Some(helper) = &args.sandbox_helper {
         sandbox = sandbox.with_launcher(helper.clone());
     }
-    let mode = match settings.sandbox {
+    let mode = match settings.mode {
         SandboxMode::Require => "require",
         SandboxMode::BestEffort => "best-effort",
         SandboxMode::Off => "off",
@@ -520,7 +526,7 @@ async fn sandbox_check(args: &DoctorArgs, settings: &Settings, env: &Env) -> Che
         if enforced.is_empty() { "nothing".to_owned() } else { enforced.join("; ") },
         if missing.is_empty() { "nothing".to_owned() } else { missing.join("; ") },
     );
-    match (settings.sandbox, support.abi) {
+    match (settings.mode, support.abi) {
         (SandboxMode::Off, _) => Check::pass(
             SANDBOX,
             format!(

@@ -120,7 +120,7 @@ pub fn main() -> ExitCode {
         Err(errors) => return report(&anyhow::Error::new(errors)).into(),
     };
     let log_dir = matches!(cli.command, Command::Run(_) | Command::Local(_)).then(|| settings.artifacts_dir.clone());
-    let _guard = match crate::telemetry::init(settings.log_format, &settings.log_filter, log_dir.as_deref()) {
+    let _guard = match crate::telemetry::init(settings.log.format, &settings.log.filter, log_dir.as_deref()) {
         Ok(guard) => guard,
         Err(error) => {
             // The error names the folder; the usage error in front says what could not start.

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::config::{Env, Language, Settings};
+use crate::config::{Env, Language, PromptSettings, Settings, WorkflowSettings};
 use crate::context;
 use crate::exit::{self, Code};
 use crate::planner::ProjectTraits;
@@ -38,15 +38,20 @@ pub(crate) struct PlanArgs {
 }
 
 pub(crate) async fn run(args: PlanArgs, settings: Settings, _env: Env) -> anyhow::Result<Code> {
-    let output = output(&args, &settings).await?;
+    let output = output(&args, &settings.workflow, &settings.prompts).await?;
     let mut stdout = tokio::io::stdout();
     stdout.write_all(output.as_bytes()).await.context("while printing the plan")?;
     stdout.flush().await.context("while printing the plan")?;
     Ok(Code::Done)
 }
 
-/// The plan as printed: human text, or JSON with `--json`.
-pub(crate) async fn output(args: &PlanArgs, settings: &Settings) -> anyhow::Result<String> {
+/// The plan as printed: human text, or JSON with `--json`; the workflow settings say whether
+/// issues are orchestrated, the prompt settings give the default language.
+pub(crate) async fn output(
+    args: &PlanArgs,
+    workflow: &WorkflowSettings,
+    prompts: &PromptSettings,
+) -> anyhow::Result<String> {
     let task = task(args).await?;
     let traits = match project_dir(args)? {
         Some(dir) => {
@@ -58,9 +63,9 @@ pub(crate) async fn output(args: &PlanArgs, settings: &Settings) -> anyhow::Resu
         }
         None => None,
     };
-    let options = PlanOptions::issue(settings.orchestrated_issue);
+    let options = PlanOptions::issue(workflow.orchestrated_issue);
     let plan = planner::plan(&task, &traits.clone().unwrap_or_default(), &options);
-    let report = Report::new(&plan, args.lang.unwrap_or(settings.language), options, traits);
+    let report = Report::new(&plan, args.lang.unwrap_or(prompts.language), options, traits);
     if args.json {
         let mut json = serde_json::to_string_pretty(&report).context("while writing the plan as JSON")?;
         json.push('\n');
@@ -233,6 +238,12 @@ mod tests {
         Settings::resolve(&Env::from_pairs(pairs.iter().copied()), &Flags::default()).expect("settings")
     }
 
+    /// The plan as `copilot-runner plan` prints it, with the settings `pairs` give.
+    async fn plan(args: &PlanArgs, pairs: &[(&str, &str)]) -> anyhow::Result<String> {
+        let settings = settings(pairs);
+        output(args, &settings.workflow, &settings.prompts).await
+    }
+
     fn repo() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let files = [
@@ -260,14 +271,14 @@ mod tests {
     #[tokio::test]
     async fn plan_prints_stages_with_reasons_and_templates() {
         let repo = repo();
-        let human = output(&args(repo.path(), false, Some(Language::Ja)), &settings(&[])).await.expect("plan");
+        let human = plan(&args(repo.path(), false, Some(Language::Ja)), &[]).await.expect("plan");
         insta::assert_snapshot!("plan_human", human);
     }
 
     #[tokio::test]
     async fn plan_prints_json() {
         let repo = repo();
-        let json = output(&args(repo.path(), true, None), &settings(&[])).await.expect("plan");
+        let json = plan(&args(repo.path(), true, None), &[]).await.expect("plan");
         insta::assert_snapshot!("plan_json", json);
         let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
         assert_eq!(value["stages"][0]["template"], "en/analysis");
@@ -276,8 +287,7 @@ mod tests {
     #[tokio::test]
     async fn plan_without_orchestration_is_one_stage() {
         let repo = repo();
-        let settings = settings(&[("USE_ORCHESTRATED_ISSUE", "false")]);
-        let json = output(&args(repo.path(), true, None), &settings).await.expect("plan");
+        let json = plan(&args(repo.path(), true, None), &[("USE_ORCHESTRATED_ISSUE", "false")]).await.expect("plan");
         let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
         assert_eq!(value["stages"].as_array().map(Vec::len), Some(1));
         assert_eq!(value["stages"][0]["stage"], "implementation");
@@ -292,7 +302,7 @@ mod tests {
         std::fs::write(&issue, body.to_string()).expect("write issue");
         let args =
             PlanArgs { text: None, issue_file: Some(issue), lang: None, json: false, repo: Some(repo.path().into()) };
-        let human = output(&args, &settings(&[])).await.expect("plan");
+        let human = plan(&args, &[]).await.expect("plan");
         assert!(human.contains("Stages (2 agent calls):"), "{human}");
         assert!(human.contains("Mentioned paths: README.md"), "{human}");
     }
@@ -306,12 +316,12 @@ mod tests {
             json: false,
             repo: Some(PathBuf::from("/nonexistent/checkout")),
         };
-        let error = output(&missing, &settings(&[])).await.expect_err("no repo");
+        let error = plan(&missing, &[]).await.expect_err("no repo");
         assert_eq!(crate::cli::exit_code(&error), Code::Usage);
 
         let repo = repo();
         let empty = PlanArgs { text: Some("  ".to_owned()), ..args(repo.path(), false, None) };
-        let error = output(&empty, &settings(&[])).await.expect_err("empty task");
+        let error = plan(&empty, &[]).await.expect_err("empty task");
         assert_eq!(crate::cli::exit_code(&error), Code::Usage);
     }
 }

@@ -16,10 +16,10 @@ pub(crate) async fn run(_args: RunArgs, settings: Settings, env: Env) -> anyhow:
     tracing::info!(
         trigger = %trigger.kind(),
         project = trigger.project_id(),
-        language = %settings.language,
+        language = %settings.prompts.language,
         "trigger received: {trigger}"
     );
-    crate::trigger::guard::check(&env, settings.gitlab_token.as_ref()).await?;
+    crate::trigger::guard::check(&env, settings.gitlab.token.as_ref()).await?;
     let job = Job::prepare(settings, env).await.context("while preparing the job")?;
     job.run(&trigger).await
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::config::{Env, Settings};
+use crate::config::{Env, Settings, TriggerSettings, WebhookSettings};
 use crate::env_vars;
 use crate::exit::{self, Code};
 use crate::gitlab::{Client, ClientOptions, RetryPolicy};
@@ -52,50 +52,67 @@ fn client_options() -> ClientOptions {
 
 /// Builds the service's configuration from the settings; every missing piece is a usage error.
 pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
-    let secret = settings.webhook_secret_token.as_ref().and_then(WebhookSecret::new).ok_or_else(|| {
+    let secret = webhook_secret(&settings.webhook)?;
+    let token = required(
+        settings.gitlab.token.as_ref(),
+        env_vars::GITLAB_TOKEN,
+        "`serve` awards 👀 and checks access as the agent user",
+    )?;
+    let pipeline = pipeline_target(&settings.trigger)?;
+    let agent = Agent {
+        username: settings.access.agent_username.clone(),
+        branch_prefix: settings.workflow.branch_prefix.clone(),
+    };
+    let mut config = Config::new(secret, agent, settings.access.min_access_level, pipeline);
+    config.signing = signing_secret(&settings.webhook)?;
+    config.max_in_flight = settings.webhook.max_in_flight;
+    let gitlab = Client::with_options(&settings.gitlab.api_url(), token, &client_options())
+        .context("while setting up the gitlab client")?;
+    Ok((config, gitlab))
+}
+
+/// The secret every delivery must carry: `serve` does not start without one.
+fn webhook_secret(settings: &WebhookSettings) -> anyhow::Result<WebhookSecret> {
+    settings.secret_token.as_ref().and_then(WebhookSecret::new).ok_or_else(|| {
         usage(format!(
             "`{}` is not set; `serve` refuses to accept webhooks without a secret (set the same value as the \
                  hook's \"Secret token\" in GitLab)",
             env_vars::WEBHOOK_SECRET_TOKEN
         ))
-    })?;
-    let token = required(
-        settings.gitlab_token.as_ref(),
-        env_vars::GITLAB_TOKEN,
-        "`serve` awards 👀 and checks access as the agent user",
-    )?;
+    })
+}
+
+/// The Standard Webhooks signing secret, when one is set.
+fn signing_secret(settings: &WebhookSettings) -> anyhow::Result<Option<SigningSecret>> {
+    settings
+        .signing_secret
+        .as_ref()
+        .map(SigningSecret::new)
+        .transpose()
+        .map_err(|error| usage(format!("`{}` cannot be used: {error}", env_vars::WEBHOOK_SIGNING_SECRET)))
+}
+
+/// The agent project's pipeline that deliveries trigger.
+fn pipeline_target(settings: &TriggerSettings) -> anyhow::Result<PipelineTarget> {
     let project_id = *required(
-        settings.pipeline_project_id.as_ref(),
+        settings.project_id.as_ref(),
         env_vars::PIPELINE_PROJECT_ID,
         "`serve` needs the agent project whose pipeline it triggers",
     )?;
     let trigger_token = required(
-        settings.pipeline_trigger_token.as_ref(),
+        settings.token.as_ref(),
         env_vars::PIPELINE_TRIGGER_TOKEN,
         "`serve` triggers the agent project's pipeline with it",
     )?;
-    if settings.pipeline_ref.is_empty() {
+    if settings.git_ref.is_empty() {
         return Err(usage(format!("`{}` is empty; name the agent project's branch", env_vars::PIPELINE_REF)));
     }
-    let pipeline = PipelineTarget {
+    Ok(PipelineTarget {
         project_id,
-        git_ref: settings.pipeline_ref.clone(),
+        git_ref: settings.git_ref.clone(),
         trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
-        with: settings.pipeline_trigger_with,
-    };
-    let agent = Agent { username: settings.agent_username.clone(), branch_prefix: settings.branch_prefix.clone() };
-    let signing = settings
-        .webhook_signing_secret
-        .as_ref()
-        .map(SigningSecret::new)
-        .transpose()
-        .map_err(|error| usage(format!("`{}` cannot be used: {error}", env_vars::WEBHOOK_SIGNING_SECRET)))?;
-    let mut config = Config::new(secret, agent, settings.min_access_level, pipeline);
-    config.signing = signing;
-    config.max_in_flight = settings.webhook_max_in_flight;
-    let gitlab = Client::with_options(&settings.api_url(), token, &client_options())
-        .context("while setting up the gitlab client")?;
-    Ok((config, gitlab))
+        with: settings.with,
+    })
 }
 
 /// Serves webhooks on `--listen` until SIGTERM, then finishes in-flight requests.

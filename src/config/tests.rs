@@ -21,16 +21,16 @@ fn source_of(settings: &Settings, name: &str) -> Option<Source> {
 #[test]
 fn defaults_apply_outside_ci() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.gitlab_api_base, "https://gitlab.com");
-    assert_eq!(settings.agent_username, "copilot-agent");
-    assert_eq!(settings.language, Language::En);
-    assert_eq!(settings.min_access_level, 30);
-    assert!(!settings.allow_confidential, "confidential issues are refused unless allowed");
-    assert_eq!(settings.branch_prefix, "copilot/");
-    assert_eq!(settings.debug_max, 5);
-    assert_eq!(settings.total_timeout, Duration::from_secs(36000));
+    assert_eq!(settings.gitlab.api_base, "https://gitlab.com");
+    assert_eq!(settings.access.agent_username, "copilot-agent");
+    assert_eq!(settings.prompts.language, Language::En);
+    assert_eq!(settings.access.min_access_level, 30);
+    assert!(!settings.access.allow_confidential, "confidential issues are refused unless allowed");
+    assert_eq!(settings.workflow.branch_prefix, "copilot/");
+    assert_eq!(settings.pipeline_fix.debug_max, 5);
+    assert_eq!(settings.workflow.total_timeout, Duration::from_secs(36000));
     assert_eq!(settings.artifacts_dir, PathBuf::from("copilot-artifacts"));
-    assert!(settings.gitlab_token.is_none());
+    assert!(settings.gitlab.token.is_none());
     assert_eq!(source_of(&settings, env_vars::COPILOT_LANGUAGE), Some(Source::Default));
 }
 
@@ -39,10 +39,10 @@ fn ci_variables_feed_the_defaults() {
     let env =
         env(&[("CI", "true"), ("CI_SERVER_URL", "https://gitlab.example.com"), ("CI_PROJECT_DIR", "/builds/agent")]);
     let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
-    assert_eq!(settings.gitlab_api_base, "https://gitlab.example.com");
-    assert_eq!(settings.api_url(), "https://gitlab.example.com/api/v4");
+    assert_eq!(settings.gitlab.api_base, "https://gitlab.example.com");
+    assert_eq!(settings.gitlab.api_url(), "https://gitlab.example.com/api/v4");
     assert_eq!(settings.artifacts_dir, PathBuf::from("/builds/agent/copilot-artifacts"));
-    assert_eq!(settings.context_cache_url, "file:///builds/agent/.copilot-cache");
+    assert_eq!(settings.cache.url, "file:///builds/agent/.copilot-cache");
     assert_eq!(source_of(&settings, env_vars::GITLAB_API_BASE), Some(Source::Derived("CI_SERVER_URL")));
 }
 
@@ -57,10 +57,10 @@ fn flags_beat_environment_which_beats_the_file() {
     let mut flags = Flags::default();
     flags.set(env_vars::COPILOT_LANGUAGE, "--language", Some("zh"));
     let settings = Settings::resolve(&env, &flags).expect("valid");
-    assert_eq!(settings.language, Language::Zh);
+    assert_eq!(settings.prompts.language, Language::Zh);
     assert_eq!(source_of(&settings, env_vars::COPILOT_LANGUAGE), Some(Source::Flag("--language")));
-    assert_eq!(settings.agent_username, "env-bot");
-    assert_eq!(settings.retry_max, 7);
+    assert_eq!(settings.access.agent_username, "env-bot");
+    assert_eq!(settings.pipeline_fix.retry_max, 7);
     assert_eq!(
         source_of(&settings, env_vars::RETRY_MAX_TIME),
         Some(Source::File { path: file.path().to_owned(), line: 3 })
@@ -76,14 +76,14 @@ fn the_original_grouped_layout_is_understood() {
     );
     let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
     let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
-    assert_eq!(settings.gitlab_api_base, "https://git.corp.example");
-    assert_eq!(settings.agent_username, "corp-agent");
-    assert_eq!(settings.debug_max, 2);
-    assert_eq!(settings.total_timeout, Duration::from_secs(600));
-    assert_eq!(settings.language, Language::Th);
+    assert_eq!(settings.gitlab.api_base, "https://git.corp.example");
+    assert_eq!(settings.access.agent_username, "corp-agent");
+    assert_eq!(settings.pipeline_fix.debug_max, 2);
+    assert_eq!(settings.workflow.total_timeout, Duration::from_secs(600));
+    assert_eq!(settings.prompts.language, Language::Th);
     assert_eq!(settings.artifacts_dir, PathBuf::from("/tmp/out"));
     assert_eq!(
-        settings.gitlab_token.as_ref().map(|t| t.expose_secret().to_owned()),
+        settings.gitlab.token.as_ref().map(|t| t.expose_secret().to_owned()),
         Some("glpat-from-file-123".into())
     );
     let shown = settings.shown.iter().find(|s| s.name == env_vars::GITLAB_TOKEN).expect("token shown");
@@ -137,35 +137,35 @@ fn secrets_never_appear_in_errors_or_debug_output() {
 #[test]
 fn the_prompts_override_folder_is_unset_by_default_and_read_from_the_environment() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.prompts_dir, None);
+    assert_eq!(settings.prompts.dir, None);
     let settings =
         Settings::resolve(&env(&[("COPILOT_PROMPTS_DIR", "/etc/copilot/prompts")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.prompts_dir, Some(PathBuf::from("/etc/copilot/prompts")));
+    assert_eq!(settings.prompts.dir, Some(PathBuf::from("/etc/copilot/prompts")));
     assert_eq!(source_of(&settings, env_vars::COPILOT_PROMPTS_DIR), Some(Source::Env));
 }
 
 #[test]
 fn clone_depth_defaults_to_one_and_zero_means_the_whole_history() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.clone_depth, Some(1));
+    assert_eq!(settings.workflow.clone_depth, Some(1));
     let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "0")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.clone_depth, None);
+    assert_eq!(settings.workflow.clone_depth, None);
     let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "50")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.clone_depth, Some(50));
+    assert_eq!(settings.workflow.clone_depth, Some(50));
     assert!(Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "shallow")]), &Flags::default()).is_err());
 }
 
 #[test]
 fn agent_settings_default_to_copilot_and_the_command_backend_needs_its_template() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.agent, AgentKind::Copilot);
-    assert_eq!(settings.stage_timeout, Duration::from_secs(1800));
-    assert!(settings.deny_tools.is_empty() && settings.copilot_model.is_none());
+    assert_eq!(settings.agent.kind, AgentKind::Copilot);
+    assert_eq!(settings.agent.stage_timeout, Duration::from_secs(1800));
+    assert!(settings.agent.deny_tools.is_empty() && settings.agent.copilot_model.is_none());
 
     let env = env(&[("COPILOT_DENY_TOOLS", " shell(curl), ,write(.env) "), ("COPILOT_STAGE_TIMEOUT", "600")]);
     let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
-    assert_eq!(settings.deny_tools, ["shell(curl)", "write(.env)"]);
-    assert_eq!(settings.stage_timeout, Duration::from_secs(600));
+    assert_eq!(settings.agent.deny_tools, ["shell(curl)", "write(.env)"]);
+    assert_eq!(settings.agent.stage_timeout, Duration::from_secs(600));
 
     let errors = Settings::resolve(&self::env(&[("COPILOT_AGENT", "command")]), &Flags::default()).unwrap_err();
     assert_eq!(errors.0.len(), 1);
@@ -179,24 +179,24 @@ fn a_secret_given_as_a_file_variable_is_read_from_the_file_and_the_file_remember
     let file = yaml_file("glpat-from-a-file-variable\n");
     let path = file.path().display().to_string();
     let settings = Settings::resolve(&env(&[("GITLAB_TOKEN", &path)]), &Flags::default()).expect("valid");
-    assert_eq!(settings.gitlab_token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-from-a-file-variable"));
-    assert_eq!(settings.secret_files, vec![file.path().to_owned()]);
+    assert_eq!(settings.gitlab.token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-from-a-file-variable"));
+    assert_eq!(settings.sandbox.secret_files, vec![file.path().to_owned()]);
     // A value that is not a path is the secret itself.
     let settings = Settings::resolve(&env(&[("GITLAB_TOKEN", "glpat-plain")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.gitlab_token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-plain"));
-    assert!(settings.secret_files.is_empty());
+    assert_eq!(settings.gitlab.token.as_ref().map(ExposeSecret::expose_secret), Some("glpat-plain"));
+    assert!(settings.sandbox.secret_files.is_empty());
 }
 
 #[test]
 fn sandbox_settings_are_checked() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.sandbox, SandboxMode::Require);
+    assert_eq!(settings.sandbox.mode, SandboxMode::Require);
     let settings = Settings::resolve(
         &env(&[("COPILOT_SANDBOX", "best-effort"), ("COPILOT_SANDBOX_PORTS", "8443, 9000")]),
         &Flags::default(),
     )
     .expect("valid");
-    assert_eq!((settings.sandbox, settings.sandbox_ports), (SandboxMode::BestEffort, vec![8443, 9000]));
+    assert_eq!((settings.sandbox.mode, settings.sandbox.ports), (SandboxMode::BestEffort, vec![8443, 9000]));
     let errors =
         Settings::resolve(&env(&[("COPILOT_SANDBOX", "maybe"), ("COPILOT_SANDBOX_PORTS", "http")]), &Flags::default())
             .unwrap_err();
@@ -207,10 +207,44 @@ fn sandbox_settings_are_checked() {
 #[test]
 fn confidential_issues_are_allowed_from_the_environment_or_the_file() {
     let from_env = Settings::resolve(&env(&[("COPILOT_ALLOW_CONFIDENTIAL", "true")]), &Flags::default()).unwrap();
-    assert!(from_env.allow_confidential);
+    assert!(from_env.access.allow_confidential);
     let file = yaml_file("copilot_allow_confidential: true\n");
     let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
-    assert!(Settings::resolve(&env, &Flags::default()).unwrap().allow_confidential);
+    assert!(Settings::resolve(&env, &Flags::default()).unwrap().access.allow_confidential);
+}
+
+#[test]
+fn the_sandbox_group_keeps_the_artifacts_the_file_and_a_local_cache_out_of_reach() {
+    let file = yaml_file("copilot_language: en\n");
+    let env = env(&[
+        ("CI", "true"),
+        ("CI_PROJECT_DIR", "/builds/agent"),
+        ("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path")),
+    ]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("valid");
+    assert_eq!(settings.sandbox.artifacts_dir, settings.artifacts_dir);
+    assert_eq!(settings.sandbox.config_file.as_deref(), Some(file.path()));
+    assert_eq!(settings.sandbox.cache_dir, Some(PathBuf::from("/builds/agent/.copilot-cache")));
+    let settings = Settings::resolve(&self::env(&[("CONTEXT_CACHE_URL", "s3://bucket/runner")]), &Flags::default())
+        .expect("valid");
+    assert_eq!(settings.sandbox.cache_dir, None, "a remote cache is no folder to keep out");
+}
+
+#[test]
+fn the_secrets_are_every_secret_setting_of_every_group() {
+    let secrets = [
+        ("GITLAB_TOKEN", "glpat-one"),
+        ("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=two"),
+        ("PIPELINE_TRIGGER_TOKEN", "glptt-three"),
+        ("WEBHOOK_SECRET_TOKEN", "whsec-four"),
+        ("WEBHOOK_SIGNING_SECRET", "whsec_Zml2ZQ=="),
+        ("COPILOT_GITHUB_TOKEN", "gho_six"),
+    ];
+    let settings = Settings::resolve(&env(&secrets), &Flags::default()).expect("valid");
+    let held: Vec<&str> = settings.secrets().map(ExposeSecret::expose_secret).collect();
+    assert_eq!(held, secrets.map(|(_, value)| value));
+    let declared = env_vars::SETTINGS.iter().filter(|var| var.is_secret()).count();
+    assert_eq!(held.len(), declared, "a secret setting that `secrets()` misses is never redacted");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest as _, Sha1};
 
 use super::store::{CacheStore, StoreError};
-use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_BYTES, PROJECT_CONTEXT_FILE, SCHEMA_VERSION};
+use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_FILE, SCHEMA_VERSION};
 
 pub const META_FILE: &str = "meta.json";
 /// Size caps on what a reader accepts from the store.
@@ -437,7 +437,7 @@ pub fn understand(
     let Found { level, entry, store_problem, .. } = found;
     let Some(entry) = entry.filter(|_| level != Level::FullAnalysis) else {
         let facts = super::analyze(root)?;
-        let project_context = super::project_context(&facts, PROJECT_CONTEXT_BYTES);
+        let project_context = super::project_context(&facts);
         return Ok(Understanding {
             level: Level::FullAnalysis,
             facts,
@@ -458,7 +458,7 @@ pub fn understand(
     let project_context = if entry.meta.agent_written || level == Level::ExactCommit {
         entry.project_context
     } else {
-        super::project_context(&facts, PROJECT_CONTEXT_BYTES)
+        super::project_context(&facts)
     };
     Ok(Understanding { level, facts, project_context, agent_written: entry.meta.agent_written, from, store_problem })
 }

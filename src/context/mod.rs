@@ -47,8 +47,9 @@ pub enum ContextError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-/// Writes `facts.json` and `project_context.md` (within [`PROJECT_CONTEXT_BYTES`]) into `dir`.
-pub fn write(dir: &Path, facts: &Facts) -> Result<(), ContextError> {
+/// Writes `facts.json` and `project_context.md` (the agent's text, or [`project_context`] of
+/// the facts) into `dir`.
+pub fn write(dir: &Path, facts: &Facts, project_context: &str) -> Result<(), ContextError> {
     let write_file = |name: &str, contents: &[u8]| {
         let path = dir.join(name);
         std::fs::write(&path, contents).map_err(|source| ContextError::Write { path, source })
@@ -57,5 +58,5 @@ pub fn write(dir: &Path, facts: &Facts) -> Result<(), ContextError> {
     let json = serde_json::to_vec_pretty(facts)
         .map_err(|error| ContextError::Write { path: dir.join(FACTS_FILE), source: std::io::Error::other(error) })?;
     write_file(FACTS_FILE, &json)?;
-    write_file(PROJECT_CONTEXT_FILE, project_context(facts, PROJECT_CONTEXT_BYTES).as_bytes())
+    write_file(PROJECT_CONTEXT_FILE, project_context.as_bytes())
 }

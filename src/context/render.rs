@@ -23,14 +23,20 @@ const MAX_LISTED_LANGUAGES: usize = 12;
 /// project-context budget, the repository's own agent instructions, and the agent-written
 /// `understanding` when there is one (bounded like every part of a prompt), all as data.
 pub fn prompt_context(facts: &Facts, understanding: Option<&str>) -> ProjectContext {
-    let rendered = project_context(facts, PROJECT_CONTEXT_BYTES);
+    let rendered = project_context(facts);
     let instructions: Vec<(&str, &str)> =
         facts.agent_instructions.iter().map(|found| (found.path.as_str(), found.text.as_str())).collect();
     ProjectContext::new(Some(&rendered), understanding, &instructions)
 }
 
+/// `project_context.md` as rendered from `facts`, within [`PROJECT_CONTEXT_BYTES`]: the one
+/// rendering every job, cache entry and artifact uses.
+pub fn project_context(facts: &Facts) -> String {
+    project_context_within(facts, PROJECT_CONTEXT_BYTES)
+}
+
 /// `project_context.md` for `facts`, at most `budget` bytes long.
-pub fn project_context(facts: &Facts, budget: usize) -> String {
+pub(super) fn project_context_within(facts: &Facts, budget: usize) -> String {
     let mut out = String::new();
     // `write!` to a String cannot fail; the results are discarded through `let _`.
     let _ = writeln!(out, "# Project context\n");

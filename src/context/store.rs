@@ -20,7 +20,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig};
 use secrecy::ExposeSecret as _;
 
-use crate::config::{Env, Settings};
+use crate::config::{CacheSettings, Env};
 use crate::env_vars;
 use crate::redact;
 
@@ -82,9 +82,9 @@ impl fmt::Debug for CacheStore {
 impl CacheStore {
     /// Opens the store named by the resolved settings (`CONTEXT_CACHE_URL`,
     /// `AZURE_STORAGE_CONNECTION_STRING`) and the cloud credentials in `env`.
-    pub fn from_settings(settings: &Settings, env: &Env) -> Result<Self, StoreError> {
-        let connection_string = settings.azure_storage_connection_string.as_ref().map(|s| s.expose_secret());
-        Self::open(&settings.context_cache_url, connection_string, env)
+    pub fn from_settings(settings: &CacheSettings, env: &Env) -> Result<Self, StoreError> {
+        let connection_string = settings.azure_connection_string.as_ref().map(|s| s.expose_secret());
+        Self::open(&settings.url, connection_string, env)
     }
 
     /// Opens the store for `url`: `file://DIR`, `az://container/prefix`, `s3://bucket/prefix` or

@@ -200,7 +200,7 @@ fn agent_instructions_are_included_bounded_in_the_project_context() {
     assert!(agents.truncated);
     assert!(agents.text.len() <= AGENT_INSTRUCTIONS_BYTES);
 
-    let context = project_context(&facts, PROJECT_CONTEXT_BYTES);
+    let context = project_context(&facts);
     assert!(context.len() <= PROJECT_CONTEXT_BYTES);
     assert!(context.contains("Prefer small commits."));
     assert!(context.contains("Library rules."));
@@ -220,11 +220,11 @@ fn project_context_stays_within_its_budget_and_says_when_cut() {
     let facts = analyze(dir.path()).expect("analysis");
     assert_eq!(facts.manifests.len(), 300);
 
-    let context = project_context(&facts, 2048);
+    let context = render::project_context_within(&facts, 2048);
     assert!(context.len() <= 2048, "{} bytes", context.len());
     assert!(context.trim_end().ends_with("_(cut at 2048 bytes; facts.json has everything)_"), "{context}");
 
-    let full = project_context(&facts, PROJECT_CONTEXT_BYTES);
+    let full = project_context(&facts);
     assert!(full.len() <= PROJECT_CONTEXT_BYTES);
     assert!(full.contains("- … and 260 more"), "manifest list is bounded");
 }
@@ -234,7 +234,7 @@ fn written_facts_read_back_equal() {
     let dir = monorepo();
     let facts = analyze(dir.path()).expect("analysis");
     let out = tempfile::tempdir().expect("out");
-    write(out.path(), &facts).expect("write");
+    write(out.path(), &facts, &project_context(&facts)).expect("write");
     let json = std::fs::read_to_string(out.path().join(FACTS_FILE)).expect("facts.json");
     assert!(json.contains("\"schema_version\": 1"));
     let back: Facts = serde_json::from_str(&json).expect("parse");

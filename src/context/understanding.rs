@@ -15,9 +15,9 @@ use serde::Serialize;
 use super::cache::{ContextCache, Found, Level, LookupRequest, Understanding, understand};
 use super::store::CacheStore;
 use super::understanding_stage::{EarlierUnderstanding, write_understanding};
-use super::{Change, ContextError, FACTS_FILE, Facts, PROJECT_CONTEXT_BYTES, PROJECT_CONTEXT_FILE};
+use super::{Change, ContextError, Facts};
 use crate::agent::Agent;
-use crate::config::{Env, Settings};
+use crate::config::{CacheSettings, Env};
 use crate::git::GitCommand;
 use crate::git::history as git_history;
 use crate::prompts::stage::ProjectContext;
@@ -86,10 +86,12 @@ impl ProjectUnderstanding {
     }
 }
 
-/// Understands the checkout for a job (see the module documentation). Fails only when the
-/// checkout itself cannot be analysed.
+/// Understands the checkout for a job (see the module documentation), through the cache
+/// `settings` name; `agent_understanding`: the agent writes its own understanding too. Fails
+/// only when the checkout itself cannot be analysed.
 pub async fn understand_project<A: Agent>(
-    settings: &Settings,
+    settings: &CacheSettings,
+    agent_understanding: bool,
     env: &Env,
     checkout: &ProjectCheckout<'_>,
     runner: &StageRunner<'_, A>,
@@ -98,7 +100,7 @@ pub async fn understand_project<A: Agent>(
         Ok(store) => Ok(ContextCache::new(store)),
         Err(error) => Err(error.to_string()),
     };
-    understand_with(cache, settings.project_understanding, checkout, runner).await
+    understand_with(cache, agent_understanding, checkout, runner).await
 }
 
 /// [`understand_project`] over an opened cache (or why it could not be opened).
@@ -150,7 +152,7 @@ pub async fn understand_with<A: Agent>(
         });
         agent_written_context(runner, checkout, &facts, level, earlier).await
     } else {
-        (super::project_context(&facts, PROJECT_CONTEXT_BYTES), false, "off", 0.0)
+        (super::project_context(&facts), false, "off", 0.0)
     };
     let understanding_ms = millis(understanding_started.elapsed());
     let (from_branch, from_commit) = from.unzip();
@@ -208,20 +210,16 @@ async fn agent_written_context<A: Agent>(
         Ok(text) => (text, true, if earlier.is_some() { "updated" } else { "written" }, cost.premium_requests),
         Err(problem) => {
             tracing::warn!(%problem, "the understanding stage produced nothing usable; using the facts alone");
-            (super::project_context(facts, PROJECT_CONTEXT_BYTES), false, "failed", cost.premium_requests)
+            (super::project_context(facts), false, "failed", cost.premium_requests)
         }
     }
 }
 
 /// `facts.json` and `project_context.md` beside the other artifacts; a failure is only logged.
 fn write_artifacts(dir: &Path, understood: &ProjectUnderstanding) {
-    let written = std::fs::create_dir_all(dir).and_then(|()| {
-        let json = serde_json::to_vec_pretty(&understood.facts).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join(FACTS_FILE), json)?;
-        std::fs::write(dir.join(PROJECT_CONTEXT_FILE), &understood.project_context)
-    });
-    if let Err(error) = written {
-        tracing::warn!(%error, dir = %dir.display(), "cannot write the project understanding artifacts");
+    if let Err(error) = super::write(dir, &understood.facts, &understood.project_context) {
+        let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+        tracing::warn!(%error, %cause, dir = %dir.display(), "cannot write the project understanding artifacts");
     }
 }
 

@@ -29,7 +29,7 @@ pub use confine::{Enforcement, confine, probe_self};
 pub use policy::{Policy, StageArea};
 pub use supervise::supervise;
 
-use crate::config::{Env, SandboxMode, Settings};
+use crate::config::{Env, SandboxMode, SandboxSettings};
 use crate::process::{self, ProcessSpec};
 
 /// The hidden subcommand that runs an agent inside the sandbox.
@@ -134,20 +134,20 @@ pub struct Sandbox {
 impl Sandbox {
     /// The sandbox the settings ask for; `agent_env` is the agent's own environment (its `PATH`,
     /// `HOME`, model endpoint and proxy decide what it may reach).
-    pub fn from_settings(settings: &Settings, env: &Env, agent_env: &[(String, String)]) -> Self {
+    pub fn new(settings: &SandboxSettings, env: &Env, agent_env: &[(String, String)]) -> Self {
         let launcher = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("copilot-runner"));
         let get = |name: &str| agent_env.iter().find(|(known, _)| known == name).map(|(_, value)| value.as_str());
         let mut read = policy::system_read_paths();
         read.extend(get("PATH").into_iter().flat_map(std::env::split_paths));
-        read.extend(settings.sandbox_read_paths.iter().cloned());
+        read.extend(settings.read_paths.iter().cloned());
         // The agent is told to trust this bundle (`NODE_EXTRA_CA_CERTS`), so it must read it.
         read.extend(crate::tls::bundle_path().map(std::path::Path::to_owned));
         let mut ports = policy::default_ports(get);
-        ports.extend(&settings.sandbox_ports);
+        ports.extend(&settings.ports);
         ports.sort_unstable();
         ports.dedup();
         Self {
-            mode: settings.sandbox,
+            mode: settings.mode,
             launcher,
             read,
             ports,
@@ -289,12 +289,12 @@ impl Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Flags;
+    use crate::config::{Flags, Settings};
 
     fn sandbox(mode: &str, support: Support) -> Sandbox {
         let env = Env::from_pairs([("COPILOT_SANDBOX", mode)]);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        let sandbox = Sandbox::from_settings(&settings, &env, &[]);
+        let sandbox = Sandbox::new(&settings.sandbox, &env, &[]);
         sandbox.support.set(Ok(support)).unwrap();
         sandbox
     }
@@ -322,7 +322,7 @@ mod tests {
         let project = root.path().join("agent-project");
         let env = Env::from_pairs([("CI_PROJECT_DIR", project.display().to_string())]);
         let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        let sandbox = Sandbox::from_settings(&settings, &env, &[]);
+        let sandbox = Sandbox::new(&settings.sandbox, &env, &[]);
         sandbox.support.set(Ok(Support { abi: 7, kernel: "6.18".to_owned(), reason: None })).unwrap();
         let area = |work: &Path| StageArea {
             repo_dir: work.join("project-1"),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Env, Settings};
+use crate::config::{Env, SandboxSettings};
 use crate::env_vars;
 
 /// Everything `sandbox-exec` needs to confine one agent call; travels as JSON in its argv (it
@@ -102,7 +102,7 @@ pub fn default_ports<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<u16> {
 /// Paths no agent may reach: the agent project's checkout and GitLab's folder of "File"
 /// variables beside it, the artifacts, the configuration file, every file a secret was read
 /// from, and a local context cache.
-pub fn protected_paths(settings: &Settings, env: &Env) -> Vec<PathBuf> {
+pub fn protected_paths(settings: &SandboxSettings, env: &Env) -> Vec<PathBuf> {
     let mut protected = vec![settings.artifacts_dir.clone()];
     if let Some(project_dir) = env.get(env_vars::ci::CI_PROJECT_DIR) {
         protected.push(PathBuf::from(project_dir));
@@ -110,9 +110,7 @@ pub fn protected_paths(settings: &Settings, env: &Env) -> Vec<PathBuf> {
     }
     protected.extend(settings.config_file.iter().cloned());
     protected.extend(settings.secret_files.iter().cloned());
-    if let Some(dir) = settings.context_cache_url.strip_prefix("file://") {
-        protected.push(PathBuf::from(dir));
-    }
+    protected.extend(settings.cache_dir.iter().cloned());
     protected.iter().map(|path| absolute(path)).collect()
 }
 

@@ -52,7 +52,7 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     let Some(actor) = actor else { return Ok(Outcome::Ended(Code::Done)) };
 
     reporter.acknowledge(note_id).await.context("while acknowledging the request")?;
-    if issue.confidential && !job.settings.allow_confidential {
+    if issue.confidential && !job.settings.access.allow_confidential {
         tracing::info!(issue = issue_iid, "refused: the issue is confidential and `COPILOT_ALLOW_CONFIDENTIAL` is off");
         let actor = Some(Username::new(&actor.username));
         reporter.post(&UnsupportedNote { reason: UnsupportedReason::Confidential, actor, follow_up: false }).await?;
@@ -73,14 +73,14 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     // confidential issue's text names nothing that everyone with access to the code sees.
     let branch_name = match (&request, note_id) {
         (Some(_), Some(note_id)) if issue.confidential => {
-            format!("{}issue-{issue_iid}-note-{note_id}", job.settings.branch_prefix)
+            format!("{}issue-{issue_iid}-note-{note_id}", job.settings.workflow.branch_prefix)
         }
         (Some(request), _) => format!(
             "{}issue-{issue_iid}-{}",
-            job.settings.branch_prefix,
-            slug(request.as_str(), &job.settings.agent_username)
+            job.settings.workflow.branch_prefix,
+            slug(request.as_str(), &job.settings.access.agent_username)
         ),
-        (None, _) => format!("{}issue-{issue_iid}", job.settings.branch_prefix),
+        (None, _) => format!("{}issue-{issue_iid}", job.settings.workflow.branch_prefix),
     };
     let branch_name = match unclaimed_branch(job, project_id, &branch_name).await {
         Ok(name) => name,
@@ -125,7 +125,7 @@ async fn deliver(
     task: Task,
     request: Option<UntrustedText>,
 ) -> anyhow::Result<Outcome> {
-    let options = PlanOptions::issue(job.settings.orchestrated_issue);
+    let options = PlanOptions::issue(job.settings.workflow.orchestrated_issue);
     let worked = match work::run(job, reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => match work::report_push_conflict(job, reporter, &error).await? {

@@ -35,19 +35,19 @@ pub async fn run(
     branch: Option<&str>,
 ) -> anyhow::Result<Done> {
     let artifacts = std::path::absolute(&settings.artifacts_dir).context("while locating the artifacts dir")?;
-    let work = settings.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
+    let work = settings.workflow.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
     let work = std::path::absolute(&work).context("while locating the work dir")?;
-    let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
-    let agent = ConfiguredAgent::from_settings(settings, env).context("while preparing the agent")?;
+    let prompts = Prompts::new(settings.prompts.dir.as_deref()).context("while loading the prompt templates")?;
+    let agent = ConfiguredAgent::new(&settings.agent, &settings.sandbox, env).context("while preparing the agent")?;
 
     let identity = Identity {
-        name: settings.agent_username.clone(),
-        email: format!("{}@users.noreply.localhost", settings.agent_username),
+        name: settings.access.agent_username.clone(),
+        email: format!("{}@users.noreply.localhost", settings.access.agent_username),
     };
     let git = GitCommand::new(env, artifacts.join("git-home"), identity);
-    let branch = branch
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}local-{}", settings.branch_prefix, crate::request::instruction::slug(task, "")));
+    let branch = branch.map(str::to_owned).unwrap_or_else(|| {
+        format!("{}local-{}", settings.workflow.branch_prefix, crate::request::instruction::slug(task, ""))
+    });
     let git_home = artifacts.join("git-home");
     std::fs::create_dir_all(&git_home)
         .with_context(|| format!("while creating the artifacts dir `{}`", git_home.display()))?;
@@ -67,17 +67,20 @@ pub async fn run(
     let runner = |folder: &str| StageRunner {
         agent: &agent,
         prompts: &prompts,
-        language: settings.language,
+        language: settings.prompts.language,
         repo_dir: repo.to_path_buf(),
         artifacts_dir: artifacts.join(folder),
         work_dir: work.join(folder),
-        stage_timeout: settings.stage_timeout,
-        deadline: Some(std::time::Instant::now() + settings.total_timeout),
+        stage_timeout: settings.agent.stage_timeout,
+        deadline: Some(std::time::Instant::now() + settings.workflow.total_timeout),
     };
-    let understood = Box::pin(context::understand_project(settings, env, &checkout, &runner("understanding")))
-        .await
-        .context("while analysing the repository")?;
-    let plan = planner::plan(task, &understood.facts.traits(), &PlanOptions::issue(settings.orchestrated_issue));
+    let (cache, agent_understanding) = (&settings.cache, settings.workflow.project_understanding);
+    let understood =
+        Box::pin(context::understand_project(cache, agent_understanding, env, &checkout, &runner("understanding")))
+            .await
+            .context("while analysing the repository")?;
+    let plan =
+        planner::plan(task, &understood.facts.traits(), &PlanOptions::issue(settings.workflow.orchestrated_issue));
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
     tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
 

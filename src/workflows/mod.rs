@@ -50,23 +50,24 @@ pub struct Job {
 impl Job {
     /// Builds the job's context: checks the token against GitLab and finds the agent program.
     pub async fn prepare(settings: Settings, env: Env) -> anyhow::Result<Self> {
-        let token = settings.gitlab_token.clone().ok_or_else(|| {
+        let token = settings.gitlab.token.clone().ok_or_else(|| {
             exit::Usage(format!("`{}` is not set: `run` needs the agent user's access token", env_vars::GITLAB_TOKEN))
         })?;
-        let client = Client::new(&settings.api_url(), &token).context("while building the GitLab client")?;
+        let client = Client::new(&settings.gitlab.api_url(), &token).context("while building the GitLab client")?;
         let agent_user = client.current_user().await.context("while checking the GitLab token (`GET /user`)")?;
-        if !agent_user.username.eq_ignore_ascii_case(&settings.agent_username) {
+        if !agent_user.username.eq_ignore_ascii_case(&settings.access.agent_username) {
             tracing::warn!(
                 token_user = %agent_user.username,
-                configured = %settings.agent_username,
+                configured = %settings.access.agent_username,
                 "the token belongs to another user than `COPILOT_AGENT_USERNAME`"
             );
         }
-        let prompts = Prompts::new(settings.prompts_dir.as_deref()).context("while loading the prompt templates")?;
-        let agent = ConfiguredAgent::from_settings(&settings, &env).context("while preparing the agent")?;
+        let prompts = Prompts::new(settings.prompts.dir.as_deref()).context("while loading the prompt templates")?;
+        let agent =
+            ConfiguredAgent::new(&settings.agent, &settings.sandbox, &env).context("while preparing the agent")?;
         // Outside the artifacts folder: the target's source is never uploaded with them.
-        let work_dir = settings.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
-        let deadline = deadline(&env, settings.total_timeout);
+        let work_dir = settings.workflow.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
+        let deadline = deadline(&env, settings.workflow.total_timeout);
         Ok(Self {
             deadline,
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
@@ -123,11 +124,11 @@ impl Job {
         StageRunner {
             agent: &self.agent,
             prompts: &self.prompts,
-            language: self.settings.language,
+            language: self.settings.prompts.language,
             repo_dir: repo_dir.to_owned(),
             artifacts_dir: self.settings.artifacts_dir.join(folder),
             work_dir: self.work_dir.join(folder),
-            stage_timeout: self.settings.stage_timeout,
+            stage_timeout: self.settings.agent.stage_timeout,
             deadline: Some(self.deadline),
         }
     }
@@ -159,7 +160,7 @@ impl Job {
         reporter.target.internal = internal;
         if !self.may_start_work(project_id, actor).await.context("while checking the actor's access")? {
             tracing::info!(actor = %actor.username, "refused: not enough access");
-            let required_role = role_name(self.settings.min_access_level).to_owned();
+            let required_role = role_name(self.settings.access.min_access_level).to_owned();
             let refusal = crate::prompts::message::RefusalNote {
                 actor: crate::untrusted::Username::new(&actor.username),
                 required_role,
@@ -195,7 +196,7 @@ impl Job {
         Ok(Some(EditedText {
             author: author.map(|author| Username::new(&author.username)),
             editor: Username::new(&editor.username),
-            required_role: role_name(self.settings.min_access_level).to_owned(),
+            required_role: role_name(self.settings.access.min_access_level).to_owned(),
         }))
     }
 
@@ -205,7 +206,7 @@ impl Job {
         crate::report::Reporter::new(
             &self.client,
             &self.prompts,
-            self.settings.language,
+            self.settings.prompts.language,
             target,
             self.pipeline_url.clone(),
             self.job_url.clone(),
@@ -232,7 +233,8 @@ impl Job {
             work_dir: &self.work_dir,
         };
         let runner = self.stage_runner(workspace.dir(), "understanding");
-        Box::pin(crate::context::understand_project(&self.settings, &self.env, &checkout, &runner))
+        let (cache, agent_understanding) = (&self.settings.cache, self.settings.workflow.project_understanding);
+        Box::pin(crate::context::understand_project(cache, agent_understanding, &self.env, &checkout, &runner))
             .await
             .context("while analysing the project")
     }
@@ -241,7 +243,7 @@ impl Job {
     /// user, or an expired or pending membership) reaches `COPILOT_MIN_ACCESS_LEVEL`.
     pub async fn may_start_work(&self, project_id: u64, user: &UserBasic) -> Result<bool, gitlab::Error> {
         let level = self.client.access_level(project_id, user.id).await?;
-        Ok(level.0 >= self.settings.min_access_level)
+        Ok(level.0 >= self.settings.access.min_access_level)
     }
 }
 

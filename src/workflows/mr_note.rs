@@ -40,7 +40,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         return Ok(Code::Done);
     };
     let Some(actor) = note.author.clone() else { return Ok(Code::Done) };
-    let intent = intent(&note.body, &job.settings.agent_username);
+    let intent = intent(&note.body, &job.settings.access.agent_username);
     if intent == Intent::Review {
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         reporter.for_note(note_id);
@@ -50,7 +50,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         Some(UnsupportedReason::Closed)
     } else if mr.source_project_id.is_some_and(|source| source != project_id) {
         Some(UnsupportedReason::ForkMergeRequest)
-    } else if instruction(&note.body, &job.settings.agent_username).is_empty() {
+    } else if instruction(&note.body, &job.settings.access.agent_username).is_empty() {
         Some(UnsupportedReason::EmptyRequest)
     } else {
         None
@@ -113,7 +113,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         Some(_) => push_rule::follow_up_branch(job, mr_iid, note_id),
     };
     let branch = Branch { name, from: Some(mr.source_branch.clone()), commit_title: None };
-    let options = PlanOptions::merge_request_note(job.settings.orchestrated_mr_note);
+    let options = PlanOptions::merge_request_note(job.settings.workflow.orchestrated_mr_note);
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => {

@@ -184,7 +184,7 @@ async fn review_steps(
         tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
     }
     let (candidates, mut skipped) = reviewable_files(&prepared);
-    let limits = chunk_limits(job.settings.review_prompt_bytes);
+    let limits = chunk_limits(job.settings.review.prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
     skipped.extend(plan.skipped.iter().cloned());
     tracing::info!(
@@ -455,7 +455,7 @@ async fn review_chunk(
             output_path: output.map(|path| path.display().to_string()).unwrap_or_default(),
         };
         job.prompts
-            .render_stage(job.settings.language, &context)
+            .render_stage(job.settings.prompts.language, &context)
             .map_err(|source| StageError::Prompt { stage: "review", source })
     };
     let check = |_: &crate::agent::AgentOutcome, written: Option<&str>| {
@@ -473,7 +473,7 @@ async fn review_chunk(
 
 /// Whether findings become inline discussions: the setting, unless the request was internal.
 fn inline_enabled(job: &Job, reporter: &Reporter<'_>) -> bool {
-    job.settings.inline_review_comments && !reporter.target.internal
+    job.settings.review.inline_comments && !reporter.target.internal
 }
 
 /// Posts every placeable new finding as an inline discussion (when enabled). A position GitLab
@@ -494,7 +494,7 @@ async fn post_inline(
     }
     let mut posted = 0;
     for comment in &plan.inline {
-        let body = comment.body(&job.prompts, job.settings.language).context("while rendering a finding")?;
+        let body = comment.body(&job.prompts, job.settings.prompts.language).context("while rendering a finding")?;
         match reporter.client.create_diff_discussion(project_id, mr_iid, &body, &comment.position).await {
             Ok(_) => posted += 1,
             Err(error @ crate::gitlab::Error::Status { code: 400 | 422, .. }) => {

@@ -68,7 +68,7 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
         tracing::info!(pipeline = pipeline_id, git_ref = %pipeline.git_ref, "no open merge request of the agent; nothing done");
         return Ok(Code::Done);
     };
-    if !mr.source_branch.starts_with(&job.settings.branch_prefix) {
+    if !mr.source_branch.starts_with(&job.settings.workflow.branch_prefix) {
         tracing::info!(branch = %mr.source_branch, "not an agent branch; nothing done");
         return Ok(Code::Done);
     }
@@ -120,7 +120,7 @@ pub async fn on_request(
 /// merge request `mr_iid` and runs the loop when it fails. Quiet when it passes. The issue's
 /// work is done by then, so a failure here is logged and reported, never raised.
 pub async fn after_issue(job: &Job, project_id: u64, mr_iid: u64) -> Code {
-    if !job.settings.auto_fix_pipeline {
+    if !job.settings.pipeline_fix.auto_fix {
         return Code::Done;
     }
     match Box::pin(watch_then_fix(job, project_id, mr_iid)).await {
@@ -141,7 +141,8 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         .context("while reading the branch")?
         .map(|branch| branch.commit.id)
         .unwrap_or_default();
-    let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::from_std(job.deadline));
+    let options =
+        WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
     let Some(pipeline) = watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, &head, &options)
         .await
         .context("while waiting for the pipeline of the push")?
@@ -240,7 +241,7 @@ impl<'a> Fixer<'a> {
                 tracing::info!(pipeline = pipeline.id, "this pipeline was handled already; nothing done");
                 return Ok(None);
             }
-            if ledger.fixes >= job.settings.debug_max {
+            if ledger.fixes >= job.settings.pipeline_fix.debug_max {
                 tracing::info!(fixes = ledger.fixes, "every fix attempt on this merge request is used; nothing done");
                 return Ok(None);
             }
@@ -257,7 +258,8 @@ impl<'a> Fixer<'a> {
         let mut reporter = job.reporter(project_id, on);
         // The request was an internal note: the loop's notes are internal too.
         reporter.target.internal = internal;
-        let options = WatchOptions::from_interval(job.settings.retry_interval, Instant::from_std(job.deadline));
+        let options =
+            WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
         let mut fixer = Self {
             job,
             project_id,
@@ -329,13 +331,13 @@ impl<'a> Fixer<'a> {
                 return Ok(Ending::NeedsHuman(StopReason::NotFixable));
             }
             if failures.fix.is_empty() {
-                if self.retries >= self.job.settings.retry_max {
+                if self.retries >= self.job.settings.pipeline_fix.retry_max {
                     return Ok(Ending::NeedsHuman(StopReason::RetriesUsed));
                 }
                 self.retry(&pipeline, &failures).await?;
                 continue;
             }
-            if self.ledger.fixes >= self.job.settings.debug_max {
+            if self.ledger.fixes >= self.job.settings.pipeline_fix.debug_max {
                 return Ok(Ending::NeedsHuman(StopReason::AttemptsUsed));
             }
             if Instant::now() >= self.options.deadline {
@@ -451,7 +453,7 @@ impl<'a> Fixer<'a> {
                 branch: self.mr.source_branch.clone(),
             },
             attempt,
-            max_attempts: self.job.settings.debug_max,
+            max_attempts: self.job.settings.pipeline_fix.debug_max,
             pipeline_url: pipeline.web_url.clone().unwrap_or_else(|| self.pipeline_url(pipeline.id)),
             failed_jobs,
             changed_files: crate::review::chunks::changed_files(&maps),
@@ -553,7 +555,7 @@ impl<'a> Fixer<'a> {
             reason,
             attempts: self.ledger.attempts(|id| self.pipeline_url(id)),
             fix_attempts: self.ledger.fixes,
-            max_attempts: self.job.settings.debug_max,
+            max_attempts: self.job.settings.pipeline_fix.debug_max,
             last_excerpt,
             job_url: self.job.job_url.clone(),
             state,

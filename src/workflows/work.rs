@@ -229,7 +229,7 @@ pub(super) async fn clone_project(
 fn identity(job: &Job) -> Identity {
     let user = &job.agent_user;
     let email = user.email.clone().filter(|email| email.contains('@')).unwrap_or_else(|| {
-        let host = job.settings.gitlab_api_base.split("://").nth(1).unwrap_or("gitlab").trim_end_matches('/');
+        let host = job.settings.gitlab.api_base.split("://").nth(1).unwrap_or("gitlab").trim_end_matches('/');
         format!("{}@noreply.{host}", user.username)
     });
     Identity { name: user.name.clone(), email }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use copilot_runner::config::Env;
 use copilot_runner::context::cache::{ContextCache, Found, Level, LookupRequest, understand};
 use copilot_runner::context::store::{CacheStore, StoreError};
-use copilot_runner::context::{self, Change, Facts, PROJECT_CONTEXT_BYTES};
+use copilot_runner::context::{self, Change, Facts};
 
 const MAIN: &str = "main";
 const FEATURE: &str = "copilot/fix-7";
@@ -93,7 +93,7 @@ async fn exercise(cache: ContextCache) {
     assert_eq!(updated.from, Some((MAIN.to_owned(), sha(1))));
     let full = context::analyze(root).expect("analyze");
     assert_eq!(updated.facts, full, "the incremental update equals a full analysis");
-    assert_eq!(updated.project_context, context::project_context(&full, PROJECT_CONTEXT_BYTES));
+    assert_eq!(updated.project_context, context::project_context(&full));
     cache
         .write_entry(project, MAIN, &sha(2), &updated.facts, "agent-written understanding", true)
         .await

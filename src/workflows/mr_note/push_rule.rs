@@ -19,7 +19,8 @@ pub(super) async fn blocked(
     requester: &UserBasic,
 ) -> anyhow::Result<Option<UnsupportedReason>> {
     let branch = &mr.source_branch;
-    if branch.starts_with(&job.settings.branch_prefix) && super::super::issue::is_own_merge_request(job, project_id, mr)
+    if branch.starts_with(&job.settings.workflow.branch_prefix)
+        && super::super::issue::is_own_merge_request(job, project_id, mr)
     {
         return Ok(None);
     }
@@ -41,5 +42,5 @@ pub(super) async fn blocked(
 
 /// The agent branch a follow-up to note `note_id` on merge request `mr_iid` is made on.
 pub(super) fn follow_up_branch(job: &Job, mr_iid: u64, note_id: u64) -> String {
-    format!("{}mr-{mr_iid}-note-{note_id}", job.settings.branch_prefix)
+    format!("{}mr-{mr_iid}-note-{note_id}", job.settings.workflow.branch_prefix)
 }

@@ -97,7 +97,7 @@ pub(super) async fn check(
 /// `<prefix>issue-<iid>-<slug>` by the author of the issue's note the slug was made from. A
 /// numbered name (`…-2`, chosen when another's merge request had the first) is traced the same.
 async fn requester(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<Option<UserBasic>> {
-    let Some((issue_iid, slug)) = issue_of_branch(&mr.source_branch, &job.settings.branch_prefix) else {
+    let Some((issue_iid, slug)) = issue_of_branch(&mr.source_branch, &job.settings.workflow.branch_prefix) else {
         return Ok(None);
     };
     // `issue-7-2`: the assignment's branch, renumbered; `issue-7-add-x-2` perhaps a note's.
@@ -126,7 +126,7 @@ async fn requester(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Res
         .rev()
         .filter(|note| !note.system && answered(note.id))
         .filter(|note| {
-            let made = crate::request::instruction::slug(&note.body, &job.settings.agent_username);
+            let made = crate::request::instruction::slug(&note.body, &job.settings.access.agent_username);
             made == slug || renumbered.as_ref().is_some_and(|renumbered| made == *renumbered)
         })
         .find_map(|note| note.author.clone()))
