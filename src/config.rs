@@ -483,8 +483,6 @@ impl<'a> Resolver<'a> {
             })
             .map(Duration::from_secs_f64);
         let retry_max = self.number(env_vars::RETRY_MAX_TIME, 0_u32, 100);
-        let clone_depth =
-            self.number(env_vars::COPILOT_CLONE_DEPTH, 0_u32, 1_000_000).map(|depth| (depth > 0).then_some(depth));
         let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
         let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
         let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None).map(PathBuf::from);
@@ -519,7 +517,6 @@ impl<'a> Resolver<'a> {
                 orchestrated_issue: orchestrated_issue?,
                 orchestrated_mr_note: orchestrated_mr_note?,
                 project_understanding: project_understanding?,
-                clone_depth: clone_depth?,
                 work_dir,
                 total_timeout: total_timeout?,
             },

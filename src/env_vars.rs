@@ -70,8 +70,6 @@ env_vars! {
     COPILOT_ALLOW_CONFIDENTIAL = "COPILOT_ALLOW_CONFIDENTIAL", Setting, Some("false");
     /// Prefix of every branch the agent creates and pushes to.
     COPILOT_BRANCH_PREFIX = "COPILOT_BRANCH_PREFIX", Setting, Some("copilot/");
-    /// Commits of history a clone of the target project fetches (`0`: the whole history).
-    COPILOT_CLONE_DEPTH = "COPILOT_CLONE_DEPTH", Setting, Some("1");
     /// Run issues through the multi-stage plan (`false`: a single implementation stage).
     USE_ORCHESTRATED_ISSUE = "USE_ORCHESTRATED_ISSUE", Setting, Some("true");
     /// Run merge request notes through the multi-stage plan (`false`: a single stage with the `mr_note` prompt).

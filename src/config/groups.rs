@@ -56,8 +56,6 @@ pub struct WorkflowSettings {
     pub orchestrated_mr_note: bool,
     /// Let the agent write its own understanding of the project (`ENABLE_PROJECT_UNDERSTANDING`).
     pub project_understanding: bool,
-    /// Clone depth for the target project; `None` clones the whole history.
-    pub clone_depth: Option<u32>,
     /// `COPILOT_WORK_DIR` when set; `None`: a fresh folder under the system's temporary folder.
     pub work_dir: Option<PathBuf>,
     /// Wall-clock budget of one job.

@@ -145,17 +145,6 @@ fn the_prompts_override_folder_is_unset_by_default_and_read_from_the_environment
 }
 
 #[test]
-fn clone_depth_defaults_to_one_and_zero_means_the_whole_history() {
-    let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
-    assert_eq!(settings.workflow.clone_depth, Some(1));
-    let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "0")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.workflow.clone_depth, None);
-    let settings = Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "50")]), &Flags::default()).expect("valid");
-    assert_eq!(settings.workflow.clone_depth, Some(50));
-    assert!(Settings::resolve(&env(&[("COPILOT_CLONE_DEPTH", "shallow")]), &Flags::default()).is_err());
-}
-
-#[test]
 fn agent_settings_default_to_copilot_and_the_command_backend_needs_its_template() {
     let settings = Settings::resolve(&Env::default(), &Flags::default()).expect("defaults are valid");
     assert_eq!(settings.agent.kind, AgentKind::Copilot);
