@@ -62,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
             total.as_millis(),
             clone.as_millis()
         );
+        if std::env::var_os("JOB_OVERHEAD_LOG").is_some() {
+            println!("{log}");
+        }
         totals.push(total.saturating_sub(clone));
         clones.push(clone);
         let mut previous = started;
