@@ -286,6 +286,12 @@ pub struct Settings {
     pub webhook_signing_secret: Option<SecretString>,
     /// Deliveries `serve` works on at once.
     pub webhook_max_in_flight: usize,
+    /// Where GitLab delivers webhooks (`setup` registers it).
+    pub webhook_url: Option<String>,
+    /// Projects and groups the agent works on, by full path (`setup`).
+    pub targets: Vec<String>,
+    /// The token of the person running `setup`.
+    pub setup_token: Option<SecretString>,
     pub copilot_github_token: Option<SecretString>,
     pub agent: AgentKind,
     pub agent_command: Option<String>,
@@ -352,6 +358,7 @@ impl Settings {
             &self.webhook_secret_token,
             &self.webhook_signing_secret,
             &self.copilot_github_token,
+            &self.setup_token,
         ]
         .into_iter()
         .flatten()
@@ -560,6 +567,19 @@ impl<'a> Resolver<'a> {
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
         let webhook_signing_secret = self.secret(env_vars::WEBHOOK_SIGNING_SECRET);
         let webhook_max_in_flight = self.number(env_vars::WEBHOOK_MAX_IN_FLIGHT, 1_usize, 100_000);
+        let webhook_url = self.string(env_vars::WEBHOOK_URL, None);
+        let webhook_url = webhook_url.and_then(|url| self.check_url(env_vars::WEBHOOK_URL, url, &["http", "https"]));
+        let targets = self
+            .string(env_vars::COPILOT_TARGETS, None)
+            .map(|list| {
+                list.split(',')
+                    .map(|path| path.trim().trim_matches('/'))
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let setup_token = self.secret(env_vars::COPILOT_SETUP_TOKEN);
         let copilot_github_token = self.secret(env_vars::COPILOT_GITHUB_TOKEN);
         let agent = self.parse(env_vars::COPILOT_AGENT, str::parse::<AgentKind>);
         let agent_command = self.string(env_vars::COPILOT_AGENT_COMMAND, None);
@@ -639,6 +659,9 @@ impl<'a> Resolver<'a> {
             webhook_secret_token,
             webhook_signing_secret,
             webhook_max_in_flight: webhook_max_in_flight?,
+            webhook_url,
+            targets,
+            setup_token,
             copilot_github_token,
             agent: agent?,
             agent_command,

@@ -212,3 +212,21 @@ fn confidential_issues_are_allowed_from_the_environment_or_the_file() {
     let env = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
     assert!(Settings::resolve(&env, &Flags::default()).unwrap().allow_confidential);
 }
+
+#[test]
+fn setup_settings_read_the_targets_list_and_check_the_webhook_url() {
+    let settings = Settings::resolve(
+        &env(&[
+            ("COPILOT_TARGETS", " acme/widgets, acme/tools/ ,,"),
+            ("WEBHOOK_URL", "https://copilot.example.com/webhook"),
+            ("COPILOT_SETUP_TOKEN", "glpat-setup-0123456789"),
+        ]),
+        &Flags::default(),
+    )
+    .unwrap();
+    assert_eq!(settings.targets, ["acme/widgets", "acme/tools"]);
+    assert_eq!(settings.webhook_url.as_deref(), Some("https://copilot.example.com/webhook"));
+    assert!(settings.secrets().any(|secret| secret.expose_secret() == "glpat-setup-0123456789"));
+    let errors = Settings::resolve(&env(&[("WEBHOOK_URL", "copilot.example.com")]), &Flags::default()).unwrap_err();
+    assert_eq!(errors.0[0].key, "WEBHOOK_URL");
+}
