@@ -56,6 +56,40 @@ pub struct Project {
 }
 
 impl Project {
+    /// A project as GitLab creates one: no members yet, the default branch protected (only
+    /// Maintainers push and merge), the default CI script, and pipeline variables allowed from
+    /// Developers up (GitLab's default outside GitLab.com's new groups).
+    pub fn new(
+        id: u64,
+        path_with_namespace: &str,
+        default_branch: &str,
+        protection_id: u64,
+        created_at: String,
+    ) -> Self {
+        Self {
+            id,
+            path_with_namespace: path_with_namespace.to_owned(),
+            default_branch: default_branch.to_owned(),
+            members: BTreeMap::new(),
+            member_expiry: BTreeMap::new(),
+            protected_branches: vec![ProtectedBranch {
+                id: protection_id,
+                name: default_branch.to_owned(),
+                push_access_level: access::MAINTAINER,
+                push_user_ids: Vec::new(),
+                merge_access_level: access::MAINTAINER,
+                allow_force_push: false,
+            }],
+            trigger_tokens: Vec::new(),
+            ci: CiScript::default(),
+            pipeline_variables_minimum_role: "developer".to_owned(),
+            next_issue_iid: 1,
+            next_mr_iid: 1,
+            next_pipeline_iid: 1,
+            created_at,
+        }
+    }
+
     pub fn name(&self) -> &str {
         self.path_with_namespace.rsplit('/').next().unwrap_or(&self.path_with_namespace)
     }
@@ -271,6 +305,42 @@ impl Job {
     }
 }
 
+/// A group: the namespace of the projects whose path starts with its `full_path`. Members
+/// here are the group's own; project access in the fake is set on each project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: u64,
+    pub full_path: String,
+    /// user id → access level.
+    pub members: BTreeMap<u64, u32>,
+    /// Group webhooks are a Premium feature: on GitLab Free the group hooks API answers 403.
+    pub webhooks_licensed: bool,
+    pub created_at: String,
+}
+
+impl Group {
+    pub fn name(&self) -> &str {
+        self.full_path.rsplit('/').next().unwrap_or(&self.full_path)
+    }
+
+    pub fn access_of(&self, user_id: u64) -> u32 {
+        self.members.get(&user_id).copied().unwrap_or(0)
+    }
+}
+
+/// A project's CI/CD variable. A hidden one's value is never shown again.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiVariable {
+    pub project_id: u64,
+    pub key: String,
+    pub value: String,
+    pub masked: bool,
+    pub hidden: bool,
+    pub protected: bool,
+    pub raw: bool,
+    pub description: Option<String>,
+}
+
 /// A trigger call as GitLab received it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerCall {
@@ -294,6 +364,8 @@ pub struct State {
     pub pipelines: Vec<Pipeline>,
     pub jobs: Vec<Job>,
     pub triggers: Vec<TriggerCall>,
+    pub groups: Vec<Group>,
+    pub variables: Vec<CiVariable>,
     next_id: BTreeMap<&'static str, u64>,
 }
 
@@ -372,6 +444,14 @@ impl State {
         match noteable {
             Noteable::Issue { project_id, iid } => self.issue(project_id, iid).map(|i| i.id),
             Noteable::MergeRequest { project_id, iid } => self.merge_request(project_id, iid).map(|m| m.id),
+        }
+    }
+
+    /// A group by numeric id or by (already decoded) full path.
+    pub fn group(&self, key: &str) -> Option<&Group> {
+        match key.parse::<u64>() {
+            Ok(id) => self.groups.iter().find(|g| g.id == id),
+            Err(_) => self.groups.iter().find(|g| g.full_path == key),
         }
     }
 
