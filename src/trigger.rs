@@ -6,7 +6,8 @@
 //! the CI template declares in `spec:inputs` and maps back to the variables), or as pipeline
 //! variables on GitLab before 18.1. This module parses the job's variables into a typed
 //! [`Trigger`] and renders a trigger back into inputs or variables, so both sides of the contract
-//! share one definition. [`guard`] keeps a trigger from choosing settings.
+//! share one definition. [`guard`] keeps a trigger from choosing settings; [`token`] finds the
+//! agent's own trigger token for `serve` when none is configured.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use crate::env_vars::trigger as var;
 use crate::gitlab::TriggerParameters;
 
 pub mod guard;
+pub mod token;
 
 pub use crate::config::TriggerWith;
 

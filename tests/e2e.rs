@@ -14,6 +14,7 @@ mod pipeline_fix_e2e;
 mod readme;
 #[path = "review_e2e/main.rs"]
 mod review_e2e;
+mod setup;
 mod ship_ci_local;
 mod ship_image;
 #[path = "webhook/main.rs"]

@@ -29,7 +29,7 @@ use crate::exit::Code;
 use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy, TriggerParameters};
 use crate::process::{self, ProcessSpec};
 use crate::sandbox::Sandbox;
-use crate::trigger::TriggerWith;
+use crate::trigger::{TriggerWith, token};
 
 /// A ref name git refuses (`..` is not allowed in a ref), so the trigger probe can never run a
 /// pipeline on a real branch.
@@ -340,15 +340,21 @@ async fn trigger_checks(settings: &Settings, api_url: &str, agent: Option<&Agent
         env_vars::PIPELINE_TRIGGER_TOKEN,
         env_vars::PIPELINE_PROJECT_ID
     );
-    let Some(trigger_token) = settings.pipeline_trigger_token.as_ref() else {
-        report.checks.push(Check::fail(
-            TRIGGER,
-            format!("`{}` is not set", env_vars::PIPELINE_TRIGGER_TOKEN),
-            trigger_fix,
-        ));
-        return;
+    // Without `PIPELINE_TRIGGER_TOKEN`, `serve` uses the agent's own webhook trigger token.
+    let trigger_token = match settings.pipeline_trigger_token.clone() {
+        Some(token) => token,
+        None => match token::find_own(&agent.client, project_id, agent.user.id, &agent.user.username).await {
+            Ok(token) => token,
+            Err(error) => {
+                let fix = format!("run `copilot-runner setup`, or {trigger_fix}");
+                let detail =
+                    format!("`{}` is not set, and {:#}", env_vars::PIPELINE_TRIGGER_TOKEN, anyhow::Error::new(error));
+                report.checks.push(Check::fail(TRIGGER, detail, fix));
+                return;
+            }
+        },
     };
-    report.checks.push(probe_trigger(&agent.client, project_id, trigger_token, api_url, &trigger_fix).await);
+    report.checks.push(probe_trigger(&agent.client, project_id, &trigger_token, api_url, &trigger_fix).await);
 }
 
 /// The agent project's "minimum role to use pipeline variables": with triggers passed as

@@ -1,0 +1,230 @@
+//! `copilot-runner setup` as an admin runs it: the built binary against the fake GitLab started
+//! as an instance nobody has set up yet. One run brings every piece up; a second run changes
+//! nothing and writes nothing; a dry run writes nothing; a refused call names the role and the
+//! token that lacked it; no secret reaches the output; and `serve` then finds its trigger token
+//! by itself.
+#![expect(clippy::disallowed_methods, reason = "the test runs the built binary")]
+
+use std::process::Output;
+
+use copilot_runner::cli::serve::configure;
+use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::setup::ci_file;
+use copilot_runner_testkit::FakeGitLab;
+use copilot_runner_testkit::fake_gitlab::{AGENT, SETUP_USER, Seed};
+use secrecy::ExposeSecret as _;
+
+const AGENT_PROJECT: &str = "acme/copilot-agent";
+const IMAGE: &str = "registry.example.test/platform/copilot-runner:9.9.9";
+const GITHUB_TOKEN: &str = "github_pat_setup_test_0123456789abcdef";
+const WEBHOOK_SECRET: &str = "whsec-setup-test-0123456789abcdef";
+const WEBHOOK_URL: &str = "https://copilot.example.test/webhook";
+
+/// The environment an admin exports before running setup on the empty instance.
+fn admin_env(fake: &FakeGitLab) -> Vec<(String, String)> {
+    [
+        ("GITLAB_API_BASE", fake.url()),
+        ("COPILOT_SETUP_TOKEN", fake.token(SETUP_USER)),
+        ("GITLAB_TOKEN", fake.agent_token()),
+        ("COPILOT_GITHUB_TOKEN", GITHUB_TOKEN.to_owned()),
+        ("WEBHOOK_URL", WEBHOOK_URL.to_owned()),
+        ("WEBHOOK_SECRET_TOKEN", WEBHOOK_SECRET.to_owned()),
+        ("COPILOT_TARGETS", "acme".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
+}
+
+fn set(vars: &mut Vec<(String, String)>, name: &str, value: &str) {
+    vars.retain(|(n, _)| n != name);
+    vars.push((name.to_owned(), value.to_owned()));
+}
+
+/// Runs the built binary with exactly `vars` (and a scratch HOME).
+async fn copilot_runner(args: &[&str], vars: &[(String, String)]) -> Output {
+    let home = tempfile::tempdir().expect("a scratch home");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+async fn setup(vars: &[(String, String)], extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec!["setup", "--agent-project", AGENT_PROJECT, "--image", IMAGE, "--runner-tag", "agents"];
+    args.extend_from_slice(extra);
+    let output = copilot_runner(&args, vars).await;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+/// No secret, nor the trigger token GitLab made, appears in `text`.
+fn assert_no_secret(fake: &FakeGitLab, vars: &[(String, String)], text: &str) {
+    let mut secrets: Vec<String> =
+        vars.iter().filter(|(name, _)| name.contains("TOKEN")).map(|(_, value)| value.clone()).collect();
+    if fake.has_project(AGENT_PROJECT) {
+        secrets.extend(fake.trigger_tokens(AGENT_PROJECT).into_iter().map(|t| t.token));
+    }
+    for secret in secrets {
+        assert!(!text.contains(&secret), "a secret is in the output:\n{text}");
+    }
+}
+
+fn writes(fake: &FakeGitLab) -> Vec<String> {
+    fake.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}", r.method, r.path)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_brings_an_empty_instance_up_in_one_command() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let vars = admin_env(&fake);
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_no_secret(&fake, &vars, &format!("{stdout}{stderr}"));
+
+    // The project, with the agent as its Maintainer.
+    assert!(fake.has_project(AGENT_PROJECT), "{stdout}");
+    assert_eq!(fake.direct_access(AGENT_PROJECT, AGENT), 40, "{stdout}");
+    // Its CI file: the example with this installation put in.
+    let ci = fake.read_file(AGENT_PROJECT, "main", ".gitlab-ci.yml").await.expect("the CI file is committed");
+    let expected = ci_file::render(&ci_file::Values {
+        component: &ci_file::default_component(),
+        image: IMAGE,
+        runner_tag: "agents",
+        agent_username: AGENT,
+    })
+    .unwrap();
+    assert_eq!(ci, expected);
+    assert!(ci.contains(&format!("      image: {IMAGE}\n")) && ci.contains("      tags: [agents]\n"));
+    // Triggers pass inputs, so nobody may pass variables.
+    assert_eq!(fake.pipeline_variables_role(AGENT_PROJECT), "no_one_allowed");
+    // One trigger token, the agent's, for the webhook.
+    let triggers = fake.trigger_tokens(AGENT_PROJECT);
+    assert_eq!(triggers.len(), 1, "{triggers:?}");
+    assert_eq!(
+        (triggers[0].owner_id, triggers[0].description.as_str()),
+        (fake.user_id(AGENT), "copilot-runner webhook")
+    );
+    // The tokens as masked, hidden, protected variables.
+    let variables = fake.ci_variables(AGENT_PROJECT);
+    let value = |key: &str| variables.iter().find(|v| v.key == key).unwrap_or_else(|| panic!("no {key}: {stdout}"));
+    for (key, expected) in [("GITLAB_TOKEN", fake.agent_token()), ("COPILOT_GITHUB_TOKEN", GITHUB_TOKEN.to_owned())] {
+        let variable = value(key);
+        assert_eq!(variable.value, expected, "{key}");
+        assert!(variable.masked && variable.hidden && variable.protected && variable.raw, "{variable:?}");
+    }
+    // The agent works on the target group as a Developer.
+    assert_eq!(fake.direct_access("acme", AGENT), 30);
+    assert_eq!(fake.effective_access("acme/widgets", AGENT), 30);
+    assert!(stdout.contains("PIPELINE_PROJECT_ID="), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_reports_no_change_and_makes_no_write_call() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let vars = admin_env(&fake);
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    fake.clear_requests();
+
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(writes(&fake), Vec::<String>::new(), "{stdout}");
+    assert!(stdout.contains("no change: GitLab was already set up as asked"), "{stdout}");
+    for line in stdout.lines().filter(|line| !line.starts_with(' ') && !line.contains(": ")) {
+        assert!(line.starts_with("no change") || line.starts_with("`serve`"), "{line}\n{stdout}");
+    }
+    assert!(!stdout.contains("created") && !stdout.contains("updated  "), "{stdout}");
+    assert!(stdout.contains("its value cannot be read back; `--rotate-secrets` overwrites it"), "{stdout}");
+
+    // Rotating writes the hidden values again, and only those.
+    let (code, stdout, _) = setup(&vars, &["--rotate-secrets"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let rotated: Vec<String> = writes(&fake).into_iter().filter(|w| w.contains("/variables/")).collect();
+    assert_eq!(rotated.len(), 2, "{rotated:?}\n{stdout}");
+    assert_no_secret(&fake, &vars, &stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_makes_no_write_call_and_says_what_it_would_do() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let vars = admin_env(&fake);
+    let (code, stdout, stderr) = setup(&vars, &["--dry-run"]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(writes(&fake), Vec::<String>::new(), "{stdout}");
+    assert!(!fake.has_project(AGENT_PROJECT));
+    for expected in [
+        "would create  agent project acme/copilot-agent: creating the project in acme",
+        "would create  ci file acme/copilot-agent:.gitlab-ci.yml",
+        "would create  trigger token acme/copilot-agent",
+        "would create  ci variable acme/copilot-agent GITLAB_TOKEN",
+        "would create  target access acme: adding @copilot-agent to acme as Developer",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` missing:\n{stdout}");
+    }
+    assert!(stdout.contains("dry run:") && stdout.contains("none was"), "{stdout}");
+    assert_no_secret(&fake, &vars, &stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_call_names_the_missing_role_and_the_token_that_lacked_it() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let mut vars = admin_env(&fake);
+    // A Developer of the group runs setup: enough to create a project, not to add members.
+    set(&mut vars, "COPILOT_SETUP_TOKEN", &fake.token("dave"));
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "adding @copilot-agent to acme as Developer needs the Maintainer role on acme; the setup token \
+             (`COPILOT_SETUP_TOKEN`)'s user @dave has Developer"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: give @dave the Maintainer role on acme"), "{stdout}");
+    assert_no_secret(&fake, &vars, &format!("{stdout}{stderr}"));
+
+    // A token GitLab does not know is named as such, and nothing else is tried.
+    set(&mut vars, "COPILOT_SETUP_TOKEN", "glpat-revoked-0123456789");
+    fake.clear_requests();
+    let (code, stdout, _) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stdout.contains("GitLab did not accept the setup token (`COPILOT_SETUP_TOKEN`)"), "{stdout}");
+    assert_eq!(fake.requests().len(), 1, "only `GET /user` was asked");
+    assert!(!stdout.contains("glpat-revoked-0123456789"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_finds_the_trigger_token_setup_made_without_being_given_it() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let vars = admin_env(&fake);
+    let serve_vars = |project_id: &str| {
+        vec![
+            ("GITLAB_API_BASE".to_owned(), fake.url()),
+            ("GITLAB_TOKEN".to_owned(), fake.agent_token()),
+            ("WEBHOOK_SECRET_TOKEN".to_owned(), WEBHOOK_SECRET.to_owned()),
+            ("PIPELINE_PROJECT_ID".to_owned(), project_id.to_owned()),
+        ]
+    };
+    // Before setup there is no project and no token: serve refuses to start and says why.
+    let output = copilot_runner(&["serve", "--listen", "127.0.0.1:0"], &serve_vars("999")).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot list the trigger tokens") && stderr.contains("copilot-runner setup"), "{stderr}");
+
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let project_id = fake.project_id(AGENT_PROJECT).to_string();
+    let env = Env::from_pairs(serve_vars(&project_id));
+    let settings = Settings::resolve(&env, &Flags::default()).expect("serve's settings");
+    assert!(settings.pipeline_trigger_token.is_none());
+    let (config, _) = configure(&settings).await.expect("serve starts without `PIPELINE_TRIGGER_TOKEN`");
+    let made = fake.trigger_tokens(AGENT_PROJECT).remove(0).token;
+    assert_eq!(config.pipeline.trigger_token.expose_secret(), made);
+}
