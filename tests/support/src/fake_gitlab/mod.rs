@@ -9,16 +9,19 @@
 //!
 //! Files: `model` (state), `seed` (initial world), `api/` (REST handlers), `git_http` (smart
 //! HTTP through `git http-backend`), `repo` (git CLI), `diff` (diff parsing, position rules),
-//! `ci` (scripted pipelines), `push` (push side effects), `faults`, `request_log`, `server`
-//! (accept loop), `scripting` and `inspect` (the handle's methods).
+//! `ci` (scripted pipelines), `push` (push side effects), `delivery` (webhook deliveries),
+//! `faults`, `request_log`, `server` (accept loop), `scripting`, `installation` and `inspect`
+//! (the handle's methods).
 
 mod api;
 mod ci;
 mod clock;
+mod delivery;
 mod diff;
 mod faults;
 mod git_http;
 mod inspect;
+mod installation;
 mod model;
 mod params;
 mod protection;
@@ -39,14 +42,16 @@ pub use api::REQUEST_LOG;
 pub use ci::{CiRule, CiScript, JobSpec, Outcome};
 pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
+pub use installation::{HookSeed, RunnerSeed};
 pub use model::{
-    Award, Awardable, Issue, Job, MergeRequest, MrVersion, Note, Noteable, Pipeline, TriggerCall, TriggerToken, User,
-    access,
+    Award, Awardable, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion, Note, Noteable,
+    Pipeline, Runner, TriggerCall, TriggerToken, User, access,
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;
 pub use seed::{
-    AGENT, AGENT_PIPELINE_NAME, IssueSeed, NoteSeed, ProjectSeed, Seed, TriggerSeed, UserSeed, default_token,
+    AGENT, AGENT_PIPELINE_NAME, AGENT_PROJECT_INPUTS, IssueSeed, NoteSeed, ProjectSeed, Seed, TriggerSeed, UserSeed,
+    default_token,
 };
 
 use server::Shared;

@@ -4,10 +4,13 @@
 
 mod awards;
 mod discussions;
+mod groups;
+mod hooks;
 mod merge_requests;
 mod notes;
 mod pipelines;
 mod projects;
+mod runners;
 
 pub use notes::{add_note, add_system_note};
 
@@ -31,6 +34,7 @@ pub type ApiResult = Result<Response, ApiError>;
 /// The route table. Paths are registered in full (no nesting) so handlers see the real URI.
 pub fn router(shared: Api) -> Router {
     let p = "/api/v4/projects/{id}";
+    let g = "/api/v4/groups/{id}";
     Router::new()
         .route("/api/v4/user", get(projects::current_user))
         .route("/api/v4/users/{user_id}", get(projects::get_user))
@@ -98,6 +102,25 @@ pub fn router(shared: Api) -> Router {
         .route(&format!("{p}/jobs/{{job_id}}/cancel"), post(pipelines::cancel_job))
         .route(&format!("{p}/trigger/pipeline"), post(pipelines::trigger))
         .route(&format!("{p}/triggers"), get(pipelines::list_triggers))
+        // webhooks, groups and runners
+        .route(&format!("{p}/hooks"), get(hooks::list_project).post(hooks::create_project))
+        .route(
+            &format!("{p}/hooks/{{hook_id}}"),
+            get(hooks::get_project).put(hooks::update_project).delete(hooks::delete_project),
+        )
+        .route(&format!("{p}/hooks/{{hook_id}}/events"), get(hooks::events_project))
+        .route(&format!("{p}/hooks/{{hook_id}}/test/{{trigger}}"), post(hooks::test_project))
+        .route(&format!("{p}/runners"), get(runners::for_project))
+        .route(g, get(groups::get_one))
+        .route(&format!("{g}/projects"), get(groups::projects))
+        .route(&format!("{g}/hooks"), get(hooks::list_group).post(hooks::create_group))
+        .route(
+            &format!("{g}/hooks/{{hook_id}}"),
+            get(hooks::get_group).put(hooks::update_group).delete(hooks::delete_group),
+        )
+        .route(&format!("{g}/hooks/{{hook_id}}/events"), get(hooks::events_group))
+        .route(&format!("{g}/hooks/{{hook_id}}/test/{{trigger}}"), post(hooks::test_group))
+        .route("/api/v4/runners", get(runners::owned))
         .route("/api/v4/{*rest}", axum::routing::any(route_not_found))
         .route(REQUEST_LOG, get(request_log))
         .fallback(super::git_http::serve)
