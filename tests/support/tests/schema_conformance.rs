@@ -273,6 +273,21 @@ async fn pipelines_jobs_and_trigger_responses_match_gitlab_schemas() {
     has_fixture_keys("gitlab-docs/trigger_pipeline_response.docs.json", &triggered);
 }
 
+#[tokio::test]
+async fn project_hooks_match_gitlab_schema() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let maria = as_user(&fake, "maria");
+    let form = [("url", "https://runner.example/webhook"), ("token", "secret"), ("issues_events", "true")];
+    let (status, hook) = status_json(maria.post_form(&format!("/projects/{WIDGETS}/hooks"), &form).await).await;
+    assert_eq!(status, 201);
+    check("public_api/v4/project_hook.json", &hook);
+    check("public_api/v4/project_hook.json", &maria.get_json(&format!("/projects/{WIDGETS}/hooks")).await[0]);
+    // The schema is not vacuous: a hook that shows its token is refused.
+    let mut leaking = hook.clone();
+    leaking["token"] = json!("secret");
+    rejects("public_api/v4/project_hook.json", &leaking);
+}
+
 #[expect(clippy::disallowed_methods, reason = "an unauthenticated client for the trigger API")]
 async fn reqwest_form(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     reqwest::Client::new().post(url).form(form).send().await.unwrap()

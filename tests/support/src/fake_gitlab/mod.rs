@@ -9,18 +9,21 @@
 //!
 //! Files: `model` (state), `seed` (initial world), `api/` (REST handlers), `git_http` (smart
 //! HTTP through `git http-backend`), `repo` (git CLI), `diff` (diff parsing, position rules),
-//! `ci` (scripted pipelines), `push` (push side effects), `membership` (inherited roles),
-//! `faults`, `request_log`, `server` (accept loop), `scripting`, `inspect` and `access_and_ci`
+//! `ci` (scripted pipelines), `push` (push side effects), `delivery` (webhook deliveries),
+//! `membership` (inherited roles), `faults`, `request_log`, `server` (accept loop), `scripting`,
+//! `installation`, `access_and_ci` and `inspect`
 //! (the handle's methods).
 
 mod access_and_ci;
 mod api;
 mod ci;
 mod clock;
+mod delivery;
 mod diff;
 mod faults;
 mod git_http;
 mod inspect;
+mod installation;
 mod membership;
 mod model;
 mod params;
@@ -42,15 +45,16 @@ pub use api::REQUEST_LOG;
 pub use ci::{CiRule, CiScript, JobSpec, Outcome};
 pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
+pub use installation::{HookSeed, RunnerSeed};
 pub use model::{
-    Award, Awardable, CiVariable, Group, Issue, Job, MergeRequest, MrVersion, Note, Noteable, Pipeline, TriggerCall,
-    TriggerToken, User, access,
+    Award, Awardable, CiVariable, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion, Note,
+    Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;
 pub use seed::{
-    AGENT, AGENT_PIPELINE_NAME, GroupSeed, IssueSeed, NoteSeed, ProjectSeed, SETUP_USER, Seed, TriggerSeed, UserSeed,
-    default_token,
+    AGENT, AGENT_PIPELINE_NAME, AGENT_PROJECT_INPUTS, GroupSeed, IssueSeed, NoteSeed, ProjectSeed, SETUP_USER, Seed,
+    TriggerSeed, UserSeed, default_token,
 };
 
 use server::Shared;

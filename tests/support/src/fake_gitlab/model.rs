@@ -1,4 +1,5 @@
-//! The fake's state: users, projects, issues, merge requests, notes, awards, pipelines and jobs.
+//! The fake's state: users, groups, projects, issues, merge requests, notes, awards, pipelines,
+//! jobs, webhooks and runners.
 //!
 //! Plain data behind one mutex, changed by the HTTP handlers and by tests' scripting methods,
 //! read by tests' assertions. Ids are allocated the way GitLab allocates them: `id` is global per
@@ -341,6 +342,72 @@ pub struct CiVariable {
     pub description: Option<String>,
 }
 
+/// Whose webhook it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HookOwner {
+    Project(u64),
+    Group(u64),
+}
+
+/// A project or group webhook. `token` is write-only: GitLab never shows it again.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hook {
+    pub id: u64,
+    pub owner: HookOwner,
+    pub url: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub token: Option<String>,
+    /// `*_events` flag name → on (unset flags read as GitLab's defaults).
+    pub events: BTreeMap<String, bool>,
+    pub push_events_branch_filter: Option<String>,
+    pub branch_filter_strategy: String,
+    pub enable_ssl_verification: bool,
+    pub created_at: String,
+}
+
+impl Hook {
+    /// A flag as GitLab reads it: `push_events` defaults to on, every other one to off.
+    pub fn event(&self, flag: &str) -> bool {
+        self.events.get(flag).copied().unwrap_or(flag == "push_events")
+    }
+}
+
+/// One delivery a webhook made (what `GET …/hooks/:hook_id/events` lists).
+#[derive(Debug, Clone, Serialize)]
+pub struct HookDelivery {
+    pub id: u64,
+    pub hook_id: u64,
+    pub trigger: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_data: String,
+    /// The HTTP status as text, or `internal error` when no response came.
+    pub response_status: String,
+    pub response_body: String,
+    pub internal_error_message: Option<String>,
+    pub execution_duration: f64,
+    pub created_at: String,
+}
+
+/// A CI runner: an instance runner serves every project, a group runner the group's
+/// projects, a project runner the projects it is assigned to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runner {
+    pub id: u64,
+    pub description: String,
+    /// `instance_type`, `group_type` or `project_type`.
+    pub runner_type: String,
+    pub group_id: Option<u64>,
+    pub project_ids: Vec<u64>,
+    pub tags: Vec<String>,
+    pub run_untagged: bool,
+    /// Contacted GitLab recently (`online`); `false` is `offline`.
+    pub online: bool,
+    pub paused: bool,
+    pub created_at: String,
+}
+
 /// A trigger call as GitLab received it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerCall {
@@ -366,6 +433,13 @@ pub struct State {
     pub triggers: Vec<TriggerCall>,
     pub groups: Vec<Group>,
     pub variables: Vec<CiVariable>,
+    pub hooks: Vec<Hook>,
+    pub hook_deliveries: Vec<HookDelivery>,
+    pub runners: Vec<Runner>,
+    /// The admin setting "Allow requests to the local network from webhooks and integrations":
+    /// without it a webhook to a loopback or private address is refused. The fake's hooks
+    /// point at loopback, so it starts allowed, as on a self-managed instance that set it.
+    pub local_requests_blocked: bool,
     next_id: BTreeMap<&'static str, u64>,
 }
 
@@ -453,6 +527,11 @@ impl State {
             Ok(id) => self.groups.iter().find(|g| g.id == id),
             Err(_) => self.groups.iter().find(|g| g.full_path == key),
         }
+    }
+
+    /// The group a project lives in, when its namespace is one.
+    pub fn group_of(&self, project: &Project) -> Option<&Group> {
+        self.groups.iter().find(|g| g.full_path == project.namespace())
     }
 
     pub fn web_url_of_project(&self, project: &Project) -> String {

@@ -96,6 +96,10 @@ impl FakeGitLab {
             ..Project::new(id, &seed.path, &seed.default_branch, protected_id, now())
         });
         drop(state);
+        // A project's namespace is a group here (no personal namespaces in the fake).
+        if let Some((group, _)) = seed.path.rsplit_once('/') {
+            self.ensure_group(group);
+        }
         for issue in seed.issues {
             self.add_issue(&seed.path, issue);
         }

@@ -177,12 +177,13 @@ impl Seed {
     /// - users `copilot-agent` (the agent), `alice` and `dave` (developers), `maria`
     ///   (maintainer), `gus` (guest), `renovate-bot` (a bot, developer), `outsider` (no
     ///   membership); tokens are [`default_token`] of the username;
+    /// - the group `acme` both projects live in (no members of its own);
     /// - `acme/widgets` (a small Rust crate, `main`), issue #1 by alice assigned to the agent,
     ///   trigger token `glptt-fake-widgets` owned by maria;
     /// - `acme/copilot-agent` (the agent project the webhook triggers), trigger token
     ///   `glptt-fake-agent` owned by the agent, which is its maintainer; its CI configuration
-    ///   declares the trigger contract as `spec:inputs` and it refuses pipeline variables
-    ///   (`no_one_allowed`).
+    ///   declares the trigger contract as `spec:inputs`, its `workflow:rules` filter out a
+    ///   trigger without `TRIGGER_TYPE`, and it refuses pipeline variables (`no_one_allowed`).
     pub fn standard() -> Self {
         let users = vec![
             UserSeed { name: Some("Copilot Agent".into()), ..UserSeed::new(AGENT) },
@@ -229,6 +230,8 @@ impl Seed {
                 jobs: vec![super::ci::JobSpec::new("copilot", "run")],
                 inputs: Some(AGENT_PROJECT_INPUTS.iter().map(|name| (*name).to_owned()).collect()),
                 workflow_name: Some(AGENT_PIPELINE_NAME.to_owned()),
+                // The template's `workflow:rules`: only a trigger with a `TRIGGER_TYPE` runs.
+                workflow_requires: Some("TRIGGER_TYPE".to_owned()),
                 ..CiScript::default()
             }),
             ..ProjectSeed::new("acme/copilot-agent")

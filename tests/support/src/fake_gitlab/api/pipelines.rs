@@ -3,8 +3,9 @@
 //! cancel, retry; jobs with `include_retried` and `scope[]`, job get/retry/cancel and the
 //! plain-text trace (streamed); the trigger API (`token` from form or query, `source:
 //! trigger`; inputs and variables recorded, inputs the CI configuration does not declare
-//! refused, variables refused below the project's "minimum role to use pipeline variables") and
-//! the trigger tokens (listed in full only to their owner; created by Maintainers).
+//! refused, variables refused below the project's "minimum role to use pipeline variables",
+//! pipelines the configuration's `workflow:rules` filter out not created) and the trigger tokens
+//! (listed in full only to their owner; created by Maintainers).
 
 use std::collections::BTreeMap;
 
@@ -142,6 +143,9 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
         .ok_or_else(|| ApiError::bad_request("Reference not found"))?;
     let variables = input.params.string_map("variables");
     let inputs = checked_inputs(&project, &input)?;
+    if project.ci.filters_out(&variables, &inputs) {
+        return Err(not_created(FILTERED_OUT));
+    }
     let pipeline_id = {
         let mut state = api.state();
         ci::create_pipeline(
@@ -298,6 +302,9 @@ pub async fn trigger(State(api): State<Api>, Path(id): Path<String>, input: Inpu
     if !variables.is_empty() && !may_pass_variables(&project, project.access_of(owner_id)) {
         return Err(not_created("Insufficient permissions to set pipeline variables"));
     }
+    if project.ci.filters_out(&variables, &inputs) {
+        return Err(not_created(FILTERED_OUT));
+    }
     let mut state = api.state();
     let pipeline_id = ci::create_pipeline(
         &mut state,
@@ -330,6 +337,9 @@ fn checked_inputs(project: &Project, input: &Input) -> Result<Vec<(String, Strin
         Err(not_created(&format!("unknown input arguments: {}", unknown.join(", "))))
     }
 }
+
+/// What GitLab says when the configuration's `workflow:rules` keep a pipeline from being created.
+const FILTERED_OUT: &str = "Pipeline filtered out by workflow rules.";
 
 /// A pipeline GitLab did not create, as the pipeline and trigger APIs report it.
 fn not_created(reason: &str) -> ApiError {
