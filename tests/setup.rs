@@ -1,8 +1,9 @@
 //! `copilot-runner setup` as an admin runs it: the built binary against the fake GitLab started
 //! as an instance nobody has set up yet. One run brings every piece up; a second run changes
-//! nothing and writes nothing; a dry run writes nothing; a refused call names the role and the
-//! token that lacked it; no secret reaches the output; and `serve` then finds its trigger token
-//! by itself.
+//! nothing and writes nothing; a dry run writes nothing; a group on a tier without group
+//! webhooks gets one on each project; an existing hook is updated only where it differs; a
+//! refused call names the role and the token that lacked it; no secret reaches the output; and
+//! `serve` then finds its trigger token by itself.
 #![expect(clippy::disallowed_methods, reason = "the test runs the built binary")]
 
 use std::process::Output;
@@ -11,7 +12,7 @@ use copilot_runner::cli::serve::configure;
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::setup::ci_file;
 use copilot_runner_testkit::FakeGitLab;
-use copilot_runner_testkit::fake_gitlab::{AGENT, SETUP_USER, Seed};
+use copilot_runner_testkit::fake_gitlab::{AGENT, HookSeed, RunnerSeed, SETUP_USER, Seed};
 use secrecy::ExposeSecret as _;
 
 const AGENT_PROJECT: &str = "acme/copilot-agent";
@@ -122,7 +123,80 @@ async fn setup_brings_an_empty_instance_up_in_one_command() {
     // The agent works on the target group as a Developer.
     assert_eq!(fake.direct_access("acme", AGENT), 30);
     assert_eq!(fake.effective_access("acme/widgets", AGENT), 30);
+    // One group webhook with the secret and the events `serve` acts on; confidential ones are
+    // not allowed by default.
+    let hooks = fake.group_hooks("acme");
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let hook = &hooks[0];
+    assert_eq!((hook.url.as_str(), hook.token.as_deref()), (WEBHOOK_URL, Some(WEBHOOK_SECRET)));
+    for on in ["issues_events", "note_events", "merge_requests_events", "pipeline_events"] {
+        assert!(hook.event(on), "{on}: {hook:?}");
+    }
+    for off in ["push_events", "confidential_issues_events", "confidential_note_events"] {
+        assert!(!hook.event(off), "{off}: {hook:?}");
+    }
+    assert!(hook.enable_ssl_verification);
+    assert!(fake.project_hooks("acme/widgets").is_empty(), "the group's hook serves its projects");
+    // No runner yet: a warning with the fix, not a failure.
+    assert!(
+        stdout.contains("warning    runner tag `agents`: no runner of acme/copilot-agent has the tag"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: register a runner with the tag `agents`"), "{stdout}");
     assert!(stdout.contains("PIPELINE_PROJECT_ID="), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_tier_without_group_webhooks_each_project_of_the_group_gets_one() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    fake.set_group_webhooks_licensed("acme", false);
+    let vars = admin_env(&fake);
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(fake.group_hooks("acme").is_empty());
+    for project in ["acme/widgets", "acme/gadgets"] {
+        let hooks = fake.project_hooks(project);
+        assert_eq!(hooks.len(), 1, "{project}: {stdout}");
+        assert_eq!(hooks[0].token.as_deref(), Some(WEBHOOK_SECRET));
+    }
+    assert!(fake.project_hooks(AGENT_PROJECT).is_empty(), "the agent project needs no hook of its own");
+    assert!(
+        stdout.contains("on the project instead of the group acme: this GitLab's tier has no group webhooks"),
+        "{stdout}"
+    );
+
+    // With a runner online, a second run has nothing to do.
+    fake.add_runner(RunnerSeed::project(AGENT_PROJECT, &["agents"]));
+    fake.clear_requests();
+    let (code, stdout, _) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(writes(&fake), Vec::<String>::new(), "{stdout}");
+    assert!(stdout.contains("unchanged  runner tag `agents`: online for acme/copilot-agent"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_hook_is_updated_only_where_its_events_differ_and_keeps_its_token() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let mut vars = admin_env(&fake);
+    set(&mut vars, "COPILOT_TARGETS", "acme/widgets");
+    set(&mut vars, "COPILOT_ALLOW_CONFIDENTIAL", "true");
+    let old =
+        HookSeed { events: vec!["issues_events".to_owned()], ..HookSeed::copilot_runner(WEBHOOK_URL, "old-secret") };
+    let hook_id = fake.add_project_hook("acme/widgets", old);
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let hook = fake.hook(hook_id).expect("the hook is kept, not replaced");
+    assert_eq!(fake.project_hooks("acme/widgets").len(), 1);
+    for on in ["note_events", "confidential_issues_events", "confidential_note_events", "pipeline_events"] {
+        assert!(hook.event(on), "{on}: {hook:?}");
+    }
+    assert_eq!(hook.token.as_deref(), Some("old-secret"), "a token GitLab cannot show is not overwritten");
+    assert!(stdout.contains("updated    webhook acme/widgets"), "{stdout}");
+
+    let (code, stdout, _) = setup(&vars, &["--rotate-secrets"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(fake.hook(hook_id).and_then(|h| h.token).as_deref(), Some(WEBHOOK_SECRET));
+    assert_no_secret(&fake, &vars, &stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -27,6 +27,7 @@ mod project;
 pub mod refusal;
 pub mod report;
 mod targets;
+mod webhooks;
 
 use secrecy::SecretString;
 

@@ -23,7 +23,7 @@ impl Target {
 }
 
 /// Runs steps 8 to 10.
-pub(super) async fn steps(run: &mut Run<'_>, _agent_project: Option<&Project>) {
+pub(super) async fn steps(run: &mut Run<'_>, agent_project: Option<&Project>) {
     if run.plan.targets.is_empty() {
         let step = Step::new("targets", "", Change::Failed, format!("`{}` is empty", env_vars::COPILOT_TARGETS))
             .with_fix(format!(
@@ -31,7 +31,6 @@ pub(super) async fn steps(run: &mut Run<'_>, _agent_project: Option<&Project>) {
                 env_vars::COPILOT_TARGETS
             ));
         run.report.push(step);
-        return;
     }
     let mut targets = Vec::new();
     for path in run.plan.targets.clone() {
@@ -42,6 +41,10 @@ pub(super) async fn steps(run: &mut Run<'_>, _agent_project: Option<&Project>) {
     for (path, target) in &targets {
         run.ensure_agent_role("target access", path, &target.member_of(), AccessLevel::DEVELOPER).await;
     }
+    for (path, target) in &targets {
+        run.webhook(path, target, agent_project).await;
+    }
+    run.runner(agent_project).await;
 }
 
 /// A target path as a project, else as a group.

@@ -1,13 +1,13 @@
 //! The handle's methods about who may do what and how a project's CI/CD is set up: seeded
 //! groups, direct and inherited roles, whether a project exists, its CI/CD variables, trigger
-//! tokens and "minimum role to use pipeline variables". Tests of `setup` start from
+//! tokens, "minimum role to use pipeline variables", and a group's webhooks. Tests of `setup` start from
 //! [`super::Seed::empty_instance`] and assert on these.
 
 use anyhow::Context as _;
 
 use super::FakeGitLab;
 use super::clock::now;
-use super::model::{CiVariable, Group, TriggerToken};
+use super::model::{CiVariable, Group, Hook, HookOwner, TriggerToken};
 use super::seed::GroupSeed;
 
 impl FakeGitLab {
@@ -71,6 +71,12 @@ impl FakeGitLab {
     /// The project's pipeline trigger tokens.
     pub fn trigger_tokens(&self, project: &str) -> Vec<TriggerToken> {
         self.project(project).trigger_tokens
+    }
+
+    /// Every webhook of a group, oldest first, with its secret token (the API never shows it).
+    pub fn group_hooks(&self, group: &str) -> Vec<Hook> {
+        let owner = HookOwner::Group(self.group_id(group));
+        self.shared.state().hooks.iter().filter(|h| h.owner == owner).cloned().collect()
     }
 
     /// The project's "minimum role to use pipeline variables".
