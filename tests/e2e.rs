@@ -8,6 +8,7 @@
 
 mod cli;
 mod doctor;
+mod doctor_chain;
 mod local_e2e;
 #[path = "pipeline_fix_e2e/main.rs"]
 mod pipeline_fix_e2e;

@@ -138,10 +138,7 @@ async fn setup_brings_an_empty_instance_up_in_one_command() {
     assert!(hook.enable_ssl_verification);
     assert!(fake.project_hooks("acme/widgets").is_empty(), "the group's hook serves its projects");
     // No runner yet: a warning with the fix, not a failure.
-    assert!(
-        stdout.contains("warning    runner tag `agents`: no runner of acme/copilot-agent has the tag"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("warning    runner tag `agents`: no runner of acme/copilot-agent has the tag"), "{stdout}");
     assert!(stdout.contains("fix: register a runner with the tag `agents`"), "{stdout}");
     assert!(stdout.contains("PIPELINE_PROJECT_ID="), "{stdout}");
 }
