@@ -8,11 +8,15 @@
 
 use std::process::Output;
 
+use copilot_runner::cli::doctor::{self, DoctorArgs};
 use copilot_runner::cli::serve::configure;
 use copilot_runner::config::{Env, Flags, Settings};
+use copilot_runner::exit::Code;
 use copilot_runner::setup::ci_file;
+use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::FakeGitLab;
 use copilot_runner_testkit::fake_gitlab::{AGENT, HookSeed, RunnerSeed, SETUP_USER, Seed};
+use copilot_runner_testkit::mock_model::{MockModel, Script};
 use secrecy::ExposeSecret as _;
 
 const AGENT_PROJECT: &str = "acme/copilot-agent";
@@ -298,4 +302,64 @@ async fn serve_finds_the_trigger_token_setup_made_without_being_given_it() {
     let (config, _) = configure(&settings).await.expect("serve starts without `PIPELINE_TRIGGER_TOKEN`");
     let made = fake.trigger_tokens(AGENT_PROJECT).remove(0).token;
     assert_eq!(config.pipeline.trigger_token.expose_secret(), made);
+}
+
+/// A copilot-runner `serve` on `listener` for the agent project `project_id`, configured as the
+/// binary does (without `PIPELINE_TRIGGER_TOKEN`); it stops with the test.
+async fn start_serve(fake: &FakeGitLab, listener: tokio::net::TcpListener, project_id: u64) {
+    let env = Env::from_pairs([
+        ("GITLAB_API_BASE", fake.url()),
+        ("GITLAB_TOKEN", fake.agent_token()),
+        ("WEBHOOK_SECRET_TOKEN", WEBHOOK_SECRET.to_owned()),
+        ("PIPELINE_PROJECT_ID", project_id.to_string()),
+    ]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("serve's settings");
+    let (config, gitlab) = configure(&settings).await.expect("serve finds its trigger token");
+    let service = Service::new(config, gitlab);
+    tokio::spawn(server::serve(listener, service, std::future::pending()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_setup_and_a_runner_doctor_passes_every_check() {
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.expect("the fake starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for serve");
+    let webhook_url = format!("http://{}/webhook", listener.local_addr().expect("its address"));
+    let mut vars = admin_env(&fake);
+    set(&mut vars, "WEBHOOK_URL", &webhook_url);
+    let (code, stdout, stderr) = setup(&vars, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    // What setup leaves to the admin: the runner and the webhook service.
+    fake.add_runner(RunnerSeed::project(AGENT_PROJECT, &["agents"]));
+    let project_id = fake.project_id(AGENT_PROJECT);
+    start_serve(&fake, listener, project_id).await;
+
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let copilot = scratch.path().join("copilot");
+    std::fs::write(&copilot, "#!/bin/sh\necho 'GitHub Copilot CLI 1.0.102.'\n").expect("a stand-in CLI");
+    std::fs::set_permissions(&copilot, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("executable");
+    let model = MockModel::start(Script::new()).await.expect("the mock model starts");
+    let env = Env::from_pairs([
+        ("GITLAB_API_BASE", fake.url()),
+        ("GITLAB_TOKEN", fake.agent_token()),
+        ("PIPELINE_PROJECT_ID", project_id.to_string()),
+        ("CONTEXT_CACHE_URL", format!("file://{}", scratch.path().join("cache").display())),
+        ("HOME", scratch.path().display().to_string()),
+        ("COPILOT_PROVIDER_BASE_URL", model.base_url()),
+        ("COPILOT_MODEL", "gpt-4.1".to_owned()),
+        ("COPILOT_SETUP_TOKEN", fake.token(SETUP_USER)),
+    ]);
+    let settings = Settings::resolve(&env, &Flags::default()).expect("doctor's settings");
+    let args = DoctorArgs {
+        project: Some("acme/widgets".to_owned()),
+        webhook_url: Some(webhook_url),
+        runner_tags: vec!["agents".to_owned()],
+        maintainer_token_env: Some("COPILOT_SETUP_TOKEN".to_owned()),
+        copilot: Some(copilot),
+        sandbox_helper: Some(env!("CARGO_BIN_EXE_copilot-runner").into()),
+    };
+    let report = doctor::diagnose(&args, &settings, &env).await;
+    let text = report.render();
+    assert_eq!(report.exit_code(), Code::Done, "{text}");
+    assert!(text.ends_with("all checks passed\n"), "{text}");
+    assert!(fake.pipelines(AGENT_PROJECT).iter().all(|p| p.source != "trigger"), "doctor started no agent pipeline");
 }

@@ -101,6 +101,16 @@ impl HookEvents {
         }
     }
 
+    /// What `serve` needs delivered: [`HookEvents::copilot_runner`], the confidential issues and
+    /// comments only when the agent may work on them (`COPILOT_ALLOW_CONFIDENTIAL`).
+    pub fn for_serve(allow_confidential: bool) -> Self {
+        Self {
+            confidential_issues_events: allow_confidential,
+            confidential_note_events: allow_confidential,
+            ..Self::copilot_runner()
+        }
+    }
+
     /// Every flag with its value, by GitLab's parameter name.
     pub fn flags(&self) -> [(&'static str, bool); 7] {
         [

@@ -13,15 +13,6 @@ use crate::gitlab::{self, AccessLevel, Hook, HookEvents, HookParent, HookSpec, M
 
 const STEP: &str = "webhook";
 
-/// The events `serve` acts on; the confidential ones only when the agent may work on them.
-pub(super) fn wanted_events(allow_confidential: bool) -> HookEvents {
-    HookEvents {
-        confidential_issues_events: allow_confidential,
-        confidential_note_events: allow_confidential,
-        ..HookEvents::copilot_runner()
-    }
-}
-
 /// The flags that are on, for the report.
 fn events_text(events: &HookEvents) -> String {
     let on: Vec<&str> = events.flags().iter().filter(|(_, on)| *on).map(|(flag, _)| *flag).collect();
@@ -150,7 +141,7 @@ impl Run<'_> {
         webhook: &super::Webhook,
         note: Option<&str>,
     ) {
-        let wanted = wanted_events(self.plan.allow_confidential);
+        let wanted = HookEvents::for_serve(self.plan.allow_confidential);
         let ours = hooks.into_iter().find(|hook| same_url(&hook.url, &webhook.url));
         let kind = match parent {
             HookParent::Project(_) => "project hook",

@@ -35,7 +35,7 @@ use secrecy::SecretString;
 use crate::config::{Env, Settings};
 use crate::env_vars;
 use crate::exit::Code;
-use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, ProjectId, RetryPolicy};
+use crate::gitlab::{self, AccessLevel, Client, ClientOptions, CurrentUser, HookEvents, ProjectId, RetryPolicy};
 
 pub use host::copilot_version;
 
@@ -196,7 +196,7 @@ pub async fn diagnose(args: &DoctorArgs, settings: &Settings, env: &Env) -> Repo
     let api_url = settings.api_url();
     let agent = gitlab_checks(args, settings, &api_url, &mut report).await;
     let maintainer = maintainer_client(args, &api_url, env);
-    report.checks.push(webhooks_check(args, agent.as_ref(), &maintainer, &api_url).await);
+    report.checks.push(webhooks_check(args, settings, agent.as_ref(), &maintainer, &api_url).await);
     trigger::trigger_checks(settings, &api_url, agent.as_ref(), &mut report).await;
     report.checks.push(runner_check(args, settings, agent.as_ref(), &maintainer, &api_url).await);
     report.checks.push(host::copilot_check(args, settings.copilot_cli_path.as_ref(), env).await);
@@ -233,6 +233,7 @@ fn client_for<'a>(
 
 async fn webhooks_check(
     args: &DoctorArgs,
+    settings: &Settings,
     agent: Option<&Agent>,
     maintainer: &Result<Option<Client>, String>,
     api_url: &str,
@@ -248,7 +249,10 @@ async fn webhooks_check(
         return Check::skipped(WEBHOOKS, "pass `--project ID` to test the webhooks of a project the agent works on");
     };
     match client_for(WEBHOOKS, agent, maintainer) {
-        Ok(client) => webhooks::webhook_check(client, project, url, api_url).await,
+        Ok(client) => {
+            let wanted = HookEvents::for_serve(settings.allow_confidential);
+            webhooks::webhook_check(client, project, url, &wanted, api_url).await
+        }
         Err(check) => check,
     }
 }

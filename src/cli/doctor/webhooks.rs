@@ -28,7 +28,13 @@ struct Finding {
 }
 
 /// Checks the hooks of `project` (and its group) that point at `webhook_url`.
-pub(super) async fn webhook_check(client: &Client, project: &str, webhook_url: &str, api_url: &str) -> Check {
+pub(super) async fn webhook_check(
+    client: &Client,
+    project: &str,
+    webhook_url: &str,
+    wanted: &HookEvents,
+    api_url: &str,
+) -> Check {
     let token_fix = format!(
         "pass `--maintainer-token-env VAR` with a variable holding the token of a Maintainer of {project} (an Owner \
          of its group for group hooks)"
@@ -91,7 +97,7 @@ pub(super) async fn webhook_check(client: &Client, project: &str, webhook_url: &
     }
     let mut finding = Finding { problems: Vec::new(), fixes: Vec::new(), passed: Vec::new() };
     for (parent, label, hook) in &ours {
-        test_one(client, parent, label, hook, &mut finding).await;
+        test_one(client, (parent, label), hook, wanted, &mut finding).await;
     }
     if finding.problems.is_empty() {
         Check::pass(WEBHOOKS, finding.passed.join("; "))
@@ -110,9 +116,15 @@ fn same_url(a: &str, b: &str) -> bool {
     normal(a) == normal(b)
 }
 
-async fn test_one(client: &Client, parent: &HookParent, label: &str, hook: &Hook, finding: &mut Finding) {
+async fn test_one(
+    client: &Client,
+    (parent, label): (&HookParent, &str),
+    hook: &Hook,
+    wanted: &HookEvents,
+    finding: &mut Finding,
+) {
     let name = format!("hook {} of {label}", hook.id);
-    let missing = hook.events.missing(&HookEvents::copilot_runner());
+    let missing = hook.events.missing(wanted);
     if !missing.is_empty() {
         finding.problems.push(format!("{name} does not send {}", missing.join(", ")));
         finding.fixes.push(format!("tick the missing triggers of {name} (Settings > Webhooks > Edit)"));

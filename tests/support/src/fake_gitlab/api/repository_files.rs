@@ -6,7 +6,8 @@
 //! Reading takes the Reporter role; committing takes the Developer role and, on a protected
 //! branch, the right to push there. A commit runs the push side effects (a pipeline), as a
 //! push does. Committing `.gitlab-ci.yml` also declares the `spec:inputs` its header names, so
-//! the trigger API takes those inputs afterwards.
+//! the trigger API takes those inputs afterwards, and, when it includes the copilot-runner
+//! template, that template's `workflow: rules` (a trigger runs only with a `TRIGGER_TYPE`).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -103,6 +104,14 @@ async fn commit(api: &Api, input: &Input, id: &str, file_path: &str, creating: b
         && let Some(stored) = api.state().project_mut(project.id)
     {
         stored.ci.inputs = declared_inputs(&content);
+        // The fake resolves no `include:`; the copilot-runner template brings `workflow: rules`
+        // that run a trigger only when it names a workflow.
+        let includes_template = content.lines().any(|line| {
+            let line = line.trim_start();
+            (line.starts_with("- component:") || line.starts_with("- project:") || line.starts_with("- remote:"))
+                && line.contains("copilot-runner")
+        });
+        stored.ci.workflow_requires = includes_template.then(|| "TRIGGER_TYPE".to_owned());
     }
     let update = RefUpdate { branch: branch.clone(), old: head, new: Some(sha) };
     after_ref_updates(api, project.id, &[update], user.id).await;
