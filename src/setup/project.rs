@@ -429,3 +429,16 @@ fn flags(variable: &crate::gitlab::Variable) -> String {
     }
     if words.is_empty() { "visible, unprotected".to_owned() } else { words.join(", ") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_with_inputs_need_no_one_and_with_variables_the_agent_maintainer() {
+        assert_eq!(wanted_role(TriggerWith::Inputs, Some("developer")), "no_one_allowed");
+        assert_eq!(wanted_role(TriggerWith::Variables, Some("no_one_allowed")), "maintainer");
+        assert_eq!(wanted_role(TriggerWith::Variables, Some("owner")), "maintainer", "the agent is a Maintainer");
+        assert_eq!(wanted_role(TriggerWith::Variables, Some("developer")), "developer", "already lets it through");
+    }
+}
