@@ -2,7 +2,8 @@
 //! starts from a complete installation where the check passes, takes one piece away (the
 //! trigger token, the declared inputs, the workflow rules, the webhook or its secret, `serve`,
 //! the instance's permission to call local addresses, the runner, the model endpoint) and sees
-//! that check fail with the fix for that piece.
+//! that check fail with the fix for that piece. Without a Maintainer's token the checks a
+//! Developer may not do are skipped, naming the flag that supplies one.
 
 use copilot_runner::cli::doctor::{Outcome, Report};
 use copilot_runner_testkit::fake_gitlab::{
@@ -202,4 +203,26 @@ async fn a_copilot_token_is_checked_by_its_form_and_says_what_is_not_proven() {
     install.set("COPILOT_GITHUB_TOKEN", "ghp_classic0token");
     let (_, fix) = fails(&install, "model endpoint").await;
     assert!(fix.contains("fine-grained") && fix.contains("Copilot Requests"), "{fix}");
+}
+
+#[tokio::test]
+async fn without_a_maintainers_token_the_checks_a_developer_may_not_do_are_skipped_with_the_flag_to_pass() {
+    let install = Install::complete().await;
+    passes(&install, "webhooks").await;
+    let mut args = install.args(WIDGETS);
+    args.maintainer_token_env = None;
+    let report = install.diagnose(&args).await;
+    assert_eq!(outcome(&report, "webhooks"), Outcome::Skipped, "{}", report.render());
+    assert!(fix(&report, "webhooks").contains("--maintainer-token-env"), "{}", report.render());
+    // The agent maintains the agent project, so its own token lists the runners.
+    assert_eq!(outcome(&report, "runner"), Outcome::Pass, "{}", report.render());
+    install.fake.set_access(AGENT_PROJECT, "copilot-agent", access::DEVELOPER);
+    let report = install.diagnose(&args).await;
+    assert_eq!(outcome(&report, "runner"), Outcome::Skipped, "{}", report.render());
+
+    // A variable named but not set is a mistake, not a reason to skip.
+    args.maintainer_token_env = Some("NO_SUCH_TOKEN_VARIABLE".to_owned());
+    let report = install.diagnose(&args).await;
+    assert_eq!(outcome(&report, "webhooks"), Outcome::Fail, "{}", report.render());
+    assert!(report.check("webhooks").unwrap().detail.contains("`NO_SUCH_TOKEN_VARIABLE` is not set"));
 }
