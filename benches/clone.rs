@@ -36,7 +36,9 @@ async fn main() {
         ..ProjectSeed::new(PROJECT)
     };
     let fake =
-        FakeGitLab::start_with(Seed { users: vec![UserSeed::new(AGENT)], projects: vec![project] }).await.unwrap();
+        FakeGitLab::start_with(Seed { users: vec![UserSeed::new(AGENT)], groups: Vec::new(), projects: vec![project] })
+            .await
+            .unwrap();
     let url = fake.git_url(PROJECT);
     let token = fake.agent_token();
     let header =

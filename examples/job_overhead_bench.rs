@@ -4,8 +4,8 @@
 //! baseline, measured in the same run, is `copilot-runner config`: a process start and the
 //! settings, the floor of any invocation.
 //!
-//! `cargo run --release --example job_overhead_bench -- target/release/copilot-runner [FILES] [ROUNDS]`
-//! (defaults: 10,000 files, 5 rounds; medians reported). The agent is the `command` backend
+//! `cargo run --release --example job_overhead_bench -- target/release/copilot-runner [FILES] [ROUNDS] [--log]`
+//! (defaults: 10,000 files, 5 rounds; medians reported; `--log` prints each job's log). The agent is the `command` backend
 //! running `sh`, which appends the time it started to a file in its scratch folder, so the time
 //! measured ends where the agent's own work would begin.
 #![expect(clippy::print_stdout, reason = "a benchmark prints its report")]
@@ -32,7 +32,9 @@ const MARKS: [(&str, &str); 5] = [
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let show_log = all.iter().any(|arg| arg == "--log");
+    let mut args = all.into_iter().filter(|arg| arg != "--log");
     let program = PathBuf::from(args.next().context("usage: job_overhead_bench BINARY [FILES] [ROUNDS]")?);
     let files: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(10_000);
     let rounds: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(5);
@@ -62,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
             total.as_millis(),
             clone.as_millis()
         );
-        if std::env::var_os("JOB_OVERHEAD_LOG").is_some() {
+        if show_log {
             println!("{log}");
         }
         totals.push(total.saturating_sub(clone));

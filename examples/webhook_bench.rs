@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use copilot_runner::cli::serve::config_from;
+use copilot_runner::cli::serve::configure;
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::gitlab::events::Event;
 use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable, TriggerParameters};
@@ -301,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
     // The log lines `serve` writes for every delivery are part of its cost: the same subscriber,
     // format and filter as the binary (stderr; redirect it to a file).
     let _logs = copilot_runner::telemetry::init(settings.log.format, &settings.log.filter, None)?;
-    let (config, gitlab) = config_from(&settings)?;
+    let (config, gitlab) = configure(&settings).await?;
     let service = Service::new(config.clone(), gitlab);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let webhook = format!("http://{}/webhook", listener.local_addr()?);

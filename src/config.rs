@@ -21,8 +21,8 @@ use crate::exit::{Classify, Code};
 pub use file::ConfigFile;
 pub use groups::{
     AccessSettings, AgentKind, AgentSettings, CacheSettings, GitLabSettings, Language, LogFormat, LogSettings,
-    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, TriggerSettings, TriggerWith,
-    WebhookSettings, WorkflowSettings,
+    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, SetupSettings, TriggerSettings,
+    TriggerWith, WebhookSettings, WorkflowSettings,
 };
 
 /// A snapshot of the process environment, taken once at start-up.
@@ -168,6 +168,7 @@ pub struct Settings {
     pub agent: AgentSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
+    pub setup: SetupSettings,
     /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     pub artifacts_dir: PathBuf,
     /// Extra certificate authorities to trust (`COPILOT_CA_BUNDLE`), checked to hold PEM
@@ -225,6 +226,7 @@ impl Settings {
             &self.webhook.secret_token,
             &self.webhook.signing_secret,
             &self.agent.github_token,
+            &self.setup.token,
         ]
         .into_iter()
         .flatten()
@@ -428,6 +430,19 @@ impl<'a> Resolver<'a> {
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
         let webhook_signing_secret = self.secret(env_vars::WEBHOOK_SIGNING_SECRET);
         let webhook_max_in_flight = self.number(env_vars::WEBHOOK_MAX_IN_FLIGHT, 1_usize, 100_000);
+        let webhook_url = self.string(env_vars::WEBHOOK_URL, None);
+        let webhook_url = webhook_url.and_then(|url| self.check_url(env_vars::WEBHOOK_URL, url, &["http", "https"]));
+        let targets = self
+            .string(env_vars::COPILOT_TARGETS, None)
+            .map(|list| {
+                list.split(',')
+                    .map(|path| path.trim().trim_matches('/'))
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let setup_token = self.secret(env_vars::COPILOT_SETUP_TOKEN);
         let copilot_github_token = self.secret(env_vars::COPILOT_GITHUB_TOKEN);
         let agent = self.parse(env_vars::COPILOT_AGENT, str::parse::<AgentKind>);
         let agent_command = self.string(env_vars::COPILOT_AGENT_COMMAND, None);
@@ -550,6 +565,7 @@ impl<'a> Resolver<'a> {
                 deny_tools,
             },
             log: LogSettings { filter: log_filter?, format: log_format? },
+            setup: SetupSettings { webhook_url, targets, token: setup_token },
             artifacts_dir,
             ca_bundle,
             shown: std::mem::take(&mut self.shown),

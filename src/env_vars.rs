@@ -84,7 +84,7 @@ env_vars! {
     CONTEXT_CACHE_URL = "CONTEXT_CACHE_URL", Setting, Some("`file://$CI_PROJECT_DIR/.copilot-cache` in CI, else `file://.copilot-cache`");
     /// Azure Blob Storage connection string for an `az://` context cache.
     AZURE_STORAGE_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING", Secret, None;
-    /// Trigger token of the agent project, used by `serve` to start pipelines.
+    /// Trigger token of the agent project, used by `serve` to start pipelines. When unset, `serve` reads the agent user's own trigger token described `copilot-runner webhook` (the one `setup` creates) from GitLab at start-up.
     PIPELINE_TRIGGER_TOKEN = "PIPELINE_TRIGGER_TOKEN", Secret, None;
     /// Numeric id of the agent project whose pipeline `serve` triggers.
     PIPELINE_PROJECT_ID = "PIPELINE_PROJECT_ID", Setting, None;
@@ -98,6 +98,12 @@ env_vars! {
     WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET", Secret, None;
     /// Most webhook deliveries `serve` works on at once; beyond it a delivery is answered 503 with `Retry-After`.
     WEBHOOK_MAX_IN_FLIGHT = "WEBHOOK_MAX_IN_FLIGHT", Setting, Some("64");
+    /// Public URL GitLab delivers webhooks to: where `serve` listens behind its ingress, e.g. `https://copilot-runner.example.com/webhook`. `setup` registers it on the targets.
+    WEBHOOK_URL = "WEBHOOK_URL", Setting, None;
+    /// Projects and groups the agent works on, as full paths separated by commas (e.g. `acme/widgets,acme/tools`): `setup` gives the agent user the Developer role there and adds the webhook.
+    COPILOT_TARGETS = "COPILOT_TARGETS", Setting, None;
+    /// Token of the person running `setup` (scope `api`; Owner or Maintainer of the agent project's namespace and of the targets). Only `setup` uses it; it is never stored.
+    COPILOT_SETUP_TOKEN = "COPILOT_SETUP_TOKEN", Secret, None;
     /// GitHub token for the Copilot CLI (fine-grained PAT with "Copilot Requests", or an OAuth token).
     COPILOT_GITHUB_TOKEN = "COPILOT_GITHUB_TOKEN", Secret, None;
     /// Agent backend that runs each stage: `copilot` (the GitHub Copilot CLI) or `command` (any CLI from `COPILOT_AGENT_COMMAND`).
@@ -223,9 +229,14 @@ mod tests {
 
     #[test]
     fn tokens_are_secrets() {
-        for name in
-            [GITLAB_TOKEN, PIPELINE_TRIGGER_TOKEN, WEBHOOK_SECRET_TOKEN, WEBHOOK_SIGNING_SECRET, COPILOT_GITHUB_TOKEN]
-        {
+        for name in [
+            GITLAB_TOKEN,
+            PIPELINE_TRIGGER_TOKEN,
+            WEBHOOK_SECRET_TOKEN,
+            WEBHOOK_SIGNING_SECRET,
+            COPILOT_GITHUB_TOKEN,
+            COPILOT_SETUP_TOKEN,
+        ] {
             assert!(setting(name).is_some_and(EnvVar::is_secret), "{name} must be secret");
         }
     }

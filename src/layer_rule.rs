@@ -49,6 +49,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("report", Layer::Core),
     ("stages", Layer::Core),
     ("workflows", Layer::Workflow),
+    ("setup", Layer::Workflow),
     ("cli", Layer::Entry),
     ("webhook", Layer::Entry),
 ];

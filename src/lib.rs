@@ -4,7 +4,7 @@
 //! only down (or sideways within a layer, without cycles); `layer_rule` checks this against the
 //! source on every test run:
 //! - **entry points**: `cli` (one file per subcommand) and `webhook` (the `serve` service);
-//! - **workflows**: `workflows`, one story per trigger;
+//! - **workflows**: `workflows`, one story per trigger, and `setup`, the story of an installation;
 //! - **core**: `stages` (the agent-call runner), `context` (project understanding and its cache),
 //!   `report` (progress on GitLab), `ci` (watching pipelines, failed jobs, trace excerpts);
 //! - **adapters**: `gitlab`, `git`, `agent`, `sandbox`, `prompts`, `trigger` (the trigger
@@ -35,6 +35,7 @@ pub mod report;
 pub mod request;
 pub mod review;
 pub mod sandbox;
+pub mod setup;
 pub mod stages;
 pub mod telemetry;
 pub mod tls;

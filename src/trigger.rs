@@ -6,7 +6,8 @@
 //! the CI template declares in `spec:inputs` and maps back to the variables), or as pipeline
 //! variables on GitLab before 18.1. This module parses the job's variables into a typed
 //! [`Trigger`] and renders a trigger back into inputs or variables, so both sides of the contract
-//! share one definition. [`guard`] keeps a trigger from choosing settings.
+//! share one definition. [`guard`] keeps a trigger from choosing settings; [`token`] finds the
+//! agent's own trigger token for `serve` when none is configured.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use crate::env_vars::trigger as var;
 use crate::gitlab::TriggerParameters;
 
 pub mod guard;
+pub mod token;
 
 pub use crate::config::TriggerWith;
 
@@ -24,6 +26,38 @@ pub use crate::config::TriggerWith;
 /// started through the API's `name` filter (GitLab's API does not show a pipeline's inputs).
 pub const PIPELINE_NAME: &str =
     "copilot $TRIGGER_TYPE $TARGET_PROJECT_ID/$TARGET_ISSUE_IID/$TARGET_MR_IID/$TARGET_NOTE_ID/$TARGET_PIPELINE_ID";
+
+/// Every variable of the contract, in the order the CI template declares them.
+pub const CONTRACT: [&str; 8] = [
+    var::TRIGGER_TYPE,
+    var::TARGET_PROJECT_ID,
+    var::TARGET_ISSUE_IID,
+    var::TARGET_MR_IID,
+    var::TARGET_NOTE_ID,
+    var::TARGET_PIPELINE_ID,
+    var::SOURCE_BRANCH,
+    var::TARGET_BRANCH,
+];
+
+/// A trigger that names no workflow: the whole contract, every value empty. The CI template's
+/// `workflow: rules` run only a trigger with a `TRIGGER_TYPE`, so GitLab creates no pipeline
+/// for it; `doctor` sends it to prove the trigger token, the ref and the inputs without
+/// starting any work.
+pub fn empty_parameters(with: TriggerWith) -> TriggerParameters {
+    as_parameters(with, CONTRACT.iter().map(|name| (*name, String::new())))
+}
+
+/// Contract values as the trigger API takes them: inputs, or variables on older GitLab.
+fn as_parameters(with: TriggerWith, values: impl Iterator<Item = (&'static str, String)>) -> TriggerParameters {
+    match with {
+        TriggerWith::Inputs => {
+            TriggerParameters::Inputs(values.map(|(name, value)| (input_name(name), value)).collect())
+        }
+        TriggerWith::Variables => {
+            TriggerParameters::Variables(values.map(|(name, value)| (name.to_owned(), value)).collect())
+        }
+    }
+}
 
 /// The pipeline input that carries a trigger variable: its name in lowercase.
 pub fn input_name(variable: &str) -> String {
@@ -184,15 +218,7 @@ impl Trigger {
 
     /// The trigger as the trigger API takes it: inputs, or variables on older GitLab.
     pub fn parameters(&self, with: TriggerWith) -> TriggerParameters {
-        let values = self.variables().into_iter();
-        match with {
-            TriggerWith::Inputs => {
-                TriggerParameters::Inputs(values.map(|(name, value)| (input_name(name), value)).collect())
-            }
-            TriggerWith::Variables => {
-                TriggerParameters::Variables(values.map(|(name, value)| (name.to_owned(), value)).collect())
-            }
-        }
+        as_parameters(with, self.variables().into_iter())
     }
 
     /// The name GitLab gives the pipeline this trigger starts: [`PIPELINE_NAME`] with this
@@ -269,6 +295,20 @@ mod tests {
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Trigger, TriggerError> {
         Trigger::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn an_empty_trigger_sends_the_whole_contract_with_nothing_in_it() {
+        let TriggerParameters::Inputs(inputs) = empty_parameters(TriggerWith::Inputs) else { panic!("inputs") };
+        let mut names: Vec<String> = CONTRACT.iter().map(|name| input_name(name)).collect();
+        names.sort();
+        assert_eq!(inputs.keys().cloned().collect::<Vec<_>>(), names);
+        assert!(inputs.values().all(String::is_empty));
+        let TriggerParameters::Variables(variables) = empty_parameters(TriggerWith::Variables) else { panic!("vars") };
+        assert_eq!(variables.len(), CONTRACT.len());
+        assert_eq!(variables.get("TRIGGER_TYPE").map(String::as_str), Some(""));
+        // No value names a workflow, so the template's `workflow: rules` filter it out.
+        assert!(parse(&[("TRIGGER_TYPE", ""), ("TARGET_PROJECT_ID", "")]).is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! `copilot-runner doctor` against the fake GitLab: a complete installation passes every check
-//! without starting a pipeline; each misconfiguration fails its own check with a fix (the agent
-//! project's "minimum role to use pipeline variables" included); an
-//! unreachable GitLab exits 3. The Copilot CLI check runs a scripted stand-in that prints what
-//! the real CLI prints for `--version`.
+//! `copilot-runner doctor` against the fake GitLab, a real `serve` and the mock model: a
+//! complete installation (what `setup` creates: the webhook, the trigger, the runner) passes
+//! every check without starting a pipeline; each misconfiguration fails its own check with a
+//! fix (the agent project's "minimum role to use pipeline variables" included); an unreachable
+//! GitLab exits 3. The Copilot CLI check runs a scripted stand-in that prints what the real CLI
+//! prints for `--version`. `doctor_chain` takes the chain's pieces away one at a time.
 #![expect(clippy::disallowed_methods, reason = "the test runs the built binary")]
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -12,9 +13,17 @@ use copilot_runner::cli::doctor::{self, DoctorArgs, Outcome, Report};
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::exit::Code;
 use copilot_runner_testkit::FakeGitLab;
+use copilot_runner_testkit::fake_gitlab::{HookSeed, RunnerSeed};
+use copilot_runner_testkit::mock_model::{MockModel, Script};
+use tokio::sync::oneshot;
 
-const AGENT_PROJECT: &str = "acme/copilot-agent";
+use crate::webhook::harness::{self, Instance};
+
+pub(crate) const AGENT_PROJECT: &str = "acme/copilot-agent";
 const AGENT_TRIGGER: &str = "glptt-fake-agent";
+pub(crate) const WIDGETS: &str = "acme/widgets";
+/// The variable `--maintainer-token-env` names in these tests: maria maintains both projects.
+const MAINTAINER_TOKEN: &str = "DOCTOR_MAINTAINER_TOKEN";
 
 /// A stand-in `copilot` that answers `--version` as version 1.0.102 does.
 fn copilot_stand_in(dir: &Path) -> PathBuf {
@@ -28,17 +37,35 @@ fn copilot_stand_in(dir: &Path) -> PathBuf {
     path
 }
 
-struct Install {
-    fake: FakeGitLab,
-    scratch: tempfile::TempDir,
-    vars: Vec<(String, String)>,
+/// An installation: the fake GitLab seeded with what `setup` creates (a webhook of
+/// `acme/widgets` pointing at a running `serve`, the agent project's trigger token, an online
+/// runner tagged `copilot-agent`), the mock model as the BYOK endpoint, and the variables doctor
+/// runs with.
+pub(crate) struct Install {
+    pub(crate) fake: FakeGitLab,
+    pub(crate) scratch: tempfile::TempDir,
+    pub(crate) vars: Vec<(String, String)>,
+    pub(crate) serve: Option<(Instance, oneshot::Sender<()>)>,
+    pub(crate) webhook_url: String,
+    pub(crate) hook_id: u64,
+    pub(crate) runner_id: u64,
+    _model: MockModel,
 }
 
 impl Install {
     /// A complete installation against the standard fake world.
-    async fn complete() -> Self {
+    pub(crate) async fn complete() -> Self {
         let fake = FakeGitLab::start().await.expect("the fake starts");
         let scratch = tempfile::tempdir().expect("a scratch folder");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve = Instance::start_until(&fake, async move {
+            let _ = stopped.await;
+        })
+        .await;
+        let webhook_url = format!("{}/webhook", serve.url);
+        let hook_id = fake.add_project_hook(WIDGETS, HookSeed::copilot_runner(&webhook_url, harness::SECRET));
+        let runner_id = fake.add_runner(RunnerSeed::project(AGENT_PROJECT, &["copilot-agent"]));
+        let model = MockModel::start(Script::new()).await.expect("the mock model starts");
         let vars = vec![
             ("GITLAB_API_BASE".to_owned(), fake.url()),
             ("GITLAB_TOKEN".to_owned(), fake.agent_token()),
@@ -48,51 +75,73 @@ impl Install {
             ("PIPELINE_REF".to_owned(), "main".to_owned()),
             ("CONTEXT_CACHE_URL".to_owned(), format!("file://{}", scratch.path().join("cache").display())),
             ("HOME".to_owned(), scratch.path().display().to_string()),
+            ("COPILOT_PROVIDER_BASE_URL".to_owned(), model.base_url()),
+            ("COPILOT_MODEL".to_owned(), "gpt-4.1".to_owned()),
+            (MAINTAINER_TOKEN.to_owned(), fake.token("maria")),
         ];
-        Self { fake, scratch, vars }
+        Self { fake, scratch, vars, serve: Some((serve, stop)), webhook_url, hook_id, runner_id, _model: model }
     }
 
-    fn set(&mut self, name: &str, value: &str) {
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
         self.vars.retain(|(n, _)| n != name);
         self.vars.push((name.to_owned(), value.to_owned()));
     }
 
-    fn args(&self, project: &str) -> DoctorArgs {
+    pub(crate) fn unset(&mut self, name: &str) {
+        self.vars.retain(|(n, _)| n != name);
+    }
+
+    /// Stops `serve` and waits until it no longer listens.
+    pub(crate) async fn stop_serve(&mut self) {
+        let (instance, stop) = self.serve.take().expect("serve runs");
+        let _ = stop.send(());
+        instance.join().await.expect("serve stops cleanly");
+    }
+
+    /// Every check doctor has, with the webhook and the maintainer's token.
+    pub(crate) fn args(&self, project: &str) -> DoctorArgs {
         DoctorArgs {
             project: Some(project.to_owned()),
+            webhook_url: Some(self.webhook_url.clone()),
+            maintainer_token_env: Some(MAINTAINER_TOKEN.to_owned()),
             copilot: Some(copilot_stand_in(self.scratch.path())),
             sandbox_helper: Some(env!("CARGO_BIN_EXE_copilot-runner").into()),
+            ..DoctorArgs::default()
         }
     }
 
-    async fn diagnose(&self, args: &DoctorArgs) -> Report {
+    pub(crate) async fn diagnose(&self, args: &DoctorArgs) -> Report {
         let env = Env::from_pairs(self.vars.clone());
         let settings = Settings::resolve(&env, &Flags::default()).expect("the settings resolve");
         doctor::diagnose(args, &settings, &env).await
     }
 }
 
-fn outcome(report: &Report, name: &str) -> Outcome {
+pub(crate) fn outcome(report: &Report, name: &str) -> Outcome {
     report.check(name).unwrap_or_else(|| panic!("no `{name}` check in:\n{}", report.render())).outcome
 }
 
-fn fix(report: &Report, name: &str) -> String {
+pub(crate) fn fix(report: &Report, name: &str) -> String {
     report.check(name).and_then(|check| check.fix.clone()).unwrap_or_default()
 }
 
 #[tokio::test]
 async fn complete_installation_passes_every_check_without_starting_a_pipeline() {
     let install = Install::complete().await;
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     let text = report.render();
     for name in [
         "gitlab token",
         "agent user",
         "project access",
+        "webhooks",
         "agent project",
         "pipeline variables",
         "trigger token",
+        "runner",
         "copilot cli",
+        "model endpoint",
+        "agent sandbox",
         "context cache",
     ] {
         assert_eq!(outcome(&report, name), Outcome::Pass, "{name}:\n{text}");
@@ -100,14 +149,26 @@ async fn complete_installation_passes_every_check_without_starting_a_pipeline() 
     assert_eq!(report.exit_code(), Code::Done, "{text}");
     assert!(text.contains("@copilot-agent has access level 30 on acme/widgets"), "{text}");
     assert!(text.contains("version 1.0.102"), "{text}");
+    assert!(text.contains("lists `gpt-4.1`"), "{text}");
 
-    // The trigger token was really sent, for the impossible ref, and nothing ran.
-    let probes = install.fake.requests_to("POST /projects/*/trigger/pipeline");
-    assert_eq!(probes.len(), 1, "one probe of the trigger API");
-    assert!(probes[0].body.contains(doctor::TRIGGER_PROBE_REF), "{}", probes[0].body);
-    assert_eq!(probes[0].status, Some(400));
+    // The trigger API got the whole contract as inputs, on the agent project's ref, and GitLab
+    // filtered the empty trigger out: nothing ran.
+    let calls = install.fake.requests_to("POST /projects/*/trigger/pipeline");
+    assert_eq!(calls.len(), 1, "one call of the trigger API");
+    let fields = calls[0].form();
+    for input in ["trigger_type", "target_project_id", "target_issue_iid", "target_note_id", "target_branch"] {
+        assert!(fields.contains(&(format!("inputs[{input}]"), String::new())), "`{input}` missing: {fields:?}");
+    }
+    assert!(fields.contains(&("ref".to_owned(), "main".to_owned())), "{fields:?}");
+    assert_eq!(calls[0].status, Some(400));
     assert!(install.fake.trigger_calls().is_empty(), "doctor must never start a pipeline");
     assert!(install.fake.pipelines(AGENT_PROJECT).is_empty());
+
+    // GitLab's test push reached `serve`, which checked the secret and ignored the push.
+    let deliveries = install.fake.hook_deliveries(install.hook_id);
+    assert_eq!(deliveries.len(), 1, "one test delivery");
+    assert_eq!((deliveries[0].response_status.as_str(), deliveries[0].trigger.as_str()), ("200", "push_hooks"));
+    assert!(deliveries[0].response_body.contains("ignored"), "{}", deliveries[0].response_body);
 }
 
 #[tokio::test]
@@ -117,7 +178,7 @@ async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
     let guest_token = install.fake.token("gus");
     install.set("GITLAB_TOKEN", &guest_token);
     install.set("PIPELINE_TRIGGER_TOKEN", "glptt-not-a-token");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     let text = report.render();
     assert_eq!(outcome(&report, "gitlab token"), Outcome::Pass, "{text}");
     assert_eq!(outcome(&report, "agent user"), Outcome::Fail, "{text}");
@@ -131,7 +192,7 @@ async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
 
     let mut install = Install::complete().await;
     install.set("PIPELINE_REF", "no-such-branch");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "agent project"), Outcome::Fail, "{}", report.render());
     assert!(fix(&report, "agent project").contains("PIPELINE_REF"));
 
@@ -139,19 +200,19 @@ async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
     let outsider = install.fake.token("outsider");
     install.set("GITLAB_TOKEN", &outsider);
     install.set("COPILOT_AGENT_USERNAME", "outsider");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "project access"), Outcome::Fail, "{}", report.render());
 }
 
 #[tokio::test]
 async fn pipeline_variables_must_be_refused_once_triggers_pass_inputs() {
     let mut install = Install::complete().await;
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "pipeline variables"), Outcome::Pass, "{}", report.render());
 
     // Developers may still pass variables: doctor says what to set.
     install.fake.set_pipeline_variables_role(AGENT_PROJECT, "developer");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     let text = report.render();
     assert_eq!(outcome(&report, "pipeline variables"), Outcome::Fail, "{text}");
     assert!(text.contains("the role `developer` and above may pass variables"), "{text}");
@@ -160,17 +221,17 @@ async fn pipeline_variables_must_be_refused_once_triggers_pass_inputs() {
 
     // The fallback for GitLab before 18.1 triggers with variables, so it needs them allowed.
     install.set("PIPELINE_TRIGGER_WITH", "variables");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "pipeline variables"), Outcome::Pass, "{}", report.render());
     install.fake.set_pipeline_variables_role(AGENT_PROJECT, "no_one_allowed");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "pipeline variables"), Outcome::Fail, "{}", report.render());
     assert!(fix(&report, "pipeline variables").contains("`PIPELINE_TRIGGER_WITH=inputs`"), "{}", report.render());
 
     // GitLab shows the setting to Maintainers only: a Developer's token cannot tell.
     let install = Install::complete().await;
     install.fake.set_access(AGENT_PROJECT, "copilot-agent", 30);
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     assert_eq!(outcome(&report, "pipeline variables"), Outcome::Skipped, "{}", report.render());
 }
 
@@ -178,7 +239,7 @@ async fn pipeline_variables_must_be_refused_once_triggers_pass_inputs() {
 async fn a_rejected_token_skips_what_depends_on_it() {
     let mut install = Install::complete().await;
     install.set("GITLAB_TOKEN", "glpat-revoked");
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     let text = report.render();
     assert_eq!(outcome(&report, "gitlab token"), Outcome::Fail, "{text}");
     assert!(fix(&report, "gitlab token").contains("`api` and `write_repository`"), "{text}");
@@ -193,9 +254,9 @@ async fn a_rejected_token_skips_what_depends_on_it() {
 async fn a_missing_copilot_cli_fails_with_the_install_command() {
     let install = Install::complete().await;
     let args = DoctorArgs {
-        project: None,
         copilot: Some(install.scratch.path().join("no-copilot-here")),
         sandbox_helper: Some(env!("CARGO_BIN_EXE_copilot-runner").into()),
+        ..DoctorArgs::default()
     };
     let report = install.diagnose(&args).await;
     assert_eq!(outcome(&report, "copilot cli"), Outcome::Fail);
@@ -259,7 +320,7 @@ async fn finds_the_cli_through_copilot_cli_path_and_reads_the_real_version() {
 #[tokio::test]
 async fn reports_the_landlock_abi_and_what_the_sandbox_will_enforce() {
     let install = Install::complete().await;
-    let report = install.diagnose(&install.args("acme/widgets")).await;
+    let report = install.diagnose(&install.args(WIDGETS)).await;
     let check = report.check("agent sandbox").unwrap_or_else(|| panic!("no sandbox check in:\n{}", report.render()));
     assert_eq!(check.outcome, Outcome::Pass, "{}", report.render());
     // This machine's kernel offers every ABI the sandbox uses.

@@ -8,12 +8,14 @@
 
 mod cli;
 mod doctor;
+mod doctor_chain;
 mod local_e2e;
 #[path = "pipeline_fix_e2e/main.rs"]
 mod pipeline_fix_e2e;
 mod readme;
 #[path = "review_e2e/main.rs"]
 mod review_e2e;
+mod setup;
 mod ship_ci_local;
 mod ship_image;
 #[path = "webhook/main.rs"]

@@ -328,10 +328,7 @@ async fn job_lists_filter_by_scope_and_a_large_trace_streams() {
     let fake = FakeGitLab::start().await.unwrap();
     let client = agent_client(&fake);
     let token = SecretString::from(AGENT_TRIGGER.to_owned());
-    let pipeline = client
-        .trigger_pipeline(AGENT_PROJECT, &token, "main", &TriggerParameters::Inputs(BTreeMap::new()))
-        .await
-        .unwrap();
+    let pipeline = client.trigger_pipeline(AGENT_PROJECT, &token, "main", &issue_note_inputs()).await.unwrap();
     let jobs = client.pipeline_jobs(AGENT_PROJECT, pipeline.id, &[], false).await.unwrap();
     assert_eq!(jobs.len(), 1);
     let line = "error[E0425]: cannot find value `x` in this scope\n";
@@ -456,11 +453,17 @@ async fn request_logs_name_method_path_status_and_attempt_but_never_a_token() {
     fake.inject(Fault::on("GET", "/projects/*").status(502).times(1));
     client.project(WIDGETS).await.unwrap();
     let token = SecretString::from(AGENT_TRIGGER.to_owned());
-    client.trigger_pipeline(AGENT_PROJECT, &token, "main", &TriggerParameters::Inputs(BTreeMap::new())).await.unwrap();
+    client.trigger_pipeline(AGENT_PROJECT, &token, "main", &issue_note_inputs()).await.unwrap();
 
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("method=GET") && text.contains("path=/api/v4/projects/acme%2Fwidgets"), "{text}");
     assert!(text.contains("status=502") && text.contains("attempt=2"), "{text}");
     assert!(!text.contains(&fake.agent_token()), "the GitLab token was logged:\n{text}");
     assert!(!text.contains(AGENT_TRIGGER), "the trigger token was logged:\n{text}");
+}
+
+/// A trigger the agent project's `workflow:rules` let through (they filter out one without a
+/// `trigger_type`).
+fn issue_note_inputs() -> TriggerParameters {
+    TriggerParameters::Inputs(BTreeMap::from([("trigger_type".to_owned(), "issue_note".to_owned())]))
 }

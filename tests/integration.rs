@@ -12,6 +12,7 @@ mod context_cache;
 mod git_workspace;
 mod gitlab_client;
 mod gitlab_fixtures;
+mod gitlab_hooks;
 mod layout;
 mod review_positions;
 mod ship_ci_templates;

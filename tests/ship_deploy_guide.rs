@@ -62,10 +62,14 @@ fn every_copilot_runner_command_in_the_guide_takes_its_flags() {
     let cli = Cli::command();
     let mut checked = 0;
     for command in commands(&guide()) {
-        let Some(rest) = command.split("copilot-runner ").nth(1).filter(|rest| !rest.starts_with('.')) else {
+        // The program, not the namespace of the same name (`-n copilot-runner`).
+        let tokens: Vec<&str> = command.split_whitespace().collect();
+        let Some(at) = tokens.iter().enumerate().position(|(index, token)| {
+            *token == "copilot-runner" && !matches!(index.checked_sub(1).map(|i| tokens[i]), Some("-n" | "--namespace"))
+        }) else {
             continue;
         };
-        let mut words = rest.split_whitespace();
+        let mut words = tokens[at + 1..].iter().copied();
         let Some(name) = words.next() else { continue };
         let sub = cli.find_subcommand(name).unwrap_or_else(|| panic!("`copilot-runner {name}` is no subcommand"));
         for flag in words.filter_map(|word| word.strip_prefix("--")) {

@@ -37,6 +37,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         .or_else(|| class::<crate::prompts::PromptError>(cause))
         .or_else(|| class::<crate::trigger::TriggerError>(cause))
         .or_else(|| class::<crate::trigger::guard::GuardError>(cause))
+        .or_else(|| class::<crate::trigger::token::LookupError>(cause))
         .or_else(|| class::<crate::gitlab::Error>(cause))
         .or_else(|| class::<crate::agent::AgentError>(cause))
         .or_else(|| class::<crate::git::GitError>(cause))

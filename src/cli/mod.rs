@@ -13,6 +13,7 @@ mod plan;
 mod run;
 mod sandbox_exec;
 pub mod serve;
+pub mod setup;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Serve GitLab webhooks and trigger the agent's pipeline (see docs/webhook.md)
     Serve(serve::ServeArgs),
+    /// Set GitLab up for the agent: agent project, CI file, trigger token, variables, memberships, webhooks
+    Setup(setup::SetupArgs),
     /// Look into the context cache: the level a job would hit, an entry, pruning
     Cache(cache::CacheArgs),
     /// Run one agent call in the sandbox (started by the runner itself)
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
             Command::Plan(args) => plan::run(args, settings, env).await,
             Command::Local(args) => local::run(args, settings, env).await,
             Command::Serve(args) => serve::run(args, settings, env).await,
+            Command::Setup(args) => setup::run(args, settings, env).await,
             Command::Cache(args) => cache::run(args, settings, env).await,
             Command::Config(_) | Command::SandboxExec(_) => unreachable!("handled before the runtime starts"),
         }

@@ -1,17 +1,22 @@
 //! `copilot-runner serve`: the webhook service. GitLab delivers issue, note, merge request and
 //! pipeline events; the service decides whether the agent should act and triggers the agent
 //! project's pipeline. Stateless, so it runs as several replicas behind one Service.
+//!
+//! The trigger token is `PIPELINE_TRIGGER_TOKEN` when set; otherwise `serve` reads the agent
+//! user's own trigger token (the one `setup` creates) from GitLab at start-up, with its
+//! `GITLAB_TOKEN` (see `trigger::token`), and refuses to start, naming the fix, when there is none.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 use crate::config::{Env, Settings, TriggerSettings, WebhookSettings};
 use crate::env_vars;
 use crate::exit::{self, Code};
 use crate::gitlab::{Client, ClientOptions, RetryPolicy};
+use crate::trigger::token;
 use crate::webhook::Config;
 use crate::webhook::act::PipelineTarget;
 use crate::webhook::route::Agent;
@@ -50,15 +55,16 @@ fn client_options() -> ClientOptions {
     }
 }
 
-/// Builds the service's configuration from the settings; every missing piece is a usage error.
-pub fn config_from(settings: &Settings) -> anyhow::Result<(Config, Client)> {
+/// Builds the service's configuration from the settings and the trigger token; every missing
+/// piece is a usage error.
+pub fn config_from(settings: &Settings, trigger_token: SecretString) -> anyhow::Result<(Config, Client)> {
     let secret = webhook_secret(&settings.webhook)?;
     let token = required(
         settings.gitlab.token.as_ref(),
         env_vars::GITLAB_TOKEN,
         "`serve` awards 👀 and checks access as the agent user",
     )?;
-    let pipeline = pipeline_target(&settings.trigger)?;
+    let pipeline = pipeline_target(&settings.trigger, trigger_token)?;
     let agent = Agent {
         username: settings.access.agent_username.clone(),
         branch_prefix: settings.workflow.branch_prefix.clone(),
@@ -92,33 +98,23 @@ fn signing_secret(settings: &WebhookSettings) -> anyhow::Result<Option<SigningSe
         .map_err(|error| usage(format!("`{}` cannot be used: {error}", env_vars::WEBHOOK_SIGNING_SECRET)))
 }
 
-/// The agent project's pipeline that deliveries trigger.
-fn pipeline_target(settings: &TriggerSettings) -> anyhow::Result<PipelineTarget> {
+/// The agent project's pipeline that deliveries trigger, with `trigger_token`.
+fn pipeline_target(settings: &TriggerSettings, trigger_token: SecretString) -> anyhow::Result<PipelineTarget> {
     let project_id = *required(
         settings.project_id.as_ref(),
         env_vars::PIPELINE_PROJECT_ID,
         "`serve` needs the agent project whose pipeline it triggers",
     )?;
-    let trigger_token = required(
-        settings.token.as_ref(),
-        env_vars::PIPELINE_TRIGGER_TOKEN,
-        "`serve` triggers the agent project's pipeline with it",
-    )?;
     if settings.git_ref.is_empty() {
         return Err(usage(format!("`{}` is empty; name the agent project's branch", env_vars::PIPELINE_REF)));
     }
-    Ok(PipelineTarget {
-        project_id,
-        git_ref: settings.git_ref.clone(),
-        trigger_token: SecretString::from(trigger_token.expose_secret().to_owned()),
-        with: settings.with,
-    })
+    Ok(PipelineTarget { project_id, git_ref: settings.git_ref.clone(), trigger_token, with: settings.with })
 }
 
 /// Serves webhooks on `--listen` until SIGTERM, then finishes in-flight requests.
 pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Result<Code> {
     drop(env);
-    let (config, gitlab) = config_from(&settings)?;
+    let (config, gitlab) = configure(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| usage(format!("cannot listen on `{}`: {error}", args.listen)))?;
@@ -130,6 +126,34 @@ pub async fn run(args: ServeArgs, settings: Settings, env: Env) -> anyhow::Resul
     Ok(Code::Done)
 }
 
+/// The service's configuration as `serve` starts with it: [`config_from`] with
+/// `PIPELINE_TRIGGER_TOKEN`, or with the agent's own trigger token read from GitLab.
+pub async fn configure(settings: &Settings) -> anyhow::Result<(Config, Client)> {
+    if let Some(token) = settings.trigger.token.as_ref() {
+        return config_from(settings, token.clone());
+    }
+    // Every other setting is checked before GitLab is asked for the token.
+    let (mut config, gitlab) = config_from(settings, SecretString::from(String::new()))?;
+    config.pipeline.trigger_token = own_trigger_token(&gitlab, config.pipeline.project_id).await?;
+    Ok((config, gitlab))
+}
+
+/// The agent's own webhook trigger token of the agent project, read with the agent's token.
+async fn own_trigger_token(gitlab: &Client, project_id: u64) -> anyhow::Result<SecretString> {
+    let agent = gitlab.current_user().await.with_context(|| {
+        format!("while finding the agent's trigger token (`{}` is not set)", env_vars::PIPELINE_TRIGGER_TOKEN)
+    })?;
+    let token = token::find_own(gitlab, project_id, agent.id, &agent.username).await?;
+    tracing::info!(
+        project_id,
+        agent = agent.username,
+        "`{}` is not set: triggering with the agent's own trigger token `{}`",
+        env_vars::PIPELINE_TRIGGER_TOKEN,
+        token::WEBHOOK_TRIGGER_DESCRIPTION
+    );
+    Ok(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,18 +163,21 @@ mod tests {
         Settings::resolve(&Env::from_pairs(pairs.iter().copied()), &Flags::default()).expect("valid settings")
     }
 
-    const COMPLETE: [(&str, &str); 4] = [
+    const COMPLETE: [(&str, &str); 3] = [
         ("WEBHOOK_SECRET_TOKEN", "whsec-unit-0123456789"),
         ("GITLAB_TOKEN", "glpat-unit-0123456789"),
         ("PIPELINE_PROJECT_ID", "42"),
-        ("PIPELINE_TRIGGER_TOKEN", "glptt-unit-0123456789"),
     ];
+
+    fn trigger() -> SecretString {
+        SecretString::from("glptt-unit-0123456789")
+    }
 
     #[test]
     fn every_missing_requirement_is_a_usage_error_naming_the_variable() {
         for missing in COMPLETE.map(|(name, _)| name) {
             let pairs: Vec<_> = COMPLETE.iter().copied().filter(|(name, _)| *name != missing).collect();
-            let error = config_from(&settings(&pairs)).expect_err(missing);
+            let error = config_from(&settings(&pairs), trigger()).expect_err(missing);
             assert_eq!(crate::cli::exit_code(&error), Code::Usage, "{missing}");
             assert!(error.to_string().contains(&format!("`{missing}` is not set")), "{error}");
         }
@@ -158,7 +185,7 @@ mod tests {
 
     #[test]
     fn complete_settings_configure_the_service() {
-        let (config, _client) = config_from(&settings(&COMPLETE)).expect("complete");
+        let (config, _client) = config_from(&settings(&COMPLETE), trigger()).expect("complete");
         assert_eq!((config.pipeline.project_id, config.pipeline.git_ref.as_str()), (42, "main"));
         assert_eq!(
             (config.agent.username.as_str(), config.agent.branch_prefix.as_str()),
@@ -176,7 +203,7 @@ mod tests {
             .into_iter()
             .chain([("WEBHOOK_MAX_IN_FLIGHT", "3"), ("WEBHOOK_SIGNING_SECRET", "whsec_c2lnbmluZy1rZXk=")])
             .collect();
-        let (config, _client) = config_from(&settings(&pairs)).expect("complete");
+        let (config, _client) = config_from(&settings(&pairs), trigger()).expect("complete");
         assert_eq!(config.max_in_flight, 3);
         assert!(config.signing.is_some());
         assert!(!format!("{config:?}").contains("whsec_c2ln"), "no secret in debug output");

@@ -160,6 +160,17 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// What `copilot-runner setup` brings about on GitLab, besides what the other groups name.
+#[derive(Debug)]
+pub struct SetupSettings {
+    /// Where GitLab delivers webhooks (`WEBHOOK_URL`); `setup` registers it, `doctor` tests it.
+    pub webhook_url: Option<String>,
+    /// Projects and groups the agent works on, by full path (`COPILOT_TARGETS`).
+    pub targets: Vec<String>,
+    /// The token of the person running `setup` (`COPILOT_SETUP_TOKEN`); never stored.
+    pub token: Option<SecretString>,
+}
+
 /// The language of prompts and of every comment we post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

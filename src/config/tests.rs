@@ -228,6 +228,7 @@ fn the_secrets_are_every_secret_setting_of_every_group() {
         ("WEBHOOK_SECRET_TOKEN", "whsec-four"),
         ("WEBHOOK_SIGNING_SECRET", "whsec_Zml2ZQ=="),
         ("COPILOT_GITHUB_TOKEN", "gho_six"),
+        ("COPILOT_SETUP_TOKEN", "glpat-seven"),
     ];
     let settings = Settings::resolve(&env(&secrets), &Flags::default()).expect("valid");
     let held: Vec<&str> = settings.secrets().map(ExposeSecret::expose_secret).collect();
@@ -250,4 +251,22 @@ fn a_ca_bundle_must_be_a_readable_pem_file() {
         let error = errors.0.iter().find(|error| error.key == "COPILOT_CA_BUNDLE").expect("the bundle is named");
         assert!(error.allowed.contains(reason), "{error}");
     }
+}
+
+#[test]
+fn setup_settings_read_the_targets_list_and_check_the_webhook_url() {
+    let settings = Settings::resolve(
+        &env(&[
+            ("COPILOT_TARGETS", " acme/widgets, acme/tools/ ,,"),
+            ("WEBHOOK_URL", "https://copilot.example.com/webhook"),
+            ("COPILOT_SETUP_TOKEN", "glpat-setup-0123456789"),
+        ]),
+        &Flags::default(),
+    )
+    .unwrap();
+    assert_eq!(settings.setup.targets, ["acme/widgets", "acme/tools"]);
+    assert_eq!(settings.setup.webhook_url.as_deref(), Some("https://copilot.example.com/webhook"));
+    assert!(settings.secrets().any(|secret| secret.expose_secret() == "glpat-setup-0123456789"));
+    let errors = Settings::resolve(&env(&[("WEBHOOK_URL", "copilot.example.com")]), &Flags::default()).unwrap_err();
+    assert_eq!(errors.0[0].key, "WEBHOOK_URL");
 }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::client::{Client, ProjectId, encode_segment};
-use super::error::Error;
+use super::error::{Error, optional};
 use super::retry::Replay;
 use super::types::Branch;
 
@@ -15,11 +15,7 @@ impl Client {
     /// `GET /projects/:id/repository/branches/:branch`; `None` when GitLab answers 404.
     pub async fn branch(&self, project: impl Into<ProjectId>, name: &str) -> Result<Option<Branch>, Error> {
         let path = format!("/projects/{}/repository/branches/{}", project.into().segment(), encode_segment(name));
-        match self.get(&path, &[]).await {
-            Ok(branch) => Ok(Some(branch)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        optional(self.get(&path, &[]).await)
     }
 
     /// `POST /projects/:id/repository/branches` from `from_ref` (a branch, tag or SHA).

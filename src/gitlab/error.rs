@@ -110,6 +110,15 @@ impl Classify for Error {
     }
 }
 
+/// A read where 404 means "there is none": `Ok(None)` instead of an error.
+pub(crate) fn optional<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// GitLab's error bodies are `{"message": …}` or `{"error": …}` (a string, list or object); the
 /// message alone reads best. Anything else is kept as a short, redacted excerpt.
 pub(crate) fn gitlab_message(body: &str) -> String {

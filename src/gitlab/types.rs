@@ -89,6 +89,18 @@ pub struct Project {
     /// `maintainer`, `owner`); GitLab shows it to Maintainers and above only.
     #[serde(default)]
     pub ci_pipeline_variables_minimum_override_role: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<Namespace>,
+}
+
+/// The namespace a project lives in: a group (`kind: group`) or a user (`kind: user`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Namespace {
+    pub id: u64,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub full_path: String,
 }
 
 /// An issue.

@@ -4,6 +4,7 @@
 
 use super::client::{Client, ProjectId};
 use super::error::Error;
+use super::members::MemberOf;
 use super::types::{CurrentUser, Member, Project};
 
 impl Client {
@@ -21,11 +22,6 @@ impl Client {
     /// groups included. `None` when GitLab answers 404 (not a member, or the project is
     /// invisible to the token's user).
     pub async fn member(&self, project: impl Into<ProjectId>, user_id: u64) -> Result<Option<Member>, Error> {
-        let path = format!("/projects/{}/members/all/{user_id}", project.into().segment());
-        match self.get(&path, &[]).await {
-            Ok(member) => Ok(Some(member)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        self.effective_member(&MemberOf::Project(project.into()), user_id).await
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use copilot_runner::cli::serve::config_from;
+use copilot_runner::cli::serve::configure;
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::gitlab::{Client, NewMergeRequest};
 use copilot_runner::webhook::Config;
@@ -57,14 +57,14 @@ impl Instance {
         let stopped = async move {
             let _ = stopped.await;
         };
-        let (mut config, gitlab) = config_from(&settings_with(fake, extra)).expect("serve accepts the settings");
+        let (mut config, gitlab) = configure(&settings_with(fake, extra)).await.expect("serve accepts the settings");
         adjust(&mut config);
         Self::serve(config, gitlab, stopped).await.with_sender(shutdown)
     }
 
     /// Starts an instance that stops when `shutdown` completes.
     pub(crate) async fn start_until(fake: &FakeGitLab, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
-        let (config, gitlab) = config_from(&settings(fake)).expect("serve accepts the settings");
+        let (config, gitlab) = configure(&settings(fake)).await.expect("serve accepts the settings");
         Self::serve(config, gitlab, shutdown).await
     }
 

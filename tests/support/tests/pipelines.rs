@@ -1,7 +1,8 @@
 //! Scripted CI: pushes create pipelines whose outcome a rule decides (fail the first N runs,
 //! stay running for some reads), jobs are listed with `scope[]`/`include_retried`, retried and
 //! canceled, traces come back as plain text (large ones streamed), and the trigger API checks
-//! its token and records the variables.
+//! its token and records the variables, and a trigger the `workflow:rules` filter out creates
+//! nothing.
 
 mod common;
 
@@ -164,4 +165,29 @@ async fn the_trigger_api_checks_its_token_records_variables_and_runs_as_the_toke
 
 fn plain_client() -> reqwest::Client {
     common::http_client()
+}
+
+#[tokio::test]
+async fn a_trigger_the_workflow_rules_filter_out_creates_no_pipeline() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let url = format!("{}/projects/acme%2Fcopilot-agent/trigger/pipeline", fake.api_url());
+    let http = plain_client();
+    // Every input declared, `trigger_type` empty: the template's `workflow:rules` say never.
+    let form = [
+        ("token", "glptt-fake-agent"),
+        ("ref", "main"),
+        ("inputs[trigger_type]", ""),
+        ("inputs[target_project_id]", ""),
+    ];
+    let filtered = http.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(
+        status_json(filtered).await,
+        (400, json!({"message": {"base": ["Pipeline filtered out by workflow rules."]}}))
+    );
+    assert!(fake.trigger_calls().is_empty() && fake.pipelines("acme/copilot-agent").is_empty());
+
+    // The same call with a trigger type runs.
+    let form = [("token", "glptt-fake-agent"), ("ref", "main"), ("inputs[trigger_type]", "issue_note")];
+    assert_eq!(http.post(&url).form(&form).send().await.unwrap().status(), 201);
+    assert_eq!(fake.pipelines("acme/copilot-agent").len(), 1);
 }

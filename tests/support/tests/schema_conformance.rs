@@ -273,7 +273,47 @@ async fn pipelines_jobs_and_trigger_responses_match_gitlab_schemas() {
     has_fixture_keys("gitlab-docs/trigger_pipeline_response.docs.json", &triggered);
 }
 
+#[tokio::test]
+async fn project_hooks_match_gitlab_schema() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let maria = as_user(&fake, "maria");
+    let form = [("url", "https://runner.example/webhook"), ("token", "secret"), ("issues_events", "true")];
+    let (status, hook) = status_json(maria.post_form(&format!("/projects/{WIDGETS}/hooks"), &form).await).await;
+    assert_eq!(status, 201);
+    check("public_api/v4/project_hook.json", &hook);
+    check("public_api/v4/project_hook.json", &maria.get_json(&format!("/projects/{WIDGETS}/hooks")).await[0]);
+    // The schema is not vacuous: a hook that shows its token is refused.
+    let mut leaking = hook.clone();
+    leaking["token"] = json!("secret");
+    rejects("public_api/v4/project_hook.json", &leaking);
+}
+
 #[expect(clippy::disallowed_methods, reason = "an unauthenticated client for the trigger API")]
 async fn reqwest_form(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     reqwest::Client::new().post(url).form(form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn created_projects_group_projects_and_members_match_gitlab_schemas() {
+    use copilot_runner_testkit::fake_gitlab::{AGENT, SETUP_USER, Seed};
+
+    let fake = FakeGitLab::start_with(Seed::empty_instance()).await.unwrap();
+    let owner = as_user(&fake, SETUP_USER);
+    let namespace_id = owner.get_json("/namespaces/acme").await["id"].clone();
+    let (status, project) =
+        status_json(owner.post_json("/projects", json!({"path": "agent", "namespace_id": namespace_id})).await).await;
+    assert_eq!(status, 201);
+    check("public_api/v4/project/identity.json", &project);
+    for listed in owner.get_json("/groups/acme/projects").await.as_array().unwrap() {
+        check("public_api/v4/project/identity.json", listed);
+    }
+    let agent_id = fake.user_id(AGENT);
+    let (status, member) =
+        status_json(owner.post_json("/groups/acme/members", json!({"user_id": agent_id, "access_level": 30})).await)
+            .await;
+    assert_eq!(status, 201);
+    check("public_api/v4/members.json", &json!([member]));
+    let inherited = owner.get_json(&format!("/projects/acme%2Fagent/members/all/{agent_id}")).await;
+    let direct = owner.get_json(&format!("/groups/acme/members/{agent_id}")).await;
+    check("public_api/v4/members.json", &json!([inherited, direct]));
 }

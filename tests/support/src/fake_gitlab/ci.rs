@@ -81,6 +81,12 @@ pub struct CiScript {
     /// template maps them); `None`: pipelines have no name.
     #[serde(default)]
     pub workflow_name: Option<String>,
+    /// `workflow:rules` that run a triggered or API pipeline only when this variable (from the
+    /// pipeline's variables, or its inputs under their upper-case names) is not empty, as the
+    /// agent project's template does with `TRIGGER_TYPE`; any other such pipeline is "filtered
+    /// out by workflow rules" and not created. `None`: no such rule.
+    #[serde(default)]
+    pub workflow_requires: Option<String>,
     /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`].
     #[serde(skip)]
     pub runs: BTreeMap<String, u32>,
@@ -94,12 +100,26 @@ impl Default for CiScript {
             rules: Vec::new(),
             inputs: None,
             workflow_name: None,
+            workflow_requires: None,
             runs: BTreeMap::new(),
         }
     }
 }
 
 impl CiScript {
+    /// Whether `workflow_requires` filters out a pipeline started with these parameters.
+    pub fn filters_out(&self, variables: &[(String, String)], inputs: &[(String, String)]) -> bool {
+        let Some(name) = &self.workflow_requires else { return false };
+        let value = variables
+            .iter()
+            .cloned()
+            .chain(inputs.iter().map(|(k, v)| (k.to_uppercase(), v.clone())))
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value)
+            .next_back();
+        value.is_none_or(|value| value.is_empty())
+    }
+
     /// Counts one run on `git_ref` and returns the concrete outcome (never `FailFirst`) with the
     /// reads it stays running for.
     fn next_run(&mut self, git_ref: &str) -> (Outcome, u32) {

@@ -9,16 +9,22 @@
 //!
 //! Files: `model` (state), `seed` (initial world), `api/` (REST handlers), `git_http` (smart
 //! HTTP through `git http-backend`), `repo` (git CLI), `diff` (diff parsing, position rules),
-//! `ci` (scripted pipelines), `push` (push side effects), `faults`, `request_log`, `server`
-//! (accept loop), `scripting` and `inspect` (the handle's methods).
+//! `ci` (scripted pipelines), `push` (push side effects), `delivery` (webhook deliveries),
+//! `membership` (inherited roles), `faults`, `request_log`, `server` (accept loop), `scripting`,
+//! `installation`, `access_and_ci` and `inspect`
+//! (the handle's methods).
 
+mod access_and_ci;
 mod api;
 mod ci;
 mod clock;
+mod delivery;
 mod diff;
 mod faults;
 mod git_http;
 mod inspect;
+mod installation;
+mod membership;
 mod model;
 mod params;
 mod protection;
@@ -39,14 +45,16 @@ pub use api::REQUEST_LOG;
 pub use ci::{CiRule, CiScript, JobSpec, Outcome};
 pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
+pub use installation::{HookSeed, RunnerSeed};
 pub use model::{
-    Award, Awardable, Issue, Job, MergeRequest, MrVersion, Note, Noteable, Pipeline, TriggerCall, TriggerToken, User,
-    access,
+    Award, Awardable, CiVariable, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion, Note,
+    Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;
 pub use seed::{
-    AGENT, AGENT_PIPELINE_NAME, IssueSeed, NoteSeed, ProjectSeed, Seed, TriggerSeed, UserSeed, default_token,
+    AGENT, AGENT_PIPELINE_NAME, AGENT_PROJECT_INPUTS, GroupSeed, IssueSeed, NoteSeed, ProjectSeed, SETUP_USER, Seed,
+    TriggerSeed, UserSeed, default_token,
 };
 
 use server::Shared;
@@ -105,6 +113,9 @@ impl FakeGitLab {
         let fake = Self { shared: fake_shared, addr, server, _root: root };
         for user in &seed.users {
             fake.add_user(user.clone());
+        }
+        for group in seed.groups {
+            fake.add_group(group)?;
         }
         for project in seed.projects {
             fake.add_project(project).await?;

@@ -1,4 +1,5 @@
-//! The fake's state: users, projects, issues, merge requests, notes, awards, pipelines and jobs.
+//! The fake's state: users, groups, projects, issues, merge requests, notes, awards, pipelines,
+//! jobs, webhooks and runners.
 //!
 //! Plain data behind one mutex, changed by the HTTP handlers and by tests' scripting methods,
 //! read by tests' assertions. Ids are allocated the way GitLab allocates them: `id` is global per
@@ -56,6 +57,40 @@ pub struct Project {
 }
 
 impl Project {
+    /// A project as GitLab creates one: no members yet, the default branch protected (only
+    /// Maintainers push and merge), the default CI script, and pipeline variables allowed from
+    /// Developers up (GitLab's default outside GitLab.com's new groups).
+    pub fn new(
+        id: u64,
+        path_with_namespace: &str,
+        default_branch: &str,
+        protection_id: u64,
+        created_at: String,
+    ) -> Self {
+        Self {
+            id,
+            path_with_namespace: path_with_namespace.to_owned(),
+            default_branch: default_branch.to_owned(),
+            members: BTreeMap::new(),
+            member_expiry: BTreeMap::new(),
+            protected_branches: vec![ProtectedBranch {
+                id: protection_id,
+                name: default_branch.to_owned(),
+                push_access_level: access::MAINTAINER,
+                push_user_ids: Vec::new(),
+                merge_access_level: access::MAINTAINER,
+                allow_force_push: false,
+            }],
+            trigger_tokens: Vec::new(),
+            ci: CiScript::default(),
+            pipeline_variables_minimum_role: "developer".to_owned(),
+            next_issue_iid: 1,
+            next_mr_iid: 1,
+            next_pipeline_iid: 1,
+            created_at,
+        }
+    }
+
     pub fn name(&self) -> &str {
         self.path_with_namespace.rsplit('/').next().unwrap_or(&self.path_with_namespace)
     }
@@ -271,6 +306,108 @@ impl Job {
     }
 }
 
+/// A group: the namespace of the projects whose path starts with its `full_path`. Members
+/// here are the group's own; project access in the fake is set on each project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: u64,
+    pub full_path: String,
+    /// user id → access level.
+    pub members: BTreeMap<u64, u32>,
+    /// Group webhooks are a Premium feature: on GitLab Free the group hooks API answers 403.
+    pub webhooks_licensed: bool,
+    pub created_at: String,
+}
+
+impl Group {
+    pub fn name(&self) -> &str {
+        self.full_path.rsplit('/').next().unwrap_or(&self.full_path)
+    }
+
+    pub fn access_of(&self, user_id: u64) -> u32 {
+        self.members.get(&user_id).copied().unwrap_or(0)
+    }
+}
+
+/// A project's CI/CD variable. A hidden one's value is never shown again.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiVariable {
+    pub project_id: u64,
+    pub key: String,
+    pub value: String,
+    pub masked: bool,
+    pub hidden: bool,
+    pub protected: bool,
+    pub raw: bool,
+    pub description: Option<String>,
+}
+
+/// Whose webhook it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HookOwner {
+    Project(u64),
+    Group(u64),
+}
+
+/// A project or group webhook. `token` is write-only: GitLab never shows it again.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hook {
+    pub id: u64,
+    pub owner: HookOwner,
+    pub url: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub token: Option<String>,
+    /// `*_events` flag name → on (unset flags read as GitLab's defaults).
+    pub events: BTreeMap<String, bool>,
+    pub push_events_branch_filter: Option<String>,
+    pub branch_filter_strategy: String,
+    pub enable_ssl_verification: bool,
+    pub created_at: String,
+}
+
+impl Hook {
+    /// A flag as GitLab reads it: `push_events` defaults to on, every other one to off.
+    pub fn event(&self, flag: &str) -> bool {
+        self.events.get(flag).copied().unwrap_or(flag == "push_events")
+    }
+}
+
+/// One delivery a webhook made (what `GET …/hooks/:hook_id/events` lists).
+#[derive(Debug, Clone, Serialize)]
+pub struct HookDelivery {
+    pub id: u64,
+    pub hook_id: u64,
+    pub trigger: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_data: String,
+    /// The HTTP status as text, or `internal error` when no response came.
+    pub response_status: String,
+    pub response_body: String,
+    pub internal_error_message: Option<String>,
+    pub execution_duration: f64,
+    pub created_at: String,
+}
+
+/// A CI runner: an instance runner serves every project, a group runner the group's
+/// projects, a project runner the projects it is assigned to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runner {
+    pub id: u64,
+    pub description: String,
+    /// `instance_type`, `group_type` or `project_type`.
+    pub runner_type: String,
+    pub group_id: Option<u64>,
+    pub project_ids: Vec<u64>,
+    pub tags: Vec<String>,
+    pub run_untagged: bool,
+    /// Contacted GitLab recently (`online`); `false` is `offline`.
+    pub online: bool,
+    pub paused: bool,
+    pub created_at: String,
+}
+
 /// A trigger call as GitLab received it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerCall {
@@ -294,6 +431,15 @@ pub struct State {
     pub pipelines: Vec<Pipeline>,
     pub jobs: Vec<Job>,
     pub triggers: Vec<TriggerCall>,
+    pub groups: Vec<Group>,
+    pub variables: Vec<CiVariable>,
+    pub hooks: Vec<Hook>,
+    pub hook_deliveries: Vec<HookDelivery>,
+    pub runners: Vec<Runner>,
+    /// The admin setting "Allow requests to the local network from webhooks and integrations":
+    /// without it a webhook to a loopback or private address is refused. The fake's hooks
+    /// point at loopback, so it starts allowed, as on a self-managed instance that set it.
+    pub local_requests_blocked: bool,
     next_id: BTreeMap<&'static str, u64>,
 }
 
@@ -373,6 +519,19 @@ impl State {
             Noteable::Issue { project_id, iid } => self.issue(project_id, iid).map(|i| i.id),
             Noteable::MergeRequest { project_id, iid } => self.merge_request(project_id, iid).map(|m| m.id),
         }
+    }
+
+    /// A group by numeric id or by (already decoded) full path.
+    pub fn group(&self, key: &str) -> Option<&Group> {
+        match key.parse::<u64>() {
+            Ok(id) => self.groups.iter().find(|g| g.id == id),
+            Err(_) => self.groups.iter().find(|g| g.full_path == key),
+        }
+    }
+
+    /// The group a project lives in, when its namespace is one.
+    pub fn group_of(&self, project: &Project) -> Option<&Group> {
+        self.groups.iter().find(|g| g.full_path == project.namespace())
     }
 
     pub fn web_url_of_project(&self, project: &Project) -> String {

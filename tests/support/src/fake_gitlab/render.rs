@@ -66,7 +66,7 @@ pub fn project(state: &State, project: &Project) -> Value {
         "http_url_to_repo": format!("{web_url}.git"),
         "web_url": web_url,
         "namespace": {
-            "id": project.id + 1000,
+            "id": state.group_of(project).map_or(project.id + 1000, |group| group.id),
             "name": project.namespace(),
             "path": project.namespace(),
             "kind": "group",

@@ -118,6 +118,14 @@ impl Repo {
         files: &[FileChange],
         author: (&str, &str),
     ) -> anyhow::Result<Self> {
+        let repo = Self::init(dir, home, branch).await?;
+        repo.commit(branch, None, files, "Initial commit", author).await?;
+        Ok(repo)
+    }
+
+    /// Creates an empty bare repository whose `HEAD` names `branch`, as GitLab creates a
+    /// project's repository without an initial commit.
+    pub async fn init(dir: PathBuf, home: PathBuf, branch: &str) -> anyhow::Result<Self> {
         let parent = dir.parent().context("repository dir has no parent")?;
         tokio::fs::create_dir_all(parent).await.context("while creating the repository folder")?;
         let status = git_command(&home)
@@ -132,7 +140,6 @@ impl Repo {
         let repo = Self::new(dir, home);
         // Allow pushes over HTTP for authenticated users (git http-backend checks this).
         repo.run(&["config", "http.receivepack", "true"], &[], None).await?;
-        repo.commit(branch, None, files, "Initial commit", author).await?;
         Ok(repo)
     }
 

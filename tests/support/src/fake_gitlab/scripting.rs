@@ -88,30 +88,18 @@ impl FakeGitLab {
             });
         }
         let protected_id = state.allocate("protected_branch");
-        let default_protection = ProtectedBranch {
-            id: protected_id,
-            name: seed.default_branch.clone(),
-            push_access_level: access::MAINTAINER,
-            push_user_ids: Vec::new(),
-            merge_access_level: access::MAINTAINER,
-            allow_force_push: false,
-        };
         state.projects.push(Project {
-            id,
-            path_with_namespace: seed.path.clone(),
-            default_branch: seed.default_branch.clone(),
             members,
-            member_expiry: std::collections::BTreeMap::new(),
-            protected_branches: vec![default_protection],
             trigger_tokens,
             ci: seed.ci.clone().unwrap_or_default(),
             pipeline_variables_minimum_role: seed.pipeline_variables_minimum_role.clone(),
-            next_issue_iid: 1,
-            next_mr_iid: 1,
-            next_pipeline_iid: 1,
-            created_at: now(),
+            ..Project::new(id, &seed.path, &seed.default_branch, protected_id, now())
         });
         drop(state);
+        // A project's namespace is a group here (no personal namespaces in the fake).
+        if let Some((group, _)) = seed.path.rsplit_once('/') {
+            self.ensure_group(group);
+        }
         for issue in seed.issues {
             self.add_issue(&seed.path, issue);
         }

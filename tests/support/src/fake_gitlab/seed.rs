@@ -12,6 +12,9 @@ use super::model::access;
 /// The agent's username in the standard seed.
 pub const AGENT: &str = "copilot-agent";
 
+/// The person who runs `setup` in [`Seed::empty_instance`]: Owner of the group `acme`.
+pub const SETUP_USER: &str = "olivia";
+
 /// The pipeline inputs of the agent project's CI configuration: the trigger contract.
 pub const AGENT_PROJECT_INPUTS: [&str; 8] = [
     "trigger_type",
@@ -133,9 +136,25 @@ impl ProjectSeed {
     }
 }
 
+/// A group; its projects are the seeded projects whose path starts with its `path`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupSeed {
+    /// The full path, e.g. `acme` or `acme/tools`.
+    pub path: String,
+    /// username → access level on the group (inherited by its projects and subgroups).
+    #[serde(default)]
+    pub members: BTreeMap<String, u32>,
+    /// Whether the instance's tier offers group webhooks (Premium and up).
+    #[serde(default)]
+    pub webhooks_licensed: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seed {
     pub users: Vec<UserSeed>,
+    /// Groups, parents before their subgroups.
+    #[serde(default)]
+    pub groups: Vec<GroupSeed>,
     pub projects: Vec<ProjectSeed>,
 }
 
@@ -158,12 +177,13 @@ impl Seed {
     /// - users `copilot-agent` (the agent), `alice` and `dave` (developers), `maria`
     ///   (maintainer), `gus` (guest), `renovate-bot` (a bot, developer), `outsider` (no
     ///   membership); tokens are [`default_token`] of the username;
+    /// - the group `acme` both projects live in (no members of its own);
     /// - `acme/widgets` (a small Rust crate, `main`), issue #1 by alice assigned to the agent,
     ///   trigger token `glptt-fake-widgets` owned by maria;
     /// - `acme/copilot-agent` (the agent project the webhook triggers), trigger token
     ///   `glptt-fake-agent` owned by the agent, which is its maintainer; its CI configuration
-    ///   declares the trigger contract as `spec:inputs` and it refuses pipeline variables
-    ///   (`no_one_allowed`).
+    ///   declares the trigger contract as `spec:inputs`, its `workflow:rules` filter out a
+    ///   trigger without `TRIGGER_TYPE`, and it refuses pipeline variables (`no_one_allowed`).
     pub fn standard() -> Self {
         let users = vec![
             UserSeed { name: Some("Copilot Agent".into()), ..UserSeed::new(AGENT) },
@@ -210,10 +230,43 @@ impl Seed {
                 jobs: vec![super::ci::JobSpec::new("copilot", "run")],
                 inputs: Some(AGENT_PROJECT_INPUTS.iter().map(|name| (*name).to_owned()).collect()),
                 workflow_name: Some(AGENT_PIPELINE_NAME.to_owned()),
+                // The template's `workflow:rules`: only a trigger with a `TRIGGER_TYPE` runs.
+                workflow_requires: Some("TRIGGER_TYPE".to_owned()),
                 ..CiScript::default()
             }),
             ..ProjectSeed::new("acme/copilot-agent")
         };
-        Self { users, projects: vec![widgets, agent_project] }
+        Self { users, groups: Vec::new(), projects: vec![widgets, agent_project] }
+    }
+
+    /// An instance nobody has set up copilot-runner on yet, as `setup` finds it:
+    /// - users `olivia` (Owner of the group `acme`: the person running `setup`), `dave` (a
+    ///   Developer of `acme`), and `copilot-agent` (the agent user, member of nothing yet);
+    /// - the group `acme` (Premium: group webhooks available) with the projects `acme/widgets`
+    ///   and `acme/gadgets`;
+    /// - no agent project.
+    pub fn empty_instance() -> Self {
+        let users = vec![
+            UserSeed { name: Some("Olivia Owner".into()), ..UserSeed::new(SETUP_USER) },
+            UserSeed { name: Some("Dave Developer".into()), ..UserSeed::new("dave") },
+            UserSeed { name: Some("Copilot Agent".into()), ..UserSeed::new(AGENT) },
+        ];
+        let acme = GroupSeed {
+            path: "acme".to_owned(),
+            members: BTreeMap::from([(SETUP_USER.to_owned(), access::OWNER), ("dave".to_owned(), access::DEVELOPER)]),
+            webhooks_licensed: true,
+        };
+        let projects = vec![
+            ProjectSeed {
+                files: BTreeMap::from([
+                    ("README.md".to_owned(), "# widgets\n".to_owned()),
+                    ("Cargo.toml".to_owned(), CARGO_TOML.to_owned()),
+                    ("src/lib.rs".to_owned(), LIB_RS.to_owned()),
+                ]),
+                ..ProjectSeed::new("acme/widgets")
+            },
+            ProjectSeed::new("acme/gadgets"),
+        ];
+        Self { users, groups: vec![acme], projects }
     }
 }

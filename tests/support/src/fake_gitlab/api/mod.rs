@@ -4,10 +4,17 @@
 
 mod awards;
 mod discussions;
+mod groups;
+mod hooks;
+mod members;
 mod merge_requests;
+mod namespaces;
 mod notes;
 mod pipelines;
 mod projects;
+mod repository_files;
+mod runners;
+mod variables;
 
 pub use notes::{add_note, add_system_note};
 
@@ -31,12 +38,26 @@ pub type ApiResult = Result<Response, ApiError>;
 /// The route table. Paths are registered in full (no nesting) so handlers see the real URI.
 pub fn router(shared: Api) -> Router {
     let p = "/api/v4/projects/{id}";
+    let g = "/api/v4/groups/{id}";
     Router::new()
         .route("/api/v4/user", get(projects::current_user))
         .route("/api/v4/users/{user_id}", get(projects::get_user))
+        .route("/api/v4/projects", post(projects::create_project))
         .route(p, get(projects::get_project).put(projects::update_project))
+        .route(&format!("{p}/members"), post(members::add_to_project))
         .route(&format!("{p}/members/all/{{user_id}}"), get(projects::get_member))
-        .route(&format!("{p}/members/{{user_id}}"), get(projects::get_member))
+        .route(&format!("{p}/members/{{user_id}}"), get(members::get_project_direct).put(members::edit_in_project))
+        .route("/api/v4/namespaces/{id}", get(namespaces::get_namespace))
+        .route("/api/v4/groups/{id}/members", post(members::add_to_group))
+        .route("/api/v4/groups/{id}/members/all/{user_id}", get(members::get_group_effective))
+        .route("/api/v4/groups/{id}/members/{user_id}", get(members::get_group_direct).put(members::edit_in_group))
+        .route(
+            &format!("{p}/repository/files/{{file_path}}"),
+            post(repository_files::create).put(repository_files::update),
+        )
+        .route(&format!("{p}/repository/files/{{file_path}}/raw"), get(repository_files::raw))
+        .route(&format!("{p}/variables"), get(variables::list).post(variables::create))
+        .route(&format!("{p}/variables/{{key}}"), get(variables::get_one).put(variables::update))
         .route(&format!("{p}/protected_branches"), get(projects::list_protected_branches))
         .route(&format!("{p}/protected_branches/{{name}}"), get(projects::get_protected_branch))
         .route(&format!("{p}/issues"), get(projects::list_issues))
@@ -97,7 +118,26 @@ pub fn router(shared: Api) -> Router {
         .route(&format!("{p}/jobs/{{job_id}}/retry"), post(pipelines::retry_job))
         .route(&format!("{p}/jobs/{{job_id}}/cancel"), post(pipelines::cancel_job))
         .route(&format!("{p}/trigger/pipeline"), post(pipelines::trigger))
-        .route(&format!("{p}/triggers"), get(pipelines::list_triggers))
+        .route(&format!("{p}/triggers"), get(pipelines::list_triggers).post(pipelines::create_trigger))
+        // webhooks, groups and runners
+        .route(&format!("{p}/hooks"), get(hooks::list_project).post(hooks::create_project))
+        .route(
+            &format!("{p}/hooks/{{hook_id}}"),
+            get(hooks::get_project).put(hooks::update_project).delete(hooks::delete_project),
+        )
+        .route(&format!("{p}/hooks/{{hook_id}}/events"), get(hooks::events_project))
+        .route(&format!("{p}/hooks/{{hook_id}}/test/{{trigger}}"), post(hooks::test_project))
+        .route(&format!("{p}/runners"), get(runners::for_project))
+        .route(g, get(groups::get_one))
+        .route(&format!("{g}/projects"), get(groups::projects))
+        .route(&format!("{g}/hooks"), get(hooks::list_group).post(hooks::create_group))
+        .route(
+            &format!("{g}/hooks/{{hook_id}}"),
+            get(hooks::get_group).put(hooks::update_group).delete(hooks::delete_group),
+        )
+        .route(&format!("{g}/hooks/{{hook_id}}/events"), get(hooks::events_group))
+        .route(&format!("{g}/hooks/{{hook_id}}/test/{{trigger}}"), post(hooks::test_group))
+        .route("/api/v4/runners", get(runners::owned))
         .route("/api/v4/{*rest}", axum::routing::any(route_not_found))
         .route(REQUEST_LOG, get(request_log))
         .fallback(super::git_http::serve)
@@ -239,7 +279,7 @@ pub fn project_access(api: &Api, input: &Input, id: &str, min_access: u32) -> Re
     let user = caller(api, input)?;
     let state = api.state();
     let project = state.project(id).ok_or_else(|| ApiError::not_found("Project"))?;
-    let level = project.access_of(user.id);
+    let level = state.effective_access(project, user.id);
     if level == 0 {
         return Err(ApiError::not_found("Project"));
     }

@@ -3,8 +3,9 @@
 //! cancel, retry; jobs with `include_retried` and `scope[]`, job get/retry/cancel and the
 //! plain-text trace (streamed); the trigger API (`token` from form or query, `source:
 //! trigger`; inputs and variables recorded, inputs the CI configuration does not declare
-//! refused, variables refused below the project's "minimum role to use pipeline variables") and
-//! the trigger list.
+//! refused, variables refused below the project's "minimum role to use pipeline variables",
+//! pipelines the configuration's `workflow:rules` filter out not created) and the trigger tokens
+//! (listed in full only to their owner; created by Maintainers).
 
 use std::collections::BTreeMap;
 
@@ -14,9 +15,11 @@ use serde_json::{Value, json};
 
 use super::{Api, ApiError, ApiResult, Input, created, ok, paginated, project_access, text_stream};
 use crate::fake_gitlab::ci::{self, PipelineStart, observe, pipeline_status};
-use crate::fake_gitlab::model::{Pipeline, Project, TriggerCall, access};
+use crate::fake_gitlab::clock;
+use crate::fake_gitlab::model::{Pipeline, Project, TriggerCall, TriggerToken, access};
 use crate::fake_gitlab::render;
 use crate::fake_gitlab::repo::CommitInfo;
+use sha1::Digest as _;
 
 fn find_pipeline(api: &Api, project: &Project, pipeline_id: u64) -> Result<Pipeline, ApiError> {
     api.state()
@@ -140,6 +143,9 @@ pub async fn create(State(api): State<Api>, Path(id): Path<String>, input: Input
         .ok_or_else(|| ApiError::bad_request("Reference not found"))?;
     let variables = input.params.string_map("variables");
     let inputs = checked_inputs(&project, &input)?;
+    if project.ci.filters_out(&variables, &inputs) {
+        return Err(not_created(FILTERED_OUT));
+    }
     let pipeline_id = {
         let mut state = api.state();
         ci::create_pipeline(
@@ -296,6 +302,9 @@ pub async fn trigger(State(api): State<Api>, Path(id): Path<String>, input: Inpu
     if !variables.is_empty() && !may_pass_variables(&project, project.access_of(owner_id)) {
         return Err(not_created("Insufficient permissions to set pipeline variables"));
     }
+    if project.ci.filters_out(&variables, &inputs) {
+        return Err(not_created(FILTERED_OUT));
+    }
     let mut state = api.state();
     let pipeline_id = ci::create_pipeline(
         &mut state,
@@ -329,6 +338,9 @@ fn checked_inputs(project: &Project, input: &Input) -> Result<Vec<(String, Strin
     }
 }
 
+/// What GitLab says when the configuration's `workflow:rules` keep a pipeline from being created.
+const FILTERED_OUT: &str = "Pipeline filtered out by workflow rules.";
+
 /// A pipeline GitLab did not create, as the pipeline and trigger APIs report it.
 fn not_created(reason: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, json!({"message": {"base": [reason]}}))
@@ -348,22 +360,40 @@ fn may_pass_variables(project: &Project, level: u32) -> bool {
 pub async fn list_triggers(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
     let (user, project) = project_access(&api, &input, &id, access::MAINTAINER)?;
     let state = api.state();
-    let items = project
-        .trigger_tokens
-        .iter()
-        .map(|t| {
-            let token = if t.owner_id == user.id { t.token.clone() } else { t.token.chars().take(4).collect() };
-            json!({
-                "id": t.id,
-                "token": token,
-                "description": t.description,
-                "created_at": project.created_at,
-                "updated_at": project.created_at,
-                "last_used": null,
-                "owner": render::user_by_id(&state, t.owner_id),
-            })
-        })
-        .collect();
+    let items = project.trigger_tokens.iter().map(|t| trigger_value(&state, &project, t, user.id)).collect();
     drop(state);
     paginated(&api, &input, items)
+}
+
+/// A trigger token as `viewer` sees it: in full when they created it, else its first four
+/// characters (Pipeline trigger tokens API, <https://docs.gitlab.com/api/pipeline_triggers/>).
+fn trigger_value(state: &crate::fake_gitlab::model::State, project: &Project, t: &TriggerToken, viewer: u64) -> Value {
+    let token = if t.owner_id == viewer { t.token.clone() } else { t.token.chars().take(4).collect() };
+    json!({
+        "id": t.id,
+        "token": token,
+        "description": t.description,
+        "created_at": project.created_at,
+        "updated_at": project.created_at,
+        "last_used": null,
+        "owner": render::user_by_id(state, t.owner_id),
+    })
+}
+
+/// `POST /projects/:id/triggers` with `description`, for Maintainers: a new token the caller
+/// owns, answered in full.
+pub async fn create_trigger(State(api): State<Api>, Path(id): Path<String>, input: Input) -> ApiResult {
+    let (user, project) = project_access(&api, &input, &id, access::MAINTAINER)?;
+    let description = input.require_str("description")?;
+    let mut state = api.state();
+    let trigger_id = state.allocate("trigger");
+    let digest = sha1::Sha1::digest(format!("trigger-{}-{trigger_id}-{}", project.id, clock::now()).as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let trigger =
+        TriggerToken { id: trigger_id, token: format!("glptt-{}", &hex[..20]), owner_id: user.id, description };
+    let value = trigger_value(&state, &project, &trigger, user.id);
+    if let Some(stored) = state.project_mut(project.id) {
+        stored.trigger_tokens.push(trigger);
+    }
+    created(value)
 }

@@ -5,8 +5,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use serde_json::Value;
 
+use super::namespaces::user_namespace_id;
 use super::{Api, ApiError, ApiResult, Input, caller, created, ok, paginated, project_access};
-use crate::fake_gitlab::model::access;
+use crate::fake_gitlab::clock::now;
+use crate::fake_gitlab::model::{Project, access};
 use crate::fake_gitlab::push::{RefUpdate, after_ref_updates};
 use crate::fake_gitlab::render;
 
@@ -33,7 +35,7 @@ pub async fn get_project(State(api): State<Api>, Path(id): Path<String>, input: 
     let (user, project) = project_access(&api, &input, &id, access::GUEST)?;
     let state = api.state();
     let mut value = render::project(&state, &project);
-    if project.access_of(user.id) >= access::MAINTAINER
+    if state.effective_access(&project, user.id) >= access::MAINTAINER
         && let Value::Object(map) = &mut value
     {
         map.insert(
@@ -60,10 +62,11 @@ pub async fn update_project(State(api): State<Api>, Path(id): Path<String>, inpu
     get_project(State(api), Path(id), input).await
 }
 
+/// `GET /projects/:id/members/all/:user_id`: the effective membership, inherited included.
 pub async fn get_member(State(api): State<Api>, Path((id, user_id)): Path<(String, u64)>, input: Input) -> ApiResult {
     let (_, project) = project_access(&api, &input, &id, access::GUEST)?;
     let state = api.state();
-    let level = project.access_of(user_id);
+    let level = state.effective_access(&project, user_id);
     let user = state.user(user_id).filter(|_| level > 0).ok_or_else(|| ApiError::not_found("Member"))?;
     ok(render::member(&state, project.id, user, level))
 }
@@ -201,4 +204,59 @@ pub async fn get_commit(State(api): State<Api>, Path((id, sha)): Path<(String, S
     let info = repo.commit_info(&resolved).await.map_err(|_| ApiError::not_found("Commit"))?;
     let state = api.state();
     ok(render::commit(&state, &project, &info))
+}
+
+/// `POST /projects` (Projects API, <https://docs.gitlab.com/api/projects/#create-a-project>):
+/// `name` and/or `path`, `namespace_id` (default: the caller's own namespace). Creating in a
+/// group takes the Developer role there (the group setting "roles allowed to create projects"
+/// at its default); the creator becomes the project's Maintainer unless a group gives them
+/// more, or its Owner in their own namespace. The repository starts empty.
+pub async fn create_project(State(api): State<Api>, input: Input) -> ApiResult {
+    let user = caller(&api, &input)?;
+    let path = match (input.params.str("path"), input.params.str("name")) {
+        (Some(path), _) if !path.is_empty() => path,
+        (_, Some(name)) if !name.is_empty() => name.to_lowercase().replace(' ', "-"),
+        _ => return Err(ApiError::invalid("name, path are missing, at least one parameter must be provided")),
+    };
+    let (namespace, creator_level) = {
+        let state = api.state();
+        match input.int("namespace_id")? {
+            None => (user.username.clone(), access::OWNER),
+            Some(id) if u64::try_from(id).is_ok_and(|id| id == user_namespace_id(user.id)) => {
+                (user.username.clone(), access::OWNER)
+            }
+            Some(id) => {
+                let group = state.group(&id.to_string()).ok_or_else(|| ApiError::not_found("Namespace"))?;
+                let level = state.group_access(group, user.id);
+                if level == 0 {
+                    return Err(ApiError::not_found("Namespace"));
+                }
+                if level < access::DEVELOPER {
+                    return Err(ApiError::forbidden());
+                }
+                (group.full_path.clone(), if level >= access::MAINTAINER { 0 } else { access::MAINTAINER })
+            }
+        }
+    };
+    let full_path = format!("{namespace}/{path}");
+    if api.state().project(&full_path).is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"message": {"name": ["has already been taken"], "path": ["has already been taken"]}}),
+        ));
+    }
+    let dir = api.repos_root.join(format!("{full_path}.git"));
+    crate::fake_gitlab::repo::Repo::init(dir, api.git_home.clone(), "main")
+        .await
+        .map_err(|error| ApiError::bad_request(&error.to_string()))?;
+    let mut state = api.state();
+    let id = state.allocate("project");
+    let protection_id = state.allocate("protected_branch");
+    let mut project = Project::new(id, &full_path, "main", protection_id, now());
+    if creator_level > 0 {
+        project.members.insert(user.id, creator_level);
+    }
+    let value = render::project(&state, &project);
+    state.projects.push(project);
+    created(value)
 }
