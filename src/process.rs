@@ -515,6 +515,20 @@ pub fn exec_replacing(program: &Path, args: &[OsString]) -> std::io::Error {
     command.args(args).exec()
 }
 
+/// Variables every networked child gets from ours when set: how to reach the network (proxies)
+/// and which certificate authorities to trust beside the defaults (a self-managed GitLab behind a
+/// proxy or a private CA).
+pub const NETWORK_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 /// Builds a child environment from ours: exact names in `allowed`, and names starting with one of
 /// `prefixes`. A prefix never lets one of our own settings through (`GITLAB_TOKEN`,
 /// `COPILOT_LANGUAGE`, …): those pass only when named exactly in `allowed`.

@@ -18,23 +18,9 @@ use crate::exit::{Classify, Code};
 use crate::process::{ExitStatus, ProcessError};
 pub use events::{CodeChanges, SessionError, TokenUsage, ToolExecution, ToolOutcome};
 
-/// Variables every agent may see: the basics of a working shell, proxies and trust roots.
-pub const BASE_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "TZ",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_EXTRA_CA_CERTS",
-    "CURL_CA_BUNDLE",
-];
+/// Variables every agent may see besides [`process::NETWORK_ENV`](crate::process::NETWORK_ENV):
+/// the basics of a working shell and the trust roots of Node and curl.
+pub const BASE_ENV: &[&str] = &["PATH", "HOME", "LANG", "TZ", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE"];
 
 /// Prefixes every agent may see (locale settings).
 pub const BASE_ENV_PREFIXES: &[&str] = &["LC_"];
@@ -43,7 +29,8 @@ pub const BASE_ENV_PREFIXES: &[&str] = &["LC_"];
 /// ours, and `NODE_EXTRA_CA_CERTS` naming `COPILOT_CA_BUNDLE` when one is installed, so a
 /// Node-based agent trusts the same certificate authorities as we do.
 pub(crate) fn child_env_base(env: &Env) -> Vec<(String, String)> {
-    let allowed: Vec<&str> = BASE_ENV.iter().chain(copilot::TOKEN_VARS).copied().collect();
+    let allowed: Vec<&str> =
+        BASE_ENV.iter().chain(crate::process::NETWORK_ENV).chain(copilot::TOKEN_VARS).copied().collect();
     let prefixes: Vec<&str> = BASE_ENV_PREFIXES.iter().copied().chain(["COPILOT_"]).collect();
     let mut vars = crate::process::env_allowlist(env, &allowed, &prefixes);
     if let Some(bundle) = crate::tls::bundle_path() {

@@ -37,19 +37,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How much of a failed command's stderr goes into its error.
 const STDERR_EXCERPT: usize = 2000;
 
-/// Variables passed through from our environment when set: how to reach the network and which
-/// certificate authorities to trust (a self-managed GitLab behind a proxy or a private CA).
-const PASSED_THROUGH: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
-
 /// Options placed before every subcommand. They are not secrets, so argv is the right place.
 const HARDENING: &[&str] = &[
     "-c",
@@ -120,7 +107,7 @@ impl GitCommand {
     /// `identity`.
     pub fn new(env: &Env, home: impl Into<PathBuf>, identity: Identity) -> Self {
         let path = env.get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
-        let passed_through = process::env_allowlist(env, PASSED_THROUGH, &[]);
+        let passed_through = process::env_allowlist(env, process::NETWORK_ENV, &[]);
         Self {
             program: PathBuf::from("git"),
             path,
