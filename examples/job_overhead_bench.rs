@@ -16,7 +16,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use copilot_runner_testkit::FakeGitLab;
 use copilot_runner_testkit::ci_job::CiJob;
-use copilot_runner_testkit::fake_gitlab::{AGENT, IssueSeed, Noteable};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Script};
 
 const PROJECT: &str = "acme/widgets";
@@ -101,25 +100,11 @@ async fn one_job(
     dir: &Path,
     round: usize,
 ) -> anyhow::Result<(SystemTime, String, SystemTime)> {
-    let project_id = gitlab.project_id(PROJECT);
-    let seed = IssueSeed {
-        title: format!("Add a greeting file ({round})"),
-        description: "Please add greeting.txt.\n".to_owned(),
-        author: "alice".to_owned(),
-        assignees: Vec::new(),
-        labels: Vec::new(),
-        confidential: false,
-    };
-    let iid = gitlab.add_issue(PROJECT, seed);
-    gitlab.add_system_note_by(Noteable::Issue { project_id, iid }, "alice", &format!("assigned to @{AGENT}"));
     let mut job = CiJob::new(program, dir, &std::env::temp_dir(), gitlab, model).await;
     job.set("COPILOT_AGENT", "command")
         .set("COPILOT_AGENT_COMMAND", "sh -c \"date +%s%N >> {scratch_dir}/started\"")
-        .set("COPILOT_STAGE_TIMEOUT", "30")
-        .trigger(
-            "issue_assignee",
-            &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", iid.to_string())],
-        );
+        .set("COPILOT_STAGE_TIMEOUT", "30");
+    job.assign_new_issue(gitlab, PROJECT, "alice", &format!("Add a greeting file ({round})"));
     let started = SystemTime::now();
     let out = job.run().await;
     let log = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use copilot_runner_testkit::FakeGitLab;
 use copilot_runner_testkit::ci_job::{CiJob, add_one_file_script};
-use copilot_runner_testkit::fake_gitlab::{AGENT, IssueSeed, Noteable};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule};
 use serde_json::Value;
 
@@ -77,32 +76,13 @@ async fn one_round(program: &Path) -> anyhow::Result<Vec<Value>> {
     let mut job = CiJob::new(program, dir.path(), &std::env::temp_dir(), &gitlab, &model).await;
     job.set("ENABLE_PROJECT_UNDERSTANDING", "true");
     let mut records = Vec::new();
-    let first = assign(&gitlab, &mut job, project_id, "Add a greeting file");
+    let first = job.assign_new_issue(&gitlab, PROJECT, "alice", "Add a greeting file");
     for _ in 0..3 {
         records.push(run(&job).await.with_context(|| format!("issue #{first}"))?);
     }
-    let other = assign(&gitlab, &mut job, project_id, "Add another greeting");
+    let other = job.assign_new_issue(&gitlab, PROJECT, "alice", "Add another greeting");
     records.push(run(&job).await.with_context(|| format!("issue #{other}"))?);
     Ok(records)
-}
-
-/// A new issue by alice, assigned by her to the agent; the job becomes its trigger.
-fn assign(gitlab: &FakeGitLab, job: &mut CiJob, project_id: u64, title: &str) -> u64 {
-    let seed = IssueSeed {
-        title: title.to_owned(),
-        description: "Please add greeting.txt.\n".to_owned(),
-        author: "alice".to_owned(),
-        assignees: Vec::new(),
-        labels: Vec::new(),
-        confidential: false,
-    };
-    let iid = gitlab.add_issue(PROJECT, seed);
-    gitlab.add_system_note_by(Noteable::Issue { project_id, iid }, "alice", &format!("assigned to @{AGENT}"));
-    job.trigger(
-        "issue_assignee",
-        &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", iid.to_string())],
-    );
-    iid
 }
 
 /// Runs the job to a successful end; its `summary.json`'s `context`.

@@ -172,6 +172,21 @@ async fn complete_installation_passes_every_check_without_starting_a_pipeline() 
 }
 
 #[tokio::test]
+async fn the_webhook_url_comes_from_the_flag_or_from_webhook_url() {
+    let mut install = Install::complete().await;
+    let without = DoctorArgs { webhook_url: None, ..install.args(WIDGETS) };
+    let report = install.diagnose(&without).await;
+    assert_eq!(outcome(&report, "webhooks"), Outcome::Skipped, "{}", report.render());
+
+    // The same setting `setup` registers the hook with.
+    let url = install.webhook_url.clone();
+    install.set("WEBHOOK_URL", &url);
+    let report = install.diagnose(&without).await;
+    assert_eq!(outcome(&report, "webhooks"), Outcome::Pass, "{}", report.render());
+    assert_eq!(install.fake.hook_deliveries(install.hook_id).len(), 1, "one test delivery");
+}
+
+#[tokio::test]
 async fn each_misconfiguration_fails_its_own_check_with_a_fix() {
     let mut install = Install::complete().await;
     // A guest's token, a wrong trigger token, a branch that does not exist.

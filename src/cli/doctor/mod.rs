@@ -54,7 +54,7 @@ pub struct DoctorArgs {
     /// A project the agent should work on (numeric id or `group/project`): checks the agent's access to it and its webhooks
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
-    /// The URL GitLab delivers webhooks to (`https://…/webhook`): GitLab test-delivers through each hook of `--project` and its group that points there
+    /// The URL GitLab delivers webhooks to (`https://…/webhook`): GitLab test-delivers through each hook of `--project` and its group that points there [default: `WEBHOOK_URL`]
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
     /// A tag the agent jobs' runner must carry (repeat for several) [default: copilot-agent]
@@ -239,10 +239,11 @@ async fn webhooks_check(
     api_url: &str,
 ) -> Check {
     const WEBHOOKS: &str = "webhooks";
-    let Some(url) = &args.webhook_url else {
+    let Some(url) = args.webhook_url.as_ref().or(settings.setup.webhook_url.as_ref()) else {
         return Check::skipped(
             WEBHOOKS,
-            "pass `--webhook-url https://…/webhook` (and `--project`) to have GitLab test-deliver to the webhook service",
+            "pass `--webhook-url https://…/webhook` or set `WEBHOOK_URL` (and pass `--project`) to have GitLab \
+             test-deliver to the webhook service",
         );
     };
     let Some(project) = &args.project else {

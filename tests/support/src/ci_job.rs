@@ -12,6 +12,7 @@ use std::process::Output;
 
 use crate::FakeGitLab;
 use crate::copilot_cli;
+use crate::fake_gitlab::{AGENT, IssueSeed, Noteable};
 use crate::mock_model::{MockModel, Reply, Rule, Script};
 
 /// The agent project of the standard seed, whose triggered pipeline the job belongs to.
@@ -91,6 +92,27 @@ impl CiJob {
     pub fn unset(&mut self, name: &str) -> &mut Self {
         self.vars.retain(|(existing, _)| existing != name);
         self
+    }
+
+    /// Opens an issue `title` by `author` in `project`, has `author` assign it to the agent, and
+    /// makes this job the assignment's pipeline. Returns the issue's iid.
+    pub fn assign_new_issue(&mut self, gitlab: &FakeGitLab, project: &str, author: &str, title: &str) -> u64 {
+        let project_id = gitlab.project_id(project);
+        let seed = IssueSeed {
+            title: title.to_owned(),
+            description: "Please add greeting.txt.\n".to_owned(),
+            author: author.to_owned(),
+            assignees: Vec::new(),
+            labels: Vec::new(),
+            confidential: false,
+        };
+        let iid = gitlab.add_issue(project, seed);
+        gitlab.add_system_note_by(Noteable::Issue { project_id, iid }, author, &format!("assigned to @{AGENT}"));
+        self.trigger(
+            "issue_assignee",
+            &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", iid.to_string())],
+        );
+        iid
     }
 
     /// Sets `TRIGGER_TYPE` and the `TARGET_*` variables the webhook service would pass.
