@@ -412,6 +412,7 @@ impl<'a> Resolver<'a> {
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
         let review_prompt_bytes = self.number(env_vars::COPILOT_REVIEW_PROMPT_BYTES, 1_000_usize, 10_000_000);
         let auto_fix_pipeline = self.flag(env_vars::COPILOT_AUTO_FIX_PIPELINE);
+        let flaky_check = self.flag(env_vars::COPILOT_FLAKY_CHECK);
         let cache_default = match project_dir {
             Some(dir) => (
                 format!("file://{}", dir.join(".copilot-cache").display()),
@@ -537,6 +538,7 @@ impl<'a> Resolver<'a> {
             },
             pipeline_fix: PipelineFixSettings {
                 auto_fix: auto_fix_pipeline?,
+                flaky_check: flaky_check?,
                 debug_max: debug_max?,
                 retry_interval: retry_interval?,
                 retry_max: retry_max?,

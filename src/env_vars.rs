@@ -140,6 +140,8 @@ env_vars! {
     TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
     /// Start the pipeline-fix loop on the merge request right after the issue workflow opened or updated it.
     COPILOT_AUTO_FIX_PIPELINE = "COPILOT_AUTO_FIX_PIPELINE", Setting, Some("false");
+    /// Before the first fix attempt, re-run the failed jobs once unchanged: a job that then passes is reported as flaky, not fixed.
+    COPILOT_FLAKY_CHECK = "COPILOT_FLAKY_CHECK", Setting, Some("true");
     /// Path of an optional YAML configuration file (same as `--config`).
     COPILOT_RUNNER_CONFIG = "COPILOT_RUNNER_CONFIG", Setting, None;
     /// Log filter for stderr and the file log, in `tracing` syntax (`info`, `copilot_runner=debug`).

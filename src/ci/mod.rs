@@ -10,5 +10,7 @@
 //! The workflow that strings these together is `workflows::pipeline_fix`.
 
 pub mod failures;
+pub mod guard;
+pub mod signature;
 pub mod trace;
 pub mod watch;

@@ -4,7 +4,10 @@
 //! machine fed with byte chunks in any split. Each line is cleaned ([`clean`]: ANSI sequences,
 //! section markers and `\r` progress updates removed) and classified ([`patterns`]); the
 //! excerpter remembers only the last lines (for the tail and for context before an error), the
-//! lines after an error, and error lines, each bounded by the byte budget. Secrets are masked
+//! lines after an error, and error lines, each bounded by the byte budget. The first error line
+//! and its window are never forgotten: many tools print the cause early and a summary late, so a
+//! long log's excerpt keeps its first error as well as its tail. The names of failing tests the
+//! log reports are collected on the way, for the failure's signature. Secrets are masked
 //! only in the few lines that may be shown. [`finish`] hands the
 //! remembered lines to [`select`], which fits the most important of them into the budget.
 //!
@@ -67,7 +70,15 @@ pub struct Excerpt {
     pub total_bytes: u64,
     /// Whether the text leaves out any line or part of one.
     pub truncated: bool,
+    /// The first error line of the log, cleaned and masked.
+    pub first_error: Option<String>,
+    /// Names of the failing tests the log reports (cargo, pytest, go, jest, mocha, maven), in
+    /// log order, each once, at most [`MAX_FAILED_TESTS`].
+    pub failed_tests: Vec<String>,
 }
+
+/// Failing test names an excerpt collects at most.
+pub const MAX_FAILED_TESTS: usize = 20;
 
 /// Reads a log to its end and returns its excerpt.
 pub async fn excerpt<R: AsyncRead + Unpin>(mut reader: R, options: &ExcerptOptions) -> std::io::Result<Excerpt> {
@@ -124,6 +135,9 @@ pub struct Excerpter {
     lines: u64,
     error_lines: usize,
     total_bytes: u64,
+    /// The number of the first error line; it and its window are never evicted.
+    first_error: Option<u64>,
+    failed_tests: Vec<String>,
 }
 
 impl Excerpter {
@@ -146,6 +160,8 @@ impl Excerpter {
             lines: 0,
             error_lines: 0,
             total_bytes: 0,
+            first_error: None,
+            failed_tests: Vec::new(),
         }
     }
 
@@ -177,12 +193,19 @@ impl Excerpter {
             self.line(&partial, dropped);
         }
         let mut candidates: BTreeMap<u64, Candidate> = BTreeMap::new();
+        let mut first_error = None;
         for (number, kept) in std::mem::take(&mut self.kept) {
+            let of_first = Some(kept.error_number) == self.first_error;
             let rank = match kept.context_distance {
+                None if of_first => Rank::FirstError,
                 None => Rank::Error { newest_first: Reverse(number) },
+                Some(distance) if of_first => Rank::FirstContext { distance },
                 Some(distance) => Rank::Context { distance, newest_first: Reverse(kept.error_number) },
             };
             let (text, cut) = display(&kept.text, kept.dropped);
+            if rank == Rank::FirstError {
+                first_error = Some(text.clone());
+            }
             candidates.insert(number, Candidate { number, text, cut, rank });
         }
         let tail_start = self.recent.len().saturating_sub(self.options.tail_lines);
@@ -203,6 +226,8 @@ impl Excerpter {
             error_lines: self.error_lines,
             total_bytes: self.total_bytes,
             truncated: rendered.truncated,
+            first_error,
+            failed_tests: self.failed_tests,
         }
     }
 
@@ -216,6 +241,13 @@ impl Excerpter {
         let error = patterns::is_error_line(&self.scratch);
         if error {
             self.error_lines += 1;
+            self.first_error.get_or_insert(number);
+            if self.failed_tests.len() < MAX_FAILED_TESTS
+                && let Some(name) = patterns::failed_test(&self.scratch)
+                && !self.failed_tests.contains(&name)
+            {
+                self.failed_tests.push(name);
+            }
             let before: Vec<(u64, u32)> = self
                 .recent
                 .iter()
@@ -241,8 +273,13 @@ impl Excerpter {
 
     fn keep_error(&mut self, number: u64, dropped: u64) {
         let text = self.scratch.clone();
-        self.error_bytes += text.len() + 1;
+        let bytes = text.len() + 1;
         self.kept.insert(number, KeptLine { text, dropped, context_distance: None, error_number: number });
+        if Some(number) == self.first_error {
+            // Never evicted, and so not counted against the bound of the others.
+            return;
+        }
+        self.error_bytes += bytes;
         self.error_order.push_back(number);
         // Older error lines than a budget's worth of newer ones can never be shown.
         while self.error_bytes > self.options.budget_bytes {
@@ -270,6 +307,11 @@ impl Excerpter {
     }
 
     fn insert_context(&mut self, number: u64, text: Vec<u8>, dropped: u64, distance: u32, error_number: u64) {
+        if Some(error_number) == self.first_error {
+            // The first error's window (at most twice `context_lines` lines) is never evicted.
+            self.kept.insert(number, KeptLine { text, dropped, context_distance: Some(distance), error_number });
+            return;
+        }
         self.context_bytes += text.len() + 1;
         self.kept.insert(number, KeptLine { text, dropped, context_distance: Some(distance), error_number });
         self.context_order.push_back(number);

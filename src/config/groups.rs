@@ -67,6 +67,8 @@ pub struct WorkflowSettings {
 pub struct PipelineFixSettings {
     /// Start the loop right after the issue workflow opened or updated a merge request.
     pub auto_fix: bool,
+    /// Re-run failed jobs once unchanged before the first fix attempt (`COPILOT_FLAKY_CHECK`).
+    pub flaky_check: bool,
     /// Fix attempts on a failed pipeline (`DEBUG_MAX_TIME`).
     pub debug_max: u32,
     /// Time between polls of a watched pipeline (`RETRY_INTERVAL_TIME`).

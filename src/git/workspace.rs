@@ -310,6 +310,41 @@ impl Workspace {
         Ok(output.stdout.text())
     }
 
+    /// `src/lib.rs +2 -1, tests/a.rs +5 -0` for what commit `sha` changed against its first
+    /// parent, at most `files` files (then `… N more`); `None` when the parent is not in the
+    /// clone.
+    pub async fn commit_summary(&self, sha: &str, files: usize) -> Result<Option<String>, GitError> {
+        validate_revision(sha)?;
+        let parent = format!("{sha}^");
+        if !self.git.output(&self.dir, &["cat-file", "-e", &format!("{parent}{{commit}}")], None).await?.success() {
+            return Ok(None);
+        }
+        let output = self.git.run(&self.dir, &["diff", "--numstat", "--no-renames", &parent, sha, "--"], None).await?;
+        let text = output.stdout.text();
+        let lines: Vec<String> = text
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, '\t');
+                let (added, removed, path) = (parts.next()?, parts.next()?, parts.next()?);
+                Some(format!("{path} +{added} -{removed}"))
+            })
+            .collect();
+        let mut summary = lines.iter().take(files).cloned().collect::<Vec<_>>().join(", ");
+        if lines.len() > files {
+            summary.push_str(&format!(", … {} more", lines.len() - files));
+        }
+        Ok(Some(summary))
+    }
+
+    /// Makes `HEAD`, the index and the work tree `sha`'s again, untracked files removed: a change
+    /// that was rejected before it was pushed is gone.
+    pub async fn reset_hard(&self, sha: &str) -> Result<(), GitError> {
+        validate_revision(sha)?;
+        self.git.run(&self.dir, &["reset", "-q", "--hard", sha], None).await?;
+        self.git.run(&self.dir, &["clean", "-q", "-f", "-d"], None).await?;
+        Ok(())
+    }
+
     /// Whether the clone has commit `sha` (an earlier head may be gone after a force push).
     pub async fn has_commit(&self, sha: &str) -> Result<bool, GitError> {
         validate_revision(sha)?;

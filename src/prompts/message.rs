@@ -466,6 +466,8 @@ pub enum PipelineFixOutcome {
     Superseded,
     /// The pipeline waits for a manual job or a schedule; nobody waits on it.
     Blocked,
+    /// The failed jobs passed when re-run unchanged: flaky, not broken; nothing was changed.
+    Flaky,
     /// The pipeline stayed queued: no runner picked it up.
     NotPickedUp,
 }
@@ -486,6 +488,10 @@ pub enum StopReason {
     NoChange,
     /// The push started no pipeline.
     NoPipeline,
+    /// A fix attempt ended in the very failure it set out to fix.
+    SameFailureTwice,
+    /// The agent's fix weakened the tests or CI twice; the rejected lines are listed.
+    WeakenedTests,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -499,6 +505,22 @@ pub enum AttemptResult {
     NoChange,
     /// The attempt's pipeline is still being watched.
     Running,
+    /// The failed jobs were re-run unchanged, to tell a flaky failure from a broken one.
+    Rerun,
+    /// The re-run passed: the failure was flaky.
+    Flaky,
+    /// The agent's change weakened the tests or CI and was not pushed.
+    Rejected,
+}
+
+/// A job that failed and then passed when re-run unchanged.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakyJob {
+    pub name: MarkdownCodeSpan,
+    pub failed_id: u64,
+    pub failed_url: Option<String>,
+    pub passed_id: u64,
+    pub passed_url: Option<String>,
 }
 
 /// One attempt of the pipeline-fix loop.
@@ -528,6 +550,12 @@ pub struct PipelineFixNote {
     pub max_attempts: u32,
     /// The log excerpt of the last failed job, when a person is needed.
     pub last_excerpt: Option<MarkdownCode>,
+    /// The signature of the failure that came back, with [`StopReason::SameFailureTwice`].
+    pub signature: Option<MarkdownCodeSpan>,
+    /// The rejected lines (`path:line: rule: +text`), with [`StopReason::WeakenedTests`].
+    pub rejected_lines: Vec<MarkdownCodeSpan>,
+    /// With [`PipelineFixOutcome::Flaky`]: the jobs that passed on their re-run.
+    pub flaky_jobs: Vec<FlakyJob>,
     pub job_url: Option<String>,
     /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
     pub state: Option<Marker>,

@@ -331,6 +331,10 @@ pub struct EarlierAttempt {
     pub number: u32,
     pub commit_sha: String,
     pub summary: UntrustedLine,
+    /// The signature of the failure the attempt set out to fix.
+    pub failure: Option<UntrustedLine>,
+    /// The files it changed, with lines added and removed.
+    pub diff_summary: Option<UntrustedLine>,
 }
 
 /// The prompt of the pipeline-fix stage.
@@ -347,6 +351,9 @@ pub struct PipelineFixPrompt {
     /// The files the merge request changes.
     pub changed_files: ChangedFiles,
     pub earlier_attempts: Vec<EarlierAttempt>,
+    /// Why this attempt's previous change was rejected and undone (the lines the guard against
+    /// weakening tests named); empty on a first try.
+    pub rejected: Vec<UntrustedLine>,
 }
 
 impl StageContext for PipelineFixPrompt {

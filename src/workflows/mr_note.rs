@@ -66,10 +66,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     if let Some(reason) = blocked {
         tracing::info!(branch = %mr.source_branch, ?reason, "not pushing to the merge request's source branch");
     }
-    if intent == Intent::FixPipeline {
+    if matches!(intent, Intent::FixPipeline | Intent::AllowTestChanges) {
+        let asked = super::pipeline_fix::Asked { internal, test_changes: intent == Intent::AllowTestChanges };
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         let Some(reason) = blocked else {
-            return super::pipeline_fix::on_request(job, project_id, &mr, mr.clone(), internal).await;
+            return super::pipeline_fix::on_request(job, project_id, &mr, mr.clone(), asked).await;
         };
         // The fix goes to a branch of the agent's own, cut from the source branch, with a Draft
         // merge request into it; the loop works there on the source branch's failed pipeline.
@@ -83,7 +84,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
                 .context("while creating the follow-up branch")?;
         }
         let follow_up = open_follow_up(job, project_id, &mr, &branch, actor.id).await?;
-        return super::pipeline_fix::on_request(job, project_id, &mr, follow_up, internal).await;
+        return super::pipeline_fix::on_request(job, project_id, &mr, follow_up, asked).await;
     }
 
     reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;

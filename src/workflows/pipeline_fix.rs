@@ -5,12 +5,19 @@
 //! status note (another job holding it, a pipeline already handled or every attempt used: nothing
 //! to do) → take the lease → watch the pipeline until it ends (blocked on a manual job, or never
 //! picked up by a runner: say so and stop) → sort the failed jobs: infrastructure failures are
-//! retried (up to `RETRY_MAX_TIME`), script failures go to the fix stage with their log excerpts
-//! and the merge request's changes → commit → push, fast-forward only (someone else pushed: stop
-//! at once) → wait for the new pipeline → again, until it passes, `DEBUG_MAX_TIME` fix attempts
-//! are used (counted per merge request over every job) or `TOTAL_TIMEOUT` runs out. The status
-//! note shows each attempt as it happens; the end note says fixed, or that a human is needed with
-//! the attempts and the last log excerpt. The loop never opens a merge request.
+//! retried (up to `RETRY_MAX_TIME` per merge request, over every job), script failures are read
+//! for their failure signature → before the first fix, re-run them once unchanged
+//! (`COPILOT_FLAKY_CHECK`): passing then means flaky, reported and not fixed → two fix attempts
+//! in a row that end in the same failure stop the loop ("the same failure twice") →
+//! the fix stage gets the log excerpts, the merge request's changes and every earlier attempt's
+//! signature and diff → its change is checked by [`crate::ci::guard`]: one that deletes, skips or
+//! loosens tests or makes CI tolerate failure is undone and the agent told why, once; a second
+//! such change ends the loop with the lines named (unless a person allowed test changes on the
+//! merge request) → commit → push, fast-forward only (someone else pushed: stop at once) → wait
+//! for the new pipeline → again, until it passes, `DEBUG_MAX_TIME` fix attempts are used (counted
+//! per merge request over every job) or `TOTAL_TIMEOUT` runs out. The status note shows each
+//! attempt as it happens; the end note says fixed, flaky, or that a human is needed with the
+//! attempts and the last log excerpt. The loop never opens a merge request.
 //!
 //! Three ways in: the webhook's `pipeline_failed` ([`run`]), a note asking to fix the pipeline
 //! ([`on_request`]), and `COPILOT_AUTO_FIX_PIPELINE` right after the issue workflow pushed
@@ -28,15 +35,20 @@ use tokio::time::Instant;
 use super::Job;
 use super::work::clone_project;
 use crate::ci::failures::{self, Failures};
+use crate::ci::guard::{self, Weakening};
+use crate::ci::signature::Signature;
 use crate::ci::watch::{self, WatchOptions, Watched};
 use crate::exit::Code;
 use crate::git::{GitError, Workspace};
-use crate::gitlab::{Job as CiJob, MergeRequest, Noteable, Pipeline, Status};
+use crate::gitlab::{Job as CiJob, MergeRequest, Note, Noteable, Pipeline, Status};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{AttemptResult, PipelineFixNote, PipelineFixOutcome, StopReason};
+use crate::prompts::message::{AttemptResult, FlakyJob, PipelineFixNote, PipelineFixOutcome, StopReason};
 use crate::prompts::stage::{EarlierAttempt, PipelineFixPrompt, Task, Workspace as PromptWorkspace};
 use crate::report::Reporter;
-use crate::untrusted::{MarkdownCode, UntrustedLine, UntrustedText};
+use crate::request::intent::{Intent, intent};
+use crate::request::mention::mentions;
+use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, UntrustedLine, UntrustedText};
+use fix_stage::Evidence;
 use ledger::Ledger;
 
 /// Longest log excerpt the end note shows.
@@ -46,6 +58,7 @@ const NOTE_EXCERPT_CHARS: usize = 4000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
     Fixed,
+    Flaky,
     NeedsHuman(StopReason),
     Superseded,
     Blocked,
@@ -77,7 +90,7 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
         return Ok(Code::Done);
     }
     let Some(mut fixer) =
-        Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline), false)).await?
+        Box::pin(Fixer::start(job, project_id, mr, Episode::Continue, Some(&pipeline), Asked::default())).await?
     else {
         return Ok(Code::Done);
     };
@@ -89,14 +102,13 @@ pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u6
 ///
 /// `failed_on` is the merge request whose newest pipeline is to be fixed; `mr`, where the loop
 /// works and pushes: the same one, or the agent's follow-up merge request into its branch when
-/// the requester may not push there. `internal`: the request was an internal note, so the loop's
-/// notes are internal too.
+/// the requester may not push there. `asked`: how the request was made.
 pub async fn on_request(
     job: &Job,
     project_id: u64,
     failed_on: &MergeRequest,
     mr: MergeRequest,
-    internal: bool,
+    asked: Asked,
 ) -> anyhow::Result<Code> {
     let pipelines = job
         .client
@@ -105,12 +117,12 @@ pub async fn on_request(
         .context("while listing the MR's pipelines")?;
     let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
         tracing::info!(mr = mr.iid, "the merge request has no pipeline");
-        let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, internal)).await? else {
+        let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, asked)).await? else {
             return Ok(Code::Done);
         };
         return Box::pin(fixer.finish(Ending::NeedsHuman(StopReason::NoPipeline))).await;
     };
-    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, internal)).await? else {
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, asked)).await? else {
         return Ok(Code::Done);
     };
     Box::pin(fixer.drive(newest.id, None)).await
@@ -156,10 +168,37 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         tracing::info!(pipeline = pipeline.id, "the pipeline passed");
         return Ok(Code::Done);
     }
-    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, false)).await? else {
+    let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, Asked::default())).await?
+    else {
         return Ok(Code::Done);
     };
     Box::pin(fixer.drive(pipeline.id, Some(watched))).await
+}
+
+/// How a person asked for the loop in a note.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked {
+    /// The request was an internal note: the loop's notes are internal too.
+    pub internal: bool,
+    /// The request allowed test changes (`allow test changes`): the guard against weakening
+    /// tests stands aside on this merge request.
+    pub test_changes: bool,
+}
+
+/// Whether a note on the merge request, mentioning the agent, by a person who may ask for work,
+/// allows test changes.
+async fn test_changes_allowed(job: &Job, project_id: u64, notes: &[Note]) -> anyhow::Result<bool> {
+    let agent = &job.settings.access.agent_username;
+    for note in notes.iter().filter(|note| !note.system && mentions(&note.body, agent)) {
+        let Some(author) = note.author.as_ref().filter(|author| !job.ignores(author)) else { continue };
+        if intent(&note.body, agent) == Intent::AllowTestChanges
+            && job.may_start_work(project_id, author).await.context("while checking who allowed test changes")?
+        {
+            tracing::info!(by = %author.username, note = note.id, "test changes are allowed on this merge request");
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The open merge request a pipeline belongs to.
@@ -208,7 +247,20 @@ struct Fixer<'a> {
     workspace: Option<Workspace>,
     /// The excerpt of the last failed job, for the end note.
     last_excerpt: Option<String>,
-    retries: u32,
+    /// A person allowed test changes on the merge request: no guard.
+    test_changes_allowed: bool,
+    /// Changes the guard rejected in this job.
+    rejections: u32,
+    /// The lines of the last rejected change, for the end note.
+    rejected_lines: Vec<String>,
+    /// Whether the failed jobs were re-run unchanged once already.
+    flaky_checked: bool,
+    /// The jobs re-run for the flaky check and their re-runs, while that check is pending.
+    reruns: Option<Vec<(CiJob, CiJob)>>,
+    /// Jobs found flaky, for the end note.
+    flaky_jobs: Vec<(CiJob, CiJob)>,
+    /// The failure that came back, for the end note.
+    came_back: Option<String>,
 }
 
 impl<'a> Fixer<'a> {
@@ -221,7 +273,7 @@ impl<'a> Fixer<'a> {
         mr: MergeRequest,
         episode: Episode,
         reported: Option<&Pipeline>,
-        internal: bool,
+        asked: Asked,
     ) -> anyhow::Result<Option<Self>> {
         let subject = format!("mr-{}", mr.iid);
         let on = Noteable::MergeRequest(mr.iid);
@@ -254,10 +306,11 @@ impl<'a> Fixer<'a> {
         if episode == Episode::Fresh {
             ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
         }
+        let test_changes_allowed = asked.test_changes || test_changes_allowed(job, project_id, &notes).await?;
         ledger.lease_until = unix_now() + job.deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
         let mut reporter = job.reporter(project_id, on);
         // The request was an internal note: the loop's notes are internal too.
-        reporter.target.internal = internal;
+        reporter.target.internal = asked.internal;
         let options =
             WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
         let mut fixer = Self {
@@ -271,7 +324,13 @@ impl<'a> Fixer<'a> {
             options,
             workspace: None,
             last_excerpt: None,
-            retries: 0,
+            test_changes_allowed,
+            rejections: 0,
+            rejected_lines: Vec::new(),
+            flaky_checked: false,
+            reruns: None,
+            flaky_jobs: Vec::new(),
+            came_back: None,
         };
         fixer.publish(PipelineFixOutcome::Running, None).await?;
         Ok(Some(fixer))
@@ -309,9 +368,19 @@ impl<'a> Fixer<'a> {
                 Watched::OutOfTime(_) => return Ok(Ending::NeedsHuman(StopReason::OutOfTime)),
                 Watched::Ended(pipeline) => pipeline,
             };
+            let reruns = self.reruns.take();
             if pipeline.status == Status::Success {
+                if let Some(reruns) = reruns {
+                    self.settle_rerun(AttemptResult::Flaky);
+                    self.flaky_jobs = reruns;
+                    return Ok(Ending::Flaky);
+                }
                 self.settle_row(pipeline.id, AttemptResult::Passed);
                 return Ok(Ending::Fixed);
+            }
+            if reruns.is_some() {
+                // Failed again unchanged: broken, not flaky.
+                self.settle_rerun(AttemptResult::Failed);
             }
             self.settle_row(pipeline.id, AttemptResult::Failed);
             if pipeline.status != Status::Failed {
@@ -324,17 +393,38 @@ impl<'a> Fixer<'a> {
             let failures = failures::failures(&self.job.client, self.project_id, pipeline.id)
                 .await
                 .context("while listing the failed jobs")?;
-            if let Some(last) = failures.all().last() {
-                self.last_excerpt = Some(fix_stage::excerpt(&self.job.client, self.project_id, last).await);
+            let mut evidence = Vec::with_capacity(failures.fix.len());
+            for job in &failures.fix {
+                evidence.push(fix_stage::evidence(&self.job.client, self.project_id, job).await);
+            }
+            if let Some(last) = evidence.last() {
+                self.last_excerpt = Some(last.excerpt.clone());
+            } else if let Some(last) = failures.all().last() {
+                self.last_excerpt = Some(fix_stage::evidence(&self.job.client, self.project_id, last).await.excerpt);
             }
             if !failures.person.is_empty() || failures.is_empty() {
                 return Ok(Ending::NeedsHuman(StopReason::NotFixable));
             }
             if failures.fix.is_empty() {
-                if self.retries >= self.job.settings.pipeline_fix.retry_max {
+                if self.ledger.retries >= self.job.settings.pipeline_fix.retry_max {
                     return Ok(Ending::NeedsHuman(StopReason::RetriesUsed));
                 }
                 self.retry(&pipeline, &failures).await?;
+                continue;
+            }
+            let signature = Signature::new(evidence.iter().map(|evidence| evidence.signature.clone()).collect());
+            // Attempt n addressed the failure attempt n - 1 ended in; ending in it again is the
+            // same failure twice (the first attempt addressed the original failure, no ending).
+            if let Some(fix) = self.ledger.fix_that_produced(pipeline.id)
+                && fix.signature.as_deref() == Some(signature.digest().as_str())
+                && self.ledger.rows.iter().any(|row| row.commit.is_some() && row.number < fix.number)
+            {
+                tracing::info!(attempt = fix.number, signature = %signature.describe(), "the same failure twice");
+                self.came_back = Some(signature.describe());
+                return Ok(Ending::NeedsHuman(StopReason::SameFailureTwice));
+            }
+            if self.job.settings.pipeline_fix.flaky_check && !self.flaky_checked && self.ledger.fixes == 0 {
+                self.rerun(&pipeline, &failures.fix).await?;
                 continue;
             }
             if self.ledger.fixes >= self.job.settings.pipeline_fix.debug_max {
@@ -343,7 +433,7 @@ impl<'a> Fixer<'a> {
             if Instant::now() >= self.options.deadline {
                 return Ok(Ending::NeedsHuman(StopReason::OutOfTime));
             }
-            match self.fix(&pipeline, &failures).await? {
+            match self.fix(&pipeline, &failures, &evidence, &signature).await? {
                 Fixed::Pushed(next) => pipeline_id = next,
                 Fixed::Ended(ending) => return Ok(ending),
             }
@@ -353,16 +443,42 @@ impl<'a> Fixer<'a> {
     /// Retries the infrastructure failures of `pipeline` and records it.
     async fn retry(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<()> {
         failures::retry(&self.job.client, self.project_id, &failures.retry).await.context("while retrying jobs")?;
-        self.retries += 1;
+        self.ledger.retries += 1;
         self.ledger.acted = self.ledger.acted.max(pipeline.id);
         self.ledger.push(AttemptResult::Retried, pipeline.id, job_labels(&failures.retry));
         self.publish(PipelineFixOutcome::Running, None).await
     }
 
-    /// One fix attempt on `pipeline`: excerpts → fix stage → commit → push → the new pipeline.
-    async fn fix(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<Fixed> {
+    /// Re-runs the script failures of `pipeline` once, unchanged, to tell flaky from broken.
+    async fn rerun(&mut self, pipeline: &Pipeline, jobs: &[CiJob]) -> anyhow::Result<()> {
+        self.flaky_checked = true;
+        let reruns = failures::retry(&self.job.client, self.project_id, jobs).await.context("while re-running jobs")?;
+        self.reruns = Some(jobs.iter().cloned().zip(reruns).collect());
+        self.ledger.acted = self.ledger.acted.max(pipeline.id);
+        self.ledger.push(AttemptResult::Rerun, pipeline.id, job_labels(jobs));
+        self.publish(PipelineFixOutcome::Running, None).await
+    }
+
+    /// Sets the result of the flaky check's row.
+    fn settle_rerun(&mut self, result: AttemptResult) {
+        if let Some(row) = self.ledger.rows.iter_mut().rev().find(|row| row.result == AttemptResult::Rerun) {
+            row.result = result;
+        }
+    }
+
+    /// One fix attempt on `pipeline`: fix stage (with the failed jobs' `evidence`) → guard →
+    /// commit → push → the new pipeline.
+    async fn fix(
+        &mut self,
+        pipeline: &Pipeline,
+        failures: &Failures,
+        evidence: &[Evidence],
+        signature: &Signature,
+    ) -> anyhow::Result<Fixed> {
         let attempt = self.ledger.fixes + 1;
         let row = self.ledger.push(AttemptResult::Running, pipeline.id, job_labels(&failures.fix));
+        self.ledger.rows[row].signature = Some(signature.digest());
+        self.ledger.rows[row].failure = Some(signature.describe());
         self.publish(PipelineFixOutcome::Running, None).await?;
         let workspace = match self.workspace.take() {
             Some(workspace) => workspace,
@@ -377,15 +493,9 @@ impl<'a> Fixer<'a> {
         if head != pipeline.sha {
             return Ok(Fixed::Ended(Ending::Superseded));
         }
-        let mut failed_jobs = Vec::new();
-        for job in &failures.fix {
-            let excerpt = fix_stage::excerpt(&self.job.client, self.project_id, job).await;
-            failed_jobs.push(fix_stage::failed_job(job, &excerpt));
-            self.last_excerpt = Some(excerpt);
-        }
-        let prompt = self.prompt(&workspace, attempt, pipeline, failed_jobs).await?;
-        let summary = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
-        self.ledger.rows[row].change = summary.lines().find(|line| !line.trim().is_empty()).map(str::to_owned);
+        let failed_jobs =
+            failures.fix.iter().zip(evidence).map(|(job, read)| fix_stage::failed_job(job, &read.excerpt));
+        let mut prompt = self.prompt(&workspace, attempt, pipeline, failed_jobs.collect()).await?;
         self.ledger.fixes = attempt;
         self.ledger.acted = self.ledger.acted.max(pipeline.id);
         let message = format!("Fix the failing pipeline (!{}, attempt {attempt})", self.mr.iid);
@@ -393,9 +503,26 @@ impl<'a> Fixer<'a> {
         if let Some(url) = &self.job.pipeline_url {
             trailers.push(("Pipeline", url.as_str()));
         }
-        let Some(commit) = workspace.commit_all(&message, &trailers).await.context("while committing")? else {
-            self.ledger.rows[row].result = AttemptResult::NoChange;
-            return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoChange)));
+        let commit = loop {
+            let summary = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
+            self.ledger.rows[row].change = summary.lines().find(|line| !line.trim().is_empty()).map(str::to_owned);
+            let Some(commit) = workspace.commit_all(&message, &trailers).await.context("while committing")? else {
+                self.ledger.rows[row].result = AttemptResult::NoChange;
+                return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoChange)));
+            };
+            let weakenings = self.weakenings(&workspace, &pipeline.sha, &commit).await?;
+            if weakenings.is_empty() {
+                break commit;
+            }
+            self.rejections += 1;
+            self.rejected_lines = weakenings.iter().map(Weakening::describe).collect();
+            tracing::warn!(attempt, rejections = self.rejections, lines = ?self.rejected_lines, "the fix weakens tests or CI; undone");
+            workspace.reset_hard(&pipeline.sha).await.context("while undoing the rejected change")?;
+            if self.rejections >= 2 {
+                self.ledger.rows[row].result = AttemptResult::Rejected;
+                return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::WeakenedTests)));
+            }
+            prompt.rejected = self.rejected_lines.iter().map(|line| UntrustedLine::new(line)).collect();
         };
         self.ledger.rows[row].commit = Some(commit.clone());
         match workspace.push(&self.mr.source_branch).await {
@@ -420,6 +547,16 @@ impl<'a> Fixer<'a> {
         Ok(Fixed::Pushed(next.id))
     }
 
+    /// What the guard finds in the change from `base` to `commit`; nothing when a person allowed
+    /// test changes.
+    async fn weakenings(&self, workspace: &Workspace, base: &str, commit: &str) -> anyhow::Result<Vec<Weakening>> {
+        if self.test_changes_allowed {
+            return Ok(Vec::new());
+        }
+        let diff = workspace.diff_text(base, commit).await.context("while reading the fix's diff")?;
+        Ok(guard::inspect(&diff))
+    }
+
     /// The `pipeline_fix` prompt of attempt `attempt`.
     async fn prompt(
         &self,
@@ -439,6 +576,21 @@ impl<'a> Fixer<'a> {
         let maps: Vec<_> =
             diffs.iter().filter_map(|diff| crate::review::diff::FileMap::from_file_diff(diff).ok()).collect();
         let scratch = self.job.work_dir.join("stages").join(format!("pipeline-fix-{attempt}/scratch"));
+        let mut earlier_attempts = Vec::new();
+        for row in &self.ledger.rows {
+            let Some(commit) = row.commit.clone() else { continue };
+            let diff_summary = workspace.commit_summary(&commit, 10).await.unwrap_or_else(|error| {
+                tracing::debug!(%commit, %error, "no summary of an earlier attempt's commit");
+                None
+            });
+            earlier_attempts.push(EarlierAttempt {
+                number: row.number,
+                summary: UntrustedLine::new(row.change.as_deref().unwrap_or_default()),
+                failure: row.failure.as_deref().map(UntrustedLine::new),
+                diff_summary: diff_summary.as_deref().map(UntrustedLine::new),
+                commit_sha: commit,
+            });
+        }
         Ok(PipelineFixPrompt {
             merge_request: Some(Task {
                 reference: format!("!{}", self.mr.iid),
@@ -457,18 +609,8 @@ impl<'a> Fixer<'a> {
             pipeline_url: pipeline.web_url.clone().unwrap_or_else(|| self.pipeline_url(pipeline.id)),
             failed_jobs,
             changed_files: crate::review::chunks::changed_files(&maps),
-            earlier_attempts: self
-                .ledger
-                .rows
-                .iter()
-                .filter_map(|row| {
-                    Some(EarlierAttempt {
-                        number: row.number,
-                        commit_sha: row.commit.clone()?,
-                        summary: UntrustedLine::new(row.change.as_deref().unwrap_or_default()),
-                    })
-                })
-                .collect(),
+            earlier_attempts,
+            rejected: Vec::new(),
         })
     }
 
@@ -497,6 +639,7 @@ impl<'a> Fixer<'a> {
     async fn finish(&mut self, ending: Ending) -> anyhow::Result<Code> {
         let (outcome, reason) = match ending {
             Ending::Fixed => (PipelineFixOutcome::Fixed, None),
+            Ending::Flaky => (PipelineFixOutcome::Flaky, None),
             Ending::NeedsHuman(reason) => (PipelineFixOutcome::NeedsHuman, Some(reason)),
             Ending::Superseded => (PipelineFixOutcome::Superseded, None),
             Ending::Blocked => (PipelineFixOutcome::Blocked, None),
@@ -518,7 +661,7 @@ impl<'a> Fixer<'a> {
         let end = self.note(outcome, reason, excerpt, None);
         self.reporter.post(&end).await?;
         Ok(match ending {
-            Ending::Fixed | Ending::Superseded | Ending::Blocked => Code::Done,
+            Ending::Fixed | Ending::Flaky | Ending::Superseded | Ending::Blocked => Code::Done,
             Ending::NeedsHuman(_) | Ending::NotPickedUp => Code::WorkFailed,
         })
     }
@@ -557,6 +700,28 @@ impl<'a> Fixer<'a> {
             fix_attempts: self.ledger.fixes,
             max_attempts: self.job.settings.pipeline_fix.debug_max,
             last_excerpt,
+            signature: self
+                .came_back
+                .as_deref()
+                .filter(|_| reason == Some(StopReason::SameFailureTwice))
+                .map(MarkdownCodeSpan::new),
+            rejected_lines: match reason {
+                Some(StopReason::WeakenedTests) => {
+                    self.rejected_lines.iter().map(|line| MarkdownCodeSpan::new(line)).collect()
+                }
+                _ => Vec::new(),
+            },
+            flaky_jobs: self
+                .flaky_jobs
+                .iter()
+                .map(|(failed, passed)| FlakyJob {
+                    name: MarkdownCodeSpan::new(&failed.name),
+                    failed_id: failed.id,
+                    failed_url: failed.web_url.clone(),
+                    passed_id: passed.id,
+                    passed_url: passed.web_url.clone(),
+                })
+                .collect(),
             job_url: self.job.job_url.clone(),
             state,
         }

@@ -66,7 +66,7 @@ async fn the_issue_workflow_fixes_the_pipeline_of_its_own_merge_request() {
         "issue_assignee",
         &[("TARGET_PROJECT_ID", project_id.to_string()), ("TARGET_ISSUE_IID", issue_iid.to_string())],
     );
-    job.set("COPILOT_AUTO_FIX_PIPELINE", "true").set("RETRY_INTERVAL_TIME", "0.05");
+    job.set("COPILOT_AUTO_FIX_PIPELINE", "true").set("RETRY_INTERVAL_TIME", "0.05").set("COPILOT_FLAKY_CHECK", "false");
 
     let out = job.run().await;
     let stderr = text(&out.stderr);

@@ -75,16 +75,7 @@ async fn a_person_pushing_mid_loop_stops_it_at_once() {
 async fn a_note_asking_to_fix_the_pipeline_starts_the_loop() {
     let rig = Rig::new(test_fails()).await;
     let note_id = rig.gitlab.add_mr_note(PROJECT, rig.mr_iid, "alice", "@copilot-agent please fix the pipeline");
-    let mut job = rig.job.clone();
-    let project_id = rig.gitlab.project_id(PROJECT).to_string();
-    job.trigger(
-        "mr_note",
-        &[
-            ("TARGET_PROJECT_ID", project_id),
-            ("TARGET_MR_IID", rig.mr_iid.to_string()),
-            ("TARGET_NOTE_ID", note_id.to_string()),
-        ],
-    );
+    let job = rig.note_job(note_id);
     rig.gitlab.add_ci_rule(PROJECT, on_branch(Outcome::Succeed, 0));
 
     let out = job.run().await;
@@ -104,15 +95,7 @@ async fn a_fix_request_in_an_internal_note_gets_internal_notes_from_the_loop() {
     let project_id = rig.gitlab.project_id(PROJECT);
     let on = copilot_runner_testkit::fake_gitlab::Noteable::MergeRequest { project_id, iid: rig.mr_iid };
     let note_id = rig.gitlab.add_internal_note(on, "alice", "@copilot-agent please fix the pipeline");
-    let mut job = rig.job.clone();
-    job.trigger(
-        "mr_note",
-        &[
-            ("TARGET_PROJECT_ID", project_id.to_string()),
-            ("TARGET_MR_IID", rig.mr_iid.to_string()),
-            ("TARGET_NOTE_ID", note_id.to_string()),
-        ],
-    );
+    let job = rig.note_job(note_id);
     rig.gitlab.add_ci_rule(PROJECT, on_branch(Outcome::Succeed, 0));
 
     let out = job.run().await;

@@ -4,7 +4,7 @@
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::fake_gitlab::Outcome;
 
-use super::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails};
+use super::rig::{BRANCH, PROJECT, Rig, on_branch, test_fails, test_fails_in};
 
 #[tokio::test]
 async fn a_failed_pipeline_is_fixed_in_one_attempt() {
@@ -37,7 +37,9 @@ async fn a_failed_pipeline_is_fixed_in_one_attempt() {
 
 #[tokio::test]
 async fn five_failed_attempts_need_a_human_and_a_retriggered_job_continues_the_count() {
-    let rig = Rig::new(test_fails()).await;
+    // A new failure after every attempt: the loop goes on to its bound.
+    let failures = (1..=8).map(|n| test_fails_in(&format!("greet_case_{n}"), 9)).collect();
+    let rig = Rig::new(Outcome::Each(failures)).await;
 
     let out = rig.run().await;
     let stderr = text(&out.stderr);

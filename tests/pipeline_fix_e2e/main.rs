@@ -7,6 +7,7 @@
 mod authorization;
 mod auto;
 mod endings;
+mod evidence;
 mod fixes;
 mod follow_up;
 mod rig;

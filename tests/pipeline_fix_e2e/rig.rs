@@ -23,6 +23,21 @@ pub(crate) const FAILING_TRACE: &str = "\u{1b}[0Ksection_start:1700000000:step_s
     ERROR: Job failed: exit code 101\n";
 /// How many fix attempts the mock model has an answer for.
 const SCRIPTED_ATTEMPTS: u32 = 8;
+/// The branch's test file, with one test the guard against weakening tests watches over.
+pub(crate) const TEST_FILE: &str = "tests/greet.rs";
+pub(crate) const TEST_FILE_TEXT: &str =
+    "use widgets::greet;\n\n#[test]\nfn greets_ada() {\n    assert_eq!(greet(\"Ada\"), \"Hello, Ada!\");\n}\n";
+
+/// A script failure of the `test` job in test `name`, with `panic_line` its first error: one
+/// failure signature per name (and per line).
+pub(crate) fn test_fails_in(name: &str, panic_line: u32) -> Outcome {
+    let trace = format!(
+        "$ cargo test\nrunning 3 tests\ntest {name} ... FAILED\n\
+         thread '{name}' panicked at /builds/acme/widgets/src/lib.rs:{panic_line}:5:\nassertion failed\n\
+         ERROR: Job failed: exit code 101\n"
+    );
+    Outcome::Fail { job: "test".into(), trace, failure_reason: "script_failure".into() }
+}
 
 /// A script failure of the `test` job.
 pub(crate) fn test_fails() -> Outcome {
@@ -49,12 +64,21 @@ impl Rig {
     /// pipeline ends as `first` says) and opened a merge request; the job is triggered for that
     /// pipeline.
     pub(crate) async fn new(first: Outcome) -> Self {
+        Self::with_rules(first, |_| Vec::new()).await
+    }
+
+    /// As [`Rig::new`], with rules for the mock model ahead of the rig's own, made by `rules`
+    /// from the checkout the agent will work in.
+    pub(crate) async fn with_rules(first: Outcome, rules: impl FnOnce(&Path) -> Vec<Rule>) -> Self {
         let gitlab = FakeGitLab::start().await.unwrap();
         let project_id = gitlab.project_id(PROJECT);
         let issue = Noteable::Issue { project_id, iid: 1 };
         gitlab.add_system_note_by(issue, REQUESTER, "assigned to @copilot-agent");
         gitlab.add_ci_rule(PROJECT, on_branch(first, 0));
-        let files = [("src/greet.rs", Some("pub fn greet(name: &str) -> String { String::new() }\n"))];
+        let files = [
+            ("src/greet.rs", Some("pub fn greet(name: &str) -> String { String::new() }\n")),
+            (TEST_FILE, Some(TEST_FILE_TEXT)),
+        ];
         gitlab.push_files(PROJECT, BRANCH, &files, "Add greet", "copilot-agent").await.unwrap();
         let first_pipeline = gitlab.pipelines(PROJECT).iter().map(|pipeline| pipeline.id).max().unwrap();
         let client = Client::new(&gitlab.api_url(), &SecretString::from(gitlab.agent_token())).unwrap();
@@ -71,6 +95,9 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let checkout = dir.path().join(format!("work/project-{project_id}"));
         let mut script = Script::new();
+        for rule in rules(&checkout) {
+            script = script.rule(rule);
+        }
         for attempt in 1..=SCRIPTED_ATTEMPTS {
             let fix = checkout.join(format!("fix-attempt-{attempt}.txt")).display().to_string();
             script = script.rule(
@@ -90,7 +117,8 @@ impl Rig {
                 ("TARGET_MR_IID", mr_iid.to_string()),
             ],
         );
-        job.set("RETRY_INTERVAL_TIME", "0.05").set("TOTAL_TIMEOUT", "600");
+        // Each scripted failure here is real; the flaky check has tests of its own (`evidence`).
+        job.set("RETRY_INTERVAL_TIME", "0.05").set("TOTAL_TIMEOUT", "600").set("COPILOT_FLAKY_CHECK", "false");
         Self { gitlab, model, _dir: dir, job, mr_iid, first_pipeline }
     }
 
@@ -99,6 +127,21 @@ impl Rig {
         let mut job = self.job.clone();
         job.set("TARGET_PIPELINE_ID", pipeline.to_string()).set("TARGET_MR_IID", mr_iid.to_string());
         tokio::time::timeout(Duration::from_secs(300), job.run()).await.expect("the job ended within its bounds")
+    }
+
+    /// The job triggered for note `note_id` on the merge request (`mr_note`).
+    pub(crate) fn note_job(&self, note_id: u64) -> CiJob {
+        let mut job = self.job.clone();
+        let project_id = self.gitlab.project_id(PROJECT).to_string();
+        job.trigger(
+            "mr_note",
+            &[
+                ("TARGET_PROJECT_ID", project_id),
+                ("TARGET_MR_IID", self.mr_iid.to_string()),
+                ("TARGET_NOTE_ID", note_id.to_string()),
+            ],
+        );
+        job
     }
 
     /// Runs the job to its end, within a bound far above what the loop needs.

@@ -104,6 +104,35 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|error| unreachable!("the URL password pattern is valid: {error}"))
 });
 
+/// A failing test named on its line by cargo (`test a::b ... FAILED`), pytest
+/// (`FAILED tests/x.py::test_y - …`), go (`--- FAIL: TestX (0.01s)`), maven surefire
+/// (`[ERROR] com.x.YTest.z  Time elapsed: … <<< FAILURE!`) or jest and mocha (`✕ adds (3 ms)`).
+static FAILED_TEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^\s*test (?<cargo>\S+) \.\.\. FAILED\s*$",
+        r"|^\s*FAILED (?<pytest>\S+::\S+)",
+        r"|^\s*--- FAIL: (?<go>\S+)",
+        r"|^\s*\[ERROR\]\s+(?<maven>\S+)\s+Time elapsed:.*<<< (?:FAILURE|ERROR)!",
+        r"|^\s*[✕✗✘]\s+(?<js>.+?)(?:\s+\(\d+(?:\.\d+)?\s*m?s\))?\s*$",
+    ))
+    .unwrap_or_else(|error| unreachable!("the failed test pattern is valid: {error}"))
+});
+
+/// Longest test name kept, in bytes.
+const MAX_TEST_NAME: usize = 200;
+
+/// The failing test a cleaned error line names, if it names one (masked, bounded).
+pub(super) fn failed_test(text: &[u8]) -> Option<String> {
+    let line = String::from_utf8_lossy(text);
+    let captures = FAILED_TEST.captures(&line)?;
+    let name = ["cargo", "pytest", "go", "maven", "js"].iter().find_map(|group| captures.name(group))?.as_str();
+    let mut end = name.len().min(MAX_TEST_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(mask_secrets(&name[..end]))
+}
+
 /// Whether a cleaned log line reports a failure.
 pub(super) fn is_error_line(text: &[u8]) -> bool {
     may_be_error_line(text) && ERROR_LINE.is_match(text)

@@ -1,8 +1,9 @@
 //! Chooses which of the remembered lines fit the byte budget and renders them in log order.
 //!
 //! Every candidate line has a [`Rank`]: the very end of the log first (it holds the runner's
-//! verdict and the tool's summary), then error lines newest first, then the rest of the tail,
-//! then context lines nearest to their error first. Lines are taken greedily in that order while
+//! verdict and the tool's summary), then the first error line (often the cause, where the end
+//! holds a summary), then the other error lines newest first, then the first error's window, then
+//! the rest of the tail, then context lines nearest to their error first. Lines are taken greedily in that order while
 //! they fit; each run of lines left out becomes one marker line saying how many were skipped, and
 //! the markers are paid for in the budget, so the rendered text never exceeds it.
 
@@ -16,7 +17,9 @@ pub(super) const TAIL_CORE_LINES: u64 = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Rank {
     TailCore { from_end: u64 },
+    FirstError,
     Error { newest_first: Reverse<u64> },
+    FirstContext { distance: u32 },
     Tail { from_end: u64 },
     Context { distance: u32, newest_first: Reverse<u64> },
 }

@@ -87,7 +87,7 @@ fn a_short_log_is_kept_whole() {
 }
 
 #[test]
-fn a_short_budget_keeps_the_tail_and_the_newest_errors() {
+fn a_short_budget_keeps_the_tail_the_first_error_and_the_newest_errors() {
     let mut log = String::new();
     for n in 1..=200 {
         log.push_str(&format!("step {n}\nerror: failure number {n}\n"));
@@ -101,8 +101,56 @@ fn a_short_budget_keeps_the_tail_and_the_newest_errors() {
     assert_eq!(excerpt.error_lines, 200);
     assert!(excerpt.text.ends_with("error: failure number 200\nsummary: 200 failures\n"), "{}", excerpt.text);
     assert!(excerpt.text.contains("error: failure number 196\n"), "{}", excerpt.text);
-    assert!(!excerpt.text.contains("error: failure number 1\n"));
+    assert!(excerpt.text.starts_with("step 1\nerror: failure number 1\n"), "{}", excerpt.text);
+    assert!(!excerpt.text.contains("error: failure number 2\n"));
     assert!(excerpt.truncated);
+}
+
+#[test]
+fn a_long_log_keeps_its_first_error_and_window_as_well_as_its_tail() {
+    let mut log = String::from(
+        "$ make check\nconfigure: checking for cc\nerror: libfoo.so not found\n  hint: install libfoo-dev\n",
+    );
+    for n in 1..=2000 {
+        log.push_str(&format!("step {n}\nerror: follow-on failure number {n}\n"));
+    }
+    log.push_str("summary: 2001 errors\n");
+    let budget = 1200;
+
+    let excerpt = excerpt_of(log.as_bytes(), &options(budget, 1, 5));
+
+    assert!(excerpt.text.len() <= budget, "{} bytes", excerpt.text.len());
+    assert!(excerpt.text.contains("configure: checking for cc\nerror: libfoo.so not found\n"), "{}", excerpt.text);
+    assert!(excerpt.text.ends_with("error: follow-on failure number 2000\nsummary: 2001 errors\n"), "{}", excerpt.text);
+    assert_eq!(excerpt.first_error.as_deref(), Some("error: libfoo.so not found"));
+    // Without the rule for the first error, the newest errors would fill the budget.
+    assert!(!excerpt.text.contains("follow-on failure number 1\n"), "{}", excerpt.text);
+}
+
+#[test]
+fn failing_test_names_are_collected_from_every_tool() {
+    let log = "test greet::says_hello ... FAILED\n\
+               test greet::says_bye ... ok\n\
+               FAILED tests/test_api.py::test_login - AssertionError: 401\n\
+               --- FAIL: TestParse (0.01s)\n\
+               [ERROR] com.acme.WidgetTest.spins  Time elapsed: 0.2 s  <<< FAILURE!\n\
+               \u{2715} adds two numbers (3 ms)\n\
+               test greet::says_hello ... FAILED\n\
+               error: test failed, to rerun pass `--lib`\n";
+    let excerpt = excerpt_of(log.as_bytes(), &ExcerptOptions::default());
+    assert_eq!(
+        excerpt.failed_tests,
+        [
+            "greet::says_hello",
+            "tests/test_api.py::test_login",
+            "TestParse",
+            "com.acme.WidgetTest.spins",
+            "adds two numbers"
+        ]
+    );
+    assert_eq!(excerpt.first_error.as_deref(), Some("test greet::says_hello ... FAILED"));
+    let quiet = excerpt_of(b"all good\ntest a ... ok\n", &ExcerptOptions::default());
+    assert!(quiet.failed_tests.is_empty() && quiet.first_error.is_none());
 }
 
 #[test]
@@ -270,6 +318,7 @@ proptest! {
         prop_assert!(whole.text.len() <= budget);
         prop_assert!(!whole.text.contains('\x1b') && !whole.text.contains('\r'));
         prop_assert_eq!(whole.error_lines, errors.len());
+        prop_assert_eq!(whole.first_error.is_some(), !errors.is_empty());
         if whole.text.is_empty() {
             prop_assert!(visible.is_empty() || budget < 40);
         } else {

@@ -1,14 +1,16 @@
 //! One fix attempt's agent call: the failed jobs' log excerpts and the merge request's changes
 //! rendered into the `pipeline_fix` prompt, run by the configured agent in the checkout.
 //!
-//! Logs are read as streams and excerpted as they arrive (error windows and tail kept, secrets
-//! masked, within a byte budget), so a job log of any size costs a bounded amount of memory.
+//! Logs are read as streams and excerpted as they arrive (error windows, the first error and the
+//! tail kept, secrets masked, within a byte budget), so a job log of any size costs a bounded
+//! amount of memory. The same read gives the job's failure signature.
 
 use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::ci::trace::{self, ExcerptOptions};
+use crate::ci::signature::JobSignature;
+use crate::ci::trace::{self, Excerpt, ExcerptOptions};
 use crate::gitlab::{Client, Job};
 use crate::prompts::stage::{FailedJob, PipelineFixPrompt};
 use crate::stages::{CheckedCall, StageError};
@@ -19,22 +21,40 @@ use super::super::Job as WorkflowJob;
 /// The call's name: its prompt, artifacts and log lines.
 const STAGE: &str = "pipeline_fix";
 
-/// The excerpt of one failed job's log, or a line saying why there is none.
-pub(super) async fn excerpt(client: &Client, project_id: u64, job: &Job) -> String {
+/// What one failed job's log says: its excerpt (or a line saying why there is none) and its
+/// failure signature.
+pub(super) struct Evidence {
+    pub(super) excerpt: String,
+    pub(super) signature: JobSignature,
+}
+
+/// Reads the log of failed job `job` into its [`Evidence`].
+pub(super) async fn evidence(client: &Client, project_id: u64, job: &Job) -> Evidence {
     let options = ExcerptOptions::default();
     let read = async {
         let log = client.job_trace(project_id, job.id).await?;
-        let excerpt = trace::excerpt(log.into_async_read(), &options).await?;
-        anyhow::Ok(excerpt.text)
+        anyhow::Ok(trace::excerpt(log.into_async_read(), &options).await?)
     };
-    match read.await {
-        Ok(text) if !text.trim().is_empty() => text,
-        Ok(_) => "(the job log is empty)".to_owned(),
+    let (excerpt, text) = match read.await {
+        Ok(excerpt) if !excerpt.text.trim().is_empty() => {
+            let text = excerpt.text.clone();
+            (excerpt, text)
+        }
+        Ok(excerpt) => (excerpt, "(the job log is empty)".to_owned()),
         Err(error) => {
             tracing::warn!(job = job.id, error = %format!("{error:#}"), "cannot read the job log");
-            "(the job log could not be read)".to_owned()
+            let empty = Excerpt {
+                text: String::new(),
+                error_lines: 0,
+                total_bytes: 0,
+                truncated: false,
+                first_error: None,
+                failed_tests: Vec::new(),
+            };
+            (empty, "(the job log could not be read)".to_owned())
         }
-    }
+    };
+    Evidence { signature: JobSignature::new(&job.name, &excerpt), excerpt: text }
 }
 
 /// The prompt's view of a failed job with its excerpt.
@@ -49,10 +69,15 @@ pub(super) fn failed_job(job: &Job, excerpt: &str) -> FailedJob {
 }
 
 /// Runs the agent on `prompt` in `repo_dir` through the one agent-call runner and returns its
-/// closing message; artifacts go to `<artifacts>/stages/pipeline-fix-<attempt>/`.
+/// closing message; artifacts go to `<artifacts>/stages/pipeline-fix-<attempt>/` (and
+/// `pipeline-fix-<attempt>-<try>/` for a second try after a rejected change).
 pub(super) async fn run(job: &WorkflowJob, repo_dir: &Path, prompt: &PipelineFixPrompt) -> anyhow::Result<String> {
     let runner = job.stage_runner(repo_dir, "stages");
-    let name = format!("pipeline-fix-{}", prompt.attempt);
+    let name = if prompt.rejected.is_empty() {
+        format!("pipeline-fix-{}", prompt.attempt)
+    } else {
+        format!("pipeline-fix-{}-2", prompt.attempt)
+    };
     let call = CheckedCall {
         name: STAGE,
         dir: runner.artifacts_dir.join(&name),

@@ -5,7 +5,9 @@
 //! merge request (bounded by `DEBUG_MAX_TIME` over every job, not per job), remembers the last
 //! pipeline the loop acted on (a job for a pipeline already handled does nothing), holds a lease
 //! while a job is working (a second job for the same merge request leaves it alone), and keeps
-//! the attempts so the table survives. Only the agent's own notes are read for it.
+//! the attempts so the table survives, with the signature of the failure each fix attempt set out
+//! to fix (so "the same failure twice" is seen across jobs too) and the infrastructure retries
+//! (bounded per merge request like the fix attempts). Only the agent's own notes are read for it.
 
 use crate::prompts::markers::{self, Marker};
 use crate::prompts::message::{AttemptResult, FixAttempt};
@@ -23,6 +25,10 @@ pub(super) struct Row {
     pub(super) failed_jobs: Vec<String>,
     /// The agent's one-line summary (not kept across jobs).
     pub(super) change: Option<String>,
+    /// The digest of the failure's signature this fix attempt set out to fix.
+    pub(super) signature: Option<String>,
+    /// The signature in words (not kept across jobs).
+    pub(super) failure: Option<String>,
 }
 
 /// The loop's state on one merge request.
@@ -34,6 +40,8 @@ pub(super) struct Ledger {
     pub(super) acted: u64,
     /// Unix seconds until which a running job holds the loop; 0 when none does.
     pub(super) lease_until: u64,
+    /// Infrastructure retries so far.
+    pub(super) retries: u32,
     pub(super) rows: Vec<Row>,
 }
 
@@ -47,6 +55,7 @@ impl Ledger {
                 "fixes" => ledger.fixes = value.parse().unwrap_or(0),
                 "acted" => ledger.acted = value.parse().unwrap_or(0),
                 "lease" => ledger.lease_until = value.parse().unwrap_or(0),
+                "retries" => ledger.retries = value.parse().unwrap_or(0),
                 "rows" => ledger.rows = value.split(',').filter_map(parse_row).collect(),
                 _ => {}
             }
@@ -61,7 +70,8 @@ impl Ledger {
             .iter()
             .map(|row| {
                 let commit = row.commit.as_deref().map_or("0", |sha| &sha[..sha.len().min(12)]);
-                format!("{}.{}.{commit}.{}", row.number, result_name(row.result), row.pipeline_id)
+                let signature = row.signature.as_deref().unwrap_or("0");
+                format!("{}.{}.{commit}.{}.{signature}", row.number, result_name(row.result), row.pipeline_id)
             })
             .collect();
         Marker::pipeline_fix_state(
@@ -70,6 +80,7 @@ impl Ledger {
                 ("fixes", self.fixes.to_string()),
                 ("acted", self.acted.to_string()),
                 ("lease", self.lease_until.to_string()),
+                ("retries", self.retries.to_string()),
                 ("rows", rows.join(",")),
             ],
         )
@@ -83,8 +94,23 @@ impl Ledger {
     /// Adds a row numbered after the last one; returns its index.
     pub(super) fn push(&mut self, result: AttemptResult, pipeline_id: u64, failed_jobs: Vec<String>) -> usize {
         let number = self.rows.last().map_or(1, |row| row.number + 1);
-        self.rows.push(Row { number, result, commit: None, pipeline_id, failed_jobs, change: None });
+        let row = Row {
+            number,
+            result,
+            commit: None,
+            pipeline_id,
+            failed_jobs,
+            change: None,
+            signature: None,
+            failure: None,
+        };
+        self.rows.push(row);
         self.rows.len() - 1
+    }
+
+    /// The fix attempt (a row with a commit) that produced pipeline `pipeline_id`.
+    pub(super) fn fix_that_produced(&self, pipeline_id: u64) -> Option<&Row> {
+        self.rows.iter().rev().find(|row| row.pipeline_id == pipeline_id && row.commit.is_some())
     }
 
     /// The rows as the note renders them; `pipeline_url` links a pipeline id.
@@ -110,6 +136,9 @@ fn result_name(result: AttemptResult) -> &'static str {
         AttemptResult::Retried => "retried",
         AttemptResult::NoChange => "no_change",
         AttemptResult::Running => "running",
+        AttemptResult::Rerun => "rerun",
+        AttemptResult::Flaky => "flaky",
+        AttemptResult::Rejected => "rejected",
     }
 }
 
@@ -122,11 +151,16 @@ fn parse_row(text: &str) -> Option<Row> {
         "retried" => AttemptResult::Retried,
         "no_change" => AttemptResult::NoChange,
         "running" => AttemptResult::Running,
+        "rerun" => AttemptResult::Rerun,
+        "flaky" => AttemptResult::Flaky,
+        "rejected" => AttemptResult::Rejected,
         _ => return None,
     };
     let commit = Some(parts.next()?).filter(|sha| *sha != "0").map(str::to_owned);
     let pipeline_id = parts.next()?.parse().ok()?;
-    Some(Row { number, result, commit, pipeline_id, failed_jobs: Vec::new(), change: None })
+    // Written since signatures were kept; older markers end here.
+    let signature = parts.next().filter(|digest| *digest != "0").map(str::to_owned);
+    Some(Row { number, result, commit, pipeline_id, failed_jobs: Vec::new(), change: None, signature, failure: None })
 }
 
 #[cfg(test)]
@@ -135,13 +169,17 @@ mod tests {
 
     #[test]
     fn the_ledger_survives_a_round_trip_through_its_marker() {
-        let mut ledger = Ledger { fixes: 2, acted: 105, lease_until: 1_700_000_000, rows: Vec::new() };
+        let mut ledger = Ledger { fixes: 2, acted: 105, lease_until: 1_700_000_000, retries: 3, rows: Vec::new() };
         let first = ledger.push(AttemptResult::Failed, 104, vec!["test: script_failure".into()]);
         ledger.rows[first].commit = Some("0123456789abcdef0123".into());
+        ledger.rows[first].signature = Some("a1b2c3d4e5f6".into());
         ledger.push(AttemptResult::Retried, 105, Vec::new());
         let body = format!("### Fixing\n\n{}\n", ledger.marker("mr-3").as_str());
         let read = Ledger::read(&body, "mr-3").expect("a ledger");
-        assert_eq!((read.fixes, read.acted, read.lease_until), (2, 105, 1_700_000_000));
+        assert_eq!((read.fixes, read.acted, read.lease_until, read.retries), (2, 105, 1_700_000_000, 3));
+        assert_eq!(read.rows[0].signature.as_deref(), Some("a1b2c3d4e5f6"));
+        assert_eq!(read.fix_that_produced(104).map(|row| row.number), Some(1));
+        assert_eq!(read.fix_that_produced(105), None);
         assert_eq!(read.rows.len(), 2);
         assert_eq!(read.rows[0].commit.as_deref(), Some("0123456789ab"));
         assert_eq!(
@@ -150,5 +188,13 @@ mod tests {
         );
         assert!(read.leased_at(1_699_999_999) && !read.leased_at(1_700_000_000));
         assert_eq!(Ledger::read(&body, "mr-4"), None);
+    }
+
+    #[test]
+    fn rows_written_before_signatures_are_still_read() {
+        let body =
+            "<!-- copilot-runner:pipeline-fix-state mr-3 fixes=1 acted=7 lease=0 rows=1.failed.0123456789ab.7 -->";
+        let read = Ledger::read(body, "mr-3").expect("a ledger");
+        assert_eq!((read.rows[0].pipeline_id, read.rows[0].signature.clone(), read.retries), (7, None, 0));
     }
 }

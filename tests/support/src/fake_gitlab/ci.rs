@@ -43,6 +43,10 @@ pub enum Outcome {
     FailFirst { runs: u32, job: String, trace: String, failure_reason: String },
     /// `job` waits for a person to start it (`manual`, a blocking manual job); the others succeed.
     Manual { job: String },
+    /// Run `n` on the ref (pipelines created plus retries, from 0) ends as entry `n`, runs past
+    /// the end as the last entry: a failure that changes from one fix attempt to the next. The
+    /// entries are plain outcomes (not `FailFirst` or `Each`).
+    Each(Vec<Outcome>),
 }
 
 /// An outcome for pipelines whose ref matches `ref_pattern` (exact, or a prefix ending in `*`).
@@ -87,7 +91,8 @@ pub struct CiScript {
     /// out by workflow rules" and not created. `None`: no such rule.
     #[serde(default)]
     pub workflow_requires: Option<String>,
-    /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`].
+    /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`] and
+    /// [`Outcome::Each`].
     #[serde(skip)]
     pub runs: BTreeMap<String, u32>,
 }
@@ -134,6 +139,9 @@ impl CiScript {
                 Outcome::Fail { job: job.clone(), trace: trace.clone(), failure_reason: failure_reason.clone() }
             }
             Outcome::FailFirst { .. } => Outcome::Succeed,
+            Outcome::Each(outcomes) => {
+                outcomes.get(this_run as usize).or(outcomes.last()).cloned().unwrap_or(Outcome::Succeed)
+            }
             other => other.clone(),
         };
         (outcome, rule.reads_until_done)
@@ -293,7 +301,7 @@ pub fn apply_outcome(state: &mut State, pipeline_id: u64, outcome: &Outcome) {
             }
             return;
         }
-        Outcome::Succeed | Outcome::FailFirst { .. } => (None, String::new(), String::new()),
+        Outcome::Succeed | Outcome::FailFirst { .. } | Outcome::Each(_) => (None, String::new(), String::new()),
         Outcome::Fail { job, trace, failure_reason } => (Some(job.clone()), trace.clone(), failure_reason.clone()),
     };
     let stages = stage_order(state, pipeline_id);
