@@ -18,6 +18,7 @@ mod review_e2e;
 mod setup;
 mod ship_ci_local;
 mod ship_image;
+mod soak;
 #[path = "webhook/main.rs"]
 mod webhook;
 #[path = "workflows/main.rs"]

@@ -230,6 +230,16 @@ async fn merge_request_of(
     Ok(found.into_iter().find(|mr| mr.state == "opened" && mr.source_project_id.is_none_or(|id| id == project_id)))
 }
 
+/// How long the loop's lease holds without a renewal: the longest the loop goes without editing
+/// its status note (an agent call, tried twice, and the commit and push after it). A job killed
+/// at any point blocks the merge request's next job for at most this long.
+fn lease_ttl(job: &Job) -> std::time::Duration {
+    job.settings.agent.stage_timeout.saturating_mul(2) + std::time::Duration::from_secs(LEASE_MARGIN_SECS)
+}
+
+/// What the lease allows beyond the agent calls: a commit, a push, a status edit.
+const LEASE_MARGIN_SECS: u64 = 30;
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
@@ -307,7 +317,7 @@ impl<'a> Fixer<'a> {
             ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
         }
         let test_changes_allowed = asked.test_changes || test_changes_allowed(job, project_id, &notes).await?;
-        ledger.lease_until = unix_now() + job.deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
+        ledger.lease_until = unix_now() + lease_ttl(job).as_secs();
         let mut reporter = job.reporter(project_id, on);
         // The request was an internal note: the loop's notes are internal too.
         reporter.target.internal = asked.internal;
@@ -358,9 +368,7 @@ impl<'a> Fixer<'a> {
         loop {
             let watched = match first.take() {
                 Some(watched) => watched,
-                None => watch::watch(&self.job.client, self.project_id, pipeline_id, &self.options)
-                    .await
-                    .context("while watching the pipeline")?,
+                None => self.watch(pipeline_id).await?,
             };
             let pipeline = match watched {
                 Watched::Blocked(_) => return Ok(Ending::Blocked),
@@ -440,6 +448,24 @@ impl<'a> Fixer<'a> {
         }
     }
 
+    /// Watches pipeline `pipeline_id` until it ends, renewing the lease at least every half of
+    /// its time to live, so a job killed while watching blocks the next one only so long.
+    async fn watch(&mut self, pipeline_id: u64) -> anyhow::Result<Watched> {
+        loop {
+            let renew_by = Instant::now() + lease_ttl(self.job) / 2;
+            let options = WatchOptions { deadline: self.options.deadline.min(renew_by), ..self.options };
+            let watched = watch::watch(&self.job.client, self.project_id, pipeline_id, &options)
+                .await
+                .context("while watching the pipeline")?;
+            match watched {
+                Watched::OutOfTime(_) if Instant::now() < self.options.deadline => {
+                    self.publish(PipelineFixOutcome::Running, None).await?;
+                }
+                watched => return Ok(watched),
+            }
+        }
+    }
+
     /// Retries the infrastructure failures of `pipeline` and records it.
     async fn retry(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<()> {
         failures::retry(&self.job.client, self.project_id, &failures.retry).await.context("while retrying jobs")?;
@@ -504,6 +530,9 @@ impl<'a> Fixer<'a> {
             trailers.push(("Pipeline", url.as_str()));
         }
         let commit = loop {
+            // The clone and the prompt took their time; the agent call takes at most two stage
+            // timeouts (a try and a retry): the lease is renewed for it.
+            self.publish(PipelineFixOutcome::Running, None).await?;
             let summary = fix_stage::run(self.job, workspace.dir(), &prompt).await?;
             self.ledger.rows[row].change = summary.lines().find(|line| !line.trim().is_empty()).map(str::to_owned);
             let Some(commit) = workspace.commit_all(&message, &trailers).await.context("while committing")? else {
@@ -666,8 +695,12 @@ impl<'a> Fixer<'a> {
         })
     }
 
-    /// Posts or edits the status note, which carries the ledger.
+    /// Posts or edits the status note, which carries the ledger; while the loop holds the lease,
+    /// every edit renews it.
     async fn publish(&mut self, outcome: PipelineFixOutcome, reason: Option<StopReason>) -> anyhow::Result<()> {
+        if self.ledger.lease_until != 0 {
+            self.ledger.lease_until = unix_now() + lease_ttl(self.job).as_secs();
+        }
         let mut note = self.note(outcome, reason, None, Some(self.ledger.marker(&self.subject)));
         note.marker = Marker::pipeline_fix(&self.subject);
         let body = self.reporter.render(&note)?;

@@ -143,10 +143,23 @@ impl CiJob {
 
     /// Runs `copilot-runner run` to the end.
     pub async fn run(&self) -> Output {
+        self.command().output().await.expect("running copilot-runner")
+    }
+
+    /// Starts `copilot-runner run` in a process group of its own, with its output discarded: the
+    /// job can then be killed with everything it started, as a cancelled CI job's pod is
+    /// (`kill -9` of the group).
+    pub fn spawn(&self) -> tokio::process::Child {
+        let mut command = self.command();
+        command.process_group(0).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        command.spawn().expect("starting copilot-runner")
+    }
+
+    fn command(&self) -> tokio::process::Command {
         crate::offline::assert_loopback(self.vars.iter().map(|(name, value)| (name.as_str(), value.as_str())));
         let mut command = tokio::process::Command::new(&self.program);
         command.arg("run").env_clear().envs(self.vars.iter().map(|(name, value)| (name, value)));
-        command.output().await.expect("running copilot-runner")
+        command
     }
 }
 

@@ -9,6 +9,7 @@ pub mod mock_model;
 pub mod offline;
 pub mod poisoned_git;
 pub mod processes;
+pub mod soak;
 pub mod standalone;
 pub mod tls_front;
 

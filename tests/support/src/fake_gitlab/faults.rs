@@ -20,6 +20,9 @@ pub enum Budget {
     /// Evenly spread, deterministic share of calls (0.5 = every second call, starting with the
     /// second).
     Fraction(f64),
+    /// A share of calls picked by a seeded pseudo-random stream: the same seed faults the same
+    /// calls, without the regular spacing of [`Budget::Fraction`].
+    Seeded { share: f64, seed: u64 },
 }
 
 /// What the fake does instead of (or around) answering.
@@ -37,6 +40,9 @@ pub enum FaultKind {
     /// Handle the request (the write happens), then close the connection without sending the
     /// response: the client cannot know whether it worked.
     ApplyThenReset,
+    /// One of these, picked per faulted call (by the seeded stream with [`Budget::Seeded`], in
+    /// turn otherwise): a GitLab that misbehaves in every way at once.
+    OneOf(Vec<FaultKind>),
 }
 
 /// One installed fault.
@@ -139,6 +145,18 @@ impl Fault {
         self
     }
 
+    /// A share of matching calls chosen by a stream seeded with `seed`.
+    pub fn seeded(mut self, share: f64, seed: u64) -> Self {
+        self.budget = Budget::Seeded { share: share.clamp(0.0, 1.0), seed };
+        self
+    }
+
+    /// Each faulted call gets one of `kinds`.
+    pub fn one_of(mut self, kinds: Vec<FaultKind>) -> Self {
+        self.kind = FaultKind::OneOf(kinds);
+        self
+    }
+
     /// A deterministic share of matching calls.
     pub fn fraction(mut self, share: f64) -> Self {
         self.budget = Budget::Fraction(share.clamp(0.0, 1.0));
@@ -176,6 +194,7 @@ impl FaultRule {
                 let after = (self.seen as f64 * share).floor();
                 after > before
             }
+            Budget::Seeded { share, seed } => unit(mix(seed, u64::from(self.seen))) < share,
         };
         if fire {
             self.fired += 1;
@@ -190,10 +209,32 @@ pub fn select(rules: &mut [FaultRule], method: &str, path: &str) -> Option<Fault
     let mut chosen = None;
     for rule in rules.iter_mut() {
         if rule.matches(method, path) && rule.take() && chosen.is_none() {
-            chosen = Some(rule.kind.clone());
+            chosen = Some(match &rule.kind {
+                FaultKind::OneOf(kinds) if !kinds.is_empty() => {
+                    let turn = match rule.budget {
+                        Budget::Seeded { seed, .. } => mix(seed ^ 0x5eed, u64::from(rule.fired)),
+                        _ => u64::from(rule.fired),
+                    };
+                    kinds[(turn % kinds.len() as u64) as usize].clone()
+                }
+                kind => kind.clone(),
+            });
         }
     }
     chosen
+}
+
+/// SplitMix64 of `seed` and `n`: a well-spread, reproducible stream.
+fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `x` as a number in `[0, 1)`.
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// `path` without the API prefix, as patterns are written.
@@ -261,5 +302,21 @@ mod tests {
         let mut rules = vec![Fault::on("*", "/x").reset().fraction(0.5).into_rule()];
         let fired: Vec<bool> = (0..4).map(|_| select(&mut rules, "GET", "/x").is_some()).collect();
         assert_eq!(fired, [false, true, false, true]);
+    }
+
+    #[test]
+    fn a_seeded_share_is_reproducible_and_near_its_share() {
+        let kinds = vec![FaultKind::Reset, FaultKind::Status { code: 502, headers: Vec::new(), body: None }];
+        let run = |seed| {
+            let mut rules = vec![Fault::on("*", "/**").one_of(kinds.clone()).seeded(0.2, seed).into_rule()];
+            (0..2000).map(|_| select(&mut rules, "GET", "/x")).collect::<Vec<_>>()
+        };
+        let first = run(7);
+        assert_eq!(first, run(7));
+        assert_ne!(first, run(8));
+        let fired = first.iter().flatten().count();
+        assert!((300..500).contains(&fired), "{fired} of 2000");
+        assert!(first.iter().flatten().any(|kind| *kind == FaultKind::Reset));
+        assert!(first.iter().flatten().any(|kind| matches!(kind, FaultKind::Status { code: 502, .. })));
     }
 }

@@ -160,7 +160,8 @@ async fn handle(
             let _applied = route(router, request).await;
             return drop_now(&drop_connection).await;
         }
-        None => None,
+        // `select` picks one of the kinds; an empty list faults nothing.
+        Some(FaultKind::OneOf(_)) | None => None,
     };
     let response = match response {
         Some(response) => response,
@@ -192,6 +193,7 @@ fn describe(kind: &FaultKind) -> String {
         FaultKind::Hang => "hang".to_owned(),
         FaultKind::Reset => "reset".to_owned(),
         FaultKind::ApplyThenReset => "apply_then_reset".to_owned(),
+        FaultKind::OneOf(kinds) => kinds.iter().map(describe).collect::<Vec<_>>().join(" | "),
     }
 }
 
