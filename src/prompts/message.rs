@@ -486,6 +486,17 @@ pub enum StopReason {
     NoChange,
     /// The push started no pipeline.
     NoPipeline,
+    /// The failure is in a downstream pipeline of another project the agent cannot read.
+    DownstreamHidden,
+}
+
+/// A failed downstream pipeline the agent cannot read, for the end note.
+#[derive(Debug, Clone, Serialize)]
+pub struct HiddenDownstream {
+    /// The bridge (`trigger:` job) that started it.
+    pub bridge: MarkdownCodeSpan,
+    pub project_id: u64,
+    pub pipeline_id: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -528,6 +539,8 @@ pub struct PipelineFixNote {
     pub max_attempts: u32,
     /// The log excerpt of the last failed job, when a person is needed.
     pub last_excerpt: Option<MarkdownCode>,
+    /// With [`StopReason::DownstreamHidden`]: the downstream pipelines the agent cannot read.
+    pub hidden_downstreams: Vec<HiddenDownstream>,
     pub job_url: Option<String>,
     /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
     pub state: Option<Marker>,

@@ -365,6 +365,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         fix_attempts: 1,
                         max_attempts: 2,
                         last_excerpt: Some(MarkdownCode::new("error[E0425]: cannot find value `x`\n", 4000)),
+                        hidden_downstreams: vec![],
                         job_url: Some(JOB.to_owned()),
                         state: Some(Marker::pipeline_fix_state("mr-34", &[("fixes", "1".to_owned())])),
                     },

@@ -27,16 +27,17 @@ use tokio::time::Instant;
 
 use super::Job;
 use super::work::clone_project;
-use crate::ci::failures::{self, Failures};
+use crate::ci::failures::{self, Failures, Hidden};
+use crate::ci::merged;
 use crate::ci::watch::{self, WatchOptions, Watched};
 use crate::exit::Code;
 use crate::git::{GitError, Workspace};
 use crate::gitlab::{Job as CiJob, MergeRequest, Noteable, Pipeline, Status};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{AttemptResult, PipelineFixNote, PipelineFixOutcome, StopReason};
+use crate::prompts::message::{AttemptResult, HiddenDownstream, PipelineFixNote, PipelineFixOutcome, StopReason};
 use crate::prompts::stage::{EarlierAttempt, PipelineFixPrompt, Task, Workspace as PromptWorkspace};
 use crate::report::Reporter;
-use crate::untrusted::{MarkdownCode, UntrustedLine, UntrustedText};
+use crate::untrusted::{MarkdownCode, MarkdownCodeSpan, UntrustedLine, UntrustedText};
 use ledger::Ledger;
 
 /// Longest log excerpt the end note shows.
@@ -64,6 +65,10 @@ enum Episode {
 /// Runs the loop for pipeline `pipeline_id` (the `pipeline_failed` trigger).
 pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u64>) -> anyhow::Result<Code> {
     let pipeline = job.client.pipeline(project_id, pipeline_id).await.context("while reading the pipeline")?;
+    if pipeline.source.as_deref() == Some("parent_pipeline") {
+        tracing::info!(pipeline = pipeline_id, "a child pipeline; the loop follows it from its parent; nothing done");
+        return Ok(Code::Done);
+    }
     let Some(mr) = merge_request_of(job, project_id, &pipeline, mr_iid).await? else {
         tracing::info!(pipeline = pipeline_id, git_ref = %pipeline.git_ref, "no open merge request of the agent; nothing done");
         return Ok(Code::Done);
@@ -103,7 +108,7 @@ pub async fn on_request(
         .merge_request_pipelines(project_id, failed_on.iid)
         .await
         .context("while listing the MR's pipelines")?;
-    let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
+    let Some(newest) = watch::newest(pipelines) else {
         tracing::info!(mr = mr.iid, "the merge request has no pipeline");
         let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, internal)).await? else {
             return Ok(Code::Done);
@@ -143,9 +148,10 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         .unwrap_or_default();
     let options =
         WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
-    let Some(pipeline) = watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, &head, &options)
-        .await
-        .context("while waiting for the pipeline of the push")?
+    let Some(pipeline) =
+        watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, Some(mr.iid), &head, &options)
+            .await
+            .context("while waiting for the pipeline of the push")?
     else {
         tracing::info!(branch = %mr.source_branch, "no pipeline for the push; nothing to fix");
         return Ok(Code::Done);
@@ -208,6 +214,8 @@ struct Fixer<'a> {
     workspace: Option<Workspace>,
     /// The excerpt of the last failed job, for the end note.
     last_excerpt: Option<String>,
+    /// Failed downstream pipelines the agent cannot read, for the end note.
+    hidden: Vec<Hidden>,
     retries: u32,
 }
 
@@ -246,7 +254,15 @@ impl<'a> Fixer<'a> {
                 return Ok(None);
             }
             let head = job.client.branch(project_id, &mr.source_branch).await.context("while reading the branch")?;
-            if head.is_some_and(|head| head.commit.id != pipeline.sha) {
+            let current = match head {
+                Some(head) => {
+                    merged::is_current(&job.client, project_id, &pipeline.git_ref, &pipeline.sha, &head.commit.id)
+                        .await
+                        .context("while reading the pipeline's commit")?
+                }
+                None => true,
+            };
+            if !current {
                 tracing::info!(pipeline = pipeline.id, "the branch moved past this pipeline; nothing done");
                 return Ok(None);
             }
@@ -271,6 +287,7 @@ impl<'a> Fixer<'a> {
             options,
             workspace: None,
             last_excerpt: None,
+            hidden: Vec::new(),
             retries: 0,
         };
         fixer.publish(PipelineFixOutcome::Running, None).await?;
@@ -327,6 +344,10 @@ impl<'a> Fixer<'a> {
             if let Some(last) = failures.all().last() {
                 self.last_excerpt = Some(fix_stage::excerpt(&self.job.client, self.project_id, last).await);
             }
+            if !failures.hidden.is_empty() {
+                self.hidden = failures.hidden;
+                return Ok(Ending::NeedsHuman(StopReason::DownstreamHidden));
+            }
             if !failures.person.is_empty() || failures.is_empty() {
                 return Ok(Ending::NeedsHuman(StopReason::NotFixable));
             }
@@ -374,7 +395,10 @@ impl<'a> Fixer<'a> {
             }
         };
         let head = workspace.head_sha().await.context("while reading the checkout's head")?;
-        if head != pipeline.sha {
+        if !merged::is_current(&self.job.client, self.project_id, &pipeline.git_ref, &pipeline.sha, &head)
+            .await
+            .context("while reading the pipeline's commit")?
+        {
             return Ok(Fixed::Ended(Ending::Superseded));
         }
         let mut failed_jobs = Vec::new();
@@ -407,10 +431,17 @@ impl<'a> Fixer<'a> {
             Err(error) => return Err(anyhow::Error::new(error).context("while pushing the fix")),
         }
         self.workspace = Some(workspace);
-        let next =
-            watch::pipeline_for_push(&self.job.client, self.project_id, &self.mr.source_branch, &commit, &self.options)
-                .await
-                .context("while waiting for the pipeline of the fix")?;
+        let branch = &self.mr.source_branch;
+        let next = watch::pipeline_for_push(
+            &self.job.client,
+            self.project_id,
+            branch,
+            Some(self.mr.iid),
+            &commit,
+            &self.options,
+        )
+        .await
+        .context("while waiting for the pipeline of the fix")?;
         let Some(next) = next else {
             self.ledger.rows[row].result = AttemptResult::NoChange;
             return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoPipeline)));
@@ -480,7 +511,12 @@ impl<'a> Fixer<'a> {
             .branch(self.project_id, &self.mr.source_branch)
             .await
             .context("while reading the branch")?;
-        Ok(branch.is_none_or(|branch| branch.commit.id != pipeline.sha))
+        let Some(branch) = branch else { return Ok(true) };
+        let current =
+            merged::is_current(&self.job.client, self.project_id, &pipeline.git_ref, &pipeline.sha, &branch.commit.id)
+                .await
+                .context("while reading the pipeline's commit")?;
+        Ok(!current)
     }
 
     /// Sets the result of the row whose pipeline just ended.
@@ -557,6 +593,15 @@ impl<'a> Fixer<'a> {
             fix_attempts: self.ledger.fixes,
             max_attempts: self.job.settings.pipeline_fix.debug_max,
             last_excerpt,
+            hidden_downstreams: self
+                .hidden
+                .iter()
+                .map(|hidden| HiddenDownstream {
+                    bridge: MarkdownCodeSpan::new(&hidden.bridge),
+                    project_id: hidden.project_id,
+                    pipeline_id: hidden.pipeline_id,
+                })
+                .collect(),
             job_url: self.job.job_url.clone(),
             state,
         }

@@ -9,4 +9,5 @@ mod auto;
 mod endings;
 mod fixes;
 mod follow_up;
+mod pipelines;
 mod rig;

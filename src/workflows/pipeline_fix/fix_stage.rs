@@ -23,7 +23,7 @@ const STAGE: &str = "pipeline_fix";
 pub(super) async fn excerpt(client: &Client, project_id: u64, job: &Job) -> String {
     let options = ExcerptOptions::default();
     let read = async {
-        let log = client.job_trace(project_id, job.id).await?;
+        let log = client.job_trace(crate::ci::failures::project_of(job, project_id), job.id).await?;
         let excerpt = trace::excerpt(log.into_async_read(), &options).await?;
         anyhow::Ok(excerpt.text)
     };
