@@ -195,6 +195,19 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_pipeline_is_never_a_child_pipeline() {
+        let pipeline = |id: u64, source: &str| -> PipelineInfo {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "sha": "a", "ref": "copilot/x", "status": "failed", "source": source,
+            }))
+            .expect("a valid pipeline")
+        };
+        let newest = newest([pipeline(1, "push"), pipeline(3, "parent_pipeline"), pipeline(2, "merge_request_event")]);
+        assert_eq!(newest.map(|pipeline| pipeline.id), Some(2));
+        assert!(super::newest([pipeline(4, "parent_pipeline")]).is_none());
+    }
+
+    #[test]
     fn polling_backs_off_to_the_cap() {
         let max = Duration::from_secs(240);
         let mut interval = Duration::from_secs(30);

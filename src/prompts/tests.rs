@@ -599,3 +599,29 @@ fn the_confidential_refusal_and_description_name_the_setting_and_carry_no_issue_
         assert!(description.starts_with("Closes #12\n"), "{language}: {description}");
     }
 }
+
+#[test]
+fn a_downstream_pipeline_the_agent_cannot_see_is_named_in_every_language() {
+    let prompts = Prompts::new(None).unwrap();
+    for language in Language::ALL {
+        let note = PipelineFixNote {
+            marker: Marker::pipeline_fix("mr-34"),
+            outcome: PipelineFixOutcome::NeedsHuman,
+            reason: Some(StopReason::DownstreamHidden),
+            attempts: vec![],
+            fix_attempts: 0,
+            max_attempts: 5,
+            last_excerpt: None,
+            hidden_downstreams: vec![HiddenDownstream {
+                bridge: MarkdownCodeSpan::new("deploy-staging"),
+                project_id: 77,
+                pipeline_id: 991,
+            }],
+            job_url: None,
+            state: None,
+        };
+        let text = prompts.render_message(language, &note).unwrap();
+        assert!(text.contains("`deploy-staging`") && text.contains("77") && text.contains("991"), "{language}: {text}");
+        assert!(text.contains("Reporter"), "{language} does not say what to do: {text}");
+    }
+}

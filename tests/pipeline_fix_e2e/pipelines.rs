@@ -1,10 +1,13 @@
 //! The pipelines real projects have: a failure inside a child pipeline (found through its
-//! bridge and fixed like the pipeline's own), one inside another project's pipeline the agent
-//! cannot read (reported, not guessed at), and merged-results pipelines (on a merge commit of
-//! the branch into the target, which is not the branch head and still current).
+//! bridge and fixed like the pipeline's own), one inside another project's pipeline (retried
+//! there when the agent may read it; reported, not guessed at, when it may not), and
+//! merged-results pipelines (on a merge commit of the branch into the target, which is not the
+//! branch head and still current).
+
+use std::collections::BTreeMap;
 
 use copilot_runner_testkit::ci_job::text;
-use copilot_runner_testkit::fake_gitlab::{CiRule, Outcome, ProjectSeed};
+use copilot_runner_testkit::fake_gitlab::{CiRule, Outcome, Pipeline, ProjectSeed};
 
 use super::rig::{BRANCH, FAILING_TRACE, PROJECT, Rig, on_branch, test_fails};
 
@@ -29,6 +32,28 @@ fn statuses(rig: &Rig, keep: impl Fn(&str, &str) -> bool) -> Vec<String> {
     pipelines.retain(|pipeline| keep(&pipeline.git_ref, &pipeline.source));
     pipelines.sort_by_key(|pipeline| pipeline.id);
     pipelines.iter().map(|pipeline| rig.gitlab.pipeline_status(pipeline.id).unwrap()).collect()
+}
+
+/// The agent's first push passed; a second one fails in the pipeline its bridge starts in
+/// [`DOWNSTREAM_PROJECT`], whose jobs end as `outcome` and which the agent may read when
+/// `agent_is_member`. Returns the parent pipeline and the downstream one.
+async fn downstream_fails(outcome: Outcome, agent_is_member: bool) -> (Rig, u64, Pipeline) {
+    let rig = Rig::new(Outcome::Succeed).await;
+    let mut members: BTreeMap<String, u32> = [("maria".to_owned(), 40)].into_iter().collect();
+    if agent_is_member {
+        members.insert("copilot-agent".to_owned(), 30);
+    }
+    rig.gitlab.add_project(ProjectSeed { members, ..ProjectSeed::new(DOWNSTREAM_PROJECT) }).await.unwrap();
+    let downstream =
+        Outcome::Child { bridge: BRIDGE.into(), outcome: Box::new(outcome), project: Some(DOWNSTREAM_PROJECT.into()) };
+    rig.gitlab.add_ci_rule(PROJECT, on_branch(downstream, 0));
+    let files = [("src/greet.rs", Some("pub fn greet(name: &str) -> String { name.to_owned() }\n"))];
+    rig.gitlab.push_files(PROJECT, BRANCH, &files, "Greet by name", "copilot-agent").await.unwrap();
+    let (parent, status, _) = rig.branch_pipelines().pop().unwrap();
+    assert_eq!(status, "failed");
+    let downstream = rig.gitlab.pipelines(DOWNSTREAM_PROJECT).pop().expect("the bridge started a downstream pipeline");
+    assert_eq!(downstream.source, "pipeline");
+    (rig, parent, downstream)
 }
 
 #[tokio::test]
@@ -61,23 +86,22 @@ async fn a_failure_in_a_child_pipeline_is_fixed_through_its_bridge() {
 }
 
 #[tokio::test]
+async fn a_child_pipelines_own_failure_event_is_left_to_its_parent() {
+    let child = Outcome::Child { bridge: BRIDGE.into(), outcome: Box::new(test_fails()), project: None };
+    let rig = Rig::new(child).await;
+    let child = rig.gitlab.pipelines(PROJECT).into_iter().find(|pipeline| pipeline.source == "parent_pipeline");
+    let child = child.expect("the bridge started a child pipeline").id;
+
+    let out = rig.run_for(child, rig.mr_iid).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(rig.fix_prompts(), 0, "{stderr}");
+    assert!(rig.agent_notes().is_empty(), "{:#?}", rig.agent_notes());
+}
+
+#[tokio::test]
 async fn a_failure_in_another_projects_pipeline_the_agent_cannot_read_is_reported_not_fixed() {
-    // The agent's first push passed; a second one starts the other project's pipeline, which fails.
-    let rig = Rig::new(Outcome::Succeed).await;
-    let members = [("maria".to_owned(), 40)].into_iter().collect();
-    rig.gitlab.add_project(ProjectSeed { members, ..ProjectSeed::new(DOWNSTREAM_PROJECT) }).await.unwrap();
-    let downstream = Outcome::Child {
-        bridge: BRIDGE.into(),
-        outcome: Box::new(test_fails()),
-        project: Some(DOWNSTREAM_PROJECT.into()),
-    };
-    rig.gitlab.add_ci_rule(PROJECT, on_branch(downstream, 0));
-    let files = [("src/greet.rs", Some("pub fn greet(name: &str) -> String { name.to_owned() }\n"))];
-    rig.gitlab.push_files(PROJECT, BRANCH, &files, "Greet by name", "copilot-agent").await.unwrap();
-    let (parent, status, _) = rig.branch_pipelines().pop().unwrap();
-    assert_eq!(status, "failed");
-    let hidden = rig.gitlab.pipelines(DOWNSTREAM_PROJECT).pop().expect("the bridge started a downstream pipeline");
-    assert_eq!(hidden.source, "pipeline");
+    let (rig, parent, hidden) = downstream_fails(test_fails(), false).await;
 
     let out = rig.run_for(parent, rig.mr_iid).await;
     let stderr = text(&out.stderr);
@@ -95,6 +119,32 @@ async fn a_failure_in_another_projects_pipeline_the_agent_cannot_read_is_reporte
     let downstream_project = rig.gitlab.project_id(DOWNSTREAM_PROJECT);
     assert!(end.contains(&format!("pipeline {} of project {downstream_project}", hidden.id)), "{end}");
     assert!(end.contains("Reporter role"), "{end}");
+}
+
+#[tokio::test]
+async fn an_infrastructure_failure_in_a_readable_projects_pipeline_is_retried_through_that_project() {
+    // Run 0 on the branch was the agent's first push: run 1 fails, the retry (run 2) passes.
+    let runner_died = Outcome::FailFirst {
+        runs: 2,
+        job: "build".into(),
+        trace: "ERROR: Job failed (system failure): pod status is Failed\n".into(),
+        failure_reason: "runner_system_failure".into(),
+    };
+    let (rig, parent, downstream) = downstream_fails(runner_died, true).await;
+
+    let out = rig.run_for(parent, rig.mr_iid).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // The other project's job was retried there (no fix, no push), and the parent passed.
+    assert_eq!(rig.fix_prompts(), 0, "the agent was asked to fix an infrastructure failure");
+    assert_eq!(rig.branch_pipelines().len(), 2, "the loop pushed");
+    let retried: Vec<_> = rig.gitlab.jobs(downstream.id).into_iter().filter(|job| job.retried).collect();
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert_eq!(rig.gitlab.pipeline_status(parent).as_deref(), Some("success"));
+    let ends = rig.end_notes();
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert!(ends[0].contains("✅ Pipeline fixed"), "{}", ends[0]);
 }
 
 #[tokio::test]

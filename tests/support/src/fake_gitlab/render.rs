@@ -387,6 +387,25 @@ pub fn commit(state: &State, project: &Project, commit: &CommitInfo) -> Value {
     })
 }
 
+/// `Entities::CommitDetail` (`GET …/repository/commits/:sha`): the commit with its `stats`
+/// (`additions`, `deletions`) and its newest pipeline (`last_pipeline`, `status`).
+pub fn commit_detail(state: &State, project: &Project, commit_info: &CommitInfo, stats: (u64, u64)) -> Value {
+    let mut value = commit(state, project, commit_info);
+    let last =
+        state.pipelines.iter().filter(|p| p.project_id == project.id && p.sha == commit_info.id).max_by_key(|p| p.id);
+    if let Value::Object(map) = &mut value {
+        let (additions, deletions) = stats;
+        map.insert(
+            "stats".into(),
+            json!({"additions": additions, "deletions": deletions, "total": additions + deletions}),
+        );
+        map.insert("status".into(), last.map_or(Value::Null, |p| json!(pipeline_status(state, p))));
+        map.insert("last_pipeline".into(), last.map_or(Value::Null, |p| pipeline_basic(state, p)));
+        map.insert("project_id".into(), json!(project.id));
+    }
+    value
+}
+
 /// A job (`Entities::Ci::Job`); `failure_reason` only for failed jobs, as GitLab exposes it.
 pub fn job(state: &State, project: &Project, job: &Job, commit_info: Option<&CommitInfo>) -> Value {
     let pipeline = state.pipeline(job.pipeline_id);

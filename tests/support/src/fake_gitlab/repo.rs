@@ -297,6 +297,25 @@ impl Repo {
         Ok(parse_git_diff(&out))
     }
 
+    /// Lines added and deleted by commit `sha` against its first parent (against nothing for a
+    /// root commit), as GitLab counts a commit's `stats`.
+    pub async fn stats(&self, sha: &str) -> anyhow::Result<(u64, u64)> {
+        let out = self
+            .run(
+                &["diff-tree", "--numstat", "-r", "--root", "--diff-merges=first-parent", "--no-commit-id", sha],
+                &[],
+                None,
+            )
+            .await?;
+        let mut totals = (0, 0);
+        for line in out.lines() {
+            let mut counts = line.split('\t').map(|count| count.parse::<u64>().unwrap_or(0));
+            totals.0 += counts.next().unwrap_or(0);
+            totals.1 += counts.next().unwrap_or(0);
+        }
+        Ok(totals)
+    }
+
     /// How many lines a file has at a revision; `None` when it does not exist there.
     pub async fn line_count(&self, rev: &str, path: &str) -> Option<u64> {
         let spec = format!("{rev}:{path}");
