@@ -157,6 +157,9 @@ pub async fn pipeline_for_push(
     }
 }
 
+/// How many of a merge request's newest pipelines are searched for the one of a push.
+const RECENT_MR_PIPELINES: usize = 10;
+
 /// The newest pipeline of merge request `mr_iid` that tested the branch commit `sha`.
 async fn merge_request_pipeline_for(
     client: &Client,
@@ -167,7 +170,8 @@ async fn merge_request_pipeline_for(
     let mut pipelines = client.merge_request_pipelines(project_id, mr_iid).await?;
     pipelines.retain(|pipeline| !is_child(pipeline));
     pipelines.sort_by_key(|pipeline| std::cmp::Reverse(pipeline.id));
-    for pipeline in pipelines {
+    // The push's pipeline is among the newest; each older merged-results one costs a commit read.
+    for pipeline in pipelines.into_iter().take(RECENT_MR_PIPELINES) {
         if merged::is_current(client, project_id, &pipeline.git_ref, &pipeline.sha, sha).await? {
             return Ok(Some(pipeline));
         }
