@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use copilot_runner::gitlab::{
-    AwardEmoji, Branch, Commit, CurrentUser, Discussion, FileDiff, Issue, Job, Member, MergeRequest,
+    AwardEmoji, Branch, Bridge, Commit, CurrentUser, Discussion, FileDiff, Issue, Job, Member, MergeRequest,
     MergeRequestReviewer, MergeRequestVersion, Note, Pipeline, Status,
 };
 use serde::de::DeserializeOwned;
@@ -64,6 +64,7 @@ fn table() -> BTreeMap<&'static str, Shape> {
         ("list_draft_notes.json", NotCalled("draft notes: reviews post discussions directly")),
         ("list_merge_request_diff.json", Plain(decodes::<Vec<FileDiff>>)),
         ("list_todos.json", NotCalled("to-do items")),
+        ("python-gitlab/bridges_content.json", Plain(decodes::<Vec<Bridge>>)),
         ("python-gitlab/failed_job_content.json", Plain(decodes::<Job>)),
         ("python-gitlab/mr_reviewers_content.json", Plain(decodes::<Vec<MergeRequestReviewer>>)),
         ("python-gitlab/pipeline_content.json", Plain(decodes::<Pipeline>)),
@@ -152,6 +153,10 @@ fn the_fields_the_workflows_rely_on_are_read() {
     let job: Job = decode("python-gitlab/failed_job_content.json");
     assert_eq!(job.status, Status::Failed);
     assert_eq!(job.pipeline.unwrap().id, 1);
+
+    let bridges: Vec<Bridge> = decode("python-gitlab/bridges_content.json");
+    let downstream = bridges[0].downstream_pipeline.as_ref().unwrap();
+    assert_eq!((downstream.id, downstream.status.clone()), (5, Status::Pending));
 
     let versions: Vec<MergeRequestVersion> = decode("gitlab-docs/mr_versions.docs.json");
     assert_eq!(versions[0].diff_refs().head_sha, "33e2ee8579fda5bc36accc9c6fbd0b4fefda9e30");

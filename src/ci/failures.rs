@@ -5,8 +5,18 @@
 //! "fixed" by changing code. A script failure is the code's (or the tests') and goes to the fix
 //! stage. Some reasons neither a retry nor a code change can help (a CI quota, a blocked user, a
 //! deployment rule): those go to a person. Jobs allowed to fail do not count.
+//!
+//! A failed bridge (a `trigger:` job, which `/jobs` leaves out) failed because its downstream
+//! pipeline did: a child pipeline of the same project, or a pipeline of another project. Its
+//! failed jobs are followed, a few levels deep, and sorted like the pipeline's own; each keeps
+//! its own project, through which it is retried and its log read. A downstream pipeline the
+//! agent may not read (another project it is no member of) is [`Hidden`]: reported, never
+//! guessed at.
 
-use crate::gitlab::{self, Client, Job, Status};
+use crate::gitlab::{self, Client, Job, JobPipeline, Status};
+
+/// How many levels of downstream pipelines are followed below the pipeline itself.
+pub const DOWNSTREAM_DEPTH: u32 = 3;
 
 /// What a failure reason calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +81,17 @@ pub struct Failures {
     pub retry: Vec<Job>,
     pub fix: Vec<Job>,
     pub person: Vec<Job>,
+    /// Failed downstream pipelines the agent cannot read.
+    pub hidden: Vec<Hidden>,
+}
+
+/// A failed downstream pipeline the agent cannot see (GitLab answered 403 or 404 for its jobs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hidden {
+    /// The bridge that started it.
+    pub bridge: String,
+    pub project_id: u64,
+    pub pipeline_id: u64,
 }
 
 impl Failures {
@@ -92,7 +113,14 @@ impl Failures {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.retry.is_empty() && self.fix.is_empty() && self.person.is_empty()
+        self.retry.is_empty() && self.fix.is_empty() && self.person.is_empty() && self.hidden.is_empty()
+    }
+
+    fn extend(&mut self, other: Self) {
+        self.retry.extend(other.retry);
+        self.fix.extend(other.fix);
+        self.person.extend(other.person);
+        self.hidden.extend(other.hidden);
     }
 
     /// Every counted failed job.
@@ -101,18 +129,60 @@ impl Failures {
     }
 }
 
-/// Lists the failed jobs of pipeline `pipeline_id` that count, sorted by remedy.
+/// Lists the failed jobs of pipeline `pipeline_id` that count, sorted by remedy, with those of
+/// its failed downstream pipelines (up to [`DOWNSTREAM_DEPTH`] levels below).
 pub async fn failures(client: &Client, project_id: u64, pipeline_id: u64) -> Result<Failures, gitlab::Error> {
-    let jobs = client.pipeline_jobs(project_id, pipeline_id, &[Status::Failed], false).await?;
-    Ok(Failures::sort(jobs))
+    let mut found = Failures::default();
+    // (project, pipeline, level, the bridge that started it); a queue keeps this iterative.
+    let mut queue = vec![(project_id, pipeline_id, 0, None::<String>)];
+    while let Some((project, pipeline, level, bridge)) = queue.pop() {
+        let jobs = match client.pipeline_jobs(project, pipeline, &[Status::Failed], false).await {
+            Ok(jobs) => jobs,
+            Err(gitlab::Error::NotFound { .. } | gitlab::Error::Forbidden { .. }) if bridge.is_some() => {
+                let bridge = bridge.unwrap_or_default();
+                tracing::info!(project, pipeline, %bridge, "a failed downstream pipeline the agent cannot read");
+                found.hidden.push(Hidden { bridge, project_id: project, pipeline_id: pipeline });
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        found.extend(Failures::sort(jobs.into_iter().map(|job| with_project(job, project, pipeline)).collect()));
+        let bridges = client.pipeline_bridges(project, pipeline, &[Status::Failed]).await?;
+        for bridge in
+            bridges.into_iter().filter(|bridge| bridge.job.status == Status::Failed && !bridge.job.allow_failure)
+        {
+            match &bridge.downstream_pipeline {
+                Some(downstream) if level < DOWNSTREAM_DEPTH => {
+                    let downstream_project = downstream.project_id.unwrap_or(project);
+                    queue.push((downstream_project, downstream.id, level + 1, Some(bridge.job.name.clone())));
+                }
+                // No downstream pipeline (it could not be created), or one too deep to follow.
+                _ => found.person.push(with_project(bridge.job, project, pipeline)),
+            }
+        }
+    }
+    Ok(found)
 }
 
-/// Retries each job; returns the new jobs.
+/// The project a (possibly downstream) failed job belongs to; `default` when GitLab did not say.
+pub fn project_of(job: &Job, default: u64) -> u64 {
+    job.pipeline.as_ref().and_then(|pipeline| pipeline.project_id).unwrap_or(default)
+}
+
+/// `job` with its pipeline's project filled in, so it is retried and read through its own project.
+fn with_project(mut job: Job, project_id: u64, pipeline_id: u64) -> Job {
+    let pipeline = job.pipeline.get_or_insert(JobPipeline { id: pipeline_id, project_id: None, status: None });
+    pipeline.project_id.get_or_insert(project_id);
+    job
+}
+
+/// Retries each job through its own project (a downstream pipeline's may be another); returns
+/// the new jobs.
 pub async fn retry(client: &Client, project_id: u64, jobs: &[Job]) -> Result<Vec<Job>, gitlab::Error> {
     let mut retried = Vec::with_capacity(jobs.len());
     for job in jobs {
         tracing::info!(job = job.id, name = %job.name, reason = ?job.failure_reason, "retrying an infrastructure failure");
-        retried.push(client.retry_job(project_id, job.id).await?);
+        retried.push(client.retry_job(project_of(job, project_id), job.id).await?);
     }
     Ok(retried)
 }

@@ -1,7 +1,8 @@
 //! CI pipelines of the target project, as the pipeline-fix loop sees them: watching one until it
 //! ends (with backoff, and without waiting forever on one that is blocked or never picked up),
-//! telling which failed jobs code can fix and which only need a retry, and what the agent is
-//! shown of a failed job.
+//! telling which failed jobs code can fix and which only need a retry (following bridges into
+//! downstream pipelines), which branch commit a merged-results pipeline tested, and what the
+//! agent is shown of a failed job.
 //!
 //! A failed job's log can be hundreds of megabytes of coloured, sectioned, progress-bar-laden
 //! output, of which a handful of lines say why it failed. [`trace`] reads such a log as a stream
@@ -11,6 +12,7 @@
 
 pub mod failures;
 pub mod guard;
+pub mod merged;
 pub mod signature;
 pub mod trace;
 pub mod watch;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::merged;
 use crate::gitlab::{self, Client, Pipeline, PipelineInfo, Status};
 
 /// How long and how often to watch.
@@ -115,20 +116,36 @@ pub async fn watch(
     }
 }
 
-/// Waits for the pipeline GitLab creates for `sha` on `branch` after a push. `None` when none
-/// appeared within the queue limit (the project may have no CI for that commit).
+/// The newest of `pipelines` that is not a child pipeline. GitLab lists child pipelines (source
+/// `parent_pipeline`) with their parent's ref and sha; their parent stands for them.
+pub fn newest(pipelines: impl IntoIterator<Item = PipelineInfo>) -> Option<PipelineInfo> {
+    pipelines.into_iter().filter(|pipeline| !is_child(pipeline)).max_by_key(|pipeline| pipeline.id)
+}
+
+fn is_child(pipeline: &PipelineInfo) -> bool {
+    pipeline.source.as_deref() == Some("parent_pipeline")
+}
+
+/// Waits for the pipeline GitLab creates for `sha` on `branch` after a push: a branch pipeline,
+/// or, for merge request `mr_iid`, a merged-results pipeline whose merge commit has `sha` as its
+/// second parent. `None` when none appeared within the queue limit (the project may have no CI
+/// for that commit).
 pub async fn pipeline_for_push(
     client: &Client,
     project_id: u64,
     branch: &str,
+    mr_iid: Option<u64>,
     sha: &str,
     options: &WatchOptions,
 ) -> Result<Option<PipelineInfo>, gitlab::Error> {
     let started = Instant::now();
     let mut interval = options.interval;
     loop {
-        let found = client.pipelines_for_commit(project_id, branch, sha).await?;
-        if let Some(newest) = found.into_iter().max_by_key(|pipeline| pipeline.id) {
+        let mut found = client.pipelines_for_commit(project_id, branch, sha).await?;
+        if let Some(iid) = mr_iid {
+            found.extend(merge_request_pipeline_for(client, project_id, iid, sha).await?);
+        }
+        if let Some(newest) = newest(found) {
             return Ok(Some(newest));
         }
         let now = Instant::now();
@@ -138,6 +155,28 @@ pub async fn pipeline_for_push(
         tokio::time::sleep(interval.min(options.deadline - now)).await;
         interval = next_interval(interval, options.max_interval);
     }
+}
+
+/// How many of a merge request's newest pipelines are searched for the one of a push.
+const RECENT_MR_PIPELINES: usize = 10;
+
+/// The newest pipeline of merge request `mr_iid` that tested the branch commit `sha`.
+async fn merge_request_pipeline_for(
+    client: &Client,
+    project_id: u64,
+    mr_iid: u64,
+    sha: &str,
+) -> Result<Option<PipelineInfo>, gitlab::Error> {
+    let mut pipelines = client.merge_request_pipelines(project_id, mr_iid).await?;
+    pipelines.retain(|pipeline| !is_child(pipeline));
+    pipelines.sort_by_key(|pipeline| std::cmp::Reverse(pipeline.id));
+    // The push's pipeline is among the newest; each older merged-results one costs a commit read.
+    for pipeline in pipelines.into_iter().take(RECENT_MR_PIPELINES) {
+        if merged::is_current(client, project_id, &pipeline.git_ref, &pipeline.sha, sha).await? {
+            return Ok(Some(pipeline));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -157,6 +196,19 @@ mod tests {
         assert_eq!(phase_of("running"), Phase::Running);
         assert_eq!(phase_of("canceling"), Phase::Running);
         assert_eq!(phase_of("waiting_for_callback"), Phase::Running);
+    }
+
+    #[test]
+    fn the_newest_pipeline_is_never_a_child_pipeline() {
+        let pipeline = |id: u64, source: &str| -> PipelineInfo {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "sha": "a", "ref": "copilot/x", "status": "failed", "source": source,
+            }))
+            .expect("a valid pipeline")
+        };
+        let newest = newest([pipeline(1, "push"), pipeline(3, "parent_pipeline"), pipeline(2, "merge_request_event")]);
+        assert_eq!(newest.map(|pipeline| pipeline.id), Some(2));
+        assert!(super::newest([pipeline(4, "parent_pipeline")]).is_none());
     }
 
     #[test]

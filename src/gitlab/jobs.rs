@@ -1,4 +1,5 @@
-//! CI jobs: what failed in a pipeline, retrying a job, and reading its log.
+//! CI jobs: what failed in a pipeline, the bridges (`trigger:` jobs) that started downstream
+//! pipelines, retrying a job, and reading its log.
 //!
 //! A job log can be hundreds of megabytes, so [`Client::job_trace`] hands over a stream of
 //! chunks (or an `AsyncRead`) for the caller to excerpt as it reads, never one `String`.
@@ -18,7 +19,7 @@ use tokio::io::AsyncRead;
 use super::client::{Client, ProjectId};
 use super::error::Error;
 use super::retry::Replay;
-use super::types::{Job, Status};
+use super::types::{Bridge, Job, Status};
 
 /// A job's log as it arrives.
 pub struct JobTrace {
@@ -68,6 +69,19 @@ impl Client {
         if include_retried {
             query.push(("include_retried", "true".to_owned()));
         }
+        self.get_all(&path, &query).await
+    }
+
+    /// The bridges of a pipeline: its `trigger:` jobs, which `/jobs` leaves out, each with the
+    /// downstream pipeline it started. `scopes` filters by status (empty: all).
+    pub async fn pipeline_bridges(
+        &self,
+        project: impl Into<ProjectId>,
+        pipeline_id: u64,
+        scopes: &[Status],
+    ) -> Result<Vec<Bridge>, Error> {
+        let path = format!("/projects/{}/pipelines/{pipeline_id}/bridges", project.into().segment());
+        let query: Vec<(&str, String)> = scopes.iter().map(|scope| ("scope[]", scope.as_str().to_owned())).collect();
         self.get_all(&path, &query).await
     }
 

@@ -624,6 +624,19 @@ pub struct Job {
     pub user: Option<UserBasic>,
 }
 
+/// A bridge: a `trigger:` job that starts a downstream pipeline (a child pipeline of the same
+/// project, or a pipeline of another project). GitLab lists bridges only under
+/// `GET …/pipelines/:id/bridges`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Bridge {
+    /// What a bridge shares with a job: id, name, stage, status, failure reason, ….
+    #[serde(flatten)]
+    pub job: Job,
+    /// The pipeline it started; `None` when it started none (yet, or it failed to).
+    #[serde(default)]
+    pub downstream_pipeline: Option<PipelineInfo>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -492,6 +492,17 @@ pub enum StopReason {
     SameFailureTwice,
     /// The agent's fix weakened the tests or CI twice; the rejected lines are listed.
     WeakenedTests,
+    /// The failure is in a downstream pipeline of another project the agent cannot read.
+    DownstreamHidden,
+}
+
+/// A failed downstream pipeline the agent cannot read, for the end note.
+#[derive(Debug, Clone, Serialize)]
+pub struct HiddenDownstream {
+    /// The bridge (`trigger:` job) that started it.
+    pub bridge: MarkdownCodeSpan,
+    pub project_id: u64,
+    pub pipeline_id: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -556,6 +567,8 @@ pub struct PipelineFixNote {
     pub rejected_lines: Vec<MarkdownCodeSpan>,
     /// With [`PipelineFixOutcome::Flaky`]: the jobs that passed on their re-run.
     pub flaky_jobs: Vec<FlakyJob>,
+    /// With [`StopReason::DownstreamHidden`]: the downstream pipelines the agent cannot read.
+    pub hidden_downstreams: Vec<HiddenDownstream>,
     pub job_url: Option<String>,
     /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
     pub state: Option<Marker>,

@@ -393,6 +393,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         fix_attempts: 1,
                         max_attempts: 2,
                         last_excerpt: Some(MarkdownCode::new("error[E0425]: cannot find value `x`\n", 4000)),
+                        hidden_downstreams: vec![],
                         job_url: Some(JOB.to_owned()),
                         state: Some(Marker::pipeline_fix_state("mr-34", &[("fixes", "1".to_owned())])),
                     },
@@ -624,5 +625,34 @@ fn the_confidential_refusal_and_description_name_the_setting_and_carry_no_issue_
         };
         let description = prompts.render_message(language, &description).unwrap();
         assert!(description.starts_with("Closes #12\n"), "{language}: {description}");
+    }
+}
+
+#[test]
+fn a_downstream_pipeline_the_agent_cannot_see_is_named_in_every_language() {
+    let prompts = Prompts::new(None).unwrap();
+    for language in Language::ALL {
+        let note = PipelineFixNote {
+            marker: Marker::pipeline_fix("mr-34"),
+            outcome: PipelineFixOutcome::NeedsHuman,
+            reason: Some(StopReason::DownstreamHidden),
+            attempts: vec![],
+            fix_attempts: 0,
+            max_attempts: 5,
+            last_excerpt: None,
+            signature: None,
+            rejected_lines: Vec::new(),
+            flaky_jobs: Vec::new(),
+            hidden_downstreams: vec![HiddenDownstream {
+                bridge: MarkdownCodeSpan::new("deploy-staging"),
+                project_id: 77,
+                pipeline_id: 991,
+            }],
+            job_url: None,
+            state: None,
+        };
+        let text = prompts.render_message(language, &note).unwrap();
+        assert!(text.contains("`deploy-staging`") && text.contains("77") && text.contains("991"), "{language}: {text}");
+        assert!(text.contains("Reporter"), "{language} does not say what to do: {text}");
     }
 }

@@ -34,15 +34,18 @@ use tokio::time::Instant;
 
 use super::Job;
 use super::work::clone_project;
-use crate::ci::failures::{self, Failures};
+use crate::ci::failures::{self, Failures, Hidden};
 use crate::ci::guard::{self, Weakening};
+use crate::ci::merged;
 use crate::ci::signature::Signature;
 use crate::ci::watch::{self, WatchOptions, Watched};
 use crate::exit::Code;
 use crate::git::{GitError, Workspace};
 use crate::gitlab::{Job as CiJob, MergeRequest, Note, Noteable, Pipeline, Status};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{AttemptResult, FlakyJob, PipelineFixNote, PipelineFixOutcome, StopReason};
+use crate::prompts::message::{
+    AttemptResult, FlakyJob, HiddenDownstream, PipelineFixNote, PipelineFixOutcome, StopReason,
+};
 use crate::prompts::stage::{EarlierAttempt, PipelineFixPrompt, Task, Workspace as PromptWorkspace};
 use crate::report::Reporter;
 use crate::request::intent::{Intent, intent};
@@ -77,6 +80,10 @@ enum Episode {
 /// Runs the loop for pipeline `pipeline_id` (the `pipeline_failed` trigger).
 pub async fn run(job: &Job, project_id: u64, pipeline_id: u64, mr_iid: Option<u64>) -> anyhow::Result<Code> {
     let pipeline = job.client.pipeline(project_id, pipeline_id).await.context("while reading the pipeline")?;
+    if pipeline.source.as_deref() == Some("parent_pipeline") {
+        tracing::info!(pipeline = pipeline_id, "a child pipeline; the loop follows it from its parent; nothing done");
+        return Ok(Code::Done);
+    }
     let Some(mr) = merge_request_of(job, project_id, &pipeline, mr_iid).await? else {
         tracing::info!(pipeline = pipeline_id, git_ref = %pipeline.git_ref, "no open merge request of the agent; nothing done");
         return Ok(Code::Done);
@@ -115,7 +122,7 @@ pub async fn on_request(
         .merge_request_pipelines(project_id, failed_on.iid)
         .await
         .context("while listing the MR's pipelines")?;
-    let Some(newest) = pipelines.into_iter().max_by_key(|pipeline| pipeline.id) else {
+    let Some(newest) = watch::newest(pipelines) else {
         tracing::info!(mr = mr.iid, "the merge request has no pipeline");
         let Some(mut fixer) = Box::pin(Fixer::start(job, project_id, mr, Episode::Fresh, None, asked)).await? else {
             return Ok(Code::Done);
@@ -155,9 +162,10 @@ async fn watch_then_fix(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Resu
         .unwrap_or_default();
     let options =
         WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
-    let Some(pipeline) = watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, &head, &options)
-        .await
-        .context("while waiting for the pipeline of the push")?
+    let Some(pipeline) =
+        watch::pipeline_for_push(&job.client, project_id, &mr.source_branch, Some(mr.iid), &head, &options)
+            .await
+            .context("while waiting for the pipeline of the push")?
     else {
         tracing::info!(branch = %mr.source_branch, "no pipeline for the push; nothing to fix");
         return Ok(Code::Done);
@@ -271,6 +279,8 @@ struct Fixer<'a> {
     flaky_jobs: Vec<(CiJob, CiJob)>,
     /// The failure that came back, for the end note.
     came_back: Option<String>,
+    /// Failed downstream pipelines the agent cannot read, for the end note.
+    hidden: Vec<Hidden>,
 }
 
 impl<'a> Fixer<'a> {
@@ -308,7 +318,15 @@ impl<'a> Fixer<'a> {
                 return Ok(None);
             }
             let head = job.client.branch(project_id, &mr.source_branch).await.context("while reading the branch")?;
-            if head.is_some_and(|head| head.commit.id != pipeline.sha) {
+            let current = match head {
+                Some(head) => {
+                    merged::is_current(&job.client, project_id, &pipeline.git_ref, &pipeline.sha, &head.commit.id)
+                        .await
+                        .context("while reading the pipeline's commit")?
+                }
+                None => true,
+            };
+            if !current {
                 tracing::info!(pipeline = pipeline.id, "the branch moved past this pipeline; nothing done");
                 return Ok(None);
             }
@@ -341,6 +359,7 @@ impl<'a> Fixer<'a> {
             reruns: None,
             flaky_jobs: Vec::new(),
             came_back: None,
+            hidden: Vec::new(),
         };
         fixer.publish(PipelineFixOutcome::Running, None).await?;
         Ok(Some(fixer))
@@ -409,6 +428,10 @@ impl<'a> Fixer<'a> {
                 self.last_excerpt = Some(last.excerpt.clone());
             } else if let Some(last) = failures.all().last() {
                 self.last_excerpt = Some(fix_stage::evidence(&self.job.client, self.project_id, last).await.excerpt);
+            }
+            if !failures.hidden.is_empty() {
+                self.hidden = failures.hidden;
+                return Ok(Ending::NeedsHuman(StopReason::DownstreamHidden));
             }
             if !failures.person.is_empty() || failures.is_empty() {
                 return Ok(Ending::NeedsHuman(StopReason::NotFixable));
@@ -516,7 +539,10 @@ impl<'a> Fixer<'a> {
             }
         };
         let head = workspace.head_sha().await.context("while reading the checkout's head")?;
-        if head != pipeline.sha {
+        if !merged::is_current(&self.job.client, self.project_id, &pipeline.git_ref, &pipeline.sha, &head)
+            .await
+            .context("while reading the pipeline's commit")?
+        {
             return Ok(Fixed::Ended(Ending::Superseded));
         }
         let failed_jobs =
@@ -539,14 +565,14 @@ impl<'a> Fixer<'a> {
                 self.ledger.rows[row].result = AttemptResult::NoChange;
                 return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoChange)));
             };
-            let weakenings = self.weakenings(&workspace, &pipeline.sha, &commit).await?;
+            let weakenings = self.weakenings(&workspace, &head, &commit).await?;
             if weakenings.is_empty() {
                 break commit;
             }
             self.rejections += 1;
             self.rejected_lines = weakenings.iter().map(Weakening::describe).collect();
             tracing::warn!(attempt, rejections = self.rejections, lines = ?self.rejected_lines, "the fix weakens tests or CI; undone");
-            workspace.reset_hard(&pipeline.sha).await.context("while undoing the rejected change")?;
+            workspace.reset_hard(&head).await.context("while undoing the rejected change")?;
             if self.rejections >= 2 {
                 self.ledger.rows[row].result = AttemptResult::Rejected;
                 return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::WeakenedTests)));
@@ -563,10 +589,17 @@ impl<'a> Fixer<'a> {
             Err(error) => return Err(anyhow::Error::new(error).context("while pushing the fix")),
         }
         self.workspace = Some(workspace);
-        let next =
-            watch::pipeline_for_push(&self.job.client, self.project_id, &self.mr.source_branch, &commit, &self.options)
-                .await
-                .context("while waiting for the pipeline of the fix")?;
+        let branch = &self.mr.source_branch;
+        let next = watch::pipeline_for_push(
+            &self.job.client,
+            self.project_id,
+            branch,
+            Some(self.mr.iid),
+            &commit,
+            &self.options,
+        )
+        .await
+        .context("while waiting for the pipeline of the fix")?;
         let Some(next) = next else {
             self.ledger.rows[row].result = AttemptResult::NoChange;
             return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoPipeline)));
@@ -651,7 +684,12 @@ impl<'a> Fixer<'a> {
             .branch(self.project_id, &self.mr.source_branch)
             .await
             .context("while reading the branch")?;
-        Ok(branch.is_none_or(|branch| branch.commit.id != pipeline.sha))
+        let Some(branch) = branch else { return Ok(true) };
+        let current =
+            merged::is_current(&self.job.client, self.project_id, &pipeline.git_ref, &pipeline.sha, &branch.commit.id)
+                .await
+                .context("while reading the pipeline's commit")?;
+        Ok(!current)
     }
 
     /// Sets the result of the row whose pipeline just ended.
@@ -753,6 +791,15 @@ impl<'a> Fixer<'a> {
                     failed_url: failed.web_url.clone(),
                     passed_id: passed.id,
                     passed_url: passed.web_url.clone(),
+                })
+                .collect(),
+            hidden_downstreams: self
+                .hidden
+                .iter()
+                .map(|hidden| HiddenDownstream {
+                    bridge: MarkdownCodeSpan::new(&hidden.bridge),
+                    project_id: hidden.project_id,
+                    pipeline_id: hidden.pipeline_id,
                 })
                 .collect(),
             job_url: self.job.job_url.clone(),

@@ -10,4 +10,5 @@ mod endings;
 mod evidence;
 mod fixes;
 mod follow_up;
+mod pipelines;
 mod rig;

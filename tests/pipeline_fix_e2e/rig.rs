@@ -80,7 +80,13 @@ impl Rig {
             (TEST_FILE, Some(TEST_FILE_TEXT)),
         ];
         gitlab.push_files(PROJECT, BRANCH, &files, "Add greet", "copilot-agent").await.unwrap();
-        let first_pipeline = gitlab.pipelines(PROJECT).iter().map(|pipeline| pipeline.id).max().unwrap();
+        let first_pipeline = gitlab
+            .pipelines(PROJECT)
+            .iter()
+            .filter(|pipeline| pipeline.source != "parent_pipeline")
+            .map(|pipeline| pipeline.id)
+            .max()
+            .unwrap();
         let client = Client::new(&gitlab.api_url(), &SecretString::from(gitlab.agent_token())).unwrap();
         let new = NewMergeRequest {
             source_branch: BRANCH.into(),
@@ -173,13 +179,13 @@ impl Rig {
         self.agent_notes().into_iter().filter(|body| body.contains("copilot-runner:status pipeline-fix-end-")).collect()
     }
 
-    /// Pipelines of the branch, oldest first, with their status.
+    /// Pipelines of the branch (not their child pipelines), oldest first, with their status.
     pub(crate) fn branch_pipelines(&self) -> Vec<(u64, String, u64)> {
         let mut pipelines: Vec<_> = self
             .gitlab
             .pipelines(PROJECT)
             .into_iter()
-            .filter(|pipeline| pipeline.git_ref == BRANCH)
+            .filter(|pipeline| pipeline.git_ref == BRANCH && pipeline.source != "parent_pipeline")
             .map(|pipeline| (pipeline.id, self.gitlab.pipeline_status(pipeline.id).unwrap(), pipeline.user_id))
             .collect();
         pipelines.sort_unstable();

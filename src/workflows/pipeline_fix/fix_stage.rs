@@ -32,7 +32,7 @@ pub(super) struct Evidence {
 pub(super) async fn evidence(client: &Client, project_id: u64, job: &Job) -> Evidence {
     let options = ExcerptOptions::default();
     let read = async {
-        let log = client.job_trace(project_id, job.id).await?;
+        let log = client.job_trace(crate::ci::failures::project_of(job, project_id), job.id).await?;
         anyhow::Ok(trace::excerpt(log.into_async_read(), &options).await?)
     };
     let (excerpt, text) = match read.await {

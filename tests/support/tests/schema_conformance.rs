@@ -274,6 +274,36 @@ async fn pipelines_jobs_and_trigger_responses_match_gitlab_schemas() {
 }
 
 #[tokio::test]
+async fn bridges_child_pipelines_and_commits_match_gitlab_shapes() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let failing =
+        Outcome::Fail { job: "test".into(), trace: "error\n".into(), failure_reason: "script_failure".into() };
+    let outcome = Outcome::Child { bridge: "child".into(), outcome: Box::new(failing), project: None };
+    fake.add_ci_rule("acme/widgets", CiRule { ref_pattern: "nested".into(), outcome, reads_until_done: 0 });
+    let sha = fake.push_files("acme/widgets", "nested", &[("x.txt", Some("x\n"))], "x", "alice").await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    let pipelines = agent.get_json(&format!("/projects/{WIDGETS}/pipelines?ref=nested")).await;
+    check("public_api/v4/pipelines.json", &pipelines);
+    let parent = pipelines.as_array().unwrap().iter().find(|p| p["source"] == "push").unwrap()["id"].clone();
+
+    // GitLab publishes no bridge schema: a bridge carries a recorded bridge's keys, and its
+    // downstream pipeline is a `PipelineBasic`.
+    let bridges = agent.get_json(&format!("/projects/{WIDGETS}/pipelines/{parent}/bridges")).await;
+    let bridge = &bridges[0];
+    has_fixture_keys("python-gitlab/bridges_content.json", bridge);
+    check("public_api/v4/pipeline/basic.json", &bridge["downstream_pipeline"]);
+    assert_eq!(bridge["downstream_pipeline"]["source"], "parent_pipeline");
+    check("public_api/v4/commit/basic.json", &bridge["commit"]);
+
+    let commit = agent.get_json(&format!("/projects/{WIDGETS}/repository/commits/{sha}")).await;
+    check("public_api/v4/commit/detail.json", &commit);
+    // The schema bites: stats with a field GitLab does not send are refused.
+    let mut broken = commit.clone();
+    broken["stats"]["files"] = json!(1);
+    rejects("public_api/v4/commit/detail.json", &broken);
+}
+
+#[tokio::test]
 async fn project_hooks_match_gitlab_schema() {
     let fake = FakeGitLab::start().await.unwrap();
     let maria = as_user(&fake, "maria");

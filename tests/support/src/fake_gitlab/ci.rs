@@ -5,6 +5,13 @@
 //! N runs then pass, wait on a manual job, or stay pending for the test to drive). `reads_until_done` makes a pipeline
 //! report `running` for that many reads first, so pollers are exercised without any clock.
 //! A pipeline's status is derived from its jobs, as GitLab's composite status is.
+//!
+//! [`Outcome::Child`] gives a pipeline a bridge (a `trigger:` job) and a downstream pipeline
+//! whose jobs end as the inner outcome says; the bridge's status follows the downstream's (as
+//! `trigger: strategy: depend` makes it), and through it the parent's. With
+//! [`CiScript::merged_results`], a push to the source branch of an open merge request runs the
+//! merge request's pipeline on `refs/merge-requests/<iid>/merge` instead of a branch pipeline
+//! (see `push.rs`).
 
 use std::collections::BTreeMap;
 
@@ -47,6 +54,49 @@ pub enum Outcome {
     /// the end as the last entry: a failure that changes from one fix attempt to the next. The
     /// entries are plain outcomes (not `FailFirst` or `Each`).
     Each(Vec<Outcome>),
+    /// The project's jobs succeed, and the bridge `bridge` (a `trigger:` job in a last stage of
+    /// its own) starts a downstream pipeline whose jobs end as `outcome`: a child pipeline of
+    /// the same project (`project: None`; source `parent_pipeline`, the same ref and sha) or a
+    /// pipeline of project `project` (source `pipeline`, on its default branch; its sha is the
+    /// parent's, not read from its repository). The downstream gets its project's jobs.
+    Child { bridge: String, outcome: Box<Outcome>, project: Option<String> },
+}
+
+impl Outcome {
+    /// This outcome on run `run` of its rule: `FailFirst` becomes `Fail` or `Succeed`, also
+    /// inside a `Child`.
+    fn on_run(&self, run: u32) -> Self {
+        match self {
+            Self::FailFirst { runs, job, trace, failure_reason } if run < *runs => {
+                Self::Fail { job: job.clone(), trace: trace.clone(), failure_reason: failure_reason.clone() }
+            }
+            Self::FailFirst { .. } => Self::Succeed,
+            Self::Each(outcomes) => {
+                outcomes.get(run as usize).or(outcomes.last()).map_or(Self::Succeed, |outcome| outcome.on_run(run))
+            }
+            Self::Child { bridge, outcome, project } => {
+                Self::Child { bridge: bridge.clone(), outcome: Box::new(outcome.on_run(run)), project: project.clone() }
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// What the pipeline's own jobs do: a `Child`'s parent jobs succeed.
+    fn own(self) -> Self {
+        match self {
+            Self::Child { .. } => Self::Succeed,
+            other => other,
+        }
+    }
+}
+
+/// Where a downstream pipeline's runs are scripted: the rule of `git_ref` in project
+/// `project_id`, `depth` [`Outcome::Child`] levels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptOrigin {
+    pub project_id: u64,
+    pub git_ref: String,
+    pub depth: u32,
 }
 
 /// An outcome for pipelines whose ref matches `ref_pattern` (exact, or a prefix ending in `*`).
@@ -91,6 +141,11 @@ pub struct CiScript {
     /// out by workflow rules" and not created. `None`: no such rule.
     #[serde(default)]
     pub workflow_requires: Option<String>,
+    /// Merged-results pipelines: a push to the source branch of an open merge request runs its
+    /// pipeline on the merge of the branch into the target (`refs/merge-requests/<iid>/merge`,
+    /// source `merge_request_event`) instead of a branch pipeline.
+    #[serde(default)]
+    pub merged_results: bool,
     /// Runs so far per ref (pipelines created plus retries), for [`Outcome::FailFirst`] and
     /// [`Outcome::Each`].
     #[serde(skip)]
@@ -106,6 +161,7 @@ impl Default for CiScript {
             inputs: None,
             workflow_name: None,
             workflow_requires: None,
+            merged_results: false,
             runs: BTreeMap::new(),
         }
     }
@@ -134,17 +190,7 @@ impl CiScript {
         let Some(rule) = self.rules.iter().find(|rule| rule.matches(git_ref)) else {
             return (Outcome::Succeed, 0);
         };
-        let outcome = match &rule.outcome {
-            Outcome::FailFirst { runs, job, trace, failure_reason } if this_run < *runs => {
-                Outcome::Fail { job: job.clone(), trace: trace.clone(), failure_reason: failure_reason.clone() }
-            }
-            Outcome::FailFirst { .. } => Outcome::Succeed,
-            Outcome::Each(outcomes) => {
-                outcomes.get(this_run as usize).or(outcomes.last()).cloned().unwrap_or(Outcome::Succeed)
-            }
-            other => other.clone(),
-        };
-        (outcome, rule.reads_until_done)
+        (rule.outcome.on_run(this_run), rule.reads_until_done)
     }
 }
 
@@ -183,10 +229,25 @@ fn expand(template: &str, values: &[(String, String)]) -> String {
 /// Creates a pipeline with the project's jobs and schedules its scripted outcome.
 /// Returns `None` when the project has CI disabled (and the source is a push).
 pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
-    let project = state.project_by_id(start.project_id)?;
+    let project = state.project_mut(start.project_id)?;
     if !project.ci.enabled && start.source == "push" {
         return None;
     }
+    let (outcome, reads) = project.ci.next_run(&start.git_ref);
+    let origin = ScriptOrigin { project_id: start.project_id, git_ref: start.git_ref.clone(), depth: 0 };
+    create_run(state, start, outcome, reads, origin)
+}
+
+/// Creates a pipeline whose jobs end as `outcome`, with its downstream pipeline when `outcome`
+/// is an [`Outcome::Child`].
+fn create_run(
+    state: &mut State,
+    start: PipelineStart,
+    outcome: Outcome,
+    reads: u32,
+    origin: ScriptOrigin,
+) -> Option<u64> {
+    let project = state.project_by_id(start.project_id)?;
     let specs = project.ci.jobs.clone();
     let name = project.ci.workflow_name.as_deref().map(|template| {
         let values =
@@ -198,13 +259,16 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
     let project = state.project_mut(start.project_id)?;
     let iid = project.next_pipeline_iid;
     project.next_pipeline_iid += 1;
-    let (outcome, reads) = project.ci.next_run(&start.git_ref);
+    let downstream = match &outcome {
+        Outcome::Child { bridge, outcome, project } => Some((bridge.clone(), (**outcome).clone(), project.clone())),
+        _ => None,
+    };
     state.pipelines.push(Pipeline {
         id,
         iid,
         project_id: start.project_id,
-        git_ref: start.git_ref,
-        sha: start.sha,
+        git_ref: start.git_ref.clone(),
+        sha: start.sha.clone(),
         before_sha: start.before_sha,
         source: start.source,
         user_id: start.user_id,
@@ -213,7 +277,8 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
         variables: start.variables,
         inputs: start.inputs,
         reads_until_done: reads,
-        pending_outcome: Some(outcome),
+        pending_outcome: Some(outcome.own()),
+        script_origin: (origin.depth > 0).then(|| origin.clone()),
         created_at: created.clone(),
         updated_at: created,
         started_at: None,
@@ -230,6 +295,33 @@ pub fn create_pipeline(state: &mut State, start: PipelineStart) -> Option<u64> {
             spec.allow_failure,
             start.user_id,
         ));
+    }
+    if let Some((bridge, inner, other_project)) = downstream {
+        let (project_id, git_ref, source) = match other_project.map(|path| state.project(&path).cloned()) {
+            None => (start.project_id, start.git_ref, "parent_pipeline"),
+            Some(Some(other)) => (other.id, other.default_branch, "pipeline"),
+            // No such project: a test mistake, shown as a pipeline without its bridge.
+            Some(None) => {
+                settle(state, id);
+                return Some(id);
+            }
+        };
+        let child_start = PipelineStart {
+            project_id,
+            git_ref,
+            sha: start.sha,
+            before_sha: "0".repeat(40),
+            source: source.to_owned(),
+            user_id: start.user_id,
+            variables: Vec::new(),
+            inputs: Vec::new(),
+        };
+        let child_origin = ScriptOrigin { depth: origin.depth + 1, ..origin };
+        let child = create_run(state, child_start, inner, reads, child_origin);
+        let bridge_id = state.allocate("job");
+        let mut job = new_job(bridge_id, id, start.project_id, &bridge, "downstream", false, start.user_id);
+        job.downstream = child;
+        state.jobs.push(job);
     }
     settle(state, id);
     Some(id)
@@ -255,6 +347,7 @@ fn new_job(
         failure_reason: None,
         trace: String::new(),
         retried: false,
+        downstream: None,
         user_id,
         created_at: now(),
         started_at: None,
@@ -268,7 +361,7 @@ fn settle(state: &mut State, pipeline_id: u64) {
     let Some(pipeline) = state.pipeline_mut(pipeline_id) else { return };
     if pipeline.reads_until_done > 0 {
         let started = now();
-        for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+        for job in state.jobs.iter_mut().filter(|j| is_active_own(j, pipeline_id)) {
             job.status = "running".to_owned();
             job.started_at.get_or_insert_with(|| started.clone());
         }
@@ -278,7 +371,13 @@ fn settle(state: &mut State, pipeline_id: u64) {
     apply_outcome(state, pipeline_id, &outcome);
 }
 
-/// Counts one read of a pipeline's status (get, list, jobs) and settles it when due.
+/// A job of the pipeline's latest run that runs on a runner (not a bridge) and has not ended.
+fn is_active_own(job: &Job, pipeline_id: u64) -> bool {
+    job.pipeline_id == pipeline_id && !job.retried && job.downstream.is_none() && !job.is_terminal()
+}
+
+/// Counts one read of a pipeline's status (get, list, jobs) and settles it when due; its
+/// downstream pipelines are read with it, as their status makes its own.
 pub fn observe(state: &mut State, pipeline_id: u64) {
     if let Some(pipeline) = state.pipeline_mut(pipeline_id)
         && pipeline.pending_outcome.is_some()
@@ -287,6 +386,20 @@ pub fn observe(state: &mut State, pipeline_id: u64) {
         pipeline.reads_until_done -= 1;
     }
     settle(state, pipeline_id);
+    let downstream: Vec<u64> =
+        state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id && !j.retried).filter_map(|j| j.downstream).collect();
+    for child in downstream {
+        observe(state, child);
+    }
+}
+
+/// A job's status; a bridge's is its downstream pipeline's.
+pub fn job_status(state: &State, job: &Job) -> String {
+    match job.downstream.and_then(|id| state.pipeline(id)) {
+        Some(downstream) => pipeline_status(state, downstream),
+        None if job.downstream.is_some() => "created".to_owned(),
+        None => job.status.clone(),
+    }
 }
 
 /// Finishes the active jobs of a pipeline as `outcome` says.
@@ -294,14 +407,14 @@ pub fn apply_outcome(state: &mut State, pipeline_id: u64, outcome: &Outcome) {
     let (failing, trace, reason) = match outcome {
         Outcome::Pending => return,
         Outcome::Manual { job } => {
-            for stored in
-                state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal())
-            {
+            for stored in state.jobs.iter_mut().filter(|j| is_active_own(j, pipeline_id)) {
                 stored.status = if &stored.name == job { "manual" } else { "success" }.to_owned();
             }
             return;
         }
-        Outcome::Succeed | Outcome::FailFirst { .. } | Outcome::Each(_) => (None, String::new(), String::new()),
+        Outcome::Succeed | Outcome::FailFirst { .. } | Outcome::Each(_) | Outcome::Child { .. } => {
+            (None, String::new(), String::new())
+        }
         Outcome::Fail { job, trace, failure_reason } => (Some(job.clone()), trace.clone(), failure_reason.clone()),
     };
     let stages = stage_order(state, pipeline_id);
@@ -314,7 +427,7 @@ pub fn apply_outcome(state: &mut State, pipeline_id: u64, outcome: &Outcome) {
     });
     let failed_stage_index = failed_stage.as_ref().and_then(|s| stages.iter().position(|x| x == s));
     let stamp = now();
-    for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+    for job in state.jobs.iter_mut().filter(|j| is_active_own(j, pipeline_id)) {
         let stage_index = stages.iter().position(|s| *s == job.stage);
         let after_failure = matches!((failed_stage_index, stage_index), (Some(f), Some(s)) if s > f);
         if after_failure {
@@ -354,18 +467,20 @@ pub fn latest_jobs(state: &State, pipeline_id: u64) -> Vec<&Job> {
     state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id && !j.retried).collect()
 }
 
-/// GitLab's composite status over the latest jobs (or the status a test forced).
+/// GitLab's composite status over the latest jobs, bridges included (or the status a test
+/// forced).
 pub fn pipeline_status(state: &State, pipeline: &Pipeline) -> String {
     if let Some(status) = &pipeline.forced_status {
         return status.clone();
     }
-    let jobs = latest_jobs(state, pipeline.id);
+    let jobs: Vec<(String, bool)> =
+        latest_jobs(state, pipeline.id).iter().map(|j| (job_status(state, j), j.allow_failure)).collect();
     if jobs.is_empty() {
         return "created".to_owned();
     }
-    let has = |status: &str| jobs.iter().any(|j| j.status == status);
-    let ignored_failure = |j: &&&Job| j.status == "failed" && j.allow_failure;
-    if has("running") || (has("pending") && jobs.iter().any(|j| j.is_terminal())) {
+    let has = |status: &str| jobs.iter().any(|(s, _)| s == status);
+    let terminal = |status: &str| matches!(status, "success" | "failed" | "canceled" | "skipped");
+    if has("running") || (has("pending") && jobs.iter().any(|(s, _)| terminal(s))) {
         return "running".to_owned();
     }
     for status in ["pending", "created", "waiting_for_resource", "preparing", "manual", "scheduled"] {
@@ -373,16 +488,16 @@ pub fn pipeline_status(state: &State, pipeline: &Pipeline) -> String {
             return status.to_owned();
         }
     }
-    if jobs.iter().any(|j| j.status == "failed" && !j.allow_failure) {
+    if jobs.iter().any(|(s, allow_failure)| s == "failed" && !allow_failure) {
         return "failed".to_owned();
     }
     if has("canceled") {
         return "canceled".to_owned();
     }
-    if jobs.iter().all(|j| j.status == "skipped") {
+    if jobs.iter().all(|(s, _)| s == "skipped") {
         return "skipped".to_owned();
     }
-    if jobs.iter().all(|j| j.status == "success" || j.status == "skipped" || ignored_failure(&j)) {
+    if jobs.iter().all(|(s, allow_failure)| s == "success" || s == "skipped" || (s == "failed" && *allow_failure)) {
         return "success".to_owned();
     }
     "running".to_owned()
@@ -427,7 +542,7 @@ pub fn retry_job(state: &mut State, job_id: u64, user_id: u64) -> Option<u64> {
 pub fn retry_pipeline(state: &mut State, pipeline_id: u64, user_id: u64) {
     let to_retry: Vec<u64> = latest_jobs(state, pipeline_id)
         .iter()
-        .filter(|j| matches!(j.status.as_str(), "failed" | "canceled" | "skipped"))
+        .filter(|j| j.downstream.is_none() && matches!(j.status.as_str(), "failed" | "canceled" | "skipped"))
         .map(|j| j.id)
         .collect();
     let Some(pipeline) = state.pipeline(pipeline_id).cloned() else { return };
@@ -454,12 +569,24 @@ pub fn retry_pipeline(state: &mut State, pipeline_id: u64, user_id: u64) {
     rerun(state, &pipeline);
 }
 
-/// Schedules the outcome of a new run on the pipeline's ref for its pending jobs.
+/// Schedules the outcome of a new run on the pipeline's ref for its pending jobs; a downstream
+/// pipeline's run is a new run of the rule that scripted it.
 fn rerun(state: &mut State, pipeline: &Pipeline) {
-    let Some(project) = state.project_mut(pipeline.project_id) else { return };
-    let (outcome, reads) = project.ci.next_run(&pipeline.git_ref);
+    let origin = pipeline.script_origin.clone().unwrap_or_else(|| ScriptOrigin {
+        project_id: pipeline.project_id,
+        git_ref: pipeline.git_ref.clone(),
+        depth: 0,
+    });
+    let Some(project) = state.project_mut(origin.project_id) else { return };
+    let (mut outcome, reads) = project.ci.next_run(&origin.git_ref);
+    for _ in 0..origin.depth {
+        outcome = match outcome {
+            Outcome::Child { outcome, .. } => *outcome,
+            other => other,
+        };
+    }
     if let Some(p) = state.pipeline_mut(pipeline.id) {
-        p.pending_outcome = Some(outcome);
+        p.pending_outcome = Some(outcome.own());
         p.reads_until_done = reads;
     }
     settle(state, pipeline.id);
@@ -468,7 +595,7 @@ fn rerun(state: &mut State, pipeline: &Pipeline) {
 /// Cancels every active job of a pipeline.
 pub fn cancel_pipeline(state: &mut State, pipeline_id: u64) {
     let stamp = now();
-    for job in state.jobs.iter_mut().filter(|j| j.pipeline_id == pipeline_id && !j.retried && !j.is_terminal()) {
+    for job in state.jobs.iter_mut().filter(|j| is_active_own(j, pipeline_id)) {
         job.status = "canceled".to_owned();
         job.finished_at = Some(stamp.clone());
     }

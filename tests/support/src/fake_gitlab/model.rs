@@ -276,6 +276,8 @@ pub struct Pipeline {
     pub reads_until_done: u32,
     /// The outcome applied once `reads_until_done` reaches zero.
     pub pending_outcome: Option<super::ci::Outcome>,
+    /// For a downstream pipeline: whose CI rule scripts its runs (`None`: its own project's).
+    pub script_origin: Option<super::ci::ScriptOrigin>,
     pub created_at: String,
     pub updated_at: String,
     pub started_at: Option<String>,
@@ -294,6 +296,8 @@ pub struct Job {
     pub failure_reason: Option<String>,
     pub trace: String,
     pub retried: bool,
+    /// For a bridge (a `trigger:` job, kept out of `/jobs`): the downstream pipeline it started.
+    pub downstream: Option<u64>,
     pub user_id: u64,
     pub created_at: String,
     pub started_at: Option<String>,

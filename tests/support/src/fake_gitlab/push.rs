@@ -1,6 +1,9 @@
 //! What a push does inside GitLab: every updated branch gets a pipeline (source `push`), and
 //! every open merge request whose source branch moved gets a new version with its diffs
 //! recomputed from the repository (base = merge-base with the target, start = target head).
+//! With merged-results pipelines on (`CiScript::merged_results`), a branch with an open merge
+//! request gets the merge request's pipeline instead: on a real merge commit of the branch
+//! into the target, kept at `refs/merge-requests/<iid>/merge` (source `merge_request_event`).
 //!
 //! Pushes over smart HTTP, branches created through the API and server-side commits made by
 //! tests all come through here, so they behave alike.
@@ -41,9 +44,22 @@ pub fn ref_updates(before: &[(String, String)], after: &[(String, String)]) -> V
 pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefUpdate], user_id: u64) {
     let Some(path) = shared.state().project_by_id(project_id).map(|p| p.path_with_namespace.clone()) else { return };
     let repo = shared.repo_for(&path);
+    let merged_results = shared.state().project_by_id(project_id).is_some_and(|p| p.ci.merged_results);
     for update in updates {
         let Some(new) = &update.new else { continue };
-        {
+        let open_mrs: Vec<(u64, String)> = shared
+            .state()
+            .merge_requests
+            .iter()
+            .filter(|m| {
+                m.project_id == project_id
+                    && m.source_project_id == project_id
+                    && m.state == "opened"
+                    && m.source_branch == update.branch
+            })
+            .map(|m| (m.iid, m.target_branch.clone()))
+            .collect();
+        if !merged_results || open_mrs.is_empty() {
             let mut state = shared.state();
             create_pipeline(
                 &mut state,
@@ -59,18 +75,6 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
                 },
             );
         }
-        let open_mrs: Vec<(u64, String)> = shared
-            .state()
-            .merge_requests
-            .iter()
-            .filter(|m| {
-                m.project_id == project_id
-                    && m.source_project_id == project_id
-                    && m.state == "opened"
-                    && m.source_branch == update.branch
-            })
-            .map(|m| (m.iid, m.target_branch.clone()))
-            .collect();
         for (iid, target) in open_mrs {
             let Ok(Some(version)) = compute_version(shared, &repo, &update.branch, &target).await else { continue };
             let previous_head = shared
@@ -90,18 +94,61 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
                     lines.push(format!("<li>{} - {}</li>", info.short_id, info.title));
                 }
             }
-            let mut state = shared.state();
-            if let Some(mr) = state.merge_request_mut(project_id, iid) {
-                mr.versions.push(version);
-                mr.updated_at = now();
+            {
+                let mut state = shared.state();
+                if let Some(mr) = state.merge_request_mut(project_id, iid) {
+                    mr.versions.push(version);
+                    mr.updated_at = now();
+                }
+                if !added.is_empty() {
+                    let noun = if added.len() == 1 { "commit" } else { "commits" };
+                    let body = format!("added {} {noun}\n\n<ul>{}</ul>", added.len(), lines.join(""));
+                    add_system_note(&mut state, Noteable::MergeRequest { project_id, iid }, user_id, &body);
+                }
             }
-            if !added.is_empty() {
-                let noun = if added.len() == 1 { "commit" } else { "commits" };
-                let body = format!("added {} {noun}\n\n<ul>{}</ul>", added.len(), lines.join(""));
-                add_system_note(&mut state, Noteable::MergeRequest { project_id, iid }, user_id, &body);
+            if merged_results {
+                merge_request_pipeline(shared, &repo, project_id, iid, user_id).await;
             }
         }
     }
+}
+
+/// Runs merge request `iid`'s pipeline: with merged results on, on its source head merged into
+/// its target head at `refs/merge-requests/<iid>/merge`; without them, or when the two conflict,
+/// a detached one on the source head at `refs/merge-requests/<iid>/head`. Returns its id.
+pub async fn merge_request_pipeline(
+    shared: &Shared,
+    repo: &Repo,
+    project_id: u64,
+    iid: u64,
+    user_id: u64,
+) -> Option<u64> {
+    let mr = shared.state().merge_request(project_id, iid).cloned()?;
+    let source = repo.rev_parse(&format!("refs/heads/{}", mr.source_branch)).await?;
+    let target = repo.rev_parse(&format!("refs/heads/{}", mr.target_branch)).await?;
+    let merge_ref = format!("refs/merge-requests/{iid}/merge");
+    let message = format!("Merge branch '{}' into '{}'", mr.source_branch, mr.target_branch);
+    let merged_results = shared.state().project_by_id(project_id).is_some_and(|p| p.ci.merged_results);
+    let merge = if merged_results {
+        repo.merge_commit(&target, &source, &merge_ref, &message).await.ok().flatten()
+    } else {
+        None
+    };
+    let (git_ref, sha) = match merge {
+        Some(merge) => (merge_ref, merge),
+        None => (format!("refs/merge-requests/{iid}/head"), source),
+    };
+    let start = PipelineStart {
+        project_id,
+        git_ref,
+        sha,
+        before_sha: "0".repeat(40),
+        source: "merge_request_event".to_owned(),
+        user_id,
+        variables: Vec::new(),
+        inputs: Vec::new(),
+    };
+    create_pipeline(&mut shared.state(), start)
 }
 
 /// A new MR version for `source` against `target`, or `None` when a branch is missing.

@@ -387,6 +387,25 @@ pub fn commit(state: &State, project: &Project, commit: &CommitInfo) -> Value {
     })
 }
 
+/// `Entities::CommitDetail` (`GET …/repository/commits/:sha`): the commit with its `stats`
+/// (`additions`, `deletions`) and its newest pipeline (`last_pipeline`, `status`).
+pub fn commit_detail(state: &State, project: &Project, commit_info: &CommitInfo, stats: (u64, u64)) -> Value {
+    let mut value = commit(state, project, commit_info);
+    let last =
+        state.pipelines.iter().filter(|p| p.project_id == project.id && p.sha == commit_info.id).max_by_key(|p| p.id);
+    if let Value::Object(map) = &mut value {
+        let (additions, deletions) = stats;
+        map.insert(
+            "stats".into(),
+            json!({"additions": additions, "deletions": deletions, "total": additions + deletions}),
+        );
+        map.insert("status".into(), last.map_or(Value::Null, |p| json!(pipeline_status(state, p))));
+        map.insert("last_pipeline".into(), last.map_or(Value::Null, |p| pipeline_basic(state, p)));
+        map.insert("project_id".into(), json!(project.id));
+    }
+    value
+}
+
 /// A job (`Entities::Ci::Job`); `failure_reason` only for failed jobs, as GitLab exposes it.
 pub fn job(state: &State, project: &Project, job: &Job, commit_info: Option<&CommitInfo>) -> Value {
     let pipeline = state.pipeline(job.pipeline_id);
@@ -432,12 +451,33 @@ pub fn job(state: &State, project: &Project, job: &Job, commit_info: Option<&Com
     value
 }
 
-/// Jobs of a pipeline, newest first, as `GET /pipelines/:id/jobs` lists them.
+/// A bridge (`Entities::Ci::Bridge`: the job's basic fields, its status the downstream
+/// pipeline's, and `downstream_pipeline`); failed as `unknown_failure` when its downstream
+/// failed, as GitLab drops a `strategy: depend` bridge.
+pub fn bridge(state: &State, project: &Project, bridge: &Job, commit_info: Option<&CommitInfo>) -> Value {
+    let mut value = job(state, project, bridge, commit_info);
+    let status = super::ci::job_status(state, bridge);
+    if let Value::Object(map) = &mut value {
+        for runner_only in ["artifacts", "artifacts_expire_at", "tag_list", "runner", "runner_manager", "archived"] {
+            map.remove(runner_only);
+        }
+        if status == "failed" {
+            map.insert("failure_reason".into(), json!("unknown_failure"));
+        }
+        map.insert("status".into(), json!(status));
+        let downstream = bridge.downstream.and_then(|id| state.pipeline(id));
+        map.insert("downstream_pipeline".into(), downstream.map_or(Value::Null, |p| pipeline_basic(state, p)));
+    }
+    value
+}
+
+/// Jobs of a pipeline, newest first, as `GET /pipelines/:id/jobs` lists them: bridges are not
+/// jobs there.
 pub fn pipeline_job_ids(state: &State, pipeline_id: u64, include_retried: bool) -> Vec<u64> {
     let mut ids: Vec<u64> = if include_retried {
-        state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id).map(|j| j.id).collect()
+        state.jobs.iter().filter(|j| j.pipeline_id == pipeline_id && j.downstream.is_none()).map(|j| j.id).collect()
     } else {
-        latest_jobs(state, pipeline_id).iter().map(|j| j.id).collect()
+        latest_jobs(state, pipeline_id).iter().filter(|j| j.downstream.is_none()).map(|j| j.id).collect()
     };
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids

@@ -232,6 +232,33 @@ impl Repo {
         self.run(&["update-ref", "-d", &reference], &[], None).await.map(|_| ())
     }
 
+    /// Merges `source` into `target` without a work tree (`git merge-tree --write-tree`),
+    /// commits the result with the parents `[target, source]` and points `reference` at it, as
+    /// GitLab prepares a merge request's merge ref. `None` when the two conflict.
+    pub async fn merge_commit(
+        &self,
+        target: &str,
+        source: &str,
+        reference: &str,
+        message: &str,
+    ) -> anyhow::Result<Option<String>> {
+        // Exit status 1 with conflicts: no merge commit.
+        let Ok(out) = self.run(&["merge-tree", "--write-tree", target, source], &[], None).await else {
+            return Ok(None);
+        };
+        let tree = out.lines().next().context("`git merge-tree` printed no tree")?.trim().to_owned();
+        let envs = [
+            ("GIT_AUTHOR_NAME", "GitLab"),
+            ("GIT_AUTHOR_EMAIL", "gitlab@example.com"),
+            ("GIT_COMMITTER_NAME", "GitLab"),
+            ("GIT_COMMITTER_EMAIL", "gitlab@example.com"),
+        ];
+        let args = ["commit-tree", tree.as_str(), "-p", target, "-p", source, "-m", message];
+        let commit = self.run(&args, &envs, None).await?.trim().to_owned();
+        self.run(&["update-ref", reference, &commit], &[], None).await?;
+        Ok(Some(commit))
+    }
+
     pub async fn merge_base(&self, a: &str, b: &str) -> Option<String> {
         self.run(&["merge-base", a, b], &[], None).await.ok().map(|s| s.trim().to_owned())
     }
@@ -268,6 +295,25 @@ impl Repo {
             )
             .await?;
         Ok(parse_git_diff(&out))
+    }
+
+    /// Lines added and deleted by commit `sha` against its first parent (against nothing for a
+    /// root commit), as GitLab counts a commit's `stats`.
+    pub async fn stats(&self, sha: &str) -> anyhow::Result<(u64, u64)> {
+        let out = self
+            .run(
+                &["diff-tree", "--numstat", "-r", "--root", "--diff-merges=first-parent", "--no-commit-id", sha],
+                &[],
+                None,
+            )
+            .await?;
+        let mut totals = (0, 0);
+        for line in out.lines() {
+            let mut counts = line.split('\t').map(|count| count.parse::<u64>().unwrap_or(0));
+            totals.0 += counts.next().unwrap_or(0);
+            totals.1 += counts.next().unwrap_or(0);
+        }
+        Ok(totals)
     }
 
     /// How many lines a file has at a revision; `None` when it does not exist there.

@@ -420,6 +420,27 @@ impl FakeGitLab {
         .context("the project has CI disabled")
     }
 
+    /// Turns merged-results pipelines on or off for a project: with them on, a push to the source
+    /// branch of an open merge request runs the merge request's pipeline on a merge commit of
+    /// the branch into the target (`refs/merge-requests/<iid>/merge`) instead of a branch
+    /// pipeline.
+    pub fn set_merged_results(&self, project: &str, on: bool) {
+        let project_id = self.project_id(project);
+        if let Some(p) = self.shared.state().project_mut(project_id) {
+            p.ci.merged_results = on;
+        }
+    }
+
+    /// Runs merge request `iid`'s pipeline now, as GitLab does when it is opened or someone
+    /// presses "Run pipeline" on it: a merged-results pipeline (with
+    /// [`FakeGitLab::set_merged_results`] on) or a detached one on conflicts. Returns its id.
+    pub async fn run_merge_request_pipeline(&self, project: &str, iid: u64) -> Option<u64> {
+        let stored = self.project(project);
+        let author = self.shared.state().merge_request(stored.id, iid)?.author_id;
+        let repo = self.shared.repo_for(&stored.path_with_namespace);
+        super::push::merge_request_pipeline(&self.shared, &repo, stored.id, iid, author).await
+    }
+
     /// Sets the project's "minimum role to use pipeline variables" (`no_one_allowed`,
     /// `developer`, `maintainer`, `owner`), as a maintainer does in its CI/CD settings.
     pub fn set_pipeline_variables_role(&self, project: &str, role: &str) {

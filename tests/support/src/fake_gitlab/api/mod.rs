@@ -110,6 +110,7 @@ pub fn router(shared: Api) -> Router {
         .route(&format!("{p}/pipelines/latest"), get(pipelines::latest))
         .route(&format!("{p}/pipelines/{{pipeline_id}}"), get(pipelines::get_one))
         .route(&format!("{p}/pipelines/{{pipeline_id}}/jobs"), get(pipelines::jobs))
+        .route(&format!("{p}/pipelines/{{pipeline_id}}/bridges"), get(pipelines::bridges))
         .route(&format!("{p}/pipelines/{{pipeline_id}}/variables"), get(pipelines::variables))
         .route(&format!("{p}/pipelines/{{pipeline_id}}/cancel"), post(pipelines::cancel))
         .route(&format!("{p}/pipelines/{{pipeline_id}}/retry"), post(pipelines::retry))

@@ -1,6 +1,7 @@
-//! Pipelines and jobs: list (by ref, sha, status, source, `updated_after`; for an MR), get,
-//! the variables a pipeline was started with, latest, create,
-//! cancel, retry; jobs with `include_retried` and `scope[]`, job get/retry/cancel and the
+//! Pipelines and jobs: list (by ref, sha, status, source, `updated_after`; for an MR, its
+//! merge-ref pipelines included), get, the variables a pipeline was started with, latest, create,
+//! cancel, retry; jobs with `include_retried` and `scope[]`, bridges with their downstream
+//! pipelines, job get/retry/cancel and the
 //! plain-text trace (streamed); the trigger API (`token` from form or query, `source:
 //! trigger`; inputs and variables recorded, inputs the CI configuration does not declare
 //! refused, variables refused below the project's "minimum role to use pipeline variables",
@@ -84,10 +85,14 @@ pub async fn list_for_mr(State(api): State<Api>, Path((id, iid)): Path<(String, 
     let mut state = api.state();
     let mr = state.merge_request(project.id, iid).cloned().ok_or_else(|| ApiError::not_found("Merge Request"))?;
     let heads: Vec<&str> = mr.versions.iter().map(|v| v.head_commit_sha.as_str()).collect();
+    let merge_refs = [format!("refs/merge-requests/{iid}/head"), format!("refs/merge-requests/{iid}/merge")];
     let ids: Vec<u64> = state
         .pipelines
         .iter()
-        .filter(|p| p.project_id == project.id && p.git_ref == mr.source_branch && heads.contains(&p.sha.as_str()))
+        .filter(|p| p.project_id == project.id)
+        .filter(|p| {
+            (p.git_ref == mr.source_branch && heads.contains(&p.sha.as_str())) || merge_refs.contains(&p.git_ref)
+        })
         .map(|p| p.id)
         .collect();
     for id in &ids {
@@ -215,6 +220,25 @@ pub async fn jobs(State(api): State<Api>, Path((id, pipeline_id)): Path<(String,
         .filter_map(|job_id| state.job(job_id))
         .filter(|job| scope.as_ref().is_none_or(|s| s.contains(&job.status)))
         .map(|job| render::job(&state, &project, job, commits.get(&pipeline.sha)))
+        .collect();
+    drop(state);
+    paginated(&api, &input, items)
+}
+
+/// `GET /projects/:id/pipelines/:pipeline_id/bridges`: the pipeline's `trigger:` jobs with
+/// their downstream pipelines, `scope[]` filtering by status.
+pub async fn bridges(State(api): State<Api>, Path((id, pipeline_id)): Path<(String, u64)>, input: Input) -> ApiResult {
+    let (_, project) = project_access(&api, &input, &id, access::REPORTER)?;
+    let pipeline = find_pipeline(&api, &project, pipeline_id)?;
+    let scope = scopes(&input);
+    let commits = commits_for(&api, &project, vec![pipeline.sha.clone()]).await;
+    let mut state = api.state();
+    observe(&mut state, pipeline_id);
+    let items = ci::latest_jobs(&state, pipeline_id)
+        .into_iter()
+        .filter(|job| job.downstream.is_some())
+        .filter(|job| scope.as_ref().is_none_or(|s| s.contains(&ci::job_status(&state, job))))
+        .map(|job| render::bridge(&state, &project, job, commits.get(&pipeline.sha)))
         .collect();
     drop(state);
     paginated(&api, &input, items)

@@ -202,8 +202,9 @@ pub async fn get_commit(State(api): State<Api>, Path((id, sha)): Path<(String, S
     let repo = api.repo_for(&project.path_with_namespace);
     let resolved = repo.rev_parse(&sha).await.ok_or_else(|| ApiError::not_found("Commit"))?;
     let info = repo.commit_info(&resolved).await.map_err(|_| ApiError::not_found("Commit"))?;
+    let stats = repo.stats(&resolved).await.map_err(|_| ApiError::not_found("Commit"))?;
     let state = api.state();
-    ok(render::commit(&state, &project, &info))
+    ok(render::commit_detail(&state, &project, &info, stats))
 }
 
 /// `POST /projects` (Projects API, <https://docs.gitlab.com/api/projects/#create-a-project>):
