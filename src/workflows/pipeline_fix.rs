@@ -281,6 +281,8 @@ struct Fixer<'a> {
     came_back: Option<String>,
     /// Failed downstream pipelines the agent cannot read, for the end note.
     hidden: Vec<Hidden>,
+    /// The newest pipeline seen ending; when the loop ends, it is acted on.
+    concluded: u64,
 }
 
 impl<'a> Fixer<'a> {
@@ -360,6 +362,7 @@ impl<'a> Fixer<'a> {
             flaky_jobs: Vec::new(),
             came_back: None,
             hidden: Vec::new(),
+            concluded: 0,
         };
         fixer.publish(PipelineFixOutcome::Running, None).await?;
         Ok(Some(fixer))
@@ -393,7 +396,10 @@ impl<'a> Fixer<'a> {
                 Watched::Blocked(_) => return Ok(Ending::Blocked),
                 Watched::NotPickedUp(_) => return Ok(Ending::NotPickedUp),
                 Watched::OutOfTime(_) => return Ok(Ending::NeedsHuman(StopReason::OutOfTime)),
-                Watched::Ended(pipeline) => pipeline,
+                Watched::Ended(pipeline) => {
+                    self.concluded = self.concluded.max(pipeline.id);
+                    pipeline
+                }
             };
             let reruns = self.reruns.take();
             if pipeline.status == Status::Success {
@@ -493,7 +499,6 @@ impl<'a> Fixer<'a> {
     async fn retry(&mut self, pipeline: &Pipeline, failures: &Failures) -> anyhow::Result<()> {
         failures::retry(&self.job.client, self.project_id, &failures.retry).await.context("while retrying jobs")?;
         self.ledger.retries += 1;
-        self.ledger.acted = self.ledger.acted.max(pipeline.id);
         self.ledger.push(AttemptResult::Retried, pipeline.id, job_labels(&failures.retry));
         self.publish(PipelineFixOutcome::Running, None).await
     }
@@ -503,7 +508,6 @@ impl<'a> Fixer<'a> {
         self.flaky_checked = true;
         let reruns = failures::retry(&self.job.client, self.project_id, jobs).await.context("while re-running jobs")?;
         self.reruns = Some(jobs.iter().cloned().zip(reruns).collect());
-        self.ledger.acted = self.ledger.acted.max(pipeline.id);
         self.ledger.push(AttemptResult::Rerun, pipeline.id, job_labels(jobs));
         self.publish(PipelineFixOutcome::Running, None).await
     }
@@ -548,8 +552,9 @@ impl<'a> Fixer<'a> {
         let failed_jobs =
             failures.fix.iter().zip(evidence).map(|(job, read)| fix_stage::failed_job(job, &read.excerpt));
         let mut prompt = self.prompt(&workspace, attempt, pipeline, failed_jobs.collect()).await?;
-        self.ledger.fixes = attempt;
-        self.ledger.acted = self.ledger.acted.max(pipeline.id);
+        // The attempt counts once its change stands (an undone change counts too, below); the
+        // pipeline is acted on once the fix is pushed. A job killed before either leaves the
+        // ledger as it found it, so the next job takes the pipeline up again.
         let message = format!("Fix the failing pipeline (!{}, attempt {attempt})", self.mr.iid);
         let mut trailers = vec![("Copilot-Stage", "pipeline_fix")];
         if let Some(url) = &self.job.pipeline_url {
@@ -565,6 +570,7 @@ impl<'a> Fixer<'a> {
                 self.ledger.rows[row].result = AttemptResult::NoChange;
                 return Ok(Fixed::Ended(Ending::NeedsHuman(StopReason::NoChange)));
             };
+            self.ledger.fixes = attempt;
             let weakenings = self.weakenings(&workspace, &head, &commit).await?;
             if weakenings.is_empty() {
                 break commit;
@@ -588,6 +594,7 @@ impl<'a> Fixer<'a> {
             }
             Err(error) => return Err(anyhow::Error::new(error).context("while pushing the fix")),
         }
+        self.ledger.acted = self.ledger.acted.max(pipeline.id);
         self.workspace = Some(workspace);
         let branch = &self.mr.source_branch;
         let next = watch::pipeline_for_push(
@@ -713,6 +720,11 @@ impl<'a> Fixer<'a> {
             Ending::NotPickedUp => (PipelineFixOutcome::NotPickedUp, None),
         };
         tracing::info!(?ending, fixes = self.ledger.fixes, "the pipeline-fix loop ended");
+        // Fixed, flaky or superseded: the newest pipeline's story is over, and a job for it again
+        // does nothing. A limit that ran out is not: with a higher one, a job for it goes on.
+        if matches!(ending, Ending::Fixed | Ending::Flaky | Ending::Superseded) {
+            self.ledger.acted = self.ledger.acted.max(self.concluded);
+        }
         for row in &mut self.ledger.rows {
             if row.result == AttemptResult::Running {
                 row.result = AttemptResult::Failed;

@@ -10,5 +10,6 @@ mod endings;
 mod evidence;
 mod fixes;
 mod follow_up;
+mod killed;
 mod pipelines;
 mod rig;

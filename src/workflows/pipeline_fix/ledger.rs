@@ -36,7 +36,8 @@ pub(super) struct Row {
 pub(super) struct Ledger {
     /// Fix attempts (commits) so far.
     pub(super) fixes: u32,
-    /// The newest pipeline the loop fixed or retried; older and equal ones are handled.
+    /// The newest pipeline the loop pushed a fix for or ended on; older and equal ones are
+    /// handled. A retry, or a job killed half-way, leaves it be: the pipeline is taken up again.
     pub(super) acted: u64,
     /// Unix seconds until which a running job holds the loop; 0 when none does.
     pub(super) lease_until: u64,

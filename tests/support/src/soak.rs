@@ -104,16 +104,7 @@ pub async fn kill_soak(options: &SoakOptions, window: Duration) -> anyhow::Resul
         let started = Instant::now();
         let Run { job, iid, person, _dir, _model } = world.run(options, run).await?;
         let at = window.mul_f64(unit(options.seed.wrapping_add(run as u64)));
-        let mut child = job.spawn();
-        let pid = child.id().context("the job has a pid")?;
-        let first_exit = tokio::select! {
-            status = child.wait() => status?.code(),
-            () = tokio::time::sleep(at) => {
-                kill_tree(pid);
-                let _ = child.wait().await;
-                None
-            }
-        };
+        let first_exit = run_killed(&job, at).await?;
         let out = job.run().await;
         ensure!(
             out.status.code() == Some(0),
@@ -232,21 +223,46 @@ impl World {
     }
 }
 
-/// Kills `pid` and every process it started (also those in sessions of their own) with SIGKILL.
+/// Runs `job` and kills it with everything it started after `at`, unless it ended before;
+/// returns its exit code then (`None`: killed).
+pub async fn run_killed(job: &CiJob, at: Duration) -> anyhow::Result<Option<i32>> {
+    let mut child = job.spawn();
+    let pid = child.id().context("the job has a pid")?;
+    tokio::select! {
+        status = child.wait() => Ok(status?.code()),
+        () = tokio::time::sleep(at) => {
+            kill_tree(pid);
+            let _ = child.wait().await;
+            Ok(None)
+        }
+    }
+}
+
+/// Kills `pid` and every process it started (also those in sessions of their own) with SIGKILL:
+/// the tree is stopped first, so nothing in it starts another process meanwhile.
 fn kill_tree(pid: u32) {
-    let mut victims = vec![i64::from(pid)];
+    let signal = |name: &str, victims: &[i64]| {
+        let mut kill = std::process::Command::new("kill");
+        kill.arg(format!("-{name}")).args(victims.iter().map(i64::to_string));
+        let _ = kill.output();
+    };
+    signal("STOP", &tree(i64::from(pid)));
+    signal("KILL", &tree(i64::from(pid)));
+}
+
+/// `pid` and its descendants.
+fn tree(pid: i64) -> Vec<i64> {
+    let mut victims = vec![pid];
     let mut index = 0;
     while index < victims.len() {
         victims.extend(crate::processes::children(victims[index]));
         index += 1;
     }
-    let mut kill = std::process::Command::new("kill");
-    kill.arg("-KILL").args(victims.iter().map(i64::to_string));
-    let _ = kill.output();
+    victims
 }
 
-/// A number in `[0, 1)` from `seed` (SplitMix64).
-fn unit(seed: u64) -> f64 {
+/// A number in `[0, 1)` from `seed` (SplitMix64): where in its window a seeded kill lands.
+pub fn unit(seed: u64) -> f64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
