@@ -6,6 +6,7 @@
 mod deadline;
 mod incremental;
 mod internal;
+mod killed;
 mod languages;
 mod large;
 mod links;

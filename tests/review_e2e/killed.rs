@@ -1,0 +1,59 @@
+//! A review killed with SIGKILL at a random moment (its whole process tree, as a cancelled CI
+//! job's pod goes) and run again: every finding is posted exactly once and there is one summary.
+
+use std::time::Instant;
+
+use copilot_runner_testkit::mock_model::MockModel;
+use copilot_runner_testkit::soak;
+use serde_json::json;
+
+use super::{NEW_LIB_RS, Rig, finding, run_ok};
+
+#[tokio::test]
+async fn a_review_killed_at_random_posts_no_finding_twice_when_run_again() {
+    let rig = Rig::new().await;
+    let findings = json!([
+        finding("src/lib.rs", 4, "The sum can overflow"),
+        finding("src/lib.rs", 8, "The temporary is needless"),
+        finding("src/lib.rs", 13, "The product can overflow"),
+    ])
+    .to_string();
+    let model = MockModel::start(rig.script(&findings)).await.unwrap();
+    let files = [("src/lib.rs", Some(NEW_LIB_RS))];
+
+    // A whole review first: what every run must end with, and how long one takes.
+    let whole = rig.open_mr("feature/whole", &files).await;
+    let started = Instant::now();
+    run_ok(&rig.job(&model, whole).await).await;
+    let duration = started.elapsed();
+    assert_eq!(rig.inline(whole).len(), 3);
+    assert_eq!(rig.summaries(whole).len(), 1);
+
+    let mut killed = 0;
+    for seed in [3_u64, 11, 29] {
+        let mr_iid = rig.open_mr(&format!("feature/killed-{seed}"), &files).await;
+        let job = rig.job(&model, mr_iid).await;
+        // Kills land in the run's second half, where the findings are posted.
+        let at = duration.mul_f64(0.5 + 0.5 * soak::unit(seed));
+        let first = soak::run_killed(&job, at).await.unwrap();
+        killed += usize::from(first.is_none());
+        run_ok(&job).await;
+
+        let inline = rig.inline(mr_iid);
+        let mut lines: Vec<String> = inline
+            .iter()
+            .map(|note| format!("{:?}", note.position.as_ref().map(|position| position["new_line"].clone())))
+            .collect();
+        lines.sort();
+        let count = lines.len();
+        lines.dedup();
+        assert_eq!(
+            (count, lines.len()),
+            (3, 3),
+            "seed {seed} (killed after {at:?}, first exit {first:?}): {inline:#?}"
+        );
+        let summaries = rig.summaries(mr_iid);
+        assert_eq!(summaries.len(), 1, "seed {seed} (killed after {at:?}): {summaries:#?}");
+    }
+    assert!(killed > 0, "every job ended before its kill: the test killed nothing");
+}
