@@ -27,7 +27,8 @@ pub(super) struct Row {
     pub(super) change: Option<String>,
     /// The digest of the failure's signature this fix attempt set out to fix.
     pub(super) signature: Option<String>,
-    /// The signature in words (not kept across jobs).
+    /// The signature in words, at most [`FAILURE_CHARS`] characters (kept hex-encoded, so the
+    /// next job's prompt can show it too).
     pub(super) failure: Option<String>,
 }
 
@@ -72,7 +73,8 @@ impl Ledger {
             .map(|row| {
                 let commit = row.commit.as_deref().map_or("0", |sha| &sha[..sha.len().min(12)]);
                 let signature = row.signature.as_deref().unwrap_or("0");
-                format!("{}.{}.{commit}.{}.{signature}", row.number, result_name(row.result), row.pipeline_id)
+                let failure = row.failure.as_deref().map_or_else(|| "0".to_owned(), encode_failure);
+                format!("{}.{}.{commit}.{}.{signature}.{failure}", row.number, result_name(row.result), row.pipeline_id)
             })
             .collect();
         Marker::pipeline_fix_state(
@@ -130,6 +132,19 @@ impl Ledger {
     }
 }
 
+/// Characters of a row's failure kept in the marker.
+pub(super) const FAILURE_CHARS: usize = 200;
+
+/// A failure's words as marker-safe hex, cut to [`FAILURE_CHARS`] characters.
+fn encode_failure(text: &str) -> String {
+    let cut: String = text.chars().take(FAILURE_CHARS).collect();
+    hex::encode(cut.as_bytes())
+}
+
+fn decode_failure(hex: &str) -> Option<String> {
+    String::from_utf8(hex::decode(hex).ok()?).ok()
+}
+
 fn result_name(result: AttemptResult) -> &'static str {
     match result {
         AttemptResult::Passed => "passed",
@@ -161,7 +176,8 @@ fn parse_row(text: &str) -> Option<Row> {
     let pipeline_id = parts.next()?.parse().ok()?;
     // Written since signatures were kept; older markers end here.
     let signature = parts.next().filter(|digest| *digest != "0").map(str::to_owned);
-    Some(Row { number, result, commit, pipeline_id, failed_jobs: Vec::new(), change: None, signature, failure: None })
+    let failure = parts.next().filter(|hex| *hex != "0").and_then(decode_failure);
+    Some(Row { number, result, commit, pipeline_id, failed_jobs: Vec::new(), change: None, signature, failure })
 }
 
 #[cfg(test)]
@@ -174,11 +190,14 @@ mod tests {
         let first = ledger.push(AttemptResult::Failed, 104, vec!["test: script_failure".into()]);
         ledger.rows[first].commit = Some("0123456789abcdef0123".into());
         ledger.rows[first].signature = Some("a1b2c3d4e5f6".into());
+        ledger.rows[first].failure = Some("test: error: `x` --> y (failing: a::b)".into());
         ledger.push(AttemptResult::Retried, 105, Vec::new());
         let body = format!("### Fixing\n\n{}\n", ledger.marker("mr-3").as_str());
         let read = Ledger::read(&body, "mr-3").expect("a ledger");
         assert_eq!((read.fixes, read.acted, read.lease_until, read.retries), (2, 105, 1_700_000_000, 3));
         assert_eq!(read.rows[0].signature.as_deref(), Some("a1b2c3d4e5f6"));
+        assert_eq!(read.rows[0].failure.as_deref(), Some("test: error: `x` --> y (failing: a::b)"));
+        assert!(!ledger.marker("mr-3").as_str().contains("-->y"), "the failure cannot close the comment");
         assert_eq!(read.fix_that_produced(104).map(|row| row.number), Some(1));
         assert_eq!(read.fix_that_produced(105), None);
         assert_eq!(read.rows.len(), 2);
