@@ -124,34 +124,51 @@ impl Workspace {
     /// rebase. No tag and no submodule comes along.
     pub async fn fetch(&self, branch: &str) -> Result<Option<String>, GitError> {
         validate_branch(branch)?;
-        let source = format!("refs/heads/{branch}");
-        let listing = ["ls-remote", "--exit-code", self.remote.url(), source.as_str()];
+        let [tip] = self.remote_tips([branch]).await?;
+        match tip {
+            Some(tip) => Ok(Some(self.fetch_listed(branch, &tip).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tips the remote lists for `branches`, in one request.
+    async fn remote_tips<const N: usize>(&self, branches: [&str; N]) -> Result<[Option<String>; N], GitError> {
+        let sources = branches.map(|branch| format!("refs/heads/{branch}"));
+        let mut listing = vec!["ls-remote", "--exit-code", self.remote.url()];
+        listing.extend(sources.iter().map(String::as_str));
         let listed = self.git.output(&self.dir, &listing, Some(&self.remote)).await?;
         if listed.status == crate::process::ExitStatus::Code(LS_REMOTE_NO_MATCH) {
-            return Ok(None);
+            return Ok(sources.map(|_| None));
         }
         if !listed.success() {
             return Err(super::command::failure(&listing, &listed, Some(&self.remote)));
         }
-        if !porcelain::lists_ref(&listed.stdout.text(), &source) {
-            return Ok(None);
-        }
+        let stdout = listed.stdout.text();
+        Ok(sources.map(|source| porcelain::listed_tip(&stdout, &source).map(str::to_owned)))
+    }
+
+    /// Fetches `branch`, which the remote just listed at `tip`, unless its remote-tracking ref is
+    /// already there (a fresh clone's branch). Returns the tip.
+    async fn fetch_listed(&self, branch: &str, tip: &str) -> Result<String, GitError> {
         let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
-        let known = self.resolve(&tracking).await?.is_some();
+        let known = self.resolve(&tracking).await?;
+        if known.as_deref() == Some(tip) {
+            return Ok(tip.to_owned());
+        }
         let shallow = transfer::is_shallow(self.git_dir());
         let depth = match self.depth {
-            Some(depth) if shallow && !known => Some(format!("--depth={depth}")),
+            Some(depth) if shallow && known.is_none() => Some(format!("--depth={depth}")),
             _ => None,
         };
         // Into its remote-tracking ref only; the `+` lets that ref follow the remote wherever it
         // went (as `git fetch` does). No local branch moves, nothing is pushed.
-        let refspec = format!("+{source}:{tracking}");
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
         let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
         args.extend(depth.as_deref());
         args.extend([self.remote.url(), refspec.as_str()]);
         self.git.run(&self.dir, &args, Some(&self.remote)).await?;
         let tip = self.resolve(&tracking).await?;
-        Ok(Some(tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })?))
+        tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })
     }
 
     /// The commit a ref points at, if it exists.
@@ -163,21 +180,24 @@ impl Workspace {
 
     /// Checks out `name`: the remote branch of that name when it exists (a re-run continues its
     /// own branch), else a new branch from `from` (the default branch when `None`). Returns the
-    /// commit checked out.
+    /// commit checked out. One request asks the remote for both branches; a branch the clone
+    /// already has at the listed tip is not fetched again.
     pub async fn checkout_or_create_branch(&self, name: &str, from: Option<&str>) -> Result<String, GitError> {
         validate_branch(name)?;
-        let start = match self.fetch(name).await? {
-            Some(tip) => {
+        let from = from.unwrap_or(&self.default_branch);
+        validate_branch(from)?;
+        let start = match self.remote_tips([name, from]).await? {
+            [Some(tip), _] => {
+                let tip = self.fetch_listed(name, &tip).await?;
                 tracing::info!(branch = %name, %tip, "continuing the existing remote branch");
                 tip
             }
-            None => {
-                let from = from.unwrap_or(&self.default_branch);
-                let tip =
-                    self.fetch(from).await?.ok_or_else(|| GitError::NotFound { what: format!("branch `{from}`") })?;
+            [None, Some(tip)] => {
+                let tip = self.fetch_listed(from, &tip).await?;
                 tracing::info!(branch = %name, %from, %tip, "creating a new branch");
                 tip
             }
+            [None, None] => return Err(GitError::NotFound { what: format!("branch `{from}`") }),
         };
         self.git.run(&self.dir, &["checkout", "-q", "-B", name, &start], None).await?;
         Ok(start)
