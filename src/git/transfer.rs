@@ -139,7 +139,21 @@ async fn tracking_refspecs(git: &GitCommand, dir: &Path) -> Result<Vec<String>, 
         .text()
         .lines()
         .filter_map(|name| name.strip_prefix(&prefix))
-        .filter(|branch| *branch != "HEAD" && super::workspace::validate_branch(branch).is_ok())
+        .filter(|branch| *branch != "HEAD" && validate_branch(branch).is_ok())
         .map(|branch| format!("+refs/heads/{branch}:{prefix}{branch}"))
         .collect())
+}
+
+/// Refuses names `git` could read as an option, a forced refspec or a range.
+pub(crate) fn validate_branch(name: &str) -> Result<(), GitError> {
+    let bad = name.is_empty()
+        || name.starts_with(['-', '+', '/'])
+        || name.ends_with(['/', '.'])
+        || name.ends_with(".lock")
+        || name.contains("..")
+        || name.contains("@{")
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '~' | '^' | '?' | '*' | '[' | '\\'));
+    if bad { Err(GitError::InvalidBranch { name: name.to_owned() }) } else { Ok(()) }
 }

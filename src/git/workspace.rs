@@ -20,7 +20,7 @@ use super::auth::Remote;
 use super::command::GitCommand;
 use super::isolation::GitDir;
 use super::porcelain::{self, PushedRef};
-use super::transfer::{self, LS_REMOTE_NO_MATCH, Need, REMOTE_NAME};
+use super::transfer::{self, LS_REMOTE_NO_MATCH, Need, REMOTE_NAME, validate_branch};
 use super::{GitError, history};
 
 /// How a push ended.
@@ -404,20 +404,6 @@ pub async fn switch_or_create_branch(git: &GitCommand, dir: &Path, name: &str) -
     let args: &[&str] = if exists.success() { &["checkout", "-q", name] } else { &["checkout", "-q", "-b", name] };
     git.run(dir, args, None).await?;
     Ok(())
-}
-
-/// Refuses names `git` could read as an option, a forced refspec or a range.
-pub(super) fn validate_branch(name: &str) -> Result<(), GitError> {
-    let bad = name.is_empty()
-        || name.starts_with(['-', '+', '/'])
-        || name.ends_with(['/', '.'])
-        || name.ends_with(".lock")
-        || name.contains("..")
-        || name.contains("@{")
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '~' | '^' | '?' | '*' | '[' | '\\'));
-    if bad { Err(GitError::InvalidBranch { name: name.to_owned() }) } else { Ok(()) }
 }
 
 /// Accepts only an object name in hex, so a "sha" cannot be an option.
