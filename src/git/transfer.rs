@@ -9,6 +9,7 @@
 //! merge base its last step unshallows the clone (a rebase without one would replay history
 //! that is not ours), while a missing commit is given up after the steps (it is most often gone
 //! after a force push, and the caller has a way on without it).
+//! Branch names are checked here too ([`validate_branch`]): every ref a transfer names passes it.
 
 use std::num::NonZeroU32;
 use std::path::Path;
