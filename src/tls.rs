@@ -4,8 +4,8 @@
 //!
 //! The bundle is installed once at start-up ([`install`]) and then honoured everywhere a
 //! connection is made:
-//! - our reqwest clients (GitLab, the cache's blob stores) and gix's clone merge its
-//!   certificates into the system's roots ([`extra_roots`]);
+//! - our reqwest clients (GitLab, the cache's blob stores) merge its certificates into the
+//!   system's roots ([`extra_roots`]);
 //! - the `git` CLI, whose `http.sslCAInfo` replaces the system bundle rather than adding to it,
 //!   gets a file holding both ([`git_ca_file`]);
 //! - the Copilot CLI gets the bundle itself as `NODE_EXTRA_CA_CERTS`, which Node adds to its own

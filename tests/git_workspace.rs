@@ -1,7 +1,7 @@
 //! The git workspace against the fake GitLab's real git smart HTTP: clone with a token that
-//! never lands on disk, in a URL or in a log; access failures as typed errors; shallow depth;
-//! commits as the agent with trailers; fast-forward pushes; a person's concurrent push is
-//! never overwritten.
+//! never lands on disk, in a URL or in a log; access failures as typed errors; shallow depth,
+//! deepened on demand when a rebase needs an older merge base; commits as the agent with
+//! trailers; fast-forward pushes; a person's concurrent push is never overwritten.
 #![expect(
     clippy::disallowed_methods,
     clippy::unwrap_used,
@@ -51,14 +51,30 @@ impl Write for LogWriter {
 
 /// Plain `git` for inspecting a clone, isolated from the machine's configuration.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
+    git_as(dir, args, None)
+}
+
+/// Plain `git` as a person with a token of their own (sent as a header, as the agent does).
+fn git_as(dir: &Path, args: &[&str], token: Option<&str>) -> String {
+    let mut command = std::process::Command::new("git");
+    command
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+        .stdin(Stdio::null());
+    if let Some(token) = token {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{token}"));
+        command
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}"));
+    }
+    let output = command.output().unwrap();
     assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
 }
@@ -80,6 +96,19 @@ async fn clone_as(
 
 async fn clone(fake: &FakeGitLab, dest: &Path, depth: Option<u32>) -> Workspace {
     clone_as(fake, Some(fake.agent_token()), dest, depth).await.unwrap()
+}
+
+/// Whether the clone at `dir` holds object `sha`.
+fn has_object(dir: &Path, sha: &str) -> bool {
+    let status = std::process::Command::new("git")
+        .args(["cat-file", "-e", sha])
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    status.success()
 }
 
 fn read(path: impl AsRef<Path>) -> String {
@@ -114,7 +143,7 @@ async fn clone_with_a_token_keeps_it_out_of_config_remote_url_and_logs() {
     assert_eq!(git(&dest, &["remote", "get-url", "origin"]).trim(), fake.git_url(PROJECT));
     assert!(!git(&dest, &["config", "--list", "--show-origin"]).contains(&token));
 
-    // Both gix (upload-pack) and git (receive-pack) authenticated with basic auth.
+    // The clone and fetches (upload-pack) and the push (receive-pack) authenticated with basic auth.
     let requests = fake.requests();
     for service in ["git-upload-pack", "git-receive-pack"] {
         let authenticated = requests.iter().any(|request| {
@@ -278,6 +307,88 @@ async fn a_rebase_once_onto_a_persons_commit_then_push_keeps_both() {
     assert_eq!(tip.title, "Agent: second");
     assert_eq!(tip.parent_ids, [theirs], "our commit must sit on the person's, unchanged");
     assert_eq!(read(workspace.dir().join("person.txt")), "by a person\n");
+}
+
+// Several threads: the person's plain `git` blocks one while the fake GitLab answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebase_onto_a_branch_a_person_started_below_the_shallow_clone_deepens_it_and_keeps_both() {
+    let fake = FakeGitLab::start().await.unwrap();
+    for round in 1..=5 {
+        let content = format!("{round}\n");
+        fake.push_files(PROJECT, "main", &[("counter.txt", Some(content.as_str()))], "count", "alice").await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let branch = "copilot/issue-14";
+    let dest = dir.path().join("agent");
+    let workspace = clone(&fake, &dest, Some(1)).await;
+    assert!(workspace.is_shallow());
+    workspace.checkout_or_create_branch(branch, None).await.unwrap();
+    std::fs::write(dest.join("agent.txt"), "by the agent\n").unwrap();
+    workspace.commit_all("Agent: first", &[]).await.unwrap().unwrap();
+
+    // Meanwhile a person starts the same branch three commits below main's tip: the merge base
+    // is deeper than the agent's clone.
+    let person = dir.path().join("person");
+    let token = fake.token("alice");
+    git_as(dir.path(), &["clone", "-q", &fake.git_url(PROJECT), person.to_str().unwrap()], Some(&token));
+    git(&person, &["checkout", "-q", "-b", branch, "main~3"]);
+    std::fs::write(person.join("person.txt"), "by a person\n").unwrap();
+    git(&person, &["add", "person.txt"]);
+    git(&person, &["commit", "-q", "-m", "Person: started the branch"]);
+    git_as(&person, &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")], Some(&token));
+    let theirs = git(&person, &["rev-parse", "HEAD"]).trim().to_owned();
+    let merge_base = git(&person, &["rev-parse", "main~3"]).trim().to_owned();
+    assert!(!has_object(&dest, &merge_base), "the merge base is below the agent's shallow clone");
+
+    let outcome = workspace.push_rebasing_once(branch).await.unwrap();
+    let PushOutcome::PushedAfterRebase { head } = outcome else { panic!("expected a rebase: {outcome:?}") };
+    assert_eq!(fake.branch_head(PROJECT, branch).await.as_deref(), Some(head.as_str()));
+    assert!(fake.is_ancestor(PROJECT, &theirs, branch).await, "the person's commit stays");
+    assert_eq!(git(&dest, &["merge-base", "HEAD", &theirs]).trim(), theirs);
+    assert!(has_object(&dest, &merge_base), "the clone was deepened to the merge base");
+    assert_eq!(read(dest.join("person.txt")), "by a person\n");
+    assert_eq!(read(dest.join("agent.txt")), "by the agent\n");
+    assert_eq!(read(dest.join("counter.txt")), "5\n", "main's later commits replayed onto the person's");
+}
+
+// Several threads: the person's plain `git` blocks one while the fake GitLab answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebase_over_a_branch_a_person_rewrote_below_the_shallow_clone_unshallows_it_and_keeps_both() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let branch = "copilot/issue-15";
+    let token = fake.token("alice");
+    let person = dir.path().join("person");
+    git_as(dir.path(), &["clone", "-q", &fake.git_url(PROJECT), person.to_str().unwrap()], Some(&token));
+    git(&person, &["checkout", "-q", "-b", branch]);
+    for step in 1..=3 {
+        std::fs::write(person.join(format!("step{step}.txt")), format!("{step}\n")).unwrap();
+        git(&person, &["add", "--all"]);
+        git(&person, &["commit", "-q", "-m", &format!("Person: step {step}")]);
+    }
+    git_as(&person, &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")], Some(&token));
+
+    // The agent continues the branch from its tip alone.
+    let dest = dir.path().join("agent");
+    let workspace = clone(&fake, &dest, Some(1)).await;
+    workspace.checkout_or_create_branch(branch, None).await.unwrap();
+    assert!(workspace.is_shallow());
+    std::fs::write(dest.join("agent.txt"), "by the agent\n").unwrap();
+    workspace.commit_all("Agent: on top", &[]).await.unwrap().unwrap();
+
+    // Meanwhile the person rewrites the last step (same change, new message) and force-pushes:
+    // the merge base is the step below, which the agent's clone cut off.
+    git(&person, &["commit", "-q", "--amend", "-m", "Person: step 3, reworded"]);
+    git_as(&person, &["push", "-q", "--force", "origin", &format!("HEAD:refs/heads/{branch}")], Some(&token));
+    let theirs = git(&person, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    let outcome = workspace.push_rebasing_once(branch).await.unwrap();
+    let PushOutcome::PushedAfterRebase { head } = outcome else { panic!("expected a rebase: {outcome:?}") };
+    let tip = fake.commit(PROJECT, branch).await.unwrap();
+    assert_eq!(tip.id, head);
+    assert_eq!(tip.parent_ids, [theirs], "our commit sits on the rewritten one; the old step 3 is not replayed");
+    assert!(!workspace.is_shallow(), "the rewritten history could only be joined by unshallowing");
+    assert_eq!(read(dest.join("agent.txt")), "by the agent\n");
 }
 
 #[tokio::test]

@@ -2,9 +2,8 @@
 //!
 //! A token written into a URL ends up in `.git/config`, in `argv` (visible to every process on
 //! the machine), in error messages and in logs. So a [`Remote`] holds a URL that must carry no
-//! credentials, and the token travels only as an HTTP `Authorization` header: in gix's in-memory
-//! configuration for the clone, and in the `git` child's environment, scoped to the remote's
-//! origin, for fetch and push.
+//! credentials, and the token travels only as an HTTP `Authorization` header in the `git`
+//! child's environment, scoped to the remote's origin, for the clone, fetches and pushes.
 
 use std::fmt;
 

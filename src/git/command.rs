@@ -216,7 +216,8 @@ pub(crate) fn failure(args: &[&str], output: &Output, remote: Option<&Remote>) -
         {
             return GitError::AuthFailed { url };
         }
-        if stderr.contains("returned error: 404") {
+        // A 404 on the first request is git's `repository '<url>' not found`.
+        if stderr.contains("returned error: 404") || stderr.contains("' not found") {
             return GitError::NotFound { what: format!("repository `{url}`") };
         }
     }

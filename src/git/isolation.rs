@@ -64,15 +64,19 @@ impl GitDir {
         Ok(absolute.with_file_name(name))
     }
 
-    /// Moves the `.git` folder a clone made in `work_tree` to [`GitDir::beside`] it, leaves a
-    /// gitfile in its place, drops the sample hooks and remembers the configuration.
+    /// Takes the git dir of a clone made in `work_tree`: already [`GitDir::beside`] it (a clone
+    /// with `--separate-git-dir`), or a `.git` folder moved there and replaced by a gitfile.
+    /// Drops the sample hooks and remembers the configuration.
     pub(crate) async fn separate(work_tree: &Path) -> Result<Self, GitError> {
         let work_tree = std::path::absolute(work_tree)
             .map_err(|source| GitError::Io { context: "while locating the work tree", source })?;
         let path = Self::beside(&work_tree)?;
-        tokio::fs::rename(work_tree.join(".git"), &path)
-            .await
-            .map_err(|source| GitError::Io { context: "while moving the git dir out of the work tree", source })?;
+        let inside = work_tree.join(".git");
+        if tokio::fs::symlink_metadata(&inside).await.is_ok_and(|kind| kind.is_dir()) {
+            tokio::fs::rename(&inside, &path)
+                .await
+                .map_err(|source| GitError::Io { context: "while moving the git dir out of the work tree", source })?;
+        }
         let config = tokio::fs::read(path.join("config"))
             .await
             .map_err(|source| GitError::Io { context: "while reading the clone's configuration", source })?;

@@ -1,10 +1,9 @@
 //! The git workspace the agent works in: clone, branch, commit, push, rebase.
 //!
-//! gix clones in-process (`transfer`); the `git` CLI fetches, commits, pushes and rebases
-//! through one shared command builder (`command`). Both follow the same rule for the token: it
-//! travels only as an HTTP `Authorization` header held in memory (gix) or in the child's
-//! environment, scoped to the GitLab origin (`git`), never in a URL, an argument, the
-//! repository's configuration or a log. The clone's git dir lives beside its work tree and is
+//! The `git` CLI clones, fetches, commits, pushes and rebases, always through one shared
+//! command builder (`command`); the clone is shallow and deepens on demand (`transfer`). The
+//! token travels only as an HTTP `Authorization` header in the child's environment, scoped to
+//! the GitLab origin, never in a URL, an argument, the repository's configuration or a log. The clone's git dir lives beside its work tree and is
 //! put back as the clone left it before each of our commands (`isolation`), so nothing the
 //! agent wrote steers them. Pushes send the agent's branch alone, fast-forward only; a
 //! rejection is a typed error, never a reason to force.
@@ -54,13 +53,6 @@ pub enum GitError {
     /// The `git` child could not be run or did not finish in time.
     #[error("could not run `git`")]
     Process(#[from] crate::process::ProcessError),
-    /// gix failed to clone, fetch or read.
-    #[error("{context}")]
-    Gix {
-        context: &'static str,
-        #[source]
-        source: Box<gix::Error>,
-    },
     /// The workspace's files could not be read or written.
     #[error("{context}")]
     Io {
@@ -68,10 +60,10 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
-    /// gix did not finish in time; it was interrupted and left nothing the job uses.
+    /// The clone did not finish in time; `git` was stopped and left nothing the job uses.
     #[error("{what} did not finish within {} s; it was stopped", after.as_secs())]
     TimedOut { what: &'static str, after: std::time::Duration },
-    /// A blocking task died (a panic in gix).
+    /// `git` left the workspace in a state it never should (a clone without a branch).
     #[error("internal error in the git workspace: {reason}")]
     Internal { reason: String },
 }
@@ -81,7 +73,6 @@ impl Classify for GitError {
         match self {
             // A token without access or a malformed URL is configuration, not failed work.
             Self::AuthFailed { .. } | Self::InvalidUrl { .. } => exit::Code::Usage,
-            Self::Gix { source, .. } if source.classify().can_retry() => exit::Code::Unreachable,
             Self::TimedOut { .. } => exit::Code::Unreachable,
             _ => exit::Code::WorkFailed,
         }

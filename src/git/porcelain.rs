@@ -40,10 +40,10 @@ pub(crate) fn push_status(stdout: &str, target: &str) -> Option<PushedRef> {
     })
 }
 
-/// Whether `git ls-remote` output (`<sha>\t<ref>` lines) lists exactly `reference`: its
-/// patterns also match refs that merely end with the name.
-pub(crate) fn lists_ref(stdout: &str, reference: &str) -> bool {
-    stdout.lines().any(|line| line.split_once('\t').is_some_and(|(_, name)| name == reference))
+/// The object `git ls-remote` output (`<sha>\t<ref>` lines) lists for exactly `reference`, if
+/// any: its patterns also match refs that merely end with the name.
+pub(crate) fn listed_tip<'a>(stdout: &'a str, reference: &str) -> Option<&'a str> {
+    stdout.lines().find_map(|line| line.split_once('\t').filter(|(_, name)| *name == reference).map(|(sha, _)| sha))
 }
 
 /// The paths in `git status --porcelain=v1 -z` output (for a rename, the new path).
@@ -119,10 +119,10 @@ mod tests {
     #[test]
     fn ls_remote_lists_only_the_exact_ref() {
         let out = "1111111111111111111111111111111111111111\trefs/heads/team/refs/heads/main\n";
-        assert!(!lists_ref(out, "refs/heads/main"));
+        assert_eq!(listed_tip(out, "refs/heads/main"), None);
         let out = format!("{out}2222222222222222222222222222222222222222\trefs/heads/main\n");
-        assert!(lists_ref(&out, "refs/heads/main"));
-        assert!(!lists_ref("", "refs/heads/main"));
+        assert_eq!(listed_tip(&out, "refs/heads/main"), Some("2222222222222222222222222222222222222222"));
+        assert_eq!(listed_tip("", "refs/heads/main"), None);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! A checked-out clone of the target project that the agent edits and the binary publishes.
 //!
-//! The story of one job: [`Workspace::clone`] (gix, shallow; the git dir then moves beside the
+//! The story of one job: [`Workspace::clone`] (`git clone`, shallow, its git dir beside the
 //! work tree), [`Workspace::checkout_or_create_branch`] (continue the agent's branch if it
 //! exists, else start it from the default branch), the agent edits files,
 //! [`Workspace::commit_all`] (as the agent, with trailers), [`Workspace::push`] (the agent's
 //! branch only, fast-forward only, never a tag). When a person pushed meanwhile,
 //! [`Workspace::push_rebasing_once`] fetches, rebases the agent's commits once and pushes again;
-//! a conflict aborts the rebase and leaves the remote as the person left it. Every `git`
+//! a conflict aborts the rebase and leaves the remote as the person left it. History the
+//! shallow clone cut off comes on demand, when a rebase needs a merge base or a diff an older
+//! commit (`transfer::deepen_until`). Every `git`
 //! command here runs on the git dir as the clone left it (`isolation`), and every transfer
 //! names the remote's URL, never a remote of the repository's configuration.
 
@@ -14,15 +16,12 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::GitError;
 use super::auth::Remote;
 use super::command::GitCommand;
 use super::isolation::GitDir;
 use super::porcelain::{self, PushedRef};
-use super::transfer::{self, REMOTE_NAME};
-
-/// `git ls-remote --exit-code` exits with this when no ref matched.
-const LS_REMOTE_NO_MATCH: i32 = 2;
+use super::transfer::{self, LS_REMOTE_NO_MATCH, Need, REMOTE_NAME, validate_branch};
+use super::{GitError, history};
 
 /// How a push ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +47,8 @@ impl Workspace {
     /// Clones `remote` into `dest` (which must be missing or empty) and checks out `branch`, or
     /// the remote's default branch. `depth` makes the clone shallow (`Some(1)`: only the tip).
     /// The git dir is [`Workspace::git_dir_beside`] `dest` (which must be missing), and `dest/.git`
-    /// a gitfile pointing there. The token stays in memory: the configuration holds the plain
-    /// URL and no header.
+    /// a gitfile pointing there. The token stays in the `git` child's environment: the
+    /// configuration holds the plain URL and no header.
     pub async fn clone(
         git: GitCommand,
         remote: Remote,
@@ -72,19 +71,18 @@ impl Workspace {
                 ),
             });
         }
-        let cloned =
-            transfer::clone(remote.clone(), dest.to_owned(), depth, branch.map(str::to_owned), git.timeout()).await?;
-        let repository = Arc::new(GitDir::separate(dest).await?);
-        tracing::info!(branch = %cloned.branch, head = %cloned.head, git_dir = %repository.path().display(), "cloned");
+        let dest = std::path::absolute(dest)
+            .map_err(|source| GitError::Io { context: "while locating the work tree", source })?;
+        transfer::clone(&git, &remote, &dest, &git_dir, depth, branch).await?;
+        let repository = Arc::new(GitDir::separate(&dest).await?);
         let git = git.in_repository(Arc::clone(&repository));
-        Ok(Self {
-            dir: repository.work_tree().to_owned(),
-            repository,
-            remote,
-            git,
-            depth,
-            default_branch: cloned.branch,
-        })
+        let dir = repository.work_tree().to_owned();
+        let default_branch = history::current_branch(&git, &dir)
+            .await
+            .ok_or_else(|| GitError::Internal { reason: "the clone left a detached `HEAD`".to_owned() })?;
+        let head = history::head(&git, &dir).await;
+        tracing::info!(branch = %default_branch, head = ?head, git_dir = %repository.path().display(), "cloned");
+        Ok(Self { dir, repository, remote, git, depth, default_branch })
     }
 
     /// Where [`Workspace::clone`] puts the git dir of a work tree at `dest`: `<dest>.git`.
@@ -126,34 +124,51 @@ impl Workspace {
     /// rebase. No tag and no submodule comes along.
     pub async fn fetch(&self, branch: &str) -> Result<Option<String>, GitError> {
         validate_branch(branch)?;
-        let source = format!("refs/heads/{branch}");
-        let listing = ["ls-remote", "--exit-code", self.remote.url(), source.as_str()];
+        let [tip] = self.remote_tips([branch]).await?;
+        match tip {
+            Some(tip) => Ok(Some(self.fetch_listed(branch, &tip).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tips the remote lists for `branches`, in one request.
+    async fn remote_tips<const N: usize>(&self, branches: [&str; N]) -> Result<[Option<String>; N], GitError> {
+        let sources = branches.map(|branch| format!("refs/heads/{branch}"));
+        let mut listing = vec!["ls-remote", "--exit-code", self.remote.url()];
+        listing.extend(sources.iter().map(String::as_str));
         let listed = self.git.output(&self.dir, &listing, Some(&self.remote)).await?;
         if listed.status == crate::process::ExitStatus::Code(LS_REMOTE_NO_MATCH) {
-            return Ok(None);
+            return Ok(sources.map(|_| None));
         }
         if !listed.success() {
             return Err(super::command::failure(&listing, &listed, Some(&self.remote)));
         }
-        if !porcelain::lists_ref(&listed.stdout.text(), &source) {
-            return Ok(None);
-        }
+        let stdout = listed.stdout.text();
+        Ok(sources.map(|source| porcelain::listed_tip(&stdout, &source).map(str::to_owned)))
+    }
+
+    /// Fetches `branch`, which the remote just listed at `tip`, unless its remote-tracking ref is
+    /// already there (a fresh clone's branch). Returns the tip.
+    async fn fetch_listed(&self, branch: &str, tip: &str) -> Result<String, GitError> {
         let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
-        let known = self.resolve(&tracking).await?.is_some();
-        let shallow = self.repository.path().join("shallow").exists();
+        let known = self.resolve(&tracking).await?;
+        if known.as_deref() == Some(tip) {
+            return Ok(tip.to_owned());
+        }
+        let shallow = transfer::is_shallow(self.git_dir());
         let depth = match self.depth {
-            Some(depth) if shallow && !known => Some(format!("--depth={depth}")),
+            Some(depth) if shallow && known.is_none() => Some(format!("--depth={depth}")),
             _ => None,
         };
         // Into its remote-tracking ref only; the `+` lets that ref follow the remote wherever it
         // went (as `git fetch` does). No local branch moves, nothing is pushed.
-        let refspec = format!("+{source}:{tracking}");
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
         let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
         args.extend(depth.as_deref());
         args.extend([self.remote.url(), refspec.as_str()]);
         self.git.run(&self.dir, &args, Some(&self.remote)).await?;
         let tip = self.resolve(&tracking).await?;
-        Ok(Some(tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })?))
+        tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })
     }
 
     /// The commit a ref points at, if it exists.
@@ -165,21 +180,24 @@ impl Workspace {
 
     /// Checks out `name`: the remote branch of that name when it exists (a re-run continues its
     /// own branch), else a new branch from `from` (the default branch when `None`). Returns the
-    /// commit checked out.
+    /// commit checked out. One request asks the remote for both branches; a branch the clone
+    /// already has at the listed tip is not fetched again.
     pub async fn checkout_or_create_branch(&self, name: &str, from: Option<&str>) -> Result<String, GitError> {
         validate_branch(name)?;
-        let start = match self.fetch(name).await? {
-            Some(tip) => {
+        let from = from.unwrap_or(&self.default_branch);
+        validate_branch(from)?;
+        let start = match self.remote_tips([name, from]).await? {
+            [Some(tip), _] => {
+                let tip = self.fetch_listed(name, &tip).await?;
                 tracing::info!(branch = %name, %tip, "continuing the existing remote branch");
                 tip
             }
-            None => {
-                let from = from.unwrap_or(&self.default_branch);
-                let tip =
-                    self.fetch(from).await?.ok_or_else(|| GitError::NotFound { what: format!("branch `{from}`") })?;
+            [None, Some(tip)] => {
+                let tip = self.fetch_listed(from, &tip).await?;
                 tracing::info!(branch = %name, %from, %tip, "creating a new branch");
                 tip
             }
+            [None, None] => return Err(GitError::NotFound { what: format!("branch `{from}`") }),
         };
         self.git.run(&self.dir, &["checkout", "-q", "-B", name, &start], None).await?;
         Ok(start)
@@ -262,6 +280,11 @@ impl Workspace {
         let Some(tip) = self.fetch(branch).await? else {
             return Err(GitError::NotFound { what: format!("branch `{branch}`") });
         };
+        // A rebase of a shallow clone without the merge base would replay the whole cut-off
+        // history; with unrelated histories it goes on and fails as git decides.
+        if !self.deepen_until(Need::MergeBase("HEAD", &tip)).await? {
+            tracing::warn!(%branch, onto = %tip, "no merge base with the remote branch, even with all the history");
+        }
         let output = self.git.output(&self.dir, &["rebase", "--quiet", "--no-autostash", &tip], None).await?;
         if !output.success() {
             if !self.rebase_in_progress() {
@@ -302,9 +325,13 @@ impl Workspace {
 
     /// The full `git diff` between two commits (default `a/` `b/` prefixes, renames found), as
     /// a review reads it when GitLab left a file's diff out.
+    /// Commits a shallow clone cut off are fetched first.
     pub async fn diff_text(&self, from: &str, to: &str) -> Result<String, GitError> {
         validate_revision(from)?;
         validate_revision(to)?;
+        for sha in [from, to] {
+            self.deepen_until(Need::Commit(sha)).await?;
+        }
         let args = ["diff", "--no-color", "--no-ext-diff", "-M", "--src-prefix=a/", "--dst-prefix=b/", from, to, "--"];
         let output = self.git.run(&self.dir, &args, None).await?;
         Ok(output.stdout.text())
@@ -345,12 +372,20 @@ impl Workspace {
         Ok(())
     }
 
-    /// Whether the clone has commit `sha` (an earlier head may be gone after a force push).
+    /// Whether the clone has commit `sha` (an earlier head may be gone after a force push). A
+    /// shallow clone is first deepened, in bounded steps, to look for it.
     pub async fn has_commit(&self, sha: &str) -> Result<bool, GitError> {
         validate_revision(sha)?;
-        let spec = format!("{sha}^{{commit}}");
-        let output = self.git.output(&self.dir, &["cat-file", "-e", &spec], None).await?;
-        Ok(output.success())
+        self.deepen_until(Need::Commit(sha)).await
+    }
+
+    /// Whether the clone is shallow (history below its cut comes on demand).
+    pub fn is_shallow(&self) -> bool {
+        transfer::is_shallow(self.git_dir())
+    }
+
+    async fn deepen_until(&self, need: Need<'_>) -> Result<bool, GitError> {
+        transfer::deepen_until(&self.git, &self.remote, &self.dir, self.git_dir(), need).await
     }
 
     /// Checks out `sha` without a branch (a review reads the exact head it reviews).
@@ -404,20 +439,6 @@ pub async fn switch_or_create_branch(git: &GitCommand, dir: &Path, name: &str) -
     let args: &[&str] = if exists.success() { &["checkout", "-q", name] } else { &["checkout", "-q", "-b", name] };
     git.run(dir, args, None).await?;
     Ok(())
-}
-
-/// Refuses names `git` could read as an option, a forced refspec or a range.
-fn validate_branch(name: &str) -> Result<(), GitError> {
-    let bad = name.is_empty()
-        || name.starts_with(['-', '+', '/'])
-        || name.ends_with(['/', '.'])
-        || name.ends_with(".lock")
-        || name.contains("..")
-        || name.contains("@{")
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '~' | '^' | '?' | '*' | '[' | '\\'));
-    if bad { Err(GitError::InvalidBranch { name: name.to_owned() }) } else { Ok(()) }
 }
 
 /// Accepts only an object name in hex, so a "sha" cannot be an option.

@@ -281,7 +281,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
     let posted = agent_findings(job, project_id, mr.iid).await?;
 
-    let workspace = super::work::clone_project(job, project_id, None, Some(&mr.source_branch)).await?;
+    let workspace = super::work::clone_project(job, project_id, Some(&mr.source_branch)).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
     if files.iter().any(|file| file.diff.trim().is_empty()) {
         match workspace.diff_text(&refs.base_sha, &refs.head_sha).await {

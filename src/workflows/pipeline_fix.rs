@@ -536,7 +536,7 @@ impl<'a> Fixer<'a> {
         let workspace = match self.workspace.take() {
             Some(workspace) => workspace,
             None => {
-                let workspace = clone_project(self.job, self.project_id, None, None).await?;
+                let workspace = clone_project(self.job, self.project_id, None).await?;
                 let branch = &self.mr.source_branch;
                 workspace.checkout_or_create_branch(branch, Some(branch)).await.context("while checking out")?;
                 workspace

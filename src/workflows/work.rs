@@ -116,7 +116,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<Worked> {
     let started = Instant::now();
     reporter.step(Step::Prepare, StepState::Running).await?;
-    let workspace = clone_project(job, project_id, None, None).await?;
+    let workspace = clone_project(job, project_id, None).await?;
     let base = branch.from.clone().unwrap_or_else(|| workspace.default_branch().to_owned());
     workspace.checkout_or_create_branch(&branch.name, Some(&base)).await.context("while checking out the branch")?;
     reporter.step(Step::Prepare, StepState::Done).await?;
@@ -193,16 +193,16 @@ fn plan_text(task: &Task, request: Option<&UntrustedText>) -> String {
     text
 }
 
-/// Clones the project into the job's work dir (replacing an earlier clone): `depth` commits
-/// of history (`None`: all of it) of `branch` (`None`: the default branch). The work tree is
-/// `project-<id>/` and its git dir `project-<id>.git/`, apart so that the agent's sandbox can
-/// open the one for writing and not the other.
-pub(super) async fn clone_project(
-    job: &Job,
-    project_id: u64,
-    depth: Option<u32>,
-    branch: Option<&str>,
-) -> anyhow::Result<Workspace> {
+/// How deep the workflows clone: the tip and the ancestors the context cache looks at for a
+/// level 2 hit (an entry for a recent commit). Older history comes on demand, when a rebase
+/// needs the merge base or a review an older commit.
+const CLONE_DEPTH: u32 = crate::git::history::MAX_ANCESTORS as u32 + 1;
+
+/// Clones the project into the job's work dir (replacing an earlier clone): [`CLONE_DEPTH`]
+/// commits of `branch` (`None`: the default branch). The work tree is `project-<id>/` and its
+/// git dir `project-<id>.git/`, apart so that the agent's sandbox can open the one for writing
+/// and not the other.
+pub(super) async fn clone_project(job: &Job, project_id: u64, branch: Option<&str>) -> anyhow::Result<Workspace> {
     let project = job.client.project(project_id).await.context("while reading the project")?;
     let url = project
         .http_url_to_repo
@@ -222,7 +222,7 @@ pub(super) async fn clone_project(
         .with_context(|| format!("while creating the work dir `{}`", job.work_dir.display()))?;
     // The workspace gives its commands a `HOME` of their own in the git dir.
     let git = GitCommand::new(&job.env, &job.work_dir, identity(job));
-    Workspace::clone(git, remote, &dest, depth, branch).await.context("while cloning the project")
+    Workspace::clone(git, remote, &dest, Some(CLONE_DEPTH), branch).await.context("while cloning the project")
 }
 
 /// The agent's commit identity: its GitLab name and a no-reply address.
