@@ -47,12 +47,17 @@ async fn a_pipeline_fix_killed_at_random_converges_when_triggered_again() {
         // The webhook triggers a job for the newest failed pipeline of the branch until one passes.
         let started = Instant::now();
         let mut jobs = 0;
+        let mut logs = Vec::new();
         loop {
             let (newest, status, _) = rig.branch_pipelines().pop().unwrap();
             if status == "success" {
                 break;
             }
-            assert!(jobs < 8, "seed {seed} (killed after {at:?}): no convergence after {jobs} jobs");
+            assert!(
+                jobs < 8,
+                "seed {seed} (killed after {at:?}): no convergence after {jobs} jobs:\n{}",
+                logs.join("\n")
+            );
             let held = lease(&rig);
             if held > unix_now() {
                 // The killed job's lease: bounded, and waited out as the next trigger would be.
@@ -61,6 +66,7 @@ async fn a_pipeline_fix_killed_at_random_converges_when_triggered_again() {
             }
             job.set("TARGET_PIPELINE_ID", newest.to_string());
             let out = tokio::time::timeout(Duration::from_secs(300), job.run()).await.unwrap();
+            logs.push(format!("job {jobs} for pipeline {newest}: {:?}\n{}", out.status.code(), text(&out.stderr)));
             assert!(matches!(out.status.code(), Some(0 | 1)), "seed {seed}: {}", text(&out.stderr));
             jobs += 1;
         }
