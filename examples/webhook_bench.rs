@@ -34,6 +34,7 @@ use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable, TriggerP
 use copilot_runner::webhook::route::{self, Agent};
 use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use copilot_runner_testkit::machine::{load_average, machine};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -238,22 +239,6 @@ fn print_medians(title: &str, scenarios: &[Scenario], rounds: &[Vec<Measured>]) 
         );
     }
     println!();
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim()))
-        .unwrap_or("unknown CPU")
-        .to_owned();
-    format!("{} × {model}", std::thread::available_parallelism().map_or(0, usize::from))
 }
 
 /// Peak RSS of the release binary's `serve` after it answered `/healthz` and idled for 2 s.

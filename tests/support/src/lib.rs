@@ -5,11 +5,13 @@
 pub mod ci_job;
 pub mod copilot_cli;
 pub mod fake_gitlab;
+pub mod machine;
 pub mod mock_model;
 pub mod offline;
 pub mod poisoned_git;
 pub mod processes;
 pub mod standalone;
 pub mod tls_front;
+pub mod webhook;
 
 pub use fake_gitlab::FakeGitLab;

@@ -265,6 +265,43 @@ impl FakeGitLab {
         iid
     }
 
+    /// Opens a merge request from `branch` into the default branch by record alone: no git
+    /// refs and no diff version, for events about merge requests whose content nobody reads
+    /// (a webhook burst needs thousands of them). Returns its iid.
+    pub fn add_merge_request_record(&self, project: &str, branch: &str, username: &str) -> u64 {
+        let target = self.project(project);
+        let author_id = self.user_id(username);
+        let mut state = self.shared.state();
+        let id = state.allocate("merge_request");
+        let Some(stored) = state.project_mut(target.id) else { return 0 };
+        let iid = stored.next_mr_iid;
+        stored.next_mr_iid += 1;
+        let stamp = now();
+        state.merge_requests.push(super::model::MergeRequest {
+            id,
+            iid,
+            project_id: target.id,
+            source_project_id: target.id,
+            title: format!("Change {branch}"),
+            description: String::new(),
+            state: "opened".to_owned(),
+            source_branch: branch.to_owned(),
+            target_branch: target.default_branch.clone(),
+            author_id,
+            assignee_ids: Vec::new(),
+            reviewer_ids: Vec::new(),
+            labels: Vec::new(),
+            remove_source_branch: false,
+            squash: false,
+            discussion_locked: false,
+            versions: Vec::new(),
+            created_at: stamp.clone(),
+            updated_at: stamp,
+            closed_at: None,
+        });
+        iid
+    }
+
     /// A person comments on an issue; returns the note id.
     pub fn add_issue_note(&self, project: &str, iid: u64, username: &str, body: &str) -> u64 {
         self.add_note(Noteable::Issue { project_id: self.project_id(project), iid }, username, body, false)
