@@ -243,12 +243,7 @@ fn print_medians(title: &str, scenarios: &[Scenario], rounds: &[Vec<Measured>]) 
 
 /// Peak RSS of the release binary's `serve` after it answered `/healthz` and idled for 2 s.
 async fn idle_peak_rss(fake: &FakeGitLab) -> anyhow::Result<String> {
-    let binary = std::env::current_exe()?
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|dir| dir.join("copilot-runner"))
-        .context("locating the binary")?;
-    anyhow::ensure!(binary.exists(), "build it first: cargo build --release --bin copilot-runner");
+    let binary = copilot_runner_testkit::webhook::serve::binary_for_example()?;
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
         probe.local_addr()?.port()

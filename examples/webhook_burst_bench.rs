@@ -16,15 +16,13 @@
 //! replica's resident memory once nothing is in flight. Results go to BENCHMARKS.md by hand.
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use copilot_runner_testkit::fake_gitlab::FakeGitLab;
 use copilot_runner_testkit::machine::{load_average, machine};
 use copilot_runner_testkit::webhook::burst::Burst;
 use copilot_runner_testkit::webhook::delivery::metric;
-use copilot_runner_testkit::webhook::serve::ServeProcess;
+use copilot_runner_testkit::webhook::serve::{ServeProcess, binary_for_example};
 
 const WARM_UP: usize = 1_000;
 
@@ -82,16 +80,6 @@ async fn run(
     Ok(())
 }
 
-fn release_binary() -> anyhow::Result<PathBuf> {
-    let binary = std::env::current_exe()?
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|dir| dir.join("copilot-runner"))
-        .context("locating the binary")?;
-    anyhow::ensure!(binary.exists(), "build it first: cargo build --release --bin copilot-runner");
-    Ok(binary)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -101,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let senders: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(64);
 
     let fake = FakeGitLab::start().await?;
-    let binary = release_binary()?;
+    let binary = binary_for_example()?;
     let limit = [("WEBHOOK_MAX_IN_FLIGHT", max_in_flight.to_string())];
     let replicas =
         [ServeProcess::start(&binary, &fake, &limit).await, ServeProcess::start(&binary, &fake, &limit).await];

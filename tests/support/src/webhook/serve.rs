@@ -2,7 +2,7 @@
 //! measures), as a child process on a free loopback port, and what `/proc` says of its memory.
 #![expect(clippy::disallowed_methods, reason = "the rig runs the built binary as a child process")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -12,6 +12,18 @@ use crate::offline;
 
 /// How long `serve` may take to listen.
 const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The `copilot-runner` binary of the build a benchmark example belongs to: examples are built
+/// into `target/<profile>/examples/`, the binary into `target/<profile>/`.
+pub fn binary_for_example() -> anyhow::Result<PathBuf> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|dir| dir.join("copilot-runner"))
+        .ok_or_else(|| anyhow::anyhow!("locating the binary"))?;
+    anyhow::ensure!(binary.exists(), "build it first: cargo build --release --bin copilot-runner");
+    Ok(binary)
+}
 
 /// `binary serve` with the standard settings for `fake` and `extra` ones; killed when dropped.
 #[derive(Debug)]
