@@ -88,6 +88,8 @@ async fn main() -> anyhow::Result<()> {
     let max_in_flight: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(8);
     let senders: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(64);
 
+    // The workspace builds reqwest without a default crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let fake = FakeGitLab::start().await?;
     let binary = binary_for_example()?;
     let limit = [("WEBHOOK_MAX_IN_FLIGHT", max_in_flight.to_string())];
