@@ -34,6 +34,7 @@ use copilot_runner::gitlab::{AwardOutcome, Awardable, Client, Noteable, TriggerP
 use copilot_runner::webhook::route::{self, Agent};
 use copilot_runner::webhook::server::{self, Service};
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab};
+use copilot_runner_testkit::machine::{load_average, machine};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -240,30 +241,9 @@ fn print_medians(title: &str, scenarios: &[Scenario], rounds: &[Vec<Measured>]) 
     println!();
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim()))
-        .unwrap_or("unknown CPU")
-        .to_owned();
-    format!("{} × {model}", std::thread::available_parallelism().map_or(0, usize::from))
-}
-
 /// Peak RSS of the release binary's `serve` after it answered `/healthz` and idled for 2 s.
 async fn idle_peak_rss(fake: &FakeGitLab) -> anyhow::Result<String> {
-    let binary = std::env::current_exe()?
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|dir| dir.join("copilot-runner"))
-        .context("locating the binary")?;
-    anyhow::ensure!(binary.exists(), "build it first: cargo build --release --bin copilot-runner");
+    let binary = copilot_runner_testkit::webhook::serve::binary_for_example()?;
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
         probe.local_addr()?.port()

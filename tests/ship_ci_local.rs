@@ -35,7 +35,7 @@ use copilot_runner_testkit::standalone::{self, IssueJobServers, Server, World, a
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::webhook::harness::{Delivery, ServeProcess, deliver, now, signing_secret};
+use crate::webhook::harness::{Delivery, deliver, now, serve_process, signing_secret};
 use crate::webhook::payloads;
 
 const TRIGGER_TYPES: [&str; 5] = ["issue_assignee", "issue_note", "mr_note", "mr_reviewer", "pipeline_failed"];
@@ -519,7 +519,7 @@ fn a_webhook_delivered_to_serve_starts_the_pipeline_whose_job_opens_the_draft_mr
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let answer = runtime.block_on(async {
-        let serve = ServeProcess::start_with(world, &[("WEBHOOK_SIGNING_SECRET", signing_secret(SIGNING_KEY))]).await;
+        let serve = serve_process(world, &[("WEBHOOK_SIGNING_SECRET", signing_secret(SIGNING_KEY))]).await;
         let payload = payloads::issue_assignees(world, "alice", 1, &[], &[AGENT]);
         let answer = deliver(&serve.url, &Delivery::new("Issue Hook", &payload).signed(SIGNING_KEY, now())).await;
         serve.kill().await;

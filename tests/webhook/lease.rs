@@ -8,7 +8,7 @@ use copilot_runner::webhook::act::AWARD_LEASE;
 use copilot_runner_testkit::fake_gitlab::{AGENT, FakeGitLab, Fault};
 
 use super::harness::{
-    DEADLINE, Delivery, ServeProcess, deliver, http, issue_note, note_awards, triggered, try_deliver,
+    DEADLINE, Delivery, deliver, http, issue_note, note_awards, serve_process, triggered, try_deliver,
 };
 use super::payloads;
 
@@ -21,7 +21,7 @@ async fn a_replica_killed_between_the_award_and_the_trigger_does_not_swallow_the
 
     // The first replica awards 👀, then dies while GitLab is still taking its trigger.
     fake.inject(Fault::on("POST", "/projects/*/trigger/pipeline").hang().times(1));
-    let first = ServeProcess::start(&fake).await;
+    let first = serve_process(&fake, &[]).await;
     let (url, sent) = (first.url.clone(), delivery.clone());
     let in_flight = tokio::spawn(async move { try_deliver(&http(), &url, &sent).await });
     fake.wait_for_request("POST /projects/*/trigger/pipeline", DEADLINE).await.expect("trigger under way");
@@ -31,7 +31,7 @@ async fn a_replica_killed_between_the_award_and_the_trigger_does_not_swallow_the
     assert!(answer.is_err(), "the killed replica never answered: {answer:?}");
 
     // GitLab's resend to a restarted replica, while the 👀 could still be a live replica's.
-    let second = ServeProcess::start(&fake).await;
+    let second = serve_process(&fake, &[]).await;
     let early = deliver(&second.url, &delivery).await;
     assert_eq!((early.status, early.outcome()), (200, "duplicate"), "{:?}", early.body);
     assert!(triggered(&fake).is_empty());
@@ -46,7 +46,7 @@ async fn a_replica_killed_between_the_award_and_the_trigger_does_not_swallow_the
     // Much later, another resend to a fresh replica finds that pipeline and starts nothing.
     second.kill().await;
     fake.age(AWARD_LEASE + Duration::from_secs(1));
-    let third = ServeProcess::start(&fake).await;
+    let third = serve_process(&fake, &[]).await;
     let late = deliver(&third.url, &delivery).await;
     assert_eq!((late.status, late.outcome()), (200, "duplicate"), "{:?}", late.body);
     assert_eq!(triggered(&fake).len(), 1, "exactly one pipeline");

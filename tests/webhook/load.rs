@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use copilot_runner_testkit::fake_gitlab::{FakeGitLab, Fault};
+use copilot_runner_testkit::webhook::delivery;
 use tokio::task::JoinSet;
 
 use super::harness::{Answer, DEADLINE, Delivery, Instance, deliver, deliver_with, http, issue_note, triggered};
@@ -36,11 +37,9 @@ async fn burst(url: &str, count: usize, make: impl Fn(usize) -> Delivery) -> Vec
     answers.into_iter().map(|answer| answer.expect("every delivery answered")).collect()
 }
 
-async fn metric(url: &str, name: &str) -> u64 {
-    let text = http().get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+/// A metric without labels from the service at `url`.
+pub(crate) async fn metric(url: &str, name: &str) -> u64 {
+    delivery::metric(&http(), url, name).await.unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Opens a delivery that sends its headers and half its body, then stalls: a slow sender that
@@ -59,7 +58,7 @@ async fn stalled_delivery(url: &str) -> tokio::net::TcpStream {
 }
 
 /// Waits until the service reports `count` deliveries in flight.
-async fn wait_for_in_flight(url: &str, count: u64) {
+pub(crate) async fn wait_for_in_flight(url: &str, count: u64) {
     let wait = async {
         while metric(url, "copilot_webhook_in_flight").await != count {
             tokio::task::yield_now().await;

@@ -6,6 +6,7 @@
 )]
 
 mod access;
+mod burst;
 pub(crate) mod harness;
 mod lease;
 mod load;

@@ -5,6 +5,7 @@
 pub mod ci_job;
 pub mod copilot_cli;
 pub mod fake_gitlab;
+pub mod machine;
 pub mod mock_model;
 pub mod offline;
 pub mod poisoned_git;
@@ -12,5 +13,6 @@ pub mod processes;
 pub mod soak;
 pub mod standalone;
 pub mod tls_front;
+pub mod webhook;
 
 pub use fake_gitlab::FakeGitLab;

@@ -211,28 +211,14 @@ impl FakeGitLab {
             .context("the target's default branch is missing")?;
         let mut state = self.shared.state();
         let id = state.allocate("merge_request");
-        let stamp = now();
         state.merge_requests.push(super::model::MergeRequest {
             id,
             iid,
-            project_id: target.id,
             source_project_id: fork.id,
             title: title.to_owned(),
             description: format!("From {}.", fork.path_with_namespace),
-            state: "opened".to_owned(),
-            source_branch: branch.to_owned(),
-            target_branch: target.default_branch.clone(),
-            author_id,
-            assignee_ids: Vec::new(),
-            reviewer_ids: Vec::new(),
-            labels: Vec::new(),
-            remove_source_branch: false,
-            squash: false,
-            discussion_locked: false,
             versions: vec![version],
-            created_at: stamp.clone(),
-            updated_at: stamp,
-            closed_at: None,
+            ..opened_merge_request(&target, branch, author_id)
         });
         Ok(iid)
     }
@@ -261,6 +247,26 @@ impl FakeGitLab {
             confidential: seed.confidential,
             created_at: stamp.clone(),
             updated_at: stamp,
+        });
+        iid
+    }
+
+    /// Opens a merge request from `branch` into the default branch by record alone: no git
+    /// refs and no diff version, for events about merge requests whose content nobody reads
+    /// (a webhook burst needs thousands of them). Returns its iid.
+    pub fn add_merge_request_record(&self, project: &str, branch: &str, username: &str) -> u64 {
+        let target = self.project(project);
+        let author_id = self.user_id(username);
+        let mut state = self.shared.state();
+        let id = state.allocate("merge_request");
+        let Some(stored) = state.project_mut(target.id) else { return 0 };
+        let iid = stored.next_mr_iid;
+        stored.next_mr_iid += 1;
+        state.merge_requests.push(super::model::MergeRequest {
+            id,
+            iid,
+            title: format!("Change {branch}"),
+            ..opened_merge_request(&target, branch, author_id)
         });
         iid
     }
@@ -508,5 +514,33 @@ impl FakeGitLab {
         if let Some(pipeline) = self.shared.state().pipeline_mut(pipeline_id) {
             pipeline.forced_status = status.map(str::to_owned);
         }
+    }
+}
+
+/// An open merge request from `branch` of `target` into its default branch, opened now, with no
+/// id, iid or diff version yet.
+fn opened_merge_request(target: &Project, branch: &str, author_id: u64) -> super::model::MergeRequest {
+    let stamp = now();
+    super::model::MergeRequest {
+        id: 0,
+        iid: 0,
+        project_id: target.id,
+        source_project_id: target.id,
+        title: String::new(),
+        description: String::new(),
+        state: "opened".to_owned(),
+        source_branch: branch.to_owned(),
+        target_branch: target.default_branch.clone(),
+        author_id,
+        assignee_ids: Vec::new(),
+        reviewer_ids: Vec::new(),
+        labels: Vec::new(),
+        remove_source_branch: false,
+        squash: false,
+        discussion_locked: false,
+        versions: Vec::new(),
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        closed_at: None,
     }
 }

@@ -1,0 +1,148 @@
+//! Webhook payloads built from GitLab's real fixtures, retargeted at the fake's world: the same
+//! shape GitLab sends, with the ids of the fake's project, issue, MR, note and users (the fake in
+//! the test process, or the world a standalone `fake-gitlab` printed).
+
+use serde_json::{Value, json};
+
+use super::{Directory, WIDGETS};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/gitlab/webhooks");
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{FIXTURES}/{name}");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|error| panic!("{path}: {error}"))).expect("JSON")
+}
+
+/// Every fixture file with the `X-Gitlab-Event` GitLab sends it with.
+pub fn every_fixture() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("build.json", "Job Hook"),
+        ("deployment.json", "Deployment Hook"),
+        ("group_merge_request.json", "Merge Request Hook"),
+        ("issue.json", "Issue Hook"),
+        ("job.json", "Job Hook"),
+        ("member.json", "Member Hook"),
+        ("merge_request.json", "Merge Request Hook"),
+        ("note_commit.json", "Note Hook"),
+        ("note_issue.json", "Note Hook"),
+        ("note_merge_request.json", "Note Hook"),
+        ("note_snippet.json", "Note Hook"),
+        ("pipeline.json", "Pipeline Hook"),
+        ("push.json", "Push Hook"),
+        ("release.json", "Release Hook"),
+        ("service_merge_request.json", "Merge Request Hook"),
+        ("tag_push.json", "Tag Push Hook"),
+    ]
+}
+
+/// A user as webhook payloads embed it (`User#hook_attrs`).
+pub fn hook_user(fake: &impl Directory, username: &str) -> Value {
+    json!({
+        "id": fake.id_of_user(username),
+        "name": fake.name_of_user(username),
+        "username": username,
+        "avatar_url": "https://secure.gravatar.com/avatar/0?s=80&d=identicon",
+        "email": "[REDACTED]",
+    })
+}
+
+fn retarget_project(fake: &impl Directory, payload: &mut Value) {
+    let id = fake.id_of_project(WIDGETS);
+    payload["project"]["id"] = json!(id);
+    payload["project"]["path_with_namespace"] = json!(WIDGETS);
+    if payload.get("project_id").is_some() {
+        payload["project_id"] = json!(id);
+    }
+    if payload["object_attributes"].get("project_id").is_some() {
+        payload["object_attributes"]["project_id"] = json!(id);
+    }
+}
+
+/// `Issue Hook`: `actor` changed issue `iid`'s assignees from `previous` to `current`.
+pub fn issue_assignees(fake: &impl Directory, actor: &str, iid: u64, previous: &[&str], current: &[&str]) -> Value {
+    let mut payload = fixture("issue.json");
+    retarget_project(fake, &mut payload);
+    payload["user"] = hook_user(fake, actor);
+    payload["object_attributes"]["iid"] = json!(iid);
+    payload["object_attributes"]["action"] = json!("update");
+    let users = |names: &[&str]| Value::Array(names.iter().map(|name| hook_user(fake, name)).collect());
+    if current.is_empty() {
+        payload.as_object_mut().expect("object").remove("assignees");
+    } else {
+        payload["assignees"] = users(current);
+    }
+    if previous != current {
+        payload["changes"]["assignees"] = json!({"previous": users(previous), "current": users(current)});
+    }
+    payload
+}
+
+/// `Note Hook`: `author` wrote note `note_id` with `text` on issue `iid`.
+pub fn issue_note(fake: &impl Directory, author: &str, iid: u64, note_id: u64, text: &str) -> Value {
+    let mut payload = fixture("note_issue.json");
+    retarget_project(fake, &mut payload);
+    payload["user"] = hook_user(fake, author);
+    payload["object_attributes"]["id"] = json!(note_id);
+    payload["object_attributes"]["note"] = json!(text);
+    payload["object_attributes"]["description"] = json!(text);
+    payload["object_attributes"]["author_id"] = json!(fake.id_of_user(author));
+    payload["issue"]["iid"] = json!(iid);
+    payload
+}
+
+/// The same note as an internal note on a confidential issue (`Confidential Note Hook`).
+pub fn confidential(mut payload: Value) -> Value {
+    payload["event_type"] = json!("confidential_note");
+    payload["issue"]["confidential"] = json!(true);
+    payload["object_attributes"]["internal"] = json!(true);
+    payload
+}
+
+/// `Note Hook`: `author` wrote note `note_id` with `text` on MR `iid` from `branch` into `main`.
+pub fn mr_note(fake: &impl Directory, author: &str, iid: u64, branch: &str, note_id: u64, text: &str) -> Value {
+    let mut payload = fixture("note_merge_request.json");
+    retarget_project(fake, &mut payload);
+    payload["user"] = hook_user(fake, author);
+    payload["object_attributes"]["id"] = json!(note_id);
+    payload["object_attributes"]["note"] = json!(text);
+    payload["object_attributes"]["author_id"] = json!(fake.id_of_user(author));
+    payload["merge_request"]["iid"] = json!(iid);
+    payload["merge_request"]["source_branch"] = json!(branch);
+    payload["merge_request"]["target_branch"] = json!("main");
+    payload
+}
+
+/// `Merge Request Hook`: `actor` changed MR `iid`'s reviewers from `previous` to `current`.
+pub fn mr_reviewers(
+    fake: &impl Directory,
+    actor: &str,
+    iid: u64,
+    branch: &str,
+    previous: &[&str],
+    current: &[&str],
+) -> Value {
+    let mut payload = fixture("merge_request.json");
+    retarget_project(fake, &mut payload);
+    payload["user"] = hook_user(fake, actor);
+    payload["object_attributes"]["iid"] = json!(iid);
+    payload["object_attributes"]["action"] = json!("update");
+    payload["object_attributes"]["source_branch"] = json!(branch);
+    payload["object_attributes"]["target_branch"] = json!("main");
+    let users = |names: &[&str]| Value::Array(names.iter().map(|name| hook_user(fake, name)).collect());
+    payload["reviewers"] = users(current);
+    payload["changes"]["reviewers"] = json!({"previous": users(previous), "current": users(current)});
+    payload
+}
+
+/// `Pipeline Hook`: pipeline `id` on branch `git_ref`, started by `user`, ended with `status`.
+pub fn pipeline(fake: &impl Directory, user: &str, id: u64, git_ref: &str, status: &str) -> Value {
+    let mut payload = fixture("pipeline.json");
+    retarget_project(fake, &mut payload);
+    payload["user"] = hook_user(fake, user);
+    payload["object_attributes"]["id"] = json!(id);
+    payload["object_attributes"]["ref"] = json!(git_ref);
+    payload["object_attributes"]["status"] = json!(status);
+    payload["object_attributes"]["source"] = json!("push");
+    payload["merge_request"] = Value::Null;
+    payload
+}
