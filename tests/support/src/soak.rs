@@ -8,7 +8,6 @@
 //! [`kill_soak`] kills each job with `SIGKILL` (the job's whole process tree, as a cancelled CI
 //! job's pod goes) at a seeded random moment, then runs it again to the end. The test suite runs
 //! both in a short form; `examples/fault_soak.rs` runs the long form for `BENCHMARKS.md`.
-#![expect(clippy::disallowed_methods, reason = "the soak kills the job's process tree with `kill`")]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -241,13 +240,18 @@ pub async fn run_killed(job: &CiJob, at: Duration) -> anyhow::Result<Option<i32>
 /// Kills `pid` and every process it started (also those in sessions of their own) with SIGKILL:
 /// the tree is stopped first, so nothing in it starts another process meanwhile.
 fn kill_tree(pid: u32) {
-    let signal = |name: &str, victims: &[i64]| {
-        let mut kill = std::process::Command::new("kill");
-        kill.arg(format!("-{name}")).args(victims.iter().map(i64::to_string));
-        let _ = kill.output();
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let signal = |signal: Signal| {
+        for victim in tree(i64::from(pid)) {
+            if let Ok(raw) = i32::try_from(victim) {
+                // Gone already is fine: it is what the kill is for.
+                let _ = kill(Pid::from_raw(raw), signal);
+            }
+        }
     };
-    signal("STOP", &tree(i64::from(pid)));
-    signal("KILL", &tree(i64::from(pid)));
+    signal(Signal::SIGSTOP);
+    signal(Signal::SIGKILL);
 }
 
 /// `pid` and its descendants.
