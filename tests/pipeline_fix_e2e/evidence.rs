@@ -179,3 +179,20 @@ async fn infrastructure_retries_count_across_jobs() {
     assert_eq!(rig.gitlab.jobs(second).iter().filter(|job| job.retried).count(), 1);
     assert!(rig.status_note().contains("retries=2"), "{}", rig.status_note());
 }
+
+/// The allowance stands on the merge request: a later run the webhook starts for a failed
+/// pipeline reads it from the notes (the rejection test above has no such note).
+#[tokio::test]
+async fn a_note_allowing_test_changes_lets_a_later_automatic_run_through() {
+    let rig = Rig::with_rules(test_fails(), deletes_the_test).await;
+    rig.gitlab.add_ci_rule(PROJECT, on_branch(Outcome::Succeed, 0));
+    rig.gitlab.add_mr_note(PROJECT, rig.mr_iid, "alice", "@copilot-agent allow test changes");
+
+    let out = rig.run().await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!rig.model.saw("Your previous change was rejected"), "{stderr}");
+    assert_eq!(rig.agent_fix_pushes(), 1);
+    let pushed = rig.gitlab.read_file(PROJECT, BRANCH, TEST_FILE).await.unwrap();
+    assert!(!pushed.contains("greets_ada"), "{pushed}");
+}
