@@ -265,11 +265,8 @@ fn tree(pid: i64) -> Vec<i64> {
     victims
 }
 
-/// A number in `[0, 1)` from `seed` (SplitMix64): where in its window a seeded kill lands.
+/// A number in `[0, 1)` from `seed`, from the fake's seeded stream: where in its window a
+/// seeded kill lands.
 pub fn unit(seed: u64) -> f64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    crate::fake_gitlab::faults::unit(crate::fake_gitlab::faults::mix(seed, 1))
 }

@@ -225,7 +225,7 @@ pub fn select(rules: &mut [FaultRule], method: &str, path: &str) -> Option<Fault
 }
 
 /// SplitMix64 of `seed` and `n`: a well-spread, reproducible stream.
-fn mix(seed: u64, n: u64) -> u64 {
+pub(crate) fn mix(seed: u64, n: u64) -> u64 {
     let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -233,7 +233,7 @@ fn mix(seed: u64, n: u64) -> u64 {
 }
 
 /// `x` as a number in `[0, 1)`.
-fn unit(x: u64) -> f64 {
+pub(crate) fn unit(x: u64) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 

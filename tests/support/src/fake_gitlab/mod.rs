@@ -20,7 +20,7 @@ mod ci;
 mod clock;
 mod delivery;
 mod diff;
-mod faults;
+pub(crate) mod faults;
 mod git_http;
 mod inspect;
 mod installation;
