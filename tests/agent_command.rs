@@ -121,9 +121,10 @@ async fn a_missing_agent_program_is_reported_at_configuration() {
 }
 
 /// Leaves a process in a session of its own that would write `late.txt` in the repository half a
-/// minute later, and records the session's id in `left-behind.pid`.
-const LEAVES_A_PROCESS: &str = "setsid sh -c 'sleep 30; echo late > late.txt' </dev/null >/dev/null 2>&1 &
-echo $! > left-behind.pid
+/// minute later. The process records its session's id in `left-behind.pid` once it leads that
+/// session, and the agent waits for the record, so the session exists before the agent ends.
+const LEAVES_A_PROCESS: &str = "setsid sh -c 'echo $$ > pid.part && mv pid.part left-behind.pid; sleep 30; echo late > late.txt' </dev/null >/dev/null 2>&1 &
+while [ ! -s left-behind.pid ]; do sleep 0.01; done
 echo started";
 
 fn left_behind(repo: &std::path::Path) -> i64 {
