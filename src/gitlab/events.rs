@@ -224,6 +224,10 @@ pub struct IssueAttributes {
     pub confidential: Option<bool>,
     #[serde(default)]
     pub url: Option<String>,
+    /// When the change this event reports was made (`2013-12-03T17:15:43Z`, or
+    /// `2021-09-27 05:01:21 UTC` in older payloads).
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// The `changes` routing reads; the others (labels, title, …) are ignored.
@@ -328,6 +332,9 @@ pub struct MergeRequestAttributes {
     pub state: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    /// When the change this event reports was made.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -367,6 +374,9 @@ pub struct PipelineAttributes {
     pub status: String,
     #[serde(default)]
     pub source: Option<String>,
+    /// When the pipeline ended (`2016-08-12 15:26:29 UTC`); a retried pipeline ends again.
+    #[serde(default)]
+    pub finished_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

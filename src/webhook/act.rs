@@ -1,11 +1,18 @@
-//! Acting on a trigger decision, against GitLab: authorize the actor, acknowledge with 👀, and
-//! trigger the agent project's pipeline with the identifier-only inputs (or, on GitLab before
+//! Acting on a trigger decision, against GitLab: authorize the actor, acknowledge with an award,
+//! and trigger the agent project's pipeline with the identifier-only inputs (or, on GitLab before
 //! 18.1, variables).
 //!
-//! Replicas share no store. For a note, the 👀 award doubles as a lock: GitLab refuses a second
-//! award of the same emoji by the same user ("has already been taken"), so exactly one replica
-//! wins it and triggers; the others stand down. When the trigger then fails, the winner removes
-//! its award again, so GitLab's resend of the failed delivery can win it anew.
+//! Replicas share no store: the agent's award doubles as a lock. GitLab refuses a second award
+//! of the same emoji by the same user ("has already been taken"), so exactly one replica wins it
+//! and triggers; the others stand down. When the trigger then fails, the winner removes its award
+//! again, so GitLab's resend of the failed delivery can win it anew. The award goes on the note
+//! that mentions the agent (👀), on the assigned issue or the MR asked for review (👀), or on the
+//! open MR of a failed pipeline's branch (🔧).
+//!
+//! A note is new, so any award on it is this request's. An issue or MR keeps its award from
+//! earlier requests: one made before this request's change (the payload's `updated_at`, or the
+//! pipeline's `finished_at`) is an earlier request's, and is removed by id and awarded afresh;
+//! only one replica's new award can succeed.
 //!
 //! The lock is a lease, so that a replica that dies between the award and the trigger (or cannot
 //! remove its award) does not swallow the request: an award older than the lease whose holder
@@ -25,14 +32,11 @@ use tokio::time::Instant;
 
 use super::Config;
 use super::metrics::{FailureStage, Metrics};
-use super::route::{AwardTarget, Work};
+use super::route::{AwardTarget, Lock, Trigger, Work};
 use crate::gitlab::{self, AwardEmoji, AwardOutcome, Awardable, Client, Noteable};
 use crate::trigger::TriggerWith;
 
-/// The emoji that says "seen, on it".
-pub const ACK_EMOJI: &str = "eyes";
-
-/// How long a 👀 lock on a note is held. Its holder is done within our 8 s action budget, so an
+/// How long an award's lock is held. Its holder is done within our 8 s action budget, so an
 /// older award either guards a pipeline that was started or was left by a replica that died; the
 /// margin covers GitLab's and our clocks disagreeing by up to 50 s.
 pub const AWARD_LEASE: Duration = Duration::from_secs(60);
@@ -67,7 +71,7 @@ pub enum Acted {
     Denied {
         access_level: u32,
     },
-    /// Another replica won the 👀 award for this note and triggers it.
+    /// Another replica won the award for this request and triggers it.
     TakenElsewhere,
     /// GitLab failed us; the answer's status tells GitLab to show the delivery as failed.
     Failed {
@@ -110,30 +114,19 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
         }
     }
 
-    let mut our_award = None;
+    let mut lock = None;
     if let Some(target) = work.award {
-        match within(deadline, gitlab.award_emoji(project_id, awardable(target), ACK_EMOJI)).await {
-            Err(_) => return timed_out(metrics, "awarding 👀"),
-            Ok(Ok(AwardOutcome::Awarded(award))) => our_award = award.map(|award| award.id),
-            // Another replica took this note; an issue or MR may keep 👀 from an earlier request.
-            Ok(Ok(AwardOutcome::AlreadyAwarded)) if target.is_exclusive() => {
-                match within(deadline, retake(gitlab, config, work, awardable(target))).await {
-                    Err(_) => return timed_out(metrics, "checking an earlier 👀 on the note"),
-                    Ok(Ok(Lease::Retaken(award))) => our_award = award,
-                    Ok(Ok(Lease::Held)) => return Acted::TakenElsewhere,
-                    Ok(Err(error)) => {
-                        return failed(metrics, FailureStage::Award, "checking an earlier 👀 on the note", &error);
-                    }
-                }
-            }
-            Ok(Ok(AwardOutcome::AlreadyAwarded)) => {}
-            Ok(Err(error)) if target.is_exclusive() => {
-                return failed(metrics, FailureStage::Award, "awarding 👀 on the note", &error);
+        match within(deadline, hold(gitlab, config, work, target)).await {
+            Err(_) => return timed_out(metrics, "awarding the acknowledgement"),
+            Ok(Ok(Lease::Held)) => return Acted::TakenElsewhere,
+            Ok(Ok(Lease::Ours(held))) => lock = held,
+            Ok(Err(error)) if work.lock() != Lock::None => {
+                return failed(metrics, FailureStage::Award, "awarding the acknowledgement", &error);
             }
             Ok(Err(error)) => {
-                // The acknowledgement is a courtesy on issues and MRs; the work still starts.
+                // Without a lock the acknowledgement is a courtesy; the work still starts.
                 metrics.failure(FailureStage::Award);
-                tracing::warn!("cannot award 👀 (continuing): {error}");
+                tracing::warn!("cannot award the acknowledgement (continuing): {error}");
             }
         }
     }
@@ -150,46 +143,83 @@ pub async fn act(gitlab: &Client, config: &Config, work: &Work, deadline: Instan
         Err(_) => timed_out(metrics, "triggering the agent pipeline"),
         Ok(Err(error)) => failed(metrics, FailureStage::Trigger, "triggering the agent pipeline", &error),
     };
-    if let (Some(target), Some(award_id)) = (work.award.filter(|target| target.is_exclusive()), our_award) {
+    if let Some(Held { on, award_id: Some(award_id) }) = lock {
         // Give the lock back so a resend (here or on another replica) can take it.
-        let cleanup = gitlab.remove_award_emoji(project_id, awardable(target), award_id);
+        let cleanup = gitlab.remove_award_emoji(project_id, on, award_id);
         match tokio::time::timeout(Duration::from_secs(1), cleanup).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!("cannot remove 👀 after the failed trigger: {error}"),
-            Err(_) => tracing::warn!("cannot remove 👀 after the failed trigger: gitlab did not answer in time"),
+            Ok(Err(error)) => tracing::warn!("cannot remove the award after the failed trigger: {error}"),
+            Err(_) => tracing::warn!("cannot remove the award after the failed trigger: gitlab did not answer in time"),
         }
     }
     failure
 }
 
-/// Who holds the 👀 lock on a note after our award was refused.
+/// The award we made and now hold as the request's lock.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    on: Awardable,
+    /// `None` when GitLab did not tell it.
+    award_id: Option<u64>,
+}
+
+/// Who holds the lock on a request.
 #[derive(Debug)]
 enum Lease {
     /// Another replica holds it, or its holder started the pipeline: stand down.
     Held,
-    /// Its holder left it without starting a pipeline and we took it over (with our award's id
-    /// when GitLab told us).
-    Retaken(Option<u64>),
+    /// We may start the work: with the award we hold as its lock, if any.
+    Ours(Option<Held>),
 }
 
-/// Retakes an expired 👀 lease whose holder started no pipeline for this request.
-async fn retake(gitlab: &Client, config: &Config, work: &Work, on: Awardable) -> Result<Lease, gitlab::Error> {
+/// Awards the acknowledgement, and where it is the request's lock, finds out whether we hold it.
+async fn hold(gitlab: &Client, config: &Config, work: &Work, target: AwardTarget) -> Result<Lease, gitlab::Error> {
+    let project_id = work.trigger.project_id();
+    let Some(on) = awardable(gitlab, work, target).await? else {
+        // A failed pipeline on a branch without an open MR: nothing to award.
+        return Ok(Lease::Ours(None));
+    };
+    let emoji = target.emoji();
+    let lock = work.lock();
+    match gitlab.award_emoji(project_id, on, emoji).await? {
+        AwardOutcome::Awarded(award) => Ok(Lease::Ours(Some(Held { on, award_id: award.map(|award| award.id) }))),
+        // An issue or MR may keep the award from an earlier request, which proves nothing.
+        AwardOutcome::AlreadyAwarded if lock == Lock::None => Ok(Lease::Ours(None)),
+        AwardOutcome::AlreadyAwarded => retake(gitlab, config, work, on, emoji).await,
+    }
+}
+
+/// After our award was refused: retakes an award left by an earlier request (on an issue or MR,
+/// one made before this request's change), or an expired lease whose holder started no pipeline
+/// for this request.
+async fn retake(
+    gitlab: &Client,
+    config: &Config,
+    work: &Work,
+    on: Awardable,
+    emoji: &str,
+) -> Result<Lease, gitlab::Error> {
     let project_id = work.trigger.project_id();
     let agent = &config.agent.username;
     let awards = gitlab.award_emojis(project_id, on).await?;
-    let held =
-        awards.into_iter().find(|award| award.name == ACK_EMOJI && award.user.username.eq_ignore_ascii_case(agent));
+    let held = awards.into_iter().find(|award| award.name == emoji && award.user.username.eq_ignore_ascii_case(agent));
     let Some(held) = held else {
         // Given back since our attempt (its trigger failed): one more try.
-        return Ok(match gitlab.award_emoji(project_id, on, ACK_EMOJI).await? {
-            AwardOutcome::Awarded(award) => Lease::Retaken(award.map(|award| award.id)),
-            AwardOutcome::AlreadyAwarded => Lease::Held,
-        });
+        return award_anew(gitlab, project_id, on, emoji).await;
     };
     let Some(awarded_at) = awarded_at(&held) else {
-        tracing::warn!(award_id = held.id, "👀 without a readable `created_at`; leaving it to its holder");
+        tracing::warn!(award_id = held.id, "an award without a readable `created_at`; leaving it to its holder");
         return Ok(Lease::Held);
     };
+    if let Lock::Since(event_at) = work.lock() {
+        // GitLab's payloads tell the time to the second: an award within the event's second
+        // counts as this request's, so a repeated request within that second is not started.
+        if awarded_at < event_at {
+            tracing::debug!(award_id = held.id, "the award is an earlier request's; replacing it");
+            gitlab.remove_award_emoji(project_id, on, held.id).await?;
+            return award_anew(gitlab, project_id, on, emoji).await;
+        }
+    }
     let lease = chrono::Duration::from_std(config.award_lease).unwrap_or(chrono::Duration::MAX);
     if chrono::Utc::now() - awarded_at < lease {
         return Ok(Lease::Held);
@@ -197,10 +227,15 @@ async fn retake(gitlab: &Client, config: &Config, work: &Work, on: Awardable) ->
     if pipeline_started(gitlab, config, work, awarded_at, lease).await? {
         return Ok(Lease::Held);
     }
-    tracing::warn!(award_id = held.id, "👀 left without a pipeline (its replica died?); taking the request over");
+    tracing::warn!(award_id = held.id, "an award left without a pipeline (its replica died?); taking the request over");
     gitlab.remove_award_emoji(project_id, on, held.id).await?;
-    Ok(match gitlab.award_emoji(project_id, on, ACK_EMOJI).await? {
-        AwardOutcome::Awarded(award) => Lease::Retaken(award.map(|award| award.id)),
+    award_anew(gitlab, project_id, on, emoji).await
+}
+
+/// Awards again after an award was taken back: only one replica's new award can succeed.
+async fn award_anew(gitlab: &Client, project_id: u64, on: Awardable, emoji: &str) -> Result<Lease, gitlab::Error> {
+    Ok(match gitlab.award_emoji(project_id, on, emoji).await? {
+        AwardOutcome::Awarded(award) => Lease::Ours(Some(Held { on, award_id: award.map(|award| award.id) })),
         // Another retaker's award came first.
         AwardOutcome::AlreadyAwarded => Lease::Held,
     })
@@ -249,15 +284,27 @@ async fn pipeline_started(
     Ok(false)
 }
 
-fn awardable(target: AwardTarget) -> Awardable {
-    match target {
+/// What the award goes on; `None` for a failed pipeline whose branch has no open MR.
+async fn awardable(gitlab: &Client, work: &Work, target: AwardTarget) -> Result<Option<Awardable>, gitlab::Error> {
+    Ok(Some(match target {
         AwardTarget::Issue { iid } => Awardable::Issue(iid),
-        AwardTarget::MergeRequest { iid } => Awardable::MergeRequest(iid),
+        AwardTarget::MergeRequest { iid } | AwardTarget::PipelineMergeRequest { iid: Some(iid) } => {
+            Awardable::MergeRequest(iid)
+        }
         AwardTarget::IssueNote { issue_iid, note_id } => Awardable::Note { on: Noteable::Issue(issue_iid), note_id },
         AwardTarget::MergeRequestNote { mr_iid, note_id } => {
             Awardable::Note { on: Noteable::MergeRequest(mr_iid), note_id }
         }
-    }
+        AwardTarget::PipelineMergeRequest { iid: None } => {
+            let Trigger::PipelineFailed { project_id, branches, .. } = &work.trigger else { return Ok(None) };
+            let Some(branch) = branches.source.as_deref() else { return Ok(None) };
+            let open = gitlab.merge_requests_by_source_branch(*project_id, branch, Some("opened")).await?;
+            match open.first() {
+                Some(mr) => Awardable::MergeRequest(mr.iid),
+                None => return Ok(None),
+            }
+        }
+    }))
 }
 
 /// Whether GitLab is reachable and our token is the agent user's.

@@ -40,22 +40,66 @@ pub struct Actor {
     pub is_agent: bool,
 }
 
-/// Where the 👀 acknowledgement goes.
+/// Where the acknowledgement goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwardTarget {
-    IssueNote { issue_iid: u64, note_id: u64 },
-    MergeRequestNote { mr_iid: u64, note_id: u64 },
-    Issue { iid: u64 },
-    MergeRequest { iid: u64 },
+    IssueNote {
+        issue_iid: u64,
+        note_id: u64,
+    },
+    MergeRequestNote {
+        mr_iid: u64,
+        note_id: u64,
+    },
+    Issue {
+        iid: u64,
+    },
+    MergeRequest {
+        iid: u64,
+    },
+    /// The open MR of a failed pipeline's branch: its own when the pipeline ran for one,
+    /// otherwise looked up by the branch when acting.
+    PipelineMergeRequest {
+        iid: Option<u64>,
+    },
 }
 
 impl AwardTarget {
-    /// Whether a refused award ("has already been taken") means another replica took this very
-    /// event. True for notes: a note is new, so only a replica handling it can have awarded it.
-    /// An issue or MR keeps its 👀 from earlier requests, so there it proves nothing.
-    pub fn is_exclusive(self) -> bool {
-        matches!(self, Self::IssueNote { .. } | Self::MergeRequestNote { .. })
+    /// The emoji awarded: 👀 ("seen, on it"), or 🔧 on an MR for its failed pipeline, so that a
+    /// review request and a pipeline failure on one MR hold locks of their own.
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Self::PipelineMergeRequest { .. } => "wrench",
+            _ => "eyes",
+        }
     }
+}
+
+/// How replicas that share no store agree on who starts a request: through the agent's award
+/// on GitLab, which GitLab refuses to give twice ("has already been taken").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// A note is new: only a replica handling this very note can have awarded it.
+    Note,
+    /// An issue or MR keeps its award from earlier requests: an award made before this change
+    /// (`updated_at`, or the pipeline's `finished_at`) belongs to an earlier request and is
+    /// replaced; one made since is this request's.
+    Since(chrono::DateTime<chrono::Utc>),
+    /// The event tells no time: the award is a courtesy and two replicas may both start.
+    None,
+}
+
+/// A webhook payload's time: `2013-12-03T17:15:43Z` (RFC 3339) or `2021-09-27 05:01:21 UTC`
+/// (older payloads, and pipeline events to this day).
+pub fn event_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    if let Some(naive) = text.strip_suffix(" UTC") {
+        return NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S").ok().map(|time| time.and_utc());
+    }
+    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z").ok().map(|time| time.with_timezone(&Utc))
 }
 
 /// A decision to start the agent: the trigger contract and what to do around it.
@@ -65,9 +109,20 @@ pub struct Work {
     pub trigger: Trigger,
     pub actor: Actor,
     pub award: Option<AwardTarget>,
+    /// When the change this request answers was made, as the payload tells it.
+    pub event_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Work {
+    /// How the award on [`Work::award`] serves as the lock between replicas.
+    pub fn lock(&self) -> Lock {
+        match (self.award, self.event_at) {
+            (Some(AwardTarget::IssueNote { .. } | AwardTarget::MergeRequestNote { .. }), _) => Lock::Note,
+            (Some(_), Some(at)) => Lock::Since(at),
+            _ => Lock::None,
+        }
+    }
+
     pub fn trigger_type(&self) -> TriggerType {
         self.trigger.kind()
     }
@@ -78,14 +133,18 @@ impl Work {
     }
 
     /// The object this work is about, for deduplication of double deliveries: the same note,
-    /// the same pipeline, the same issue or MR for the same kind of request.
+    /// the same pipeline, the same issue or MR for the same kind of request; with the change's
+    /// time where the event tells it, so that a later request on the same object is a new one.
     pub fn object_key(&self) -> String {
-        let object = match &self.trigger {
+        let mut object = match &self.trigger {
             Trigger::IssueNote { note_id, .. } | Trigger::MrNote { note_id, .. } => format!("note:{note_id}"),
             Trigger::PipelineFailed { pipeline_id, .. } => format!("pipeline:{pipeline_id}"),
             Trigger::IssueAssignee { issue_iid, .. } => format!("issue:{issue_iid}"),
             Trigger::MrReviewer { mr_iid, .. } => format!("mr:{mr_iid}"),
         };
+        if let Some(at) = self.event_at {
+            object = format!("{object}@{}", at.timestamp());
+        }
         format!("{}/{}/{object}", self.trigger.kind().as_str(), self.trigger.project_id())
     }
 }
@@ -213,6 +272,7 @@ fn route_issue(issue: &IssueEvent, agent: &Agent) -> Result<Work, Ignored> {
         trigger: Trigger::IssueAssignee { project_id, issue_iid: attributes.iid },
         actor,
         award: Some(AwardTarget::Issue { iid: attributes.iid }),
+        event_at: attributes.updated_at.as_deref().and_then(event_time),
     })
 }
 
@@ -238,6 +298,7 @@ fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Work, Ignored> {
             trigger: Trigger::IssueNote { project_id, issue_iid: issue.iid, note_id },
             actor,
             award: Some(AwardTarget::IssueNote { issue_iid: issue.iid, note_id }),
+            event_at: None,
         }),
         ("MergeRequest", _, Some(mr)) => Ok(Work {
             trigger: Trigger::MrNote {
@@ -248,6 +309,7 @@ fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Work, Ignored> {
             },
             actor,
             award: Some(AwardTarget::MergeRequestNote { mr_iid: mr.iid, note_id }),
+            event_at: None,
         }),
         _ => Err(Ignored::MissingIdentifier),
     }
@@ -278,6 +340,7 @@ fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Work, Ig
         },
         actor,
         award: Some(AwardTarget::MergeRequest { iid }),
+        event_at: attributes.updated_at.as_deref().and_then(event_time),
     })
 }
 
@@ -312,7 +375,8 @@ fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Work, Ignor
             },
         },
         actor,
-        award: None,
+        award: Some(AwardTarget::PipelineMergeRequest { iid: pipeline.merge_request.as_ref().map(|mr| mr.iid) }),
+        event_at: attributes.finished_at.as_deref().and_then(event_time),
     })
 }
 

@@ -12,5 +12,6 @@ mod lease;
 mod load;
 pub(crate) mod payloads;
 mod protocol;
+mod replicas;
 mod signatures;
 mod triggers;

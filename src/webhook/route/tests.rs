@@ -85,6 +85,7 @@ fn agent_added_as_assignee_triggers_issue_assignee() {
     );
     assert_eq!(trigger.actor, Actor { id: 1, username: "root".into(), is_agent: false });
     assert_eq!(trigger.award, Some(AwardTarget::Issue { iid: 23 }));
+    assert_eq!(trigger.lock(), Lock::Since(time("2013-12-03T17:15:43Z")));
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn mr_note_mentioning_the_agent_triggers_mr_note_with_branches() {
             ("TARGET_BRANCH", "markdown".into())
         ]
     );
-    assert!(trigger.award.is_some_and(AwardTarget::is_exclusive));
+    assert_eq!(trigger.lock(), Lock::Note);
 }
 
 #[test]
@@ -232,6 +233,7 @@ fn agent_added_as_reviewer_triggers_mr_reviewer() {
         ]
     );
     assert_eq!(trigger.award, Some(AwardTarget::MergeRequest { iid: 1 }));
+    assert_eq!(trigger.lock(), Lock::Since(time("2013-12-03T17:23:34Z")));
 }
 
 #[test]
@@ -264,7 +266,29 @@ fn failed_pipeline_on_an_agent_branch_triggers_pipeline_failed() {
             ("SOURCE_BRANCH", "copilot/issue-17".into())
         ]
     );
-    assert_eq!(trigger.award, None);
+    assert_eq!(trigger.award, Some(AwardTarget::PipelineMergeRequest { iid: None }));
+    assert_eq!(trigger.award.map(AwardTarget::emoji), Some("wrench"));
+    assert_eq!(trigger.lock(), Lock::Since(time("2016-08-12T15:26:29Z")));
+
+    // Without a time to tell an earlier request's award from this one's, the award is no lock.
+    pipeline["object_attributes"]["finished_at"] = Value::Null;
+    assert_eq!(self::trigger(&pipeline).lock(), Lock::None);
+}
+
+fn time(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn event_times_come_in_both_of_gitlabs_forms() {
+    let expected = Some(time("2021-09-27T05:01:21Z"));
+    assert_eq!(event_time("2021-09-27T05:01:21Z"), expected);
+    assert_eq!(event_time("2021-09-27 05:01:21 UTC"), expected);
+    assert_eq!(event_time("2021-09-27 07:01:21 +0200"), expected);
+    assert_eq!(event_time("2021-09-27T05:01:21.250Z"), Some(time("2021-09-27T05:01:21.250Z")));
+    for junk in ["", "yesterday", "2021-09-27", "2021-13-27 05:01:21 UTC"] {
+        assert_eq!(event_time(junk), None, "{junk}");
+    }
 }
 
 #[test]
@@ -276,6 +300,7 @@ fn failed_merge_request_pipeline_takes_the_mr_branches() {
     let trigger = trigger(&pipeline);
     let Trigger::PipelineFailed { mr_iid, branches, .. } = trigger.trigger else { panic!("{trigger:?}") };
     assert_eq!(mr_iid, Some(1));
+    assert_eq!(trigger.award, Some(AwardTarget::PipelineMergeRequest { iid: Some(1) }));
     assert_eq!((branches.source.as_deref(), branches.target.as_deref()), (Some("copilot/issue-17"), Some("master")));
 }
 
@@ -313,4 +338,13 @@ fn object_keys_tell_events_apart() {
     assert_eq!(trigger(&note).object_key(), "issue_note/5/note:1241");
     note["object_attributes"]["id"] = json!(1242);
     assert_eq!(trigger(&note).object_key(), "issue_note/5/note:1242");
+
+    // An issue is assigned again later: the same object, a new request.
+    let mut issue = fixture("issue.json");
+    issue["object_attributes"]["action"] = json!("update");
+    issue["changes"]["assignees"] = json!({"previous": [], "current": [agent_user()]});
+    let first = trigger(&issue).object_key();
+    assert_eq!(first, format!("issue_assignee/1/issue:23@{}", time("2013-12-03T17:15:43Z").timestamp()));
+    issue["object_attributes"]["updated_at"] = json!("2013-12-03T17:20:00Z");
+    assert_ne!(trigger(&issue).object_key(), first);
 }

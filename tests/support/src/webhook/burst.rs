@@ -7,10 +7,9 @@
 //! a note without a mention, a failed pipeline on someone else's branch). Every distinct event is
 //! delivered once and a tenth of them a second time with the same `Idempotency-Key` and
 //! `X-Gitlab-Event-UUID`, shortly after the first so that both are often in flight at once.
-//! Deliveries are spread over the replicas. The second delivery of a mention goes to the other
-//! replica, so only the 👀 lease on the note (on the fake GitLab) can stop a second pipeline;
-//! the second delivery of the other kinds goes to the same replica, because the service does not
-//! promise more for them across replicas (docs/webhook.md, "Duplicates and replicas").
+//! Deliveries are spread over the replicas. The second delivery of an event that starts work
+//! goes to the other replica, so only the agent's award on the fake GitLab (👀 on the note, the
+//! issue or the MR, 🔧 on a failed pipeline's MR) can stop a second pipeline.
 //!
 //! [`Burst::send`] delivers with a fixed number of concurrent senders. GitLab itself does not
 //! retry a failed delivery on its own; the sender here models its operator's (or a queue's)
@@ -63,10 +62,10 @@ impl Kind {
         )
     }
 
-    /// Whether replicas agree on it through the 👀 lease on a note, so that its second delivery
-    /// may go to another replica.
+    /// Whether replicas agree on it through the agent's award, so that its second delivery may
+    /// go to another replica: every event that starts work.
     pub fn leased(self) -> bool {
-        matches!(self, Self::IssueNoteMention | Self::MrNoteMention)
+        self.starts_work()
     }
 }
 
@@ -386,7 +385,10 @@ fn event(fake: &FakeGitLab, kind: Kind, noted_mr: u64) -> Event {
         }
         Kind::PipelineFailed => {
             let id = next_pipeline_id();
-            let payload = payloads::pipeline(fake, "alice", id, &format!("copilot/burst-{id}"), "failed");
+            let branch = format!("copilot/burst-{id}");
+            // The agent's branch has its MR, which the 🔧 lock goes on.
+            fake.add_merge_request_record(WIDGETS, &branch, AGENT);
+            let payload = payloads::pipeline(fake, "alice", id, &branch, "failed");
             ("Pipeline Hook", payload, Some(format!("pipeline_failed:{id}")))
         }
         Kind::Push => ("Push Hook", payloads::fixture("push.json"), None),

@@ -74,6 +74,7 @@ pub fn issue_assignees(fake: &impl Directory, actor: &str, iid: u64, previous: &
     if previous != current {
         payload["changes"]["assignees"] = json!({"previous": users(previous), "current": users(current)});
     }
+    payload["object_attributes"]["updated_at"] = json!(changed_now(Form::Iso));
     payload
 }
 
@@ -131,6 +132,7 @@ pub fn mr_reviewers(
     let users = |names: &[&str]| Value::Array(names.iter().map(|name| hook_user(fake, name)).collect());
     payload["reviewers"] = users(current);
     payload["changes"]["reviewers"] = json!({"previous": users(previous), "current": users(current)});
+    payload["object_attributes"]["updated_at"] = json!(changed_now(Form::Iso));
     payload
 }
 
@@ -143,6 +145,33 @@ pub fn pipeline(fake: &impl Directory, user: &str, id: u64, git_ref: &str, statu
     payload["object_attributes"]["ref"] = json!(git_ref);
     payload["object_attributes"]["status"] = json!(status);
     payload["object_attributes"]["source"] = json!("push");
+    payload["object_attributes"]["finished_at"] = json!(changed_now(Form::Utc));
     payload["merge_request"] = Value::Null;
     payload
+}
+
+/// The two forms GitLab's hooks write times in.
+#[derive(Debug, Clone, Copy)]
+pub enum Form {
+    /// `2013-12-03T17:15:43Z`: issue and merge request hooks.
+    Iso,
+    /// `2016-08-12 15:26:29 UTC`: pipeline hooks.
+    Utc,
+}
+
+/// The time a hook reports for a change made now: to the second, as GitLab writes it.
+pub fn changed_now(form: Form) -> String {
+    changed_before(std::time::Duration::ZERO, form)
+}
+
+/// The time a hook reports for a change made `ago`.
+pub fn changed_before(ago: std::time::Duration, form: Form) -> String {
+    let at = time::OffsetDateTime::now_utc() - ago;
+    let (date, clock) = (at.date(), at.time());
+    let (year, month, day) = (date.year(), u8::from(date.month()), date.day());
+    let (hour, minute, second) = (clock.hour(), clock.minute(), clock.second());
+    match form {
+        Form::Iso => format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"),
+        Form::Utc => format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC"),
+    }
 }
