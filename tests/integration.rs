@@ -10,6 +10,8 @@ mod agent_copilot;
 mod ci_downstream;
 #[path = "context_cache/main.rs"]
 mod context_cache;
+#[path = "fuzz/main.rs"]
+mod fuzz;
 mod git_workspace;
 mod gitlab_client;
 mod gitlab_fixtures;
