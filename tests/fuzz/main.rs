@@ -40,40 +40,50 @@ fn cases() -> u32 {
     std::env::var("FUZZ_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(256)
 }
 
-/// The slowest and the hungriest input of a run.
+/// What a run saw: the slowest and the hungriest input, and the time of all inputs beside a
+/// baseline's time over the same inputs.
 #[derive(Debug, Default)]
 struct Worst {
     slowest: Duration,
     peak_bytes: usize,
     inputs: u64,
     input_bytes: u64,
+    total: Duration,
+    baseline_total: Duration,
 }
 
 impl Worst {
     #[expect(clippy::print_stdout, reason = "the long form's figures, shown with `--no-capture`")]
     fn report(&self, parser: &str) {
         println!(
-            "{parser}: {} inputs ({} bytes in all), slowest {:.3} ms, highest peak {} bytes",
+            "{parser}: {} inputs ({} bytes in all), slowest {:.3} ms, highest peak {} bytes; all inputs {:.1} ms, baseline {:.1} ms",
             self.inputs,
             self.input_bytes,
             self.slowest.as_secs_f64() * 1e3,
-            self.peak_bytes
+            self.peak_bytes,
+            self.total.as_secs_f64() * 1e3,
+            self.baseline_total.as_secs_f64() * 1e3,
         );
     }
 }
 
 /// Runs `parse` on every input `strategy` gives, checking each against the time bound and
-/// `memory_bound(input length)`; `parse` checks what it parsed.
+/// `memory_bound(input length)`; `parse` checks what it parsed. `baseline` is one plain pass
+/// over the same input (a generic JSON parse, a line count), timed beside it for the report.
 fn fuzz<S: Strategy>(
     parser: &str,
     strategy: S,
     size: impl Fn(&S::Value) -> usize,
     memory_bound: impl Fn(usize) -> usize,
+    baseline: impl Fn(&S::Value) -> usize,
     parse: impl Fn(&S::Value) -> Result<(), TestCaseError>,
 ) {
     let worst = std::cell::RefCell::new(Worst::default());
     let config = Config { cases: cases(), failure_persistence: None, ..Config::default() };
     let result = TestRunner::new(config).run(&strategy, |input| {
+        let started = Instant::now();
+        std::hint::black_box(baseline(std::hint::black_box(&input)));
+        let baseline_elapsed = started.elapsed();
         let started = Instant::now();
         let (outcome, peak) = alloc::peak_during(|| parse(&input));
         let elapsed = started.elapsed();
@@ -87,12 +97,24 @@ fn fuzz<S: Strategy>(
         worst.peak_bytes = worst.peak_bytes.max(peak);
         worst.inputs += 1;
         worst.input_bytes += length as u64;
+        worst.total += elapsed;
+        worst.baseline_total += baseline_elapsed;
         Ok(())
     });
     if let Err(error) = result {
         panic!("{parser}: {error}");
     }
     worst.into_inner().report(parser);
+}
+
+/// A generic parse of JSON text into a value, with no shape expected.
+fn any_json(text: &[u8]) -> usize {
+    serde_json::from_slice::<serde_json::Value>(text).map_or(0, |_| 1)
+}
+
+/// One pass counting lines.
+fn lines(text: &[u8]) -> usize {
+    text.iter().filter(|byte| **byte == b'\n').count()
 }
 
 /// Linear in the input, with room for a parser's tables and formatting.
@@ -108,6 +130,7 @@ fn the_webhook_router_reads_json_shaped_like_every_event() {
         inputs::event_delivery(),
         |(_, body)| body.len(),
         linear(32),
+        |(_, body)| any_json(body),
         |(hook, body)| {
             if let Ok(event) = Event::parse_delivery(body, Some(hook)) {
                 let _ = route(&event, &agent);
@@ -120,7 +143,8 @@ fn the_webhook_router_reads_json_shaped_like_every_event() {
 
 #[test]
 fn the_mention_and_command_parsers_read_arbitrary_markdown() {
-    fuzz("mention and command parsers", inputs::markdown(), String::len, linear(32), |text| {
+    let baseline = |text: &String| lines(text.as_bytes());
+    fuzz("mention and command parsers", inputs::markdown(), String::len, linear(32), baseline, |text| {
         let mentioned = mention::mentions(text, AGENT);
         let asked = instruction::instruction(text, AGENT);
         let _ = intent::intent(text, AGENT);
@@ -141,6 +165,7 @@ fn the_diff_line_map_reads_arbitrary_unified_diffs() {
         inputs::unified_diff(),
         |(text, _)| text.len(),
         linear(64),
+        |(text, _)| lines(text.as_bytes()),
         |(text, probes)| {
             let file = FileDiff {
                 old_path: "src/lib.rs".to_owned(),
@@ -179,18 +204,26 @@ fn the_trace_excerpt_reads_arbitrary_bytes_within_its_budget() {
     let options = ExcerptOptions::default();
     // The excerpt streams: what it holds does not grow with the log.
     let bounded = |_: usize| 4 << 20;
-    fuzz("trace excerpt", inputs::job_log(), Vec::len, bounded, |log| {
-        let kept = runtime.block_on(excerpt(log.as_slice(), &options)).expect("reading from memory");
-        prop_assert!(kept.text.len() <= options.budget_bytes, "{} bytes kept", kept.text.len());
-        prop_assert_eq!(kept.total_bytes, log.len() as u64);
-        prop_assert!(kept.failed_tests.len() <= copilot_runner::ci::trace::MAX_FAILED_TESTS);
-        Ok(())
-    });
+    fuzz(
+        "trace excerpt",
+        inputs::job_log(),
+        Vec::len,
+        bounded,
+        |log| lines(log),
+        |log| {
+            let kept = runtime.block_on(excerpt(log.as_slice(), &options)).expect("reading from memory");
+            prop_assert!(kept.text.len() <= options.budget_bytes, "{} bytes kept", kept.text.len());
+            prop_assert_eq!(kept.total_bytes, log.len() as u64);
+            prop_assert!(kept.failed_tests.len() <= copilot_runner::ci::trace::MAX_FAILED_TESTS);
+            Ok(())
+        },
+    );
 }
 
 #[test]
 fn the_findings_parser_reads_arbitrary_json() {
-    fuzz("findings parser", inputs::findings_json(), String::len, linear(64), |text| {
+    let baseline = |text: &String| any_json(text.as_bytes());
+    fuzz("findings parser", inputs::findings_json(), String::len, linear(64), baseline, |text| {
         let parsed = parse_findings(text);
         let items = match serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{FEFF}').trim()) {
             Ok(serde_json::Value::Array(items)) => items.len(),
