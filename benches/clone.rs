@@ -2,7 +2,8 @@
 //! branch, no tags, the git dir beside the work tree) against plain `git clone --depth 1` of the
 //! same repository from the same fake GitLab (real `git http-backend` over smart HTTP), with the
 //! same token sent as an `Authorization` header, interleaved in the same run. Ours runs at depth 1
-//! and at the workflows' depth (the tip and the ancestors the context cache looks at), on a
+//! (what the workflows clone) and at the depth the context cache's level 2 looks at (the tip and
+//! its 32 ancestors, which a job fetches afterwards only when the cache can use them), on a
 //! repository of 10,000 and one of 100,000 files, each with 40 small commits of history on top.
 //!
 //! Run with `cargo bench --bench clone [-- FILES... [--rounds N]]`; the result goes to
@@ -31,15 +32,15 @@ const DEFAULT_ROUNDS: usize = 5;
 /// What one round clones.
 #[derive(Debug, Clone, Copy)]
 enum Contender {
-    /// `Workspace::clone` at depth 1.
+    /// `Workspace::clone` at depth 1, as the workflows clone.
     OursDepth1,
-    /// `Workspace::clone` at the workflows' depth.
-    OursWorkflowDepth,
+    /// `Workspace::clone` with the ancestors the context cache looks at.
+    OursCacheDepth,
     /// `git clone --depth 1`, the baseline.
     Git,
 }
 
-const CONTENDERS: [Contender; 3] = [Contender::OursDepth1, Contender::OursWorkflowDepth, Contender::Git];
+const CONTENDERS: [Contender; 3] = [Contender::OursDepth1, Contender::OursCacheDepth, Contender::Git];
 
 #[tokio::main]
 async fn main() {
@@ -57,7 +58,7 @@ async fn main() {
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000];
     }
-    let workflow_depth = u32::try_from(history::MAX_ANCESTORS).unwrap() + 1;
+    let cache_depth = u32::try_from(history::MAX_ANCESTORS).unwrap() + 1;
     let projects: Vec<ProjectSeed> = sizes
         .iter()
         .map(|files| ProjectSeed {
@@ -86,7 +87,7 @@ async fn main() {
                 let started = Instant::now();
                 match CONTENDERS[index] {
                     Contender::OursDepth1 => ours(&url, &token, &dest, 1).await,
-                    Contender::OursWorkflowDepth => ours(&url, &token, &dest, workflow_depth).await,
+                    Contender::OursCacheDepth => ours(&url, &token, &dest, cache_depth).await,
                     Contender::Git => {
                         git(scratch.path(), &["clone", "-q", "--depth", "1", &url, dest.to_str().unwrap()], &header);
                     }
@@ -107,8 +108,8 @@ async fn main() {
         let baseline = median(&mut times[2].clone());
         println!("{files} files, {rounds} rounds after one warm-up, interleaved; load average now {}", load_average());
         for (index, label) in [
-            (0, "Workspace::clone, depth 1".to_owned()),
-            (1, format!("Workspace::clone, depth {workflow_depth} (workflows)")),
+            (0, "Workspace::clone, depth 1 (workflows)".to_owned()),
+            (1, format!("Workspace::clone, depth {cache_depth} (cache ancestors)")),
             (2, "git clone --depth 1".to_owned()),
         ] {
             let ours = median(&mut times[index]);

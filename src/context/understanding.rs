@@ -18,8 +18,8 @@ use super::understanding_stage::{EarlierUnderstanding, write_understanding};
 use super::{Change, ContextError, Facts};
 use crate::agent::Agent;
 use crate::config::{CacheSettings, Env};
-use crate::git::GitCommand;
 use crate::git::history as git_history;
+use crate::git::{GitCommand, Workspace};
 use crate::prompts::stage::ProjectContext;
 use crate::stages::StageRunner;
 
@@ -34,6 +34,9 @@ pub struct ProjectCheckout<'a> {
     pub base_branch: Option<&'a str>,
     pub dir: &'a Path,
     pub git: &'a GitCommand,
+    /// The clone `dir` is, when it is one whose history can be fetched deeper; `None` for a
+    /// local checkout.
+    pub clone: Option<&'a Workspace>,
     /// Where `facts.json`, `project_context.md` and the understanding stage's files go.
     pub artifacts_dir: &'a Path,
     /// The job's work area: the understanding stage's scratch folder goes below it.
@@ -179,13 +182,35 @@ pub async fn understand_with<A: Agent>(
     Ok(ProjectUnderstanding { report, ..understood })
 }
 
+/// Looks the checkout up. A shallow clone holds the tip only: when the store knows the branch or
+/// its base but not this commit, the ancestors level 2 looks at are fetched (and with them,
+/// often, the commit of the entry found), and the lookup runs again. The clone itself so stays
+/// as cheap as `git clone --depth 1`, and only a job the cache can help pays for history.
 async fn look_up(cache: &ContextCache, checkout: &ProjectCheckout<'_>, head: Option<&str>) -> Found {
     let ancestors = git_history::ancestors(checkout.git, checkout.dir).await;
+    let found = find(cache, checkout, head, &ancestors).await;
+    let Some(clone) = checkout.clone else { return found };
+    let helps = !matches!(found.level, Level::ExactCommit | Level::FullAnalysis) && found.store_problem.is_none();
+    if !helps || ancestors.len() >= git_history::MAX_ANCESTORS || !clone.is_shallow() {
+        return found;
+    }
+    let depth = u32::try_from(git_history::MAX_ANCESTORS).unwrap_or(u32::MAX);
+    tracing::info!(commits = depth, level = found.level.number(), "fetching the history the context cache looks at");
+    if let Err(error) = clone.deepen_by(depth).await {
+        tracing::warn!(%error, "cannot fetch the history the context cache looks at; using what the tip gives");
+        return found;
+    }
+    let ancestors = git_history::ancestors(checkout.git, checkout.dir).await;
+    let again = find(cache, checkout, head, &ancestors).await;
+    Found { elapsed: found.elapsed + again.elapsed, ..again }
+}
+
+async fn find(cache: &ContextCache, checkout: &ProjectCheckout<'_>, head: Option<&str>, ancestors: &[String]) -> Found {
     let request = LookupRequest {
         project: checkout.project,
         branch: checkout.branch,
         sha: head.unwrap_or_default(),
-        ancestors: &ancestors,
+        ancestors,
         default_branch: checkout.base_branch,
     };
     cache.find(&request).await

@@ -109,17 +109,24 @@ pub(crate) async fn deepen_until(
         if !is_shallow(git_dir) {
             return Ok(false);
         }
-        let refspecs = tracking_refspecs(git, dir).await?;
-        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
-        args.extend([step.as_str(), remote.url()]);
-        args.extend(refspecs.iter().map(String::as_str));
         tracing::info!(?need, %step, "deepening the shallow clone");
-        git.run(dir, &args, Some(remote)).await?;
+        deepen(git, remote, dir, &step).await?;
         if met(git, dir, need).await? {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Fetches every remote-tracking branch of the clone `step` deeper (`--deepen=N` or
+/// `--unshallow`).
+pub(crate) async fn deepen(git: &GitCommand, remote: &Remote, dir: &Path, step: &str) -> Result<(), GitError> {
+    let refspecs = tracking_refspecs(git, dir).await?;
+    let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
+    args.extend([step, remote.url()]);
+    args.extend(refspecs.iter().map(String::as_str));
+    git.run(dir, &args, Some(remote)).await?;
+    Ok(())
 }
 
 async fn met(git: &GitCommand, dir: &Path, need: Need<'_>) -> Result<bool, GitError> {

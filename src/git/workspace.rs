@@ -384,6 +384,15 @@ impl Workspace {
         transfer::is_shallow(self.git_dir())
     }
 
+    /// Fetches `commits` more of the history of the branches the clone follows (nothing for a
+    /// clone that is not shallow).
+    pub async fn deepen_by(&self, commits: u32) -> Result<(), GitError> {
+        if !self.is_shallow() {
+            return Ok(());
+        }
+        transfer::deepen(&self.git, &self.remote, &self.dir, &format!("--deepen={commits}")).await
+    }
+
     async fn deepen_until(&self, need: Need<'_>) -> Result<bool, GitError> {
         transfer::deepen_until(&self.git, &self.remote, &self.dir, self.git_dir(), need).await
     }

@@ -61,6 +61,7 @@ pub async fn run(
         base_branch: base_branch.as_deref(),
         dir: repo,
         git: &git,
+        clone: None,
         artifacts_dir: &artifacts,
         work_dir: &work,
     };

@@ -229,6 +229,7 @@ impl Job {
             base_branch: Some(base),
             dir: workspace.dir(),
             git: workspace.git(),
+            clone: Some(workspace),
             artifacts_dir: &self.settings.artifacts_dir,
             work_dir: &self.work_dir,
         };

@@ -193,10 +193,10 @@ fn plan_text(task: &Task, request: Option<&UntrustedText>) -> String {
     text
 }
 
-/// How deep the workflows clone: the tip and the ancestors the context cache looks at for a
-/// level 2 hit (an entry for a recent commit). Older history comes on demand, when a rebase
-/// needs the merge base or a review an older commit.
-const CLONE_DEPTH: u32 = crate::git::history::MAX_ANCESTORS as u32 + 1;
+/// How deep the workflows clone: the tip only, as `git clone --depth 1`. History comes on
+/// demand: the ancestors the context cache looks at when it holds an entry for the branch, the
+/// merge base when a rebase needs it, an older commit when a review does.
+const CLONE_DEPTH: u32 = 1;
 
 /// Clones the project into the job's work dir (replacing an earlier clone): [`CLONE_DEPTH`]
 /// commits of `branch` (`None`: the default branch). The work tree is `project-<id>/` and its

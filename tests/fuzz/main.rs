@@ -8,7 +8,8 @@
 //! holds on a loaded machine.
 //!
 //! The suite runs `FUZZ_CASES` cases per parser (256 when unset); the long form runs the same
-//! tests in release with a large count (see `BENCHMARKS.md`, "Fuzzed parsers"). Each test prints
+//! tests with a large count under nextest's `fuzz` profile (see `BENCHMARKS.md`, "Fuzzed
+//! parsers"). Each test prints
 //! its slowest and hungriest input, which `--no-capture` shows.
 
 mod alloc;

@@ -62,6 +62,9 @@ fn stage_prompts(rig: &Rig) -> String {
     prompts
 }
 
+/// What the job log says when the shallow clone fetches the ancestors the cache looks at.
+const FETCHED_HISTORY: &str = "fetching the history the context cache looks at";
+
 /// How many model requests came from the understanding stage so far.
 fn understanding_requests(rig: &Rig) -> usize {
     rig.model.requests().iter().filter(|request| request.json().to_string().contains(UNDERSTANDING_STAGE)).count()
@@ -88,6 +91,7 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     // stages read it, and the entry is cached under the commit the branch started from.
     let (log, context) = run(&rig).await;
     assert!(log.contains("project understanding from the context cache: level 5 (full analysis)"), "{log}");
+    assert!(!log.contains(FETCHED_HISTORY), "the clone stays at its tip when the cache has nothing: {log}");
     assert_eq!(context["level"], "full_analysis", "{context}");
     assert_eq!(context["level_number"], 5);
     assert_eq!(context["commit"], base.as_str());
@@ -103,6 +107,7 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     // analysed again and the agent is asked to update the text, not to write a new one.
     let (log, context) = run(&rig).await;
     assert!(log.contains("project understanding from the context cache: level 2 (ancestor commit)"), "{log}");
+    assert!(log.contains(FETCHED_HISTORY), "the clone holds only its tip; level 2 needs the ancestors: {log}");
     assert_eq!(context["level"], "ancestor", "{context}");
     assert_eq!(context["from_commit"], base.as_str());
     assert_eq!(context["commit"], head.as_str());
@@ -121,6 +126,7 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     let asked = understanding_requests(&rig);
     let (log, context) = run(&rig).await;
     assert!(log.contains("project understanding from the context cache: level 1 (exact commit)"), "{log}");
+    assert!(!log.contains(FETCHED_HISTORY), "an exact hit needs no history: {log}");
     assert_eq!(understanding_requests(&rig), asked, "the agent was asked again for a cached understanding");
     assert_eq!(context["level"], "exact_commit", "{context}");
     assert_eq!(context["understanding_stage"], "reused", "{context}");
@@ -165,6 +171,7 @@ async fn a_store_that_never_answers_means_a_full_analysis_within_the_bound() {
     let (log, context) = run(&rig).await;
     silent.abort();
     assert!(log.contains("project understanding from the context cache: level 5 (full analysis)"), "{log}");
+    assert!(!log.contains(FETCHED_HISTORY), "the clone stays at its tip when the cache has nothing: {log}");
     assert_eq!(context["level"], "full_analysis", "{context}");
     assert!(context["store_problem"].as_str().unwrap().contains("unavailable"), "{context}");
     // The lookup's bound, plus room for a machine at load 15 to schedule the job again after it.
