@@ -183,15 +183,19 @@ pub async fn understand_with<A: Agent>(
 }
 
 /// Looks the checkout up. A shallow clone holds the tip only: when the store knows the branch or
-/// its base but not this commit, the ancestors level 2 looks at are fetched (and with them,
-/// often, the commit of the entry found), and the lookup runs again. The clone itself so stays
-/// as cheap as `git clone --depth 1`, and only a job the cache can help pays for history.
+/// its base but the entry found is for a commit the clone lacks, the ancestors level 2 looks at
+/// are fetched (and with them, often, that commit), and the lookup runs again. The clone itself
+/// so stays as cheap as `git clone --depth 1`, and only a job the cache can help pays for
+/// history; a new branch whose base's entry is for its own tip fetches nothing.
 async fn look_up(cache: &ContextCache, checkout: &ProjectCheckout<'_>, head: Option<&str>) -> Found {
     let ancestors = git_history::ancestors(checkout.git, checkout.dir).await;
     let found = find(cache, checkout, head, &ancestors).await;
     let Some(clone) = checkout.clone else { return found };
-    let helps = !matches!(found.level, Level::ExactCommit | Level::FullAnalysis) && found.store_problem.is_none();
-    if !helps || ancestors.len() >= git_history::MAX_ANCESTORS || !clone.is_shallow() {
+    let Some(entry) = found.entry.as_ref().filter(|_| found.level != Level::ExactCommit) else { return found };
+    if ancestors.len() >= git_history::MAX_ANCESTORS
+        || !clone.is_shallow()
+        || git_history::has_commit(checkout.git, checkout.dir, &entry.meta.sha).await
+    {
         return found;
     }
     let depth = u32::try_from(git_history::MAX_ANCESTORS).unwrap_or(u32::MAX);

@@ -51,6 +51,15 @@ pub async fn branch_tip(git: &GitCommand, dir: &Path, name: &str) -> Option<Stri
     None
 }
 
+/// Whether commit `sha` is in the checkout (a shallow clone may not have it).
+pub async fn has_commit(git: &GitCommand, dir: &Path, sha: &str) -> bool {
+    if !is_commit_id(sha) {
+        return false;
+    }
+    let object = format!("{sha}^{{commit}}");
+    git.output(dir, &["cat-file", "-e", &object], None).await.is_ok_and(|output| output.success())
+}
+
 /// The ancestors of `HEAD`, nearest first, at most [`MAX_ANCESTORS`] (empty for a root commit).
 pub async fn ancestors(git: &GitCommand, dir: &Path) -> Vec<String> {
     let count = format!("--max-count={MAX_ANCESTORS}");

@@ -1,8 +1,9 @@
 //! The context cache inside real jobs, with `ENABLE_PROJECT_UNDERSTANDING` on. The first job
 //! analyses in full and the agent writes `project_context.md`; the next job on the branch starts
-//! from that entry (level 2), asks the agent to update it for the changed files, a third finds
-//! its exact commit (level 1), and a job for another issue starts from the base branch's entry
-//! (level 4). The level is in the job log and in `summary.json`, and the understanding reaches
+//! from that entry (level 3), asks the agent to update it for the changed files, a third finds
+//! its exact commit (level 1), a fourth after a person's two pushes fetches the history its
+//! depth-1 clone lacks and finds the entry as an ancestor (level 2), and a job for another issue
+//! starts from the base branch's entry (level 4). The level is in the job log and in `summary.json`, and the understanding reaches
 //! the stage prompts. A store that never answers costs a bounded wait and a full analysis,
 //! never the job.
 
@@ -103,12 +104,14 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     let head = rig.gitlab.branch_head(PROJECT, &branch).await.unwrap();
     assert_ne!(head, base, "the first job pushed a commit");
 
-    // Second job on the branch: its head's parent is cached, so level 2; only greeting.txt is
-    // analysed again and the agent is asked to update the text, not to write a new one.
+    // Second job on the branch: the branch's newest entry is for its head's parent, which the
+    // clone holds (the base it fetched the branch onto), so level 3 without fetching history;
+    // only greeting.txt is analysed again and the agent is asked to update the text, not to
+    // write a new one.
     let (log, context) = run(&rig).await;
-    assert!(log.contains("project understanding from the context cache: level 2 (ancestor commit)"), "{log}");
-    assert!(log.contains(FETCHED_HISTORY), "the clone holds only its tip; level 2 needs the ancestors: {log}");
-    assert_eq!(context["level"], "ancestor", "{context}");
+    assert!(log.contains("project understanding from the context cache: level 3 (branch latest)"), "{log}");
+    assert!(!log.contains(FETCHED_HISTORY), "the entry's commit is in the clone: {log}");
+    assert_eq!(context["level"], "branch_latest", "{context}");
     assert_eq!(context["from_commit"], base.as_str());
     assert_eq!(context["commit"], head.as_str());
     assert_eq!(context["changed_files"], 1, "{context}");
@@ -133,6 +136,19 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     assert_eq!(context["cache_write"], "unchanged", "{context}");
     assert!(stage_prompts(&rig).contains("understanding-after-update"));
 
+    // A person pushes two commits onto the branch. The next job's clone holds the tip only, and
+    // the branch's newest entry is for the commit two below it, which the clone lacks: the job
+    // fetches the ancestors level 2 looks at and starts from that entry as an ancestor.
+    for (file, text) in [("NOTES.md", "one\n"), ("TODO.md", "two\n")] {
+        rig.gitlab.push_files(PROJECT, &branch, &[(file, Some(text))], "Notes", "alice").await.unwrap();
+    }
+    let (log, context) = run(&rig).await;
+    assert!(log.contains(FETCHED_HISTORY), "the clone lacked the entry's commit: {log}");
+    assert!(log.contains("project understanding from the context cache: level 2 (ancestor commit)"), "{log}");
+    assert_eq!(context["level"], "ancestor", "{context}");
+    assert_eq!(context["from_commit"], head.as_str());
+    assert_eq!(context["changed_files"], 2, "{context}");
+
     // Another issue: its new branch has no entry, but the base branch got one when the first
     // branch started from it, so level 4; the base has not moved, so nothing is analysed again.
     let other = rig.issue("alice", "Add another greeting", "Please add greeting.txt too.\n");
@@ -140,6 +156,7 @@ async fn later_jobs_start_from_the_cached_understanding_and_update_it() {
     let asked = understanding_requests(&rig);
     let (log, context) = run(&rig).await;
     assert!(log.contains("project understanding from the context cache: level 4 (cross-branch)"), "{log}");
+    assert!(!log.contains(FETCHED_HISTORY), "the base's entry is for the clone's own tip: {log}");
     assert_eq!(context["level"], "cross_branch", "{context}");
     assert_eq!(context["from_branch"], "main", "{context}");
     assert_eq!(context["from_commit"], base.as_str());
