@@ -288,6 +288,49 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 limit: Some(1_048_576),
                             },
                         ],
+                        held_back: vec![
+                            FindingGroup {
+                                severity: Severity::Major,
+                                files: vec![FileFindings {
+                                    file: MarkdownCodeSpan::new("src/api.rs"),
+                                    findings: vec![UnplacedFinding {
+                                        file: MarkdownCodeSpan::new("src/api.rs"),
+                                        line: Some(40),
+                                        severity: Severity::Major,
+                                        title: MarkdownText::line("Retry without backoff"),
+                                        body: MarkdownText::new("Back off between attempts."),
+                                    }],
+                                }],
+                            },
+                            FindingGroup {
+                                severity: Severity::Info,
+                                files: vec![FileFindings {
+                                    file: MarkdownCodeSpan::new("src/main.rs"),
+                                    findings: vec![UnplacedFinding {
+                                        file: MarkdownCodeSpan::new("src/main.rs"),
+                                        line: Some(3),
+                                        severity: Severity::Info,
+                                        title: MarkdownText::line("Name the constant"),
+                                        body: MarkdownText::new("A name says why."),
+                                    }],
+                                }],
+                            },
+                        ],
+                        pre_existing: vec![FindingGroup {
+                            severity: Severity::Minor,
+                            files: vec![FileFindings {
+                                file: MarkdownCodeSpan::new("src/lib.rs"),
+                                findings: vec![UnplacedFinding {
+                                    file: MarkdownCodeSpan::new("src/lib.rs"),
+                                    line: Some(12),
+                                    severity: Severity::Minor,
+                                    title: MarkdownText::line("Unchecked index"),
+                                    body: MarkdownText::new("Use `get`."),
+                                }],
+                            }],
+                        }],
+                        min_severity: Severity::Minor,
+                        max_inline: Some(3),
                     },
                 )
             }),

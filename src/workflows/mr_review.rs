@@ -8,7 +8,8 @@
 //! `git diff`) → the line map, each file's length read from the checkout without following a
 //! symbolic link (a file over the size cap is skipped) → when an earlier summary names a reviewed
 //! head, only the files changed since → prompts within the byte budget, one per chunk of files → the agent's findings
-//! (validated, one retry) → each new finding inline at a position GitLab accepts, or in the
+//! (validated, one retry) → each new finding inline at a position GitLab accepts, unless it is
+//! pre-existing, below the severity threshold or beyond the limit (`review::noise`), else in the
 //! summary → the Code Quality report → the summary note with the reviewed head's marker.
 //!
 //! A job reads the merge request's notes once and its versions once, at the top, and passes them
@@ -30,6 +31,7 @@ use crate::report::Reporter;
 use crate::review::chunks::{self, ChunkLimits, SkipReason, SkippedFile};
 use crate::review::diff::LineMap;
 use crate::review::findings::{self, Finding, parse_findings};
+use crate::review::noise::{self, NoiseRules};
 use crate::review::post::{self, ReviewPlan};
 use crate::review::quality;
 use crate::stages::{CallUsage, CheckedCall, StageError};
@@ -235,13 +237,19 @@ async fn review_steps(
         }
         found = current;
     }
-    let review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
+    let mut review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
+    let rules = NoiseRules {
+        min_severity: job.settings.review.min_severity,
+        max_inline: job.settings.review.max_inline_comments,
+    };
+    let triage = noise::hold_back(&mut review_plan, &prepared.map, &prepared.refs, rules);
     let report_findings: Vec<Finding> = review_plan
         .inline
         .iter()
         .map(|comment| comment.finding.clone())
         .chain(review_plan.unplaced.iter().map(|comment| comment.finding.clone()))
         .chain(review_plan.repeated.iter().cloned())
+        .chain(triage.held_back.iter().map(|held| held.finding.clone()))
         .collect();
     let mut issues = quality::code_quality_report(&report_findings, &prepared.map);
     issues.extend(quality::open_earlier_issues(&prepared.posted, &report_findings));
@@ -256,11 +264,13 @@ async fn review_steps(
     summary.unplaced = unplaced;
     summary.inline_enabled = inline_enabled(job, reporter);
     summary.skipped = skipped.iter().map(SkippedFile::for_summary).collect();
+    triage.fill_summary(&mut summary);
     reporter.post(&summary).await.context("while posting the review summary")?;
     tracing::info!(
         inline = posted_inline,
         unplaced = summary.unplaced.len(),
         repeated = review_plan.repeated.len(),
+        held_back = triage.held_back.len(),
         agent_calls = usage.agent_calls,
         "review posted"
     );

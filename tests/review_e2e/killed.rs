@@ -9,17 +9,20 @@ use serde_json::json;
 
 use super::{NEW_LIB_RS, Rig, finding, run_ok};
 
+/// A new file: every line is added, so a finding on any of them is about the change.
+const OPS_RS: &str = "pub fn one() -> u32 {\n    1\n}\n\npub fn two() -> u32 {\n    2\n}\n";
+
 #[tokio::test]
 async fn a_review_killed_at_random_posts_no_finding_twice_when_run_again() {
     let rig = Rig::new().await;
     let findings = json!([
-        finding("src/lib.rs", 4, "The sum can overflow"),
+        finding("src/ops.rs", 2, "The one is a magic number"),
         finding("src/lib.rs", 8, "The temporary is needless"),
-        finding("src/lib.rs", 13, "The product can overflow"),
+        finding("src/ops.rs", 6, "The two is a magic number"),
     ])
     .to_string();
     let model = MockModel::start(rig.script(&findings)).await.unwrap();
-    let files = [("src/lib.rs", Some(NEW_LIB_RS))];
+    let files = [("src/lib.rs", Some(NEW_LIB_RS)), ("src/ops.rs", Some(OPS_RS))];
 
     // A whole review first: what every run must end with, and how long one takes.
     let whole = rig.open_mr("feature/whole", &files).await;

@@ -10,6 +10,7 @@ mod killed;
 mod languages;
 mod large;
 mod links;
+mod noise;
 mod placement;
 mod reads;
 mod rerun;
