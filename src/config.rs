@@ -413,6 +413,7 @@ impl<'a> Resolver<'a> {
         let review_prompt_bytes = self.number(env_vars::COPILOT_REVIEW_PROMPT_BYTES, 1_000_usize, 10_000_000);
         let review_min_severity = self.parse(env_vars::COPILOT_REVIEW_MIN_SEVERITY, str::parse::<Severity>);
         let review_max_inline = self.number(env_vars::COPILOT_REVIEW_MAX_INLINE_COMMENTS, 0_usize, 10_000);
+        let review_as_draft = self.flag(env_vars::COPILOT_REVIEW_AS_DRAFT);
         let auto_fix_pipeline = self.flag(env_vars::COPILOT_AUTO_FIX_PIPELINE);
         let flaky_check = self.flag(env_vars::COPILOT_FLAKY_CHECK);
         let cache_default = match project_dir {
@@ -550,6 +551,7 @@ impl<'a> Resolver<'a> {
                 prompt_bytes: review_prompt_bytes?,
                 min_severity: review_min_severity?,
                 max_inline_comments: review_max_inline,
+                as_draft: review_as_draft?,
             },
             sandbox,
             cache,

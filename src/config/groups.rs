@@ -89,6 +89,8 @@ pub struct ReviewSettings {
     pub min_severity: Severity,
     /// The most findings one review keeps as inline discussions; `None`: no limit.
     pub max_inline_comments: Option<usize>,
+    /// Post findings as draft notes and publish them in one go (one notification).
+    pub as_draft: bool,
 }
 
 /// Where project understanding is cached between jobs.

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
 mod deadline;
+mod drafts;
 mod incremental;
 mod internal;
 mod killed;

@@ -47,8 +47,8 @@ pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
 pub use installation::{HookSeed, RunnerSeed};
 pub use model::{
-    Award, Awardable, CiVariable, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion, Note,
-    Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
+    Award, Awardable, CiVariable, DraftNote, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion,
+    Note, Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;
