@@ -1,11 +1,14 @@
 //! `COPILOT_REVIEW_AS_DRAFT`: findings are made draft notes and published in one bulk publish
 //! (one notification), each becoming the discussion a direct post would have started; drafts a
-//! failed publish left are published by the next run, not made again, and a publish whose
-//! answer was lost is not doubled.
+//! failed publish or a job killed while publishing left are published by the next run, not made
+//! again, and a publish whose answer was lost is not doubled.
 
-use copilot_runner_testkit::ci_job::text;
+use std::time::Duration;
+
+use copilot_runner_testkit::ci_job::{CiJob, text};
 use copilot_runner_testkit::fake_gitlab::Fault;
 use copilot_runner_testkit::mock_model::MockModel;
+use copilot_runner_testkit::soak;
 use serde_json::json;
 
 use super::{NEW_LIB_RS, PROJECT, Rig, finding, run_ok};
@@ -31,6 +34,13 @@ fn findings() -> String {
 const INLINE_TITLES: [&str; 3] =
     ["The one is a magic number", "The temporary is needless", "The two is a magic number"];
 
+/// A review job of `mr_iid` that posts its findings as draft notes.
+async fn draft_job(rig: &Rig, model: &MockModel, mr_iid: u64) -> CiJob {
+    let mut job = rig.job(model, mr_iid).await;
+    job.set("COPILOT_REVIEW_AS_DRAFT", "true");
+    job
+}
+
 /// Every inline finding is on the merge request exactly once, as a diff discussion by the
 /// agent, and no draft is left.
 fn assert_published_once(rig: &Rig, mr_iid: u64) {
@@ -53,8 +63,7 @@ async fn draft_mode_posts_every_finding_as_a_draft_and_publishes_them_in_one_bul
     let rig = Rig::new().await;
     let mr_iid = rig.open_mr("feature/drafts", &[("src/lib.rs", Some(NEW_LIB_RS)), ("src/ops.rs", Some(OPS_RS))]).await;
     let model = MockModel::start(rig.script(&findings())).await.unwrap();
-    let mut job = rig.job(&model, mr_iid).await;
-    job.set("COPILOT_REVIEW_AS_DRAFT", "true");
+    let job = draft_job(&rig, &model, mr_iid).await;
     run_ok(&job).await;
 
     assert_eq!(rig.gitlab.requests_to(CREATE).len(), 3);
@@ -76,8 +85,7 @@ async fn drafts_a_failed_publish_left_are_published_by_the_next_run_and_never_do
 
     // The publish is refused: the job fails with its drafts pending, nothing published.
     let refused = rig.open_mr("feature/refused", &files).await;
-    let mut job = rig.job(&model, refused).await;
-    job.set("COPILOT_REVIEW_AS_DRAFT", "true");
+    let job = draft_job(&rig, &model, refused).await;
     rig.gitlab.inject(Fault::on("POST", "/projects/*/merge_requests/*/draft_notes/bulk_publish").status(403));
     let out = job.run().await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -93,12 +101,35 @@ async fn drafts_a_failed_publish_left_are_published_by_the_next_run_and_never_do
 
     // A publish that went through but whose answer was lost is sent again: nothing doubles.
     let lost = rig.open_mr("feature/lost", &files).await;
-    let mut job = rig.job(&model, lost).await;
-    job.set("COPILOT_REVIEW_AS_DRAFT", "true");
+    let job = draft_job(&rig, &model, lost).await;
     let fault = rig
         .gitlab
         .inject(Fault::on("POST", "/projects/*/merge_requests/*/draft_notes/bulk_publish").apply_then_reset().times(1));
     run_ok(&job).await;
     assert_eq!(rig.gitlab.fault_hits(fault), 1, "the fault fired");
     assert_published_once(&rig, lost);
+}
+
+#[tokio::test]
+async fn drafts_a_job_killed_while_publishing_left_are_published_once_by_the_next_run() {
+    let rig = Rig::new().await;
+    let mr_iid = rig.open_mr("feature/killed", &[("src/lib.rs", Some(NEW_LIB_RS)), ("src/ops.rs", Some(OPS_RS))]).await;
+    let model = MockModel::start(rig.script(&findings())).await.unwrap();
+    let job = draft_job(&rig, &model, mr_iid).await;
+
+    // GitLab holds the publish; the job is killed while it waits, its drafts made.
+    rig.gitlab.inject(Fault::on("POST", "/projects/*/merge_requests/*/draft_notes/bulk_publish").hang());
+    let first = soak::run_killed_when(&job, Duration::from_secs(120), || !rig.gitlab.requests_to(PUBLISH).is_empty())
+        .await
+        .unwrap();
+    assert_eq!(first, None, "the job was killed while publishing");
+    assert_eq!(rig.gitlab.draft_notes(PROJECT, mr_iid).len(), 3);
+    assert!(rig.inline(mr_iid).is_empty());
+    rig.gitlab.clear_faults();
+
+    let created_before = rig.gitlab.requests_to(CREATE).len();
+    let stderr = run_ok(&job).await;
+    assert!(stderr.contains("draft notes left by an earlier job"), "{stderr}");
+    assert_eq!(rig.gitlab.requests_to(CREATE).len(), created_before, "the pending drafts were reused");
+    assert_published_once(&rig, mr_iid);
 }
