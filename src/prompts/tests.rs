@@ -302,19 +302,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                     }],
                                 }],
                             },
-                            FindingGroup {
-                                severity: Severity::Info,
-                                files: vec![FileFindings {
-                                    file: MarkdownCodeSpan::new("src/main.rs"),
-                                    findings: vec![UnplacedFinding {
-                                        file: MarkdownCodeSpan::new("src/main.rs"),
-                                        line: Some(3),
-                                        severity: Severity::Info,
-                                        title: MarkdownText::line("Name the constant"),
-                                        body: MarkdownText::new("A name says why."),
-                                    }],
-                                }],
-                            },
+                            info_group(),
                         ],
                         pre_existing: vec![FindingGroup {
                             severity: Severity::Minor,
@@ -446,6 +434,23 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
     ]
 }
 
+/// One `info` finding as the review summary groups it.
+fn info_group() -> FindingGroup {
+    FindingGroup {
+        severity: Severity::Info,
+        files: vec![FileFindings {
+            file: MarkdownCodeSpan::new("src/main.rs"),
+            findings: vec![UnplacedFinding {
+                file: MarkdownCodeSpan::new("src/main.rs"),
+                line: Some(3),
+                severity: Severity::Info,
+                title: MarkdownText::line("Name the constant"),
+                body: MarkdownText::new("A name says why."),
+            }],
+        }],
+    }
+}
+
 /// Messages rendered a second time with a context that takes another branch of the template,
 /// snapshot-tested beside [`render_all`]'s.
 fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, String)> {
@@ -459,19 +464,7 @@ fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, 
         since_sha: None,
         inline_enabled: true,
         skipped: Vec::new(),
-        held_back: vec![FindingGroup {
-            severity: Severity::Info,
-            files: vec![FileFindings {
-                file: MarkdownCodeSpan::new("src/main.rs"),
-                findings: vec![UnplacedFinding {
-                    file: MarkdownCodeSpan::new("src/main.rs"),
-                    line: Some(3),
-                    severity: Severity::Info,
-                    title: MarkdownText::line("Name the constant"),
-                    body: MarkdownText::new("A name says why."),
-                }],
-            }],
-        }],
+        held_back: vec![info_group()],
         pre_existing: Vec::new(),
         min_severity: Severity::Info,
         max_inline: Some(2),
