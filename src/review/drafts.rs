@@ -63,9 +63,6 @@ fn same_anchor(a: &Position, b: &Position) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Severity;
-    use crate::review::diff::Side;
-    use crate::review::findings::{Category, Finding};
 
     fn position(head: &str, line: u32) -> Position {
         Position {
@@ -82,17 +79,7 @@ mod tests {
     }
 
     fn comment(line: u32, title: &str) -> InlineComment {
-        let finding = Finding {
-            file: "src/lib.rs".into(),
-            line,
-            end_line: None,
-            side: Side::New,
-            severity: Severity::Major,
-            category: Category::Correctness,
-            title: title.into(),
-            body: "Explained.".into(),
-            replacement: None,
-        };
+        let finding = crate::review::findings::tests::finding(title, line);
         InlineComment { finding, position: position("head", line), suggestion: None }
     }
 

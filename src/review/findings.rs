@@ -449,4 +449,4 @@ pub fn previous_review_head(notes: &[Note], agent_user_id: u64) -> Option<String
 
 #[cfg(test)]
 #[path = "findings_tests.rs"]
-mod tests;
+pub(super) mod tests;

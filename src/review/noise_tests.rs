@@ -1,4 +1,4 @@
-use crate::review::findings::{Category, PostedFinding};
+use crate::review::findings::PostedFinding;
 use crate::review::post::plan_review;
 
 use super::*;
@@ -19,17 +19,7 @@ fn refs() -> DiffRefs {
 }
 
 fn finding(side: Side, line: u32, severity: Severity, title: &str) -> Finding {
-    Finding {
-        file: "src/lib.rs".into(),
-        line,
-        end_line: None,
-        side,
-        severity,
-        category: Category::Correctness,
-        title: title.into(),
-        body: "Explained.".into(),
-        replacement: None,
-    }
+    Finding { side, severity, ..crate::review::findings::tests::finding(title, line) }
 }
 
 fn triaged(findings: Vec<Finding>, posted: &[PostedFinding], rules: NoiseRules) -> (Vec<String>, Triage) {
