@@ -21,8 +21,8 @@ use crate::exit::{Classify, Code};
 pub use file::ConfigFile;
 pub use groups::{
     AccessSettings, AgentKind, AgentSettings, CacheSettings, GitLabSettings, Language, LogFormat, LogSettings,
-    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, SetupSettings, TriggerSettings,
-    TriggerWith, WebhookSettings, WorkflowSettings,
+    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, SetupSettings, Severity,
+    TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
 };
 
 /// A snapshot of the process environment, taken once at start-up.
@@ -411,6 +411,9 @@ impl<'a> Resolver<'a> {
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
         let review_prompt_bytes = self.number(env_vars::COPILOT_REVIEW_PROMPT_BYTES, 1_000_usize, 10_000_000);
+        let review_min_severity = self.parse(env_vars::COPILOT_REVIEW_MIN_SEVERITY, str::parse::<Severity>);
+        let review_max_inline = self.number(env_vars::COPILOT_REVIEW_MAX_INLINE_COMMENTS, 0_usize, 10_000);
+        let review_as_draft = self.flag(env_vars::COPILOT_REVIEW_AS_DRAFT);
         let auto_fix_pipeline = self.flag(env_vars::COPILOT_AUTO_FIX_PIPELINE);
         let flaky_check = self.flag(env_vars::COPILOT_FLAKY_CHECK);
         let cache_default = match project_dir {
@@ -543,7 +546,13 @@ impl<'a> Resolver<'a> {
                 retry_interval: retry_interval?,
                 retry_max: retry_max?,
             },
-            review: ReviewSettings { inline_comments: inline_review_comments?, prompt_bytes: review_prompt_bytes? },
+            review: ReviewSettings {
+                inline_comments: inline_review_comments?,
+                prompt_bytes: review_prompt_bytes?,
+                min_severity: review_min_severity?,
+                max_inline_comments: review_max_inline,
+                as_draft: review_as_draft?,
+            },
             sandbox,
             cache,
             trigger: TriggerSettings {

@@ -80,6 +80,12 @@ env_vars! {
     ENABLE_INLINE_REVIEW_COMMENTS = "ENABLE_INLINE_REVIEW_COMMENTS", Setting, Some("true");
     /// Bytes of diff one review prompt carries; a larger merge request is reviewed in several prompts, and a file whose diff is over two thirds of this is skipped and named in the summary, as is a changed file over 1 MiB in the checkout. A symbolic link is reviewed as a link (its target text), never read through.
     COPILOT_REVIEW_PROMPT_BYTES = "COPILOT_REVIEW_PROMPT_BYTES", Setting, Some("60000");
+    /// Least severe review finding posted as an inline discussion: `critical`, `major`, `minor` or `info`; less severe ones are listed in the summary, grouped by severity and file. `info` findings become discussions only when this is `info`.
+    COPILOT_REVIEW_MIN_SEVERITY = "COPILOT_REVIEW_MIN_SEVERITY", Setting, Some("minor");
+    /// Most findings one review keeps as inline discussions, the most severe first (findings posted earlier that the review finds again count); the rest are listed in the summary. Empty: no limit.
+    COPILOT_REVIEW_MAX_INLINE_COMMENTS = "COPILOT_REVIEW_MAX_INLINE_COMMENTS", Setting, None;
+    /// Post review findings as draft notes and publish them all at once (one notification instead of one per finding); drafts a stopped job left are published or replaced by the next review, never doubled.
+    COPILOT_REVIEW_AS_DRAFT = "COPILOT_REVIEW_AS_DRAFT", Setting, Some("false");
     /// Where project understanding is cached: `file://DIR`, `az://container/prefix`, `s3://bucket/prefix`, `gs://bucket/prefix`.
     CONTEXT_CACHE_URL = "CONTEXT_CACHE_URL", Setting, Some("`file://$CI_PROJECT_DIR/.copilot-cache` in CI, else `file://.copilot-cache`");
     /// Azure Blob Storage connection string for an `az://` context cache.

@@ -415,6 +415,26 @@ async fn a_merge_request_and_its_review_threads_are_created_once() {
     let threads: Vec<_> = threads.into_iter().filter(|thread| thread.notes.iter().all(|note| !note.system)).collect();
     assert_eq!(threads.len(), 1);
     assert_eq!(threads[0].notes.iter().map(|note| note.id).collect::<Vec<_>>(), [thread.notes[0].id, reply.id]);
+
+    // A draft whose answer was lost is found among the agent's drafts, not made again; a bulk
+    // publish whose answer was lost is sent again and publishes nothing twice.
+    fake.inject(Fault::on("POST", "/projects/*/merge_requests/*/draft_notes").apply_then_reset().times(1));
+    let draft = client.create_draft_note(WIDGETS, mr.iid, "Name the greeting.", &position).await.unwrap();
+    assert_eq!(fake.requests_to("POST /projects/*/merge_requests/*/draft_notes").len(), 1, "found, not made again");
+    let drafts = client.draft_notes(WIDGETS, mr.iid).await.unwrap();
+    assert_eq!(drafts.iter().map(|draft| draft.id).collect::<Vec<_>>(), [draft.id]);
+    assert_eq!(draft.position.as_ref().and_then(|position| position.new_line), Some(1));
+    let publish = Fault::on("POST", "/projects/*/merge_requests/*/draft_notes/bulk_publish");
+    fake.inject(publish.apply_then_reset().times(1));
+    client.bulk_publish_draft_notes(WIDGETS, mr.iid).await.unwrap();
+    assert_eq!(fake.requests_to("POST /projects/*/merge_requests/*/draft_notes/bulk_publish").len(), 2);
+    assert!(client.draft_notes(WIDGETS, mr.iid).await.unwrap().is_empty());
+    let threads = fake.discussions(WIDGETS, mr.iid);
+    let published: Vec<_> =
+        threads.iter().filter(|(_, notes)| notes[0].body.starts_with("Name the greeting.")).collect();
+    assert_eq!(published.len(), 1, "published once");
+    // Deleting a draft that is already gone counts as deleted.
+    client.delete_draft_note(WIDGETS, mr.iid, draft.id).await.unwrap();
 }
 
 fn sha1_hex(text: &str) -> String {

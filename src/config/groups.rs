@@ -84,6 +84,13 @@ pub struct ReviewSettings {
     pub inline_comments: bool,
     /// Bytes of diff one review prompt carries.
     pub prompt_bytes: usize,
+    /// The least severe finding that may become an inline discussion; the others go to the
+    /// summary.
+    pub min_severity: Severity,
+    /// The most findings one review keeps as inline discussions; `None`: no limit.
+    pub max_inline_comments: Option<usize>,
+    /// Post findings as draft notes and publish them in one go (one notification).
+    pub as_draft: bool,
 }
 
 /// Where project understanding is cached between jobs.
@@ -235,6 +242,44 @@ impl std::str::FromStr for AgentKind {
             "command" => Ok(Self::Command),
             _ => Err("`copilot` or `command`".to_owned()),
         }
+    }
+}
+
+/// How serious a review finding is, most serious first (so `a < b` means `a` is more serious).
+/// The review summary and discussions show it; `COPILOT_REVIEW_MIN_SEVERITY` names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Major,
+    Minor,
+    Info,
+}
+
+impl Severity {
+    /// Every severity, most serious first.
+    pub const ALL: [Self; 4] = [Self::Critical, Self::Major, Self::Minor, Self::Info];
+
+    /// The name the findings JSON and the settings use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Major => "major",
+            Self::Minor => "minor",
+            Self::Info => "info",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|severity| severity.name() == value)
+            .ok_or_else(|| "`critical`, `major`, `minor` or `info`".to_owned())
     }
 }
 

@@ -11,6 +11,7 @@ mod award_emoji;
 mod branches;
 pub mod client;
 mod discussions;
+mod draft_notes;
 pub mod error;
 pub mod events;
 mod hooks;

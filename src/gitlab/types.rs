@@ -178,6 +178,17 @@ pub struct Discussion {
     pub notes: Vec<Note>,
 }
 
+/// A draft note: a comment only its author sees until it is published.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DraftNote {
+    pub id: u64,
+    pub author_id: u64,
+    /// The body (`note`, where a published note has `body`).
+    pub note: String,
+    #[serde(default)]
+    pub position: Option<Position>,
+}
+
 /// The position of a diff note, as GitLab reports it and as we send it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Position {

@@ -288,14 +288,7 @@ pub enum Verdict {
     RequestChanges,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    Major,
-    Minor,
-    Info,
-}
+pub use crate::config::Severity;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SeverityCounts {
@@ -333,6 +326,29 @@ pub struct ReviewSummary {
     pub inline_enabled: bool,
     /// Changed files the review did not read, with the reason.
     pub skipped: Vec<SkippedFileNote>,
+    /// Findings kept out of the diff to cut the noise: below [`Self::min_severity`] or beyond
+    /// [`Self::max_inline`], by severity and file.
+    pub held_back: Vec<FindingGroup>,
+    /// Findings on lines the merge request did not change, by severity and file; never inline.
+    pub pre_existing: Vec<FindingGroup>,
+    /// The least severe finding that may be inline (`COPILOT_REVIEW_MIN_SEVERITY`).
+    pub min_severity: Severity,
+    /// The most inline discussions one review keeps (`COPILOT_REVIEW_MAX_INLINE_COMMENTS`).
+    pub max_inline: Option<usize>,
+}
+
+/// The findings of one severity in the summary, by file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingGroup {
+    pub severity: Severity,
+    pub files: Vec<FileFindings>,
+}
+
+/// The findings of one file within a [`FindingGroup`], in the order the review found them.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFindings {
+    pub file: MarkdownCodeSpan,
+    pub findings: Vec<UnplacedFinding>,
 }
 
 /// Why a changed file was not reviewed, as the summary note says it.

@@ -288,6 +288,37 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 limit: Some(1_048_576),
                             },
                         ],
+                        held_back: vec![
+                            FindingGroup {
+                                severity: Severity::Major,
+                                files: vec![FileFindings {
+                                    file: MarkdownCodeSpan::new("src/api.rs"),
+                                    findings: vec![UnplacedFinding {
+                                        file: MarkdownCodeSpan::new("src/api.rs"),
+                                        line: Some(40),
+                                        severity: Severity::Major,
+                                        title: MarkdownText::line("Retry without backoff"),
+                                        body: MarkdownText::new("Back off between attempts."),
+                                    }],
+                                }],
+                            },
+                            info_group(),
+                        ],
+                        pre_existing: vec![FindingGroup {
+                            severity: Severity::Minor,
+                            files: vec![FileFindings {
+                                file: MarkdownCodeSpan::new("src/lib.rs"),
+                                findings: vec![UnplacedFinding {
+                                    file: MarkdownCodeSpan::new("src/lib.rs"),
+                                    line: Some(12),
+                                    severity: Severity::Minor,
+                                    title: MarkdownText::line("Unchecked index"),
+                                    body: MarkdownText::new("Use `get`."),
+                                }],
+                            }],
+                        }],
+                        min_severity: Severity::Minor,
+                        max_inline: Some(3),
                     },
                 )
             }),
@@ -403,11 +434,50 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
     ]
 }
 
+/// One `info` finding as the review summary groups it.
+fn info_group() -> FindingGroup {
+    FindingGroup {
+        severity: Severity::Info,
+        files: vec![FileFindings {
+            file: MarkdownCodeSpan::new("src/main.rs"),
+            findings: vec![UnplacedFinding {
+                file: MarkdownCodeSpan::new("src/main.rs"),
+                line: Some(3),
+                severity: Severity::Info,
+                title: MarkdownText::line("Name the constant"),
+                body: MarkdownText::new("A name says why."),
+            }],
+        }],
+    }
+}
+
+/// Messages rendered a second time with a context that takes another branch of the template,
+/// snapshot-tested beside [`render_all`]'s.
+fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, String)> {
+    let summary = ReviewSummary {
+        marker: Marker::review("2222222222222222222222222222222222222222"),
+        verdict: Verdict::Comment,
+        counts: SeverityCounts { critical: 0, major: 0, minor: 2, info: 1 },
+        inline_count: 2,
+        unplaced: Vec::new(),
+        head_sha: "2222222222222222222222222222222222222222".to_owned(),
+        since_sha: None,
+        inline_enabled: true,
+        skipped: Vec::new(),
+        held_back: vec![info_group()],
+        pre_existing: Vec::new(),
+        min_severity: Severity::Info,
+        max_inline: Some(2),
+    };
+    // Every finding may be inline (`info`): only the limit holds findings back.
+    vec![("review_summary_over_limit", prompts.render_message(language, &summary).unwrap())]
+}
+
 #[test]
 fn every_template_of_every_language_matches_its_snapshot() {
     let prompts = Prompts::new(None).unwrap();
     for language in Language::ALL {
-        for (name, rendered) in render_all(&prompts, language) {
+        for (name, rendered) in render_all(&prompts, language).into_iter().chain(render_variants(&prompts, language)) {
             insta::with_settings!({
                 snapshot_suffix => format!("{}_{name}", language.code()),
                 prepend_module_to_snapshot => false,

@@ -49,18 +49,6 @@ impl Category {
     }
 }
 
-/// The name of `severity` as the findings JSON spells it.
-pub fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "critical",
-        Severity::Major => "major",
-        Severity::Minor => "minor",
-        Severity::Info => "info",
-    }
-}
-
-const SEVERITIES: [Severity; 4] = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Info];
-
 /// One valid finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -218,7 +206,7 @@ fn finding_from_object(object: &Map<String, Value>, problems: &mut Vec<String>) 
             None
         }
     };
-    let severity = one_of(object, "severity", &SEVERITIES.map(|s| (severity_name(s), s)), problems);
+    let severity = one_of(object, "severity", &Severity::ALL.map(|s| (s.name(), s)), problems);
     let category = one_of(object, "category", &Category::ALL.map(|c| (c.name(), c)), problems);
     let title = required_text(object, "title", problems).map(str::trim).map(str::to_owned);
     if let Some(title) = &title {
@@ -461,4 +449,4 @@ pub fn previous_review_head(notes: &[Note], agent_user_id: u64) -> Option<String
 
 #[cfg(test)]
 #[path = "findings_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -2,7 +2,9 @@ use serde_json::json;
 
 use super::*;
 
-fn finding(title: &str, line: u32) -> Finding {
+/// A major correctness finding on new line `line` of `src/lib.rs` (also for the other review
+/// modules' tests).
+pub(crate) fn finding(title: &str, line: u32) -> Finding {
     Finding {
         file: "src/lib.rs".into(),
         line,

@@ -6,11 +6,15 @@
 //! here without IO, so it can be tested against generated diffs and exact rendered bodies:
 //! [`diff`] turns unified diffs into a [`diff::LineMap`], [`findings`] validates the agent's JSON
 //! and recognises findings already posted, [`post`] computes GitLab positions and renders the
-//! discussion bodies, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
+//! discussion bodies, [`noise`] keeps pre-existing, minor and surplus findings out of the diff,
+//! [`drafts`] matches the agent's pending draft notes with a review's inline findings,
+//! [`quality`] writes the Code Quality report, and [`chunks`] splits a large
 //! merge request into prompts that each fit a budget.
 
 pub mod chunks;
 pub mod diff;
+pub mod drafts;
 pub mod findings;
+pub mod noise;
 pub mod post;
 pub mod quality;

@@ -245,6 +245,10 @@ impl ReviewPlan {
             since_sha: since_sha.map(str::to_owned),
             inline_enabled: true,
             skipped: Vec::new(),
+            held_back: Vec::new(),
+            pre_existing: Vec::new(),
+            min_severity: Severity::Info,
+            max_inline: None,
         }
     }
 }

@@ -8,8 +8,10 @@
 //! `git diff`) → the line map, each file's length read from the checkout without following a
 //! symbolic link (a file over the size cap is skipped) → when an earlier summary names a reviewed
 //! head, only the files changed since → prompts within the byte budget, one per chunk of files → the agent's findings
-//! (validated, one retry) → each new finding inline at a position GitLab accepts, or in the
-//! summary → the Code Quality report → the summary note with the reviewed head's marker.
+//! (validated, one retry) → each new finding inline at a position GitLab accepts, unless it is
+//! pre-existing, below the severity threshold or beyond the limit (`review::noise`), else in the
+//! summary; as discussions, or as draft notes published at once (`publish.rs`) → the Code
+//! Quality report → the summary note with the reviewed head's marker.
 //!
 //! A job reads the merge request's notes once and its versions once, at the top, and passes them
 //! down: who asked, the status note, the earlier review's head all come from the same read.
@@ -24,13 +26,14 @@ use crate::exit::Code;
 use crate::gitlab::types::{DiffRefs, FileDiff, MergeRequest, Note};
 use crate::gitlab::{Noteable, UserBasic};
 use crate::prompts::Stage;
-use crate::prompts::message::{Step, StepState, UnplacedFinding, UnsupportedNote, UnsupportedReason};
+use crate::prompts::message::{Step, StepState, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::{ReviewPrompt, Task, Workspace as PromptWorkspace};
 use crate::report::Reporter;
 use crate::review::chunks::{self, ChunkLimits, SkipReason, SkippedFile};
 use crate::review::diff::LineMap;
 use crate::review::findings::{self, Finding, parse_findings};
-use crate::review::post::{self, ReviewPlan};
+use crate::review::noise::{self, NoiseRules};
+use crate::review::post;
 use crate::review::quality;
 use crate::stages::{CallUsage, CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
@@ -40,6 +43,8 @@ const REVIEW_ARTIFACTS: &str = "review";
 
 /// The file each review prompt asks the agent to write.
 const FINDINGS_FILE: &str = "findings.json";
+
+mod publish;
 
 /// Runs the review workflow for `mr_reviewer`: the agent was added as a reviewer.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
@@ -235,18 +240,25 @@ async fn review_steps(
         }
         found = current;
     }
-    let review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
+    let mut review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
+    let rules = NoiseRules {
+        min_severity: job.settings.review.min_severity,
+        max_inline: job.settings.review.max_inline_comments,
+    };
+    let triage = noise::hold_back(&mut review_plan, &prepared.map, &prepared.refs, rules);
     let report_findings: Vec<Finding> = review_plan
         .inline
         .iter()
         .map(|comment| comment.finding.clone())
         .chain(review_plan.unplaced.iter().map(|comment| comment.finding.clone()))
         .chain(review_plan.repeated.iter().cloned())
+        .chain(triage.held_back.iter().map(|held| held.finding.clone()))
         .collect();
     let mut issues = quality::code_quality_report(&report_findings, &prepared.map);
     issues.extend(quality::open_earlier_issues(&prepared.posted, &report_findings));
     write_quality_report(&job.settings.artifacts_dir, &issues)?;
-    let (posted_inline, mut unplaced) = post_inline(job, reporter, project_id, mr.iid, &review_plan).await?;
+    let target = publish::Target { reporter, project_id, mr_iid: mr.iid, inline: inline_enabled(job, reporter) };
+    let (posted_inline, mut unplaced) = publish::post_inline(job, &target, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
     let state = if out_of_time { StepState::Failed } else { StepState::Done };
     reporter.step(Step::Stage(Stage::Review), state).await?;
@@ -256,11 +268,13 @@ async fn review_steps(
     summary.unplaced = unplaced;
     summary.inline_enabled = inline_enabled(job, reporter);
     summary.skipped = skipped.iter().map(SkippedFile::for_summary).collect();
+    triage.fill_summary(&mut summary);
     reporter.post(&summary).await.context("while posting the review summary")?;
     tracing::info!(
         inline = posted_inline,
         unplaced = summary.unplaced.len(),
         repeated = review_plan.repeated.len(),
+        held_back = triage.held_back.len(),
         agent_calls = usage.agent_calls,
         "review posted"
     );
@@ -474,37 +488,6 @@ async fn review_chunk(
 /// Whether findings become inline discussions: the setting, unless the request was internal.
 fn inline_enabled(job: &Job, reporter: &Reporter<'_>) -> bool {
     job.settings.review.inline_comments && !reporter.target.internal
-}
-
-/// Posts every placeable new finding as an inline discussion (when enabled). A position GitLab
-/// refuses after all moves that finding to the summary instead of failing the review. A review
-/// asked for in an internal note posts no inline discussion (GitLab's diff discussions cannot be
-/// internal): its findings go to the summary, which is internal like every reply to that note.
-async fn post_inline(
-    job: &Job,
-    reporter: &Reporter<'_>,
-    project_id: u64,
-    mr_iid: u64,
-    plan: &ReviewPlan,
-) -> anyhow::Result<(u32, Vec<UnplacedFinding>)> {
-    let mut unplaced = Vec::new();
-    if !inline_enabled(job, reporter) {
-        unplaced.extend(plan.inline.iter().map(|comment| post::summary_finding(&comment.finding)));
-        return Ok((0, unplaced));
-    }
-    let mut posted = 0;
-    for comment in &plan.inline {
-        let body = comment.body(&job.prompts, job.settings.prompts.language).context("while rendering a finding")?;
-        match reporter.client.create_diff_discussion(project_id, mr_iid, &body, &comment.position).await {
-            Ok(_) => posted += 1,
-            Err(error @ crate::gitlab::Error::Status { code: 400 | 422, .. }) => {
-                tracing::warn!(file = %comment.finding.file, line = comment.finding.line, %error, "GitLab refused the position; the finding goes to the summary");
-                unplaced.push(post::summary_finding(&comment.finding));
-            }
-            Err(error) => return Err(anyhow::Error::new(error).context("while posting a review discussion")),
-        }
-    }
-    Ok((posted, unplaced))
 }
 
 /// Writes `gl-code-quality-report.json` at the root of the artifacts folder, where the CI

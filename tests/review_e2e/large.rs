@@ -36,7 +36,7 @@ async fn a_300_file_merge_request_is_fully_reviewed_within_the_prompt_budget() {
     // discussions shows every prompt's findings were used.
     let mut script = Script::new();
     for n in 1..=MAX_PROMPTS {
-        let finding = json!([{"file": module_path(n), "line": 1, "side": "new", "severity": "info",
+        let finding = json!([{"file": module_path(n), "line": 1, "side": "new", "severity": "minor",
             "category": "style", "title": format!("Prompt {n} was read"), "body": "Seen."}]);
         let path = rig.findings_path(n);
         script = script.rule(review_rule(&path, &path, &finding.to_string()));

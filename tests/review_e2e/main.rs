@@ -4,12 +4,14 @@
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
 mod deadline;
+mod drafts;
 mod incremental;
 mod internal;
 mod killed;
 mod languages;
 mod large;
 mod links;
+mod noise;
 mod placement;
 mod reads;
 mod rerun;

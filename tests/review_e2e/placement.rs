@@ -1,7 +1,8 @@
 //! Findings land on the lines they name: an added line (`new_line` only), a removed line
-//! (`old_line` only), an unchanged line (both), a multi-line finding with a committable
+//! (`old_line` only), a multi-line finding with a committable
 //! suggestion over exactly its lines, a suggestion holding a fence (four backticks), and a
-//! finding that cannot be placed goes to the summary. The Code Quality report follows GitLab's
+//! finding that cannot be placed goes to the summary, as does one on an unchanged line
+//! (pre-existing). The Code Quality report follows GitLab's
 //! format.
 
 use serde_json::{Value, json};
@@ -36,17 +37,17 @@ fn position_of<'a>(inline: &'a [copilot_runner_testkit::fake_gitlab::Note], titl
     note.position.as_ref().unwrap()
 }
 
-/// The three single-line findings sit where they belong, on the latest version's head.
+/// The single-line findings on changed lines sit where they belong, on the latest version's
+/// head; the one on an unchanged line is not inline.
 fn assert_single_lines_placed(rig: &Rig, mr_iid: u64) -> Vec<copilot_runner_testkit::fake_gitlab::Note> {
     let inline = rig.inline(mr_iid);
-    assert_eq!(inline.len(), 5, "{:#?}", inline.iter().map(|n| &n.body).collect::<Vec<_>>());
+    assert_eq!(inline.len(), 4, "{:#?}", inline.iter().map(|n| &n.body).collect::<Vec<_>>());
     let added = position_of(&inline, "Added line: the temporary is needless");
     assert_eq!((&added["old_line"], &added["new_line"]), (&Value::Null, &json!(8)));
     assert_eq!(added["head_sha"], json!(rig.head(mr_iid)));
     let removed = position_of(&inline, "Removed line: the old expression was clearer");
     assert_eq!((&removed["old_line"], &removed["new_line"]), (&json!(8), &Value::Null));
-    let context = position_of(&inline, "Context line: document sub");
-    assert_eq!((&context["old_line"], &context["new_line"]), (&json!(7), &json!(7)));
+    assert!(inline.iter().all(|note| !note.body.contains("Context line: document sub")), "pre-existing");
     inline
 }
 
@@ -55,7 +56,8 @@ async fn findings_land_on_added_removed_and_context_lines_and_the_rest_goes_to_t
     let rig = Rig::new().await;
     let mr_iid = rig.open_mr("feature/sub", &[("src/lib.rs", Some(NEW_LIB_RS)), ("README.md", Some(NEW_README))]).await;
     let model = MockModel::start(rig.script(&findings())).await.unwrap();
-    let job = rig.job(&model, mr_iid).await;
+    let mut job = rig.job(&model, mr_iid).await;
+    job.set("COPILOT_REVIEW_MIN_SEVERITY", "info");
     run_ok(&job).await;
 
     let inline = assert_single_lines_placed(&rig, mr_iid);
@@ -83,7 +85,8 @@ async fn findings_land_on_added_removed_and_context_lines_and_the_rest_goes_to_t
     let summary = &summaries[0];
     assert!(summary.contains("⛔ Changes requested"), "{summary}");
     assert!(summary.contains("| 1 | 1 | 2 | 2 |"), "{summary}");
-    assert!(summary.contains("Findings posted as discussions on the diff: 5."), "{summary}");
+    assert!(summary.contains("Findings posted as discussions on the diff: 4."), "{summary}");
+    assert!(summary.contains("#### Pre-existing") && summary.contains("**Context line: document sub**"), "{summary}");
     assert!(summary.contains("#### Findings outside the diff") && summary.contains("**Not in the file**"), "{summary}");
     assert!(summary.contains(&format!("<!-- copilot-runner:review head={head} -->")), "{summary}");
     // The reviewer request was acknowledged and the status note finished.
@@ -111,7 +114,8 @@ async fn diffs_gitlab_leaves_out_are_read_from_the_checkout_and_placed_the_same(
         rig.open_mr("feature/collapsed", &[("src/lib.rs", Some(NEW_LIB_RS)), ("README.md", Some(NEW_README))]).await;
     rig.gitlab.collapse_diffs_over(Some(1));
     let model = MockModel::start(rig.script(&findings())).await.unwrap();
-    let job = rig.job(&model, mr_iid).await;
+    let mut job = rig.job(&model, mr_iid).await;
+    job.set("COPILOT_REVIEW_MIN_SEVERITY", "info");
     run_ok(&job).await;
 
     let prompt = super::review_prompts(&rig.artifacts()).remove(0);

@@ -237,6 +237,33 @@ pub async fn run_killed(job: &CiJob, at: Duration) -> anyhow::Result<Option<i32>
     }
 }
 
+/// Runs `job` and kills it with everything it started as soon as `ready` holds (looked at every
+/// 20 ms), unless the job ended before; returns its exit code then (`None`: killed). A job still
+/// running without `ready` after `within` is an error.
+pub async fn run_killed_when(job: &CiJob, within: Duration, ready: impl Fn() -> bool) -> anyhow::Result<Option<i32>> {
+    let mut child = job.spawn();
+    let pid = child.id().context("the job has a pid")?;
+    let deadline = Instant::now() + within;
+    let condition = async {
+        while !ready() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    };
+    tokio::select! {
+        status = child.wait() => Ok(status?.code()),
+        met = condition => {
+            kill_tree(pid);
+            let _ = child.wait().await;
+            ensure!(met, "the job neither ended nor reached the moment to kill it within {within:?}");
+            Ok(None)
+        }
+    }
+}
+
 /// Kills `pid` and every process it started (also those in sessions of their own) with SIGKILL:
 /// the tree is stopped first, so nothing in it starts another process meanwhile.
 fn kill_tree(pid: u32) {

@@ -1,7 +1,7 @@
 //! Every REST response the fake serves validates against GitLab's own response schemas (the
 //! RSpec fixtures under `tests/data/schemas/gitlab-api/`), with formats checked; where GitLab
 //! publishes no schema, the response carries at least the keys of a recorded real payload
-//! (`tests/data/gitlab/api/`).
+//! (`tests/data/gitlab/api/`), and for draft notes exactly those keys with the same JSON types.
 //!
 //! Two documented adaptations, both narrowing nothing the fake could get wrong silently:
 //! - DiffNotes carry `position` and `commit_id`, which GitLab's `Entities::Note` exposes only for
@@ -346,4 +346,86 @@ async fn created_projects_group_projects_and_members_match_gitlab_schemas() {
     let inherited = owner.get_json(&format!("/projects/acme%2Fagent/members/all/{agent_id}")).await;
     let direct = owner.get_json(&format!("/groups/acme/members/{agent_id}")).await;
     check("public_api/v4/members.json", &json!([inherited, direct]));
+}
+
+/// The JSON type of a value, as the draft note comparison names it.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// `actual` has exactly the keys of the recorded draft notes in `fixture` (one object or a
+/// list), and each value has a type the key takes in one of the recordings.
+fn same_keys_and_types(fixture: &str, actual: &Value) {
+    let text = std::fs::read_to_string(data_dir().join("gitlab/api").join(fixture)).unwrap();
+    let recorded: Value = serde_json::from_str(&text).unwrap();
+    let recordings: Vec<&Value> = match &recorded {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut recorded_keys: Vec<&String> = recordings[0].as_object().unwrap().keys().collect();
+    recorded_keys.sort();
+    let mut actual_keys: Vec<&String> = actual.as_object().unwrap().keys().collect();
+    actual_keys.sort();
+    assert_eq!(actual_keys, recorded_keys, "{fixture}: {actual:#}");
+    for key in recorded_keys {
+        let types: Vec<&str> = recordings.iter().map(|item| json_type(&item[key.as_str()])).collect();
+        let actual_type = json_type(&actual[key.as_str()]);
+        assert!(types.contains(&actual_type), "{fixture}: `{key}` is {actual_type}, recorded as {types:?}");
+    }
+    if let Some(position) = actual.get("position").filter(|p| p.is_object()) {
+        let with_position = recordings.iter().find(|item| item["position"].is_object()).unwrap();
+        for (key, value) in with_position["position"].as_object().unwrap() {
+            let actual_type = json_type(&position[key.as_str()]);
+            assert!(
+                actual_type == json_type(value) || actual_type == "null" || value.is_null(),
+                "{fixture}: `position.{key}` is {actual_type}, recorded as {}",
+                json_type(value)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn draft_notes_have_the_keys_and_types_of_recorded_gitlab_answers() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let agent = as_user(&fake, "copilot-agent");
+    let (mr, line) = common::merge_request_changing_one_line(&fake).await;
+    let drafts = format!("/projects/{WIDGETS}/merge_requests/{}/draft_notes", mr["iid"]);
+    let (status, plain) = status_json(agent.post_json(&drafts, json!({"note": "Some new draft note"})).await).await;
+    assert_eq!(status, 201, "{plain}");
+    same_keys_and_types("create_draft_note.json", &plain);
+
+    let refs = &mr["diff_refs"];
+    let (status, positioned) = status_json(
+        agent
+            .post_json(
+                &drafts,
+                json!({"note": "Consider overflow", "position": {
+                    "position_type": "text", "base_sha": refs["base_sha"], "start_sha": refs["start_sha"],
+                    "head_sha": refs["head_sha"], "old_path": "src/lib.rs", "new_path": "src/lib.rs", "new_line": line}}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{positioned}");
+    // The recorded create answer has no position; the recorded list has one with a position, and
+    // GitLab renders both with the same entity.
+    same_keys_and_types("list_draft_notes.json", &positioned);
+    assert!(positioned["position"].is_object(), "{positioned}");
+
+    let listed = agent.get_json(&drafts).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed:#}");
+    for draft in listed.as_array().unwrap() {
+        same_keys_and_types("list_draft_notes.json", draft);
+    }
+    // The comparison is not vacuous: a draft shaped like a note is refused.
+    let note_shaped = json!({"id": 1, "body": "x", "author": {}, "position": null});
+    assert!(std::panic::catch_unwind(|| same_keys_and_types("list_draft_notes.json", &note_shaped)).is_err());
 }

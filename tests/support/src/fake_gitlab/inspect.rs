@@ -1,9 +1,9 @@
-//! The handle's read-only views for assertions: notes, discussions, awards, merge requests,
-//! pipelines, jobs, trigger calls, and the repositories' branches, files and objects.
+//! The handle's read-only views for assertions: notes, discussions, draft notes, awards, merge
+//! requests, pipelines, jobs, trigger calls, and the repositories' branches, files and objects.
 
 use super::FakeGitLab;
 use super::ci::pipeline_status;
-use super::model::{Award, Awardable, Issue, Job, MergeRequest, Note, Noteable, Pipeline, TriggerCall};
+use super::model::{Award, Awardable, DraftNote, Issue, Job, MergeRequest, Note, Noteable, Pipeline, TriggerCall};
 
 impl FakeGitLab {
     pub fn issue(&self, project: &str, iid: u64) -> Option<Issue> {
@@ -23,6 +23,13 @@ impl FakeGitLab {
 
     pub fn notes_on(&self, target: Noteable) -> Vec<Note> {
         self.shared.state().notes.iter().filter(|n| n.noteable == target).cloned().collect()
+    }
+
+    /// The draft notes pending on a merge request, every author's, oldest first.
+    pub fn draft_notes(&self, project: &str, iid: u64) -> Vec<DraftNote> {
+        let project_id = self.project_id(project);
+        let state = self.shared.state();
+        state.draft_notes.iter().filter(|d| d.project_id == project_id && d.mr_iid == iid).cloned().collect()
     }
 
     /// A note by id.

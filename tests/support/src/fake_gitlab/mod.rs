@@ -7,12 +7,12 @@
 //! point the client at [`FakeGitLab::api_url`], script pipelines and faults, and assert on
 //! its state and on the request log.
 //!
-//! Files: `model` (state), `seed` (initial world), `api/` (REST handlers), `git_http` (smart
-//! HTTP through `git http-backend`), `repo` (git CLI), `diff` (diff parsing, position rules),
-//! `ci` (scripted pipelines), `push` (push side effects), `delivery` (webhook deliveries),
-//! `membership` (inherited roles), `faults`, `request_log`, `server` (accept loop), `scripting`,
-//! `installation`, `access_and_ci` and `inspect`
-//! (the handle's methods).
+//! Files: `model` (state), `seed` (initial world), `api/` (REST handlers, draft notes among
+//! them), `git_http` (smart HTTP through `git http-backend`), `repo` (git CLI), `diff` (diff
+//! parsing, position rules), `ci` (scripted pipelines), `push` (push side effects), `delivery`
+//! (webhook deliveries), `membership` (inherited roles), `faults`, `request_log`, `server`
+//! (accept loop), `scripting`, `installation`, `access_and_ci` and `inspect` (the handle's
+//! methods).
 
 mod access_and_ci;
 mod api;
@@ -47,8 +47,8 @@ pub use diff::DiffFile;
 pub use faults::{Budget, Fault, FaultKind};
 pub use installation::{HookSeed, RunnerSeed};
 pub use model::{
-    Award, Awardable, CiVariable, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion, Note,
-    Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
+    Award, Awardable, CiVariable, DraftNote, Group, Hook, HookDelivery, HookOwner, Issue, Job, MergeRequest, MrVersion,
+    Note, Noteable, Pipeline, Runner, TriggerCall, TriggerToken, User, access,
 };
 pub use repo::{CommitInfo, FileChange};
 pub use request_log::RecordedRequest;

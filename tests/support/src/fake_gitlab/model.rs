@@ -189,6 +189,21 @@ pub struct Note {
     pub updated_at: String,
 }
 
+/// A draft note on a merge request: seen only by its author until published.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftNote {
+    pub id: u64,
+    pub project_id: u64,
+    pub mr_iid: u64,
+    /// The merge request's global id (`merge_request_id`).
+    pub merge_request_id: u64,
+    pub author_id: u64,
+    pub note: String,
+    /// The position as validated and stored, like a DiffNote's.
+    pub position: Option<serde_json::Value>,
+    pub commit_id: Option<String>,
+}
+
 /// What an award emoji is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Awardable {
@@ -431,6 +446,7 @@ pub struct State {
     pub issues: Vec<Issue>,
     pub merge_requests: Vec<MergeRequest>,
     pub notes: Vec<Note>,
+    pub draft_notes: Vec<DraftNote>,
     pub awards: Vec<Award>,
     pub pipelines: Vec<Pipeline>,
     pub jobs: Vec<Job>,

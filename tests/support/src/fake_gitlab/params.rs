@@ -41,6 +41,14 @@ impl Params {
         Ok(Self(map))
     }
 
+    /// Parameters stored earlier as a JSON object (a draft's position); anything else is empty.
+    pub fn from_json(value: &Value) -> Self {
+        match value {
+            Value::Object(object) => Self(object.clone()),
+            _ => Self::default(),
+        }
+    }
+
     /// The raw value under `key`.
     pub fn value(&self, key: &str) -> Option<&Value> {
         self.0.get(key).filter(|v| !v.is_null())

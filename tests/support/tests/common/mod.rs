@@ -1,4 +1,5 @@
-//! Shared plumbing for the fake GitLab's own tests: an HTTP client speaking to it with a token.
+//! Shared plumbing for the fake GitLab's own tests: an HTTP client speaking to it with a token,
+//! and a merge request to comment on.
 #![allow(dead_code, reason = "each test crate uses a different subset")]
 #![expect(clippy::disallowed_methods, reason = "the rig's own tests build a plain HTTP client")]
 
@@ -66,4 +67,24 @@ pub async fn status_json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// `alice` changes one line of `acme/widgets`' `src/lib.rs` on `feature`, and the agent opens a
+/// merge request of it. Returns the merge request as GitLab answered and the changed line.
+pub async fn merge_request_changing_one_line(fake: &FakeGitLab) -> (Value, usize) {
+    let lib = fake.read_file("acme/widgets", "main", "src/lib.rs").await.unwrap();
+    let changed = lib.replace("a * b", "a.wrapping_mul(b)");
+    fake.push_files("acme/widgets", "feature", &[("src/lib.rs", Some(&changed))], "Wrap", "alice").await.unwrap();
+    let (status, mr) = status_json(
+        as_user(fake, "copilot-agent")
+            .post_json(
+                "/projects/acme%2Fwidgets/merge_requests",
+                serde_json::json!({"source_branch": "feature", "target_branch": "main", "title": "Wrap"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{mr}");
+    let line = changed.lines().position(|l| l.contains("wrapping_mul")).unwrap() + 1;
+    (mr, line)
 }

@@ -14,7 +14,7 @@ use super::notes::{check_body, new_discussion_id};
 use super::{Api, ApiError, ApiResult, Input, Kind, created, kind_of, noteable, ok, paginated, project_access};
 use crate::fake_gitlab::clock::now;
 use crate::fake_gitlab::diff::position_is_valid;
-use crate::fake_gitlab::model::{Note, Noteable, Project, access};
+use crate::fake_gitlab::model::{Note, Noteable, Project, State as Model, access};
 use crate::fake_gitlab::params::Params;
 use crate::fake_gitlab::render;
 
@@ -63,7 +63,12 @@ pub async fn get_one(
 }
 
 /// Checks an inline position against the MR's versions and diffs; returns it as stored.
-async fn validated_position(api: &Api, project: &Project, iid: u64, position: &Params) -> Result<Value, ApiError> {
+pub(super) async fn validated_position(
+    api: &Api,
+    project: &Project,
+    iid: u64,
+    position: &Params,
+) -> Result<Value, ApiError> {
     for key in ["base_sha", "start_sha", "head_sha", "position_type"] {
         if position.str(key).is_none_or(|v| v.is_empty()) {
             return Err(ApiError::missing(&format!("position[{key}]")));
@@ -131,30 +136,55 @@ pub async fn create(
         Some(_) => return Err(ApiError::invalid("position is not supported on issues")),
         None => None,
     };
+    let commit_id = position.as_ref().and(input.params.str("commit_id"));
     let mut state = api.state();
+    let new = NewThread { target, noteable_id, author_id: user.id, body, position, commit_id, individual: false };
+    let discussion_id = start_thread(&mut state, new);
+    created(render::discussion(&state, &discussion_id))
+}
+
+/// A thread about to be started: by a direct post, or by publishing a draft note.
+pub(super) struct NewThread {
+    pub target: Noteable,
+    pub noteable_id: u64,
+    pub author_id: u64,
+    pub body: String,
+    /// Already validated ([`validated_position`]).
+    pub position: Option<Value>,
+    pub commit_id: Option<String>,
+    /// A plain comment (a published draft without a position), not a thread.
+    pub individual: bool,
+}
+
+/// Stores the first note of a new thread and returns the thread's id.
+pub(super) fn start_thread(state: &mut Model, new: NewThread) -> String {
     let note_id = state.allocate("note");
-    let discussion_id = new_discussion_id(&mut state);
+    let discussion_id = new_discussion_id(state);
     let stamp = now();
     let note = Note {
         id: note_id,
-        noteable: target,
-        noteable_id,
+        noteable: new.target,
+        noteable_id: new.noteable_id,
         discussion_id: discussion_id.clone(),
-        individual_note: false,
-        note_type: Some(if position.is_some() { "DiffNote" } else { "DiscussionNote" }.to_owned()),
-        body,
-        author_id: user.id,
+        individual_note: new.individual,
+        note_type: match (&new.position, new.individual) {
+            (Some(_), _) => Some("DiffNote".to_owned()),
+            (None, false) => Some("DiscussionNote".to_owned()),
+            (None, true) => None,
+        },
+        body: new.body,
+        author_id: new.author_id,
         system: false,
         internal: false,
-        commit_id: position.as_ref().and(input.params.str("commit_id")),
-        position,
-        resolvable: kind == Kind::MergeRequests,
+        commit_id: new.commit_id,
+        position: new.position,
+        resolvable: matches!(new.target, Noteable::MergeRequest { .. }),
         resolved: false,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
     state.notes.push(note);
-    created(render::discussion(&state, &discussion_id))
+    discussion_id
 }
 
 pub async fn reply(

@@ -4,6 +4,7 @@
 
 mod awards;
 mod discussions;
+mod draft_notes;
 mod groups;
 mod hooks;
 mod members;
@@ -104,6 +105,17 @@ pub fn router(shared: Api) -> Router {
             get(discussions::get_one).put(discussions::resolve),
         )
         .route(&format!("{p}/{{kind}}/{{iid}}/discussions/{{discussion_id}}/notes"), post(discussions::reply))
+        // draft notes
+        .route(&format!("{p}/merge_requests/{{iid}}/draft_notes"), get(draft_notes::list).post(draft_notes::create))
+        .route(&format!("{p}/merge_requests/{{iid}}/draft_notes/bulk_publish"), post(draft_notes::bulk_publish))
+        .route(
+            &format!("{p}/merge_requests/{{iid}}/draft_notes/{{draft_id}}"),
+            get(draft_notes::get_one).delete(draft_notes::delete),
+        )
+        .route(
+            &format!("{p}/merge_requests/{{iid}}/draft_notes/{{draft_id}}/publish"),
+            axum::routing::put(draft_notes::publish_one),
+        )
         // pipelines and jobs
         .route(&format!("{p}/pipelines"), get(pipelines::list))
         .route(&format!("{p}/pipeline"), post(pipelines::create))
