@@ -195,6 +195,13 @@ fn finding_from_object(object: &Map<String, Value>, problems: &mut Vec<String>) 
         }
     }
     let file = required_text(object, "file", problems).map(|file| file.trim_start_matches("./").to_owned());
+    let file = file.filter(|file| {
+        let names_a_file = !file.trim().is_empty();
+        if !names_a_file {
+            problems.push("`file` must name a file of the diff, not only `./`".to_owned());
+        }
+        names_a_file
+    });
     let line = positive_integer(object, "line", true, problems);
     let end_line = positive_integer(object, "end_line", false, problems);
     let side = match object.get("side") {

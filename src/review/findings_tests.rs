@@ -60,6 +60,14 @@ fn every_problem_is_listed_for_one_retry_and_valid_findings_survive() {
 }
 
 #[test]
+fn a_file_that_is_only_the_current_folder_is_a_problem() {
+    let text = json!([{"file": "./", "line": 1, "severity": "minor", "category": "style", "title": "t", "body": "b"}]);
+    let parsed = parse_findings(&text.to_string());
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    assert_eq!(parsed.problems, ["finding 1 (index 0): `file` must name a file of the diff, not only `./`"]);
+}
+
+#[test]
 fn text_that_is_not_a_json_array_is_one_problem() {
     assert!(parse_findings("```json\n[]\n```").problems[0].starts_with("the file is not valid JSON"));
     assert_eq!(parse_findings("{}").problems, ["the file must hold one JSON array, found an object"]);

@@ -267,9 +267,29 @@ pub(super) fn findings_json() -> impl Strategy<Value = String> {
     ];
     let finding = prop::collection::vec((keys, value), 0..10)
         .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()));
+    // Every key present with a value of the right kind, so that findings are read, not only
+    // refused: the checks on what was read get to run.
+    let complete = (
+        prop::sample::select(vec!["src/a.rs", "./src/a.rs", "./", ".", " ", "a b/ü.rs", "../x"]),
+        0_u64..6,
+        prop::option::of(0_u64..40),
+        prop::sample::select(vec!["new", "old"]),
+        prop::sample::select(vec!["critical", "major", "minor", "info"]),
+        prop::sample::select(vec!["security", "performance", "correctness", "style", "maintainability"]),
+        text(),
+        text(),
+        prop::option::of(text()),
+    )
+        .prop_map(|(file, line, end_line, side, severity, category, title, body, replacement)| {
+            serde_json::json!({
+                "file": file, "line": line, "end_line": end_line, "side": side, "severity": severity,
+                "category": category, "title": title, "body": body, "replacement": replacement,
+            })
+        });
+    let item = prop_oneof![1 => finding, 1 => complete];
     let file = prop_oneof![
         1 => json(),
-        3 => prop::collection::vec(finding, 0..8).prop_map(Value::Array),
+        3 => prop::collection::vec(item, 0..8).prop_map(Value::Array),
     ];
     (file, prop::option::weighted(0.1, any::<prop::sample::Index>())).prop_map(|(file, cut)| {
         let mut text = serde_json::to_string_pretty(&file).expect("serializable");
