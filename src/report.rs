@@ -81,6 +81,7 @@ impl<'a> Reporter<'a> {
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
             edited_text: None,
+            usage: None,
         };
         Self {
             client,
@@ -108,6 +109,11 @@ impl<'a> Reporter<'a> {
     /// editor may not start work. Call before [`Reporter::start`].
     pub fn warn_edited(&mut self, edited: EditedText) {
         self.status.edited_text = Some(edited);
+    }
+
+    /// Shows what the agent calls so far cost in the status note, from its next edit on.
+    pub fn show_usage(&mut self, usage: crate::prompts::message::UsageTable) {
+        self.status.usage = Some(usage);
     }
 
     /// Renders a message in the run's language.

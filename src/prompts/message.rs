@@ -26,10 +26,11 @@ pub enum Message {
     PushConflictNote,
     UnsupportedNote,
     PipelineFixNote,
+    SpendCapNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 11] = [
+    pub const ALL: [Message; 12] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -41,12 +42,13 @@ impl Message {
         Self::PushConflictNote,
         Self::UnsupportedNote,
         Self::PipelineFixNote,
+        Self::SpendCapNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
     /// re-run of the same request edits instead of posting another.
     pub fn is_outcome(self) -> bool {
-        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote)
+        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote)
     }
 
     /// The template stem.
@@ -63,6 +65,7 @@ impl Message {
             Self::PushConflictNote => "push_conflict_note",
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
+            Self::SpendCapNote => "spend_cap_note",
         }
     }
 }
@@ -132,6 +135,54 @@ pub struct StatusNote {
     /// Set when the description the agent follows was last edited by someone below
     /// `COPILOT_MIN_ACCESS_LEVEL`.
     pub edited_text: Option<EditedText>,
+    /// What the agent calls so far cost, once one has run.
+    pub usage: Option<UsageTable>,
+}
+
+/// Premium requests and tokens, of one stage or in total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UsageFigures {
+    /// Premium requests the Copilot CLI reported, shown with at most two decimals.
+    #[serde(serialize_with = "two_decimals")]
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One stage's line of a [`UsageTable`].
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageLine {
+    pub step: Step,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+}
+
+/// What the agent calls of a run cost, per stage and in total (the `_usage` template).
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageTable {
+    pub stages: Vec<UsageLine>,
+    pub total: UsageFigures,
+}
+
+/// The note when the job used `COPILOT_MAX_PREMIUM_REQUESTS`: what ran, what did not, and that
+/// nothing was pushed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpendCapNote {
+    pub marker: Marker,
+    #[serde(serialize_with = "two_decimals")]
+    pub cap: f64,
+    /// The stages that finished before the cap.
+    pub done: Vec<Step>,
+    /// The stages that did not run or did not finish.
+    pub remaining: Vec<Step>,
+    pub usage: UsageTable,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for SpendCapNote {
+    fn message(&self) -> Message {
+        Message::SpendCapNote
+    }
 }
 
 /// Who wrote the description the agent follows, when its last editor may not start work.
@@ -173,6 +224,7 @@ pub struct FinalNote {
     pub merge_request_url: String,
     pub branch: MarkdownCodeSpan,
     pub stats: RunStats,
+    pub usage: UsageTable,
 }
 
 impl MessageContext for FinalNote {

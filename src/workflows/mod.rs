@@ -45,6 +45,8 @@ pub struct Job {
     pub work_dir: PathBuf,
     /// `TOTAL_TIMEOUT` after the job started (`CI_JOB_STARTED_AT`, else when `run` started).
     pub deadline: std::time::Instant,
+    /// Every agent call's cost, and `COPILOT_MAX_PREMIUM_REQUESTS`.
+    pub spend: crate::stages::Spend,
 }
 
 impl Job {
@@ -70,6 +72,7 @@ impl Job {
         let deadline = deadline(&env, settings.workflow.total_timeout);
         Ok(Self {
             deadline,
+            spend: crate::stages::Spend::new(settings.spend.max_premium_requests),
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
             job_url: env.get(env_vars::ci::CI_JOB_URL).map(str::to_owned),
             settings,
@@ -130,6 +133,7 @@ impl Job {
             work_dir: self.work_dir.join(folder),
             stage_timeout: self.settings.agent.stage_timeout,
             deadline: Some(self.deadline),
+            spend: &self.spend,
         }
     }
 
