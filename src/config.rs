@@ -503,6 +503,7 @@ impl<'a> Resolver<'a> {
         let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
         let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
         let max_premium_requests = self.parse(env_vars::COPILOT_MAX_PREMIUM_REQUESTS, parse_premium_requests);
+        let monthly_premium_requests = self.parse(env_vars::COPILOT_MONTHLY_PREMIUM_REQUESTS, parse_premium_requests);
         let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None).map(PathBuf::from);
         let log_filter = self.parse(env_vars::COPILOT_RUNNER_LOG, |value| {
             tracing_subscriber::EnvFilter::try_new(value)
@@ -545,7 +546,7 @@ impl<'a> Resolver<'a> {
                 retry_interval: retry_interval?,
                 retry_max: retry_max?,
             },
-            spend: SpendSettings { max_premium_requests },
+            spend: SpendSettings { max_premium_requests, monthly_premium_requests },
             review: ReviewSettings { inline_comments: inline_review_comments?, prompt_bytes: review_prompt_bytes? },
             sandbox,
             cache,

@@ -67,6 +67,8 @@ pub struct WorkflowSettings {
 pub struct SpendSettings {
     /// Premium requests one job may use (`COPILOT_MAX_PREMIUM_REQUESTS`); `None`: no cap.
     pub max_premium_requests: Option<f64>,
+    /// Premium requests one project may use per month (`COPILOT_MONTHLY_PREMIUM_REQUESTS`).
+    pub monthly_premium_requests: Option<f64>,
 }
 
 /// The pipeline-fix loop: when it starts, how often it fixes and retries, how it watches.

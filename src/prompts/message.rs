@@ -27,10 +27,11 @@ pub enum Message {
     UnsupportedNote,
     PipelineFixNote,
     SpendCapNote,
+    MonthlyCapNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 12] = [
+    pub const ALL: [Message; 13] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -43,6 +44,7 @@ impl Message {
         Self::UnsupportedNote,
         Self::PipelineFixNote,
         Self::SpendCapNote,
+        Self::MonthlyCapNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
@@ -66,6 +68,7 @@ impl Message {
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
             Self::SpendCapNote => "spend_cap_note",
+            Self::MonthlyCapNote => "monthly_cap_note",
         }
     }
 }
@@ -182,6 +185,24 @@ pub struct SpendCapNote {
 impl MessageContext for SpendCapNote {
     fn message(&self) -> Message {
         Message::SpendCapNote
+    }
+}
+
+/// The reply to a request once the project used `COPILOT_MONTHLY_PREMIUM_REQUESTS` this month.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyCapNote {
+    pub actor: Option<Username>,
+    /// `YYYY-MM`, in UTC.
+    pub month: String,
+    #[serde(serialize_with = "two_decimals")]
+    pub cap: f64,
+    #[serde(serialize_with = "two_decimals")]
+    pub used: f64,
+}
+
+impl MessageContext for MonthlyCapNote {
+    fn message(&self) -> Message {
+        Message::MonthlyCapNote
     }
 }
 

@@ -373,6 +373,20 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
             }),
         ),
         (
+            "monthly_cap_note",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &MonthlyCapNote {
+                        actor: Some(Username::new("jane.doe")),
+                        month: "2026-12".to_owned(),
+                        cap: 300.0,
+                        used: 301.25,
+                    },
+                )
+            }),
+        ),
+        (
             "pipeline_fix_note",
             message(&|| {
                 prompts.render_message(

@@ -8,6 +8,7 @@ pub mod local;
 pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;
+mod spend;
 mod work;
 
 use std::path::PathBuf;
@@ -91,8 +92,14 @@ impl Job {
         std::time::Instant::now() >= self.deadline
     }
 
-    /// Runs the workflow the trigger names.
+    /// Runs the workflow the trigger names, then records what it spent.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
+        let ran = self.run_workflow(trigger).await;
+        self.record_spend(trigger.project_id()).await;
+        ran
+    }
+
+    async fn run_workflow(&self, trigger: &Trigger) -> anyhow::Result<Code> {
         match trigger {
             Trigger::IssueAssignee { project_id, issue_iid } => {
                 let outcome = issue::run(self, *project_id, *issue_iid, None).await?;
@@ -142,8 +149,9 @@ impl Job {
         user.id == self.agent_user.id || crate::request::actor::is_bot(&user.username)
     }
 
-    /// The checks before any work: the agent's own and bots' requests are ignored, and people
-    /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal. `None` means stop with `Done`.
+    /// The checks before any work: the agent's own and bots' requests are ignored, people
+    /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal, and so does everyone once the
+    /// project used `COPILOT_MONTHLY_PREMIUM_REQUESTS` this month. `None` means stop with `Done`.
     /// `internal`: the request is an internal note, so every note in reply is internal too.
     pub(crate) async fn reporter_for<'a>(
         &'a self,
@@ -169,6 +177,10 @@ impl Job {
                 actor: crate::untrusted::Username::new(&actor.username),
                 required_role,
             };
+            reporter.post(&refusal).await?;
+            return Ok(None);
+        }
+        if let Some(refusal) = self.monthly_cap_reached(project_id, actor).await? {
             reporter.post(&refusal).await?;
             return Ok(None);
         }
