@@ -142,6 +142,35 @@ async fn a_job_under_the_monthly_cap_works_and_adds_its_own_record() {
     let ours = records.iter().find(|(job, ..)| job != "earlier").unwrap();
     assert_eq!(ours.1, sum_of_records(&summary, "premium_requests"));
     assert_eq!(ours.2 as f64, sum_of_records(&summary, "input_tokens"), "{records:?}");
+
+    // `usage` adds the two records up, from the same store.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let out = usage(&rig, &["--project", &rig.project_id.to_string(), "--month", &month, "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["monthly_cap"], 3.5);
+    let months = printed["months"].as_array().unwrap();
+    assert_eq!(months.len(), 1, "{printed:#}");
+    assert_eq!(months[0]["jobs"], 2);
+    assert_eq!(months[0]["premium_requests"].as_f64(), Some(3.0 + ours.1));
+    assert_eq!(months[0]["input_tokens"].as_u64(), Some(90_000 + ours.2));
+    let out = usage(&rig, &["--month", "December"]).await;
+    assert_eq!(out.status.code(), Some(2), "a bad month is a usage error");
+    assert!(text(&out.stderr).contains("`--month December` is not a month"), "{}", text(&out.stderr));
+}
+
+/// `copilot-runner usage ARGS` with the job's environment (and so its cache store).
+#[expect(clippy::disallowed_methods, reason = "the test runs the built binary as a child process")]
+async fn usage(rig: &Rig, args: &[&str]) -> std::process::Output {
+    let vars = rig.job.vars().iter().map(|(name, value)| (name, value));
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"))
+        .arg("usage")
+        .args(args)
+        .env_clear()
+        .envs(vars)
+        .output()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
