@@ -59,6 +59,8 @@ pub struct Reporter<'a> {
     subject: String,
     status: StatusNote,
     status_note_id: Option<u64>,
+    /// The job's spending, shown in the status note from its first agent call on.
+    spend: Option<&'a crate::stages::Spend>,
     /// The agent's own notes on the subject when the work started (id, body), plus the outcome
     /// note this run posted: where an earlier outcome note is found.
     earlier: Mutex<Vec<(u64, String)>>,
@@ -93,6 +95,7 @@ impl<'a> Reporter<'a> {
             subject,
             status,
             status_note_id: None,
+            spend: None,
             earlier: Mutex::new(Vec::new()),
         }
     }
@@ -111,9 +114,9 @@ impl<'a> Reporter<'a> {
         self.status.edited_text = Some(edited);
     }
 
-    /// Shows what the agent calls so far cost in the status note, from its next edit on.
-    pub fn show_usage(&mut self, usage: crate::prompts::message::UsageTable) {
-        self.status.usage = Some(usage);
+    /// Shows what the job's agent calls cost so far in every edit of the status note.
+    pub fn follow_spend(&mut self, spend: &'a crate::stages::Spend) {
+        self.spend = Some(spend);
     }
 
     /// Renders a message in the run's language.
@@ -250,6 +253,7 @@ impl<'a> Reporter<'a> {
     }
 
     async fn publish(&mut self) -> Result<(), ReportError> {
+        self.status.usage = self.spend.map(crate::stages::Spend::table).filter(|usage| !usage.stages.is_empty());
         let body = self.render(&self.status)?;
         match self.status_note_id {
             Some(id) => {

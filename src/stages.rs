@@ -22,7 +22,6 @@ use serde::Serialize;
 use crate::agent::{Agent, AgentError, AgentOutcome, StageRequest};
 use crate::config::Language;
 use crate::planner::{Plan, Stage};
-use crate::prompts::message::UsageTable;
 use crate::prompts::stage::{PreviousOutput, ProjectContext, StagePrompt, Task, Workspace};
 use crate::prompts::{PromptError, Prompts};
 use crate::untrusted::UntrustedText;
@@ -197,8 +196,7 @@ pub struct Checked<T> {
 /// Told as each stage of a plan starts and finishes (the workflows' status note follows along).
 pub trait Progress {
     fn started(&mut self, stage: Stage) -> impl Future<Output = anyhow::Result<()>>;
-    /// `usage`: what the job's agent calls cost so far, per stage and in total.
-    fn finished(&mut self, stage: Stage, usage: UsageTable) -> impl Future<Output = anyhow::Result<()>>;
+    fn finished(&mut self, stage: Stage) -> impl Future<Output = anyhow::Result<()>>;
 }
 
 /// Nobody to tell (`local` prints its result at the end).
@@ -207,7 +205,7 @@ impl Progress for () {
         Ok(())
     }
 
-    async fn finished(&mut self, _stage: Stage, _usage: UsageTable) -> anyhow::Result<()> {
+    async fn finished(&mut self, _stage: Stage) -> anyhow::Result<()> {
         Ok(())
     }
 }
@@ -267,7 +265,7 @@ impl<A: Agent> StageRunner<'_, A> {
                 }
                 progress.started(planned.stage).await?;
                 let report = self.run_stage(index, planned.stage, input, &previous).await?;
-                progress.finished(planned.stage, self.spend.table()).await?;
+                progress.finished(planned.stage).await?;
                 anyhow::Ok(report)
             };
             match ran.await {

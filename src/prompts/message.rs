@@ -293,6 +293,8 @@ pub struct NothingChangedNote {
     /// The agent's closing words, quoted as its own explanation.
     pub agent_summary: Option<MarkdownText>,
     pub job_url: Option<String>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 impl MessageContext for NothingChangedNote {
@@ -406,6 +408,8 @@ pub struct ReviewSummary {
     pub inline_enabled: bool,
     /// Changed files the review did not read, with the reason.
     pub skipped: Vec<SkippedFileNote>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 /// Why a changed file was not reviewed, as the summary note says it.
@@ -645,6 +649,8 @@ pub struct PipelineFixNote {
     pub job_url: Option<String>,
     /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
     pub state: Option<Marker>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 impl MessageContext for PipelineFixNote {

@@ -234,6 +234,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         marker: Marker::status("issue-12"),
                         agent_summary: Some(MarkdownText::new("The flag already exists in `src/cli.rs`; @all see #3.")),
                         job_url: Some(JOB.to_owned()),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -306,6 +307,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                                 limit: Some(1_048_576),
                             },
                         ],
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -444,6 +446,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         hidden_downstreams: vec![],
                         job_url: Some(JOB.to_owned()),
                         state: Some(Marker::pipeline_fix_state("mr-34", &[("fixes", "1".to_owned())])),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -511,7 +514,14 @@ fn messages_carry_their_hidden_markers() {
         assert!(Marker::status("issue-12").is_in(&rendered["status_note"]));
         assert!(Marker::status("issue-12").is_in(&rendered["final_note"]));
         assert!(Marker::status("spend-cap").is_in(&rendered["spend_cap_note"]));
-        for note in ["status_note", "final_note", "spend_cap_note"] {
+        for note in [
+            "status_note",
+            "final_note",
+            "spend_cap_note",
+            "nothing_changed_note",
+            "review_summary",
+            "pipeline_fix_note",
+        ] {
             let total = rendered[note].lines().find(|line| line.contains("**3.5**"));
             assert!(total.is_some_and(|line| line.contains("**80750**")), "{language} {note} lacks the total");
             assert!(rendered[note].contains("| 48500 | 3100 |"), "{language} {note} lacks a stage's line");
@@ -705,6 +715,7 @@ fn a_downstream_pipeline_the_agent_cannot_see_is_named_in_every_language() {
             }],
             job_url: None,
             state: None,
+            usage: None,
         };
         let text = prompts.render_message(language, &note).unwrap();
         assert!(text.contains("`deploy-staging`") && text.contains("77") && text.contains("991"), "{language}: {text}");

@@ -245,6 +245,7 @@ impl ReviewPlan {
             since_sha: since_sha.map(str::to_owned),
             inline_enabled: true,
             skipped: Vec::new(),
+            usage: None,
         }
     }
 }

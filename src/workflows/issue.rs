@@ -141,6 +141,7 @@ async fn deliver(
                 marker: Marker::status("nothing-changed"),
                 agent_summary: summary,
                 job_url: job.job_url.clone(),
+                usage: Some(job.spend.table()),
             })
             .await?;
         return Ok(Outcome::Ended(Code::Done));

@@ -216,17 +216,20 @@ impl Job {
         }))
     }
 
-    /// A reporter of this job's notes on `on`, in the configured language.
+    /// A reporter of this job's notes on `on`, in the configured language, its status note
+    /// showing what the job spent.
     pub(crate) fn reporter(&self, project_id: u64, on: gitlab::Noteable) -> crate::report::Reporter<'_> {
         let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id, internal: false };
-        crate::report::Reporter::new(
+        let mut reporter = crate::report::Reporter::new(
             &self.client,
             &self.prompts,
             self.settings.prompts.language,
             target,
             self.pipeline_url.clone(),
             self.job_url.clone(),
-        )
+        );
+        reporter.follow_spend(&self.spend);
+        reporter
     }
 
     /// The project understanding the stages start from, through the context cache (the level

@@ -131,6 +131,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
             marker: Marker::status("nothing-changed"),
             agent_summary: summary,
             job_url: job.job_url.clone(),
+            usage: Some(job.spend.table()),
         };
         reporter.post(&note).await?;
         return Ok(Code::Done);

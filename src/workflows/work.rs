@@ -58,8 +58,7 @@ impl Progress for Reporter<'_> {
         Ok(self.step(Step::Stage(stage), StepState::Running).await?)
     }
 
-    async fn finished(&mut self, stage: Stage, usage: UsageTable) -> anyhow::Result<()> {
-        self.show_usage(usage);
+    async fn finished(&mut self, stage: Stage) -> anyhow::Result<()> {
         Ok(self.step(Step::Stage(stage), StepState::Done).await?)
     }
 }
@@ -90,7 +89,6 @@ pub(super) async fn report_stopped(
         }
         Some(WorkError::CapReached { cap, done, remaining }) => {
             tracing::warn!(cap, ?remaining, "the premium-request cap stopped the work; nothing is pushed");
-            reporter.show_usage(job.spend.table());
             reporter.fail_current().await?;
             let note = SpendCapNote {
                 marker: crate::prompts::markers::Marker::status("spend-cap"),
