@@ -1,5 +1,6 @@
 //! Progress on GitLab: 👀 on what started the work, one status note edited in place as steps
-//! finish, and the final, failure and other notes, all in the configured language.
+//! finish (with what the job's agent calls cost so far), and the final, failure and other
+//! notes, all in the configured language.
 //!
 //! The status note carries a hidden marker naming its subject (`issue-12`, `mr-34`, or
 //! `mr-34-note-56` for the work one note asked for); a re-run finds the note by that marker (only

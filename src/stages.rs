@@ -7,7 +7,8 @@
 //! carried, as data, into the prompts of the stages after them. `summary.json` adds it all up.
 //!
 //! Every agent call the runner makes goes through [`StageRunner::run_checked`]: the plan's
-//! stages, the pipeline fix, the review chunks and the project understanding. Callers that report
+//! stages, the pipeline fix, the review chunks and the project understanding. Each call is
+//! counted in the job's [`Spend`], and none starts once the job has used its premium requests. Callers that report
 //! progress (the workflows' status note) pass a [`Progress`] to [`StageRunner::run_plan`], the
 //! one stage loop; `local` passes none.
 
