@@ -22,7 +22,7 @@ pub use file::ConfigFile;
 pub use groups::{
     AccessSettings, AgentKind, AgentSettings, CacheSettings, GitLabSettings, Language, LogFormat, LogSettings,
     PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, SetupSettings, Severity,
-    TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
+    SpendSettings, TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
 };
 
 /// A snapshot of the process environment, taken once at start-up.
@@ -161,6 +161,7 @@ pub struct Settings {
     pub prompts: PromptSettings,
     pub workflow: WorkflowSettings,
     pub pipeline_fix: PipelineFixSettings,
+    pub spend: SpendSettings,
     pub review: ReviewSettings,
     pub cache: CacheSettings,
     pub trigger: TriggerSettings,
@@ -504,6 +505,8 @@ impl<'a> Resolver<'a> {
         let retry_max = self.number(env_vars::RETRY_MAX_TIME, 0_u32, 100);
         let debug_max = self.number(env_vars::DEBUG_MAX_TIME, 0_u32, 100);
         let total_timeout = self.number(env_vars::TOTAL_TIMEOUT, 60_u64, 7 * 24 * 3600).map(Duration::from_secs);
+        let max_premium_requests = self.parse(env_vars::COPILOT_MAX_PREMIUM_REQUESTS, parse_premium_requests);
+        let monthly_premium_requests = self.parse(env_vars::COPILOT_MONTHLY_PREMIUM_REQUESTS, parse_premium_requests);
         let config_file = self.string(env_vars::COPILOT_RUNNER_CONFIG, None).map(PathBuf::from);
         let log_filter = self.parse(env_vars::COPILOT_RUNNER_LOG, |value| {
             tracing_subscriber::EnvFilter::try_new(value)
@@ -546,6 +549,7 @@ impl<'a> Resolver<'a> {
                 retry_interval: retry_interval?,
                 retry_max: retry_max?,
             },
+            spend: SpendSettings { max_premium_requests, monthly_premium_requests },
             review: ReviewSettings {
                 inline_comments: inline_review_comments?,
                 prompt_bytes: review_prompt_bytes?,
@@ -614,6 +618,17 @@ fn parse_ports(value: &str) -> Result<Vec<u16>, String> {
         .map(|port| port.parse::<u16>().ok().filter(|port| *port > 0))
         .collect::<Option<Vec<u16>>>()
         .ok_or_else(|| "TCP port numbers from 1 to 65535, comma-separated".to_owned())
+}
+
+/// Parses a number of premium requests: not negative, fractions allowed (a request to some
+/// models counts as a fraction of one).
+fn parse_premium_requests(value: &str) -> Result<f64, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|count| count.is_finite() && *count >= 0.0)
+        .ok_or_else(|| "a number of premium requests, 0 or more (fractions allowed)".to_owned())
 }
 
 /// Parses the boolean spellings people use in CI variables.

@@ -144,6 +144,10 @@ env_vars! {
     DEBUG_MAX_TIME = "DEBUG_MAX_TIME", Setting, Some("5");
     /// Wall-clock budget of one job in seconds, counted from the job's start (`CI_JOB_STARTED_AT`): no agent call starts after it or runs past it (the job then exits 1 and its notes say what was not done), the debug loop ends within it, and a review out of time names the files it did not review.
     TOTAL_TIMEOUT = "TOTAL_TIMEOUT", Setting, Some("36000");
+    /// Most premium requests one job may use, as the Copilot CLI reports them (fractions allowed): counted after every agent call, and no call starts once the job has used this many. The call that reached the cap finishes, the stages' work is not pushed, the job exits 1 and its note says what remains ([docs/agents.md](docs/agents.md)). Empty: no cap.
+    COPILOT_MAX_PREMIUM_REQUESTS = "COPILOT_MAX_PREMIUM_REQUESTS", Setting, None;
+    /// Most premium requests one project may use per calendar month (UTC), added up from the record every job keeps in the context cache's store (`CONTEXT_CACHE_URL`); once a project has used them, new requests get a note and no work. Empty: no cap.
+    COPILOT_MONTHLY_PREMIUM_REQUESTS = "COPILOT_MONTHLY_PREMIUM_REQUESTS", Setting, None;
     /// Start the pipeline-fix loop on the merge request right after the issue workflow opened or updated it.
     COPILOT_AUTO_FIX_PIPELINE = "COPILOT_AUTO_FIX_PIPELINE", Setting, Some("false");
     /// Before the first fix attempt, re-run the failed jobs once unchanged: a job that then passes is reported as flaky, not fixed.

@@ -1,5 +1,6 @@
 //! Progress on GitLab: 👀 on what started the work, one status note edited in place as steps
-//! finish, and the final, failure and other notes, all in the configured language.
+//! finish (with what the job's agent calls cost so far), and the final, failure and other
+//! notes, all in the configured language.
 //!
 //! The status note carries a hidden marker naming its subject (`issue-12`, `mr-34`, or
 //! `mr-34-note-56` for the work one note asked for); a re-run finds the note by that marker (only
@@ -59,6 +60,8 @@ pub struct Reporter<'a> {
     subject: String,
     status: StatusNote,
     status_note_id: Option<u64>,
+    /// The job's spending, shown in the status note from its first agent call on.
+    spend: Option<&'a crate::stages::Spend>,
     /// The agent's own notes on the subject when the work started (id, body), plus the outcome
     /// note this run posted: where an earlier outcome note is found.
     earlier: Mutex<Vec<(u64, String)>>,
@@ -81,6 +84,7 @@ impl<'a> Reporter<'a> {
             pipeline_url: pipeline_url.clone(),
             job_url: job_url.clone(),
             edited_text: None,
+            usage: None,
         };
         Self {
             client,
@@ -92,6 +96,7 @@ impl<'a> Reporter<'a> {
             subject,
             status,
             status_note_id: None,
+            spend: None,
             earlier: Mutex::new(Vec::new()),
         }
     }
@@ -108,6 +113,11 @@ impl<'a> Reporter<'a> {
     /// editor may not start work. Call before [`Reporter::start`].
     pub fn warn_edited(&mut self, edited: EditedText) {
         self.status.edited_text = Some(edited);
+    }
+
+    /// Shows what the job's agent calls cost so far in every edit of the status note.
+    pub fn follow_spend(&mut self, spend: &'a crate::stages::Spend) {
+        self.spend = Some(spend);
     }
 
     /// Renders a message in the run's language.
@@ -244,6 +254,7 @@ impl<'a> Reporter<'a> {
     }
 
     async fn publish(&mut self) -> Result<(), ReportError> {
+        self.status.usage = self.spend.map(crate::stages::Spend::table).filter(|usage| !usage.stages.is_empty());
         let body = self.render(&self.status)?;
         match self.status_note_id {
             Some(id) => {

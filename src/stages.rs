@@ -7,11 +7,13 @@
 //! carried, as data, into the prompts of the stages after them. `summary.json` adds it all up.
 //!
 //! Every agent call the runner makes goes through [`StageRunner::run_checked`]: the plan's
-//! stages, the pipeline fix, the review chunks and the project understanding. Callers that report
+//! stages, the pipeline fix, the review chunks and the project understanding. Each call is
+//! counted in the job's [`Spend`], and none starts once the job has used its premium requests. Callers that report
 //! progress (the workflows' status note) pass a [`Progress`] to [`StageRunner::run_plan`], the
 //! one stage loop; `local` passes none.
 
 pub mod outputs;
+pub mod spend;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,6 +26,7 @@ use crate::planner::{Plan, Stage};
 use crate::prompts::stage::{PreviousOutput, ProjectContext, StagePrompt, Task, Workspace};
 use crate::prompts::{PromptError, Prompts};
 use crate::untrusted::UntrustedText;
+pub use spend::Spend;
 
 /// Why a stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,12 @@ pub enum StageError {
     InvalidOutput { stage: &'static str, file: &'static str, problem: String, usage: CallUsage },
     #[error("the `{stage}` stage did not run: `TOTAL_TIMEOUT`, the job's time budget counted from its start, ran out")]
     OutOfTime { stage: &'static str },
+    /// The job used `COPILOT_MAX_PREMIUM_REQUESTS`: no agent call starts any more. `usage` is
+    /// what this stage's calls cost before it stopped.
+    #[error(
+        "the `{stage}` stage did not finish: the job used its {cap} premium requests (`COPILOT_MAX_PREMIUM_REQUESTS`)"
+    )]
+    CapReached { stage: &'static str, cap: f64, usage: CallUsage },
     #[error("cannot write the artifacts of the `{stage}` stage in `{dir}`")]
     Artifacts {
         stage: &'static str,
@@ -61,6 +70,7 @@ impl StageError {
             | Self::Agent { stage, .. }
             | Self::InvalidOutput { stage, .. }
             | Self::OutOfTime { stage }
+            | Self::CapReached { stage, .. }
             | Self::Artifacts { stage, .. } => stage,
         }
     }
@@ -105,6 +115,10 @@ pub struct Summary {
     /// context module gives, as it is recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Value>,
+    /// Every agent call of the job so far (the project understanding's too), its cap, and the
+    /// totals the notes show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<spend::SpendReport>,
 }
 
 impl Summary {
@@ -219,9 +233,18 @@ pub struct StageRunner<'a, A: Agent> {
     pub stage_timeout: Duration,
     /// When the job's `TOTAL_TIMEOUT` runs out: no call starts after it, and none runs past it.
     pub deadline: Option<Instant>,
+    /// The job's spending: every call is counted here, and none starts once its cap is reached.
+    pub spend: &'a Spend,
 }
 
 impl<A: Agent> StageRunner<'_, A> {
+    /// The error that stops `stage` when the job has used its premium-request cap.
+    fn cap_reached(&self, stage: &'static str, usage: CallUsage) -> Option<StageError> {
+        let cap = self.spend.cap().filter(|_| self.spend.reached())?;
+        tracing::warn!(stage, cap, "the job used its premium requests; no agent call starts");
+        Some(StageError::CapReached { stage, cap, usage })
+    }
+
     /// Runs every stage of `plan` in order, each with the outputs of the ones before it, telling
     /// `progress` as each starts and finishes. `context` (the project understanding's report)
     /// goes into the summary. The one stage loop: the workflows and `local` both run plans
@@ -238,6 +261,9 @@ impl<A: Agent> StageRunner<'_, A> {
         let mut previous = Vec::new();
         for (index, planned) in plan.stages.iter().enumerate() {
             let ran = async {
+                if let Some(reached) = self.cap_reached(planned.stage.as_str(), CallUsage::default()) {
+                    return Err(reached.into());
+                }
                 progress.started(planned.stage).await?;
                 let report = self.run_stage(index, planned.stage, input, &previous).await?;
                 progress.finished(planned.stage).await?;
@@ -250,11 +276,13 @@ impl<A: Agent> StageRunner<'_, A> {
                 }
                 Err(error) => {
                     summary.duration_ms = elapsed_ms(started);
+                    summary.spend = Some(self.spend.report());
                     return Err(PlanStopped { error, summary });
                 }
             }
         }
         summary.duration_ms = elapsed_ms(started);
+        summary.spend = Some(self.spend.report());
         Ok(summary)
     }
 
@@ -336,6 +364,9 @@ impl<A: Agent> StageRunner<'_, A> {
                 },
                 None => self.stage_timeout,
             };
+            if let Some(reached) = self.cap_reached(name, CallUsage { duration_ms: elapsed_ms(started), ..usage }) {
+                return Err(reached);
+            }
             let mut text = prompt(&scratch, output_path.as_deref())?;
             if let Some(problem) = &problem {
                 text.push_str(&retry_note(problem));
@@ -353,6 +384,12 @@ impl<A: Agent> StageRunner<'_, A> {
             };
             let outcome = self.agent.run_stage(request).await;
             usage.agent_calls += 1;
+            if let Some(spent) = match &outcome {
+                Ok(outcome) => Some(outcome),
+                Err(error) => error.outcome(),
+            } {
+                self.spend.record(name, spent);
+            }
             let outcome = outcome.map_err(|source| StageError::Agent { stage: name, source })?;
             usage.account(&outcome);
             let written = output_path.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
@@ -426,3 +463,6 @@ fn last_message(outcome: &AgentOutcome) -> String {
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

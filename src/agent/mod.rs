@@ -133,6 +133,14 @@ impl Classify for AgentError {
 }
 
 impl AgentError {
+    /// What the agent did before it failed, when it ran at all (its cost counts all the same).
+    pub fn outcome(&self) -> Option<&AgentOutcome> {
+        match self {
+            Self::Timeout { outcome, .. } | Self::Failed { outcome, .. } => Some(outcome),
+            Self::NotInstalled { .. } | Self::ModelUnreachable { .. } | Self::Sandbox { .. } | Self::Io { .. } => None,
+        }
+    }
+
     fn from_process(stage: &str, error: ProcessError) -> Self {
         match error {
             ProcessError::Spawn { .. } => Self::NotInstalled { message: error.to_string() },

@@ -14,6 +14,7 @@ mod run;
 mod sandbox_exec;
 pub mod serve;
 pub mod setup;
+mod usage;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -89,6 +90,8 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Look into the context cache: the level a job would hit, an entry, pruning
     Cache(cache::CacheArgs),
+    /// Print what the jobs spent (premium requests, tokens) per project and month
+    Usage(usage::UsageArgs),
     /// Run one agent call in the sandbox (started by the runner itself)
     #[command(name = "sandbox-exec", hide = true)]
     SandboxExec(sandbox_exec::SandboxExecArgs),
@@ -143,6 +146,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args, settings, env).await,
             Command::Setup(args) => setup::run(args, settings, env).await,
             Command::Cache(args) => cache::run(args, settings, env).await,
+            Command::Usage(args) => usage::run(args, settings, env).await,
             Command::Config(_) | Command::SandboxExec(_) => unreachable!("handled before the runtime starts"),
         }
     });

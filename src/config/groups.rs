@@ -62,6 +62,15 @@ pub struct WorkflowSettings {
     pub total_timeout: Duration,
 }
 
+/// What a job may spend on the model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpendSettings {
+    /// Premium requests one job may use (`COPILOT_MAX_PREMIUM_REQUESTS`); `None`: no cap.
+    pub max_premium_requests: Option<f64>,
+    /// Premium requests one project may use per month (`COPILOT_MONTHLY_PREMIUM_REQUESTS`).
+    pub monthly_premium_requests: Option<f64>,
+}
+
 /// The pipeline-fix loop: when it starts, how often it fixes and retries, how it watches.
 #[derive(Debug)]
 pub struct PipelineFixSettings {

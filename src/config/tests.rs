@@ -270,3 +270,23 @@ fn setup_settings_read_the_targets_list_and_check_the_webhook_url() {
     let errors = Settings::resolve(&env(&[("WEBHOOK_URL", "copilot.example.com")]), &Flags::default()).unwrap_err();
     assert_eq!(errors.0[0].key, "WEBHOOK_URL");
 }
+
+#[test]
+fn the_premium_request_cap_is_off_by_default_and_a_bad_one_names_the_setting() {
+    let settings = Settings::resolve(&env(&[]), &Flags::default()).expect("valid");
+    assert_eq!(settings.spend.max_premium_requests, None);
+    let settings =
+        Settings::resolve(&env(&[("COPILOT_MAX_PREMIUM_REQUESTS", " 7.5 ")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.spend.max_premium_requests, Some(7.5));
+    for key in ["COPILOT_MAX_PREMIUM_REQUESTS", "COPILOT_MONTHLY_PREMIUM_REQUESTS"] {
+        for bad in ["many", "-1", "NaN", "inf"] {
+            let errors = Settings::resolve(&env(&[(key, bad)]), &Flags::default()).unwrap_err();
+            assert_eq!(errors.0.len(), 1, "{bad}: {errors}");
+            assert_eq!(errors.0[0].key, key);
+            assert!(errors.to_string().contains("a number of premium requests"), "{errors}");
+        }
+    }
+    let settings =
+        Settings::resolve(&env(&[("COPILOT_MONTHLY_PREMIUM_REQUESTS", "300")]), &Flags::default()).expect("valid");
+    assert_eq!(settings.spend.monthly_premium_requests, Some(300.0));
+}

@@ -146,7 +146,7 @@ fn fork_relation_key(project: &str, branch: &str) -> String {
 }
 
 /// Branch names hold `/`; one key segment per name keeps listings unambiguous.
-fn key_part(name: &str) -> String {
+pub(super) fn key_part(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, KEY_SET).to_string()
 }
 

@@ -14,6 +14,7 @@ mod facts;
 mod git_index;
 mod manifests;
 mod render;
+pub mod spend_ledger;
 pub mod store;
 #[cfg(test)]
 mod tests;

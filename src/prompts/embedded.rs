@@ -4,7 +4,7 @@
 //! one file per language, and a missing file fails the build instead of a job.
 
 /// Templates other templates include; their names start with `_`.
-pub(super) const PARTIALS: [&str; 4] = ["_rules", "_task", "_context", "_stage_names"];
+pub(super) const PARTIALS: [&str; 5] = ["_rules", "_task", "_context", "_stage_names", "_usage"];
 
 macro_rules! embed {
     ([$($lang:literal),*], $names:tt) => {
@@ -19,13 +19,14 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 24]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 27]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
         "_task",
         "_context",
         "_stage_names",
+        "_usage",
         "analysis",
         "architecture",
         "implementation",
@@ -45,6 +46,8 @@ pub(super) const TEMPLATES: [[(&str, &str); 24]; 6] = embed!(
         "review_finding",
         "push_conflict_note",
         "unsupported_note",
-        "pipeline_fix_note"
+        "pipeline_fix_note",
+        "spend_cap_note",
+        "monthly_cap_note"
     ]
 );

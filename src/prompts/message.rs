@@ -26,10 +26,12 @@ pub enum Message {
     PushConflictNote,
     UnsupportedNote,
     PipelineFixNote,
+    SpendCapNote,
+    MonthlyCapNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 11] = [
+    pub const ALL: [Message; 13] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -41,12 +43,14 @@ impl Message {
         Self::PushConflictNote,
         Self::UnsupportedNote,
         Self::PipelineFixNote,
+        Self::SpendCapNote,
+        Self::MonthlyCapNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
     /// re-run of the same request edits instead of posting another.
     pub fn is_outcome(self) -> bool {
-        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote)
+        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote)
     }
 
     /// The template stem.
@@ -63,6 +67,8 @@ impl Message {
             Self::PushConflictNote => "push_conflict_note",
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
+            Self::SpendCapNote => "spend_cap_note",
+            Self::MonthlyCapNote => "monthly_cap_note",
         }
     }
 }
@@ -132,6 +138,72 @@ pub struct StatusNote {
     /// Set when the description the agent follows was last edited by someone below
     /// `COPILOT_MIN_ACCESS_LEVEL`.
     pub edited_text: Option<EditedText>,
+    /// What the agent calls so far cost, once one has run.
+    pub usage: Option<UsageTable>,
+}
+
+/// Premium requests and tokens, of one stage or in total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UsageFigures {
+    /// Premium requests the Copilot CLI reported, shown with at most two decimals.
+    #[serde(serialize_with = "two_decimals")]
+    pub premium_requests: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One stage's line of a [`UsageTable`].
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageLine {
+    pub step: Step,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+}
+
+/// What the agent calls of a run cost, per stage and in total (the `_usage` template).
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageTable {
+    pub stages: Vec<UsageLine>,
+    pub total: UsageFigures,
+}
+
+/// The note when the job used `COPILOT_MAX_PREMIUM_REQUESTS`: what ran, what did not, and that
+/// nothing was pushed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpendCapNote {
+    pub marker: Marker,
+    #[serde(serialize_with = "two_decimals")]
+    pub cap: f64,
+    /// The stages that finished before the cap.
+    pub done: Vec<Step>,
+    /// The stages that did not run or did not finish.
+    pub remaining: Vec<Step>,
+    pub usage: UsageTable,
+    pub job_url: Option<String>,
+}
+
+impl MessageContext for SpendCapNote {
+    fn message(&self) -> Message {
+        Message::SpendCapNote
+    }
+}
+
+/// The reply to a request once the project used `COPILOT_MONTHLY_PREMIUM_REQUESTS` this month.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyCapNote {
+    pub actor: Option<Username>,
+    /// `YYYY-MM`, in UTC.
+    pub month: String,
+    #[serde(serialize_with = "two_decimals")]
+    pub cap: f64,
+    #[serde(serialize_with = "two_decimals")]
+    pub used: f64,
+}
+
+impl MessageContext for MonthlyCapNote {
+    fn message(&self) -> Message {
+        Message::MonthlyCapNote
+    }
 }
 
 /// Who wrote the description the agent follows, when its last editor may not start work.
@@ -173,6 +245,7 @@ pub struct FinalNote {
     pub merge_request_url: String,
     pub branch: MarkdownCodeSpan,
     pub stats: RunStats,
+    pub usage: UsageTable,
 }
 
 impl MessageContext for FinalNote {
@@ -220,6 +293,8 @@ pub struct NothingChangedNote {
     /// The agent's closing words, quoted as its own explanation.
     pub agent_summary: Option<MarkdownText>,
     pub job_url: Option<String>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 impl MessageContext for NothingChangedNote {
@@ -335,6 +410,8 @@ pub struct ReviewSummary {
     pub min_severity: Severity,
     /// The most inline discussions one review keeps (`COPILOT_REVIEW_MAX_INLINE_COMMENTS`).
     pub max_inline: Option<usize>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 /// The findings of one severity in the summary, by file.
@@ -588,6 +665,8 @@ pub struct PipelineFixNote {
     pub job_url: Option<String>,
     /// The loop's state, so a later job continues its count: see `workflows::pipeline_fix`.
     pub state: Option<Marker>,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: Option<UsageTable>,
 }
 
 impl MessageContext for PipelineFixNote {

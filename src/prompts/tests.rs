@@ -12,6 +12,22 @@ fn line(text: &str) -> UntrustedLine {
     UntrustedLine::new(text)
 }
 
+/// Three stages' cost and the total, as a job's usage records add up.
+fn usage() -> UsageTable {
+    let line = |stage, premium_requests, input_tokens, output_tokens| UsageLine {
+        step: Step::Stage(stage),
+        figures: UsageFigures { premium_requests, input_tokens, output_tokens },
+    };
+    UsageTable {
+        stages: vec![
+            line(Stage::Analysis, 1.0, 12_000, 800),
+            line(Stage::Implementation, 2.0, 48_500, 3_100),
+            line(Stage::Tests, 0.5, 20_250, 1_400),
+        ],
+        total: UsageFigures { premium_requests: 3.5, input_tokens: 80_750, output_tokens: 5_300 },
+    }
+}
+
 fn workspace() -> Workspace {
     Workspace {
         repo_dir: "/builds/group/app".to_owned(),
@@ -164,6 +180,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                             editor: Username::new("gus.guest"),
                             required_role: "Developer".to_owned(),
                         }),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -179,6 +196,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         merge_request_url: "https://gitlab.example.com/group/app/-/merge_requests/34".to_owned(),
                         branch: MarkdownCodeSpan::new("copilot/issue-12"),
                         stats: RunStats { stages: 4, agent_calls: 5, premium_requests: 3.5, duration_secs: 754 },
+                        usage: usage(),
                     },
                 )
             }),
@@ -216,6 +234,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         marker: Marker::status("issue-12"),
                         agent_summary: Some(MarkdownText::new("The flag already exists in `src/cli.rs`; @all see #3.")),
                         job_url: Some(JOB.to_owned()),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -319,6 +338,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         }],
                         min_severity: Severity::Minor,
                         max_inline: Some(3),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -365,6 +385,36 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         reason: UnsupportedReason::DefaultBranch,
                         actor: Some(Username::new("jane.doe")),
                         follow_up: true,
+                    },
+                )
+            }),
+        ),
+        (
+            "spend_cap_note",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &SpendCapNote {
+                        marker: Marker::status("spend-cap"),
+                        cap: 3.0,
+                        done: vec![Step::Stage(Stage::Analysis), Step::Stage(Stage::Implementation)],
+                        remaining: vec![Step::Stage(Stage::Tests), Step::Stage(Stage::Docs)],
+                        usage: usage(),
+                        job_url: Some(JOB.to_owned()),
+                    },
+                )
+            }),
+        ),
+        (
+            "monthly_cap_note",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &MonthlyCapNote {
+                        actor: Some(Username::new("jane.doe")),
+                        month: "2026-12".to_owned(),
+                        cap: 300.0,
+                        used: 301.25,
                     },
                 )
             }),
@@ -427,6 +477,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         hidden_downstreams: vec![],
                         job_url: Some(JOB.to_owned()),
                         state: Some(Marker::pipeline_fix_state("mr-34", &[("fixes", "1".to_owned())])),
+                        usage: Some(usage()),
                     },
                 )
             }),
@@ -468,6 +519,7 @@ fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, 
         pre_existing: Vec::new(),
         min_severity: Severity::Info,
         max_inline: Some(2),
+        usage: None,
     };
     // Every finding may be inline (`info`): only the limit holds findings back.
     vec![("review_summary_over_limit", prompts.render_message(language, &summary).unwrap())]
@@ -532,6 +584,19 @@ fn messages_carry_their_hidden_markers() {
         let rendered: std::collections::HashMap<_, _> = render_all(&prompts, language).into_iter().collect();
         assert!(Marker::status("issue-12").is_in(&rendered["status_note"]));
         assert!(Marker::status("issue-12").is_in(&rendered["final_note"]));
+        assert!(Marker::status("spend-cap").is_in(&rendered["spend_cap_note"]));
+        for note in [
+            "status_note",
+            "final_note",
+            "spend_cap_note",
+            "nothing_changed_note",
+            "review_summary",
+            "pipeline_fix_note",
+        ] {
+            let total = rendered[note].lines().find(|line| line.contains("**3.5**"));
+            assert!(total.is_some_and(|line| line.contains("**80750**")), "{language} {note} lacks the total");
+            assert!(rendered[note].contains("| 48500 | 3100 |"), "{language} {note} lacks a stage's line");
+        }
         assert_eq!(
             markers::reviewed_head(&rendered["review_summary"]),
             Some("2222222222222222222222222222222222222222")
@@ -601,6 +666,7 @@ fn an_override_that_renders_an_unknown_variable_names_its_file() {
         merge_request_url: "https://gitlab.example.com/a/b/-/merge_requests/1".to_owned(),
         branch: MarkdownCodeSpan::new("copilot/issue-1"),
         stats: RunStats { stages: 1, agent_calls: 1, premium_requests: 0.0, duration_secs: 5 },
+        usage: UsageTable { stages: Vec::new(), total: UsageFigures::default() },
     };
     let error = prompts.render_message(Language::En, &note).unwrap_err();
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
@@ -720,6 +786,7 @@ fn a_downstream_pipeline_the_agent_cannot_see_is_named_in_every_language() {
             }],
             job_url: None,
             state: None,
+            usage: None,
         };
         let text = prompts.render_message(language, &note).unwrap();
         assert!(text.contains("`deploy-staging`") && text.contains("77") && text.contains("991"), "{language}: {text}");

@@ -249,6 +249,7 @@ impl ReviewPlan {
             pre_existing: Vec::new(),
             min_severity: Severity::Info,
             max_inline: None,
+            usage: None,
         }
     }
 }

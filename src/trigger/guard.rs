@@ -23,7 +23,8 @@ use crate::gitlab::{self, Client, PipelineVariable};
 
 /// Settings a pipeline variable may not set: where the GitLab token goes (the API base and the
 /// instance it defaults to, proxies), what runs (the agent backend, its command, the CLI, the
-/// sandbox), where the model, the cache and cloud credentials go, and who may start work. The
+/// sandbox), where the model, the cache and cloud credentials go, who may start work, and how
+/// much the model may cost (a trigger must not raise the caps). The
 /// job's own pipeline coordinates are here too, since the check itself relies on them.
 pub const PROTECTED: &[&str] = &[
     env_vars::GITLAB_API_BASE,
@@ -46,6 +47,8 @@ pub const PROTECTED: &[&str] = &[
     env_vars::COPILOT_SANDBOX_PORTS,
     env_vars::COPILOT_SANDBOX_READ_PATHS,
     env_vars::COPILOT_CA_BUNDLE,
+    env_vars::COPILOT_MAX_PREMIUM_REQUESTS,
+    env_vars::COPILOT_MONTHLY_PREMIUM_REQUESTS,
     "COPILOT_PROVIDER_BASE_URL",
     env_vars::cloud::AWS_ENDPOINT_URL,
     "HTTPS_PROXY",
@@ -192,6 +195,9 @@ mod tests {
         assert!(protected_among(&[variable("TRIGGER_TYPE"), variable("TARGET_PROJECT_ID")]).is_empty());
         // A trigger cannot open confidential issues to the agent.
         assert_eq!(protected_among(&[variable("COPILOT_ALLOW_CONFIDENTIAL")]), ["COPILOT_ALLOW_CONFIDENTIAL"]);
+        // Nor raise what the model may cost.
+        let caps = [variable("COPILOT_MAX_PREMIUM_REQUESTS"), variable("COPILOT_MONTHLY_PREMIUM_REQUESTS")];
+        assert_eq!(protected_among(&caps), ["COPILOT_MAX_PREMIUM_REQUESTS", "COPILOT_MONTHLY_PREMIUM_REQUESTS"]);
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn deliver(
     let options = PlanOptions::issue(job.settings.workflow.orchestrated_issue);
     let worked = match work::run(job, reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
-        Err(error) => match work::report_push_conflict(job, reporter, &error).await? {
+        Err(error) => match work::report_stopped(job, reporter, &error).await? {
             Some(code) => return Ok(Outcome::Ended(code)),
             None => return Err(error),
         },
@@ -141,6 +141,7 @@ async fn deliver(
                 marker: Marker::status("nothing-changed"),
                 agent_summary: summary,
                 job_url: job.job_url.clone(),
+                usage: Some(job.spend.table()),
             })
             .await?;
         return Ok(Outcome::Ended(Code::Done));

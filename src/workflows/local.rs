@@ -65,6 +65,7 @@ pub async fn run(
         artifacts_dir: &artifacts,
         work_dir: &work,
     };
+    let spend = crate::stages::Spend::new(settings.spend.max_premium_requests);
     let runner = |folder: &str| StageRunner {
         agent: &agent,
         prompts: &prompts,
@@ -74,6 +75,7 @@ pub async fn run(
         work_dir: work.join(folder),
         stage_timeout: settings.agent.stage_timeout,
         deadline: Some(std::time::Instant::now() + settings.workflow.total_timeout),
+        spend: &spend,
     };
     let (cache, agent_understanding) = (&settings.cache, settings.workflow.project_understanding);
     let understood =

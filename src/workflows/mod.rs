@@ -8,6 +8,7 @@ pub mod local;
 pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;
+mod spend;
 mod work;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct Job {
     pub work_dir: PathBuf,
     /// `TOTAL_TIMEOUT` after the job started (`CI_JOB_STARTED_AT`, else when `run` started).
     pub deadline: std::time::Instant,
+    /// Every agent call's cost, and `COPILOT_MAX_PREMIUM_REQUESTS`.
+    pub spend: crate::stages::Spend,
 }
 
 impl Job {
@@ -70,6 +73,7 @@ impl Job {
         let deadline = deadline(&env, settings.workflow.total_timeout);
         Ok(Self {
             deadline,
+            spend: crate::stages::Spend::new(settings.spend.max_premium_requests),
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
             job_url: env.get(env_vars::ci::CI_JOB_URL).map(str::to_owned),
             settings,
@@ -88,8 +92,14 @@ impl Job {
         std::time::Instant::now() >= self.deadline
     }
 
-    /// Runs the workflow the trigger names.
+    /// Runs the workflow the trigger names, then records what it spent.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
+        let ran = self.run_workflow(trigger).await;
+        self.record_spend(trigger.project_id()).await;
+        ran
+    }
+
+    async fn run_workflow(&self, trigger: &Trigger) -> anyhow::Result<Code> {
         match trigger {
             Trigger::IssueAssignee { project_id, issue_iid } => {
                 let outcome = issue::run(self, *project_id, *issue_iid, None).await?;
@@ -130,6 +140,7 @@ impl Job {
             work_dir: self.work_dir.join(folder),
             stage_timeout: self.settings.agent.stage_timeout,
             deadline: Some(self.deadline),
+            spend: &self.spend,
         }
     }
 
@@ -138,8 +149,9 @@ impl Job {
         user.id == self.agent_user.id || crate::request::actor::is_bot(&user.username)
     }
 
-    /// The checks before any work: the agent's own and bots' requests are ignored, and people
-    /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal. `None` means stop with `Done`.
+    /// The checks before any work: the agent's own and bots' requests are ignored, people
+    /// below `COPILOT_MIN_ACCESS_LEVEL` get a polite refusal, and so does everyone once the
+    /// project used `COPILOT_MONTHLY_PREMIUM_REQUESTS` this month. `None` means stop with `Done`.
     /// `internal`: the request is an internal note, so every note in reply is internal too.
     pub(crate) async fn reporter_for<'a>(
         &'a self,
@@ -165,6 +177,10 @@ impl Job {
                 actor: crate::untrusted::Username::new(&actor.username),
                 required_role,
             };
+            reporter.post(&refusal).await?;
+            return Ok(None);
+        }
+        if let Some(refusal) = self.monthly_cap_reached(project_id, actor).await? {
             reporter.post(&refusal).await?;
             return Ok(None);
         }
@@ -200,17 +216,20 @@ impl Job {
         }))
     }
 
-    /// A reporter of this job's notes on `on`, in the configured language.
+    /// A reporter of this job's notes on `on`, in the configured language, its status note
+    /// showing what the job spent.
     pub(crate) fn reporter(&self, project_id: u64, on: gitlab::Noteable) -> crate::report::Reporter<'_> {
         let target = crate::report::Target { project_id, on, agent_user_id: self.agent_user.id, internal: false };
-        crate::report::Reporter::new(
+        let mut reporter = crate::report::Reporter::new(
             &self.client,
             &self.prompts,
             self.settings.prompts.language,
             target,
             self.pipeline_url.clone(),
             self.job_url.clone(),
-        )
+        );
+        reporter.follow_spend(&self.spend);
+        reporter
     }
 
     /// The project understanding the stages start from, through the context cache (the level

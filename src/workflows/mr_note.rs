@@ -118,7 +118,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
         Ok(worked) => worked,
         Err(error) => {
-            if let Some(code) = work::report_push_conflict(job, &mut reporter, &error).await? {
+            if let Some(code) = work::report_stopped(job, &mut reporter, &error).await? {
                 return Ok(code);
             }
             return fail(&mut reporter, &error).await;
@@ -131,6 +131,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
             marker: Marker::status("nothing-changed"),
             agent_summary: summary,
             job_url: job.job_url.clone(),
+            usage: Some(job.spend.table()),
         };
         reporter.post(&note).await?;
         return Ok(Code::Done);

@@ -269,6 +269,7 @@ async fn review_steps(
     summary.inline_enabled = inline_enabled(job, reporter);
     summary.skipped = skipped.iter().map(SkippedFile::for_summary).collect();
     triage.fill_summary(&mut summary);
+    summary.usage = Some(job.spend.table());
     reporter.post(&summary).await.context("while posting the review summary")?;
     tracing::info!(
         inline = posted_inline,

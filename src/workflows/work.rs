@@ -9,10 +9,10 @@ use super::Job;
 use crate::git::{GitCommand, GitError, Identity, PushOutcome, Remote, Workspace};
 use crate::planner::{self, Plan, PlanOptions, Stage};
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{FinalNote, RunStats, Step, StepState};
+use crate::prompts::message::{FinalNote, RunStats, SpendCapNote, Step, StepState, UsageTable};
 use crate::prompts::stage::Task;
 use crate::report::Reporter;
-use crate::stages::{Progress, StageInput, Summary};
+use crate::stages::{Progress, StageError, StageInput, Summary};
 use crate::untrusted::MarkdownCodeSpan;
 use crate::untrusted::UntrustedText;
 
@@ -29,6 +29,8 @@ pub(super) struct Worked {
     pub duration_secs: u64,
     /// The project's default branch, as the clone found it (what a new merge request targets).
     pub default_branch: String,
+    /// What the job's agent calls cost, per stage and in total.
+    pub usage: UsageTable,
 }
 
 impl Worked {
@@ -42,9 +44,10 @@ impl Worked {
             stats: RunStats {
                 stages: u32::try_from(self.summary.stages.len()).unwrap_or(u32::MAX),
                 agent_calls: self.summary.agent_calls,
-                premium_requests: self.summary.premium_requests,
+                premium_requests: self.usage.total.premium_requests,
                 duration_secs: self.duration_secs,
             },
+            usage: self.usage.clone(),
         }
     }
 }
@@ -66,17 +69,39 @@ pub(super) enum WorkError {
     /// A person pushed and our commits do not rebase cleanly onto theirs.
     #[error("a person pushed to `{branch}` and our changes conflict with theirs in {}", paths.join(", "))]
     PushConflict { branch: String, paths: Vec<String>, local_sha: String, remote_sha: String },
+    /// The job used `COPILOT_MAX_PREMIUM_REQUESTS` before the plan's last stage finished; nothing
+    /// was committed.
+    #[error("the job used its {cap} premium requests (`COPILOT_MAX_PREMIUM_REQUESTS`) with {} stage(s) not done", remaining.len())]
+    CapReached { cap: f64, done: Vec<Stage>, remaining: Vec<Stage> },
 }
 
-/// When `error` is a push conflict: marks the step failed, explains on GitLab that the person's
-/// commits stay as they are, and returns the job's exit code. Any other error is not handled.
-pub(super) async fn report_push_conflict(
+/// When `error` is a push conflict or the premium-request cap: marks the step failed, explains on
+/// GitLab (the person's commits stay as they are; what ran and what remains), and returns the
+/// job's exit code. Any other error is not handled.
+pub(super) async fn report_stopped(
     job: &Job,
     reporter: &mut Reporter<'_>,
     error: &anyhow::Error,
 ) -> anyhow::Result<Option<crate::exit::Code>> {
-    let Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) = error.downcast_ref() else {
-        return Ok(None);
+    let (branch, paths, local_sha, remote_sha) = match error.downcast_ref() {
+        Some(WorkError::PushConflict { branch, paths, local_sha, remote_sha }) => {
+            (branch, paths, local_sha, remote_sha)
+        }
+        Some(WorkError::CapReached { cap, done, remaining }) => {
+            tracing::warn!(cap, ?remaining, "the premium-request cap stopped the work; nothing is pushed");
+            reporter.fail_current().await?;
+            let note = SpendCapNote {
+                marker: crate::prompts::markers::Marker::status("spend-cap"),
+                cap: *cap,
+                done: done.iter().map(|stage| Step::Stage(*stage)).collect(),
+                remaining: remaining.iter().map(|stage| Step::Stage(*stage)).collect(),
+                usage: job.spend.table(),
+                job_url: job.job_url.clone(),
+            };
+            reporter.post(&note).await?;
+            return Ok(Some(crate::exit::Code::WorkFailed));
+        }
+        None => return Ok(None),
     };
     tracing::warn!(%branch, ?paths, "push conflict; the person's commits stay as they are");
     reporter.fail_current().await?;
@@ -133,7 +158,20 @@ pub(super) async fn run(
     let input = StageInput { task, request, project: understood.prompt_context(), branch: branch.name.clone() };
     let runner = job.stage_runner(workspace.dir(), "stages");
     let context = serde_json::to_value(&understood.report).ok();
-    let mut summary = runner.run_plan(&plan, &input, context, reporter).await.map_err(|stopped| stopped.error)?;
+    let mut summary = match runner.run_plan(&plan, &input, context, reporter).await {
+        Ok(summary) => summary,
+        Err(stopped) => {
+            let _ = stopped.summary.write(&artifacts);
+            if let Some(StageError::CapReached { cap, .. }) = stopped.error.downcast_ref() {
+                // Nothing is committed: the stages that ran are kept only in the artifacts.
+                let done: Vec<Stage> = stopped.summary.stages.iter().map(|report| report.stage).collect();
+                let remaining =
+                    plan.stages.iter().map(|planned| planned.stage).filter(|stage| !done.contains(stage)).collect();
+                return Err(WorkError::CapReached { cap: *cap, done, remaining }.into());
+            }
+            return Err(stopped.error);
+        }
+    };
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let _ = summary.write(&artifacts);
 
@@ -179,6 +217,7 @@ pub(super) async fn run(
         changed_paths,
         duration_secs: started.elapsed().as_secs(),
         default_branch: workspace.default_branch().to_owned(),
+        usage: job.spend.table(),
     })
 }
 

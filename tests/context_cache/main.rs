@@ -1,9 +1,11 @@
 //! The context cache against real stores: a local folder, Azurite (Azure Blob) and moto (S3) on
 //! loopback run one shared suite over the five lookup levels, the incremental update, torn and
 //! concurrent writes and pruning; stores that refuse or hang degrade to a full analysis in time.
+//! The monthly spending records kept in the same stores are in `spend_ledger`.
 #![expect(clippy::disallowed_methods, reason = "tests start the blob servers as child processes")]
 
 mod servers;
+mod spend_ledger;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -205,21 +207,41 @@ fn levels_and_incremental_update_on_a_local_folder() {
 #[test]
 fn levels_and_incremental_update_on_azurite() {
     runtime_test(async {
-        let server = servers::azurite().await;
-        servers::create_azurite_container(server.port, "context").await;
-        let connection = format!(
-            "DefaultEndpointsProtocol=http;AccountName={};AccountKey={};BlobEndpoint=http://127.0.0.1:{}/{};",
-            servers::AZURITE_ACCOUNT,
-            servers::AZURITE_KEY,
-            server.port,
-            servers::AZURITE_ACCOUNT
-        );
-        let store = CacheStore::open("az://context/runner", Some(&connection), &Env::from_pairs::<String, String>([]))
-            .expect("open");
+        let (server, store) = azurite_store().await;
         exercise(ContextCache::new(store)).await;
+        let connection = azurite_connection(server.port);
         let masked = copilot_runner::redact::redact(&connection);
         assert!(!masked.contains(servers::AZURITE_KEY), "the account key is registered as a secret: {masked}");
     });
+}
+
+/// Azurite on loopback with a `context` container, and the store `az://context/runner` in it;
+/// the server stops when dropped.
+async fn azurite_store() -> (servers::Server, CacheStore) {
+    let server = servers::azurite().await;
+    servers::create_azurite_container(server.port, "context").await;
+    let connection = azurite_connection(server.port);
+    let store = CacheStore::open("az://context/runner", Some(&connection), &Env::from_pairs::<String, String>([]))
+        .expect("open");
+    (server, store)
+}
+
+/// moto on loopback with a `context` bucket, and the store `s3://context/runner` in it.
+async fn s3_store() -> (servers::Server, CacheStore) {
+    let server = servers::moto().await;
+    servers::create_moto_bucket(server.port, "context").await;
+    let store = CacheStore::open("s3://context/runner", None, &s3_env(server.port)).expect("open");
+    (server, store)
+}
+
+/// The connection string of the Azurite account on `port`.
+fn azurite_connection(port: u16) -> String {
+    format!(
+        "DefaultEndpointsProtocol=http;AccountName={};AccountKey={};BlobEndpoint=http://127.0.0.1:{port}/{};",
+        servers::AZURITE_ACCOUNT,
+        servers::AZURITE_KEY,
+        servers::AZURITE_ACCOUNT
+    )
 }
 
 fn s3_env(port: u16) -> Env {
@@ -234,9 +256,7 @@ fn s3_env(port: u16) -> Env {
 #[test]
 fn levels_and_incremental_update_on_s3() {
     runtime_test(async {
-        let server = servers::moto().await;
-        servers::create_moto_bucket(server.port, "context").await;
-        let store = CacheStore::open("s3://context/runner", None, &s3_env(server.port)).expect("open");
+        let (_server, store) = s3_store().await;
         exercise(ContextCache::new(store)).await;
     });
 }

@@ -22,6 +22,11 @@ async fn a_review_out_of_time_names_the_files_it_did_not_review_and_exits_1() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!model.completions().is_empty(), "the chunk was reviewed");
     assert!(!rig.summaries(in_time)[0].contains("TOTAL_TIMEOUT"));
+    let summary = &rig.summaries(in_time)[0];
+    assert!(
+        summary.contains("| Review | 0 | ") && summary.contains("| **Total** | **0** |"),
+        "what it spent: {summary}"
+    );
 
     // Out of time: the job started two hours ago with the same hour.
     let calls = model.completions().len();

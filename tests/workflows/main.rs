@@ -23,3 +23,4 @@ mod private_ca;
 mod rig;
 mod sandbox;
 mod secrets;
+mod spend;

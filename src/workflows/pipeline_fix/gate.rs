@@ -26,6 +26,8 @@ pub(super) enum Refusal {
     RequesterLacksAccess { requester: String },
     /// No requester was found, and no assignee or reviewer has the access to ask.
     NoOneWithAccess,
+    /// The project used `COPILOT_MONTHLY_PREMIUM_REQUESTS` this month.
+    MonthlyCap { month: String, used: String, cap: String },
 }
 
 impl fmt::Display for Refusal {
@@ -53,12 +55,34 @@ impl fmt::Display for Refusal {
                 "the request behind this merge request cannot be traced, and none of its assignees or reviewers has \
                  the role `COPILOT_MIN_ACCESS_LEVEL` requires; assign a member with that role, or ask in a note",
             ),
+            Self::MonthlyCap { month, used, cap } => write!(
+                f,
+                "the project used {used} premium requests in {month}, and `COPILOT_MONTHLY_PREMIUM_REQUESTS` is {cap}"
+            ),
         }
     }
 }
 
-/// `Some` reason when the loop must not run for `pipeline` on `mr`.
+/// `Some` reason when the loop must not run for `pipeline` on `mr`: the checks of who asked, then
+/// the project's monthly spending.
 pub(super) async fn check(
+    job: &Job,
+    project_id: u64,
+    pipeline: &Pipeline,
+    mr: &MergeRequest,
+) -> anyhow::Result<Option<Refusal>> {
+    if let Some(refusal) = check_request(job, project_id, pipeline, mr).await? {
+        return Ok(Some(refusal));
+    }
+    let Some(actor) = &mr.author else { return Ok(None) };
+    Ok(job.monthly_cap_reached(project_id, actor).await?.map(|note| Refusal::MonthlyCap {
+        month: note.month,
+        used: note.used.to_string(),
+        cap: note.cap.to_string(),
+    }))
+}
+
+async fn check_request(
     job: &Job,
     project_id: u64,
     pipeline: &Pipeline,

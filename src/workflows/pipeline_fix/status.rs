@@ -85,6 +85,7 @@ impl Fixer<'_> {
                 .collect(),
             job_url: self.job.job_url.clone(),
             state,
+            usage: Some(self.job.spend.table()),
         }
     }
 
