@@ -32,9 +32,7 @@ impl Client {
         mr_iid: u64,
         discussion_id: &str,
     ) -> Result<Discussion, Error> {
-        let path =
-            format!("/projects/{}/merge_requests/{mr_iid}/discussions/{discussion_id}", project.into().segment());
-        self.get(&path, &[]).await
+        self.get(&discussion_path(&project.into(), mr_iid, discussion_id), &[]).await
     }
 
     /// Starts a thread on the diff at `position` (a `text` position: `new_line` for an added
@@ -68,7 +66,7 @@ impl Client {
     ) -> Result<Note, Error> {
         let project = project.into();
         let marker = OpMarker::new();
-        let path = format!("/projects/{}/merge_requests/{mr_iid}/discussions/{discussion_id}/notes", project.segment());
+        let path = format!("{}/notes", discussion_path(&project, mr_iid, discussion_id));
         let request =
             self.request(Method::POST, &path, &[], Some(json!({ "body": marker.stamp(body) })), Replay::OnlyUnsent)?;
         self.call_reconciled(&request, || async {
@@ -77,4 +75,22 @@ impl Client {
         })
         .await
     }
+
+    /// `PUT …/discussions/:discussion_id?resolved=true`: resolves a thread. Resolving a resolved
+    /// thread changes nothing, so it is retried like a read.
+    pub async fn resolve_discussion(
+        &self,
+        project: impl Into<ProjectId>,
+        mr_iid: u64,
+        discussion_id: &str,
+    ) -> Result<Discussion, Error> {
+        let path = discussion_path(&project.into(), mr_iid, discussion_id);
+        let request = self.request(Method::PUT, &path, &[("resolved", "true".to_owned())], None, Replay::Always)?;
+        self.call(&request).await
+    }
+}
+
+/// `/projects/:id/merge_requests/:iid/discussions/:discussion_id`.
+fn discussion_path(project: &ProjectId, mr_iid: u64, discussion_id: &str) -> String {
+    format!("/projects/{}/merge_requests/{mr_iid}/discussions/{discussion_id}", project.segment())
 }

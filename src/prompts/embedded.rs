@@ -19,7 +19,7 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 27]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 28]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
@@ -44,6 +44,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 27]; 6] = embed!(
         "mr_description",
         "review_summary",
         "review_finding",
+        "review_resolution",
         "push_conflict_note",
         "unsupported_note",
         "pipeline_fix_note",

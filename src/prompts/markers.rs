@@ -20,6 +20,7 @@ const REVIEW_PREFIX: &str = "<!-- copilot-runner:review head=";
 const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
 const PIPELINE_FIX_STATE_PREFIX: &str = "<!-- copilot-runner:pipeline-fix-state ";
 const FINDING_PREFIX: &str = "<!-- copilot-runner:finding ";
+const RESOLUTION: &str = "<!-- copilot-runner:resolution -->";
 const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
@@ -79,6 +80,12 @@ impl Marker {
     /// `<!-- copilot-runner:finding <hex> -->`.
     pub fn finding(fingerprint: &str) -> Self {
         Self(format!("{FINDING_PREFIX}{}{SUFFIX}", token(fingerprint)))
+    }
+
+    /// Marks the agent's reply in one of its own threads that it resolves:
+    /// `<!-- copilot-runner:resolution -->`.
+    pub fn resolution() -> Self {
+        Self(RESOLUTION.to_owned())
     }
 
     pub fn as_str(&self) -> &str {

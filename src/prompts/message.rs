@@ -23,6 +23,7 @@ pub enum Message {
     MrDescription,
     ReviewSummary,
     ReviewFinding,
+    ReviewResolution,
     PushConflictNote,
     UnsupportedNote,
     PipelineFixNote,
@@ -31,7 +32,7 @@ pub enum Message {
 }
 
 impl Message {
-    pub const ALL: [Message; 13] = [
+    pub const ALL: [Message; 14] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -40,6 +41,7 @@ impl Message {
         Self::MrDescription,
         Self::ReviewSummary,
         Self::ReviewFinding,
+        Self::ReviewResolution,
         Self::PushConflictNote,
         Self::UnsupportedNote,
         Self::PipelineFixNote,
@@ -64,6 +66,7 @@ impl Message {
             Self::MrDescription => "mr_description",
             Self::ReviewSummary => "review_summary",
             Self::ReviewFinding => "review_finding",
+            Self::ReviewResolution => "review_resolution",
             Self::PushConflictNote => "push_conflict_note",
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
@@ -412,6 +415,34 @@ pub struct ReviewSummary {
     pub max_inline: Option<usize>,
     /// What the job's agent calls cost, per stage and in total.
     pub usage: Option<UsageTable>,
+    /// How many of the agent's open threads this review resolved as fixed or no longer applying.
+    pub resolved_count: u32,
+}
+
+/// Why a review resolves one of the agent's own threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionReason {
+    /// A commit since changed or removed the thread's lines and the finding was not reported again.
+    Fixed,
+    /// The thread's file or lines are no longer part of the merge request's diff.
+    NoLongerApplies,
+}
+
+/// The reply a review leaves in one of the agent's threads before resolving it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewResolution {
+    pub reason: ResolutionReason,
+    /// The head that fixed it (named for [`ResolutionReason::Fixed`]).
+    pub head_sha: String,
+    /// [`Marker::resolution`]: a later review sees the thread was answered already.
+    pub marker: Marker,
+}
+
+impl MessageContext for ReviewResolution {
+    fn message(&self) -> Message {
+        Message::ReviewResolution
+    }
 }
 
 /// The findings of one severity in the summary, by file.

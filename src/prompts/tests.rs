@@ -339,6 +339,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         min_severity: Severity::Minor,
                         max_inline: Some(3),
                         usage: Some(usage()),
+                        resolved_count: 0,
                     },
                 )
             }),
@@ -360,6 +361,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                 )
             }),
         ),
+        ("review_resolution", message(&|| prompts.render_message(language, &resolution(ResolutionReason::Fixed)))),
         (
             "push_conflict_note",
             message(&|| {
@@ -502,6 +504,10 @@ fn info_group() -> FindingGroup {
     }
 }
 
+fn resolution(reason: ResolutionReason) -> ReviewResolution {
+    ReviewResolution { reason, head_sha: "4".repeat(40), marker: Marker::resolution() }
+}
+
 /// Messages rendered a second time with a context that takes another branch of the template,
 /// snapshot-tested beside [`render_all`]'s.
 fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, String)> {
@@ -520,9 +526,14 @@ fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, 
         min_severity: Severity::Info,
         max_inline: Some(2),
         usage: None,
+        resolved_count: 2,
     };
-    // Every finding may be inline (`info`): only the limit holds findings back.
-    vec![("review_summary_over_limit", prompts.render_message(language, &summary).unwrap())]
+    let no_longer_applies = resolution(ResolutionReason::NoLongerApplies);
+    // Every finding may be inline (`info`): only the limit holds findings back. Two threads resolved.
+    vec![
+        ("review_summary_over_limit", prompts.render_message(language, &summary).unwrap()),
+        ("review_resolution_no_longer_applies", prompts.render_message(language, &no_longer_applies).unwrap()),
+    ]
 }
 
 #[test]
@@ -602,6 +613,8 @@ fn messages_carry_their_hidden_markers() {
             Some("2222222222222222222222222222222222222222")
         );
         assert!(Marker::pipeline_fix("mr-34").is_in(&rendered["pipeline_fix_note"]));
+        assert!(Marker::resolution().is_in(&rendered["review_resolution"]));
+        assert!(rendered["review_resolution"].contains("`4444444444444444444444444444444444444444`"), "{language}");
         assert!(rendered["mr_description"].starts_with("Closes #12\n"), "{language}");
         for mark in ["☐", "⏳", "✅", "❌"] {
             assert!(rendered["status_note"].contains(mark), "{language} status note lacks {mark}");

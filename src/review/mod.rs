@@ -8,6 +8,7 @@
 //! and recognises findings already posted, [`post`] computes GitLab positions and renders the
 //! discussion bodies, [`noise`] keeps pre-existing, minor and surplus findings out of the diff,
 //! [`drafts`] matches the agent's pending draft notes with a review's inline findings,
+//! [`resolve`] picks the agent's own threads a re-review resolves as fixed or no longer applying,
 //! [`quality`] writes the Code Quality report, and [`chunks`] splits a large
 //! merge request into prompts that each fit a budget.
 
@@ -18,3 +19,4 @@ pub mod findings;
 pub mod noise;
 pub mod post;
 pub mod quality;
+pub mod resolve;

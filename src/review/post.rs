@@ -250,6 +250,7 @@ impl ReviewPlan {
             min_severity: Severity::Info,
             max_inline: None,
             usage: None,
+            resolved_count: 0,
         }
     }
 }

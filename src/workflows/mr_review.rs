@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use super::Job;
 use super::fail;
 use crate::exit::Code;
-use crate::gitlab::types::{DiffRefs, FileDiff, MergeRequest, Note};
+use crate::gitlab::types::{DiffRefs, Discussion, FileDiff, MergeRequest, Note};
 use crate::gitlab::{Noteable, UserBasic};
 use crate::prompts::Stage;
 use crate::prompts::message::{Step, StepState, UnsupportedNote, UnsupportedReason};
@@ -35,6 +35,7 @@ use crate::review::findings::{self, Finding, parse_findings};
 use crate::review::noise::{self, NoiseRules};
 use crate::review::post;
 use crate::review::quality;
+use crate::review::resolve::{Changes, Resolution};
 use crate::stages::{CallUsage, CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
 
@@ -45,6 +46,7 @@ const REVIEW_ARTIFACTS: &str = "review";
 const FINDINGS_FILE: &str = "findings.json";
 
 mod publish;
+mod resolve;
 
 /// Runs the review workflow for `mr_reviewer`: the agent was added as a reviewer.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
@@ -148,12 +150,15 @@ struct Read {
 
 /// The findings earlier reviews posted as discussions.
 async fn agent_findings(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<findings::PostedFinding>> {
-    let discussions = job
-        .client
+    Ok(findings::posted_findings(&read_discussions(job, project_id, mr_iid).await?, job.agent_user.id))
+}
+
+/// The merge request's discussions, all pages.
+async fn read_discussions(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Vec<Discussion>> {
+    job.client
         .merge_request_discussions(project_id, mr_iid)
         .await
-        .context("while reading the merge request's discussions")?;
-    Ok(findings::posted_findings(&discussions, job.agent_user.id))
+        .context("while reading the merge request's discussions")
 }
 
 /// What the review reads before the agent runs.
@@ -164,6 +169,9 @@ struct Prepared {
     /// The diff since the head an earlier review covered, when there was one and it is known.
     since: Option<(String, LineMap)>,
     posted: Vec<findings::PostedFinding>,
+    /// The agent's unresolved finding threads, and the diff from each one's head to the reviewed head.
+    threads: Vec<crate::review::resolve::OpenThread>,
+    thread_diffs: std::collections::HashMap<String, LineMap>,
     /// Changed files over [`chunks::MAX_REVIEWED_FILE_BYTES`] in the checkout.
     too_large: Vec<SkippedFile>,
     workspace: crate::git::Workspace,
@@ -233,6 +241,7 @@ async fn review_steps(
             Err(error) => return Err(anyhow::Error::new(error).context("while reviewing the changes")),
         }
     }
+    let reported = resolve::reported(&found);
     if let Some((since_sha, since_map)) = &prepared.since {
         let (current, earlier) = post::split_by_changes_since(found, since_map);
         if !earlier.is_empty() {
@@ -254,12 +263,21 @@ async fn review_steps(
         .chain(review_plan.repeated.iter().cloned())
         .chain(triage.held_back.iter().map(|held| held.finding.clone()))
         .collect();
+    // Replies in an internal review's threads would be public; they wait for a public review.
+    let resolutions = if reporter.target.internal {
+        Vec::new()
+    } else {
+        let changes = Changes { map: &prepared.map, since: &prepared.thread_diffs, reported: &reported };
+        crate::review::resolve::plan_resolutions(&prepared.threads, &changes)
+    };
     let mut issues = quality::code_quality_report(&report_findings, &prepared.map);
-    issues.extend(quality::open_earlier_issues(&prepared.posted, &report_findings));
+    let still_open = still_open(&prepared, &resolutions);
+    issues.extend(quality::open_earlier_issues(&still_open, &report_findings));
     write_quality_report(&job.settings.artifacts_dir, &issues)?;
     let target = publish::Target { reporter, project_id, mr_iid: mr.iid, inline: inline_enabled(job, reporter) };
     let (posted_inline, mut unplaced) = publish::post_inline(job, &target, &review_plan).await?;
     unplaced.extend(review_plan.summary_unplaced());
+    let resolved = resolve::resolve_threads(job, (project_id, mr.iid), &resolutions, &prepared.refs.head_sha).await?;
     let state = if out_of_time { StepState::Failed } else { StepState::Done };
     reporter.step(Step::Stage(Stage::Review), state).await?;
 
@@ -270,12 +288,14 @@ async fn review_steps(
     summary.skipped = skipped.iter().map(SkippedFile::for_summary).collect();
     triage.fill_summary(&mut summary);
     summary.usage = Some(job.spend.table());
+    summary.resolved_count = resolved;
     reporter.post(&summary).await.context("while posting the review summary")?;
     tracing::info!(
         inline = posted_inline,
         unplaced = summary.unplaced.len(),
         repeated = review_plan.repeated.len(),
         held_back = triage.held_back.len(),
+        resolved,
         agent_calls = usage.agent_calls,
         "review posted"
     );
@@ -288,13 +308,32 @@ async fn review_steps(
     Ok(Code::Done)
 }
 
+/// The earlier findings less those whose threads this review resolves: the Code Quality report
+/// no longer lists them as open.
+fn still_open(prepared: &Prepared, resolutions: &[Resolution]) -> Vec<findings::PostedFinding> {
+    let resolved: Vec<&findings::Fingerprint> = prepared
+        .threads
+        .iter()
+        .filter(|thread| resolutions.iter().any(|resolution| resolution.discussion_id == thread.discussion_id))
+        .map(|thread| &thread.fingerprint)
+        .collect();
+    prepared
+        .posted
+        .iter()
+        .filter(|posted| !posted.fingerprint.as_ref().is_some_and(|fingerprint| resolved.contains(&fingerprint)))
+        .cloned()
+        .collect()
+}
+
 /// Reads the diffs, the earlier findings and the checkout.
 async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> anyhow::Result<Prepared> {
     let Read { refs, previous_head } = read;
     let refs = refs.ok_or_else(|| anyhow::anyhow!("merge request !{} has no diff version", mr.iid))?;
     let mut files =
         job.client.merge_request_diffs(project_id, mr.iid).await.context("while reading the merge request's diffs")?;
-    let posted = agent_findings(job, project_id, mr.iid).await?;
+    let discussions = read_discussions(job, project_id, mr.iid).await?;
+    let posted = findings::posted_findings(&discussions, job.agent_user.id);
+    let threads = crate::review::resolve::open_threads(&discussions, job.agent_user.id);
 
     let workspace = super::work::clone_project(job, project_id, Some(&mr.source_branch)).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
@@ -325,9 +364,11 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
         }
         None => None,
     };
+    let known = since.as_ref().map(|(sha, map)| (sha.as_str(), map));
+    let thread_diffs = resolve::diffs_since(&workspace, &threads, &refs.head_sha, known).await?;
     let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
     let project = understood.prompt_context();
-    Ok(Prepared { refs, files, map, since, posted, too_large, workspace, project })
+    Ok(Prepared { refs, files, map, since, posted, threads, thread_diffs, too_large, workspace, project })
 }
 
 /// Records each changed file's length from the checkout, so unchanged lines after the last hunk

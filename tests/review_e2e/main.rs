@@ -15,6 +15,7 @@ mod noise;
 mod placement;
 mod reads;
 mod rerun;
+mod resolve;
 mod retry;
 
 use std::path::{Path, PathBuf};

@@ -211,6 +211,21 @@ async fn notes_awards_merge_requests_versions_diffs_and_discussions_match_gitlab
     discussion_schema["properties"]["notes"]["items"] = notes_schema()["items"].clone();
     check_with(&discussion_schema, "entities/discussion.json", &discussion);
     has_fixture_keys("go-gitlab-inline/create_merge_request_discussion.json", &discussion);
+    // A reply in the thread is a note; resolving it answers the whole thread, every note resolved.
+    let thread = format!("/projects/{WIDGETS}/merge_requests/1/discussions/{}", discussion["id"].as_str().unwrap());
+    let (status, reply) = status_json(agent.post_form(&format!("{thread}/notes"), &[("body", "fixed")]).await).await;
+    assert_eq!(status, 201, "{reply}");
+    check_with(&notes_schema(), "public_api/v4/notes.json", &json!([reply]));
+    has_fixture_keys("go-gitlab-inline/get_merge_request_note.json", &reply);
+    let (status, resolved) =
+        status_json(agent.request(reqwest::Method::PUT, &format!("{thread}?resolved=true")).send().await.unwrap())
+            .await;
+    assert_eq!(status, 200, "{resolved}");
+    check_with(&discussion_schema, "entities/discussion.json", &resolved);
+    has_fixture_keys("go-gitlab-inline/create_merge_request_discussion.json", &resolved);
+    let notes = resolved["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{resolved}");
+    assert!(notes.iter().all(|note| note["resolved"] == json!(true)), "{resolved}");
     agent.post_form(&format!("/projects/{WIDGETS}/merge_requests/1/notes"), &[("body", "summary")]).await;
     let all = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/discussions")).await;
     let mut list_schema = load("entities/discussions.json");

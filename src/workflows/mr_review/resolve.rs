@@ -1,0 +1,92 @@
+//! Resolving the agent's own threads a re-review finds fixed or no longer applying: the diff from
+//! each open thread's head to the reviewed head (read from the checkout), then, for each thread
+//! [`crate::review::resolve`] picks, a reply and the resolve.
+//!
+//! The reply goes first and carries [`Marker::resolution`]: a job stopped between the two leaves
+//! a thread the next review resolves without replying again. A failed reply or resolve is logged
+//! and skipped; the thread stays open and the next review tries again.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context as _;
+
+use super::super::Job;
+use crate::git::Workspace;
+use crate::prompts::markers::Marker;
+use crate::prompts::message::{ResolutionReason, ReviewResolution};
+use crate::review::diff::LineMap;
+use crate::review::findings::Fingerprint;
+use crate::review::resolve::{OpenThread, Resolution};
+
+/// The diff from each open thread's head to `head_sha`: empty for `head_sha` itself, `known`
+/// (the diff since the previous review) for its head, read from the checkout for older ones. A
+/// head the checkout no longer has (force-pushed away) gets none.
+pub(super) async fn diffs_since(
+    workspace: &Workspace,
+    threads: &[OpenThread],
+    head_sha: &str,
+    known: Option<(&str, &LineMap)>,
+) -> anyhow::Result<HashMap<String, LineMap>> {
+    let mut diffs = HashMap::new();
+    for thread in threads {
+        let from = thread.head_sha.as_str();
+        if diffs.contains_key(from) {
+            continue;
+        }
+        let diff = if from == head_sha {
+            LineMap::default()
+        } else if let Some((_, map)) = known.filter(|(sha, _)| *sha == from) {
+            map.clone()
+        } else if workspace.has_commit(from).await.unwrap_or(false) {
+            let text = workspace.diff_text(from, head_sha).await.context("while diffing since a thread's head")?;
+            LineMap::from_git_diff(&text).context("while reading the diff since a thread's head")?
+        } else {
+            tracing::warn!(head = %from, "a review thread's head is gone; its thread stays open");
+            continue;
+        };
+        diffs.insert(from.to_owned(), diff);
+    }
+    Ok(diffs)
+}
+
+/// Replies in and resolves each thread of `resolutions`. Returns how many were resolved.
+pub(super) async fn resolve_threads(
+    job: &Job,
+    (project_id, mr_iid): (u64, u64),
+    resolutions: &[Resolution],
+    head_sha: &str,
+) -> anyhow::Result<u32> {
+    let mut resolved = 0;
+    for resolution in resolutions {
+        let id = resolution.discussion_id.as_str();
+        if resolution.reply {
+            let reply = ReviewResolution {
+                reason: resolution.reason,
+                head_sha: head_sha.to_owned(),
+                marker: Marker::resolution(),
+            };
+            let body = job
+                .prompts
+                .render_message(job.settings.prompts.language, &reply)
+                .context("while rendering a resolved thread's reply")?;
+            if let Err(error) = job.client.reply_to_discussion(project_id, mr_iid, id, &body).await {
+                tracing::warn!(discussion = id, %error, "could not reply in a fixed thread; it stays open");
+                continue;
+            }
+        }
+        match job.client.resolve_discussion(project_id, mr_iid, id).await {
+            Ok(_) => {
+                resolved += 1;
+                let fixed = resolution.reason == ResolutionReason::Fixed;
+                tracing::info!(discussion = id, fixed, "resolved a review thread");
+            }
+            Err(error) => tracing::warn!(discussion = id, %error, "could not resolve a review thread"),
+        }
+    }
+    Ok(resolved)
+}
+
+/// The fingerprints of every finding a review reported.
+pub(super) fn reported(findings: &[crate::review::findings::Finding]) -> HashSet<Fingerprint> {
+    findings.iter().map(crate::review::findings::Finding::fingerprint).collect()
+}
