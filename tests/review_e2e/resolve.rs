@@ -19,17 +19,22 @@ const SEEDED_LIB_RS: &str = "//! Widgets.\n\npub fn add(a: i32, b: i32) -> i32 {
 const ON_LIB: &str = "The temporary is needless";
 const ON_GREET: &str = "The greeting returns nothing";
 
-/// The thread whose first note contains `text`: its id and notes.
+/// The agent's thread whose first note contains `text`: its id and notes.
 fn thread(rig: &Rig, mr_iid: u64, text: &str) -> (String, Vec<Note>) {
-    let mut found =
-        rig.gitlab.discussions(PROJECT, mr_iid).into_iter().filter(|(_, notes)| notes[0].body.contains(text));
+    let agent = rig.gitlab.user_id(AGENT);
+    let mut found = rig
+        .gitlab
+        .discussions(PROJECT, mr_iid)
+        .into_iter()
+        .filter(|(_, notes)| notes[0].author_id == agent && notes[0].body.contains(text));
     let thread = found.next().unwrap_or_else(|| panic!("no thread about {text}"));
     assert!(found.next().is_none(), "two threads about {text}");
     thread
 }
 
-/// `alice` starts a thread on new line 1 of `src/greet.rs` at the merge request's latest version.
-async fn person_thread(rig: &Rig, mr_iid: u64) -> String {
+/// `alice` starts a thread on new line 1 of `src/greet.rs` at the merge request's latest version,
+/// quoting `quoted` (the agent's finding there, hidden marker and all).
+async fn person_thread(rig: &Rig, mr_iid: u64, quoted: &str) -> String {
     let token = SecretString::from(rig.gitlab.token("alice"));
     let client = Client::with_options(&rig.gitlab.api_url(), &token, &ClientOptions::default()).unwrap();
     let refs = client.merge_request_versions(PROJECT, mr_iid).await.unwrap()[0].diff_refs();
@@ -38,8 +43,8 @@ async fn person_thread(rig: &Rig, mr_iid: u64) -> String {
         "old_path": "src/greet.rs", "new_path": "src/greet.rs", "new_line": 1,
     }))
     .unwrap();
-    let body = "Should this return the greeting?";
-    client.create_diff_discussion(PROJECT, mr_iid, body, &position).await.unwrap().id
+    let body = format!("Should this return the greeting? You said:\n\n{quoted}");
+    client.create_diff_discussion(PROJECT, mr_iid, &body, &position).await.unwrap().id
 }
 
 #[tokio::test]
@@ -61,7 +66,8 @@ async fn fixed_and_reverted_findings_are_resolved_with_a_reply_and_a_person_thre
     // Push 1: two findings, both inline; alice comments on the line the greeting finding is about.
     run_ok(&job).await;
     assert_eq!(rig.inline(mr_iid).len(), 2);
-    let theirs = person_thread(&rig, mr_iid).await;
+    let (_, greet) = thread(&rig, mr_iid, ON_GREET);
+    let theirs = person_thread(&rig, mr_iid, &greet[0].body).await;
 
     // Push 2 rewrites the greeting: its finding is fixed, the one on `sub` is untouched.
     rig.gitlab
