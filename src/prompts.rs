@@ -248,4 +248,6 @@ fn tidy(rendered: &str) -> String {
 }
 
 #[cfg(test)]
+mod override_tests;
+#[cfg(test)]
 mod tests;
