@@ -408,6 +408,7 @@ impl<'a> Resolver<'a> {
         });
         let allow_confidential = self.flag(env_vars::COPILOT_ALLOW_CONFIDENTIAL);
         let orchestrated_issue = self.flag(env_vars::USE_ORCHESTRATED_ISSUE);
+        let require_plan_approval = self.flag(env_vars::COPILOT_REQUIRE_PLAN_APPROVAL);
         let orchestrated_mr_note = self.flag(env_vars::USE_ORCHESTRATED_MR_NOTE);
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
@@ -537,6 +538,7 @@ impl<'a> Resolver<'a> {
             workflow: WorkflowSettings {
                 branch_prefix: branch_prefix?,
                 orchestrated_issue: orchestrated_issue?,
+                require_plan_approval: require_plan_approval?,
                 orchestrated_mr_note: orchestrated_mr_note?,
                 project_understanding: project_understanding?,
                 work_dir,

@@ -72,6 +72,8 @@ env_vars! {
     COPILOT_BRANCH_PREFIX = "COPILOT_BRANCH_PREFIX", Setting, Some("copilot/");
     /// Run issues through the multi-stage plan (`false`: a single implementation stage).
     USE_ORCHESTRATED_ISSUE = "USE_ORCHESTRATED_ISSUE", Setting, Some("true");
+    /// Every request on an issue (an assignment or a note) first posts its plan and waits for a person's `proceed` before any code is written.
+    COPILOT_REQUIRE_PLAN_APPROVAL = "COPILOT_REQUIRE_PLAN_APPROVAL", Setting, Some("false");
     /// Run merge request notes through the multi-stage plan (`false`: a single stage with the `mr_note` prompt).
     USE_ORCHESTRATED_MR_NOTE = "USE_ORCHESTRATED_MR_NOTE", Setting, Some("false");
     /// Let the agent write a `project_context.md` understanding of the project (cached).

@@ -53,6 +53,8 @@ pub struct WorkflowSettings {
     /// Prefix of every branch the agent creates and pushes to.
     pub branch_prefix: String,
     pub orchestrated_issue: bool,
+    /// Post the plan of every issue request and wait for `proceed` (`COPILOT_REQUIRE_PLAN_APPROVAL`).
+    pub require_plan_approval: bool,
     pub orchestrated_mr_note: bool,
     /// Let the agent write its own understanding of the project (`ENABLE_PROJECT_UNDERSTANDING`).
     pub project_understanding: bool,

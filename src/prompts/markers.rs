@@ -24,6 +24,8 @@ const RESOLUTION: &str = "<!-- copilot-runner:resolution -->";
 const RUN_PREFIX: &str = "<!-- copilot-runner:run ";
 const FAILED_PREFIX: &str = "<!-- copilot-runner:failed ";
 const STOPPED: &str = "<!-- copilot-runner:stopped -->";
+const PLAN_PREFIX: &str = "<!-- copilot-runner:plan sha256=";
+const PLAN_DATA_PREFIX: &str = "<!-- copilot-runner:plan-data ";
 const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
@@ -108,6 +110,18 @@ impl Marker {
         Self(STOPPED.to_owned())
     }
 
+    /// Marks a plan note with the SHA-256 of the plan it stores:
+    /// `<!-- copilot-runner:plan sha256=<hex> -->`.
+    pub fn plan(sha256: &str) -> Self {
+        Self(format!("{PLAN_PREFIX}{}{SUFFIX}", token(sha256)))
+    }
+
+    /// Carries the stored plan itself, URL-safe base64 without padding:
+    /// `<!-- copilot-runner:plan-data <base64> -->`.
+    pub fn plan_data(base64: &str) -> Self {
+        Self(format!("{PLAN_DATA_PREFIX}{}{SUFFIX}", token(base64)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -151,6 +165,12 @@ pub fn run_pipeline(body: &str) -> Option<(u64, u64)> {
 /// The subject of the request a [`Marker::failed`] in `body` names.
 pub fn failed_subject(body: &str) -> Option<&str> {
     body.lines().find_map(|line| line.trim().strip_prefix(FAILED_PREFIX)?.strip_suffix(SUFFIX))
+}
+
+/// The hash a plan note's [`Marker::plan`] states, and the data its [`Marker::plan_data`] carries.
+pub fn plan(body: &str) -> Option<(&str, &str)> {
+    let find = |prefix: &str| body.lines().find_map(|line| line.trim().strip_prefix(prefix)?.strip_suffix(SUFFIX));
+    Some((find(PLAN_PREFIX)?, find(PLAN_DATA_PREFIX)?))
 }
 
 /// A state value: like [`token`], also allowing `,` to separate list items.

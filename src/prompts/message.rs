@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 mod command;
 
-pub use command::{CommandNote, CommandReply};
+pub use command::{CommandNote, CommandReply, PlanNote};
 
 use super::MessageContext;
 use super::Stage;
@@ -34,10 +34,11 @@ pub enum Message {
     SpendCapNote,
     MonthlyCapNote,
     CommandNote,
+    PlanNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 15] = [
+    pub const ALL: [Message; 16] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -53,12 +54,16 @@ impl Message {
         Self::SpendCapNote,
         Self::MonthlyCapNote,
         Self::CommandNote,
+        Self::PlanNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
     /// re-run of the same request edits instead of posting another.
     pub fn is_outcome(self) -> bool {
-        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote)
+        matches!(
+            self,
+            Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote | Self::PlanNote
+        )
     }
 
     /// Whether the message says a request failed: a retry runs that request again.
@@ -84,6 +89,7 @@ impl Message {
             Self::SpendCapNote => "spend_cap_note",
             Self::MonthlyCapNote => "monthly_cap_note",
             Self::CommandNote => "command_note",
+            Self::PlanNote => "plan_note",
         }
     }
 }

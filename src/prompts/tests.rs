@@ -445,6 +445,24 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
             }),
         ),
         (
+            "plan_note",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &PlanNote {
+                        actor: Some(Username::new("jane.doe")),
+                        complexity: Complexity::Medium,
+                        stages: vec![Step::Stage(Stage::Analysis), Step::Stage(Stage::Implementation)],
+                        files: vec![MarkdownCodeSpan::new("src/greet.rs")],
+                        acceptance_criteria: vec![MarkdownText::new("`greet` says hello")],
+                        summary: Some(MarkdownText::new("Add a greeting.")),
+                        marker: Marker::plan("0a1b"),
+                        data: Marker::plan_data("eyJwbGFuIjp7fX0"),
+                    },
+                )
+            }),
+        ),
+        (
             "pipeline_fix_note",
             message(&|| {
                 prompts.render_message(

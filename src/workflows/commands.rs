@@ -1,6 +1,7 @@
 //! The short commands in a note that start no work of their own: `help` lists the commands,
 //! `stop` cancels the agent's running work on the issue or merge request, `retry` runs the last
-//! request that failed there again.
+//! request that failed there again, and on an issue `plan` and `proceed` (see `plan.rs`) hand the
+//! work to the issue workflow in the mode they ask for.
 //!
 //! Stop: every status note names the pipeline its work runs in ([`Marker::run`]). The stop
 //! request cancels those still running through GitLab and says so; each job learns it from
@@ -32,6 +33,10 @@ pub(super) enum Answer {
     Done(Code),
     /// The caller runs this request again.
     Retry(Request),
+    /// The caller posts the issue's plan; `note_id` is the note that asked, if any, else `by`.
+    Plan { note_id: Option<u64>, by: Option<crate::gitlab::UserBasic> },
+    /// The caller runs this stored plan, for `by`.
+    Proceed { stored: Box<super::plan::StoredPlan>, by: crate::gitlab::UserBasic },
 }
 
 /// Answers note `note_id` on `on` when it is one of the commands here; `None` when it asks for
@@ -44,20 +49,53 @@ pub(super) async fn answer_note(
 ) -> anyhow::Result<Option<Answer>> {
     let note = job.client.note(project_id, on, note_id).await.context("while reading the note")?;
     let intent = crate::request::intent::intent(&note.body, &job.settings.access.agent_username);
-    if !matches!(intent, Intent::Help | Intent::Stop | Intent::Retry) {
+    if !matches!(intent, Intent::Help | Intent::Stop | Intent::Retry | Intent::Plan | Intent::Proceed) {
         return Ok(None);
     }
     let internal = note.internal == Some(true);
     let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref(), internal).await? else {
         return Ok(Some(Answer::Done(Code::Done)));
     };
-    let web_url = match on {
-        Noteable::Issue(iid) => job.client.issue(project_id, iid).await.context("while reading the issue")?.web_url,
+    let (web_url, issue) = match on {
+        Noteable::Issue(iid) => {
+            let issue = job.client.issue(project_id, iid).await.context("while reading the issue")?;
+            (issue.web_url.clone(), Some(issue))
+        }
         Noteable::MergeRequest(iid) => {
-            job.client.merge_request(project_id, iid).await.context("while reading the merge request")?.web_url
+            let mr = job.client.merge_request(project_id, iid).await.context("while reading the merge request")?;
+            (mr.web_url, None)
         }
     };
-    answer(job, &mut reporter, project_id, on, &web_url, &note, intent).await.map(Some)
+    match (intent, issue) {
+        (Intent::Plan, Some(_)) => Ok(Some(Answer::Plan { note_id: Some(note_id), by: None })),
+        (Intent::Proceed, Some(issue)) => proceed(job, &mut reporter, project_id, &note, &issue).await.map(Some),
+        // Plans are for issues: on a merge request, the commands there.
+        (Intent::Plan | Intent::Proceed, None) => {
+            answer(job, &mut reporter, project_id, on, &web_url, &note, Intent::Help).await.map(Some)
+        }
+        _ => answer(job, &mut reporter, project_id, on, &web_url, &note, intent).await.map(Some),
+    }
+}
+
+/// `proceed`: the stored plan when it may run; otherwise says why and plans again.
+async fn proceed(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    note: &Note,
+    issue: &crate::gitlab::Issue,
+) -> anyhow::Result<Answer> {
+    reporter.acknowledge(Some(note.id)).await.context("while acknowledging the request")?;
+    let notes = job.client.notes(project_id, Noteable::Issue(issue.iid)).await.context("while reading the notes")?;
+    let by = note.author.clone().context("the proceed note has no author")?;
+    let unusable = match super::plan::stored(&notes, job.agent_user.id, issue) {
+        Ok(stored) => return Ok(Answer::Proceed { stored: Box::new(stored), by }),
+        Err(super::plan::Unusable::Missing) => CommandReply::NoPlan,
+        Err(super::plan::Unusable::Changed) => CommandReply::PlanChanged,
+    };
+    let actor = Some(Username::new(&by.username));
+    reporter.post(&CommandNote { actor, reply: unusable }).await?;
+    Ok(Answer::Plan { note_id: None, by: Some(by) })
 }
 
 /// Answers the command in `note` on `on` (whose page is `web_url`); `reporter` has checked the

@@ -34,17 +34,50 @@ pub enum Outcome {
     MergeRequest(u64),
 }
 
+/// How the issue workflow goes about a request.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Do the work (or, with `COPILOT_REQUIRE_PLAN_APPROVAL`, post its plan).
+    Work,
+    /// Post the plan and push nothing (`@agent plan`; the note is the command, not a request).
+    /// `by` asked, when no note or assignment tells who did (a `proceed` that plans again).
+    Plan { by: Option<UserBasic> },
+    /// Run a plan a person approved, for `by` (who said `proceed`).
+    Planned { stored: Box<super::plan::StoredPlan>, by: UserBasic },
+}
+
 /// Runs the issue workflow; `note_id` is set when a note (not an assignment) asked.
 pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64>) -> anyhow::Result<Outcome> {
+    run_as(job, project_id, issue_iid, note_id, Mode::Work).await
+}
+
+/// Runs the issue workflow in `mode`.
+pub async fn run_as(
+    job: &Job,
+    project_id: u64,
+    issue_iid: u64,
+    note_id: Option<u64>,
+    mode: Mode,
+) -> anyhow::Result<Outcome> {
     let issue = job.client.issue(project_id, issue_iid).await.context("while reading the issue")?;
     let on = Noteable::Issue(issue_iid);
-    let (actor, note) = match note_id {
-        Some(id) => {
+    let (actor, note) = match (note_id, &mode) {
+        (Some(id), _) => {
             let note = job.client.note(project_id, on, id).await.context("while reading the note")?;
             (note.author.clone(), Some(note))
         }
-        None => (assigner(job, project_id, issue_iid).await?, None),
+        (None, Mode::Planned { by, .. } | Mode::Plan { by: Some(by) }) => (Some(by.clone()), None),
+        (None, _) => (assigner(job, project_id, issue_iid).await?, None),
     };
+    let mode = match mode {
+        Mode::Work if job.settings.workflow.require_plan_approval => Mode::Plan { by: None },
+        mode => mode,
+    };
+    // The words of `@agent plan` are a command, not a request.
+    let command = note.as_ref().is_some_and(|note| {
+        let intent = crate::request::intent::intent(&note.body, &job.settings.access.agent_username);
+        matches!(intent, crate::request::intent::Intent::Plan | crate::request::intent::Intent::Proceed)
+    });
     let internal = note.as_ref().is_some_and(|note| note.internal == Some(true));
     let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref(), internal).await? else {
         return Ok(Outcome::Ended(Code::Done));
@@ -65,10 +98,13 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
     if let Some(edited) = job.edited_text(project_id, issue.author.as_ref(), &notes).await? {
         reporter.warn_edited(edited);
     }
-    let steps = [Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest];
-    reporter.start_among(Some(&actor.username), &steps, &notes).await?;
+    let steps: &[Step] = match mode {
+        Mode::Plan { .. } => &[Step::Prepare, Step::Plan],
+        _ => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],
+    };
+    reporter.start_among(Some(&actor.username), steps, &notes).await?;
 
-    let request = note.as_ref().map(|note| UntrustedText::bounded(&note.body));
+    let request = note.as_ref().filter(|_| !command).map(|note| UntrustedText::bounded(&note.body));
     // The slug comes from the text people see: nothing hidden in the note names the branch. A
     // confidential issue's text names nothing that everyone with access to the code sees.
     let branch_name = match (&request, note_id) {
@@ -92,29 +128,49 @@ pub async fn run(job: &Job, project_id: u64, issue_iid: u64, note_id: Option<u64
         body: UntrustedText::bounded(issue.description.as_deref().unwrap_or_default()),
         url: Some(issue.web_url.clone()),
     };
-    let outcome = deliver(
-        job,
-        &mut reporter,
-        project_id,
-        &issue,
-        &actor,
-        Branch {
-            name: branch_name,
-            from: None,
-            commit_title: issue.confidential.then(|| format!("Resolve #{issue_iid}")),
-        },
-        task,
-        request,
-    )
-    .await;
+    let branch = Branch {
+        name: branch_name,
+        from: None,
+        commit_title: issue.confidential.then(|| format!("Resolve #{issue_iid}")),
+    };
+    let options = PlanOptions::issue(job.settings.workflow.orchestrated_issue);
+    let asked = work::Asked { task, request, options, stored: None };
+    let outcome = match mode {
+        Mode::Plan { .. } => {
+            let request_note = note_id.filter(|_| !command);
+            post_plan(job, &mut reporter, project_id, &issue, &actor, &branch, asked, request_note).await
+        }
+        Mode::Planned { stored, .. } => {
+            let asked = work::Asked { stored: Some(stored.plan), ..asked };
+            deliver(job, &mut reporter, project_id, &issue, &actor, branch, asked).await
+        }
+        Mode::Work => deliver(job, &mut reporter, project_id, &issue, &actor, branch, asked).await,
+    };
     match outcome {
         Ok(outcome) => Ok(outcome),
         Err(error) => fail(&mut reporter, &error).await.map(Outcome::Ended),
     }
 }
 
-/// Everything after the checks: the work, the merge request and the final note.
+/// Plans the work and posts the plan for a person to approve; nothing is pushed.
 #[expect(clippy::too_many_arguments, reason = "the story's nouns, passed once")]
+async fn post_plan(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    issue: &crate::gitlab::Issue,
+    actor: &UserBasic,
+    branch: &Branch,
+    asked: work::Asked,
+    request_note: Option<u64>,
+) -> anyhow::Result<Outcome> {
+    let (plan, analysis) = work::plan_only(job, reporter, project_id, branch, asked).await?;
+    let stored = super::plan::StoredPlan { plan, request_note, issue: super::plan::issue_hash(issue) };
+    reporter.post(&stored.note(Some(&actor.username), analysis.as_ref())).await?;
+    Ok(Outcome::Ended(Code::Done))
+}
+
+/// Everything after the checks: the work, the merge request and the final note.
 async fn deliver(
     job: &Job,
     reporter: &mut Reporter<'_>,
@@ -122,11 +178,9 @@ async fn deliver(
     issue: &crate::gitlab::Issue,
     actor: &UserBasic,
     branch: Branch,
-    task: Task,
-    request: Option<UntrustedText>,
+    asked: work::Asked,
 ) -> anyhow::Result<Outcome> {
-    let options = PlanOptions::issue(job.settings.workflow.orchestrated_issue);
-    let worked = match work::run(job, reporter, project_id, &branch, task, request, options).await {
+    let worked = match work::run(job, reporter, project_id, &branch, asked).await {
         Ok(worked) => worked,
         Err(error) => match work::report_stopped(job, reporter, &error).await? {
             Some(code) => return Ok(Outcome::Ended(code)),

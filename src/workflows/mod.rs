@@ -9,6 +9,7 @@ pub mod local;
 pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;
+pub mod plan;
 mod spend;
 mod work;
 
@@ -160,13 +161,27 @@ impl Job {
         }
     }
 
-    /// Answers note `note_id` when it is a short command (help, stop, retry); a retry runs the
-    /// failed request again through its workflow. `None`: the note asks for work.
+    /// Answers note `note_id` when it is a short command (help, stop, retry, plan, proceed); a
+    /// retry runs the failed request again through its workflow, a plan or proceed runs the issue
+    /// workflow in that mode. `None`: the note asks for work.
     async fn command(&self, project_id: u64, on: gitlab::Noteable, note_id: u64) -> anyhow::Result<Option<Code>> {
         let request = match commands::answer_note(self, project_id, on, note_id).await? {
             None => return Ok(None),
             Some(commands::Answer::Done(code)) => return Ok(Some(code)),
             Some(commands::Answer::Retry(request)) => request,
+            Some(commands::Answer::Plan { note_id, by }) => {
+                let gitlab::Noteable::Issue(iid) = on else { return Ok(Some(Code::Done)) };
+                let mode = issue::Mode::Plan { by };
+                let outcome = Box::pin(issue::run_as(self, project_id, iid, note_id, mode)).await?;
+                return Ok(Some(self.then_fix(project_id, outcome).await));
+            }
+            Some(commands::Answer::Proceed { stored, by }) => {
+                let gitlab::Noteable::Issue(iid) = on else { return Ok(Some(Code::Done)) };
+                let note_id = stored.request_note;
+                let mode = issue::Mode::Planned { stored, by };
+                let outcome = Box::pin(issue::run_as(self, project_id, iid, note_id, mode)).await?;
+                return Ok(Some(self.then_fix(project_id, outcome).await));
+            }
         };
         let code = match (request.on, request.note_id) {
             (gitlab::Noteable::Issue(iid), note_id) => {

@@ -115,15 +115,18 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     };
     let branch = Branch { name, from: Some(mr.source_branch.clone()), commit_title: None };
     let options = PlanOptions::merge_request_note(job.settings.workflow.orchestrated_mr_note);
-    let worked = match work::run(job, &mut reporter, project_id, &branch, task, request, options).await {
-        Ok(worked) => worked,
-        Err(error) => {
-            if let Some(code) = work::report_stopped(job, &mut reporter, &error).await? {
-                return Ok(code);
+    let worked =
+        match work::run(job, &mut reporter, project_id, &branch, work::Asked { task, request, options, stored: None })
+            .await
+        {
+            Ok(worked) => worked,
+            Err(error) => {
+                if let Some(code) = work::report_stopped(job, &mut reporter, &error).await? {
+                    return Ok(code);
+                }
+                return fail(&mut reporter, &error).await;
             }
-            return fail(&mut reporter, &error).await;
-        }
-    };
+        };
     let changed = if blocked.is_some() { worked.branch_ahead } else { worked.commit.is_some() };
     if !changed {
         let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));

@@ -128,18 +128,36 @@ pub(super) struct Branch {
     pub commit_title: Option<String>,
 }
 
-/// Clones the project, checks out `branch`, plans `task` with the note's `request`, runs the
-/// stages, commits and pushes.
-pub(super) async fn run(
+/// What the work is about and how it is asked for.
+#[derive(Debug, Clone)]
+pub(super) struct Asked {
+    pub task: Task,
+    /// The note's request, when a note asked.
+    pub request: Option<UntrustedText>,
+    pub options: PlanOptions,
+    /// A plan a person approved (`proceed`): run as it is instead of planning again.
+    pub stored: Option<Plan>,
+}
+
+/// The checkout, the understanding of the project and the plan, before any stage runs.
+struct Prepared {
+    workspace: Workspace,
+    base: String,
+    understood: crate::context::ProjectUnderstanding,
+    plan: Plan,
+    input: StageInput,
+}
+
+/// Clones the project, checks out `branch` and plans the task (or takes the stored plan). The
+/// stages are added to the status note's checklist unless `plan_only`.
+async fn prepare(
     job: &Job,
     reporter: &mut Reporter<'_>,
     project_id: u64,
     branch: &Branch,
-    task: Task,
-    request: Option<UntrustedText>,
-    options: PlanOptions,
-) -> anyhow::Result<Worked> {
-    let started = Instant::now();
+    asked: Asked,
+    plan_only: bool,
+) -> anyhow::Result<Prepared> {
     reporter.step(Step::Prepare, StepState::Running).await?;
     let workspace = clone_project(job, project_id, None).await?;
     let base = branch.from.clone().unwrap_or_else(|| workspace.default_branch().to_owned());
@@ -147,15 +165,62 @@ pub(super) async fn run(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Plan, StepState::Running).await?;
-    let artifacts = job.settings.artifacts_dir.clone();
     let understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
-    let plan = planner::plan(&plan_text(&task, request.as_ref()), &understood.facts.traits(), &options);
-    for planned in &plan.stages {
+    let plan = match asked.stored {
+        Some(plan) => plan,
+        None => {
+            planner::plan(&plan_text(&asked.task, asked.request.as_ref()), &understood.facts.traits(), &asked.options)
+        }
+    };
+    for planned in plan.stages.iter().filter(|_| !plan_only) {
         reporter.insert_before(Step::Push, Step::Stage(planned.stage));
     }
     reporter.step(Step::Plan, StepState::Done).await?;
+    let input = StageInput {
+        task: asked.task,
+        request: asked.request,
+        project: understood.prompt_context(),
+        branch: branch.name.clone(),
+    };
+    Ok(Prepared { workspace, base, understood, plan, input })
+}
 
-    let input = StageInput { task, request, project: understood.prompt_context(), branch: branch.name.clone() };
+/// The plan of a task and, when the plan starts with analysis, that stage's findings: what a
+/// person approves before any code is written. Nothing is committed or pushed.
+pub(super) async fn plan_only(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    branch: &Branch,
+    asked: Asked,
+) -> anyhow::Result<(Plan, Option<crate::stages::outputs::Analysis>)> {
+    let Prepared { workspace, plan, input, .. } = prepare(job, reporter, project_id, branch, asked, true).await?;
+    if !plan.has_stage(Stage::Analysis) {
+        return Ok((plan, None));
+    }
+    let runner = job.stage_runner(workspace.dir(), "stages");
+    let report = runner.run_stage(0, Stage::Analysis, &input, &[]).await?;
+    let analysis = match report.typed {
+        Some(crate::stages::outputs::Typed::Analysis(analysis)) => Some(analysis),
+        _ => None,
+    };
+    Ok((plan, analysis))
+}
+
+/// Clones the project, checks out `branch`, plans the task with the note's request (or takes the
+/// stored plan), runs the stages, commits and pushes.
+pub(super) async fn run(
+    job: &Job,
+    reporter: &mut Reporter<'_>,
+    project_id: u64,
+    branch: &Branch,
+    asked: Asked,
+) -> anyhow::Result<Worked> {
+    let started = Instant::now();
+    let artifacts = job.settings.artifacts_dir.clone();
+    let Prepared { workspace, base, understood, plan, input } =
+        prepare(job, reporter, project_id, branch, asked, false).await?;
+
     let runner = job.stage_runner(workspace.dir(), "stages");
     let context = serde_json::to_value(&understood.report).ok();
     let mut summary = match runner.run_plan(&plan, &input, context, reporter).await {

@@ -20,6 +20,7 @@ mod languages;
 mod mr_note;
 mod mr_note_push;
 mod mr_note_refusals;
+mod plans;
 mod private_ca;
 mod rig;
 mod sandbox;

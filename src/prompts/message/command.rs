@@ -22,6 +22,11 @@ pub enum CommandReply {
     Retrying { request: Option<String> },
     /// No request on this issue or merge request failed.
     NothingToRetry,
+    /// `proceed` found no plan on the issue: one is made now.
+    NoPlan,
+    /// `proceed` found the issue changed since its plan (or the plan does not match its hash):
+    /// a new plan is made now.
+    PlanChanged,
     /// The line put atop a stopped run's status note: who stopped it and when (UTC).
     StatusLine { marker: Marker, at: String },
 }
@@ -37,5 +42,27 @@ pub struct CommandNote {
 impl MessageContext for CommandNote {
     fn message(&self) -> Message {
         Message::CommandNote
+    }
+}
+
+/// The plan of an issue's work, posted before any code is written; `proceed` runs it as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanNote {
+    pub actor: Option<Username>,
+    pub complexity: super::Complexity,
+    pub stages: Vec<super::Step>,
+    /// The files the analysis names (or else those the issue names).
+    pub files: Vec<crate::untrusted::MarkdownCodeSpan>,
+    pub acceptance_criteria: Vec<crate::untrusted::MarkdownText>,
+    /// The analysis's summary, when it ran.
+    pub summary: Option<crate::untrusted::MarkdownText>,
+    /// [`Marker::plan`] and [`Marker::plan_data`].
+    pub marker: Marker,
+    pub data: Marker,
+}
+
+impl MessageContext for PlanNote {
+    fn message(&self) -> Message {
+        Message::PlanNote
     }
 }

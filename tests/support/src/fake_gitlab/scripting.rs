@@ -251,6 +251,20 @@ impl FakeGitLab {
         iid
     }
 
+    /// `username` changes an issue's description, which GitLab records as a "changed the
+    /// description" system note by them.
+    pub fn edit_issue_description(&self, project: &str, iid: u64, username: &str, description: &str) {
+        let project_id = self.project_id(project);
+        {
+            let mut state = self.shared.state();
+            let issue = state.issues.iter_mut().find(|issue| issue.project_id == project_id && issue.iid == iid);
+            let issue = issue.unwrap_or_else(|| panic!("fake GitLab has no issue {project}#{iid}"));
+            description.clone_into(&mut issue.description);
+            issue.updated_at = now();
+        }
+        self.add_system_note_by(Noteable::Issue { project_id, iid }, username, "changed the description");
+    }
+
     /// Opens a merge request from `branch` into the default branch by record alone: no git
     /// refs and no diff version, for events about merge requests whose content nobody reads
     /// (a webhook burst needs thousands of them). Returns its iid.
