@@ -29,10 +29,11 @@ pub enum Message {
     PipelineFixNote,
     SpendCapNote,
     MonthlyCapNote,
+    SuppressionsForgotten,
 }
 
 impl Message {
-    pub const ALL: [Message; 14] = [
+    pub const ALL: [Message; 15] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -47,12 +48,20 @@ impl Message {
         Self::PipelineFixNote,
         Self::SpendCapNote,
         Self::MonthlyCapNote,
+        Self::SuppressionsForgotten,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
     /// re-run of the same request edits instead of posting another.
     pub fn is_outcome(self) -> bool {
-        matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote)
+        matches!(
+            self,
+            Self::FinalNote
+                | Self::FailureNote
+                | Self::NothingChangedNote
+                | Self::SpendCapNote
+                | Self::SuppressionsForgotten
+        )
     }
 
     /// The template stem.
@@ -72,6 +81,7 @@ impl Message {
             Self::PipelineFixNote => "pipeline_fix_note",
             Self::SpendCapNote => "spend_cap_note",
             Self::MonthlyCapNote => "monthly_cap_note",
+            Self::SuppressionsForgotten => "suppressions_forgotten",
         }
     }
 }
@@ -206,6 +216,20 @@ pub struct MonthlyCapNote {
 impl MessageContext for MonthlyCapNote {
     fn message(&self) -> Message {
         Message::MonthlyCapNote
+    }
+}
+
+/// The answer to "@agent forget suppressions": how many the project had.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuppressionsForgottenNote {
+    pub actor: Option<Username>,
+    /// The suppressions that held until now.
+    pub count: u32,
+}
+
+impl MessageContext for SuppressionsForgottenNote {
+    fn message(&self) -> Message {
+        Message::SuppressionsForgotten
     }
 }
 
@@ -417,6 +441,9 @@ pub struct ReviewSummary {
     pub usage: Option<UsageTable>,
     /// How many of the agent's open threads this review resolved as fixed or no longer applying.
     pub resolved_count: u32,
+    /// How many findings this review held back because people called findings of their kind
+    /// wrong (see `review::suppress`).
+    pub suppressed_count: u32,
 }
 
 /// Why a review resolves one of the agent's own threads.
