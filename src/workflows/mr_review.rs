@@ -54,6 +54,8 @@ mod feedback;
 mod publish;
 mod resolve;
 
+pub(super) use feedback::forget as forget_suppressions;
+
 /// Runs the review workflow for `mr_reviewer`: the agent was added as a reviewer.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
     let on = Noteable::MergeRequest(mr_iid);
