@@ -52,13 +52,19 @@ fn client(rig: &Rig, user: &str) -> Client {
     Client::with_options(&rig.gitlab.api_url(), &token, &ClientOptions::default()).unwrap()
 }
 
+/// `title` as a discussion body shows it (backticks escaped).
+fn shown(title: &str) -> String {
+    title.replace('`', "\\`")
+}
+
 /// The agent's thread whose first note contains `text`: its id and notes.
 fn thread(rig: &Rig, mr_iid: u64, text: &str) -> (String, Vec<Note>) {
     let agent = rig.gitlab.user_id(AGENT);
+    let text = shown(text);
     rig.gitlab
         .discussions(PROJECT, mr_iid)
         .into_iter()
-        .find(|(_, notes)| notes[0].author_id == agent && notes[0].body.contains(text))
+        .find(|(_, notes)| notes[0].author_id == agent && notes[0].body.contains(&text))
         .unwrap_or_else(|| panic!("no thread about {text}"))
 }
 
@@ -87,7 +93,7 @@ async fn thumbs_up(rig: &Rig, mr_iid: u64, text: &str, user: &str) {
 
 /// Whether the agent posted a thread about `text` on the merge request.
 fn posted(rig: &Rig, mr_iid: u64, text: &str) -> bool {
-    rig.inline(mr_iid).iter().any(|note| note.body.contains(text))
+    rig.inline(mr_iid).iter().any(|note| note.body.contains(&shown(text)))
 }
 
 /// `review_feedback` of the last job's `summary.json`.

@@ -188,6 +188,10 @@ pub(in crate::workflows) async fn forget(
         ClearRecord { project, note_id: note.id, by: actor.username.clone(), cleared_at, recorded_at: Utc::now() };
     ledger.clear(&clear).await.context("while recording that the suppressions are forgotten")?;
     tracing::info!(forgotten = count, "suppressions forgotten");
+    // A re-run of this request edits its answer: the reporter learns the notes an earlier run left.
+    let notes =
+        job.client.notes(project_id, reporter.target.on).await.context("while reading the merge request's notes")?;
+    reporter.remember_own(&notes);
     let answer = SuppressionsForgottenNote { actor: Some(Username::new(&actor.username)), count };
     reporter.post(&answer).await.context("while answering the request to forget suppressions")?;
     Ok(())
