@@ -158,9 +158,7 @@ impl<'a> Reporter<'a> {
         self.status.checklist =
             steps.iter().map(|step| ChecklistItem { step: *step, state: StepState::Pending }).collect();
         self.remember_own(notes);
-        let earlier = self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.status_note_id = earlier.iter().rev().find(|(_, body)| self.status.marker.is_in(body)).map(|(id, _)| *id);
-        drop(earlier);
+        self.status_note_id = self.earlier_note(&self.status.marker);
         self.publish().await
     }
 

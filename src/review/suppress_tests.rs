@@ -59,7 +59,7 @@ fn a_rule_holds_back_its_kind_and_nothing_else() {
     let (kept, held) = hold_back_suppressed(findings.clone(), std::slice::from_ref(&rule));
     assert_eq!(held, findings[..1]);
     assert_eq!(kept, findings[1..]);
-    let (kept, held) = hold_back_suppressed(findings.clone(), &[]);
+    let (kept, held) = hold_back_suppressed(findings, &[]);
     assert_eq!((kept.len(), held.len()), (3, 0), "no rule, nothing held back");
 }
 
