@@ -50,10 +50,16 @@ pub(super) struct FeedbackReport {
     pub(super) store_error: Option<String>,
 }
 
-fn ledger(job: &Job) -> anyhow::Result<SuppressionLedger> {
+/// The store's suppression records, and those of project `project_id` as they stand.
+async fn open_ledger(job: &Job, project_id: u64) -> anyhow::Result<(SuppressionLedger, Suppressions)> {
     let store = CacheStore::from_settings(&job.settings.cache, &job.env)
         .context("while opening the context cache's store, which keeps the review's suppressions")?;
-    Ok(SuppressionLedger::new(store))
+    let ledger = SuppressionLedger::new(store);
+    let read = ledger
+        .read(&project_id.to_string())
+        .await
+        .with_context(|| format!("while reading the suppressions in `{}`", ledger.description()))?;
+    Ok((ledger, read))
 }
 
 /// Reads the feedback on the agent's threads among `discussions` (the merge request's, read
@@ -113,12 +119,8 @@ async fn record_and_read(
     mr_iid: u64,
     feedback: &[Feedback],
 ) -> anyhow::Result<(u32, Suppressions)> {
-    let ledger = ledger(job)?;
+    let (ledger, mut suppressions) = open_ledger(job, project_id).await?;
     let project = project_id.to_string();
-    let mut suppressions = ledger
-        .read(&project)
-        .await
-        .with_context(|| format!("while reading the suppressions in `{}`", ledger.description()))?;
     let mut recorded = 0;
     let now = Utc::now();
     let new: Vec<&Feedback> =
@@ -173,12 +175,8 @@ pub(in crate::workflows) async fn forget(
     note: &Note,
     actor: &UserBasic,
 ) -> anyhow::Result<()> {
-    let ledger = ledger(job)?;
+    let (ledger, mut read) = open_ledger(job, project_id).await?;
     let project = project_id.to_string();
-    let mut read = ledger
-        .read(&project)
-        .await
-        .with_context(|| format!("while reading the suppressions in `{}`", ledger.description()))?;
     let cleared_at = gitlab_time(note.created_at.as_deref()).unwrap_or_else(Utc::now);
     // What held when the note was written: a re-run of this request says the same number.
     read.clears.retain(|clear| clear.note_id != note.id);
