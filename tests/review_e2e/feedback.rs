@@ -187,7 +187,17 @@ async fn forgetting_suppressions_lets_the_finding_through_again() {
     assert!(posted(&rig, mr_iid, "Unused variable `m`"), "{:#?}", rig.inline(mr_iid));
     let summary = rig.summaries(mr_iid).pop().unwrap();
     assert!(!summary.contains("Held back because"), "{summary}");
-    assert_eq!(feedback_report(&rig)["suppressions_active"], json!(0));
+    let report = feedback_report(&rig);
+    assert_eq!(
+        (&report["suppressions_active"], &report["suppressions_recorded"]),
+        (&json!(0), &json!(0)),
+        "{report:#}"
+    );
+    // The 👎 read by two reviews is one record in the store, and the request to forget is another.
+    let project = rig.gitlab.project_id(PROJECT);
+    let store = rig.dir.path().join(format!("agent-project/.copilot-cache/suppressions/{project}"));
+    let count = |folder: &str| std::fs::read_dir(store.join(folder)).map_or(0, Iterator::count);
+    assert_eq!((count("feedback"), count("cleared")), (1, 1));
     assert!(rig.inline(mr_iid).iter().all(|note| note.author_id == agent));
 }
 
