@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
+mod command;
+
+pub use command::{CommandNote, CommandReply};
+
 use super::MessageContext;
 use super::Stage;
 use super::markers::Marker;
@@ -30,10 +34,11 @@ pub enum Message {
     SpendCapNote,
     MonthlyCapNote,
     SuppressionsForgotten,
+    CommandNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 15] = [
+    pub const ALL: [Message; 16] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -49,6 +54,7 @@ impl Message {
         Self::SpendCapNote,
         Self::MonthlyCapNote,
         Self::SuppressionsForgotten,
+        Self::CommandNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
@@ -62,6 +68,11 @@ impl Message {
                 | Self::SpendCapNote
                 | Self::SuppressionsForgotten
         )
+    }
+
+    /// Whether the message says a request failed: a retry runs that request again.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::FailureNote | Self::PushConflictNote | Self::SpendCapNote)
     }
 
     /// The template stem.
@@ -82,6 +93,7 @@ impl Message {
             Self::SpendCapNote => "spend_cap_note",
             Self::MonthlyCapNote => "monthly_cap_note",
             Self::SuppressionsForgotten => "suppressions_forgotten",
+            Self::CommandNote => "command_note",
         }
     }
 }
@@ -153,6 +165,8 @@ pub struct StatusNote {
     pub edited_text: Option<EditedText>,
     /// What the agent calls so far cost, once one has run.
     pub usage: Option<UsageTable>,
+    /// [`Marker::run`]: the pipeline the work runs in, for a stop request.
+    pub run: Option<Marker>,
 }
 
 /// Premium requests and tokens, of one stage or in total.
