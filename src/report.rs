@@ -168,6 +168,15 @@ impl<'a> Reporter<'a> {
         self.status.requester = requester.map(Username::new);
         self.status.checklist =
             steps.iter().map(|step| ChecklistItem { step: *step, state: StepState::Pending }).collect();
+        self.remember_own(notes);
+        self.status_note_id = self.earlier_note(&self.status.marker);
+        self.publish().await
+    }
+
+    /// Remembers the agent's own notes among `notes` (the subject's, as read), so that an outcome
+    /// note edits the one an earlier run of the same request posted; for a workflow that answers
+    /// without a status note.
+    pub fn remember_own(&mut self, notes: &[Note]) {
         let own: Vec<(u64, String)> = notes
             .iter()
             .filter(|note| {
@@ -175,9 +184,7 @@ impl<'a> Reporter<'a> {
             })
             .map(|note| (note.id, note.body.clone()))
             .collect();
-        self.status_note_id = own.iter().rev().find(|(_, body)| self.status.marker.is_in(body)).map(|(id, _)| *id);
         *self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = own;
-        self.publish().await
     }
 
     /// Marks a step and edits the status note.

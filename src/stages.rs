@@ -126,6 +126,10 @@ pub struct Summary {
     /// totals the notes show.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend: Option<spend::SpendReport>,
+    /// A review's reading of the feedback on its findings: acceptance per category and the
+    /// suppressions it learned and applied, as the review workflow records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_feedback: Option<serde_json::Value>,
 }
 
 impl Summary {

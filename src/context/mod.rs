@@ -16,6 +16,7 @@ mod manifests;
 mod render;
 pub mod spend_ledger;
 pub mod store;
+pub mod suppressions;
 #[cfg(test)]
 mod tests;
 mod understanding;

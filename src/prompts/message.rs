@@ -33,12 +33,13 @@ pub enum Message {
     PipelineFixNote,
     SpendCapNote,
     MonthlyCapNote,
+    SuppressionsForgotten,
     CommandNote,
     PlanNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 16] = [
+    pub const ALL: [Message; 17] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -53,6 +54,7 @@ impl Message {
         Self::PipelineFixNote,
         Self::SpendCapNote,
         Self::MonthlyCapNote,
+        Self::SuppressionsForgotten,
         Self::CommandNote,
         Self::PlanNote,
     ];
@@ -62,7 +64,12 @@ impl Message {
     pub fn is_outcome(self) -> bool {
         matches!(
             self,
-            Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote | Self::PlanNote
+            Self::FinalNote
+                | Self::FailureNote
+                | Self::NothingChangedNote
+                | Self::SpendCapNote
+                | Self::SuppressionsForgotten
+                | Self::PlanNote
         )
     }
 
@@ -88,6 +95,7 @@ impl Message {
             Self::PipelineFixNote => "pipeline_fix_note",
             Self::SpendCapNote => "spend_cap_note",
             Self::MonthlyCapNote => "monthly_cap_note",
+            Self::SuppressionsForgotten => "suppressions_forgotten",
             Self::CommandNote => "command_note",
             Self::PlanNote => "plan_note",
         }
@@ -226,6 +234,20 @@ pub struct MonthlyCapNote {
 impl MessageContext for MonthlyCapNote {
     fn message(&self) -> Message {
         Message::MonthlyCapNote
+    }
+}
+
+/// The answer to "@agent forget suppressions": how many the project had.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuppressionsForgottenNote {
+    pub actor: Option<Username>,
+    /// The suppressions that held until now.
+    pub count: u32,
+}
+
+impl MessageContext for SuppressionsForgottenNote {
+    fn message(&self) -> Message {
+        Message::SuppressionsForgotten
     }
 }
 
@@ -437,6 +459,9 @@ pub struct ReviewSummary {
     pub usage: Option<UsageTable>,
     /// How many of the agent's open threads this review resolved as fixed or no longer applying.
     pub resolved_count: u32,
+    /// How many findings this review held back because people called findings of their kind
+    /// wrong (see `review::suppress`).
+    pub suppressed_count: u32,
 }
 
 /// Why a review resolves one of the agent's own threads.

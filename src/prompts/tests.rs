@@ -341,6 +341,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         max_inline: Some(3),
                         usage: Some(usage()),
                         resolved_count: 0,
+                        suppressed_count: 0,
                     },
                 )
             }),
@@ -405,6 +406,15 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         usage: usage(),
                         job_url: Some(JOB.to_owned()),
                     },
+                )
+            }),
+        ),
+        (
+            "suppressions_forgotten",
+            message(&|| {
+                prompts.render_message(
+                    language,
+                    &SuppressionsForgottenNote { actor: Some(Username::new("jane.doe")), count: 2 },
                 )
             }),
         ),
@@ -568,6 +578,7 @@ fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, 
         max_inline: Some(2),
         usage: None,
         resolved_count: 2,
+        suppressed_count: 3,
     };
     let no_longer_applies = resolution(ResolutionReason::NoLongerApplies);
     // Every finding may be inline (`info`): only the limit holds findings back. Two threads resolved.

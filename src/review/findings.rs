@@ -47,6 +47,11 @@ impl Category {
             Self::Style => "style",
         }
     }
+
+    /// The category named `name` (as [`Self::name`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|category| category.name() == name)
+    }
 }
 
 /// One valid finding.
@@ -378,7 +383,7 @@ pub fn posted_findings(discussions: &[Discussion], agent_user_id: u64) -> Vec<Po
 const HEADER_SEPARATOR: &str = " · ";
 
 /// The title in the first line of a discussion body rendered by [`super::post::render_body`].
-fn title_of_body(body: &str) -> Option<String> {
+pub(super) fn title_of_body(body: &str) -> Option<String> {
     let first = body.lines().next()?;
     let title = first.splitn(3, HEADER_SEPARATOR).nth(2)?;
     let title = title.trim().strip_prefix("**")?.strip_suffix("**")?;
@@ -387,7 +392,7 @@ fn title_of_body(body: &str) -> Option<String> {
 
 /// Severity and category in the first line of a discussion body: the severity by its badge's
 /// emoji (the word next to it is translated), the category by its name.
-fn kind_of_body(body: &str) -> Option<(Severity, Category)> {
+pub(super) fn kind_of_body(body: &str) -> Option<(Severity, Category)> {
     let mut parts = body.lines().next()?.splitn(3, HEADER_SEPARATOR);
     let badge = parts.next()?;
     let severity =
@@ -395,7 +400,7 @@ fn kind_of_body(body: &str) -> Option<(Severity, Category)> {
             .into_iter()
             .find_map(|(emoji, severity)| badge.contains(emoji).then_some(severity))?;
     let name = parts.next()?.trim();
-    let category = Category::ALL.into_iter().find(|category| category.name() == name)?;
+    let category = Category::from_name(name)?;
     Some((severity, category))
 }
 

@@ -9,7 +9,8 @@
 //! discussion bodies, [`noise`] keeps pre-existing, minor and surplus findings out of the diff,
 //! [`drafts`] matches the agent's pending draft notes with a review's inline findings,
 //! [`resolve`] picks the agent's own threads a re-review resolves as fixed or no longer applying,
-//! [`quality`] writes the Code Quality report, and [`chunks`] splits a large
+//! [`suppress`] learns from people's 👍, 👎 and "false positive" replies which kinds of finding to
+//! hold back, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
 //! merge request into prompts that each fit a budget.
 
 pub mod chunks;
@@ -20,3 +21,4 @@ pub mod noise;
 pub mod post;
 pub mod quality;
 pub mod resolve;
+pub mod suppress;

@@ -251,6 +251,7 @@ impl ReviewPlan {
             max_inline: None,
             usage: None,
             resolved_count: 0,
+            suppressed_count: 0,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! `USE_ORCHESTRATED_MR_NOTE` is on) → commit → push fast-forward only; when a person pushed
 //! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
 //! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
-//! Review-like requests ("@copilot-agent review") go to the review workflow.
+//! Review-like requests ("@copilot-agent review") go to the review workflow, and so does
+//! "@copilot-agent forget suppressions", which clears what reviews learned from feedback.
 //!
 //! The source branch is pushed to only as [`push_rule`] allows; otherwise the reply says why and
 //! the change goes to a new agent branch cut from the source branch, with a Draft merge request
@@ -45,6 +46,14 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
         reporter.for_note(note_id);
         return super::mr_review::review(job, &mut reporter, project_id, &mr, Some(&note), Some(&actor)).await;
+    }
+    if intent == Intent::ForgetSuppressions {
+        reporter.acknowledge(Some(note_id)).await.context("while acknowledging the request")?;
+        reporter.for_note(note_id);
+        return match super::mr_review::forget_suppressions(job, &mut reporter, project_id, &note, &actor).await {
+            Ok(()) => Ok(Code::Done),
+            Err(error) => fail(&mut reporter, &error).await,
+        };
     }
     let unsupported = if mr.state != "opened" {
         Some(UnsupportedReason::Closed)

@@ -11,7 +11,11 @@
 //! (validated, one retry) → each new finding inline at a position GitLab accepts, unless it is
 //! pre-existing, below the severity threshold or beyond the limit (`review::noise`), else in the
 //! summary; as discussions, or as draft notes published at once (`publish.rs`) → the Code
-//! Quality report → the summary note with the reviewed head's marker.
+//! Quality report → the summary note with the reviewed head's marker → `summary.json`.
+//!
+//! Before the agent runs, the review reads people's 👍, 👎 and "false positive" replies on its own
+//! threads, records suppressions for new 👎 and "false positive" feedback, and holds back this
+//! review's findings of the kinds the project's suppressions name (`feedback.rs`).
 //!
 //! A job reads the merge request's notes once and its versions once, at the top, and passes them
 //! down: who asked, the status note, the earlier review's head all come from the same read.
@@ -36,6 +40,7 @@ use crate::review::noise::{self, NoiseRules};
 use crate::review::post;
 use crate::review::quality;
 use crate::review::resolve::{Changes, Resolution};
+use crate::review::suppress;
 use crate::stages::{CallUsage, CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
 
@@ -45,8 +50,11 @@ const REVIEW_ARTIFACTS: &str = "review";
 /// The file each review prompt asks the agent to write.
 const FINDINGS_FILE: &str = "findings.json";
 
+mod feedback;
 mod publish;
 mod resolve;
+
+pub(super) use feedback::forget as forget_suppressions;
 
 /// Runs the review workflow for `mr_reviewer`: the agent was added as a reviewer.
 pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code> {
@@ -174,6 +182,8 @@ struct Prepared {
     thread_diffs: std::collections::HashMap<String, LineMap>,
     /// Changed files over [`chunks::MAX_REVIEWED_FILE_BYTES`] in the checkout.
     too_large: Vec<SkippedFile>,
+    /// The feedback on the agent's threads and the project's suppressions.
+    learned: feedback::Learned,
     workspace: crate::git::Workspace,
     project: crate::prompts::stage::ProjectContext,
 }
@@ -249,6 +259,10 @@ async fn review_steps(
         }
         found = current;
     }
+    let (found, suppressed) = suppress::hold_back_suppressed(found, &prepared.learned.rules);
+    if !suppressed.is_empty() {
+        tracing::info!(count = suppressed.len(), "findings of kinds people called wrong are held back");
+    }
     let mut review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
     let rules = NoiseRules {
         min_severity: job.settings.review.min_severity,
@@ -289,7 +303,9 @@ async fn review_steps(
     triage.fill_summary(&mut summary);
     summary.usage = Some(job.spend.table());
     summary.resolved_count = resolved;
+    summary.suppressed_count = u32::try_from(suppressed.len()).unwrap_or(u32::MAX);
     reporter.post(&summary).await.context("while posting the review summary")?;
+    write_summary(job, &prepared.learned, summary.suppressed_count)?;
     tracing::info!(
         inline = posted_inline,
         unplaced = summary.unplaced.len(),
@@ -334,6 +350,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     let discussions = read_discussions(job, project_id, mr.iid).await?;
     let posted = findings::posted_findings(&discussions, job.agent_user.id);
     let threads = crate::review::resolve::open_threads(&discussions, job.agent_user.id);
+    let learned = feedback::learn(job, project_id, mr.iid, &discussions).await;
 
     let workspace = super::work::clone_project(job, project_id, Some(&mr.source_branch)).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
@@ -368,7 +385,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     let thread_diffs = resolve::diffs_since(&workspace, &threads, &refs.head_sha, known).await?;
     let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
     let project = understood.prompt_context();
-    Ok(Prepared { refs, files, map, since, posted, threads, thread_diffs, too_large, workspace, project })
+    Ok(Prepared { refs, files, map, since, posted, threads, thread_diffs, too_large, learned, workspace, project })
 }
 
 /// Records each changed file's length from the checkout, so unchanged lines after the last hunk
@@ -540,6 +557,18 @@ fn write_quality_report(artifacts: &std::path::Path, issues: &[quality::CodeQual
     let path = artifacts.join(quality::REPORT_FILE_NAME);
     std::fs::write(&path, quality::code_quality_json_of(issues))
         .with_context(|| format!("while writing `{}`", path.display()))
+}
+
+/// Writes `summary.json` at the root of the artifacts folder: what the job spent and how people
+/// received the agent's findings.
+fn write_summary(job: &Job, learned: &feedback::Learned, suppressed: u32) -> anyhow::Result<()> {
+    let report = feedback::FeedbackReport { findings_suppressed: suppressed, ..learned.report.clone() };
+    let summary = crate::stages::Summary {
+        spend: Some(job.spend.report()),
+        review_feedback: Some(serde_json::to_value(&report).context("while writing the feedback report")?),
+        ..crate::stages::Summary::default()
+    };
+    summary.write(&job.settings.artifacts_dir).context("while writing `summary.json`")
 }
 
 /// Who added the agent as a reviewer: the author of the newest system note that says so.

@@ -5,6 +5,7 @@
 
 mod deadline;
 mod drafts;
+mod feedback;
 mod incremental;
 mod internal;
 mod killed;

@@ -211,6 +211,19 @@ async fn notes_awards_merge_requests_versions_diffs_and_discussions_match_gitlab
     discussion_schema["properties"]["notes"]["items"] = notes_schema()["items"].clone();
     check_with(&discussion_schema, "entities/discussion.json", &discussion);
     has_fixture_keys("go-gitlab-inline/create_merge_request_discussion.json", &discussion);
+    // People award the thread's first note (👍/👎 on a review finding); the review lists them.
+    let first = &discussion["notes"][0]["id"];
+    let awards = format!("/projects/{WIDGETS}/merge_requests/1/notes/{first}/award_emoji");
+    let (status, award) =
+        status_json(as_user(&fake, "alice").post_form(&awards, &[("name", "thumbsdown")]).await).await;
+    assert_eq!(status, 201, "{award}");
+    has_fixture_keys("go-gitlab-inline/create_mr_note_award_emoji.json", &award);
+    let listed = agent.get_json(&awards).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    has_fixture_keys("go-gitlab-inline/create_mr_note_award_emoji.json", &listed[0]);
+    check("public_api/v4/user/basic.json", &listed[0]["user"]);
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["awardable_type"].as_str()), (Some("thumbsdown"), Some("Note")));
+    assert!(listed[0]["created_at"].is_string(), "{listed}");
     // A reply in the thread is a note; resolving it answers the whole thread, every note resolved.
     let thread = format!("/projects/{WIDGETS}/merge_requests/1/discussions/{}", discussion["id"].as_str().unwrap());
     let (status, reply) = status_json(agent.post_form(&format!("{thread}/notes"), &[("body", "fixed")]).await).await;
