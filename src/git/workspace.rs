@@ -131,6 +131,24 @@ impl Workspace {
         }
     }
 
+    /// Fetches merge request `iid`'s head as GitLab keeps it in the target project,
+    /// `refs/merge-requests/<iid>/head` (the way to the changes of a merge request from a fork,
+    /// whose branch lives in a project the agent may not read), into the same ref here, and
+    /// returns its tip. It comes `depth` commits deep into a shallow clone; deepening fetches it
+    /// further along with the branches.
+    pub async fn fetch_merge_request_head(&self, iid: u64) -> Result<String, GitError> {
+        let reference = transfer::merge_request_head(iid);
+        let shallow = transfer::is_shallow(self.git_dir());
+        let depth = self.depth.filter(|_| shallow).map(|depth| format!("--depth={depth}"));
+        let refspec = format!("+{reference}:{reference}");
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
+        args.extend(depth.as_deref());
+        args.extend([self.remote.url(), refspec.as_str()]);
+        self.git.run(&self.dir, &args, Some(&self.remote)).await?;
+        let tip = self.resolve(&reference).await?;
+        tip.ok_or_else(|| GitError::NotFound { what: format!("`{reference}`") })
+    }
+
     /// The tips the remote lists for `branches`, in one request.
     async fn remote_tips<const N: usize>(&self, branches: [&str; N]) -> Result<[Option<String>; N], GitError> {
         let sources = branches.map(|branch| format!("refs/heads/{branch}"));
