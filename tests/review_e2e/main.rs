@@ -5,6 +5,7 @@
 
 mod deadline;
 mod drafts;
+mod forks;
 mod incremental;
 mod internal;
 mod killed;
