@@ -2,13 +2,11 @@
 //! `COPILOT_AUTO_REVIEW` setting, and that each push is one review — once however often GitLab
 //! delivers it and however many replicas receive it — while the next push is a review of its own.
 
-use std::time::Duration;
-
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::webhook::payloads::{Form, MergeRequestHook, changed_before, merge_request_hook};
+use copilot_runner_testkit::webhook::payloads::{MergeRequestHook, merge_request_hook};
 use serde_json::{Value, json};
 
-use super::harness::{Delivery, Instance, WIDGETS, deliver, merge_request, triggered, vars};
+use super::harness::{Delivery, Instance, WIDGETS, deliver, later, merge_request, triggered, vars};
 use copilot_runner_testkit::FakeGitLab;
 
 const BRANCH: &str = "feature/auto";
@@ -27,14 +25,6 @@ fn hook<'a>(iid: u64, action: &'a str, labels: &'a [&'a str]) -> MergeRequestHoo
         labels,
         draft: false,
     }
-}
-
-/// Minutes pass before the `step`-th event: earlier awards grow older than it, and it reports a
-/// time of its own (the steps of a test run within one second).
-fn later(fake: &FakeGitLab, mut payload: Value, step: u64) -> Value {
-    fake.age(Duration::from_secs(3600));
-    payload["object_attributes"]["updated_at"] = json!(changed_before(Duration::from_secs(1000 - step), Form::Iso));
-    payload
 }
 
 async fn instance(fake: &FakeGitLab, mode: &str) -> Instance {
