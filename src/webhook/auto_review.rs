@@ -14,8 +14,6 @@
 use crate::config::{AutoReview, AutoReviewSettings};
 use crate::gitlab::events::{Label, MergeRequestEvent};
 
-use super::route::{Agent, Ignored};
-
 /// What about a merge request event may ask for an automatic review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Occasion {
@@ -27,6 +25,29 @@ pub enum Occasion {
     Labelled,
     /// A draft was marked ready.
     Ready,
+}
+
+/// Why a merge request event starts no automatic review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotWanted {
+    /// Not an event an automatic review answers (closed, merged, approved, a title edit, …).
+    NoOccasion,
+    /// `COPILOT_AUTO_REVIEW=off`.
+    Off,
+    /// Not opted in (no label).
+    NotOptedIn,
+    /// A draft, and drafts are not reviewed automatically.
+    Draft,
+    /// The agent's own merge request.
+    AgentMergeRequest,
+}
+
+/// Who the agent is, as far as automatic reviews care.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentIdentity<'a> {
+    pub username: &'a str,
+    /// Prefix of the agent's branches.
+    pub branch_prefix: &'a str,
 }
 
 /// Whether the project asks for automatic reviews of a merge request with these labels: the one
@@ -74,30 +95,33 @@ pub fn occasion(mr: &MergeRequestEvent, settings: &AutoReviewSettings) -> Option
     }
 }
 
-/// Whether `mr`'s event asks for an automatic review: `Ok` with the occasion, or why not. The
-/// caller has already found that nobody asked the agent to review.
-pub fn wanted(mr: &MergeRequestEvent, agent: &Agent) -> Result<Occasion, Ignored> {
-    let settings = &agent.auto_review;
+/// Whether `mr`'s event asks for an automatic review under `settings`: `Ok` with the occasion, or
+/// why not. The caller has already found that nobody asked the agent to review.
+pub fn wanted(
+    mr: &MergeRequestEvent,
+    settings: &AutoReviewSettings,
+    agent: AgentIdentity<'_>,
+) -> Result<Occasion, NotWanted> {
     let Some(occasion) = occasion(mr, settings) else {
-        return Err(Ignored::NotNewlyReviewer);
+        return Err(NotWanted::NoOccasion);
     };
     if settings.mode == AutoReview::Off {
-        return Err(Ignored::AutoReviewOff);
+        return Err(NotWanted::Off);
     }
     let attributes = &mr.object_attributes;
-    let own_branch = attributes.source_branch.as_deref().is_some_and(|branch| branch.starts_with(&agent.branch_prefix))
+    let own_branch = attributes.source_branch.as_deref().is_some_and(|branch| branch.starts_with(agent.branch_prefix))
         && attributes.source_project_id == attributes.target_project_id.or(mr.project.id);
-    if own_branch || (occasion == Occasion::Opened && mr.user.username.eq_ignore_ascii_case(&agent.username)) {
-        return Err(Ignored::AgentMergeRequest);
+    if own_branch || (occasion == Occasion::Opened && mr.user.username.eq_ignore_ascii_case(agent.username)) {
+        return Err(NotWanted::AgentMergeRequest);
     }
     if !opted_in(settings, &titles(mr.labels.as_ref())) {
-        return Err(Ignored::AutoReviewNotOptedIn);
+        return Err(NotWanted::NotOptedIn);
     }
     if attributes.is_draft() && !settings.drafts {
-        return Err(Ignored::AutoReviewDraft);
+        return Err(NotWanted::Draft);
     }
     if attributes.state.as_deref().is_some_and(|state| state != "opened") {
-        return Err(Ignored::NotNewlyReviewer);
+        return Err(NotWanted::NoOccasion);
     }
     Ok(occasion)
 }

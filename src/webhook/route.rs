@@ -358,7 +358,15 @@ fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Work, Ig
     let revision = if requested {
         None
     } else {
-        super::auto_review::wanted(mr, agent)?;
+        use super::auto_review::{AgentIdentity, NotWanted};
+        let identity = AgentIdentity { username: &agent.username, branch_prefix: &agent.branch_prefix };
+        super::auto_review::wanted(mr, &agent.auto_review, identity).map_err(|why| match why {
+            NotWanted::NoOccasion => Ignored::NotNewlyReviewer,
+            NotWanted::Off => Ignored::AutoReviewOff,
+            NotWanted::NotOptedIn => Ignored::AutoReviewNotOptedIn,
+            NotWanted::Draft => Ignored::AutoReviewDraft,
+            NotWanted::AgentMergeRequest => Ignored::AgentMergeRequest,
+        })?;
         Some(attributes.last_commit.as_ref().map(|commit| commit.id.clone()).ok_or(Ignored::MissingIdentifier)?)
     };
     let actor = human_actor(&mr.user, agent)?;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::config::AutoReview;
 use crate::gitlab::events::Event;
-use crate::webhook::route::{AwardTarget, Decision, Lock, TriggerType, Work, route};
+use crate::webhook::route::{Agent, AwardTarget, Decision, Ignored, Lock, TriggerType, Work, route};
 
 fn agent(mode: AutoReview, drafts: bool) -> Agent {
     Agent {
