@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use copilot_runner::gitlab::{Client, ClientOptions, NewMergeRequest};
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::mock_model::{MockModel, Script};
+use copilot_runner_testkit::mock_model::MockModel;
 use copilot_runner_testkit::webhook::payloads::{MergeRequestHook, merge_request_hook};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{NEW_LIB_RS, PROJECT, Rig, finding, review_prompts, review_rule, run_ok};
+use super::{NEW_LIB_RS, PROJECT, Rig, finding, review_prompts, run_ok};
 use crate::webhook::harness::{Delivery, Instance, deliver, later, triggered};
 
 const LABEL: &str = "copilot-review";
@@ -91,11 +91,7 @@ async fn with_the_opt_in_an_opened_then_pushed_merge_request_is_reviewed_and_re_
     let serve = Instance::start_with(&rig.gitlab, &[("COPILOT_AUTO_REVIEW", "label".to_owned())], |_| {}).await;
     let first = json!([finding("src/lib.rs", 8, "The temporary is needless")]).to_string();
     let second = json!([finding("src/greet.rs", 1, "The greeting says nothing")]).to_string();
-    let path = rig.findings_path(1);
-    let script = Script::new()
-        .rule(review_rule("An earlier review covered the changes up to", &path, &second))
-        .rule(review_rule("copilot-runner-stage: review", &path, &first));
-    let model = MockModel::start(script).await.unwrap();
+    let model = MockModel::start(rig.script_and_follow_up(&first, &second)).await.unwrap();
 
     let iid = open(&rig, "alice", "feature/auto", "Rework the helpers", &[LABEL]).await;
     let open_event = event(&rig, opened(iid, "alice", "feature/auto"), 1);

@@ -5,11 +5,11 @@
 
 use copilot_runner::gitlab::{Client, ClientOptions, MergeRequestUpdate};
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::mock_model::{MockModel, Script};
+use copilot_runner_testkit::mock_model::MockModel;
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{NEW_LIB_RS, PROJECT, Rig, finding, review_prompts, review_rule, run_ok};
+use super::{NEW_LIB_RS, PROJECT, Rig, finding, review_prompts, run_ok};
 
 const FORK: &str = "olga/widgets";
 const BRANCH: &str = "rework";
@@ -30,11 +30,7 @@ async fn a_merge_request_from_a_fork_is_reviewed_inline_and_again_after_a_push_t
 
     let first = json!([finding("src/lib.rs", 8, "The temporary is needless")]).to_string();
     let second = json!([finding("src/greet.rs", 1, "The greeting says nothing")]).to_string();
-    let path = rig.findings_path(1);
-    let script = Script::new()
-        .rule(review_rule("An earlier review covered the changes up to", &path, &second))
-        .rule(review_rule("copilot-runner-stage: review", &path, &first));
-    let model = MockModel::start(script).await.unwrap();
+    let model = MockModel::start(rig.script_and_follow_up(&first, &second)).await.unwrap();
     let job = rig.job(&model, mr_iid).await;
     run_ok(&job).await;
 

@@ -62,6 +62,17 @@ impl Rig {
         Script::new().rule(review_rule("copilot-runner-stage: review", &self.findings_path(1), findings))
     }
 
+    /// A script whose first review writes `first`, and whose review after an earlier one (its
+    /// prompt names the head that one covered) writes `second`.
+    fn script_and_follow_up(&self, first: &str, second: &str) -> Script {
+        let path = self.findings_path(1);
+        Script::new().rule(review_rule("An earlier review covered the changes up to", &path, second)).rule(review_rule(
+            "copilot-runner-stage: review",
+            &path,
+            first,
+        ))
+    }
+
     /// A job of this rig talking to `model`, triggered for `mr_reviewer` on `mr_iid`.
     async fn job(&self, model: &MockModel, mr_iid: u64) -> CiJob {
         let program = Path::new(env!("CARGO_BIN_EXE_copilot-runner"));
