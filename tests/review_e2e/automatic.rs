@@ -169,3 +169,31 @@ async fn drafts_the_agents_own_and_merge_requests_without_the_opt_in_get_no_revi
         assert!(rig.summaries(iid).is_empty(), "!{iid} was reviewed");
     }
 }
+
+#[tokio::test]
+async fn an_automatic_review_of_an_author_who_may_not_start_work_posts_nothing_until_someone_asks() {
+    let rig = Rig::new().await;
+    rig.gitlab.fork_project(PROJECT, "olga/widgets", "outsider").await.unwrap();
+    let files = [("src/lib.rs", Some(NEW_LIB_RS))];
+    rig.gitlab.push_files("olga/widgets", "rework", &files, "Rework", "outsider").await.unwrap();
+    let iid =
+        rig.gitlab.open_fork_merge_request(PROJECT, "olga/widgets", "rework", "outsider", "Rework").await.unwrap();
+    let model = MockModel::start(rig.script(&json!([finding("src/lib.rs", 8, "Needless")]).to_string())).await.unwrap();
+    let job = rig.job(&model, iid).await;
+
+    // Nobody asked, and the author is outside the project: no review, and no refusal either.
+    run_ok(&job).await;
+    assert!(model.requests().is_empty(), "the model was asked");
+    assert!(rig.agent_notes(iid).is_empty(), "{:#?}", rig.agent_notes(iid));
+
+    // alice, a Developer, asks: the same merge request is reviewed.
+    let token = SecretString::from(rig.gitlab.token("alice"));
+    let client = Client::with_options(&rig.gitlab.api_url(), &token, &ClientOptions::default()).unwrap();
+    let ask = copilot_runner::gitlab::MergeRequestUpdate {
+        reviewer_ids: Some(vec![rig.gitlab.user_id(AGENT)]),
+        ..Default::default()
+    };
+    client.update_merge_request(PROJECT, iid, &ask).await.unwrap();
+    run_ok(&job).await;
+    assert_eq!(rig.summaries(iid).len(), 1);
+}
