@@ -20,9 +20,9 @@ use crate::env_vars::{self, EnvVar};
 use crate::exit::{Classify, Code};
 pub use file::ConfigFile;
 pub use groups::{
-    AccessSettings, AgentKind, AgentSettings, CacheSettings, GitLabSettings, Language, LogFormat, LogSettings,
-    PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings, SetupSettings, Severity,
-    SpendSettings, TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
+    AccessSettings, AgentKind, AgentSettings, AutoReview, AutoReviewSettings, CacheSettings, GitLabSettings, Language,
+    LogFormat, LogSettings, PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings,
+    SetupSettings, Severity, SpendSettings, TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
 };
 
 /// A snapshot of the process environment, taken once at start-up.
@@ -436,6 +436,14 @@ impl<'a> Resolver<'a> {
         let webhook_secret_token = self.secret(env_vars::WEBHOOK_SECRET_TOKEN);
         let webhook_signing_secret = self.secret(env_vars::WEBHOOK_SIGNING_SECRET);
         let webhook_max_in_flight = self.number(env_vars::WEBHOOK_MAX_IN_FLIGHT, 1_usize, 100_000);
+        let auto_review = self.parse(env_vars::COPILOT_AUTO_REVIEW, str::parse::<AutoReview>);
+        let auto_review_label = self.parse(env_vars::COPILOT_AUTO_REVIEW_LABEL, |value| {
+            let value = value.trim();
+            (!value.is_empty() && !value.contains(','))
+                .then(|| value.to_owned())
+                .ok_or_else(|| "a GitLab label's title (not empty, no `,`)".to_owned())
+        });
+        let auto_review_drafts = self.flag(env_vars::COPILOT_AUTO_REVIEW_DRAFTS);
         let webhook_url = self.string(env_vars::WEBHOOK_URL, None);
         let webhook_url = webhook_url.and_then(|url| self.check_url(env_vars::WEBHOOK_URL, url, &["http", "https"]));
         let targets = self
@@ -571,6 +579,11 @@ impl<'a> Resolver<'a> {
                 secret_token: webhook_secret_token,
                 signing_secret: webhook_signing_secret,
                 max_in_flight: webhook_max_in_flight?,
+                auto_review: AutoReviewSettings {
+                    mode: auto_review?,
+                    label: auto_review_label?,
+                    drafts: auto_review_drafts?,
+                },
             },
             agent: AgentSettings {
                 kind: agent?,

@@ -106,6 +106,12 @@ env_vars! {
     WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET", Secret, None;
     /// Most webhook deliveries `serve` works on at once; beyond it a delivery is answered 503 with `Retry-After`.
     WEBHOOK_MAX_IN_FLIGHT = "WEBHOOK_MAX_IN_FLIGHT", Setting, Some("64");
+    /// Which merge requests `serve` has the agent review without being asked, when one is opened and on every push to an open one: `off`, `label` (those that carry `COPILOT_AUTO_REVIEW_LABEL`; adding the label starts a review too) or `all`. Merge requests the agent opened (from a `COPILOT_BRANCH_PREFIX` branch) never are.
+    COPILOT_AUTO_REVIEW = "COPILOT_AUTO_REVIEW", Setting, Some("label");
+    /// The label that asks for automatic reviews of a merge request when `COPILOT_AUTO_REVIEW` is `label`.
+    COPILOT_AUTO_REVIEW_LABEL = "COPILOT_AUTO_REVIEW_LABEL", Setting, Some("copilot-review");
+    /// Review Draft merge requests automatically too; when `false`, a draft is reviewed automatically once it is marked ready.
+    COPILOT_AUTO_REVIEW_DRAFTS = "COPILOT_AUTO_REVIEW_DRAFTS", Setting, Some("false");
     /// Public URL GitLab delivers webhooks to: where `serve` listens behind its ingress, e.g. `https://copilot-runner.example.com/webhook`. `setup` registers it on the targets.
     WEBHOOK_URL = "WEBHOOK_URL", Setting, None;
     /// Projects and groups the agent works on, as full paths separated by commas (e.g. `acme/widgets,acme/tools`): `setup` gives the agent user the Developer role there and adds the webhook.

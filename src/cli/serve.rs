@@ -68,6 +68,7 @@ pub fn config_from(settings: &Settings, trigger_token: SecretString) -> anyhow::
     let agent = Agent {
         username: settings.access.agent_username.clone(),
         branch_prefix: settings.workflow.branch_prefix.clone(),
+        auto_review: settings.webhook.auto_review.clone(),
     };
     let mut config = Config::new(secret, agent, settings.access.min_access_level, pipeline);
     config.signing = signing_secret(&settings.webhook)?;

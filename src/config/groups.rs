@@ -137,6 +137,50 @@ pub struct WebhookSettings {
     pub signing_secret: Option<SecretString>,
     /// Deliveries `serve` works on at once.
     pub max_in_flight: usize,
+    /// Which merge requests are reviewed without being asked.
+    pub auto_review: AutoReviewSettings,
+}
+
+/// Automatic reviews of new merge requests and of pushes to open ones (`COPILOT_AUTO_REVIEW*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoReviewSettings {
+    pub mode: AutoReview,
+    /// The label that opts a merge request in under [`AutoReview::Label`].
+    pub label: String,
+    /// Review drafts too.
+    pub drafts: bool,
+}
+
+impl Default for AutoReviewSettings {
+    /// As documented: by label, `copilot-review`, no drafts.
+    fn default() -> Self {
+        Self { mode: AutoReview::Label, label: "copilot-review".to_owned(), drafts: false }
+    }
+}
+
+/// Which merge requests are reviewed without being asked (`COPILOT_AUTO_REVIEW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoReview {
+    /// None: the agent reviews only when asked.
+    Off,
+    /// Those that carry the opt-in label.
+    #[default]
+    Label,
+    /// Every one.
+    All,
+}
+
+impl std::str::FromStr for AutoReview {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(Self::Off),
+            "label" => Ok(Self::Label),
+            "all" => Ok(Self::All),
+            _ => Err("`off`, `label` (merge requests with `COPILOT_AUTO_REVIEW_LABEL`) or `all`".to_owned()),
+        }
+    }
 }
 
 /// The agent backend that runs the stages.

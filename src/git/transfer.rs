@@ -137,19 +137,31 @@ async fn met(git: &GitCommand, dir: &Path, need: Need<'_>) -> Result<bool, GitEr
     Ok(output.success())
 }
 
-/// `+refs/heads/<b>:refs/remotes/origin/<b>` for every remote-tracking branch: deepening asks
-/// for the branches the clone already follows, and moves them as a fetch would.
+/// Where GitLab keeps merge request `iid`'s head in the target project (and where the clone
+/// keeps it too): `refs/merge-requests/<iid>/head`.
+pub(crate) fn merge_request_head(iid: u64) -> String {
+    format!("{MERGE_REQUEST_REFS}{iid}/head")
+}
+
+const MERGE_REQUEST_REFS: &str = "refs/merge-requests/";
+
+/// `+refs/heads/<b>:refs/remotes/origin/<b>` for every remote-tracking branch, and
+/// `+refs/merge-requests/<iid>/head` onto itself for every merge request head fetched: deepening
+/// asks for the refs the clone already follows, and moves them as a fetch would.
 async fn tracking_refspecs(git: &GitCommand, dir: &Path) -> Result<Vec<String>, GitError> {
     let prefix = format!("refs/remotes/{REMOTE_NAME}/");
-    let listing = git.run(dir, &["for-each-ref", "--format=%(refname)", &prefix], None).await?;
-    Ok(listing
-        .stdout
-        .text()
+    let listing = git.run(dir, &["for-each-ref", "--format=%(refname)", &prefix, MERGE_REQUEST_REFS], None).await?;
+    let text = listing.stdout.text();
+    let branches = text
         .lines()
         .filter_map(|name| name.strip_prefix(&prefix))
         .filter(|branch| *branch != "HEAD" && validate_branch(branch).is_ok())
-        .map(|branch| format!("+refs/heads/{branch}:{prefix}{branch}"))
-        .collect())
+        .map(|branch| format!("+refs/heads/{branch}:{prefix}{branch}"));
+    let heads = text
+        .lines()
+        .filter_map(|name| name.strip_prefix(MERGE_REQUEST_REFS)?.strip_suffix("/head")?.parse::<u64>().ok())
+        .map(|iid| format!("+{0}:{0}", merge_request_head(iid)));
+    Ok(branches.chain(heads).collect())
 }
 
 /// Refuses names `git` could read as an option, a forced refspec or a range.

@@ -131,6 +131,31 @@ impl Workspace {
         }
     }
 
+    /// Fetches merge request `iid`'s head as GitLab keeps it in the target project,
+    /// `refs/merge-requests/<iid>/head` (the way to the changes of a merge request from a fork,
+    /// whose branch lives in a project the agent may not read), into the same ref here, and
+    /// returns its tip. It comes `depth` commits deep into a shallow clone; deepening fetches it
+    /// further along with the branches.
+    pub async fn fetch_merge_request_head(&self, iid: u64) -> Result<String, GitError> {
+        let reference = transfer::merge_request_head(iid);
+        let shallow = transfer::is_shallow(self.git_dir());
+        let depth = self.depth.filter(|_| shallow).map(|depth| format!("--depth={depth}"));
+        let tip = self.fetch_ref(&reference, &reference, depth.as_deref()).await?;
+        tip.ok_or_else(|| GitError::NotFound { what: format!("`{reference}`") })
+    }
+
+    /// Fetches the remote's `source` into `local` (forced, so that `local` follows the remote
+    /// wherever it went, as `git fetch` moves a remote-tracking ref), `depth` deep when given;
+    /// no tag, no submodule, no local branch moves. Returns where `local` now points.
+    async fn fetch_ref(&self, source: &str, local: &str, depth: Option<&str>) -> Result<Option<String>, GitError> {
+        let refspec = format!("+{source}:{local}");
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
+        args.extend(depth);
+        args.extend([self.remote.url(), refspec.as_str()]);
+        self.git.run(&self.dir, &args, Some(&self.remote)).await?;
+        self.resolve(local).await
+    }
+
     /// The tips the remote lists for `branches`, in one request.
     async fn remote_tips<const N: usize>(&self, branches: [&str; N]) -> Result<[Option<String>; N], GitError> {
         let sources = branches.map(|branch| format!("refs/heads/{branch}"));
@@ -160,14 +185,8 @@ impl Workspace {
             Some(depth) if shallow && known.is_none() => Some(format!("--depth={depth}")),
             _ => None,
         };
-        // Into its remote-tracking ref only; the `+` lets that ref follow the remote wherever it
-        // went (as `git fetch` does). No local branch moves, nothing is pushed.
-        let refspec = format!("+refs/heads/{branch}:{tracking}");
-        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"];
-        args.extend(depth.as_deref());
-        args.extend([self.remote.url(), refspec.as_str()]);
-        self.git.run(&self.dir, &args, Some(&self.remote)).await?;
-        let tip = self.resolve(&tracking).await?;
+        // Into its remote-tracking ref only; nothing is pushed.
+        let tip = self.fetch_ref(&format!("refs/heads/{branch}"), &tracking, depth.as_deref()).await?;
         tip.ok_or_else(|| GitError::NotFound { what: format!("branch `{branch}`") })
     }
 

@@ -307,8 +307,23 @@ pub struct MergeRequestEvent {
     pub reviewers: Option<Vec<User>>,
     #[serde(default)]
     pub assignees: Option<Vec<User>>,
+    /// The merge request's labels after the change.
+    #[serde(default)]
+    pub labels: Option<Vec<Label>>,
     #[serde(default)]
     pub changes: MergeRequestChanges,
+}
+
+/// A label as webhooks show it; only its title matters here.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Label {
+    pub title: String,
+}
+
+/// The head commit of a merge request event.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct LastCommit {
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -335,6 +350,26 @@ pub struct MergeRequestAttributes {
     /// When the change this event reports was made.
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// The source branch's head before this `update`: present only when commits were pushed.
+    #[serde(default)]
+    pub oldrev: Option<String>,
+    /// The source branch's head after the change.
+    #[serde(default)]
+    pub last_commit: Option<LastCommit>,
+    #[serde(default)]
+    pub author_id: Option<u64>,
+    /// Whether the merge request is a draft (`work_in_progress` on GitLab before 13.x; both are sent).
+    #[serde(default)]
+    pub draft: Option<bool>,
+    #[serde(default)]
+    pub work_in_progress: Option<bool>,
+}
+
+impl MergeRequestAttributes {
+    /// Whether the merge request is a draft, by whichever field the payload carries.
+    pub fn is_draft(&self) -> bool {
+        self.draft.or(self.work_in_progress).unwrap_or(false)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -343,6 +378,10 @@ pub struct MergeRequestChanges {
     pub reviewers: Option<Change<Vec<User>>>,
     #[serde(default)]
     pub assignees: Option<Change<Vec<User>>>,
+    #[serde(default)]
+    pub labels: Option<Change<Vec<Label>>>,
+    #[serde(default)]
+    pub draft: Option<Change<bool>>,
 }
 
 /// `Pipeline Hook`.

@@ -5,6 +5,7 @@
 //! axum server with health, readiness and metrics ([`server`], [`metrics`]).
 
 pub mod act;
+pub mod auto_review;
 pub mod dedup;
 pub mod metrics;
 pub mod route;

@@ -9,7 +9,8 @@
 //! - `issue_note` / `mr_note`: a new (not edited) note on an issue or MR that mentions the agent
 //!   outside code and quotes (see [`crate::request::mention`]).
 //! - `mr_reviewer`: a Merge Request Hook where the agent was added to the reviewers or asked to
-//!   review again (`re_requested`).
+//!   review again (`re_requested`); or, where the project opted in to automatic reviews, a merge
+//!   request opened, pushed to, labelled or marked ready (see [`super::auto_review`]).
 //! - `pipeline_failed`: a failed branch pipeline whose branch carries the agent's prefix. This is
 //!   the one trigger the agent's own actions may cause (the agent pushes those branches); every
 //!   other event by the agent is ignored so it never answers itself.
@@ -29,6 +30,8 @@ pub struct Agent {
     pub username: String,
     /// Prefix of the branches the agent pushes (`copilot/`).
     pub branch_prefix: String,
+    /// Which merge requests the agent reviews without being asked.
+    pub auto_review: crate::config::AutoReviewSettings,
 }
 
 /// Who caused the event; their access to the project is checked before anything is triggered.
@@ -111,6 +114,8 @@ pub struct Work {
     pub award: Option<AwardTarget>,
     /// When the change this request answers was made, as the payload tells it.
     pub event_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The head commit an automatic review is for: each push is a request of its own.
+    pub revision: Option<String>,
 }
 
 impl Work {
@@ -145,6 +150,9 @@ impl Work {
         if let Some(at) = self.event_at {
             object = format!("{object}@{}", at.timestamp());
         }
+        if let Some(revision) = &self.revision {
+            object = format!("{object}#{revision}");
+        }
         format!("{}/{}/{object}", self.trigger.kind().as_str(), self.trigger.project_id())
     }
 }
@@ -168,8 +176,17 @@ pub enum Ignored {
     NotMentioned,
     /// An issue event in which the agent was not newly assigned.
     NotNewlyAssigned,
-    /// An MR event in which the agent was not newly asked to review.
+    /// An MR event in which the agent was not newly asked to review, nor one that an automatic
+    /// review answers (opened, pushed to, labelled, marked ready).
     NotNewlyReviewer,
+    /// An MR event an automatic review would answer, with `COPILOT_AUTO_REVIEW=off`.
+    AutoReviewOff,
+    /// An MR event an automatic review would answer, on an MR not opted in (no label).
+    AutoReviewNotOptedIn,
+    /// An MR event an automatic review would answer, on a draft.
+    AutoReviewDraft,
+    /// An MR event an automatic review would answer, on the agent's own MR.
+    AgentMergeRequest,
     /// A pipeline that did not fail (or has not finished).
     PipelineNotFailed,
     /// A failed pipeline on a branch the agent does not own, or on a tag.
@@ -179,7 +196,7 @@ pub enum Ignored {
 }
 
 impl Ignored {
-    pub const ALL: [Ignored; 12] = [
+    pub const ALL: [Ignored; 16] = [
         Self::UninterestingKind,
         Self::ByAgent,
         Self::ByBot,
@@ -189,6 +206,10 @@ impl Ignored {
         Self::NotMentioned,
         Self::NotNewlyAssigned,
         Self::NotNewlyReviewer,
+        Self::AutoReviewOff,
+        Self::AutoReviewNotOptedIn,
+        Self::AutoReviewDraft,
+        Self::AgentMergeRequest,
         Self::PipelineNotFailed,
         Self::NotAgentBranch,
         Self::MissingIdentifier,
@@ -205,6 +226,10 @@ impl Ignored {
             Self::NotMentioned => "not_mentioned",
             Self::NotNewlyAssigned => "not_newly_assigned",
             Self::NotNewlyReviewer => "not_newly_reviewer",
+            Self::AutoReviewOff => "auto_review_off",
+            Self::AutoReviewNotOptedIn => "auto_review_not_opted_in",
+            Self::AutoReviewDraft => "auto_review_draft",
+            Self::AgentMergeRequest => "agent_merge_request",
             Self::PipelineNotFailed => "pipeline_not_failed",
             Self::NotAgentBranch => "not_agent_branch",
             Self::MissingIdentifier => "missing_identifier",
@@ -273,6 +298,7 @@ fn route_issue(issue: &IssueEvent, agent: &Agent) -> Result<Work, Ignored> {
         actor,
         award: Some(AwardTarget::Issue { iid: attributes.iid }),
         event_at: attributes.updated_at.as_deref().and_then(event_time),
+        revision: None,
     })
 }
 
@@ -299,6 +325,7 @@ fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Work, Ignored> {
             actor,
             award: Some(AwardTarget::IssueNote { issue_iid: issue.iid, note_id }),
             event_at: None,
+            revision: None,
         }),
         ("MergeRequest", _, Some(mr)) => Ok(Work {
             trigger: Trigger::MrNote {
@@ -310,6 +337,7 @@ fn route_note(note: &NoteEvent, agent: &Agent) -> Result<Work, Ignored> {
             actor,
             award: Some(AwardTarget::MergeRequestNote { mr_iid: mr.iid, note_id }),
             event_at: None,
+            revision: None,
         }),
         _ => Err(Ignored::MissingIdentifier),
     }
@@ -326,9 +354,21 @@ fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Work, Ig
         }
         None => attributes.action.as_deref() == Some("open") && contains(mr.reviewers.as_ref(), &agent.username),
     };
-    if !requested {
-        return Err(Ignored::NotNewlyReviewer);
-    }
+    // A review nobody asked for: the project's opt-in decides, and each head is one request.
+    let revision = if requested {
+        None
+    } else {
+        use super::auto_review::{AgentIdentity, NotWanted};
+        let identity = AgentIdentity { username: &agent.username, branch_prefix: &agent.branch_prefix };
+        super::auto_review::wanted(mr, &agent.auto_review, identity).map_err(|why| match why {
+            NotWanted::NoOccasion => Ignored::NotNewlyReviewer,
+            NotWanted::Off => Ignored::AutoReviewOff,
+            NotWanted::NotOptedIn => Ignored::AutoReviewNotOptedIn,
+            NotWanted::Draft => Ignored::AutoReviewDraft,
+            NotWanted::AgentMergeRequest => Ignored::AgentMergeRequest,
+        })?;
+        Some(attributes.last_commit.as_ref().map(|commit| commit.id.clone()).ok_or(Ignored::MissingIdentifier)?)
+    };
     let actor = human_actor(&mr.user, agent)?;
     let project_id = mr.project.id.or(attributes.target_project_id).ok_or(Ignored::MissingIdentifier)?;
     let iid = attributes.iid.ok_or(Ignored::MissingIdentifier)?;
@@ -341,6 +381,7 @@ fn route_merge_request(mr: &MergeRequestEvent, agent: &Agent) -> Result<Work, Ig
         actor,
         award: Some(AwardTarget::MergeRequest { iid }),
         event_at: attributes.updated_at.as_deref().and_then(event_time),
+        revision,
     })
 }
 
@@ -377,6 +418,7 @@ fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Work, Ignor
         actor,
         award: Some(AwardTarget::PipelineMergeRequest { iid: pipeline.merge_request.as_ref().map(|mr| mr.iid) }),
         event_at: attributes.finished_at.as_deref().and_then(event_time),
+        revision: None,
     })
 }
 

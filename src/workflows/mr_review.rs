@@ -61,13 +61,26 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64) -> anyhow::Result<Code
     let on = Noteable::MergeRequest(mr_iid);
     let mr = job.client.merge_request(project_id, mr_iid).await.context("while reading the merge request")?;
     let notes = read_notes(job, project_id, mr_iid).await?;
-    let actor = review_requester(job, &notes);
+    // Nobody asked: `serve` started an automatic review (the project opted in), which answers to
+    // the merge request's author.
+    let requester = review_requester(job, &notes);
+    let automatic = requester.is_none();
+    let actor = requester.or_else(|| mr.author.clone());
+    if automatic && let Some(author) = &actor {
+        tracing::info!(author = %author.username, "an automatic review: nobody asked for it");
+        // A refusal would answer a request the author never made: an automatic review of an
+        // author who may not start work (someone outside the project, say) just does not happen.
+        if !job.ignores(author) && !job.may_start_work(project_id, author).await.context("while checking the author")? {
+            tracing::info!(author = %author.username, "the author may not start work; no automatic review");
+            return Ok(Code::Done);
+        }
+    }
     let Some(mut reporter) = job.reporter_for(project_id, on, actor.as_ref(), false).await? else {
         return Ok(Code::Done);
     };
     reporter.acknowledge(None).await.context("while acknowledging the request")?;
-    review_among(job, &mut reporter, project_id, &mr, Asked { request: None, actor: actor.as_ref(), notes: &notes })
-        .await
+    let asked = Asked { request: None, actor: actor.as_ref(), notes: &notes, automatic };
+    review_among(job, &mut reporter, project_id, &mr, asked).await
 }
 
 /// Reviews `mr` for a request the caller already checked and acknowledged (`request`: the
@@ -81,7 +94,7 @@ pub(super) async fn review(
     actor: Option<&UserBasic>,
 ) -> anyhow::Result<Code> {
     let notes = read_notes(job, project_id, mr.iid).await?;
-    review_among(job, reporter, project_id, mr, Asked { request, actor, notes: &notes }).await
+    review_among(job, reporter, project_id, mr, Asked { request, actor, notes: &notes, automatic: false }).await
 }
 
 /// Who asked for a review, and the merge request's notes as the job read them.
@@ -92,6 +105,8 @@ struct Asked<'n> {
     actor: Option<&'n UserBasic>,
     /// Every note of the merge request, oldest first: read once per job.
     notes: &'n [Note],
+    /// Nobody asked: an automatic review, which says nothing when there is nothing new.
+    automatic: bool,
 }
 
 /// The merge request's notes, all pages: the one read of them in a review job.
@@ -127,10 +142,16 @@ async fn review_among(
     let latest = versions.first();
     let previous_head = findings::previous_review_head(asked.notes, job.agent_user.id);
     // Asking again without a new commit gets a short note instead of a second, empty summary.
-    if previous_head.is_some() && previous_head.as_deref() == latest.map(|version| version.head_commit_sha.as_str()) {
+    let reviewed = previous_head.is_some() && previous_head.as_deref() == latest.map(|v| v.head_commit_sha.as_str());
+    if reviewed {
         // This job's report still lists the open findings, not an empty list that reads as fixed.
         let posted = agent_findings(job, project_id, mr.iid).await?;
         write_quality_report(&job.settings.artifacts_dir, &quality::open_earlier_issues(&posted, &[]))?;
+        if asked.automatic {
+            // Another event for a head already reviewed (labelled after a push, say): no second note.
+            tracing::info!(head = ?previous_head, "this head was reviewed already; nothing to add");
+            return Ok(Code::Done);
+        }
         let note = UnsupportedNote {
             reason: UnsupportedReason::AlreadyReviewed,
             actor: actor.map(|a| Username::new(&a.username)),
@@ -352,7 +373,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     let threads = crate::review::resolve::open_threads(&discussions, job.agent_user.id);
     let learned = feedback::learn(job, project_id, mr.iid, &discussions).await;
 
-    let workspace = super::work::clone_project(job, project_id, Some(&mr.source_branch)).await?;
+    let (workspace, branch) = checkout(job, project_id, mr).await?;
     workspace.checkout_detached(&refs.head_sha).await.context("while checking out the reviewed head")?;
     if files.iter().any(|file| file.diff.trim().is_empty()) {
         match workspace.diff_text(&refs.base_sha, &refs.head_sha).await {
@@ -383,9 +404,27 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     };
     let known = since.as_ref().map(|(sha, map)| (sha.as_str(), map));
     let thread_diffs = resolve::diffs_since(&workspace, &threads, &refs.head_sha, known).await?;
-    let understood = job.understand(project_id, &workspace, &mr.source_branch, &mr.target_branch).await?;
+    let understood = job.understand(project_id, &workspace, &branch, &mr.target_branch).await?;
     let project = understood.prompt_context();
     Ok(Prepared { refs, files, map, since, posted, threads, thread_diffs, too_large, learned, workspace, project })
+}
+
+/// A clone of the project holding `mr`'s head, and the name its understanding is kept under. The
+/// source branch of a merge request from a fork lives in the fork, which the agent may not be
+/// able to read (and a branch of the same name here is another one): the target project keeps
+/// the head at `refs/merge-requests/<iid>/head`, so the clone takes the target branch and that.
+async fn checkout(job: &Job, project_id: u64, mr: &MergeRequest) -> anyhow::Result<(crate::git::Workspace, String)> {
+    if mr.source_project_id.is_none_or(|source| source == project_id) {
+        let workspace = super::work::clone_project(job, project_id, Some(&mr.source_branch)).await?;
+        return Ok((workspace, mr.source_branch.clone()));
+    }
+    let workspace = super::work::clone_project(job, project_id, Some(&mr.target_branch)).await?;
+    let head = workspace
+        .fetch_merge_request_head(mr.iid)
+        .await
+        .with_context(|| format!("while fetching the head of merge request !{} from a fork", mr.iid))?;
+    tracing::info!(%head, source_project_id = ?mr.source_project_id, "reviewing a merge request from a fork");
+    Ok((workspace, format!("merge-requests/{}", mr.iid)))
 }
 
 /// Records each changed file's length from the checkout, so unchanged lines after the last hunk

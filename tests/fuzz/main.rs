@@ -125,7 +125,14 @@ fn linear(factor: usize) -> impl Fn(usize) -> usize {
 
 #[test]
 fn the_webhook_router_reads_json_shaped_like_every_event() {
-    let agent = Agent { username: AGENT.to_owned(), branch_prefix: "copilot/".to_owned() };
+    let agent = Agent {
+        username: AGENT.to_owned(),
+        branch_prefix: "copilot/".to_owned(),
+        auto_review: copilot_runner::config::AutoReviewSettings {
+            mode: copilot_runner::config::AutoReview::All,
+            ..Default::default()
+        },
+    };
     fuzz(
         "webhook router",
         inputs::event_delivery(),

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::{NEW_LIB_RS, Rig, finding, review_prompts, review_rule, run_ok};
-use copilot_runner_testkit::mock_model::{MockModel, Script};
+use super::{NEW_LIB_RS, Rig, finding, review_prompts, run_ok};
+use copilot_runner_testkit::mock_model::MockModel;
 
 const GREET_V1: &str = "pub fn greet() {}\n";
 const GREET_V2: &str = "pub fn greet() -> &'static str {\n    \"hello\"\n}\n";
@@ -21,11 +21,7 @@ async fn a_re_review_covers_only_the_new_commit_and_repeats_nothing() {
         finding("src/greet.rs", 2, "The greeting is hard-coded"),
     ])
     .to_string();
-    let path = rig.findings_path(1);
-    let script = Script::new()
-        .rule(review_rule("An earlier review covered the changes up to", &path, &second))
-        .rule(review_rule("copilot-runner-stage: review", &path, &first));
-    let model = MockModel::start(script).await.unwrap();
+    let model = MockModel::start(rig.script_and_follow_up(&first, &second)).await.unwrap();
     let job = rig.job(&model, mr_iid).await;
 
     run_ok(&job).await;

@@ -3,9 +3,11 @@
 //! real Copilot CLI and the scripted mock model writing the findings file.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod automatic;
 mod deadline;
 mod drafts;
 mod feedback;
+mod forks;
 mod incremental;
 mod internal;
 mod killed;
@@ -59,6 +61,17 @@ impl Rig {
     /// A script whose every review prompt (the first one of a run) writes `findings`.
     fn script(&self, findings: &str) -> Script {
         Script::new().rule(review_rule("copilot-runner-stage: review", &self.findings_path(1), findings))
+    }
+
+    /// A script whose first review writes `first`, and whose review after an earlier one (its
+    /// prompt names the head that one covered) writes `second`.
+    fn script_and_follow_up(&self, first: &str, second: &str) -> Script {
+        let path = self.findings_path(1);
+        Script::new().rule(review_rule("An earlier review covered the changes up to", &path, second)).rule(review_rule(
+            "copilot-runner-stage: review",
+            &path,
+            first,
+        ))
     }
 
     /// A job of this rig talking to `model`, triggered for `mr_reviewer` on `mr_iid`.

@@ -188,6 +188,17 @@ pub(crate) fn mr_note(fake: &FakeGitLab, author: &str, iid: u64, body: &str) -> 
     fake.add_mr_note(WIDGETS, iid, author, body)
 }
 
+/// Minutes pass before the `step`-th event on an issue or MR: the awards so far grow an hour older
+/// than it, and the event reports a time of its own (`updated_at`), later than the earlier steps'
+/// (a test's steps run within one second, and GitLab's times are to the second).
+pub(crate) fn later(fake: &FakeGitLab, mut payload: serde_json::Value, step: u64) -> serde_json::Value {
+    use copilot_runner_testkit::webhook::payloads::{Form, changed_before};
+    fake.age(Duration::from_secs(3600));
+    let at = changed_before(Duration::from_secs(1000_u64.saturating_sub(step)), Form::Iso);
+    payload["object_attributes"]["updated_at"] = serde_json::Value::String(at);
+    payload
+}
+
 /// A hook's signing token as GitLab shows it and `serve` takes it (`WEBHOOK_SIGNING_SECRET`):
 /// `whsec_` and the key in base64.
 pub(crate) fn signing_secret(key: &[u8]) -> String {

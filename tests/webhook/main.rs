@@ -6,6 +6,7 @@
 )]
 
 mod access;
+mod auto_review;
 mod burst;
 pub(crate) mod harness;
 mod lease;

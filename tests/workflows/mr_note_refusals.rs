@@ -4,11 +4,9 @@
 //! allows it (an open merge request of the project, a note that asks something), so a refusal is
 //! the rule at work and not a broken run.
 
-use std::collections::BTreeMap;
-
 use copilot_runner::gitlab::{Client, MergeRequestUpdate};
 use copilot_runner_testkit::ci_job::text;
-use copilot_runner_testkit::fake_gitlab::{Noteable, ProjectSeed, access};
+use copilot_runner_testkit::fake_gitlab::{Noteable, access};
 
 use secrecy::SecretString;
 
@@ -59,8 +57,10 @@ async fn a_closed_merge_request_is_refused_and_an_open_one_is_not() {
 #[tokio::test]
 async fn a_merge_request_from_a_fork_is_refused() {
     let mut rig = Rig::start(greeting_script).await;
-    let members = BTreeMap::from([("outsider".to_owned(), access::OWNER), ("alice".to_owned(), access::DEVELOPER)]);
-    rig.gitlab.add_project(ProjectSeed { members, ..ProjectSeed::new(FORK) }).await.unwrap();
+    rig.gitlab.fork_project(PROJECT, FORK, "outsider").await.unwrap();
+    // The agent could push to the fork (a Developer there): only the rule keeps it out.
+    rig.gitlab.set_access(FORK, "alice", access::DEVELOPER);
+    rig.gitlab.set_access(FORK, "copilot-agent", access::DEVELOPER);
     rig.gitlab.push_files(FORK, BRANCH, &[("FORK.md", Some("fork\n"))], "Fork work", "outsider").await.unwrap();
     let fork_mr = rig.gitlab.open_fork_merge_request(PROJECT, FORK, BRANCH, "outsider", "From the fork").await.unwrap();
     let fork_head = rig.gitlab.branch_head(FORK, BRANCH).await;

@@ -5,7 +5,11 @@ use serde_json::{Value, json};
 use super::*;
 
 fn agent() -> Agent {
-    Agent { username: "copilot-agent".into(), branch_prefix: "copilot/".into() }
+    Agent {
+        username: "copilot-agent".into(),
+        branch_prefix: "copilot/".into(),
+        auto_review: crate::config::AutoReviewSettings::default(),
+    }
 }
 
 fn fixture(name: &str) -> Value {
@@ -53,7 +57,8 @@ fn fixtures_as_delivered_trigger_nothing() {
         ("issue.json", Ignored::NotNewlyAssigned),
         ("job.json", Ignored::UninterestingKind),
         ("member.json", Ignored::UninterestingKind),
-        ("merge_request.json", Ignored::NotNewlyReviewer),
+        // Opened, and so a review when the project opts in: by default only with the label.
+        ("merge_request.json", Ignored::AutoReviewNotOptedIn),
         ("note_commit.json", Ignored::NoteNotOnIssueOrMr),
         ("note_issue.json", Ignored::NotMentioned),
         ("note_merge_request.json", Ignored::NotMentioned),
@@ -61,7 +66,8 @@ fn fixtures_as_delivered_trigger_nothing() {
         ("pipeline.json", Ignored::PipelineNotFailed),
         ("push.json", Ignored::UninterestingKind),
         ("release.json", Ignored::UninterestingKind),
-        ("service_merge_request.json", Ignored::NotNewlyReviewer),
+        // Pushed to (`oldrev`): likewise.
+        ("service_merge_request.json", Ignored::AutoReviewNotOptedIn),
         ("tag_push.json", Ignored::UninterestingKind),
     ];
     for (name, why) in expected {

@@ -150,3 +150,34 @@ async fn a_large_fetch_request_arrives_gzip_encoded_and_is_served() {
         .any(|r| r.header("content-encoding") == Some("gzip"));
     assert!(gzipped, "git sent a gzip-encoded request body and the fake served it");
 }
+
+#[tokio::test]
+async fn a_fork_merge_request_head_is_served_from_the_target_and_follows_pushes_to_the_fork() {
+    let fake = FakeGitLab::start().await.unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path();
+    fake.fork_project("acme/widgets", "olga/widgets", "outsider").await.unwrap();
+    let upstream_main = fake.branch_head("acme/widgets", "main").await.unwrap();
+    assert_eq!(fake.branch_head("olga/widgets", "main").await.as_deref(), Some(upstream_main.as_str()), "a fork");
+    fake.push_files("olga/widgets", "idea", &[("IDEA.md", Some("one\n"))], "Idea", "outsider").await.unwrap();
+    let iid = fake.open_fork_merge_request("acme/widgets", "olga/widgets", "idea", "outsider", "Idea").await.unwrap();
+
+    // The agent reads the target project only; the head is there, under the merge request's ref.
+    let bearer = format!("Authorization: Bearer {}", fake.agent_token());
+    let url = fake.git_url("acme/widgets");
+    let head_ref = format!("refs/merge-requests/{iid}/head");
+    let listed = ok(&git(home, home, Some(&bearer), &["ls-remote", &url, &head_ref]).await);
+    let first = fake.branch_head("olga/widgets", "idea").await.unwrap();
+    assert_eq!(listed, format!("{first}\t{head_ref}"));
+    assert!(fake.branch_head("acme/widgets", "idea").await.is_none(), "the branch itself stays in the fork");
+
+    // A push to the fork moves the ref and adds a version with the new head.
+    fake.push_files("olga/widgets", "idea", &[("IDEA.md", Some("two\n"))], "Better idea", "outsider").await.unwrap();
+    let second = fake.branch_head("olga/widgets", "idea").await.unwrap();
+    let listed = ok(&git(home, home, Some(&bearer), &["ls-remote", &url, &head_ref]).await);
+    assert_eq!(listed, format!("{second}\t{head_ref}"));
+    let mr = fake.merge_request("acme/widgets", iid).unwrap();
+    let heads: Vec<&str> = mr.versions.iter().map(|version| version.head_commit_sha.as_str()).collect();
+    assert_eq!(heads, [first.as_str(), second.as_str()]);
+    assert_eq!(mr.versions[1].base_commit_sha, upstream_main, "the fork shares the target's history");
+}

@@ -376,6 +376,33 @@ async fn created_projects_group_projects_and_members_match_gitlab_schemas() {
     check("public_api/v4/members.json", &json!([inherited, direct]));
 }
 
+#[tokio::test]
+async fn forks_and_merge_requests_from_forks_match_gitlab_schemas() {
+    let fake = FakeGitLab::start().await.unwrap();
+    fake.fork_project("acme/widgets", "olga/widgets", "outsider").await.unwrap();
+    fake.push_files("olga/widgets", "idea", &[("IDEA.md", Some("idea\n"))], "Idea", "outsider").await.unwrap();
+    let iid = fake.open_fork_merge_request("acme/widgets", "olga/widgets", "idea", "outsider", "Idea").await.unwrap();
+
+    // The fork is a project, and so is the upstream it names (`BasicProjectDetails`).
+    let outsider = as_user(&fake, "outsider");
+    let fork = outsider.get_json("/projects/olga%2Fwidgets").await;
+    check("public_api/v4/project/identity.json", &fork);
+    check("public_api/v4/project/identity.json", &fork["forked_from_project"]);
+    assert_eq!(fork["forked_from_project"]["id"], json!(fake.project_id("acme/widgets")));
+    let upstream = as_user(&fake, "copilot-agent").get_json(&format!("/projects/{WIDGETS}")).await;
+    assert!(upstream.get("forked_from_project").is_none(), "only a fork names an upstream: {upstream:#}");
+
+    // The merge request lives in the target, its source in the fork.
+    let agent = as_user(&fake, "copilot-agent");
+    let mr = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/{iid}")).await;
+    check("public_api/v4/merge_request.json", &mr);
+    assert_eq!(mr["source_project_id"], fork["id"]);
+    assert_eq!(mr["target_project_id"], json!(fake.project_id("acme/widgets")));
+    let mut broken = fork["forked_from_project"].clone();
+    broken["id"] = json!("seven");
+    rejects("public_api/v4/project/identity.json", &broken);
+}
+
 /// The JSON type of a value, as the draft note comparison names it.
 fn json_type(value: &Value) -> &'static str {
     match value {

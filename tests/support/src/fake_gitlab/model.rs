@@ -54,6 +54,8 @@ pub struct Project {
     pub next_mr_iid: u64,
     pub next_pipeline_iid: u64,
     pub created_at: String,
+    /// The project this one is a fork of (`forked_from_project`).
+    pub forked_from: Option<u64>,
 }
 
 impl Project {
@@ -88,6 +90,7 @@ impl Project {
             next_mr_iid: 1,
             next_pipeline_iid: 1,
             created_at,
+            forked_from: None,
         }
     }
 

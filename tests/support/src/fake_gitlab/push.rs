@@ -77,40 +77,81 @@ pub async fn after_ref_updates(shared: &Shared, project_id: u64, updates: &[RefU
         }
         for (iid, target) in open_mrs {
             let Ok(Some(version)) = compute_version(shared, &repo, &update.branch, &target).await else { continue };
-            let previous_head = shared
-                .state()
-                .merge_request(project_id, iid)
-                .and_then(|mr| mr.latest_version().map(|v| v.head_commit_sha.clone()));
-            if previous_head.as_deref() == Some(version.head_commit_sha.as_str()) {
-                continue;
-            }
-            let added = match &previous_head {
-                Some(old) => repo.rev_list(old, &version.head_commit_sha).await.unwrap_or_default(),
-                None => Vec::new(),
-            };
-            let mut lines = Vec::new();
-            for sha in &added {
-                if let Ok(info) = repo.commit_info(sha).await {
-                    lines.push(format!("<li>{} - {}</li>", info.short_id, info.title));
-                }
-            }
-            {
-                let mut state = shared.state();
-                if let Some(mr) = state.merge_request_mut(project_id, iid) {
-                    mr.versions.push(version);
-                    mr.updated_at = now();
-                }
-                if !added.is_empty() {
-                    let noun = if added.len() == 1 { "commit" } else { "commits" };
-                    let body = format!("added {} {noun}\n\n<ul>{}</ul>", added.len(), lines.join(""));
-                    add_system_note(&mut state, Noteable::MergeRequest { project_id, iid }, user_id, &body);
-                }
-            }
-            if merged_results {
+            let recorded = record_version(shared, &repo, (project_id, iid), version, user_id).await;
+            if recorded && merged_results {
                 merge_request_pipeline(shared, &repo, project_id, iid, user_id).await;
             }
         }
+        fork_merge_requests(shared, project_id, &repo, update, new, user_id).await;
     }
+}
+
+/// A push to a fork's branch moves the head of every open merge request from it, which GitLab
+/// keeps in the target project at `refs/merge-requests/<iid>/head`, and gives each a new version.
+async fn fork_merge_requests(shared: &Shared, fork_id: u64, fork: &Repo, update: &RefUpdate, new: &str, user_id: u64) {
+    let fork_mrs: Vec<(u64, u64, String)> = shared
+        .state()
+        .merge_requests
+        .iter()
+        .filter(|m| {
+            m.source_project_id == fork_id
+                && m.project_id != fork_id
+                && m.state == "opened"
+                && m.source_branch == update.branch
+        })
+        .map(|m| (m.project_id, m.iid, m.target_branch.clone()))
+        .collect();
+    for (target_id, iid, target_branch) in fork_mrs {
+        let Some(path) = shared.state().project_by_id(target_id).map(|p| p.path_with_namespace.clone()) else {
+            continue;
+        };
+        let target = shared.repo_for(&path);
+        let head_ref = format!("refs/merge-requests/{iid}/head");
+        if target.fetch_ref(fork, &format!("refs/heads/{}", update.branch), &head_ref).await.is_err() {
+            continue;
+        }
+        let Ok(Some(version)) = version_at(shared, &target, new.to_owned(), &target_branch).await else { continue };
+        record_version(shared, &target, (target_id, iid), version, user_id).await;
+    }
+}
+
+/// Adds `version` to the merge request unless its head is the latest one already, with GitLab's
+/// "added N commits" system note; `repo` is the target project's. Whether it was added.
+async fn record_version(
+    shared: &Shared,
+    repo: &Repo,
+    (project_id, iid): (u64, u64),
+    version: MrVersion,
+    user_id: u64,
+) -> bool {
+    let previous_head = shared
+        .state()
+        .merge_request(project_id, iid)
+        .and_then(|mr| mr.latest_version().map(|v| v.head_commit_sha.clone()));
+    if previous_head.as_deref() == Some(version.head_commit_sha.as_str()) {
+        return false;
+    }
+    let added = match &previous_head {
+        Some(old) => repo.rev_list(old, &version.head_commit_sha).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut lines = Vec::new();
+    for sha in &added {
+        if let Ok(info) = repo.commit_info(sha).await {
+            lines.push(format!("<li>{} - {}</li>", info.short_id, info.title));
+        }
+    }
+    let mut state = shared.state();
+    if let Some(mr) = state.merge_request_mut(project_id, iid) {
+        mr.versions.push(version);
+        mr.updated_at = now();
+    }
+    if !added.is_empty() {
+        let noun = if added.len() == 1 { "commit" } else { "commits" };
+        let body = format!("added {} {noun}\n\n<ul>{}</ul>", added.len(), lines.join(""));
+        add_system_note(&mut state, Noteable::MergeRequest { project_id, iid }, user_id, &body);
+    }
+    true
 }
 
 /// Runs merge request `iid`'s pipeline: with merged results on, on its source head merged into

@@ -52,6 +52,15 @@ pub fn member(state: &State, project_id: u64, user: &User, access_level: u32) ->
 }
 
 pub fn project(state: &State, project: &Project) -> Value {
+    let mut rendered = project_details(state, project);
+    // A fork names its upstream, as `BasicProjectDetails` (GitLab shows it to whoever may read it).
+    if let Some(upstream) = project.forked_from.and_then(|id| state.project_by_id(id)) {
+        rendered["forked_from_project"] = project_details(state, upstream);
+    }
+    rendered
+}
+
+fn project_details(state: &State, project: &Project) -> Value {
     let web_url = state.web_url_of_project(project);
     json!({
         "id": project.id,

@@ -179,6 +179,21 @@ impl FakeGitLab {
         }
     }
 
+    /// `owner` forks `upstream` into `fork`, as GitLab does: a new project (its `forked_from_project`
+    /// is `upstream`) whose repository holds `upstream`'s default branch and history, with
+    /// `owner` as its Owner. Returns its id.
+    pub async fn fork_project(&self, upstream: &str, fork: &str, owner: &str) -> anyhow::Result<u64> {
+        let members = std::collections::BTreeMap::from([(owner.to_owned(), access::OWNER)]);
+        let upstream = self.project(upstream);
+        let seed = ProjectSeed { members, default_branch: upstream.default_branch.clone(), ..ProjectSeed::new(fork) };
+        let id = self.add_project(seed).await?;
+        let source = self.shared.repo_for(&upstream.path_with_namespace);
+        let branch = format!("refs/heads/{}", upstream.default_branch);
+        self.shared.repo_for(fork).fetch_ref(&source, &branch, &branch).await?;
+        self.shared.state().project_mut(id).context("the fork vanished")?.forked_from = Some(upstream.id);
+        Ok(id)
+    }
+
     /// `username` opens a merge request from `branch` of the fork `fork` (a project added
     /// before, holding that branch) into the default branch of `target`, as GitLab records one:
     /// in the target project, with the fork as `source_project_id` and the fork's head copied to

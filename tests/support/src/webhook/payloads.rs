@@ -136,6 +136,62 @@ pub fn mr_reviewers(
     payload
 }
 
+/// What a `Merge Request Hook` reports about MR `iid` from `branch` into `main`.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeRequestHook<'a> {
+    /// Who caused the event (opened it, pushed, labelled it).
+    pub actor: &'a str,
+    pub author: &'a str,
+    pub iid: u64,
+    pub branch: &'a str,
+    /// `open`, `update`, `close`, …
+    pub action: &'a str,
+    /// The source branch's head (`last_commit.id`).
+    pub head: &'a str,
+    /// The head before a push (`oldrev`, present only when commits were pushed).
+    pub oldrev: Option<&'a str>,
+    pub labels: &'a [&'a str],
+    pub draft: bool,
+}
+
+/// `Merge Request Hook` as GitLab sends it for `hook`, with the change's time now; a label
+/// change or a draft change go in `changes` by the caller.
+pub fn merge_request_hook(fake: &impl Directory, hook: &MergeRequestHook<'_>) -> Value {
+    let mut payload = fixture("merge_request.json");
+    retarget_project(fake, &mut payload);
+    let project = fake.id_of_project(WIDGETS);
+    payload["user"] = hook_user(fake, hook.actor);
+    let labels: Vec<Value> = hook
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(index, title)| {
+            json!({"id": index + 1, "title": title, "color": "#428BCA", "project_id": project,
+            "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z", "template": false,
+            "description": null, "type": "ProjectLabel", "group_id": null})
+        })
+        .collect();
+    let attributes = &mut payload["object_attributes"];
+    attributes["iid"] = json!(hook.iid);
+    attributes["action"] = json!(hook.action);
+    attributes["source_branch"] = json!(hook.branch);
+    attributes["target_branch"] = json!("main");
+    attributes["source_project_id"] = json!(project);
+    attributes["target_project_id"] = json!(project);
+    attributes["author_id"] = json!(fake.id_of_user(hook.author));
+    attributes["last_commit"]["id"] = json!(hook.head);
+    attributes["draft"] = json!(hook.draft);
+    attributes["work_in_progress"] = json!(hook.draft);
+    attributes["labels"] = Value::Array(labels.clone());
+    attributes["updated_at"] = json!(changed_now(Form::Iso));
+    if let Some(oldrev) = hook.oldrev {
+        attributes["oldrev"] = json!(oldrev);
+    }
+    payload["labels"] = Value::Array(labels);
+    payload["changes"] = json!({});
+    payload
+}
+
 /// `Pipeline Hook`: pipeline `id` on branch `git_ref`, started by `user`, ended with `status`.
 pub fn pipeline(fake: &impl Directory, user: &str, id: u64, git_ref: &str, status: &str) -> Value {
     let mut payload = fixture("pipeline.json");
