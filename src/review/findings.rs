@@ -318,7 +318,7 @@ fn one_of<T: Copy>(
     None
 }
 
-fn kind_of(value: &Value) -> &'static str {
+pub(super) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -330,7 +330,7 @@ fn kind_of(value: &Value) -> &'static str {
 }
 
 /// A short rendering of a wrong value for a problem line.
-fn shown(value: &Value) -> String {
+pub(super) fn shown(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 40 { format!("{}…", text.chars().take(40).collect::<String>()) } else { text }
 }
