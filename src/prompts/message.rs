@@ -24,6 +24,7 @@ pub enum Message {
     ReviewSummary,
     ReviewFinding,
     ReviewResolution,
+    ThreadAnswer,
     PushConflictNote,
     UnsupportedNote,
     PipelineFixNote,
@@ -32,7 +33,7 @@ pub enum Message {
 }
 
 impl Message {
-    pub const ALL: [Message; 14] = [
+    pub const ALL: [Message; 15] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -42,6 +43,7 @@ impl Message {
         Self::ReviewSummary,
         Self::ReviewFinding,
         Self::ReviewResolution,
+        Self::ThreadAnswer,
         Self::PushConflictNote,
         Self::UnsupportedNote,
         Self::PipelineFixNote,
@@ -67,6 +69,7 @@ impl Message {
             Self::ReviewSummary => "review_summary",
             Self::ReviewFinding => "review_finding",
             Self::ReviewResolution => "review_resolution",
+            Self::ThreadAnswer => "thread_answer",
             Self::PushConflictNote => "push_conflict_note",
             Self::UnsupportedNote => "unsupported_note",
             Self::PipelineFixNote => "pipeline_fix_note",
@@ -442,6 +445,43 @@ pub struct ReviewResolution {
 impl MessageContext for ReviewResolution {
     fn message(&self) -> Message {
         Message::ReviewResolution
+    }
+}
+
+/// What the agent did about a review thread it was asked to address, as its reply says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadOutcome {
+    /// Fixed in the merge request's own branch; the thread is resolved.
+    Fixed,
+    /// Fixed on a follow-up branch (the requester may not push to the source branch); the thread
+    /// stays open until that merge request is merged.
+    FixedInFollowUp,
+    /// Left as it is, for the reason given.
+    Left,
+    /// The agent said nothing about the thread.
+    NoAnswer,
+    /// The agent said it fixed the thread, but its work changed no file.
+    NoChange,
+}
+
+/// The agent's reply in a thread it was asked to address.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadAnswer {
+    pub outcome: ThreadOutcome,
+    /// The agent's reason, one line.
+    pub reason: Option<MarkdownText>,
+    /// The commit that holds the change, when there is one.
+    pub commit_sha: Option<String>,
+    /// The follow-up merge request (`!12`) for [`ThreadOutcome::FixedInFollowUp`].
+    pub follow_up: Option<String>,
+    /// [`Marker::addressed`]: a re-run sees the thread was answered already, and how.
+    pub marker: Marker,
+}
+
+impl MessageContext for ThreadAnswer {
+    fn message(&self) -> Message {
+        Message::ThreadAnswer
     }
 }
 
