@@ -9,6 +9,7 @@ pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;
 mod spend;
+mod thread_replies;
 mod work;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@
 //! the change goes to a new agent branch cut from the source branch, with a Draft merge request
 //! into it, linked in the final note. A request to fix the pipeline is then declined.
 
+mod address;
 mod push_rule;
 
 use anyhow::Context as _;
