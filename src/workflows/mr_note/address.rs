@@ -68,7 +68,11 @@ pub(super) struct OpenThread<'d> {
 
 /// Every resolvable, unresolved thread of the merge request (a plain comment is not one), with
 /// the agent's earlier reply for `subject` when there is one. Only the agent's replies count.
-pub(super) fn open_threads<'d>(discussions: &'d [Discussion], agent_user_id: u64, subject: &str) -> Vec<OpenThread<'d>> {
+pub(super) fn open_threads<'d>(
+    discussions: &'d [Discussion],
+    agent_user_id: u64,
+    subject: &str,
+) -> Vec<OpenThread<'d>> {
     discussions
         .iter()
         .filter(|discussion| !discussion.individual_note)
@@ -146,7 +150,8 @@ pub(super) async fn run(job: &Job, reporter: &mut Reporter<'_>, request: Request
         .await
         .context("while reading the merge request's discussions")?;
     let threads = open_threads(&discussions, job.agent_user.id, &subject);
-    let notes = job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
+    let notes =
+        job.client.notes(project_id, Noteable::MergeRequest(mr.iid)).await.context("while reading the notes")?;
     let mut steps = vec![Step::Prepare, Step::Stage(Stage::AddressThreads), Step::Push];
     if blocked.is_some() {
         steps.push(Step::MergeRequest);
@@ -279,7 +284,8 @@ async fn address(
         .find(|commit| commit.author_email == own_email && commit.message.lines().any(|line| line.trim() == trailer));
     reporter.step(Step::Prepare, StepState::Done).await?;
     let unanswered: Vec<&OpenThread<'_>> = threads.iter().filter(|thread| thread.answered.is_none()).collect();
-    let mut done = Addressed { answers: None, from_commit: false, commit: None, summary: None, agent_calls: 0, duration_secs: 0 };
+    let mut done =
+        Addressed { answers: None, from_commit: false, commit: None, summary: None, agent_calls: 0, duration_secs: 0 };
     if let Some(earlier) = earlier {
         tracing::info!(commit = %earlier.sha, "an earlier run already pushed this request's change");
         for step in [Step::Stage(Stage::AddressThreads), Step::Push] {
