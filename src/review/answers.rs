@@ -103,10 +103,13 @@ pub fn parse_answers(text: &str, threads: &[&str]) -> ParsedAnswers {
         };
         let mut problems = Vec::new();
         if let Some((thread, answer)) = answer_from_object(object, threads, &mut problems) {
-            if parsed.answers.contains_key(&thread) {
-                problems.push(format!("thread `{thread}` is answered twice; answer each thread once"));
-            } else {
-                parsed.answers.insert(thread, answer);
+            match parsed.answers.entry(thread) {
+                std::collections::btree_map::Entry::Occupied(earlier) => {
+                    problems.push(format!("thread `{}` is answered twice; answer each thread once", earlier.key()));
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(answer);
+                }
             }
         }
         parsed.problems.extend(problems.into_iter().map(|problem| format!("{label}: {problem}")));

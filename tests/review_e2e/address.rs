@@ -143,7 +143,7 @@ async fn addressing_the_threads_makes_one_commit_replies_on_each_and_resolves_on
     run_ok(&job).await;
     let head = world.head().await;
     let commit = world.rig.gitlab.commit(PROJECT, &head).await.unwrap();
-    assert_eq!(commit.parent_ids, [before.clone()], "exactly one commit on the branch");
+    assert_eq!(commit.parent_ids, [before], "exactly one commit on the branch");
     assert!(commit.message.contains("Copilot-Request: mr-"), "{}", commit.message);
     let lib = world.rig.gitlab.read_file(PROJECT, &head, "src/lib.rs").await.unwrap();
     assert!(lib.contains(RENAMED), "{lib}");

@@ -10,7 +10,7 @@ fn note(author: u64, body: &str, resolvable: bool, resolved: bool) -> serde_json
            "resolvable": resolvable, "resolved": resolved})
 }
 
-fn discussion(id: &str, notes: Vec<serde_json::Value>) -> Discussion {
+fn discussion(id: &str, notes: &[serde_json::Value]) -> Discussion {
     serde_json::from_value(json!({"id": id, "individual_note": false, "notes": notes})).unwrap()
 }
 
@@ -19,17 +19,17 @@ fn answered(outcome: &str) -> String {
 }
 
 fn discussions() -> Vec<Discussion> {
-    let mut plain = discussion("plain", vec![note(1, "A plain comment", false, false)]);
+    let mut plain = discussion("plain", &[note(1, "A plain comment", false, false)]);
     plain.individual_note = true;
     vec![
-        discussion("person", vec![note(1, "Rename this", true, false)]),
-        discussion("agent", vec![note(AGENT, "🟡 Minor finding", true, false)]),
-        discussion("resolved", vec![note(1, "Old", true, true)]),
+        discussion("person", &[note(1, "Rename this", true, false)]),
+        discussion("agent", &[note(AGENT, "🟡 Minor finding", true, false)]),
+        discussion("resolved", &[note(1, "Old", true, true)]),
         plain,
-        discussion("fixed-before", vec![note(1, "Fix", true, false), note(AGENT, &answered("fixed"), true, false)]),
-        discussion("left-before", vec![note(1, "Why?", true, false), note(AGENT, &answered("left"), true, false)]),
+        discussion("fixed-before", &[note(1, "Fix", true, false), note(AGENT, &answered("fixed"), true, false)]),
+        discussion("left-before", &[note(1, "Why?", true, false), note(AGENT, &answered("left"), true, false)]),
         // A person's copy of the agent's marker does not count as the agent's reply.
-        discussion("forged", vec![note(1, "Fix", true, false), note(2, &answered("fixed"), true, false)]),
+        discussion("forged", &[note(1, "Fix", true, false), note(2, &answered("fixed"), true, false)]),
     ]
 }
 
