@@ -8,6 +8,7 @@ use copilot_runner::gitlab::types::Position;
 use copilot_runner::gitlab::{Client, ClientOptions};
 use copilot_runner_testkit::fake_gitlab::{AGENT, Fault, Note};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
+use copilot_runner_testkit::soak;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -209,4 +210,50 @@ async fn a_job_stopped_between_a_reply_and_its_resolve_resolves_without_replying
     world.assert_addressed(&head);
     let resolves = world.rig.gitlab.requests_to("PUT /projects/*/merge_requests/*/discussions/*");
     assert_eq!(resolves.len(), 2, "alice's and the agent's threads, once each");
+}
+
+/// A request's job killed with SIGKILL (its whole process tree) at a moment `seed` picks, then
+/// run again: one commit, one reply per thread, the fixed threads resolved, whatever the moment.
+async fn killed_and_run_again(seed: u64, whole: std::time::Duration) -> Option<i32> {
+    let world = world().await;
+    let model = MockModel::start(world.script()).await.unwrap();
+    let job = world.job(&model).await;
+    let before = world.head().await;
+    let at = whole.mul_f64(0.2 + 0.8 * soak::unit(seed));
+    let first = soak::run_killed(&job, at).await.unwrap();
+    run_ok(&job).await;
+    let head = world.head().await;
+    let commit = world.rig.gitlab.commit(PROJECT, &head).await.unwrap();
+    assert_eq!(commit.parent_ids, [before], "seed {seed} (killed after {at:?}): one commit");
+    world.assert_addressed(&head);
+    first
+}
+
+#[tokio::test]
+async fn a_request_killed_at_random_commits_replies_and_resolves_once_when_run_again() {
+    // One whole run first: how long a job takes.
+    let world = world().await;
+    let model = MockModel::start(world.script()).await.unwrap();
+    let job = world.job(&model).await;
+    let started = std::time::Instant::now();
+    run_ok(&job).await;
+    let whole = started.elapsed();
+
+    let mut killed = 0;
+    for seed in [4, 13, 27] {
+        killed += usize::from(killed_and_run_again(seed, whole).await.is_none());
+    }
+    assert!(killed > 0, "every job ended before its kill: the test killed nothing");
+}
+
+#[tokio::test]
+async fn a_request_killed_between_its_replies_replies_to_no_thread_twice() {
+    let world = world().await;
+    let model = MockModel::start(world.script()).await.unwrap();
+    let job = world.job(&model).await;
+    let replies = || world.rig.gitlab.requests_to("POST /projects/*/merge_requests/*/discussions/*/notes").len();
+    let first = soak::run_killed_when(&job, std::time::Duration::from_secs(120), || replies() >= 1).await.unwrap();
+    assert_eq!(first, None, "the job was killed after its first reply");
+    run_ok(&job).await;
+    world.assert_addressed(&world.head().await);
 }
