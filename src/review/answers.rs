@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::findings::{kind_of, shown};
+use super::findings::{kind_of, retry_message, shown};
 
 /// Characters a reason may have; a longer one is refused so the agent shortens it.
 pub const MAX_REASON_CHARS: usize = 300;
@@ -61,19 +61,11 @@ pub struct ParsedAnswers {
 impl ParsedAnswers {
     /// The message that asks the agent, once, to fix the file; `None` when nothing is wrong.
     pub fn retry_request(&self, output_path: &str) -> Option<String> {
-        if self.problems.is_empty() {
-            return None;
-        }
-        let mut message = format!(
+        let intro = format!(
             "The answers file `{output_path}` is not valid. Fix these problems and write the whole file again \
-             (one JSON array with one object per thread, nothing around it):\n"
+             (one JSON array with one object per thread, nothing around it):"
         );
-        for problem in &self.problems {
-            message.push_str("- ");
-            message.push_str(problem);
-            message.push('\n');
-        }
-        Some(message)
+        retry_message(&intro, &self.problems)
     }
 }
 

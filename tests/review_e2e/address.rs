@@ -60,6 +60,14 @@ async fn world() -> World {
     World { rig, mr_iid, alice, agent, dave, resolved }
 }
 
+/// The world, the model answering its script, and a job for a new request.
+async fn started() -> (World, MockModel, copilot_runner_testkit::ci_job::CiJob) {
+    let world = world().await;
+    let model = MockModel::start(world.script()).await.unwrap();
+    let job = world.job(&model).await;
+    (world, model, job)
+}
+
 impl World {
     /// Where the stage writes its answers.
     fn answers_path(&self) -> String {
@@ -136,9 +144,7 @@ impl World {
 
 #[tokio::test]
 async fn addressing_the_threads_makes_one_commit_replies_on_each_and_resolves_only_the_fixed_ones() {
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (world, model, job) = started().await;
     let before = world.head().await;
 
     run_ok(&job).await;
@@ -169,9 +175,7 @@ async fn addressing_the_threads_makes_one_commit_replies_on_each_and_resolves_on
 
 #[tokio::test]
 async fn a_job_stopped_after_its_push_replies_from_its_commit_when_run_again() {
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (world, model, job) = started().await;
     let before = world.head().await;
 
     // GitLab refuses every reply: the change is pushed, no thread is answered or resolved.
@@ -193,9 +197,7 @@ async fn a_job_stopped_after_its_push_replies_from_its_commit_when_run_again() {
 
 #[tokio::test]
 async fn a_job_stopped_between_a_reply_and_its_resolve_resolves_without_replying_again() {
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (world, _model, job) = started().await;
 
     world.rig.gitlab.inject(Fault::on("PUT", "/projects/*/merge_requests/*/discussions/*").status(403));
     run_ok(&job).await;
@@ -215,9 +217,7 @@ async fn a_job_stopped_between_a_reply_and_its_resolve_resolves_without_replying
 /// A request's job killed with SIGKILL (its whole process tree) at a moment `seed` picks, then
 /// run again: one commit, one reply per thread, the fixed threads resolved, whatever the moment.
 async fn killed_and_run_again(seed: u64, whole: std::time::Duration) -> Option<i32> {
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (world, _model, job) = started().await;
     let before = world.head().await;
     let at = whole.mul_f64(0.2 + 0.8 * soak::unit(seed));
     let first = soak::run_killed(&job, at).await.unwrap();
@@ -232,9 +232,7 @@ async fn killed_and_run_again(seed: u64, whole: std::time::Duration) -> Option<i
 #[tokio::test]
 async fn a_request_killed_at_random_commits_replies_and_resolves_once_when_run_again() {
     // One whole run first: how long a job takes.
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (_world, _model, job) = started().await;
     let started = std::time::Instant::now();
     run_ok(&job).await;
     let whole = started.elapsed();
@@ -248,9 +246,7 @@ async fn a_request_killed_at_random_commits_replies_and_resolves_once_when_run_a
 
 #[tokio::test]
 async fn a_request_killed_between_its_replies_replies_to_no_thread_twice() {
-    let world = world().await;
-    let model = MockModel::start(world.script()).await.unwrap();
-    let job = world.job(&model).await;
+    let (world, _model, job) = started().await;
     let replies = || world.rig.gitlab.requests_to("POST /projects/*/merge_requests/*/discussions/*/notes").len();
     let first = soak::run_killed_when(&job, std::time::Duration::from_secs(120), || replies() >= 1).await.unwrap();
     assert_eq!(first, None, "the job was killed after its first reply");
