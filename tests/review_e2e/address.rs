@@ -6,7 +6,7 @@
 
 use copilot_runner::gitlab::types::Position;
 use copilot_runner::gitlab::{Client, ClientOptions};
-use copilot_runner_testkit::fake_gitlab::{AGENT, Fault, Note};
+use copilot_runner_testkit::fake_gitlab::{AGENT, Fault, Note, access};
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
 use copilot_runner_testkit::soak;
 use secrecy::SecretString;
@@ -97,8 +97,12 @@ impl World {
 
     /// The request note and a job for it.
     async fn job(&self, model: &MockModel) -> copilot_runner_testkit::ci_job::CiJob {
-        let body = format!("@{AGENT} address the review comments");
-        let note_id = self.rig.gitlab.add_mr_note(PROJECT, self.mr_iid, "alice", &body);
+        self.job_asking(model, "address the review comments").await
+    }
+
+    /// Alice's note asking `request` of the agent, and a job for it.
+    async fn job_asking(&self, model: &MockModel, request: &str) -> copilot_runner_testkit::ci_job::CiJob {
+        let note_id = self.rig.gitlab.add_mr_note(PROJECT, self.mr_iid, "alice", &format!("@{AGENT} {request}"));
         self.rig.note_job(model, self.mr_iid, note_id).await
     }
 
@@ -252,4 +256,52 @@ async fn a_request_killed_between_its_replies_replies_to_no_thread_twice() {
     assert_eq!(first, None, "the job was killed after its first reply");
     run_ok(&job).await;
     world.assert_addressed(&world.head().await);
+}
+
+#[tokio::test]
+async fn a_requester_who_may_not_push_gets_the_fix_in_a_follow_up_and_no_thread_is_resolved() {
+    let (world, _model, job) = started().await;
+    world.rig.gitlab.protect_branch(PROJECT, BRANCH, access::MAINTAINER, &[]);
+    let before = world.head().await;
+    run_ok(&job).await;
+
+    assert_eq!(world.head().await, before, "the protected source branch is untouched");
+    let follow_up = world.rig.gitlab.merge_requests(PROJECT).into_iter().find(|mr| mr.target_branch == BRANCH);
+    let follow_up = follow_up.expect("a follow-up merge request into the source branch");
+    let head = world.rig.gitlab.branch_head(PROJECT, &follow_up.source_branch).await.unwrap();
+    let commit = world.rig.gitlab.commit(PROJECT, &head).await.unwrap();
+    assert_eq!(commit.parent_ids, [before], "one commit on the follow-up branch");
+    for fixed in [&world.alice, &world.agent] {
+        let replies = world.agent_replies(fixed);
+        assert_eq!(replies.len(), 1, "{:#?}", world.thread(fixed));
+        let expected = format!("on the follow-up merge request !{}", follow_up.iid);
+        assert!(replies[0].body.contains(&expected), "{}", replies[0].body);
+    }
+    for id in [&world.alice, &world.agent, &world.dave] {
+        assert!(world.thread(id).iter().all(|note| !note.resolved), "nothing merged yet: {:#?}", world.thread(id));
+    }
+}
+
+#[tokio::test]
+async fn the_request_and_the_replies_speak_each_of_the_six_languages() {
+    // Each language's request, and its reply on the thread the model left.
+    let expected = [
+        ("en", "address the threads", "➖ Left as it is: "),
+        ("zh", "处理评审意见", "➖ 保持原样："),
+        ("ja", "レビューコメントに対応して", "➖ そのままにしました："),
+        ("ko", "리뷰 코멘트를 반영해 주세요", "➖ 그대로 둠: "),
+        ("hi", "टिप्पणियों को संबोधित करें", "➖ जैसा था वैसा छोड़ा गया: "),
+        ("th", "แก้ตามความคิดเห็นรีวิว", "➖ ปล่อยไว้ตามเดิม: "),
+    ];
+    for (language, request, left) in expected {
+        let world = world().await;
+        let model = MockModel::start(world.script()).await.unwrap();
+        let mut job = world.job_asking(&model, request).await;
+        job.set("COPILOT_LANGUAGE", language);
+        run_ok(&job).await;
+        let replies = world.agent_replies(&world.dave);
+        assert_eq!(replies.len(), 1, "{language}: {:#?}", world.thread(&world.dave));
+        assert!(replies[0].body.starts_with(left), "{language}: {}", replies[0].body);
+        assert!(world.thread(&world.alice).iter().all(|note| note.resolved), "{language}");
+    }
 }
