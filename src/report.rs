@@ -62,6 +62,8 @@ pub struct Reporter<'a> {
     status_note_id: Option<u64>,
     /// The job's spending, shown in the status note from its first agent call on.
     spend: Option<&'a crate::stages::Spend>,
+    /// A person's stop request: once it came, the status note is theirs to edit.
+    stop: Option<&'a crate::stages::Stop>,
     /// The agent's own notes on the subject when the work started (id, body), plus the outcome
     /// note this run posted: where an earlier outcome note is found.
     earlier: Mutex<Vec<(u64, String)>>,
@@ -85,6 +87,7 @@ impl<'a> Reporter<'a> {
             job_url: job_url.clone(),
             edited_text: None,
             usage: None,
+            run: None,
         };
         Self {
             client,
@@ -97,6 +100,7 @@ impl<'a> Reporter<'a> {
             status,
             status_note_id: None,
             spend: None,
+            stop: None,
             earlier: Mutex::new(Vec::new()),
         }
     }
@@ -118,6 +122,13 @@ impl<'a> Reporter<'a> {
     /// Shows what the job's agent calls cost so far in every edit of the status note.
     pub fn follow_spend(&mut self, spend: &'a crate::stages::Spend) {
         self.spend = Some(spend);
+    }
+
+    /// Names the job's pipeline (agent project, pipeline) in the status note, so a stop request
+    /// finds it, and leaves the status note alone once `stop` is set.
+    pub fn follow_stop(&mut self, stop: &'a crate::stages::Stop, pipeline: Option<(u64, u64)>) {
+        self.stop = Some(stop);
+        self.status.run = pipeline.map(|(project_id, pipeline_id)| Marker::run(project_id, pipeline_id));
     }
 
     /// Renders a message in the run's language.
@@ -213,6 +224,13 @@ impl<'a> Reporter<'a> {
     /// [`Message::is_outcome`]: crate::prompts::message::Message::is_outcome
     pub async fn post(&self, context: &impl MessageContext) -> Result<u64, ReportError> {
         let mut body = self.render(context)?;
+        if context.message().is_failure() {
+            // A retry finds the request this note is about by it.
+            if !body.ends_with('\n') {
+                body.push('\n');
+            }
+            body.push_str(Marker::failed(&self.subject).as_str());
+        }
         if !context.message().is_outcome() {
             return Ok(self
                 .client
@@ -254,6 +272,9 @@ impl<'a> Reporter<'a> {
     }
 
     async fn publish(&mut self) -> Result<(), ReportError> {
+        if self.stop.is_some_and(crate::stages::Stop::is_stopped) {
+            return Ok(());
+        }
         self.status.usage = self.spend.map(crate::stages::Spend::table).filter(|usage| !usage.stages.is_empty());
         let body = self.render(&self.status)?;
         match self.status_note_id {

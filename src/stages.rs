@@ -14,6 +14,7 @@
 
 pub mod outputs;
 pub mod spend;
+pub mod stop;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use crate::prompts::stage::{PreviousOutput, ProjectContext, StagePrompt, Task, W
 use crate::prompts::{PromptError, Prompts};
 use crate::untrusted::UntrustedText;
 pub use spend::Spend;
+pub use stop::Stop;
 
 /// Why a stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,10 @@ pub enum StageError {
         "the `{stage}` stage did not finish: the job used its {cap} premium requests (`COPILOT_MAX_PREMIUM_REQUESTS`)"
     )]
     CapReached { stage: &'static str, cap: f64, usage: CallUsage },
+    /// A person stopped the job (its pipeline was cancelled): the call running was ended and no
+    /// other starts.
+    #[error("the `{stage}` stage did not finish: a person stopped the work")]
+    Stopped { stage: &'static str },
     #[error("cannot write the artifacts of the `{stage}` stage in `{dir}`")]
     Artifacts {
         stage: &'static str,
@@ -71,6 +77,7 @@ impl StageError {
             | Self::InvalidOutput { stage, .. }
             | Self::OutOfTime { stage }
             | Self::CapReached { stage, .. }
+            | Self::Stopped { stage }
             | Self::Artifacts { stage, .. } => stage,
         }
     }
@@ -235,6 +242,8 @@ pub struct StageRunner<'a, A: Agent> {
     pub deadline: Option<Instant>,
     /// The job's spending: every call is counted here, and none starts once its cap is reached.
     pub spend: &'a Spend,
+    /// A person's stop request: no call starts after it, and the one running ends.
+    pub stop: Option<&'a Stop>,
 }
 
 impl<A: Agent> StageRunner<'_, A> {
@@ -367,6 +376,15 @@ impl<A: Agent> StageRunner<'_, A> {
             if let Some(reached) = self.cap_reached(name, CallUsage { duration_ms: elapsed_ms(started), ..usage }) {
                 return Err(reached);
             }
+            let stopped = async {
+                match self.stop {
+                    Some(stop) => stop.stopped().await,
+                    None => std::future::pending().await,
+                }
+            };
+            if self.stop.is_some_and(Stop::is_stopped) {
+                return Err(StageError::Stopped { stage: name });
+            }
             let mut text = prompt(&scratch, output_path.as_deref())?;
             if let Some(problem) = &problem {
                 text.push_str(&retry_note(problem));
@@ -382,7 +400,14 @@ impl<A: Agent> StageRunner<'_, A> {
                 artifacts_dir: dir.join(format!("agent-{attempt}")),
                 timeout,
             };
-            let outcome = self.agent.run_stage(request).await;
+            // A stop ends the call at once: dropping it kills the agent's process group.
+            let outcome = tokio::select! {
+                outcome = self.agent.run_stage(request) => outcome,
+                () = stopped => {
+                    tracing::warn!(stage = name, "a person stopped the work; the agent call was ended");
+                    return Err(StageError::Stopped { stage: name });
+                }
+            };
             usage.agent_calls += 1;
             if let Some(spent) = match &outcome {
                 Ok(outcome) => Some(outcome),

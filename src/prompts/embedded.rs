@@ -19,7 +19,7 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 30]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 31]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
@@ -51,6 +51,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 30]; 6] = embed!(
         "unsupported_note",
         "pipeline_fix_note",
         "spend_cap_note",
-        "monthly_cap_note"
+        "monthly_cap_note",
+        "command_note"
     ]
 );

@@ -22,6 +22,9 @@ const PIPELINE_FIX_STATE_PREFIX: &str = "<!-- copilot-runner:pipeline-fix-state 
 const FINDING_PREFIX: &str = "<!-- copilot-runner:finding ";
 const RESOLUTION: &str = "<!-- copilot-runner:resolution -->";
 const ADDRESSED_PREFIX: &str = "<!-- copilot-runner:addressed ";
+const RUN_PREFIX: &str = "<!-- copilot-runner:run ";
+const FAILED_PREFIX: &str = "<!-- copilot-runner:failed ";
+const STOPPED: &str = "<!-- copilot-runner:stopped -->";
 const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
@@ -95,6 +98,23 @@ impl Marker {
         Self(format!("{ADDRESSED_PREFIX}{} {}{SUFFIX}", token(subject), token(outcome)))
     }
 
+    /// Names the pipeline a status note's work runs in, so a stop request finds it:
+    /// `<!-- copilot-runner:run project=7 pipeline=123 -->`.
+    pub fn run(project_id: u64, pipeline_id: u64) -> Self {
+        Self(format!("{RUN_PREFIX}project={project_id} pipeline={pipeline_id}{SUFFIX}"))
+    }
+
+    /// Marks the note that says how the request about `subject` (`issue-12-note-56`) failed, so
+    /// a retry finds the request: `<!-- copilot-runner:failed issue-12-note-56 -->`.
+    pub fn failed(subject: &str) -> Self {
+        Self(format!("{FAILED_PREFIX}{}{SUFFIX}", token(subject)))
+    }
+
+    /// Marks the line a stop request puts atop the status note of the work it stopped.
+    pub fn stopped() -> Self {
+        Self(STOPPED.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -135,6 +155,20 @@ pub fn pipeline_fix_state<'a>(body: &'a str, subject: &str) -> Option<Vec<(&'a s
         let mut words = rest.split(' ').filter(|word| !word.is_empty());
         (words.next()? == subject).then(|| words.filter_map(|word| word.split_once('=')).collect())
     })
+}
+
+/// The agent project and pipeline a status note's [`Marker::run`] names.
+pub fn run_pipeline(body: &str) -> Option<(u64, u64)> {
+    body.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix(RUN_PREFIX)?.strip_suffix(SUFFIX)?;
+        let (project, pipeline) = rest.split_once(' ')?;
+        Some((project.strip_prefix("project=")?.parse().ok()?, pipeline.strip_prefix("pipeline=")?.parse().ok()?))
+    })
+}
+
+/// The subject of the request a [`Marker::failed`] in `body` names.
+pub fn failed_subject(body: &str) -> Option<&str> {
+    body.lines().find_map(|line| line.trim().strip_prefix(FAILED_PREFIX)?.strip_suffix(SUFFIX))
 }
 
 /// A state value: like [`token`], also allowing `,` to separate list items.
@@ -186,6 +220,14 @@ mod tests {
         assert_eq!(addressed_outcome(&body, "mr-3-note-41"), Some("fixed"));
         assert_eq!(addressed_outcome(&body, "mr-3-note-4"), None);
         assert_eq!(addressed_outcome("no marker", "mr-3-note-41"), None);
+    }
+
+    fn the_run_and_the_failed_request_are_read_back() {
+        let body = format!("status\n{}\n{}\n", Marker::run(7, 123).as_str(), Marker::failed("issue-4-note-9").as_str());
+        assert_eq!(run_pipeline(&body), Some((7, 123)));
+        assert_eq!(failed_subject(&body), Some("issue-4-note-9"));
+        assert_eq!(run_pipeline("<!-- copilot-runner:run project=x pipeline=1 -->"), None);
+        assert_eq!(failed_subject("no marker"), None);
     }
 
     #[test]

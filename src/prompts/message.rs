@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
+mod command;
+
+pub use command::{CommandNote, CommandReply};
+
 use super::MessageContext;
 use super::Stage;
 use super::markers::Marker;
@@ -30,10 +34,11 @@ pub enum Message {
     PipelineFixNote,
     SpendCapNote,
     MonthlyCapNote,
+    CommandNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 15] = [
+    pub const ALL: [Message; 16] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -49,12 +54,18 @@ impl Message {
         Self::PipelineFixNote,
         Self::SpendCapNote,
         Self::MonthlyCapNote,
+        Self::CommandNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
     /// re-run of the same request edits instead of posting another.
     pub fn is_outcome(self) -> bool {
         matches!(self, Self::FinalNote | Self::FailureNote | Self::NothingChangedNote | Self::SpendCapNote)
+    }
+
+    /// Whether the message says a request failed: a retry runs that request again.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::FailureNote | Self::PushConflictNote | Self::SpendCapNote)
     }
 
     /// The template stem.
@@ -75,6 +86,7 @@ impl Message {
             Self::PipelineFixNote => "pipeline_fix_note",
             Self::SpendCapNote => "spend_cap_note",
             Self::MonthlyCapNote => "monthly_cap_note",
+            Self::CommandNote => "command_note",
         }
     }
 }
@@ -146,6 +158,8 @@ pub struct StatusNote {
     pub edited_text: Option<EditedText>,
     /// What the agent calls so far cost, once one has run.
     pub usage: Option<UsageTable>,
+    /// [`Marker::run`]: the pipeline the work runs in, for a stop request.
+    pub run: Option<Marker>,
 }
 
 /// Premium requests and tokens, of one stage or in total.

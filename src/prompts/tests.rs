@@ -186,6 +186,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                             required_role: "Developer".to_owned(),
                         }),
                         usage: Some(usage()),
+                        run: Some(Marker::run(7, 123)),
                     },
                 )
             }),
@@ -425,6 +426,28 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         used: 301.25,
                     },
                 )
+            }),
+        ),
+        (
+            "command_note",
+            message(&|| {
+                let actor = Some(Username::new("jane.doe"));
+                let replies = [
+                    CommandReply::Help { on_merge_request: true },
+                    CommandReply::Help { on_merge_request: false },
+                    CommandReply::Stopping { pipelines: vec![PIPELINE.to_owned()] },
+                    CommandReply::NothingToStop,
+                    CommandReply::Retrying {
+                        request: Some("https://gitlab.example.com/g/p/-/issues/4#note_9".to_owned()),
+                    },
+                    CommandReply::NothingToRetry,
+                    CommandReply::StatusLine { marker: Marker::stopped(), at: "2026-12-07 06:50".to_owned() },
+                ];
+                let rendered: Result<Vec<String>, _> = replies
+                    .into_iter()
+                    .map(|reply| prompts.render_message(language, &CommandNote { actor: actor.clone(), reply }))
+                    .collect();
+                rendered.map(|all| all.join("\n---\n"))
             }),
         ),
         (

@@ -65,6 +65,7 @@ async fn run(stages: &[Stage], cost: f64, cap: f64) -> (Vec<String>, Result<Summ
         stage_timeout: Duration::from_secs(60),
         deadline: None,
         spend: &spend,
+        stop: None,
     };
     let ran = runner.run_plan(&plan(stages), &input(), None, &mut ()).await;
     let called = agent.stages.lock().unwrap().clone();

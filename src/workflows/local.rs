@@ -76,6 +76,7 @@ pub async fn run(
         stage_timeout: settings.agent.stage_timeout,
         deadline: Some(std::time::Instant::now() + settings.workflow.total_timeout),
         spend: &spend,
+        stop: None,
     };
     let (cache, agent_understanding) = (&settings.cache, settings.workflow.project_understanding);
     let understood =

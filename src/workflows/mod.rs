@@ -3,6 +3,7 @@
 //! GitLab client, agent, prompts, links to the pipeline) and the actor checks every workflow
 //! makes before it touches anything.
 
+mod commands;
 pub mod issue;
 pub mod local;
 pub mod mr_note;
@@ -49,6 +50,11 @@ pub struct Job {
     pub deadline: std::time::Instant,
     /// Every agent call's cost, and `COPILOT_MAX_PREMIUM_REQUESTS`.
     pub spend: crate::stages::Spend,
+    /// Set once a person stops the job (its pipeline is cancelled).
+    pub stop: crate::stages::Stop,
+    /// The agent project and pipeline the job runs in (`CI_PROJECT_ID`, `CI_PIPELINE_ID`): the
+    /// status notes name it, so a stop request finds it, and the job watches it for one.
+    pub own_pipeline: Option<(u64, u64)>,
 }
 
 impl Job {
@@ -72,7 +78,11 @@ impl Job {
         // Outside the artifacts folder: the target's source is never uploaded with them.
         let work_dir = settings.workflow.work_dir.clone().unwrap_or_else(crate::sandbox::fresh_work_dir);
         let deadline = deadline(&env, settings.workflow.total_timeout);
+        let id = |name| env.get(name).and_then(|value| value.trim().parse::<u64>().ok());
+        let own_pipeline = id(env_vars::ci::CI_PROJECT_ID).zip(id(env_vars::ci::CI_PIPELINE_ID));
         Ok(Self {
+            stop: crate::stages::Stop::default(),
+            own_pipeline,
             deadline,
             spend: crate::stages::Spend::new(settings.spend.max_premium_requests),
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
@@ -94,10 +104,35 @@ impl Job {
     }
 
     /// Runs the workflow the trigger names, then records what it spent.
+    ///
+    /// Meanwhile the job watches its own pipeline: once a person's stop request cancelled it, no
+    /// agent call starts, the running one ends and nothing more is pushed; a workflow that does
+    /// not end within one poll interval after that (one waiting on a pipeline) is dropped.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
-        let ran = self.run_workflow(trigger).await;
+        let mut workflow = Box::pin(self.run_workflow(trigger));
+        let ran = match self.own_pipeline {
+            None => workflow.await,
+            Some((project_id, pipeline_id)) => {
+                let interval = self.settings.pipeline_fix.retry_interval;
+                tokio::select! {
+                    ran = &mut workflow => ran,
+                    () = self.stop.watch(&self.client, project_id, pipeline_id, interval) => {
+                        match tokio::time::timeout(interval, &mut workflow).await {
+                            Ok(ran) => ran,
+                            Err(_) => Err(crate::stages::stop::Stopped.into()),
+                        }
+                    }
+                }
+            }
+        };
         self.record_spend(trigger.project_id()).await;
-        ran
+        match ran {
+            Err(error) if crate::stages::stop::was_stopped(&error) => {
+                tracing::warn!("a person stopped the work; what was pushed before stays");
+                Ok(Code::Done)
+            }
+            ran => ran,
+        }
     }
 
     async fn run_workflow(&self, trigger: &Trigger) -> anyhow::Result<Code> {
@@ -107,17 +142,44 @@ impl Job {
                 Ok(self.then_fix(*project_id, outcome).await)
             }
             Trigger::IssueNote { project_id, issue_iid, note_id } => {
+                if let Some(code) = self.command(*project_id, gitlab::Noteable::Issue(*issue_iid), *note_id).await? {
+                    return Ok(code);
+                }
                 let outcome = issue::run(self, *project_id, *issue_iid, Some(*note_id)).await?;
                 Ok(self.then_fix(*project_id, outcome).await)
             }
             Trigger::MrNote { project_id, mr_iid, note_id, .. } => {
-                mr_note::run(self, *project_id, *mr_iid, *note_id).await
+                match self.command(*project_id, gitlab::Noteable::MergeRequest(*mr_iid), *note_id).await? {
+                    Some(code) => Ok(code),
+                    None => mr_note::run(self, *project_id, *mr_iid, *note_id).await,
+                }
             }
             Trigger::MrReviewer { project_id, mr_iid, .. } => mr_review::run(self, *project_id, *mr_iid).await,
             Trigger::PipelineFailed { project_id, pipeline_id, mr_iid, .. } => {
                 pipeline_fix::run(self, *project_id, *pipeline_id, *mr_iid).await
             }
         }
+    }
+
+    /// Answers note `note_id` when it is a short command (help, stop, retry); a retry runs the
+    /// failed request again through its workflow. `None`: the note asks for work.
+    async fn command(&self, project_id: u64, on: gitlab::Noteable, note_id: u64) -> anyhow::Result<Option<Code>> {
+        let request = match commands::answer_note(self, project_id, on, note_id).await? {
+            None => return Ok(None),
+            Some(commands::Answer::Done(code)) => return Ok(Some(code)),
+            Some(commands::Answer::Retry(request)) => request,
+        };
+        let code = match (request.on, request.note_id) {
+            (gitlab::Noteable::Issue(iid), note_id) => {
+                let outcome = Box::pin(issue::run(self, project_id, iid, note_id)).await?;
+                self.then_fix(project_id, outcome).await
+            }
+            (gitlab::Noteable::MergeRequest(iid), Some(note_id)) => {
+                Box::pin(mr_note::run(self, project_id, iid, note_id)).await?
+            }
+            (gitlab::Noteable::MergeRequest(iid), None) => Box::pin(mr_review::run(self, project_id, iid)).await?,
+        };
+        Ok(Some(code))
     }
 
     /// After the issue story delivered a merge request: the pipeline-fix loop on it, when
@@ -142,6 +204,7 @@ impl Job {
             stage_timeout: self.settings.agent.stage_timeout,
             deadline: Some(self.deadline),
             spend: &self.spend,
+            stop: Some(&self.stop),
         }
     }
 
@@ -230,6 +293,7 @@ impl Job {
             self.job_url.clone(),
         );
         reporter.follow_spend(&self.spend);
+        reporter.follow_stop(&self.stop, self.own_pipeline);
         reporter
     }
 
@@ -283,6 +347,11 @@ pub fn role_name(level: u32) -> &'static str {
 
 /// Marks the running step failed, posts the failure note, and ends the job with exit 1.
 pub(super) async fn fail(reporter: &mut Reporter<'_>, error: &anyhow::Error) -> anyhow::Result<Code> {
+    if crate::stages::stop::was_stopped(error) {
+        // The stop request says so on GitLab; the status note is left to it.
+        tracing::warn!("a person stopped the work; what was pushed before stays");
+        return Ok(Code::Done);
+    }
     tracing::error!(error = %format!("{error:#}"), "the work failed");
     let step = reporter.fail_current().await.unwrap_or(None);
     let note = FailureNote {

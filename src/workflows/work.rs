@@ -174,6 +174,10 @@ pub(super) async fn run(
     };
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let _ = summary.write(&artifacts);
+    if job.stop.is_stopped() {
+        // Stopped after the last stage: the work is not pushed, as if a stage had been ended.
+        return Err(crate::stages::stop::Stopped.into());
+    }
 
     reporter.step(Step::Push, StepState::Running).await?;
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();

@@ -5,6 +5,7 @@
 
 mod access;
 mod artifacts;
+mod commands;
 mod confidential;
 mod context_cache;
 mod deadline;

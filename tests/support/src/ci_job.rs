@@ -72,6 +72,7 @@ impl CiJob {
             .start_triggered_pipeline(AGENT_PROJECT, &[], &[])
             .await
             .expect("the fake GitLab starts the agent project's pipeline");
+        gitlab.hold_running(pipeline);
         job.set("CI_SERVER_URL", gitlab.url())
             .set("CI_PROJECT_ID", gitlab.project_id(AGENT_PROJECT).to_string())
             .set("CI_PIPELINE_ID", pipeline.to_string());

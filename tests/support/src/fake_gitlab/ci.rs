@@ -355,6 +355,25 @@ fn new_job(
     }
 }
 
+/// Makes `pipeline_id` the pipeline of a job that is running now, as the agent's own job's
+/// pipeline is while the job runs: one `copilot` job, `running`, with no outcome scheduled, so it
+/// runs until cancelled.
+pub fn hold_running(state: &mut State, pipeline_id: u64) {
+    let Some(pipeline) = state.pipeline_mut(pipeline_id) else { return };
+    pipeline.pending_outcome = None;
+    pipeline.reads_until_done = 0;
+    let (project_id, user_id) = (pipeline.project_id, pipeline.user_id);
+    if !state.jobs.iter().any(|job| is_active_own(job, pipeline_id)) {
+        let job_id = state.allocate("job");
+        state.jobs.push(new_job(job_id, pipeline_id, project_id, "copilot", "test", false, user_id));
+    }
+    let started = now();
+    for job in state.jobs.iter_mut().filter(|job| is_active_own(job, pipeline_id)) {
+        job.status = "running".to_owned();
+        job.started_at.get_or_insert_with(|| started.clone());
+    }
+}
+
 /// Applies the pipeline's scheduled outcome once no reads remain; while reads remain its
 /// active jobs report `running`.
 fn settle(state: &mut State, pipeline_id: u64) {

@@ -413,6 +413,12 @@ impl FakeGitLab {
         }
     }
 
+    /// Holds pipeline `pipeline_id` running, as the pipeline of a job that runs now: one running
+    /// job and no scheduled end, until someone cancels it.
+    pub fn hold_running(&self, pipeline_id: u64) {
+        ci::hold_running(&mut self.shared.state(), pipeline_id);
+    }
+
     /// Starts a pipeline on the project's default branch as its first trigger token starts one
     /// (`source: trigger`, run as the token's owner), with `inputs` and `variables` taken as
     /// given; returns its id. For a job that needs its own pipeline (`CI_PIPELINE_ID`).
