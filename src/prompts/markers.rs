@@ -222,6 +222,7 @@ mod tests {
         assert_eq!(addressed_outcome("no marker", "mr-3-note-41"), None);
     }
 
+    #[test]
     fn the_run_and_the_failed_request_are_read_back() {
         let body = format!("status\n{}\n{}\n", Marker::run(7, 123).as_str(), Marker::failed("issue-4-note-9").as_str());
         assert_eq!(run_pipeline(&body), Some((7, 123)));
