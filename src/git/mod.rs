@@ -18,7 +18,7 @@ mod workspace;
 
 pub use auth::Remote;
 pub use command::{GitCommand, Identity};
-pub use workspace::{PushOutcome, Workspace, commit_all, switch_or_create_branch};
+pub use workspace::{CommitMessage, PushOutcome, Workspace, commit_all, switch_or_create_branch};
 
 use crate::exit::{self, Classify};
 

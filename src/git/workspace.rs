@@ -382,6 +382,24 @@ impl Workspace {
         Ok(Some(summary))
     }
 
+    /// The last `count` commits of `HEAD` (fewer in a shallow clone), newest first: each one's
+    /// SHA, author email and whole message.
+    pub async fn recent_commits(&self, count: u32) -> Result<Vec<CommitMessage>, GitError> {
+        let limit = format!("--max-count={count}");
+        let args = ["log", limit.as_str(), "--format=%H%x1f%ae%x1f%B%x1e", "HEAD", "--"];
+        let text = self.git.run(&self.dir, &args, None).await?.stdout.text();
+        Ok(text
+            .split('\u{1e}')
+            .filter_map(|entry| {
+                let mut parts = entry.trim_start_matches('\n').splitn(3, '\u{1f}');
+                let sha = parts.next()?.trim().to_owned();
+                let author_email = parts.next()?.to_owned();
+                let message = parts.next()?.to_owned();
+                (!sha.is_empty()).then_some(CommitMessage { sha, author_email, message })
+            })
+            .collect())
+    }
+
     /// Makes `HEAD`, the index and the work tree `sha`'s again, untracked files removed: a change
     /// that was rejected before it was pushed is gone.
     pub async fn reset_hard(&self, sha: &str) -> Result<(), GitError> {
@@ -427,6 +445,14 @@ impl Workspace {
         let git_dir = self.git_dir();
         git_dir.join("rebase-merge").exists() || git_dir.join("rebase-apply").exists()
     }
+}
+
+/// A commit as [`Workspace::recent_commits`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMessage {
+    pub sha: String,
+    pub author_email: String,
+    pub message: String,
 }
 
 /// Stages everything in the work tree at `dir` and commits it as `git`'s identity, with the

@@ -19,7 +19,7 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 31]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 33]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
@@ -35,6 +35,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 31]; 6] = embed!(
         "mr_note",
         "review",
         "pipeline_fix",
+        "address_threads",
         "understanding",
         "status_note",
         "final_note",
@@ -45,6 +46,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 31]; 6] = embed!(
         "review_summary",
         "review_finding",
         "review_resolution",
+        "thread_answer",
         "push_conflict_note",
         "unsupported_note",
         "pipeline_fix_note",

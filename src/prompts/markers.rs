@@ -21,6 +21,7 @@ const PIPELINE_FIX_PREFIX: &str = "<!-- copilot-runner:pipeline-fix ";
 const PIPELINE_FIX_STATE_PREFIX: &str = "<!-- copilot-runner:pipeline-fix-state ";
 const FINDING_PREFIX: &str = "<!-- copilot-runner:finding ";
 const RESOLUTION: &str = "<!-- copilot-runner:resolution -->";
+const ADDRESSED_PREFIX: &str = "<!-- copilot-runner:addressed ";
 const RUN_PREFIX: &str = "<!-- copilot-runner:run ";
 const FAILED_PREFIX: &str = "<!-- copilot-runner:failed ";
 const STOPPED: &str = "<!-- copilot-runner:stopped -->";
@@ -93,6 +94,12 @@ impl Marker {
         Self(RESOLUTION.to_owned())
     }
 
+    /// Marks the agent's reply in a thread it addressed for the request `subject`
+    /// (`mr-3-note-41`), with what it did: `<!-- copilot-runner:addressed mr-3-note-41 fixed -->`.
+    pub fn addressed(subject: &str, outcome: &str) -> Self {
+        Self(format!("{ADDRESSED_PREFIX}{} {}{SUFFIX}", token(subject), token(outcome)))
+    }
+
     /// Names the pipeline a status note's work runs in, so a stop request finds it:
     /// `<!-- copilot-runner:run project=7 pipeline=123 -->`.
     pub fn run(project_id: u64, pipeline_id: u64) -> Self {
@@ -141,6 +148,17 @@ impl Serialize for Marker {
 /// The head SHA a review summary note says it reviewed.
 pub fn reviewed_head(body: &str) -> Option<&str> {
     body.lines().find_map(|line| line.trim().strip_prefix(REVIEW_PREFIX)?.strip_suffix(SUFFIX))
+}
+
+/// What the reply `body` says the agent did for the request `subject`, when it carries an
+/// [`Marker::addressed`] line about it.
+pub fn addressed_outcome<'a>(body: &'a str, subject: &str) -> Option<&'a str> {
+    let subject = token(subject);
+    body.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix(ADDRESSED_PREFIX)?.strip_suffix(SUFFIX)?;
+        let (about, outcome) = rest.split_once(' ')?;
+        (about == subject).then_some(outcome)
+    })
 }
 
 /// The fields of the pipeline-fix state marker about `subject` in `body`, if it carries one.
@@ -212,6 +230,16 @@ mod tests {
         assert_eq!(pipeline_fix_state(&body, "mr-34"), Some(vec![("fixes", "2"), ("rows", "1.failed,2.passed--")]));
         assert_eq!(pipeline_fix_state(&body, "mr-3"), None);
         assert_eq!(pipeline_fix_state("no marker", "mr-34"), None);
+    }
+
+    #[test]
+    fn what_an_addressed_thread_got_is_read_back_for_its_request_only() {
+        let marker = Marker::addressed("mr-3-note-41", "fixed");
+        assert_eq!(marker.as_str(), "<!-- copilot-runner:addressed mr-3-note-41 fixed -->");
+        let body = format!("✅ Fixed.\n\n{}\n", marker.as_str());
+        assert_eq!(addressed_outcome(&body, "mr-3-note-41"), Some("fixed"));
+        assert_eq!(addressed_outcome(&body, "mr-3-note-4"), None);
+        assert_eq!(addressed_outcome("no marker", "mr-3-note-41"), None);
     }
 
     #[test]

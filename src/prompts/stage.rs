@@ -23,10 +23,12 @@ pub enum Stage {
     Review,
     PipelineFix,
     Understanding,
+    /// The open review threads of a merge request, addressed in one change.
+    AddressThreads,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Self::Analysis,
         Self::Architecture,
         Self::Implementation,
@@ -36,6 +38,7 @@ impl Stage {
         Self::Review,
         Self::PipelineFix,
         Self::Understanding,
+        Self::AddressThreads,
     ];
 
     /// The stages a plan may hold, in the order they run.
@@ -54,6 +57,7 @@ impl Stage {
             Self::Review => "review",
             Self::PipelineFix => "pipeline_fix",
             Self::Understanding => "understanding",
+            Self::AddressThreads => "address_threads",
         }
     }
 }
@@ -249,7 +253,7 @@ pub enum FileChange {
 /// The prompt of analysis, architecture, implementation, tests, docs, mr_note and understanding.
 #[derive(Debug, Clone, Serialize)]
 pub struct StagePrompt {
-    /// Any stage but `review` and `pipeline_fix`, which have their own prompts.
+    /// Any stage but `review`, `pipeline_fix` and `address_threads`, which have their own prompts.
     pub stage: Stage,
     pub task: Task,
     /// The note that asked for this work, when a note did (an issue or merge request comment).
@@ -268,7 +272,7 @@ impl StageContext for StagePrompt {
     }
 
     fn check(&self) -> Result<(), String> {
-        if matches!(self.stage, Stage::Review | Stage::PipelineFix) {
+        if matches!(self.stage, Stage::Review | Stage::PipelineFix | Stage::AddressThreads) {
             return Err(format!("the `{}` stage has its own prompt, not a task's", self.stage.as_str()));
         }
         let needs_output = matches!(self.stage, Stage::Analysis | Stage::Architecture | Stage::Understanding);
@@ -359,5 +363,52 @@ pub struct PipelineFixPrompt {
 impl StageContext for PipelineFixPrompt {
     fn stage(&self) -> Stage {
         Stage::PipelineFix
+    }
+}
+
+/// One open review thread as the address-threads prompt shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenThreadPrompt {
+    /// GitLab's discussion id: the key of the thread's answer.
+    pub id: String,
+    /// The file and lines the thread is on, when it is on the diff.
+    pub file: Option<UntrustedLine>,
+    pub old_line: Option<u32>,
+    pub new_line: Option<u32>,
+    /// Whether the agent started it (a finding of an earlier review).
+    pub by_agent: bool,
+    pub notes: Vec<ThreadNotePrompt>,
+}
+
+/// One note of an open thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadNotePrompt {
+    pub author: UntrustedLine,
+    pub body: UntrustedText,
+}
+
+/// The prompt of the address-threads stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressThreadsPrompt {
+    pub merge_request: Task,
+    /// The note that asked.
+    pub request: UntrustedText,
+    pub project: ProjectContext,
+    pub workspace: Workspace,
+    pub head_sha: String,
+    /// The merge request's current diff (bounded).
+    pub diff: UntrustedText,
+    pub threads: Vec<OpenThreadPrompt>,
+    /// Where to write `answers.json`.
+    pub output_path: String,
+}
+
+impl StageContext for AddressThreadsPrompt {
+    fn stage(&self) -> Stage {
+        Stage::AddressThreads
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.output_path.is_empty() { Err("the answers file has no path".to_owned()) } else { Ok(()) }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::address_fixtures::{address_threads_prompt, thread_answer};
 use super::markers::{self, Marker};
 use super::message::*;
 use super::stage::*;
@@ -164,6 +165,10 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
         ("understanding", stage(Stage::Understanding)),
         ("review", prompts.render_stage(language, &review_prompt()).unwrap()),
         ("pipeline_fix", prompts.render_stage(language, &pipeline_fix_prompt()).unwrap()),
+        (
+            "address_threads",
+            prompts.render_stage(language, &address_threads_prompt(issue(), project(), workspace())).unwrap(),
+        ),
         (
             "status_note",
             message(&|| {
@@ -364,6 +369,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
             }),
         ),
         ("review_resolution", message(&|| prompts.render_message(language, &resolution(ResolutionReason::Fixed)))),
+        ("thread_answer", message(&|| prompts.render_message(language, &thread_answer(ThreadOutcome::Fixed)))),
         (
             "push_conflict_note",
             message(&|| {
@@ -581,10 +587,15 @@ fn render_variants(prompts: &Prompts, language: Language) -> Vec<(&'static str, 
         suppressed_count: 3,
     };
     let no_longer_applies = resolution(ResolutionReason::NoLongerApplies);
+    let answer = |outcome| prompts.render_message(language, &thread_answer(outcome)).unwrap();
     // Every finding may be inline (`info`): only the limit holds findings back. Two threads resolved.
     vec![
         ("review_summary_over_limit", prompts.render_message(language, &summary).unwrap()),
         ("review_resolution_no_longer_applies", prompts.render_message(language, &no_longer_applies).unwrap()),
+        ("thread_answer_left", answer(ThreadOutcome::Left)),
+        ("thread_answer_no_answer", answer(ThreadOutcome::NoAnswer)),
+        ("thread_answer_no_change", answer(ThreadOutcome::NoChange)),
+        ("thread_answer_follow_up", answer(ThreadOutcome::FixedInFollowUp)),
     ]
 }
 
@@ -668,6 +679,12 @@ fn messages_carry_their_hidden_markers() {
         assert!(Marker::resolution().is_in(&rendered["review_resolution"]));
         assert!(rendered["review_resolution"].contains("`4444444444444444444444444444444444444444`"), "{language}");
         assert!(rendered["mr_description"].starts_with("Closes #12\n"), "{language}");
+        let answer = &rendered["thread_answer"];
+        assert_eq!(markers::addressed_outcome(answer, "mr-34-note-56"), Some("fixed"), "{language}");
+        assert!(
+            answer.contains("`5555555555555555555555555555555555555555`") && !answer.contains(" @all"),
+            "{language}"
+        );
         for mark in ["☐", "⏳", "✅", "❌"] {
             assert!(rendered["status_note"].contains(mark), "{language} status note lacks {mark}");
         }

@@ -138,20 +138,27 @@ pub struct ParsedFindings {
 impl ParsedFindings {
     /// The message that asks the agent, once, to fix the file; `None` when nothing is wrong.
     pub fn retry_request(&self, output_path: &str) -> Option<String> {
-        if self.problems.is_empty() {
-            return None;
-        }
-        let mut message = format!(
+        let intro = format!(
             "The findings file `{output_path}` is not valid. Fix these problems and write the whole file again \
-             (one JSON array, nothing around it):\n"
+             (one JSON array, nothing around it):"
         );
-        for problem in &self.problems {
-            message.push_str("- ");
-            message.push_str(problem);
-            message.push('\n');
-        }
-        Some(message)
+        retry_message(&intro, &self.problems)
     }
+}
+
+/// `intro` and one line per problem: what asks the agent, once, to write a file again; `None`
+/// when there is no problem.
+pub(super) fn retry_message(intro: &str, problems: &[String]) -> Option<String> {
+    if problems.is_empty() {
+        return None;
+    }
+    let mut message = format!("{intro}\n");
+    for problem in problems {
+        message.push_str("- ");
+        message.push_str(problem);
+        message.push('\n');
+    }
+    Some(message)
 }
 
 /// Reads the findings JSON the agent wrote, keeping every valid finding and describing every
@@ -323,7 +330,7 @@ fn one_of<T: Copy>(
     None
 }
 
-fn kind_of(value: &Value) -> &'static str {
+pub(super) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -335,7 +342,7 @@ fn kind_of(value: &Value) -> &'static str {
 }
 
 /// A short rendering of a wrong value for a problem line.
-fn shown(value: &Value) -> String {
+pub(super) fn shown(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 40 { format!("{}…", text.chars().take(40).collect::<String>()) } else { text }
 }

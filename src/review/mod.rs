@@ -10,9 +10,11 @@
 //! [`drafts`] matches the agent's pending draft notes with a review's inline findings,
 //! [`resolve`] picks the agent's own threads a re-review resolves as fixed or no longer applying,
 //! [`suppress`] learns from people's 👍, 👎 and "false positive" replies which kinds of finding to
-//! hold back, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
+//! hold back, [`answers`] reads what the agent says it did about each open thread it was asked to
+//! address, [`quality`] writes the Code Quality report, and [`chunks`] splits a large
 //! merge request into prompts that each fit a budget.
 
+pub mod answers;
 pub mod chunks;
 pub mod diff;
 pub mod drafts;

@@ -45,6 +45,7 @@ pub fn output_file(stage: Stage) -> Option<&'static str> {
         Stage::Architecture => Some("architecture.json"),
         Stage::Understanding => Some("project_context.md"),
         Stage::Review => Some("findings.json"),
+        Stage::AddressThreads => Some("answers.json"),
         Stage::Implementation | Stage::Tests | Stage::Docs | Stage::MrNote | Stage::PipelineFix => None,
     }
 }
@@ -95,6 +96,7 @@ pub fn validate(stage: Stage, text: Option<&str>) -> Result<Validated, String> {
         | Stage::MrNote
         | Stage::Review
         | Stage::PipelineFix
+        | Stage::AddressThreads
         | Stage::Understanding => Ok(Validated { text: text.to_owned(), typed: None }),
     }
 }

@@ -11,6 +11,7 @@ pub mod mr_review;
 pub mod pipeline_fix;
 pub mod plan;
 mod spend;
+mod thread_replies;
 mod work;
 
 use std::path::PathBuf;

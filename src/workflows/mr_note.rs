@@ -6,12 +6,15 @@
 //! meanwhile, rebase once, and on a conflict stop and explain: their commits stay untouched and
 //! the job exits 1 (`WorkFailed`), since the requested change was not delivered.
 //! Review-like requests ("@copilot-agent review") go to the review workflow, and so does
-//! "@copilot-agent forget suppressions", which clears what reviews learned from feedback.
+//! "@copilot-agent forget suppressions", which clears what reviews learned from feedback; a
+//! request to address the review threads ("@copilot-agent address the review comments") goes to
+//! [`address`], which changes the code in one commit and replies on (and resolves) the threads.
 //!
 //! The source branch is pushed to only as [`push_rule`] allows; otherwise the reply says why and
 //! the change goes to a new agent branch cut from the source branch, with a Draft merge request
 //! into it, linked in the final note. A request to fix the pipeline is then declined.
 
+mod address;
 mod push_rule;
 
 use anyhow::Context as _;
@@ -102,6 +105,11 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.post(&UnsupportedNote { reason, actor, follow_up: true }).await?;
     }
     reporter.for_note(note_id);
+    if intent == Intent::AddressThreads {
+        let follow_up = push_rule::follow_up_branch(job, mr_iid, note_id);
+        let request = address::Request { project_id, mr: &mr, note: &note, actor: &actor, blocked, follow_up };
+        return address::run(job, &mut reporter, request).await;
+    }
     let steps: &[Step] = match blocked {
         None => &[Step::Prepare, Step::Plan, Step::Push],
         Some(_) => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],

@@ -257,18 +257,7 @@ pub(super) async fn run(
     let message = branch.commit_title.clone().unwrap_or_else(|| format!("{title}{reference}"));
     let commit = workspace.commit_all(&message, &trailers).await.context("while committing")?;
     if commit.is_some() {
-        match workspace.push_rebasing_once(&branch.name).await {
-            Ok(PushOutcome::Pushed { head }) => tracing::info!(branch = %branch.name, %head, "pushed"),
-            Ok(PushOutcome::PushedAfterRebase { head }) => {
-                tracing::info!(branch = %branch.name, %head, "a person pushed meanwhile; rebased once and pushed");
-            }
-            Err(GitError::Conflict { branch, paths }) => {
-                let local_sha = workspace.head_sha().await.unwrap_or_default();
-                let remote_sha = workspace.fetch(&branch).await.ok().flatten().unwrap_or_default();
-                return Err(WorkError::PushConflict { branch, paths, local_sha, remote_sha }.into());
-            }
-            Err(error) => return Err(anyhow::Error::new(error).context("while pushing")),
-        }
+        push(&workspace, &branch.name).await?;
     }
     let base_tip = workspace
         .fetch(&base)
@@ -288,6 +277,27 @@ pub(super) async fn run(
         default_branch: workspace.default_branch().to_owned(),
         usage: job.spend.table(),
     })
+}
+
+/// Pushes `branch` fast-forward only, rebasing once onto a person's push; returns the pushed
+/// head. A conflict with their commits is [`WorkError::PushConflict`].
+pub(super) async fn push(workspace: &Workspace, branch: &str) -> anyhow::Result<String> {
+    match workspace.push_rebasing_once(branch).await {
+        Ok(PushOutcome::Pushed { head }) => {
+            tracing::info!(%branch, %head, "pushed");
+            Ok(head)
+        }
+        Ok(PushOutcome::PushedAfterRebase { head }) => {
+            tracing::info!(%branch, %head, "a person pushed meanwhile; rebased once and pushed");
+            Ok(head)
+        }
+        Err(GitError::Conflict { branch, paths }) => {
+            let local_sha = workspace.head_sha().await.unwrap_or_default();
+            let remote_sha = workspace.fetch(&branch).await.ok().flatten().unwrap_or_default();
+            Err(WorkError::PushConflict { branch, paths, local_sha, remote_sha }.into())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("while pushing")),
+    }
 }
 
 /// What the planner reads: the task's title and description and, when a note asked, the note's
@@ -334,7 +344,7 @@ pub(super) async fn clone_project(job: &Job, project_id: u64, branch: Option<&st
 }
 
 /// The agent's commit identity: its GitLab name and a no-reply address.
-fn identity(job: &Job) -> Identity {
+pub(super) fn identity(job: &Job) -> Identity {
     let user = &job.agent_user;
     let email = user.email.clone().filter(|email| email.contains('@')).unwrap_or_else(|| {
         let host = job.settings.gitlab.api_base.split("://").nth(1).unwrap_or("gitlab").trim_end_matches('/');

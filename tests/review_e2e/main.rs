@@ -3,6 +3,7 @@
 //! real Copilot CLI and the scripted mock model writing the findings file.
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
+mod address;
 mod automatic;
 mod deadline;
 mod drafts;

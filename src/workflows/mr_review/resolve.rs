@@ -2,18 +2,19 @@
 //! each open thread's head to the reviewed head (read from the checkout), then, for each thread
 //! [`crate::review::resolve`] picks, a reply and the resolve.
 //!
-//! The reply goes first and carries [`Marker::resolution`]: a job stopped between the two leaves
-//! a thread the next review resolves without replying again. A failed reply or resolve is logged
-//! and skipped; the thread stays open and the next review tries again.
+//! The reply carries [`Marker::resolution`] and goes first, through the shared
+//! [`super::super::thread_replies`]: a job stopped between the two leaves a thread the next
+//! review resolves without replying again.
 
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context as _;
 
 use super::super::Job;
+use super::super::thread_replies::{ThreadReply, reply_then_resolve};
 use crate::git::Workspace;
 use crate::prompts::markers::Marker;
-use crate::prompts::message::{ResolutionReason, ReviewResolution};
+use crate::prompts::message::ReviewResolution;
 use crate::review::diff::LineMap;
 use crate::review::findings::Fingerprint;
 use crate::review::resolve::{OpenThread, Resolution};
@@ -56,10 +57,9 @@ pub(super) async fn resolve_threads(
     resolutions: &[Resolution],
     head_sha: &str,
 ) -> anyhow::Result<u32> {
-    let mut resolved = 0;
+    let mut replies = Vec::new();
     for resolution in resolutions {
-        let id = resolution.discussion_id.as_str();
-        if resolution.reply {
+        let body = if resolution.reply {
             let reply = ReviewResolution {
                 reason: resolution.reason,
                 head_sha: head_sha.to_owned(),
@@ -69,21 +69,13 @@ pub(super) async fn resolve_threads(
                 .prompts
                 .render_message(job.settings.prompts.language, &reply)
                 .context("while rendering a resolved thread's reply")?;
-            if let Err(error) = job.client.reply_to_discussion(project_id, mr_iid, id, &body).await {
-                tracing::warn!(discussion = id, %error, "could not reply in a fixed thread; it stays open");
-                continue;
-            }
-        }
-        match job.client.resolve_discussion(project_id, mr_iid, id).await {
-            Ok(_) => {
-                resolved += 1;
-                let fixed = resolution.reason == ResolutionReason::Fixed;
-                tracing::info!(discussion = id, fixed, "resolved a review thread");
-            }
-            Err(error) => tracing::warn!(discussion = id, %error, "could not resolve a review thread"),
-        }
+            Some(body)
+        } else {
+            None
+        };
+        replies.push(ThreadReply { discussion_id: resolution.discussion_id.clone(), body, resolve: true });
     }
-    Ok(resolved)
+    Ok(reply_then_resolve(job, (project_id, mr_iid), &replies).await)
 }
 
 /// The fingerprints of every finding a review reported.

@@ -239,6 +239,14 @@ async fn notes_awards_merge_requests_versions_diffs_and_discussions_match_gitlab
     let notes = resolved["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 2, "{resolved}");
     assert!(notes.iter().all(|note| note["resolved"] == json!(true)), "{resolved}");
+    assert!(notes.iter().all(|note| note["resolved_at"].is_string()), "GitLab says when: {resolved}");
+    // A thread started without a position (not on a line) is resolvable too, like GitLab's.
+    let general = fake.add_mr_thread("acme/widgets", 1, "alice", "Should this be documented?");
+    let all = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/discussions")).await;
+    let started = all.as_array().unwrap().iter().find(|found| found["id"] == json!(general)).unwrap();
+    assert_eq!(started["individual_note"], json!(false), "{started}");
+    assert_eq!(started["notes"][0]["type"], json!("DiscussionNote"), "{started}");
+    assert_eq!(started["notes"][0]["resolvable"], json!(true), "{started}");
     agent.post_form(&format!("/projects/{WIDGETS}/merge_requests/1/notes"), &[("body", "summary")]).await;
     let all = agent.get_json(&format!("/projects/{WIDGETS}/merge_requests/1/discussions")).await;
     let mut list_schema = load("entities/discussions.json");

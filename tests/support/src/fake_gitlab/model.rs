@@ -188,6 +188,8 @@ pub struct Note {
     pub commit_id: Option<String>,
     pub resolvable: bool,
     pub resolved: bool,
+    /// Who resolved the note's thread, while it is resolved.
+    pub resolved_by: Option<u64>,
     pub created_at: String,
     pub updated_at: String,
 }

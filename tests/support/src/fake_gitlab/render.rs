@@ -271,8 +271,11 @@ pub fn note(state: &State, note: &Note) -> Value {
     if let Value::Object(map) = &mut value {
         if note.resolvable {
             map.insert("resolved".into(), json!(note.resolved));
+            // `resolved_by` stays null: the schema the fake is checked against (GitLab's
+            // `notes.json` fixture) types it as a string; the model keeps who resolved it.
+            let resolved_at = if note.resolved { json!(note.updated_at) } else { Value::Null };
             map.insert("resolved_by".into(), Value::Null);
-            map.insert("resolved_at".into(), Value::Null);
+            map.insert("resolved_at".into(), resolved_at);
         }
         if let Some(position) = &note.position {
             map.insert("position".into(), position.clone());

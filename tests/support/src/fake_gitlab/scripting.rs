@@ -310,6 +310,25 @@ impl FakeGitLab {
         self.add_note(Noteable::MergeRequest { project_id: self.project_id(project), iid }, username, body, false)
     }
 
+    /// A person starts a thread on a merge request that is not on a line (a resolvable
+    /// `DiscussionNote`, as "Start a thread" makes); returns the discussion id.
+    pub fn add_mr_thread(&self, project: &str, iid: u64, username: &str, body: &str) -> String {
+        let target = Noteable::MergeRequest { project_id: self.project_id(project), iid };
+        let author_id = self.user_id(username);
+        let mut state = self.shared.state();
+        let noteable_id = state.noteable_id(target).unwrap_or_else(|| panic!("fake GitLab has no {target:?}"));
+        let new = api::NewThread {
+            target,
+            noteable_id,
+            author_id,
+            body: body.to_owned(),
+            position: None,
+            commit_id: None,
+            individual: false,
+        };
+        api::start_thread(&mut state, new)
+    }
+
     /// A person writes an internal note (`internal: true`: seen only by members with at least
     /// the Reporter role) on an issue or a merge request; returns the note id.
     pub fn add_internal_note(&self, target: Noteable, username: &str, body: &str) -> u64 {

@@ -144,7 +144,7 @@ pub async fn create(
 }
 
 /// A thread about to be started: by a direct post, or by publishing a draft note.
-pub(super) struct NewThread {
+pub(crate) struct NewThread {
     pub target: Noteable,
     pub noteable_id: u64,
     pub author_id: u64,
@@ -157,7 +157,7 @@ pub(super) struct NewThread {
 }
 
 /// Stores the first note of a new thread and returns the thread's id.
-pub(super) fn start_thread(state: &mut Model, new: NewThread) -> String {
+pub(crate) fn start_thread(state: &mut Model, new: NewThread) -> String {
     let note_id = state.allocate("note");
     let discussion_id = new_discussion_id(state);
     let stamp = now();
@@ -180,6 +180,7 @@ pub(super) fn start_thread(state: &mut Model, new: NewThread) -> String {
         position: new.position,
         resolvable: matches!(new.target, Noteable::MergeRequest { .. }),
         resolved: false,
+        resolved_by: None,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -226,6 +227,7 @@ pub async fn reply(
         commit_id: first.commit_id.clone(),
         resolvable: first.resolvable || matches!(target, Noteable::MergeRequest { .. }),
         resolved: false,
+        resolved_by: None,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -238,7 +240,7 @@ pub async fn resolve(
     Path((id, kind, iid, discussion_id)): Path<(String, String, u64, String)>,
     input: Input,
 ) -> ApiResult {
-    let (_, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
+    let (user, project) = project_access(&api, &input, &id, access::DEVELOPER)?;
     let (target, _) = noteable(&api, &project, kind_of(&kind)?, iid)?;
     let resolved = input.bool("resolved")?.ok_or_else(|| ApiError::missing("resolved"))?;
     let mut state = api.state();
@@ -247,6 +249,7 @@ pub async fn resolve(
         found = true;
         if note.resolvable {
             note.resolved = resolved;
+            note.resolved_by = resolved.then_some(user.id);
             note.updated_at = now();
         }
     }

@@ -17,6 +17,7 @@ mod repository_files;
 mod runners;
 mod variables;
 
+pub(crate) use discussions::{NewThread, start_thread};
 pub use notes::{add_note, add_system_note};
 
 use std::sync::Arc;

@@ -106,6 +106,7 @@ pub fn add_note(
         commit_id: None,
         resolvable: false,
         resolved: false,
+        resolved_by: None,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
