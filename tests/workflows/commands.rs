@@ -133,3 +133,122 @@ async fn help_lists_the_commands_in_the_projects_language() {
     assert!(help.contains("| `评审` |") && help.contains("| `停止` |"), "{help}");
     assert!(rig.model.completions().is_empty(), "help asked the model");
 }
+
+/// One language's command words, and what its answers say.
+struct Words {
+    language: &'static str,
+    stop: &'static str,
+    retry: &'static str,
+    help: &'static str,
+    plan: &'static str,
+    proceed: &'static str,
+    nothing_to_stop: &'static str,
+    nothing_to_retry: &'static str,
+    help_heading: &'static str,
+    plan_note: &'static str,
+}
+
+const LANGUAGES: [Words; 6] = [
+    Words {
+        language: "en",
+        help_heading: "Mention me with one of these commands",
+        stop: "stop",
+        retry: "retry",
+        help: "help",
+        plan: "plan first",
+        proceed: "proceed",
+        nothing_to_stop: "nothing to stop",
+        nothing_to_retry: "nothing to retry",
+        plan_note: "Here is my plan",
+    },
+    Words {
+        language: "zh",
+        help_heading: "提及我并附上以下命令之一",
+        stop: "停止",
+        retry: "重试",
+        help: "帮助",
+        plan: "先出个计划",
+        proceed: "继续",
+        nothing_to_stop: "无需停止",
+        nothing_to_retry: "无需重试",
+        plan_note: "这是我的计划",
+    },
+    Words {
+        language: "ja",
+        help_heading: "次のいずれかのコマンドを付けてメンション",
+        stop: "停止してください",
+        retry: "再試行してください",
+        help: "ヘルプ",
+        plan: "計画を立ててください",
+        proceed: "続行してください",
+        nothing_to_stop: "停止するものはありません",
+        nothing_to_retry: "再試行するものはありません",
+        plan_note: "計画は次のとおりです",
+    },
+    Words {
+        language: "ko",
+        help_heading: "다음 명령 중 하나와 함께",
+        stop: "중지해 주세요",
+        retry: "재시도해 주세요",
+        help: "도움말",
+        plan: "계획을 세워 주세요",
+        proceed: "진행해 주세요",
+        nothing_to_stop: "중지할 것이 없습니다",
+        nothing_to_retry: "재시도할 것이 없습니다",
+        plan_note: "제 계획은",
+    },
+    Words {
+        language: "hi",
+        help_heading: "इनमें से किसी एक कमांड के साथ",
+        stop: "रोकें",
+        retry: "दोबारा चलाएं",
+        help: "मदद",
+        plan: "पहले योजना बनाएं",
+        proceed: "आगे बढ़ें",
+        nothing_to_stop: "रोकने को कुछ नहीं है",
+        nothing_to_retry: "दोबारा चलाने को कुछ नहीं है",
+        plan_note: "यह मेरी योजना है",
+    },
+    Words {
+        language: "th",
+        help_heading: "กล่าวถึงฉันพร้อมคำสั่งใดคำสั่งหนึ่ง",
+        stop: "หยุด",
+        retry: "ลองใหม่",
+        help: "คำสั่ง",
+        plan: "วางแผนก่อน",
+        proceed: "ดำเนินการต่อ",
+        nothing_to_stop: "ไม่มีอะไรให้หยุด",
+        nothing_to_retry: "ไม่มีอะไรให้ลองใหม่",
+        plan_note: "นี่คือแผนของฉัน",
+    },
+];
+
+#[tokio::test]
+async fn the_commands_work_in_every_prompt_language() {
+    let mut rig = Rig::start(greeting_script).await;
+    for (index, words) in LANGUAGES.iter().enumerate() {
+        rig.job.set("COPILOT_LANGUAGE", words.language);
+        let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
+        let mut ask = async |rig: &mut Rig, command: &str| {
+            rig.comment_on_issue(iid, "alice", &format!("@copilot-agent {command}"));
+            new_pipeline(rig).await;
+            let out = rig.run().await;
+            assert_eq!(out.status.code(), Some(0), "{}: {command}: {}", words.language, text(&out.stderr));
+            rig.agent_notes(rig.on_issue(iid))
+        };
+        let said = |notes: &[String], what: &str| notes.iter().any(|note| note.contains(what));
+        let notes = ask(&mut rig, words.stop).await;
+        assert!(said(&notes, words.nothing_to_stop), "{}: {notes:#?}", words.language);
+        let notes = ask(&mut rig, words.retry).await;
+        assert!(said(&notes, words.nothing_to_retry), "{}: {notes:#?}", words.language);
+        let notes = ask(&mut rig, words.help).await;
+        assert!(
+            said(&notes, &format!("| `{}` |", words.stop.split(' ').next().unwrap_or_default())) || said(&notes, "| `")
+        );
+        assert_eq!(notes.len(), 3, "{}: one answer per command: {notes:#?}", words.language);
+        let notes = ask(&mut rig, words.plan).await;
+        assert!(said(&notes, words.plan_note), "{}: {notes:#?}", words.language);
+        ask(&mut rig, words.proceed).await;
+        assert_eq!(rig.gitlab.merge_requests(PROJECT).len(), index + 1, "{}: proceed opened no MR", words.language);
+    }
+}
