@@ -259,17 +259,6 @@ mod tests {
         assert_eq!(of("allow tests to use the network and add a mock server for the payment API"), Intent::Change);
         assert_eq!(of("允许修改测试"), Intent::AllowTestChanges);
     }
-}
-
-#[cfg(test)]
-mod command_tests {
-    use super::*;
-
-    const AGENT: &str = "copilot-agent";
-
-    fn of(text: &str) -> Intent {
-        intent(&format!("@{AGENT} {text}"), AGENT)
-    }
 
     #[test]
     fn short_commands_say_little_else() {
