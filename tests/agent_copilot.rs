@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use copilot_runner::agent::copilot::CopilotAgent;
+use copilot_runner::agent::copilot::{CopilotAgent, NO_CUSTOM_INSTRUCTIONS};
 use copilot_runner::agent::{Agent, AgentError, AgentOutcome, StageRequest, ToolOutcome};
 use copilot_runner::config::{Env, Flags, Settings};
 use copilot_runner::exit::{Classify, Code};
 use copilot_runner_testkit::copilot_cli;
-use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script, unreachable_base_url};
+use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script, content_text, unreachable_base_url};
 
 const GITLAB_TOKEN: &str = "glpat-agent-test-never-leaks";
 const TRIGGER_TOKEN: &str = "trigger-agent-test-never-leaks";
@@ -237,4 +237,134 @@ async fn a_hanging_model_hits_the_stage_timeout_and_nothing_is_left_running() {
     assert!(elapsed >= timeout && elapsed < timeout + grace + Duration::from_secs(15), "took {elapsed:?}");
     let left = processes_in(&repo);
     assert!(left.is_empty(), "still running after the stage ended: {left:?} (were {running:?})");
+}
+
+/// Instruction files of every kind an agent CLI might look for, each saying its own marker.
+const INSTRUCTION_FILES: &[(&str, &str)] = &[
+    ("AGENTS.md", "MARK-ROOT-AGENTS"),
+    ("sub/AGENTS.md", "MARK-NESTED-AGENTS"),
+    (".github/copilot-instructions.md", "MARK-GITHUB-COPILOT"),
+    (".github/instructions/style.instructions.md", "---\napplyTo: \"**\"\n---\nMARK-PATH-INSTRUCTIONS"),
+    ("CLAUDE.md", "MARK-CLAUDE"),
+    ("GEMINI.md", "MARK-GEMINI"),
+];
+
+/// The markers of [`INSTRUCTION_FILES`].
+const MARKERS: &[&str] = &[
+    "MARK-ROOT-AGENTS",
+    "MARK-NESTED-AGENTS",
+    "MARK-GITHUB-COPILOT",
+    "MARK-PATH-INSTRUCTIONS",
+    "MARK-CLAUDE",
+    "MARK-GEMINI",
+];
+
+/// A git repository holding [`INSTRUCTION_FILES`] in the fixture's repository folder.
+fn write_instruction_files(fixture: &Fixture) {
+    for (path, text) in INSTRUCTION_FILES {
+        let file = fixture.repo().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, format!("{text}\n")).unwrap();
+    }
+    git_init(&fixture.repo());
+}
+
+#[expect(clippy::disallowed_methods, reason = "a one-off `git init` of a test repository")]
+fn git_init(dir: &Path) {
+    let status = std::process::Command::new("git").args(["init", "-q"]).current_dir(dir).status().unwrap();
+    assert!(status.success());
+}
+
+/// Runs the CLI with the agent's arguments but without `--no-custom-instructions`, in `cwd`.
+#[expect(clippy::disallowed_methods, reason = "runs the CLI without the agent's flag, on purpose")]
+async fn run_cli_with_its_own_instructions(fixture: &Fixture, model: &MockModel, cwd: &Path, prompt: &str) {
+    use tokio::io::AsyncWriteExt as _;
+    let request = fixture.request(prompt, Duration::from_secs(50));
+    let args: Vec<_> = fixture
+        .agent(&model.base_url())
+        .args(&request)
+        .into_iter()
+        .filter(|arg| arg.to_str() != Some(NO_CUSTOM_INSTRUCTIONS))
+        .collect();
+    std::fs::create_dir_all(&request.private_dir).unwrap();
+    let mut child = tokio::process::Command::new(&fixture.cli)
+        .args(&args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", &fixture.path_var)
+        .env("HOME", &fixture.home)
+        .env("COPILOT_HOME", fixture.dirs.path().join("copilot-home"))
+        .env("COPILOT_OFFLINE", "true")
+        .env("COPILOT_PROVIDER_BASE_URL", model.base_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(prompt.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// For each marker of [`MARKERS`], the roles of the messages of the model's first request that
+/// hold it (and how often), in `MARKERS`' order.
+fn placement(model: &MockModel) -> Vec<(&'static str, Vec<String>)> {
+    let first = model.completions().into_iter().next().expect("the CLI asked the model");
+    let messages = first.messages();
+    MARKERS
+        .iter()
+        .map(|marker| {
+            let roles = messages
+                .iter()
+                .flat_map(|message| {
+                    let role = message["role"].as_str().unwrap_or_default().to_owned();
+                    let count = content_text(message).matches(marker).count();
+                    std::iter::repeat_n(role, count)
+                })
+                .collect();
+            (*marker, roles)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cli_loads_instruction_files_by_itself_unless_told_not_to() {
+    let fixture = Fixture::new().await;
+    write_instruction_files(&fixture);
+    let script = || Script::new().fallback(Reply::text("Done."));
+    let system = || vec!["system".to_owned()];
+
+    // Run in the repository root, the way copilot-runner runs a stage: the root's AGENTS.md,
+    // `.github/copilot-instructions.md`, `.github/instructions/*.instructions.md`, CLAUDE.md and
+    // GEMINI.md land in the system message, once each; an AGENTS.md in a subfolder does not.
+    let model = MockModel::start(script()).await.unwrap();
+    run_cli_with_its_own_instructions(&fixture, &model, &fixture.repo(), "STAGE probe: say done").await;
+    assert_eq!(
+        placement(&model),
+        [
+            ("MARK-ROOT-AGENTS", system()),
+            ("MARK-NESTED-AGENTS", vec![]),
+            ("MARK-GITHUB-COPILOT", system()),
+            ("MARK-PATH-INSTRUCTIONS", system()),
+            ("MARK-CLAUDE", system()),
+            ("MARK-GEMINI", system()),
+        ]
+    );
+
+    // Run in a subfolder: the git root's files still, and the working folder's AGENTS.md too.
+    let model = MockModel::start(script()).await.unwrap();
+    run_cli_with_its_own_instructions(&fixture, &model, &fixture.repo().join("sub"), "STAGE probe: say done").await;
+    assert_eq!(placement(&model)[1], ("MARK-NESTED-AGENTS", system()));
+
+    // The agent's own run passes `--no-custom-instructions`: none of them reaches the model.
+    let model = MockModel::start(script()).await.unwrap();
+    fixture.run(&model, "STAGE probe: say done").await;
+    let sent: Vec<_> = model.completions().iter().map(|request| request.body.clone()).collect();
+    assert!(!sent.is_empty());
+    for marker in MARKERS {
+        assert!(sent.iter().all(|body| !body.contains(marker)), "`{marker}` reached the model: {sent:?}");
+    }
 }

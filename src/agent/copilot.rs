@@ -33,6 +33,11 @@ pub const TOKEN_VARS: &[&str] = &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TO
 pub const SECRET_ENV_VARS: &[&str] =
     &["COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "COPILOT_PROVIDER_API_KEY", "COPILOT_PROVIDER_BEARER_TOKEN"];
 
+/// Keeps the CLI from loading `AGENTS.md`, `.github/copilot-instructions.md` and the like from
+/// the checkout by itself: every stage prompt already carries the instructions that apply, read
+/// by copilot-runner (a review's from the default branch, never from the merge request's).
+pub const NO_CUSTOM_INSTRUCTIONS: &str = "--no-custom-instructions";
+
 /// File names inside a stage's artifacts folder.
 pub const EVENTS_FILE: &str = "copilot-events.jsonl";
 pub const USAGE_FILE: &str = "copilot-usage.json";
@@ -113,11 +118,17 @@ impl CopilotAgent {
 
     /// The CLI's arguments for one stage (the prompt is not among them: it goes on stdin).
     pub fn args(&self, request: &StageRequest) -> Vec<OsString> {
-        let mut args: Vec<OsString> =
-            ["--output-format", "json", "--allow-all-tools", "--no-ask-user", "--no-auto-update"]
-                .into_iter()
-                .map(OsString::from)
-                .collect();
+        let mut args: Vec<OsString> = [
+            "--output-format",
+            "json",
+            "--allow-all-tools",
+            "--no-ask-user",
+            "--no-auto-update",
+            NO_CUSTOM_INSTRUCTIONS,
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
         for pattern in &self.deny_tools {
             args.push(format!("--deny-tool={pattern}").into());
         }
@@ -368,6 +379,7 @@ mod tests {
             "--allow-all-tools",
             "--no-ask-user",
             "--no-auto-update",
+            "--no-custom-instructions",
             "--deny-tool=shell(git push) --deny-tool=shell(git remote) --deny-tool=shell(git config) \
              --deny-tool=shell(git credential) --deny-tool=shell(curl)",
             "--log-dir /tmp/work/implementation/agent/copilot-logs",

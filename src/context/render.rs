@@ -20,10 +20,14 @@ const MAX_LISTED_DIRECTORIES: usize = 40;
 const MAX_LISTED_LANGUAGES: usize = 12;
 
 /// The project context every stage prompt carries: the analyzer's facts rendered within the
-/// project-context budget, the repository's own agent instructions, and the agent-written
+/// project-context budget (without the agent instructions), the repository's own agent
+/// instructions once, and the agent-written
 /// `understanding` when there is one (bounded like every part of a prompt), all as data.
 pub fn prompt_context(facts: &Facts, understanding: Option<&str>) -> ProjectContext {
-    let rendered = project_context(facts);
+    // The instructions go into the prompt once, as their own part: not again inside the facts.
+    let mut without_instructions = facts.clone();
+    without_instructions.agent_instructions.clear();
+    let rendered = project_context(&without_instructions);
     let instructions: Vec<(&str, &str)> =
         facts.agent_instructions.iter().map(|found| (found.path.as_str(), found.text.as_str())).collect();
     ProjectContext::new(Some(&rendered), understanding, &instructions)

@@ -209,6 +209,19 @@ fn agent_instructions_are_included_bounded_in_the_project_context() {
 }
 
 #[test]
+fn the_prompt_context_carries_each_instruction_file_once() {
+    let dir = tree(&[("AGENTS.md", "Run the linter before committing.\n"), ("src/main.rs", "fn main() {}\n")]);
+    let facts = analyze(dir.path()).expect("analysis");
+    // `project_context.md` (the cache entry and artifact) keeps them for a reader…
+    assert!(project_context(&facts).contains("Run the linter before committing."));
+
+    // …but a prompt shows them once, as the instructions part, not again inside the facts.
+    let prompt = serde_json::to_string(&super::prompt_context(&facts, None)).expect("serializes");
+    assert_eq!(prompt.matches("Run the linter before committing.").count(), 1, "{prompt}");
+    assert!(prompt.contains("main.rs") || prompt.contains("Rust"), "the facts are still there: {prompt}");
+}
+
+#[test]
 fn project_context_stays_within_its_budget_and_says_when_cut() {
     let mut files: Vec<(String, String)> = Vec::new();
     for index in 0..300 {

@@ -297,7 +297,13 @@ pub struct ReviewPrompt {
     pub merge_request: Task,
     /// The note that asked for the review, when a note did.
     pub request: Option<UntrustedText>,
+    /// The project context; its `agent_instructions` stay empty (they would be the merge
+    /// request's own): `review_instructions` take their place.
     pub project: ProjectContext,
+    /// The project's default branch, which `review_instructions` were read from.
+    pub default_branch: String,
+    /// The repository's review instructions, read from the default branch.
+    pub review_instructions: Vec<AgentInstructions>,
     pub workspace: Workspace,
     pub base_sha: String,
     pub head_sha: String,

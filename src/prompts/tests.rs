@@ -99,7 +99,12 @@ fn review_prompt() -> ReviewPrompt {
     ReviewPrompt {
         merge_request: Task { reference: "!34".to_owned(), ..issue() },
         request: Some(UntrustedText::bounded("@copilot-agent review please")),
-        project: project(),
+        project: ProjectContext { agent_instructions: Vec::new(), ..project() },
+        default_branch: "main".to_owned(),
+        review_instructions: vec![AgentInstructions {
+            path: line(".gitlab/copilot-review.md"),
+            text: UntrustedText::bounded("Flag every `unwrap()` outside tests."),
+        }],
         workspace: workspace(),
         base_sha: "1111111111111111111111111111111111111111".to_owned(),
         head_sha: "2222222222222222222222222222222222222222".to_owned(),

@@ -51,6 +51,7 @@ const REVIEW_ARTIFACTS: &str = "review";
 const FINDINGS_FILE: &str = "findings.json";
 
 mod feedback;
+mod instructions;
 mod publish;
 mod resolve;
 
@@ -206,7 +207,10 @@ struct Prepared {
     /// The feedback on the agent's threads and the project's suppressions.
     learned: feedback::Learned,
     workspace: crate::git::Workspace,
+    /// The project context, without instruction files from the checkout (the merge request's).
     project: crate::prompts::stage::ProjectContext,
+    /// The review instructions of the default branch.
+    instructions: instructions::ReviewInstructions,
 }
 
 async fn review_steps(
@@ -405,8 +409,25 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     let known = since.as_ref().map(|(sha, map)| (sha.as_str(), map));
     let thread_diffs = resolve::diffs_since(&workspace, &threads, &refs.head_sha, known).await?;
     let understood = job.understand(project_id, &workspace, &branch, &mr.target_branch).await?;
-    let project = understood.prompt_context();
-    Ok(Prepared { refs, files, map, since, posted, threads, thread_diffs, too_large, learned, workspace, project })
+    let mut project = understood.prompt_context();
+    // The checkout is the merge request's head: its instruction files are the branch's word, not
+    // the project's. The review reads the default branch's instead.
+    project.agent_instructions.clear();
+    let instructions = instructions::read(job, project_id).await?;
+    Ok(Prepared {
+        refs,
+        files,
+        map,
+        since,
+        posted,
+        threads,
+        thread_diffs,
+        too_large,
+        learned,
+        workspace,
+        project,
+        instructions,
+    })
 }
 
 /// A clone of the project holding `mr`'s head, and the name its understanding is kept under. The
@@ -553,6 +574,8 @@ async fn review_chunk(
             },
             request: request.map(|note| UntrustedText::bounded(&note.body)),
             project: prepared.project.clone(),
+            default_branch: prepared.instructions.default_branch.clone(),
+            review_instructions: prepared.instructions.files.clone(),
             workspace: PromptWorkspace {
                 repo_dir: runner.repo_dir.display().to_string(),
                 scratch_dir: scratch.display().to_string(),

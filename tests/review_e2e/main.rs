@@ -10,6 +10,7 @@ mod drafts;
 mod feedback;
 mod forks;
 mod incremental;
+mod instructions;
 mod internal;
 mod killed;
 mod languages;

@@ -12,6 +12,7 @@ mod deadline;
 mod edited_text;
 mod failures;
 mod git_isolation;
+mod instructions;
 mod internal_notes;
 mod issue_assignee;
 mod issue_branch;
