@@ -229,7 +229,7 @@ async fn the_commands_work_in_every_prompt_language() {
     for (index, words) in LANGUAGES.iter().enumerate() {
         rig.job.set("COPILOT_LANGUAGE", words.language);
         let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
-        let mut ask = async |rig: &mut Rig, command: &str| {
+        let ask = async |rig: &mut Rig, command: &str| {
             rig.comment_on_issue(iid, "alice", &format!("@copilot-agent {command}"));
             new_pipeline(rig).await;
             let out = rig.run().await;
@@ -242,9 +242,7 @@ async fn the_commands_work_in_every_prompt_language() {
         let notes = ask(&mut rig, words.retry).await;
         assert!(said(&notes, words.nothing_to_retry), "{}: {notes:#?}", words.language);
         let notes = ask(&mut rig, words.help).await;
-        assert!(
-            said(&notes, &format!("| `{}` |", words.stop.split(' ').next().unwrap_or_default())) || said(&notes, "| `")
-        );
+        assert!(said(&notes, words.help_heading), "{}: {notes:#?}", words.language);
         assert_eq!(notes.len(), 3, "{}: one answer per command: {notes:#?}", words.language);
         let notes = ask(&mut rig, words.plan).await;
         assert!(said(&notes, words.plan_note), "{}: {notes:#?}", words.language);
