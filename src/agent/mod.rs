@@ -9,6 +9,7 @@
 pub mod command;
 pub mod copilot;
 pub mod events;
+pub mod mcp;
 
 use std::path::PathBuf;
 use std::time::Duration;
