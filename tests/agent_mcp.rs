@@ -94,7 +94,20 @@ async fn an_allowed_server_is_called_through_the_real_cli_and_its_secret_stays_o
         "tickets": server(&program, &calls_file, json!({"TICKET_TOKEN": "$TICKETS_API_TOKEN"})),
     }});
     std::fs::write(&admin, config.to_string()).unwrap();
-    let model = MockModel::start(lookup_script("STAGE mcp", "tickets-lookup_ticket")).await.unwrap();
+    // After the lookup the agent looks for the secret where it could be: its environment and
+    // the servers' file the CLI was given.
+    // (The path is built in the shell: the CLI would refuse a literal path outside its folders.)
+    let snoop = format!("env; up=$(dirname \"$PWD\"); cat \"$up/agent/{MCP_CONFIG_FILE}\"");
+    let model = MockModel::start(
+        Script::new().rule(
+            Rule::when("STAGE mcp")
+                .then(Reply::tool("tickets-lookup_ticket", json!({"id": "T-7"})))
+                .then(Reply::bash(&snoop, "Look for the ticket secret"))
+                .then(Reply::text("Ticket T-7 is open.")),
+        ),
+    )
+    .await
+    .unwrap();
     let env = env_with(
         &fixture,
         &model,
@@ -110,7 +123,9 @@ async fn an_allowed_server_is_called_through_the_real_cli_and_its_secret_stays_o
     assert_eq!(recorded[0]["env"]["TICKET_TOKEN"], TICKET_SECRET, "the `$VAR` secret reached the server");
     let tool = outcome.tools.iter().find(|tool| tool.name == "tickets-lookup_ticket").expect("the MCP tool call");
     assert_eq!(tool.outcome, ToolOutcome::Succeeded);
-    assert!(model.completions().last().unwrap().tool_results().iter().any(|result| result.contains("T-7 is open")));
+    let results = model.completions().last().unwrap().tool_results();
+    assert!(results.iter().any(|result| result.contains("T-7 is open")), "{results:?}");
+    assert!(results.iter().any(|result| result.contains("PATH=")), "the shell ran: {results:?}");
     // The secret is in no artifact, never reached the model, and its file is gone.
     let artifacts = all_files(&fixture.dirs.path().join("artifacts"));
     assert!(!artifacts.is_empty());

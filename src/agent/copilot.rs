@@ -250,7 +250,14 @@ impl Agent for CopilotAgent {
         let mut raw = Vec::new();
         let mut transcript = vec![format!("stage `{stage}`: prompt of {} characters", request.prompt.chars().count())];
         let section = telemetry::section(&format!("agent_{stage}"), &format!("Copilot: stage `{stage}`"));
+        let mut mcp_file_read = self.mcp.is_empty();
         let result = process::run_with_lines(spec, |stream, line| {
+            if !mcp_file_read {
+                // The CLI reads the file while it starts, before its first event: from then on
+                // the agent's shell must not find the servers' secrets there.
+                mcp_file_read = true;
+                let _ = std::fs::remove_file(&mcp_path);
+            }
             let shown = match stream {
                 Stream::Stdout => {
                     raw.extend_from_slice(line.as_bytes());
