@@ -30,7 +30,7 @@ fn mcp_server() -> PathBuf {
 }
 
 /// A server entry running the rig's MCP server, recording its calls in `calls`.
-fn server(program: &Path, calls: &Path, env: Value) -> Value {
+fn server(program: &Path, calls: &Path, env: &Value) -> Value {
     json!({
         "type": "local",
         "command": program.display().to_string(),
@@ -91,7 +91,7 @@ async fn an_allowed_server_is_called_through_the_real_cli_and_its_secret_stays_o
     let calls_file = fixture.dirs.path().join("scratch/tickets-calls.jsonl");
     let admin = fixture.dirs.path().join("mcp-servers.json");
     let config = json!({"mcpServers": {
-        "tickets": server(&program, &calls_file, json!({"TICKET_TOKEN": "$TICKETS_API_TOKEN"})),
+        "tickets": server(&program, &calls_file, &json!({"TICKET_TOKEN": "$TICKETS_API_TOKEN"})),
     }});
     std::fs::write(&admin, config.to_string()).unwrap();
     // After the lookup the agent looks for the secret where it could be: its environment and
@@ -144,12 +144,12 @@ async fn servers_the_repository_adds_on_its_own_are_not_loaded_and_unknown_picks
     // The same program, once allowed by the admin (the control) and twice declared by the
     // checkout itself; each records its calls in a file of its own.
     let admin = fixture.dirs.path().join("mcp-servers.json");
-    let allowed = json!({"mcpServers": {"tickets": server(&program, &scratch.join("admin.jsonl"), json!({}))}});
+    let allowed = json!({"mcpServers": {"tickets": server(&program, &scratch.join("admin.jsonl"), &json!({}))}});
     std::fs::write(&admin, allowed.to_string()).unwrap();
     let repo = fixture.repo();
     std::fs::create_dir_all(repo.join(".github")).unwrap();
     let own =
-        |name: &str, calls: &str| json!({"mcpServers": {name: server(&program, &scratch.join(calls), json!({}))}});
+        |name: &str, calls: &str| json!({"mcpServers": {name: server(&program, &scratch.join(calls), &json!({}))}});
     std::fs::write(repo.join(".mcp.json"), own("repo-tickets", "repo.jsonl").to_string()).unwrap();
     std::fs::write(repo.join(".github/mcp.json"), own("gh-tickets", "github.jsonl").to_string()).unwrap();
     let model = MockModel::start(lookup_script("STAGE mcp", "tickets-lookup_ticket")).await.unwrap();

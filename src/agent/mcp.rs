@@ -193,7 +193,7 @@ fn check_server(name: &str, server: &Value) -> Result<Map<String, Value>, String
     } else {
         return Err(format!("MCP server `{name}`'s `type` to be `local`, `stdio`, `http` or `sse` (not `{kind}`)"));
     };
-    if !server.get(required).is_some_and(|value| value.as_str().is_some_and(|text| !text.is_empty())) {
+    if server.get(required).and_then(Value::as_str).is_none_or(str::is_empty) {
         return Err(format!("MCP server `{name}` of type `{kind}` to have a `{required}` string"));
     }
     for key in ["env", "headers"] {

@@ -4,6 +4,7 @@
 //! without the values ever going back to the model).
 //!
 //! Usage: `mcp-server --calls FILE [--show-env NAME]...`
+#![expect(clippy::disallowed_methods, reason = "the server reports its own environment, which is what the tests check")]
 
 use std::io::{BufRead as _, Write as _};
 
