@@ -8,6 +8,7 @@
 
 mod file;
 mod groups;
+pub mod mcp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -605,8 +606,8 @@ impl<'a> Resolver<'a> {
     }
 
     /// The admin's MCP servers (`COPILOT_MCP_CONFIG`), checked, with every `$VAR` they name set.
-    fn mcp_config(&mut self) -> crate::agent::mcp::McpConfig {
-        use crate::agent::mcp::McpConfig;
+    fn mcp_config(&mut self) -> crate::config::mcp::McpConfig {
+        use crate::config::mcp::McpConfig;
         let Some(path) = self.string(env_vars::COPILOT_MCP_CONFIG, None) else { return McpConfig::default() };
         let source = self.shown.last().and_then(|shown| shown.source.clone()).unwrap_or(Source::Default);
         let checked = McpConfig::load(std::path::Path::new(&path)).and_then(|config| {

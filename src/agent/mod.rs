@@ -9,7 +9,7 @@
 pub mod command;
 pub mod copilot;
 pub mod events;
-pub mod mcp;
+pub use crate::config::mcp;
 
 use std::path::PathBuf;
 use std::time::Duration;

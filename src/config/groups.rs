@@ -197,7 +197,7 @@ pub struct AgentSettings {
     /// Tool patterns denied besides the built-in ones.
     pub deny_tools: Vec<String>,
     /// The MCP servers the admin allows (`COPILOT_MCP_CONFIG`); empty when unset.
-    pub mcp: crate::agent::mcp::McpConfig,
+    pub mcp: crate::config::mcp::McpConfig,
 }
 
 /// The agent sandbox, and what it keeps out of the agent's reach.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::config::Env;
+use super::Env;
 
 /// The checkout's files the CLI reads MCP servers from (when it trusts the folder).
 pub const WORKSPACE_FILES: &[&str] = &[".mcp.json", ".github/mcp.json"];
