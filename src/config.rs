@@ -8,6 +8,7 @@
 
 mod file;
 mod groups;
+pub mod mcp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -489,6 +490,7 @@ impl<'a> Resolver<'a> {
             .string(env_vars::COPILOT_SANDBOX_READ_PATHS, None)
             .map(|list| list.split(':').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
+        let mcp = self.mcp_config();
         let ca_bundle = self.string(env_vars::COPILOT_CA_BUNDLE, None).map(PathBuf::from).filter(|path| {
             let checked = crate::tls::read_bundle(path);
             if let Err(error) = &checked {
@@ -593,12 +595,41 @@ impl<'a> Resolver<'a> {
                 github_token: copilot_github_token,
                 stage_timeout: stage_timeout?,
                 deny_tools,
+                mcp,
             },
             log: LogSettings { filter: log_filter?, format: log_format? },
             setup: SetupSettings { webhook_url, targets, token: setup_token },
             artifacts_dir,
             ca_bundle,
             shown: std::mem::take(&mut self.shown),
+        })
+    }
+
+    /// The admin's MCP servers (`COPILOT_MCP_CONFIG`), checked, with every `$VAR` they name set.
+    fn mcp_config(&mut self) -> crate::config::mcp::McpConfig {
+        use crate::config::mcp::McpConfig;
+        let Some(path) = self.string(env_vars::COPILOT_MCP_CONFIG, None) else { return McpConfig::default() };
+        let source = self.shown.last().and_then(|shown| shown.source.clone()).unwrap_or(Source::Default);
+        let checked = McpConfig::load(std::path::Path::new(&path)).and_then(|config| {
+            let missing: Vec<String> =
+                config.variables().into_iter().filter(|name| self.env.get(name).is_none()).collect();
+            if missing.is_empty() {
+                Ok(config)
+            } else {
+                Err(format!(
+                    "the masked CI variables its `$VAR` values name to be set (missing: {})",
+                    missing.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        });
+        checked.unwrap_or_else(|allowed| {
+            self.errors.push(SettingError {
+                key: env_vars::COPILOT_MCP_CONFIG.to_owned(),
+                value: path,
+                source,
+                allowed,
+            });
+            McpConfig::default()
         })
     }
 

@@ -132,6 +132,8 @@ env_vars! {
     COPILOT_STAGE_TIMEOUT = "COPILOT_STAGE_TIMEOUT", Setting, Some("1800");
     /// Extra tool patterns the agent may never use, comma-separated (e.g. `shell(curl),shell(rm)`); added to the built-in deny list.
     COPILOT_DENY_TOOLS = "COPILOT_DENY_TOOLS", Setting, None;
+    /// JSON file of the MCP servers the agent may use, in the Copilot CLI's `mcpServers` shape (a GitLab "File" variable fits); `env` and `headers` values written `$VAR` are read from masked CI variables at run time. A repository may pick among them, never add one.
+    COPILOT_MCP_CONFIG = "COPILOT_MCP_CONFIG", Setting, None;
     /// Folder for logs, transcripts, plans and reports kept as job artifacts.
     COPILOT_ARTIFACTS_DIR = "COPILOT_ARTIFACTS_DIR", Setting, Some("`$CI_PROJECT_DIR/copilot-artifacts` in CI, else `./copilot-artifacts`");
     /// Folder outside the artifacts where the job clones the target project and keeps each stage's scratch, temp and agent-state folders; removed at the end of the job unless set.

@@ -19,15 +19,15 @@ const TRIGGER_TOKEN: &str = "trigger-agent-test-never-leaks";
 const COPILOT_TOKEN: &str = "github_pat_agent_test_hidden_from_tools";
 
 /// One stage's folders and the agent's environment.
-struct Fixture {
-    dirs: tempfile::TempDir,
+pub(crate) struct Fixture {
+    pub(crate) dirs: tempfile::TempDir,
     cli: PathBuf,
     path_var: String,
     home: PathBuf,
 }
 
 impl Fixture {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let cli = copilot_cli::cli_path();
         let path_var = Env::capture().get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_owned();
         let home = {
@@ -45,7 +45,7 @@ impl Fixture {
     }
 
     /// The environment `copilot-runner` itself would see, tokens of ours included.
-    fn env(&self, model_url: &str) -> Env {
+    pub(crate) fn env(&self, model_url: &str) -> Env {
         Env::from_pairs([
             ("PATH", self.path_var.as_str()),
             ("HOME", &self.home.display().to_string()),
@@ -60,19 +60,23 @@ impl Fixture {
         ])
     }
 
-    fn repo(&self) -> PathBuf {
+    pub(crate) fn repo(&self) -> PathBuf {
         self.dirs.path().join("repo")
     }
 
     fn agent(&self, model_url: &str) -> CopilotAgent {
-        let env = self.env(model_url);
-        let settings = Settings::resolve(&env, &Flags::default()).unwrap();
-        CopilotAgent::new(&settings.agent, &settings.sandbox, &env)
+        self.agent_with(&self.env(model_url))
+    }
+
+    /// The agent as `env` sets it up.
+    pub(crate) fn agent_with(&self, env: &Env) -> CopilotAgent {
+        let settings = Settings::resolve(env, &Flags::default()).unwrap();
+        CopilotAgent::new(&settings.agent, &settings.sandbox, env)
             .unwrap()
             .with_sandbox_launcher(env!("CARGO_BIN_EXE_copilot-runner"))
     }
 
-    fn request(&self, prompt: &str, timeout: Duration) -> StageRequest {
+    pub(crate) fn request(&self, prompt: &str, timeout: Duration) -> StageRequest {
         StageRequest {
             stage: "implementation".to_owned(),
             prompt: prompt.to_owned(),

@@ -7,6 +7,7 @@
 
 mod agent_command;
 mod agent_copilot;
+mod agent_mcp;
 mod ci_downstream;
 #[path = "context_cache/main.rs"]
 mod context_cache;

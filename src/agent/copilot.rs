@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::events::{self, EventRecord};
+use super::mcp::{self, McpConfig, McpProblem};
 use super::{Agent, AgentError, AgentOutcome, STAGE_GRACE, StageRequest};
 use crate::config::{AgentSettings, Env, SandboxSettings};
 use crate::process::{self, ProcessError, ProcessSpec, Stream};
@@ -43,6 +44,8 @@ pub const EVENTS_FILE: &str = "copilot-events.jsonl";
 pub const USAGE_FILE: &str = "copilot-usage.json";
 pub const TRANSCRIPT_FILE: &str = "transcript.txt";
 pub const LOG_DIR: &str = "copilot-logs";
+/// The chosen MCP servers, secrets resolved, in the call's private folder while it runs.
+pub const MCP_CONFIG_FILE: &str = "mcp-config.json";
 
 /// Runs stages through the Copilot CLI.
 #[derive(Clone)]
@@ -53,6 +56,11 @@ pub struct CopilotAgent {
     env: Arc<Vec<(String, String)>>,
     sandbox: Arc<Sandbox>,
     grace: Duration,
+    /// The admin's MCP servers, the ones chosen for this run, and the values of the masked
+    /// variables they name.
+    mcp_admin: Arc<McpConfig>,
+    mcp: Arc<McpConfig>,
+    mcp_env: Arc<Env>,
 }
 
 impl fmt::Debug for CopilotAgent {
@@ -87,14 +95,59 @@ impl CopilotAgent {
             }
         }
         let child_env = child_env(settings, env);
-        Ok(Self {
+        let mcp_env = Env::from_pairs(
+            settings.mcp.variables().into_iter().filter_map(|name| Some((name.clone(), env.get(&name)?.to_owned()))),
+        );
+        let sandbox = Sandbox::new(sandbox, env, &child_env).with_read_paths(settings.mcp.program_dirs());
+        let agent = Self {
             cli,
             model: settings.copilot_model.clone(),
             deny_tools,
-            sandbox: Arc::new(Sandbox::new(sandbox, env, &child_env)),
+            sandbox: Arc::new(sandbox),
             env: Arc::new(child_env),
             grace: STAGE_GRACE,
+            mcp_admin: Arc::new(settings.mcp.clone()),
+            mcp: Arc::new(settings.mcp.clone()),
+            mcp_env: Arc::new(mcp_env),
+        };
+        // The servers' secrets are masked wherever our logs and artifacts could show them.
+        let (_, secrets) = agent.mcp_json()?;
+        secrets.iter().for_each(|secret| crate::redact::register(secret));
+        Ok(agent)
+    }
+
+    /// Uses only the admin's MCP servers the repository picked (`wanted`); the names the admin
+    /// does not allow are returned as problems and not added.
+    #[must_use]
+    pub fn with_mcp_servers(mut self, wanted: Option<&[String]>) -> (Self, Vec<McpProblem>) {
+        let (chosen, problems) = mcp::servers_for_run(&self.mcp_admin, wanted);
+        self.mcp = Arc::new(chosen);
+        (self, problems)
+    }
+
+    /// The chosen servers' `--additional-mcp-config` JSON and the secrets in it.
+    fn mcp_json(&self) -> Result<(String, Vec<String>), AgentError> {
+        self.mcp.resolve(&self.mcp_env).map_err(|reason| AgentError::NotInstalled {
+            message: format!("`{}`: {reason}", env_vars::COPILOT_MCP_CONFIG),
         })
+    }
+
+    /// The CLI's MCP arguments: the chosen servers, and every server the checkout's own files
+    /// name (loaded by a CLI that trusts the folder) and the built-in ones disabled.
+    fn mcp_args(&self, request: &StageRequest) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if !self.mcp.is_empty() {
+            args.push("--additional-mcp-config".into());
+            args.push(format!("@{}", request.private_dir.join(MCP_CONFIG_FILE).display()).into());
+        }
+        for name in mcp::workspace_servers(&request.repo_dir, &self.mcp) {
+            args.push("--disable-mcp-server".into());
+            args.push(name.into());
+        }
+        if !self.mcp.builtin {
+            args.push("--disable-builtin-mcps".into());
+        }
+        args
     }
 
     /// Starts the sandbox helper from `launcher` (a `copilot-runner` binary) instead of this
@@ -142,6 +195,7 @@ impl CopilotAgent {
         args.push(request.private_dir.join(USAGE_FILE).into());
         args.push("--add-dir".into());
         args.push(request.scratch_dir.clone().into());
+        args.extend(self.mcp_args(request));
         if let Some(model) = &self.model {
             args.push("--model".into());
             args.push(model.into());
@@ -160,6 +214,8 @@ impl CopilotAgent {
 fn child_env(settings: &AgentSettings, env: &Env) -> Vec<(String, String)> {
     use secrecy::ExposeSecret as _;
     let mut vars = super::child_env_base(env);
+    // `COPILOT_ALLOW_ALL=true` makes the CLI trust the checkout and load its own MCP servers.
+    vars.retain(|(name, _)| name != "COPILOT_ALLOW_ALL");
     if let Some(token) = &settings.github_token {
         vars.retain(|(name, _)| name != env_vars::COPILOT_GITHUB_TOKEN);
         vars.push((env_vars::COPILOT_GITHUB_TOKEN.to_owned(), token.expose_secret().to_owned()));
@@ -179,6 +235,15 @@ impl Agent for CopilotAgent {
         let usage_path = request.private_dir.join(USAGE_FILE);
         // A usage file from an earlier attempt would be read as this run's.
         let _ = tokio::fs::remove_file(&usage_path).await;
+        let mcp_path = request.private_dir.join(MCP_CONFIG_FILE);
+        if !self.mcp.is_empty() {
+            let (json, _) = self.mcp_json()?;
+            write_private(&mcp_path, json.as_bytes()).await.map_err(|source| AgentError::Io {
+                stage: stage.to_owned(),
+                context: format!("while writing `{}`", mcp_path.display()),
+                source,
+            })?;
+        }
 
         let spec = ProcessSpec::new(&self.cli)
             .label(format!("copilot ({stage})"))
@@ -196,7 +261,14 @@ impl Agent for CopilotAgent {
         let mut raw = Vec::new();
         let mut transcript = vec![format!("stage `{stage}`: prompt of {} characters", request.prompt.chars().count())];
         let section = telemetry::section(&format!("agent_{stage}"), &format!("Copilot: stage `{stage}`"));
+        let mut mcp_file_read = self.mcp.is_empty();
         let result = process::run_with_lines(spec, |stream, line| {
+            if !mcp_file_read {
+                // The CLI reads the file while it starts, before its first event: from then on
+                // the agent's shell must not find the servers' secrets there.
+                mcp_file_read = true;
+                let _ = std::fs::remove_file(&mcp_path);
+            }
             let shown = match stream {
                 Stream::Stdout => {
                     raw.extend_from_slice(line.as_bytes());
@@ -212,6 +284,8 @@ impl Agent for CopilotAgent {
         })
         .await;
         drop(section);
+        // The file holds the servers' secrets: gone as soon as the CLI is.
+        let _ = tokio::fs::remove_file(&mcp_path).await;
 
         let events_path = request.artifacts_dir.join(EVENTS_FILE);
         let transcript_path = request.artifacts_dir.join(TRANSCRIPT_FILE);
@@ -257,6 +331,14 @@ impl Agent for CopilotAgent {
         }
         judge(stage, &record, &output.stderr.text(), outcome)
     }
+}
+
+/// Writes a file only its owner may read.
+async fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
 }
 
 /// Decides from the events, not the exit code alone, whether the stage succeeded.

@@ -9,6 +9,7 @@
 pub mod command;
 pub mod copilot;
 pub mod events;
+pub use crate::config::mcp;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -196,6 +196,8 @@ pub struct AgentSettings {
     pub stage_timeout: Duration,
     /// Tool patterns denied besides the built-in ones.
     pub deny_tools: Vec<String>,
+    /// The MCP servers the admin allows (`COPILOT_MCP_CONFIG`); empty when unset.
+    pub mcp: crate::config::mcp::McpConfig,
 }
 
 /// The agent sandbox, and what it keeps out of the agent's reach.

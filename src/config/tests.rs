@@ -290,3 +290,32 @@ fn the_premium_request_cap_is_off_by_default_and_a_bad_one_names_the_setting() {
         Settings::resolve(&env(&[("COPILOT_MONTHLY_PREMIUM_REQUESTS", "300")]), &Flags::default()).expect("valid");
     assert_eq!(settings.spend.monthly_premium_requests, Some(300.0));
 }
+
+#[test]
+fn the_mcp_config_must_be_a_valid_servers_file_whose_variables_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mcp.json");
+    std::fs::write(&path, r#"{"mcpServers": {"tickets": {"command": "tickets", "env": {"TOKEN": "$TICKETS_TOKEN"}}}}"#)
+        .unwrap();
+    let file = path.display().to_string();
+    let settings = Settings::resolve(
+        &env(&[("COPILOT_MCP_CONFIG", file.as_str()), ("TICKETS_TOKEN", "tk-0123456789")]),
+        &Flags::default(),
+    )
+    .unwrap();
+    assert_eq!(settings.agent.mcp.names(), ["tickets"]);
+    assert!(Settings::resolve(&env(&[]), &Flags::default()).unwrap().agent.mcp.is_empty());
+
+    std::fs::write(dir.path().join("bad.json"), r#"{"mcpServers": {"x": {"type": "http"}}}"#).unwrap();
+    let bad = dir.path().join("bad.json").display().to_string();
+    for (value, reason) in [
+        (file.as_str(), "(missing: `TICKETS_TOKEN`)"),
+        ("/nonexistent/mcp.json", "a readable JSON file"),
+        (bad.as_str(), "MCP server `x` of type `http` to have a `url` string"),
+    ] {
+        let errors = Settings::resolve(&env(&[("COPILOT_MCP_CONFIG", value)]), &Flags::default()).unwrap_err();
+        assert_eq!(errors.exit_code(), crate::exit::Code::Usage);
+        let error = errors.0.iter().find(|error| error.key == "COPILOT_MCP_CONFIG").expect("the setting is named");
+        assert!(error.allowed.contains(reason), "{error}");
+    }
+}

@@ -157,6 +157,13 @@ impl Sandbox {
         }
     }
 
+    /// The same sandbox, the agent also allowed to read and execute from `paths`.
+    #[must_use]
+    pub fn with_read_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.read.extend(paths);
+        self
+    }
+
     /// The same sandbox, its helper started from another `copilot-runner` binary (tests that
     /// drive an agent backend in-process name the built binary here).
     #[must_use]

@@ -48,6 +48,12 @@ impl RecordedRequest {
         self.json().get("messages").and_then(Value::as_array).cloned().unwrap_or_default()
     }
 
+    /// The names of the tools the request advertises to the model.
+    pub fn tool_names(&self) -> Vec<String> {
+        let tools = self.json().get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+        tools.iter().filter_map(|tool| Some(tool.pointer("/function/name")?.as_str()?.to_owned())).collect()
+    }
+
     /// Every tool result (`role: tool`) the CLI sent back in this request.
     pub fn tool_results(&self) -> Vec<String> {
         self.messages()
