@@ -18,6 +18,7 @@ mod issue_assignee;
 mod issue_branch;
 mod issue_note;
 mod languages;
+mod mcp;
 mod mr_note;
 mod mr_note_push;
 mod mr_note_refusals;

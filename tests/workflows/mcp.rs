@@ -1,0 +1,74 @@
+//! MCP servers in a job, end to end: the server the admin's `COPILOT_MCP_CONFIG` allows is
+//! started by the real CLI and its tool called while the agent works on an issue; a server the
+//! repository declares on its own (`.mcp.json` on its default branch) is never started.
+
+use std::path::{Path, PathBuf};
+
+use copilot_runner_testkit::ci_job::text;
+use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
+use copilot_runner_testkit::standalone;
+use serde_json::json;
+
+use super::rig::{IMPLEMENTATION_STAGE, PROJECT, Rig};
+
+fn mcp_server() -> PathBuf {
+    standalone::testkit_bin(
+        Path::new(env!("CARGO")),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        Path::new(env!("CARGO_BIN_EXE_copilot-runner")),
+        "mcp-server",
+    )
+}
+
+fn server(calls: &Path) -> serde_json::Value {
+    json!({
+        "type": "local",
+        "command": mcp_server().display().to_string(),
+        "args": ["--calls", calls.display().to_string()],
+        "tools": ["*"],
+    })
+}
+
+#[tokio::test]
+async fn the_admins_server_is_called_in_a_job_and_the_repositorys_own_is_not() {
+    let mut rig = Rig::start(|paths| {
+        let greeting = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
+        Script::new()
+            .rule(
+                Rule::when(IMPLEMENTATION_STAGE)
+                    .then(Reply::tool("tickets-lookup_ticket", json!({"id": "T-7"})))
+                    .then(greeting)
+                    .then(Reply::text("Added greeting.txt.")),
+            )
+            .fallback(Reply::text("Nothing to do."))
+    })
+    .await;
+    // The agent and the servers it starts may write only where the sandbox lets them: the stage's
+    // scratch folder is one such place.
+    let scratch = rig.paths.work.join("stages/1-implementation/scratch");
+    let (admin_calls, repo_calls) = (scratch.join("admin-calls.jsonl"), scratch.join("repo-calls.jsonl"));
+    let admin = rig.paths.job_dir.join("mcp.json");
+    std::fs::write(&admin, json!({"mcpServers": {"tickets": server(&admin_calls)}}).to_string()).unwrap();
+    let own = json!({"mcpServers": {"repo-tickets": server(&repo_calls)}}).to_string();
+    rig.gitlab
+        .push_files(PROJECT, "main", &[(".mcp.json", Some(own.as_str()))], "Add an MCP server", "alice")
+        .await
+        .unwrap();
+    rig.job
+        .set("USE_ORCHESTRATED_ISSUE", "false")
+        .set("COPILOT_MCP_CONFIG", admin.display().to_string())
+        .set("COPILOT_ALLOW_ALL", "true");
+    let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
+    rig.assign(iid, "alice");
+
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let called = std::fs::read_to_string(&admin_calls).unwrap_or_default();
+    assert!(called.contains("T-7"), "the admin's server was not called: {called:?}");
+    assert!(!repo_calls.exists(), "the repository's own server ran: {:?}", std::fs::read_to_string(&repo_calls));
+    // The model was offered the admin's tool and not the repository's.
+    let offered: Vec<String> = rig.model.completions().iter().flat_map(|call| call.tool_names()).collect();
+    assert!(offered.iter().any(|name| name == "tickets-lookup_ticket"), "{offered:?}");
+    assert!(!offered.iter().any(|name| name.starts_with("repo-tickets")), "{offered:?}");
+    assert_eq!(rig.gitlab.read_file(PROJECT, "copilot/issue-2", "greeting.txt").await.as_deref(), Some("hello\n"));
+}
