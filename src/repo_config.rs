@@ -37,6 +37,28 @@ pub struct Stages {
     pub docs: bool,
 }
 
+impl Stages {
+    /// Whether `stage` may run: the three optional ones as switched, every other one always.
+    pub fn allows(self, stage: crate::prompts::Stage) -> bool {
+        use crate::prompts::Stage;
+        match stage {
+            Stage::Architecture => self.architecture,
+            Stage::Tests => self.tests,
+            Stage::Docs => self.docs,
+            _ => true,
+        }
+    }
+
+    /// Drops the stages turned off from `plan`, saying so among its reasons.
+    pub fn apply(self, plan: &mut crate::planner::Plan) {
+        let (kept, dropped): (Vec<_>, Vec<_>) = plan.stages.drain(..).partition(|planned| self.allows(planned.stage));
+        plan.stages = kept;
+        for planned in dropped {
+            plan.reasons.push(format!("{}: turned off by `{PATH}`", planned.stage.as_str()));
+        }
+    }
+}
+
 impl Default for Stages {
     fn default() -> Self {
         Self { architecture: true, tests: true, docs: true }
@@ -172,4 +194,22 @@ pub async fn for_project(
         Some(branch) => load_and_report(job, reporter, project_id, &branch).await,
         None => Ok(Effective::admin(&job.settings)),
     }
+}
+
+/// Applies the repository's caps to the job: its own cap lowers the job's; `Some(note)` refusing
+/// `actor` when the project used the repository's lower monthly cap (the admin's was checked
+/// before any work).
+pub async fn apply_caps(
+    job: &crate::workflows::Job,
+    project_id: u64,
+    actor: &crate::gitlab::UserBasic,
+    rules: &Effective,
+) -> anyhow::Result<Option<crate::prompts::message::MonthlyCapNote>> {
+    if let Some(cap) = rules.max_premium_requests {
+        job.spend.lower_cap(cap);
+    }
+    if rules.monthly_premium_requests == job.settings.spend.monthly_premium_requests {
+        return Ok(None);
+    }
+    job.monthly_cap_reached(project_id, actor, rules.monthly_premium_requests).await
 }
