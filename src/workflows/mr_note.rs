@@ -123,6 +123,7 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         Ok(rules) => rules,
         Err(error) => return fail(&mut reporter, &error).await,
     };
+    reporter.language = rules.language;
     if let Some(refusal) = crate::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
         reporter.post(&refusal).await?;
         return Ok(Code::Done);

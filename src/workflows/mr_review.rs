@@ -220,6 +220,7 @@ async fn review_steps(
 ) -> anyhow::Result<Code> {
     reporter.step(Step::Prepare, StepState::Running).await?;
     let rules = crate::repo_config::for_project(job, reporter, project_id).await?;
+    reporter.language = rules.language;
     let prepared = prepare(job, project_id, mr, read).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;
 
