@@ -141,7 +141,7 @@ pub async fn load(
         .with_context(|| format!("while reading `{PATH}` from the default branch `{default_branch}`"))?;
     let Some(text) = text else { return Ok((admin, Vec::new())) };
     let (file, mut problems) = parse(&text);
-    let effective = narrow(admin, file, &mut problems);
+    let effective = narrow(&admin, file, &mut problems);
     if !problems.is_empty() {
         tracing::warn!(count = problems.len(), file = PATH, "the repository's agent file has bad keys or values");
     }

@@ -39,7 +39,7 @@ pub const RULES: &[(&str, Rule)] = &[
 
 /// The admin's settings narrowed by `file`; each loosening value adds a problem on its line and
 /// keeps the admin's value.
-pub fn narrow(admin: Effective, file: RepoFile, problems: &mut Vec<Problem>) -> Effective {
+pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) -> Effective {
     let mut refuse = Refusals { problems, lines: file.lines.clone() };
     let mut effective = admin.clone();
     if let Some(language) = file.language {

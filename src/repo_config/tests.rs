@@ -20,7 +20,7 @@ fn admin() -> Effective {
     }
 }
 
-fn load(admin: Effective, text: &str) -> (Effective, Vec<Problem>) {
+fn load(admin: &Effective, text: &str) -> (Effective, Vec<Problem>) {
     let (file, mut problems) = parse(text);
     (narrow(admin, file, &mut problems), problems)
 }
@@ -31,7 +31,7 @@ fn every_key_is_read() {
                 test_command: \"cargo nextest run\"\nreview:\n  exclude: [\"vendor/**\", \"*.lock\"]\n  \
                 min_severity: major\n  max_inline_comments: 3\nmax_premium_requests: 5\nmonthly_premium_requests: 100\n\
                 mcp_servers: [github, sentry]\ninstructions: [docs/agent.md]\n";
-    let (effective, problems) = load(admin(), text);
+    let (effective, problems) = load(&admin(), text);
     assert_eq!(problems, []);
     assert_eq!(effective.language, Language::Zh);
     assert!(effective.require_plan_approval);
@@ -48,15 +48,15 @@ fn every_key_is_read() {
 
 #[test]
 fn no_keys_keep_the_admins_settings() {
-    assert_eq!(load(admin(), ""), (admin(), Vec::new()));
-    assert_eq!(load(admin(), "# nothing yet\n"), (admin(), Vec::new()));
+    assert_eq!(load(&admin(), ""), (admin(), Vec::new()));
+    assert_eq!(load(&admin(), "# nothing yet\n"), (admin(), Vec::new()));
 }
 
 #[test]
 fn bad_keys_and_values_name_their_lines_and_keep_the_rest() {
     let text = "language: zh\nlangauge: ja\nreview:\n  min_severity: loud\n  max_inline_comments: 2\n  \
                 colour: red\nstages: {implementation: false}\nmcp_servers: [\"a b\"]\ninstructions: [../etc/passwd]\n";
-    let (effective, problems) = load(admin(), text);
+    let (effective, problems) = load(&admin(), text);
     let found: Vec<(usize, &str)> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
     assert_eq!(
         found,
@@ -79,7 +79,7 @@ fn bad_keys_and_values_name_their_lines_and_keep_the_rest() {
 
 #[test]
 fn a_file_that_is_not_yaml_is_one_problem_on_its_line() {
-    let (effective, problems) = load(admin(), "language: zh\nreview: [unclosed\n");
+    let (effective, problems) = load(&admin(), "language: zh\nreview: [unclosed\n");
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].key, "(file)");
     assert!(problems[0].line >= 2, "{problems:?}");
@@ -93,7 +93,7 @@ fn values_that_loosen_are_refused_on_their_lines() {
     strict.stages.docs = false;
     let text = "plan_approval: false\nstages:\n  docs: true\nreview:\n  min_severity: info\n  \
                 max_inline_comments: 50\nmax_premium_requests: 30\n";
-    let (effective, problems) = load(strict.clone(), text);
+    let (effective, problems) = load(&strict, text);
     let found: Vec<(usize, &str)> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
     assert_eq!(
         found,
@@ -116,7 +116,7 @@ fn values_that_narrow_are_kept() {
     open.review.max_inline_comments = None;
     let text = "plan_approval: true\nstages: {tests: false}\nreview: {min_severity: critical, max_inline_comments: 1}\n\
                 max_premium_requests: 2.5\n";
-    let (effective, problems) = load(open, text);
+    let (effective, problems) = load(&open, text);
     assert_eq!(problems, []);
     assert!(effective.require_plan_approval);
     assert!(!effective.stages.tests);
