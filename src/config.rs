@@ -7,6 +7,7 @@
 //! are collected, not just the first.
 
 mod file;
+pub(crate) use file::KeyLines;
 mod groups;
 pub mod mcp;
 

@@ -267,6 +267,31 @@ impl<'a> Reporter<'a> {
         Ok(id)
     }
 
+    /// The issue or merge request the notes go on, as markers name it: `issue-12`, `mr-34`.
+    pub fn noteable_subject(&self) -> String {
+        subject(self.target.on)
+    }
+
+    /// Posts a note that carries `marker`, or edits the agent's earlier note carrying it (among
+    /// the notes read at [`Reporter::start`]): one such note per subject however often it runs.
+    pub async fn post_marked(&self, context: &impl MessageContext, marker: &Marker) -> Result<u64, ReportError> {
+        let body = self.render(context)?;
+        let id = match self.earlier_note(marker) {
+            Some(id) => {
+                self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
+                id
+            }
+            None => {
+                self.client
+                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
+                    .await?
+                    .id
+            }
+        };
+        self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, body));
+        Ok(id)
+    }
+
     /// The newest of the agent's known notes carrying `marker`.
     fn earlier_note(&self, marker: &Marker) -> Option<u64> {
         let earlier = self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -143,12 +143,12 @@ fn setting_named(key: &str) -> Option<&'static str> {
 
 /// Where each key sits in the text, for `file:line` in errors. A small scan rather than a
 /// span-aware parser: keys in our files are plain `key:` lines, one level deep at most.
-struct KeyLines {
+pub(crate) struct KeyLines {
     entries: Vec<(Option<String>, String, usize)>,
 }
 
 impl KeyLines {
-    fn scan(text: &str) -> Self {
+    pub(crate) fn scan(text: &str) -> Self {
         let mut entries = Vec::new();
         let mut group: Option<String> = None;
         for (index, line) in text.lines().enumerate() {
@@ -168,10 +168,15 @@ impl KeyLines {
         Self { entries }
     }
 
-    fn line(&self, group: Option<&str>, key: &str) -> usize {
+    pub(crate) fn line(&self, group: Option<&str>, key: &str) -> usize {
+        self.find(group, key).unwrap_or(1)
+    }
+
+    /// The line of `key` below `group` (`None`: a top-level key), when it sits on a line of its own.
+    pub(crate) fn find(&self, group: Option<&str>, key: &str) -> Option<usize> {
         self.entries
             .iter()
             .find(|(entry_group, entry_key, _)| entry_group.as_deref() == group && entry_key == key)
-            .map_or(1, |(_, _, line)| *line)
+            .map(|(_, _, line)| *line)
     }
 }

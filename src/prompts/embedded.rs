@@ -19,7 +19,7 @@ macro_rules! embed {
 }
 
 /// `(relative path, text)` of every embedded template, by language in `Language::ALL` order.
-pub(super) const TEMPLATES: [[(&str, &str); 33]; 6] = embed!(
+pub(super) const TEMPLATES: [[(&str, &str); 34]; 6] = embed!(
     ["en", "zh", "ja", "ko", "hi", "th"],
     [
         "_rules",
@@ -53,6 +53,7 @@ pub(super) const TEMPLATES: [[(&str, &str); 33]; 6] = embed!(
         "spend_cap_note",
         "monthly_cap_note",
         "suppressions_forgotten",
+        "repo_config_note",
         "command_note",
         "plan_note"
     ]

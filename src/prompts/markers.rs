@@ -27,6 +27,7 @@ const FAILED_PREFIX: &str = "<!-- copilot-runner:failed ";
 const STOPPED: &str = "<!-- copilot-runner:stopped -->";
 const PLAN_PREFIX: &str = "<!-- copilot-runner:plan sha256=";
 const PLAN_DATA_PREFIX: &str = "<!-- copilot-runner:plan-data ";
+const REPO_CONFIG_PREFIX: &str = "<!-- copilot-runner:repo-config ";
 const SUFFIX: &str = " -->";
 
 /// The stage line of `stage`: `copilot-runner-stage: <name>`.
@@ -127,6 +128,12 @@ impl Marker {
     /// `<!-- copilot-runner:plan-data <base64> -->`.
     pub fn plan_data(base64: &str) -> Self {
         Self(format!("{PLAN_DATA_PREFIX}{}{SUFFIX}", token(base64)))
+    }
+
+    /// Marks the note on the problems of the repository's agent file, on `subject` (`mr-34`,
+    /// `issue-12`): `<!-- copilot-runner:repo-config mr-34 -->`.
+    pub fn repo_config(subject: &str) -> Self {
+        Self(format!("{REPO_CONFIG_PREFIX}{}{SUFFIX}", token(subject)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -39,10 +39,11 @@ pub enum Message {
     SuppressionsForgotten,
     CommandNote,
     PlanNote,
+    RepoConfigNote,
 }
 
 impl Message {
-    pub const ALL: [Message; 18] = [
+    pub const ALL: [Message; 19] = [
         Self::StatusNote,
         Self::FinalNote,
         Self::FailureNote,
@@ -61,6 +62,7 @@ impl Message {
         Self::SuppressionsForgotten,
         Self::CommandNote,
         Self::PlanNote,
+        Self::RepoConfigNote,
     ];
 
     /// Whether the message tells how a piece of work ended: one such note per request, which a
@@ -103,6 +105,7 @@ impl Message {
             Self::SuppressionsForgotten => "suppressions_forgotten",
             Self::CommandNote => "command_note",
             Self::PlanNote => "plan_note",
+            Self::RepoConfigNote => "repo_config_note",
         }
     }
 }
@@ -253,6 +256,33 @@ pub struct SuppressionsForgottenNote {
 impl MessageContext for SuppressionsForgottenNote {
     fn message(&self) -> Message {
         Message::SuppressionsForgotten
+    }
+}
+
+/// The note on the bad keys and values of a repository's `.gitlab/copilot-agent.yml`: each one's
+/// line and what it allows; the work went on with the agent project's settings for those keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoConfigNote {
+    /// [`Marker::repo_config`]: a re-run edits this note instead of posting another.
+    pub marker: Marker,
+    pub file: MarkdownCodeSpan,
+    /// The default branch the file was read from.
+    pub branch: MarkdownCodeSpan,
+    pub problems: Vec<RepoConfigProblem>,
+}
+
+/// One bad key or value of a [`RepoConfigNote`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoConfigProblem {
+    pub line: usize,
+    pub key: MarkdownCodeSpan,
+    /// What the key allows, as the runner words it (values and key names in backticks).
+    pub allowed: String,
+}
+
+impl MessageContext for RepoConfigNote {
+    fn message(&self) -> Message {
+        Message::RepoConfigNote
     }
 }
 
@@ -564,6 +594,8 @@ pub enum SkipKind {
     InvalidFindings,
     /// `TOTAL_TIMEOUT` ran out before its chunk was reviewed.
     OutOfTime,
+    /// The repository's `.gitlab/copilot-agent.yml` excludes it from reviews.
+    Excluded,
 }
 
 /// A changed file the review did not read.

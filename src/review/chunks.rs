@@ -53,6 +53,9 @@ pub enum SkipReason {
     InvalidFindings,
     #[error("not reviewed: `TOTAL_TIMEOUT` ran out")]
     OutOfTime,
+    /// A pattern of the repository's `review.exclude` matches it.
+    #[error("excluded by the repository's `.gitlab/copilot-agent.yml`")]
+    Excluded,
 }
 
 impl SkippedFile {
@@ -67,6 +70,7 @@ impl SkippedFile {
             SkipReason::DiffUnavailable => (SkipKind::DiffUnavailable, None, None),
             SkipReason::InvalidFindings => (SkipKind::InvalidFindings, None, None),
             SkipReason::OutOfTime => (SkipKind::OutOfTime, None, None),
+            SkipReason::Excluded => (SkipKind::Excluded, None, None),
         };
         SkippedFileNote { path: MarkdownCodeSpan::new(&self.path), reason, bytes, limit }
     }

@@ -65,19 +65,25 @@ pub struct SpendReport {
 /// A job's agent calls so far and its cap; shared by every call of the job.
 #[derive(Debug, Default)]
 pub struct Spend {
-    cap: Option<f64>,
+    cap: Mutex<Option<f64>>,
     records: Mutex<Vec<UsageRecord>>,
 }
 
 impl Spend {
     /// Nothing spent yet, under `cap` premium requests (`None`: no cap).
     pub fn new(cap: Option<f64>) -> Self {
-        Self { cap, records: Mutex::new(Vec::new()) }
+        Self { cap: Mutex::new(cap), records: Mutex::new(Vec::new()) }
     }
 
     /// The cap in premium requests, when there is one.
     pub fn cap(&self) -> Option<f64> {
-        self.cap
+        *self.cap.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Lowers the cap to `cap` (a repository's own, below the admin's); never raises it.
+    pub fn lower_cap(&self, cap: f64) {
+        let mut current = self.cap.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Some(current.map_or(cap, |current| current.min(cap)));
     }
 
     /// Counts one finished agent call of `call`.
@@ -115,7 +121,7 @@ impl Spend {
 
     /// Whether the job has used its cap: no agent call may start any more.
     pub fn reached(&self) -> bool {
-        self.cap.is_some_and(|cap| self.total().premium_requests >= cap)
+        self.cap().is_some_and(|cap| self.total().premium_requests >= cap)
     }
 
     /// The records added up per stage, in the order the stages first ran, and in total.
@@ -145,7 +151,7 @@ impl Spend {
 
     /// The report `summary.json` keeps.
     pub fn report(&self) -> SpendReport {
-        SpendReport { cap: self.cap, cap_reached: self.reached(), total: self.total(), calls: self.records() }
+        SpendReport { cap: self.cap(), cap_reached: self.reached(), total: self.total(), calls: self.records() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<UsageRecord>> {

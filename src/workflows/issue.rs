@@ -69,10 +69,6 @@ pub async fn run_as(
         (None, Mode::Planned { by, .. } | Mode::Plan { by: Some(by) }) => (Some(by.clone()), None),
         (None, _) => (assigner(job, project_id, issue_iid).await?, None),
     };
-    let mode = match mode {
-        Mode::Work if job.settings.workflow.require_plan_approval => Mode::Plan { by: None },
-        mode => mode,
-    };
     // The words of `@agent plan` are a command, not a request.
     let command = note.as_ref().is_some_and(|note| {
         let intent = crate::request::intent::intent(&note.body, &job.settings.access.agent_username);
@@ -98,6 +94,20 @@ pub async fn run_as(
     if let Some(edited) = job.edited_text(project_id, issue.author.as_ref(), &notes).await? {
         reporter.warn_edited(edited);
     }
+    reporter.remember_own(&notes);
+    let rules = match crate::repo_config::for_project(job, &reporter, project_id).await {
+        Ok(rules) => rules,
+        Err(error) => return fail(&mut reporter, &error).await.map(Outcome::Ended),
+    };
+    if let Some(refusal) = crate::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
+        reporter.post(&refusal).await?;
+        return Ok(Outcome::Ended(Code::Done));
+    }
+    reporter.language = rules.language;
+    let mode = match mode {
+        Mode::Work if rules.require_plan_approval => Mode::Plan { by: None },
+        mode => mode,
+    };
     let steps: &[Step] = match mode {
         Mode::Plan { .. } => &[Step::Prepare, Step::Plan],
         _ => &[Step::Prepare, Step::Plan, Step::Push, Step::MergeRequest],
@@ -134,7 +144,7 @@ pub async fn run_as(
         commit_title: issue.confidential.then(|| format!("Resolve #{issue_iid}")),
     };
     let options = PlanOptions::issue(job.settings.workflow.orchestrated_issue);
-    let asked = work::Asked { task, request, options, stored: None };
+    let asked = work::Asked { task, request, options, stored: None, rules };
     let outcome = match mode {
         Mode::Plan { .. } => {
             let request_note = note_id.filter(|_| !command);

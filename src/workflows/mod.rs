@@ -259,7 +259,8 @@ impl Job {
             reporter.post(&refusal).await?;
             return Ok(None);
         }
-        if let Some(refusal) = self.monthly_cap_reached(project_id, actor).await? {
+        let monthly = self.settings.spend.monthly_premium_requests;
+        if let Some(refusal) = self.monthly_cap_reached(project_id, actor, monthly).await? {
             reporter.post(&refusal).await?;
             return Ok(None);
         }

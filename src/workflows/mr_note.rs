@@ -119,6 +119,15 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.warn_edited(edited);
     }
     reporter.start_among(Some(&actor.username), steps, &notes).await?;
+    let rules = match crate::repo_config::for_project(job, &reporter, project_id).await {
+        Ok(rules) => rules,
+        Err(error) => return fail(&mut reporter, &error).await,
+    };
+    reporter.language = rules.language;
+    if let Some(refusal) = crate::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
+        reporter.post(&refusal).await?;
+        return Ok(Code::Done);
+    }
     let task = Task {
         reference: format!("!{mr_iid}"),
         title: UntrustedLine::new(&mr.title),
@@ -132,18 +141,23 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
     };
     let branch = Branch { name, from: Some(mr.source_branch.clone()), commit_title: None };
     let options = PlanOptions::merge_request_note(job.settings.workflow.orchestrated_mr_note);
-    let worked =
-        match work::run(job, &mut reporter, project_id, &branch, work::Asked { task, request, options, stored: None })
-            .await
-        {
-            Ok(worked) => worked,
-            Err(error) => {
-                if let Some(code) = work::report_stopped(job, &mut reporter, &error).await? {
-                    return Ok(code);
-                }
-                return fail(&mut reporter, &error).await;
+    let worked = match work::run(
+        job,
+        &mut reporter,
+        project_id,
+        &branch,
+        work::Asked { task, request, options, stored: None, rules },
+    )
+    .await
+    {
+        Ok(worked) => worked,
+        Err(error) => {
+            if let Some(code) = work::report_stopped(job, &mut reporter, &error).await? {
+                return Ok(code);
             }
-        };
+            return fail(&mut reporter, &error).await;
+        }
+    };
     let changed = if blocked.is_some() { worked.branch_ahead } else { worked.commit.is_some() };
     if !changed {
         let summary = worked.summary.stages.last().map(|stage| MarkdownText::new(&stage.output));

@@ -32,6 +32,7 @@ use crate::gitlab::{Noteable, UserBasic};
 use crate::prompts::Stage;
 use crate::prompts::message::{Step, StepState, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::{ReviewPrompt, Task, Workspace as PromptWorkspace};
+use crate::repo_config::ReviewRules;
 use crate::report::Reporter;
 use crate::review::chunks::{self, ChunkLimits, SkipReason, SkippedFile};
 use crate::review::diff::LineMap;
@@ -222,6 +223,8 @@ async fn review_steps(
     read: Read,
 ) -> anyhow::Result<Code> {
     reporter.step(Step::Prepare, StepState::Running).await?;
+    let rules = crate::repo_config::for_project(job, reporter, project_id).await?;
+    reporter.language = rules.language;
     let prepared = prepare(job, project_id, mr, read).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;
 
@@ -231,7 +234,7 @@ async fn review_steps(
     if review_artifacts.exists() {
         tokio::fs::remove_dir_all(&review_artifacts).await.context("while clearing an earlier review's artifacts")?;
     }
-    let (candidates, mut skipped) = reviewable_files(&prepared);
+    let (candidates, mut skipped) = reviewable_files(&prepared, &rules.review);
     let limits = chunk_limits(job.settings.review.prompt_bytes);
     let plan = chunks::plan_chunks(&candidates, limits);
     skipped.extend(plan.skipped.iter().cloned());
@@ -289,11 +292,9 @@ async fn review_steps(
         tracing::info!(count = suppressed.len(), "findings of kinds people called wrong are held back");
     }
     let mut review_plan = post::plan_review(found, &prepared.map, &prepared.refs, &prepared.posted);
-    let rules = NoiseRules {
-        min_severity: job.settings.review.min_severity,
-        max_inline: job.settings.review.max_inline_comments,
-    };
-    let triage = noise::hold_back(&mut review_plan, &prepared.map, &prepared.refs, rules);
+    let noise_rules =
+        NoiseRules { min_severity: rules.review.min_severity, max_inline: rules.review.max_inline_comments };
+    let triage = noise::hold_back(&mut review_plan, &prepared.map, &prepared.refs, noise_rules);
     let report_findings: Vec<Finding> = review_plan
         .inline
         .iter()
@@ -524,7 +525,7 @@ async fn count_lines(file: &Path) -> std::io::Result<u32> {
 /// The files this review reads: every changed file, or on a re-review those changed since the
 /// earlier reviewed head (the others were covered before), less those too large to read, which
 /// come back to be named in the summary.
-fn reviewable_files(prepared: &Prepared) -> (Vec<FileDiff>, Vec<SkippedFile>) {
+fn reviewable_files(prepared: &Prepared, rules: &ReviewRules) -> (Vec<FileDiff>, Vec<SkippedFile>) {
     let changed = prepared.files.iter().filter(|file| match &prepared.since {
         Some((_, since)) => since.file(&file.new_path).is_some() || since.file(&file.old_path).is_some(),
         None => true,
@@ -532,6 +533,10 @@ fn reviewable_files(prepared: &Prepared) -> (Vec<FileDiff>, Vec<SkippedFile>) {
     let mut skipped = Vec::new();
     let mut files = Vec::new();
     for file in changed {
+        if rules.excludes(&file.new_path) {
+            skipped.push(SkippedFile { path: file.new_path.clone(), reason: SkipReason::Excluded });
+            continue;
+        }
         match prepared.too_large.iter().find(|skip| skip.path == file.new_path) {
             Some(skip) => skipped.push(skip.clone()),
             None => files.push(file.clone()),

@@ -19,15 +19,16 @@ impl Job {
         Ok(SpendLedger::new(store))
     }
 
-    /// The note refusing `actor`'s request when project `project_id` has used its monthly cap;
-    /// `None` under the cap or without one. A ledger that cannot be read refuses too (an error):
+    /// The note refusing `actor`'s request when project `project_id` has used its monthly cap
+    /// (`cap`: the admin's, or the repository's lower one); `None` under the cap or without one. A ledger that cannot be read refuses too (an error):
     /// spending that cannot be counted is not allowed past a cap.
     pub(crate) async fn monthly_cap_reached(
         &self,
         project_id: u64,
         actor: &UserBasic,
+        cap: Option<f64>,
     ) -> anyhow::Result<Option<MonthlyCapNote>> {
-        let Some(cap) = self.settings.spend.monthly_premium_requests else { return Ok(None) };
+        let Some(cap) = cap else { return Ok(None) };
         let month = month_of(chrono::Utc::now());
         let spent = self.spend_ledger()?.month(&project_id.to_string(), &month).await.with_context(|| {
             format!(

@@ -137,6 +137,8 @@ pub(super) struct Asked {
     pub options: PlanOptions,
     /// A plan a person approved (`proceed`): run as it is instead of planning again.
     pub stored: Option<Plan>,
+    /// The settings for this project, narrowed by its `.gitlab/copilot-agent.yml`.
+    pub rules: crate::repo_config::Effective,
 }
 
 /// The checkout, the understanding of the project and the plan, before any stage runs.
@@ -165,13 +167,19 @@ async fn prepare(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Plan, StepState::Running).await?;
-    let understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
-    let plan = match asked.stored {
+    let mut understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
+    if let Some(command) = &asked.rules.test_command {
+        // The repository's own test command comes first: the planner and the prompts name it.
+        understood.facts.test_commands.retain(|known| known != command);
+        understood.facts.test_commands.insert(0, command.clone());
+    }
+    let mut plan = match asked.stored {
         Some(plan) => plan,
         None => {
             planner::plan(&plan_text(&asked.task, asked.request.as_ref()), &understood.facts.traits(), &asked.options)
         }
     };
+    asked.rules.stages.apply(&mut plan);
     for planned in plan.stages.iter().filter(|_| !plan_only) {
         reporter.insert_before(Step::Push, Step::Stage(planned.stage));
     }

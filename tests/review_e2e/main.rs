@@ -19,6 +19,7 @@ mod links;
 mod noise;
 mod placement;
 mod reads;
+mod repo_config;
 mod rerun;
 mod resolve;
 mod retry;

@@ -75,11 +75,10 @@ pub(super) async fn check(
         return Ok(Some(refusal));
     }
     let Some(actor) = &mr.author else { return Ok(None) };
-    Ok(job.monthly_cap_reached(project_id, actor).await?.map(|note| Refusal::MonthlyCap {
-        month: note.month,
-        used: note.used.to_string(),
-        cap: note.cap.to_string(),
-    }))
+    Ok(job
+        .monthly_cap_reached(project_id, actor, job.settings.spend.monthly_premium_requests)
+        .await?
+        .map(|note| Refusal::MonthlyCap { month: note.month, used: note.used.to_string(), cap: note.cap.to_string() }))
 }
 
 async fn check_request(

@@ -1,0 +1,215 @@
+//! The rules a repository keeps for itself in `.gitlab/copilot-agent.yml`.
+//!
+//! The file is read once per job from the target project's default branch only (never from a
+//! merge request's branch, whose author could loosen the rules), and it can only narrow what the
+//! agent project's configuration allows: the table in [`narrow::RULES`] says how, key by key. A
+//! bad key or value becomes a [`Problem`] naming its line and what is allowed; that key keeps the
+//! admin's value and the work goes on.
+
+mod narrow;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use anyhow::Context as _;
+
+use crate::config::{Language, Settings, Severity};
+
+pub use narrow::{RULES, Rule, narrow};
+pub use parse::{RepoFile, parse};
+
+/// Where the file sits in the target repository.
+pub const PATH: &str = ".gitlab/copilot-agent.yml";
+
+/// A bad key or value of the file: its line, the key, and what the key allows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub line: usize,
+    pub key: String,
+    pub allowed: String,
+}
+
+/// Which optional stages the planner may keep; analysis and implementation always run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    pub architecture: bool,
+    pub tests: bool,
+    pub docs: bool,
+}
+
+impl Stages {
+    /// Whether `stage` may run: the three optional ones as switched, every other one always.
+    pub fn allows(self, stage: crate::prompts::Stage) -> bool {
+        use crate::prompts::Stage;
+        match stage {
+            Stage::Architecture => self.architecture,
+            Stage::Tests => self.tests,
+            Stage::Docs => self.docs,
+            _ => true,
+        }
+    }
+
+    /// Drops the stages turned off from `plan`, saying so among its reasons.
+    pub fn apply(self, plan: &mut crate::planner::Plan) {
+        let (kept, dropped): (Vec<_>, Vec<_>) = plan.stages.drain(..).partition(|planned| self.allows(planned.stage));
+        plan.stages = kept;
+        for planned in dropped {
+            plan.reasons.push(format!("{}: turned off by `{PATH}`", planned.stage.as_str()));
+        }
+    }
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Self { architecture: true, tests: true, docs: true }
+    }
+}
+
+/// What the review of a project keeps and posts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewRules {
+    /// Glob patterns of files never reviewed.
+    pub exclude: Vec<String>,
+    pub min_severity: Severity,
+    pub max_inline_comments: Option<usize>,
+}
+
+impl ReviewRules {
+    /// Whether `path` matches one of the exclusions. `*` stays within one folder, `**` crosses
+    /// folders; a pattern without `/` matches the file's name in any folder.
+    pub fn excludes(&self, path: &str) -> bool {
+        self.exclude.iter().any(|pattern| {
+            let pattern = if pattern.contains('/') { pattern.clone() } else { format!("**/{pattern}") };
+            globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .build()
+                .is_ok_and(|glob| glob.compile_matcher().is_match(path))
+        })
+    }
+}
+
+/// The settings a job on one project works with: the admin's, narrowed by the repository's file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective {
+    pub language: Language,
+    pub require_plan_approval: bool,
+    pub stages: Stages,
+    /// The command the prompts name for running the tests, instead of the one found in the project.
+    pub test_command: Option<String>,
+    pub review: ReviewRules,
+    pub max_premium_requests: Option<f64>,
+    pub monthly_premium_requests: Option<f64>,
+    /// MCP servers the repository asks for, by name.
+    pub mcp_servers: Vec<String>,
+    /// Extra instruction files, as paths in the repository.
+    pub instructions: Vec<String>,
+}
+
+impl Effective {
+    /// The admin's settings, before any repository narrows them.
+    pub fn admin(settings: &Settings) -> Self {
+        Self {
+            language: settings.prompts.language,
+            require_plan_approval: settings.workflow.require_plan_approval,
+            stages: Stages::default(),
+            test_command: None,
+            review: ReviewRules {
+                exclude: Vec::new(),
+                min_severity: settings.review.min_severity,
+                max_inline_comments: settings.review.max_inline_comments,
+            },
+            max_premium_requests: settings.spend.max_premium_requests,
+            monthly_premium_requests: settings.spend.monthly_premium_requests,
+            mcp_servers: Vec::new(),
+            instructions: Vec::new(),
+        }
+    }
+}
+
+/// Reads the file from `default_branch` of the project and narrows the admin's settings with it.
+/// No file: the admin's settings and no problem. A file GitLab cannot give is an error.
+pub async fn load(
+    job: &crate::workflows::Job,
+    project_id: u64,
+    default_branch: &str,
+) -> anyhow::Result<(Effective, Vec<Problem>)> {
+    let admin = Effective::admin(&job.settings);
+    let text = job
+        .client
+        .raw_file(project_id, PATH, default_branch)
+        .await
+        .with_context(|| format!("while reading `{PATH}` from the default branch `{default_branch}`"))?;
+    let Some(text) = text else { return Ok((admin, Vec::new())) };
+    let (file, mut problems) = parse(&text);
+    let effective = narrow(&admin, file, &mut problems);
+    if !problems.is_empty() {
+        tracing::warn!(count = problems.len(), file = PATH, "the repository's agent file has bad keys or values");
+    }
+    Ok((effective, problems))
+}
+
+/// [`load`], and when the file has problems, the note that names them on the reporter's issue or
+/// merge request (a re-run edits it). Call after [`Reporter::start_among`], which reads the notes.
+///
+/// [`Reporter::start_among`]: crate::report::Reporter::start_among
+pub async fn load_and_report(
+    job: &crate::workflows::Job,
+    reporter: &crate::report::Reporter<'_>,
+    project_id: u64,
+    default_branch: &str,
+) -> anyhow::Result<Effective> {
+    use crate::prompts::message::{RepoConfigNote, RepoConfigProblem};
+    use crate::untrusted::MarkdownCodeSpan;
+
+    let (effective, problems) = load(job, project_id, default_branch).await?;
+    if !problems.is_empty() {
+        let marker = crate::prompts::markers::Marker::repo_config(&reporter.noteable_subject());
+        let note = RepoConfigNote {
+            marker: marker.clone(),
+            file: MarkdownCodeSpan::new(PATH),
+            branch: MarkdownCodeSpan::new(default_branch),
+            problems: problems
+                .iter()
+                .map(|problem| RepoConfigProblem {
+                    line: problem.line,
+                    key: MarkdownCodeSpan::new(&problem.key),
+                    allowed: problem.allowed.clone(),
+                })
+                .collect(),
+        };
+        reporter.post_marked(&note, &marker).await.context("while noting the problems of the agent file")?;
+    }
+    Ok(effective)
+}
+
+/// [`load_and_report`] from the project's default branch, read from GitLab; a project without one
+/// (an empty repository) has no file, so the admin's settings hold.
+pub async fn for_project(
+    job: &crate::workflows::Job,
+    reporter: &crate::report::Reporter<'_>,
+    project_id: u64,
+) -> anyhow::Result<Effective> {
+    let project = job.client.project(project_id).await.context("while reading the project's default branch")?;
+    match project.default_branch {
+        Some(branch) => load_and_report(job, reporter, project_id, &branch).await,
+        None => Ok(Effective::admin(&job.settings)),
+    }
+}
+
+/// Applies the repository's caps to the job: its own cap lowers the job's; `Some(note)` refusing
+/// `actor` when the project used the repository's lower monthly cap (the admin's was checked
+/// before any work).
+pub async fn apply_caps(
+    job: &crate::workflows::Job,
+    project_id: u64,
+    actor: &crate::gitlab::UserBasic,
+    rules: &Effective,
+) -> anyhow::Result<Option<crate::prompts::message::MonthlyCapNote>> {
+    if let Some(cap) = rules.max_premium_requests {
+        job.spend.lower_cap(cap);
+    }
+    if rules.monthly_premium_requests == job.settings.spend.monthly_premium_requests {
+        return Ok(None);
+    }
+    job.monthly_cap_reached(project_id, actor, rules.monthly_premium_requests).await
+}

@@ -1,0 +1,216 @@
+//! Reading `.gitlab/copilot-agent.yml` into what the repository asks for, key by key, each bad
+//! key or value a [`Problem`] on its line; the other keys are kept.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Problem;
+use crate::config::{KeyLines, Language, Severity};
+
+/// What the repository asks for; `None` or empty: the key is not set (or was bad).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepoFile {
+    pub language: Option<Language>,
+    pub plan_approval: Option<bool>,
+    pub architecture: Option<bool>,
+    pub tests: Option<bool>,
+    pub docs: Option<bool>,
+    pub test_command: Option<String>,
+    pub review_exclude: Vec<String>,
+    pub min_severity: Option<Severity>,
+    pub max_inline_comments: Option<usize>,
+    pub max_premium_requests: Option<f64>,
+    pub monthly_premium_requests: Option<f64>,
+    pub mcp_servers: Vec<String>,
+    pub instructions: Vec<String>,
+    /// The line of each key read (`review.min_severity`), for problems found when narrowing.
+    pub lines: BTreeMap<String, usize>,
+}
+
+const TOP_KEYS: &str = "`language`, `plan_approval`, `stages`, `test_command`, `review`, `max_premium_requests`, \
+                        `monthly_premium_requests`, `mcp_servers` or `instructions`";
+const STAGE_KEYS: &str = "`architecture`, `tests` or `docs` (analysis and implementation always run)";
+const REVIEW_KEYS: &str = "`exclude`, `min_severity` or `max_inline_comments`";
+const BOOL: &str = "`true` or `false`";
+const CAP: &str = "a number of premium requests above 0";
+const NAMES: &str = "a list of names (letters, digits, `-`, `_`, `.`)";
+const PATHS: &str = "a list of relative paths in the repository, without `..`";
+
+/// Parses the file's text. A file that is not a YAML mapping is one problem and no rules.
+pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
+    let mut reader = Reader { lines: KeyLines::scan(text), problems: Vec::new() };
+    let mut file = RepoFile::default();
+    let root: BTreeMap<String, Value> = if text.trim().is_empty() {
+        BTreeMap::new()
+    } else {
+        match serde_saphyr::from_str(text) {
+            Ok(root) => root,
+            Err(error) => {
+                let line = error.location().map_or(1, |at| usize::try_from(at.line()).unwrap_or(1));
+                reader.problems.push(Problem {
+                    line,
+                    key: "(file)".to_owned(),
+                    allowed: format!("valid YAML: a mapping of the keys {TOP_KEYS}"),
+                });
+                return (file, reader.problems);
+            }
+        }
+    };
+    for (key, value) in &root {
+        let at = Some(key.as_str());
+        file.lines.insert(key.clone(), reader.line(None, key));
+        if let Value::Object(children) = value {
+            for child in children.keys() {
+                file.lines.insert(format!("{key}.{child}"), reader.line(at, child));
+            }
+        }
+        match key.as_str() {
+            "language" => file.language = reader.parsed(None, key, value, "one of en, zh, ja, ko, hi, th"),
+            "plan_approval" => file.plan_approval = reader.boolean(None, key, value),
+            "test_command" => {
+                file.test_command = reader.text(None, key, value, "a command line, as text");
+            }
+            "max_premium_requests" => file.max_premium_requests = reader.cap(None, key, value),
+            "monthly_premium_requests" => file.monthly_premium_requests = reader.cap(None, key, value),
+            "mcp_servers" => file.mcp_servers = reader.list(None, key, value, is_name, NAMES),
+            "instructions" => file.instructions = reader.list(None, key, value, is_repo_path, PATHS),
+            "stages" => {
+                for (child, value) in reader.children(key, value, STAGE_KEYS) {
+                    match child.as_str() {
+                        "architecture" => file.architecture = reader.boolean(at, &child, &value),
+                        "tests" => file.tests = reader.boolean(at, &child, &value),
+                        "docs" => file.docs = reader.boolean(at, &child, &value),
+                        _ => reader.problem(at, &child, STAGE_KEYS),
+                    }
+                }
+            }
+            "review" => {
+                for (child, value) in reader.children(key, value, REVIEW_KEYS) {
+                    match child.as_str() {
+                        "exclude" => {
+                            file.review_exclude = reader.list(at, &child, &value, is_glob, "a list of file patterns");
+                        }
+                        "min_severity" => {
+                            file.min_severity =
+                                reader.parsed(at, &child, &value, "`critical`, `major`, `minor` or `info`");
+                        }
+                        "max_inline_comments" => {
+                            let count = value.as_u64().and_then(|count| usize::try_from(count).ok());
+                            if count.is_none() {
+                                reader.problem(at, &child, "a whole number, 0 or more");
+                            }
+                            file.max_inline_comments = count;
+                        }
+                        _ => reader.problem(at, &child, REVIEW_KEYS),
+                    }
+                }
+            }
+            _ => reader.problem(None, key, TOP_KEYS),
+        }
+    }
+    reader.problems.sort_by_key(|problem| problem.line);
+    (file, reader.problems)
+}
+
+/// The key lines and the problems found so far.
+struct Reader {
+    lines: KeyLines,
+    problems: Vec<Problem>,
+}
+
+impl Reader {
+    /// `group.key`'s line; a key written inline (`stages: {tests: false}`) is on its group's line.
+    fn line(&self, group: Option<&str>, key: &str) -> usize {
+        self.lines.find(group, key).or_else(|| group.and_then(|group| self.lines.find(None, group))).unwrap_or(1)
+    }
+
+    fn problem(&mut self, group: Option<&str>, key: &str, allowed: &str) {
+        let line = self.line(group, key);
+        let key = group.map_or_else(|| key.to_owned(), |group| format!("{group}.{key}"));
+        self.problems.push(Problem { line, key, allowed: allowed.to_owned() });
+    }
+
+    fn children(&mut self, key: &str, value: &Value, allowed: &str) -> Vec<(String, Value)> {
+        match value {
+            Value::Object(children) => children.clone().into_iter().collect(),
+            _ => {
+                self.problem(None, key, &format!("a mapping of {allowed}"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn boolean(&mut self, group: Option<&str>, key: &str, value: &Value) -> Option<bool> {
+        let flag = value.as_bool();
+        if flag.is_none() {
+            self.problem(group, key, BOOL);
+        }
+        flag
+    }
+
+    fn text(&mut self, group: Option<&str>, key: &str, value: &Value, allowed: &str) -> Option<String> {
+        match value.as_str().map(str::trim) {
+            Some(text) if !text.is_empty() && !text.contains('\n') => Some(text.to_owned()),
+            _ => {
+                self.problem(group, key, allowed);
+                None
+            }
+        }
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &mut self,
+        group: Option<&str>,
+        key: &str,
+        value: &Value,
+        allowed: &str,
+    ) -> Option<T> {
+        let parsed = value.as_str().and_then(|text| text.parse().ok());
+        if parsed.is_none() {
+            self.problem(group, key, allowed);
+        }
+        parsed
+    }
+
+    fn cap(&mut self, group: Option<&str>, key: &str, value: &Value) -> Option<f64> {
+        let cap = value.as_f64().filter(|cap| cap.is_finite() && *cap > 0.0);
+        if cap.is_none() {
+            self.problem(group, key, CAP);
+        }
+        cap
+    }
+
+    /// A list of text items that each pass `valid`; one bad item makes the whole key bad.
+    fn list(
+        &mut self,
+        group: Option<&str>,
+        key: &str,
+        value: &Value,
+        valid: fn(&str) -> bool,
+        allowed: &str,
+    ) -> Vec<String> {
+        let items: Option<Vec<String>> = value.as_array().and_then(|items| {
+            items.iter().map(|item| item.as_str().filter(|text| valid(text)).map(str::to_owned)).collect()
+        });
+        match items {
+            Some(items) => items,
+            None => {
+                self.problem(group, key, allowed);
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_repo_path(text: &str) -> bool {
+    !text.is_empty() && !text.starts_with('/') && !text.contains('\\') && text.split('/').all(|part| part != "..")
+}
+
+fn is_glob(text: &str) -> bool {
+    !text.trim().is_empty() && globset::Glob::new(text).is_ok()
+}
