@@ -31,7 +31,6 @@ pub mod planner;
 pub mod process;
 pub mod prompts;
 pub mod redact;
-pub mod repo_config;
 pub mod report;
 pub mod request;
 pub mod review;

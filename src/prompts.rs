@@ -250,6 +250,8 @@ fn tidy(rendered: &str) -> String {
 #[cfg(test)]
 mod address_fixtures;
 #[cfg(test)]
+mod bounds_tests;
+#[cfg(test)]
 mod override_tests;
 #[cfg(test)]
 mod tests;

@@ -250,21 +250,7 @@ impl<'a> Reporter<'a> {
             body.push('\n');
         }
         body.push_str(marker.as_str());
-        let earlier = self.earlier_note(&marker);
-        let id = match earlier {
-            Some(id) => {
-                self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;
-                id
-            }
-            None => {
-                self.client
-                    .create_note_visible(self.target.project_id, self.target.on, &body, self.target.internal)
-                    .await?
-                    .id
-            }
-        };
-        self.earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, body));
-        Ok(id)
+        self.edit_or_create(body, &marker).await
     }
 
     /// The issue or merge request the notes go on, as markers name it: `issue-12`, `mr-34`.
@@ -276,6 +262,11 @@ impl<'a> Reporter<'a> {
     /// the notes read at [`Reporter::start`]): one such note per subject however often it runs.
     pub async fn post_marked(&self, context: &impl MessageContext, marker: &Marker) -> Result<u64, ReportError> {
         let body = self.render(context)?;
+        self.edit_or_create(body, marker).await
+    }
+
+    /// Edits the agent's earlier note carrying `marker` to `body`, or posts `body` as a new one.
+    async fn edit_or_create(&self, body: String, marker: &Marker) -> Result<u64, ReportError> {
         let id = match self.earlier_note(marker) {
             Some(id) => {
                 self.client.edit_note(self.target.project_id, self.target.on, id, &body).await?;

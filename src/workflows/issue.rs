@@ -95,11 +95,11 @@ pub async fn run_as(
         reporter.warn_edited(edited);
     }
     reporter.remember_own(&notes);
-    let rules = match crate::repo_config::for_project(job, &reporter, project_id).await {
+    let rules = match crate::workflows::repo_config::for_project(job, &reporter, project_id).await {
         Ok(rules) => rules,
         Err(error) => return fail(&mut reporter, &error).await.map(Outcome::Ended),
     };
-    if let Some(refusal) = crate::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
+    if let Some(refusal) = crate::workflows::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
         reporter.post(&refusal).await?;
         return Ok(Outcome::Ended(Code::Done));
     }

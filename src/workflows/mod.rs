@@ -10,6 +10,7 @@ pub mod mr_note;
 pub mod mr_review;
 pub mod pipeline_fix;
 pub mod plan;
+pub mod repo_config;
 mod spend;
 mod thread_replies;
 mod work;

@@ -119,12 +119,12 @@ pub async fn run(job: &Job, project_id: u64, mr_iid: u64, note_id: u64) -> anyho
         reporter.warn_edited(edited);
     }
     reporter.start_among(Some(&actor.username), steps, &notes).await?;
-    let rules = match crate::repo_config::for_project(job, &reporter, project_id).await {
+    let rules = match crate::workflows::repo_config::for_project(job, &reporter, project_id).await {
         Ok(rules) => rules,
         Err(error) => return fail(&mut reporter, &error).await,
     };
     reporter.language = rules.language;
-    if let Some(refusal) = crate::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
+    if let Some(refusal) = crate::workflows::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
         reporter.post(&refusal).await?;
         return Ok(Code::Done);
     }

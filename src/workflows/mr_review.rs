@@ -32,7 +32,6 @@ use crate::gitlab::{Noteable, UserBasic};
 use crate::prompts::Stage;
 use crate::prompts::message::{Step, StepState, UnsupportedNote, UnsupportedReason};
 use crate::prompts::stage::{ReviewPrompt, Task, Workspace as PromptWorkspace};
-use crate::repo_config::ReviewRules;
 use crate::report::Reporter;
 use crate::review::chunks::{self, ChunkLimits, SkipReason, SkippedFile};
 use crate::review::diff::LineMap;
@@ -44,6 +43,7 @@ use crate::review::resolve::{Changes, Resolution};
 use crate::review::suppress;
 use crate::stages::{CallUsage, CheckedCall, StageError};
 use crate::untrusted::{UntrustedLine, UntrustedText, Username};
+use crate::workflows::repo_config::ReviewRules;
 
 /// The artifacts folder of the review prompts (`<n>-review/` each, below the artifacts root).
 const REVIEW_ARTIFACTS: &str = "review";
@@ -223,7 +223,7 @@ async fn review_steps(
     read: Read,
 ) -> anyhow::Result<Code> {
     reporter.step(Step::Prepare, StepState::Running).await?;
-    let rules = crate::repo_config::for_project(job, reporter, project_id).await?;
+    let rules = crate::workflows::repo_config::for_project(job, reporter, project_id).await?;
     reporter.language = rules.language;
     let prepared = prepare(job, project_id, mr, read).await?;
     reporter.step(Step::Prepare, StepState::Done).await?;

@@ -138,7 +138,7 @@ pub(super) struct Asked {
     /// A plan a person approved (`proceed`): run as it is instead of planning again.
     pub stored: Option<Plan>,
     /// The settings for this project, narrowed by its `.gitlab/copilot-agent.yml`.
-    pub rules: crate::repo_config::Effective,
+    pub rules: crate::workflows::repo_config::Effective,
 }
 
 /// The checkout, the understanding of the project and the plan, before any stage runs.
