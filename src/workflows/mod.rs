@@ -57,6 +57,8 @@ pub struct Job {
     /// The agent project and pipeline the job runs in (`CI_PROJECT_ID`, `CI_PIPELINE_ID`): the
     /// status notes name it, so a stop request finds it, and the job watches it for one.
     pub own_pipeline: Option<(u64, u64)>,
+    /// Projects read so far: a job reads each project once, however many steps need it.
+    projects: std::sync::Mutex<std::collections::HashMap<u64, gitlab::Project>>,
 }
 
 impl Job {
@@ -85,6 +87,7 @@ impl Job {
         Ok(Self {
             stop: crate::stages::Stop::default(),
             own_pipeline,
+            projects: std::sync::Mutex::default(),
             deadline,
             spend: crate::stages::Spend::new(settings.spend.max_premium_requests),
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
@@ -98,6 +101,17 @@ impl Job {
             agent_user,
             work_dir,
         })
+    }
+
+    /// The project `project_id` (`GET /projects/:id`), read once per job.
+    pub(crate) async fn project(&self, project_id: u64) -> Result<gitlab::Project, gitlab::Error> {
+        let known = self.projects.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&project_id).cloned();
+        if let Some(project) = known {
+            return Ok(project);
+        }
+        let project = self.client.project(project_id).await?;
+        self.projects.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(project_id, project.clone());
+        Ok(project)
     }
 
     /// Whether `TOTAL_TIMEOUT` has run out.

@@ -189,7 +189,7 @@ pub async fn for_project(
     reporter: &crate::report::Reporter<'_>,
     project_id: u64,
 ) -> anyhow::Result<Effective> {
-    let project = job.client.project(project_id).await.context("while reading the project's default branch")?;
+    let project = job.project(project_id).await.context("while reading the project's default branch")?;
     match project.default_branch {
         Some(branch) => load_and_report(job, reporter, project_id, &branch).await,
         None => Ok(Effective::admin(&job.settings)),

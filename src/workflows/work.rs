@@ -329,7 +329,7 @@ const CLONE_DEPTH: u32 = 1;
 /// git dir `project-<id>.git/`, apart so that the agent's sandbox can open the one for writing
 /// and not the other.
 pub(super) async fn clone_project(job: &Job, project_id: u64, branch: Option<&str>) -> anyhow::Result<Workspace> {
-    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let project = job.project(project_id).await.context("while reading the project")?;
     let url = project
         .http_url_to_repo
         .clone()

@@ -24,7 +24,7 @@ pub(super) async fn blocked(
     {
         return Ok(None);
     }
-    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let project = job.project(project_id).await.context("while reading the project")?;
     if project.default_branch.as_deref() == Some(branch.as_str()) {
         return Ok(Some(UnsupportedReason::DefaultBranch));
     }

@@ -28,7 +28,7 @@ pub(super) struct ReviewInstructions {
 /// a project without a default branch, i.e. an empty one) is no instruction, an unreadable one an
 /// error naming the file.
 pub(super) async fn read(job: &Job, project_id: u64) -> anyhow::Result<ReviewInstructions> {
-    let project = job.client.project(project_id).await.context("while reading the project")?;
+    let project = job.project(project_id).await.context("while reading the project")?;
     let Some(default_branch) = project.default_branch else {
         return Ok(ReviewInstructions { default_branch: String::new(), files: Vec::new() });
     };
