@@ -595,7 +595,7 @@ async fn review_chunk(
             output_path: output.map(|path| path.display().to_string()).unwrap_or_default(),
         };
         job.prompts
-            .render_stage(job.settings.prompts.language, &context)
+            .render_stage(job.language(), &context)
             .map_err(|source| StageError::Prompt { stage: "review", source })
     };
     let check = |_: &crate::agent::AgentOutcome, written: Option<&str>| {
