@@ -6,18 +6,13 @@ use std::path::{Path, PathBuf};
 
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
-use copilot_runner_testkit::standalone;
 use serde_json::json;
 
 use super::rig::{IMPLEMENTATION_STAGE, PROJECT, Rig};
 
+/// The test rig's MCP server, built beside `copilot-runner`.
 fn mcp_server() -> PathBuf {
-    standalone::testkit_bin(
-        Path::new(env!("CARGO")),
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        Path::new(env!("CARGO_BIN_EXE_copilot-runner")),
-        "mcp-server",
-    )
+    copilot_runner_testkit::testkit_bin!("mcp-server")
 }
 
 fn server(calls: &Path) -> serde_json::Value {
