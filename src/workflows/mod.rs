@@ -371,6 +371,31 @@ impl Job {
         branch: &str,
         base: &str,
     ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
+        let agent_understanding = self.settings.workflow.project_understanding;
+        self.understand_as(project_id, workspace, (branch, base), agent_understanding).await
+    }
+
+    /// [`Job::understand`] of a checkout whose text is not the project's word (a merge request's
+    /// head under review): the agent writes no understanding of it, whatever
+    /// `ENABLE_PROJECT_UNDERSTANDING` says, since what the branch's files tell the agent would
+    /// reach the review's prompt as the project's context.
+    pub(crate) async fn understand_under_review(
+        &self,
+        project_id: u64,
+        workspace: &crate::git::Workspace,
+        branch: &str,
+        base: &str,
+    ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
+        self.understand_as(project_id, workspace, (branch, base), false).await
+    }
+
+    async fn understand_as(
+        &self,
+        project_id: u64,
+        workspace: &crate::git::Workspace,
+        (branch, base): (&str, &str),
+        agent_understanding: bool,
+    ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
         let project = project_id.to_string();
         let checkout = crate::context::ProjectCheckout {
             project: &project,
@@ -383,7 +408,7 @@ impl Job {
             work_dir: &self.work_dir,
         };
         let runner = self.stage_runner(workspace.dir(), "understanding");
-        let (cache, agent_understanding) = (&self.settings.cache, self.settings.workflow.project_understanding);
+        let cache = &self.settings.cache;
         let mut understood =
             Box::pin(crate::context::understand_project(cache, agent_understanding, &self.env, &checkout, &runner))
                 .await

@@ -2,7 +2,8 @@
 //! merge request's: a branch that rewrites `AGENTS.md` or `.gitlab/copilot-review.md` shows that
 //! text only as the diff under review, neither as instructions in the prompt nor in the system
 //! message the Copilot CLI would build from the checkout's files. The extra instruction file the
-//! project's `.gitlab/copilot-agent.yml` names is read from the default branch too.
+//! project's `.gitlab/copilot-agent.yml` names is read from the default branch too, and the agent
+//! writes no understanding of the branch.
 
 use super::{NEW_LIB_RS, PROJECT, Rig, review_prompts, run_ok};
 use copilot_runner_testkit::mock_model::{MockModel, content_text};
@@ -45,7 +46,13 @@ async fn the_review_follows_the_default_branchs_instructions_not_the_merge_reque
         )
         .await;
     let model = MockModel::start(rig.script("[]")).await.unwrap();
-    run_ok(&rig.job(&model, mr_iid).await).await;
+    let mut job = rig.job(&model, mr_iid).await;
+    // The agent writes no understanding of the branch under review, which would carry its text
+    // into the prompt as the project's context (`workflows::context_cache` has issue jobs where
+    // the same setting runs the understanding stage).
+    job.set("ENABLE_PROJECT_UNDERSTANDING", "true");
+    run_ok(&job).await;
+    assert!(!model.saw("copilot-runner-stage: understanding"), "the understanding stage ran on the merge request");
     assert_eq!(rig.summaries(mr_iid).len(), 1, "the review ran to its summary");
 
     let prompts = review_prompts(&rig.artifacts());
