@@ -1,8 +1,13 @@
 //! A job's spending as the projects' monthly ledger sees it: before work starts, the project's
-//! spending this month against `COPILOT_MONTHLY_PREMIUM_REQUESTS`; when the job ends, its own
-//! record (every agent call it made, added up), which later jobs and `copilot-runner usage` read.
+//! spending this month against `COPILOT_MONTHLY_PREMIUM_REQUESTS`; while it runs, its own record
+//! (every agent call it made so far, added up), written again after each call and once more when
+//! it ends, which later jobs and `copilot-runner usage` read.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
+use tokio::sync::Notify;
 
 use super::Job;
 use crate::context::spend_ledger::{JobSpend, SpendLedger, month_of};
@@ -10,6 +15,7 @@ use crate::context::store::CacheStore;
 use crate::env_vars;
 use crate::gitlab::UserBasic;
 use crate::prompts::message::MonthlyCapNote;
+use crate::stages::spend::Totals;
 use crate::untrusted::Username;
 
 impl Job {
@@ -49,40 +55,117 @@ impl Job {
         }))
     }
 
-    /// Writes this job's record of what it spent on `project_id` (nothing when it made no agent
-    /// call). A store that refuses is logged, not fatal: the work is done by then.
-    pub(super) async fn record_spend(&self, project_id: u64) {
-        let records = self.spend.records();
-        if records.is_empty() {
-            return;
-        }
-        let total = self.spend.total();
+    /// The writer of this job's record of what it spends on `project_id`, named and dated now.
+    pub(super) fn spend_recorder(&self, project_id: u64) -> SpendRecorder<'_> {
         let now = chrono::Utc::now();
-        let job = self
+        let name = self
             .env
             .get(env_vars::ci::CI_JOB_ID)
             .map_or_else(|| format!("run-{}-{}", now.format("%Y%m%dT%H%M%S%.6f"), std::process::id()), str::to_owned);
-        let record = JobSpend {
+        SpendRecorder {
+            job: self,
             project: project_id.to_string(),
             month: month_of(now),
-            job,
+            name,
+            ledger: OnceLock::new(),
+            written: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Keeps one job's record in the ledger as its spending grows: written again after each agent
+/// call, so a job killed mid-way (a timeout, a cancelled pipeline, an evicted pod) has still
+/// recorded every call that ended. The record is the job's own object, so writing it again only
+/// replaces itself; the month and name are fixed when the job starts, so it stays one object.
+pub(super) struct SpendRecorder<'a> {
+    job: &'a Job,
+    project: String,
+    month: String,
+    name: String,
+    /// Opened at the first write; `None` when the store cannot be opened (said once).
+    ledger: OnceLock<Option<SpendLedger>>,
+    /// How many calls the record in the store covers.
+    written: AtomicUsize,
+}
+
+impl SpendRecorder<'_> {
+    /// Runs `work`, writing the record again whenever calls were counted meanwhile: calls counted
+    /// during a write are covered by one next write. The calls never wait for the store, and a
+    /// write under way when `work` ends is finished first, so no older one lands after [`Self::flush`].
+    pub(super) async fn alongside<T>(&self, work: impl Future<Output = T>) -> T {
+        let finished = Notify::new();
+        let work = async {
+            let done = work.await;
+            finished.notify_one();
+            done
+        };
+        let follow = async {
+            let mut counted = self.job.spend.counted();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = finished.notified() => break,
+                    changed = counted.changed() => match changed {
+                        Ok(()) => self.write().await,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
+        let (done, ()) = tokio::join!(work, follow);
+        done
+    }
+
+    /// Writes what the record in the store does not cover yet (nothing when the job made no agent
+    /// call, or nothing since the last write).
+    pub(super) async fn flush(&self) {
+        self.write().await;
+    }
+
+    /// Writes the record of every call so far, unless the store has it already. A store that
+    /// refuses is logged, not fatal: the work goes on, and the next write tries again.
+    async fn write(&self) {
+        let records = self.job.spend.records();
+        if records.len() == self.written.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(ledger) = self.ledger() else { return };
+        let total = Totals::of(&records);
+        let record = JobSpend {
+            project: self.project.clone(),
+            month: self.month.clone(),
+            job: self.name.clone(),
             premium_requests: total.premium_requests,
             input_tokens: total.input_tokens,
             output_tokens: total.output_tokens,
             agent_calls: u64::try_from(records.len()).unwrap_or(u64::MAX),
-            recorded_at: now,
+            recorded_at: chrono::Utc::now(),
         };
-        let written = match self.spend_ledger() {
-            Ok(ledger) => ledger.record(&record).await.map_err(anyhow::Error::new),
-            Err(error) => Err(error),
-        };
-        match written {
+        match ledger.record(&record).await {
             Ok(()) => {
-                tracing::info!(month = %record.month, premium_requests = record.premium_requests, "spending recorded");
+                self.written.store(records.len(), Ordering::Release);
+                tracing::info!(
+                    month = %record.month,
+                    agent_calls = record.agent_calls,
+                    premium_requests = record.premium_requests,
+                    "spending recorded"
+                );
             }
             Err(error) => {
+                let error = anyhow::Error::new(error);
                 tracing::error!(error = %format!("{error:#}"), "cannot record this job's spending; the monthly total misses it");
             }
         }
+    }
+
+    fn ledger(&self) -> Option<&SpendLedger> {
+        let ledger = self.ledger.get_or_init(|| match self.job.spend_ledger() {
+            Ok(ledger) => Some(ledger),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot record this job's spending; the monthly total misses it");
+                None
+            }
+        });
+        ledger.as_ref()
     }
 }
