@@ -99,7 +99,7 @@ fn month_dir(rig: &Rig) -> PathBuf {
 }
 
 /// The records of this month, as `(job, premium requests, input tokens)`.
-fn month_records(rig: &Rig) -> Vec<(String, f64, u64)> {
+pub(super) fn month_records(rig: &Rig) -> Vec<(String, f64, u64)> {
     let Ok(entries) = std::fs::read_dir(month_dir(rig)) else { return Vec::new() };
     let mut records: Vec<(String, f64, u64)> = entries
         .map(|entry| {
@@ -113,7 +113,7 @@ fn month_records(rig: &Rig) -> Vec<(String, f64, u64)> {
 }
 
 /// What an earlier job of this month left: `premium_requests` spent.
-fn earlier_job(rig: &Rig, premium_requests: f64) {
+pub(super) fn earlier_job(rig: &Rig, premium_requests: f64) {
     let dir = month_dir(rig);
     std::fs::create_dir_all(&dir).unwrap();
     let record = json!({
