@@ -252,3 +252,22 @@ async fn the_summarys_top_level_figures_are_its_spend_total_also_with_calls_outs
         assert_eq!(total, Some(sum_of_records(&summary, figure)), "{figure}: {summary:#}");
     }
 }
+
+#[tokio::test]
+async fn a_store_that_refuses_the_record_is_logged_and_the_work_goes_on() {
+    let (rig, iid) = assigned_job("50").await;
+    // A file where the records' folder would be: every write of the record fails.
+    let usage = month_dir(&rig).ancestors().nth(2).unwrap().to_owned();
+    std::fs::create_dir_all(usage.parent().unwrap()).unwrap();
+    std::fs::write(&usage, "not a folder").unwrap();
+
+    let out = rig.run().await;
+
+    let log = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(rig.gitlab.merge_requests(PROJECT).len(), 1, "the work was delivered");
+    assert!(log.contains("cannot record this job's spending; the monthly total misses it"), "{log}");
+    let notes = rig.agent_notes(rig.on_issue(iid));
+    assert!(notes.iter().any(|note| note.contains("### ✅ Done")), "{notes:#?}");
+    assert!(month_records(&rig).is_empty());
+}
