@@ -10,7 +10,7 @@ use copilot_runner_testkit::mock_model::{Reply, Rule};
 use serde_json::Value;
 
 use super::rig::{IMPLEMENTATION_STAGE, PROJECT, Rig, greeting_script, implementation_script, status_notes};
-use super::spend::{earlier_job, month_records};
+use super::spend::{earlier_job, month_records, run_refused};
 
 /// Where the rules sit in the target repository.
 const FILE: &str = ".gitlab/copilot-agent.yml";
@@ -85,11 +85,16 @@ async fn assignment(rules: Option<(&str, &str)>) -> (Rig, u64) {
     (rig, iid)
 }
 
-/// Whether the assignment delivered: its branch holds the greeting and one merge request is open.
-async fn delivered(rig: &Rig, iid: u64) -> bool {
+/// Checks that the assignment delivered without waiting for a plan's approval: its branch holds
+/// the greeting, one merge request is open and no plan was posted. Returns the agent's notes.
+async fn assert_delivered(rig: &Rig, iid: u64) -> Vec<String> {
+    let notes = rig.agent_notes(rig.on_issue(iid));
     let branch = format!("copilot/issue-{iid}");
-    rig.gitlab.read_file(PROJECT, &branch, "greeting.txt").await.as_deref() == Some("hello\n")
-        && rig.gitlab.merge_requests(PROJECT).len() == 1
+    let greeting = rig.gitlab.read_file(PROJECT, &branch, "greeting.txt").await;
+    assert_eq!(greeting.as_deref(), Some("hello\n"), "{notes:#?}");
+    assert_eq!(rig.gitlab.merge_requests(PROJECT).len(), 1, "{notes:#?}");
+    assert!(!notes.iter().any(|note| note.contains("Here is my plan")), "{notes:#?}");
+    notes
 }
 
 #[tokio::test]
@@ -104,9 +109,7 @@ async fn plan_approval_in_the_file_on_the_default_branch_makes_an_assignment_wai
 
     // Control: the same assignment without the file opens the merge request.
     let (rig, iid) = assignment(None).await;
-    assert!(delivered(&rig, iid).await, "{:#?}", rig.agent_notes(rig.on_issue(iid)));
-    let notes = rig.agent_notes(rig.on_issue(iid));
-    assert!(!notes.iter().any(|note| note.contains("Here is my plan")), "{notes:#?}");
+    assert_delivered(&rig, iid).await;
 }
 
 #[tokio::test]
@@ -114,17 +117,14 @@ async fn plan_approval_in_the_file_on_a_feature_branch_changes_nothing() {
     let (rig, iid) = assignment(Some(("feature/rules", "plan_approval: true\n"))).await;
 
     assert_eq!(rig.gitlab.read_file(PROJECT, "main", FILE).await, None, "the default branch has no file");
-    assert!(delivered(&rig, iid).await, "{:#?}", rig.agent_notes(rig.on_issue(iid)));
-    let notes = rig.agent_notes(rig.on_issue(iid));
-    assert!(!notes.iter().any(|note| note.contains("Here is my plan")), "{notes:#?}");
+    assert_delivered(&rig, iid).await;
 }
 
 #[tokio::test]
 async fn the_files_language_is_the_language_of_the_status_and_final_notes() {
     let (rig, iid) = assignment(Some(("main", "language: zh\n"))).await;
 
-    assert!(delivered(&rig, iid).await);
-    let notes = rig.agent_notes(rig.on_issue(iid));
+    let notes = assert_delivered(&rig, iid).await;
     let status = status_notes(&notes);
     assert_eq!(status.len(), 1, "{notes:#?}");
     assert!(status[0].starts_with("### 🤖 Copilot 正在处理"), "{}", status[0]);
@@ -135,7 +135,7 @@ async fn the_files_language_is_the_language_of_the_status_and_final_notes() {
 
     // Control: without the file, English.
     let (rig, iid) = assignment(None).await;
-    let notes = rig.agent_notes(rig.on_issue(iid));
+    let notes = assert_delivered(&rig, iid).await;
     assert!(status_notes(&notes)[0].starts_with("### 🤖 Copilot is working on this"), "{notes:#?}");
     assert!(notes.iter().any(|note| note.starts_with("### ✅ Done")), "{notes:#?}");
     assert!(!notes.iter().any(|note| note.contains("已完成")), "{notes:#?}");
@@ -148,15 +148,9 @@ async fn a_monthly_cap_in_the_file_below_the_admins_refuses_work_the_admins_woul
     let admin = [("COPILOT_MONTHLY_PREMIUM_REQUESTS", "10")];
     let (rig, iid) = assigned(Some(("main", "monthly_premium_requests: 3\n")), &admin).await;
     earlier_job(&rig, 5.0);
-    let refs_before = rig.gitlab.refs(PROJECT).await.unwrap();
 
-    let out = rig.run().await;
+    let notes = run_refused(&rig, iid).await;
 
-    assert_eq!(out.status.code(), Some(0), "a refusal is not a failure: {}", text(&out.stderr));
-    assert!(rig.model.requests().is_empty(), "no agent call past the repository's monthly cap");
-    assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
-    assert_eq!(rig.gitlab.refs(PROJECT).await.unwrap(), refs_before, "nothing is pushed");
-    let notes = rig.agent_notes(rig.on_issue(iid));
     let refusal = notes
         .iter()
         .find(|note| note.contains("`COPILOT_MONTHLY_PREMIUM_REQUESTS`"))
@@ -170,6 +164,6 @@ async fn a_monthly_cap_in_the_file_below_the_admins_refuses_work_the_admins_woul
     earlier_job(&rig, 5.0);
     let out = rig.run().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(delivered(&rig, iid).await, "{:#?}", rig.agent_notes(rig.on_issue(iid)));
+    assert_delivered(&rig, iid).await;
     assert_eq!(month_records(&rig).len(), 2, "the job added its record: {:?}", month_records(&rig));
 }

@@ -176,20 +176,26 @@ async fn usage(rig: &Rig, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the job, which must refuse before any work: it exits 0, calls no agent, opens no merge
+/// request and pushes nothing. Returns the agent's notes on issue `iid`.
+pub(super) async fn run_refused(rig: &Rig, iid: u64) -> Vec<String> {
+    let refs_before = rig.gitlab.refs(PROJECT).await.unwrap();
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "a refusal is not a failure: {}", text(&out.stderr));
+    assert!(rig.model.requests().is_empty(), "an agent call ran");
+    assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
+    assert_eq!(rig.gitlab.refs(PROJECT).await.unwrap(), refs_before, "something was pushed");
+    rig.agent_notes(rig.on_issue(iid))
+}
+
 #[tokio::test]
 async fn a_project_past_its_monthly_cap_gets_a_note_and_no_work() {
     let (mut rig, iid) = assigned_job("50").await;
     earlier_job(&rig, 3.0);
     rig.job.set("COPILOT_MONTHLY_PREMIUM_REQUESTS", "3");
-    let refs_before = rig.gitlab.refs(PROJECT).await.unwrap();
 
-    let out = rig.run().await;
+    let notes = run_refused(&rig, iid).await;
 
-    assert_eq!(out.status.code(), Some(0), "a refusal is not a failure: {}", text(&out.stderr));
-    assert!(rig.model.requests().is_empty(), "no agent call once the month's cap is used");
-    assert!(rig.gitlab.merge_requests(PROJECT).is_empty());
-    assert_eq!(rig.gitlab.refs(PROJECT).await.unwrap(), refs_before, "nothing is pushed");
-    let notes = rig.agent_notes(rig.on_issue(iid));
     assert_eq!(notes.len(), 1, "one note and no status note: {notes:#?}");
     assert!(notes[0].contains("`COPILOT_MONTHLY_PREMIUM_REQUESTS`") && notes[0].contains("@alice"), "{}", notes[0]);
     assert!(notes[0].contains("used 3 premium requests") && notes[0].contains("cap is 3 "), "{}", notes[0]);
