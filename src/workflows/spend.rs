@@ -15,6 +15,7 @@ use crate::context::store::CacheStore;
 use crate::env_vars;
 use crate::gitlab::UserBasic;
 use crate::prompts::message::MonthlyCapNote;
+use crate::stages::Spend;
 use crate::stages::spend::Totals;
 use crate::untrusted::Username;
 
@@ -56,51 +57,67 @@ impl Job {
     }
 
     /// The writer of this job's record of what it spends on `project_id`, named and dated now.
-    pub(super) fn spend_recorder(&self, project_id: u64) -> SpendRecorder<'_> {
+    pub(super) fn spend_recorder(
+        &self,
+        project_id: u64,
+    ) -> SpendRecorder<'_, impl Fn() -> anyhow::Result<SpendLedger> + '_> {
         let now = chrono::Utc::now();
         let name = self
             .env
             .get(env_vars::ci::CI_JOB_ID)
             .map_or_else(|| format!("run-{}-{}", now.format("%Y%m%dT%H%M%S%.6f"), std::process::id()), str::to_owned);
-        SpendRecorder {
-            job: self,
-            project: project_id.to_string(),
-            month: month_of(now),
-            name,
-            ledger: OnceLock::new(),
-            written: AtomicUsize::new(0),
-        }
+        SpendRecorder::new(&self.spend, JobKey { project: project_id.to_string(), month: month_of(now), name }, || {
+            self.spend_ledger()
+        })
     }
+}
+
+/// Where a job's record sits in the ledger: fixed when the job starts, so it stays one object.
+#[derive(Debug, Clone)]
+pub(super) struct JobKey {
+    project: String,
+    /// The month the job started in.
+    month: String,
+    /// The CI job's id, or a name made unique to this run.
+    name: String,
 }
 
 /// Keeps one job's record in the ledger as its spending grows: written again after each agent
 /// call, so a job killed mid-way (a timeout, a cancelled pipeline, an evicted pod) has still
 /// recorded every call that ended. The record is the job's own object, so writing it again only
-/// replaces itself; the month and name are fixed when the job starts, so it stays one object.
-pub(super) struct SpendRecorder<'a> {
-    job: &'a Job,
-    project: String,
-    month: String,
-    name: String,
-    /// Opened at the first write; `None` when the store cannot be opened (said once).
+/// replaces itself.
+pub(super) struct SpendRecorder<'a, Open> {
+    spend: &'a Spend,
+    key: JobKey,
+    /// Opens the ledger, at the first write: a job without agent calls never touches the store.
+    open: Open,
+    /// `None` when the store cannot be opened (said once).
     ledger: OnceLock<Option<SpendLedger>>,
     /// How many calls the record in the store covers.
     written: AtomicUsize,
 }
 
-impl SpendRecorder<'_> {
+impl<'a, Open: Fn() -> anyhow::Result<SpendLedger>> SpendRecorder<'a, Open> {
+    fn new(spend: &'a Spend, key: JobKey, open: Open) -> Self {
+        Self { spend, key, open, ledger: OnceLock::new(), written: AtomicUsize::new(0) }
+    }
+
     /// Runs `work`, writing the record again whenever calls were counted meanwhile: calls counted
     /// during a write are covered by one next write. The calls never wait for the store, and a
-    /// write under way when `work` ends is finished first, so no older one lands after [`Self::flush`].
+    /// write under way when `work` ends is finished first, so no older one lands after
+    /// [`Self::flush`].
     pub(super) async fn alongside<T>(&self, work: impl Future<Output = T>) -> T {
         let finished = Notify::new();
+        // Subscribed before `work` first runs, and marked changed: calls counted before that are
+        // written too.
+        let mut counted = self.spend.counted();
+        counted.mark_changed();
         let work = async {
             let done = work.await;
             finished.notify_one();
             done
         };
         let follow = async {
-            let mut counted = self.job.spend.counted();
             loop {
                 tokio::select! {
                     biased;
@@ -125,16 +142,16 @@ impl SpendRecorder<'_> {
     /// Writes the record of every call so far, unless the store has it already. A store that
     /// refuses is logged, not fatal: the work goes on, and the next write tries again.
     async fn write(&self) {
-        let records = self.job.spend.records();
+        let records = self.spend.records();
         if records.len() == self.written.load(Ordering::Acquire) {
             return;
         }
         let Some(ledger) = self.ledger() else { return };
         let total = Totals::of(&records);
         let record = JobSpend {
-            project: self.project.clone(),
-            month: self.month.clone(),
-            job: self.name.clone(),
+            project: self.key.project.clone(),
+            month: self.key.month.clone(),
+            job: self.key.name.clone(),
             premium_requests: total.premium_requests,
             input_tokens: total.input_tokens,
             output_tokens: total.output_tokens,
@@ -151,21 +168,94 @@ impl SpendRecorder<'_> {
                     "spending recorded"
                 );
             }
-            Err(error) => {
-                let error = anyhow::Error::new(error);
-                tracing::error!(error = %format!("{error:#}"), "cannot record this job's spending; the monthly total misses it");
-            }
+            Err(error) => not_recorded(&anyhow::Error::new(error)),
         }
     }
 
     fn ledger(&self) -> Option<&SpendLedger> {
-        let ledger = self.ledger.get_or_init(|| match self.job.spend_ledger() {
-            Ok(ledger) => Some(ledger),
-            Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "cannot record this job's spending; the monthly total misses it");
-                None
-            }
-        });
+        let ledger = self.ledger.get_or_init(|| (self.open)().inspect_err(not_recorded).ok());
         ledger.as_ref()
+    }
+}
+
+fn not_recorded(error: &anyhow::Error) {
+    tracing::error!(error = %format!("{error:#}"), "cannot record this job's spending; the monthly total misses it");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::agent::AgentOutcome;
+
+    fn call(premium_requests: f64) -> AgentOutcome {
+        AgentOutcome { premium_requests: Some(premium_requests), ..AgentOutcome::default() }
+    }
+
+    fn key() -> JobKey {
+        JobKey { project: "7".to_owned(), month: "2026-12".to_owned(), name: "41".to_owned() }
+    }
+
+    /// Waits (yielding to the writer) until the store's record of the job covers `calls` calls.
+    async fn recorded(ledger: &SpendLedger, calls: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let month = ledger.month("7", "2026-12").await.unwrap();
+            if month.agent_calls == calls {
+                assert_eq!(month.jobs, 1, "one record per job, rewritten: {month:?}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the record covers {} calls, not {calls}", month.agent_calls);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_record_follows_each_counted_call_while_the_work_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || Ok(SpendLedger::new(CacheStore::local(dir.path())?));
+        let reader = open().unwrap();
+        let spend = Spend::new(None);
+        let recorder = SpendRecorder::new(&spend, key(), open);
+
+        recorder
+            .alongside(async {
+                spend.record("analysis", &call(1.0));
+                recorded(&reader, 1).await;
+                spend.record("implementation", &call(0.5));
+                spend.record("implementation", &call(0.25));
+                recorded(&reader, 3).await;
+            })
+            .await;
+        spend.record("review", &call(2.0));
+        recorder.flush().await;
+
+        let month = reader.month("7", "2026-12").await.unwrap();
+        assert_eq!((month.jobs, month.agent_calls, month.premium_requests), (1, 4, 3.75));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_be_opened_leaves_the_work_going() {
+        let spend = Spend::new(None);
+        let recorder = SpendRecorder::new(&spend, key(), || Err(anyhow::anyhow!("no store")));
+        let done = recorder
+            .alongside(async {
+                spend.record("analysis", &call(1.0));
+                tokio::task::yield_now().await;
+                "done"
+            })
+            .await;
+        recorder.flush().await;
+        assert_eq!(done, "done");
+    }
+
+    #[tokio::test]
+    async fn a_job_without_agent_calls_opens_no_store() {
+        let spend = Spend::new(None);
+        let recorder =
+            SpendRecorder::new(&spend, key(), || -> anyhow::Result<SpendLedger> { panic!("the store was opened") });
+        recorder.alongside(async {}).await;
+        recorder.flush().await;
     }
 }
