@@ -237,6 +237,9 @@ pub struct MonthlyCapNote {
     pub cap: f64,
     #[serde(serialize_with = "two_decimals")]
     pub used: f64,
+    /// The cap is the project's own `monthly_premium_requests` in `.gitlab/copilot-agent.yml`,
+    /// lower than the agent project's.
+    pub by_repository: bool,
 }
 
 impl MessageContext for MonthlyCapNote {

@@ -457,6 +457,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
                         month: "2026-12".to_owned(),
                         cap: 300.0,
                         used: 301.25,
+                        by_repository: true,
                     },
                 )
             }),

@@ -99,11 +99,11 @@ pub async fn run_as(
         Ok(rules) => rules,
         Err(error) => return fail(&mut reporter, &error).await.map(Outcome::Ended),
     };
+    reporter.language = rules.language;
     if let Some(refusal) = crate::workflows::repo_config::apply_caps(job, project_id, &actor, &rules).await? {
         reporter.post(&refusal).await?;
         return Ok(Outcome::Ended(Code::Done));
     }
-    reporter.language = rules.language;
     let mode = match mode {
         Mode::Work if rules.require_plan_approval => Mode::Plan { by: None },
         mode => mode,

@@ -278,5 +278,6 @@ pub async fn apply_caps(
     if rules.monthly_premium_requests == job.settings.spend.monthly_premium_requests {
         return Ok(None);
     }
-    job.monthly_cap_reached(project_id, actor, rules.monthly_premium_requests).await
+    let refusal = job.monthly_cap_reached(project_id, actor, rules.monthly_premium_requests).await?;
+    Ok(refusal.map(|note| crate::prompts::message::MonthlyCapNote { by_repository: true, ..note }))
 }

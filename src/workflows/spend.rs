@@ -53,6 +53,7 @@ impl Job {
             month,
             cap,
             used: spent.premium_requests,
+            by_repository: false,
         }))
     }
 

@@ -153,9 +153,9 @@ async fn a_monthly_cap_in_the_file_below_the_admins_refuses_work_the_admins_woul
 
     let refusal = notes
         .iter()
-        .find(|note| note.contains("`COPILOT_MONTHLY_PREMIUM_REQUESTS`"))
+        .find(|note| note.contains("used 5 premium requests"))
         .unwrap_or_else(|| panic!("the monthly-cap note: {notes:#?}"));
-    assert!(refusal.contains("used 5 premium requests") && refusal.contains("cap is 3 "), "{refusal}");
+    assert!(refusal.contains("cap is 3 (`monthly_premium_requests` in the project's"), "names the file: {refusal}");
     assert!(!notes.iter().any(|note| note.contains("### ✅ Done")), "{notes:#?}");
     assert_eq!(month_records(&rig).len(), 1, "a refused job records nothing");
 
