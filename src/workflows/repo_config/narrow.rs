@@ -1,7 +1,7 @@
 //! How the repository's file narrows the admin's settings: one rule per key, in [`RULES`]. A value
 //! that would loosen the admin's setting is a [`Problem`], and the admin's value is kept.
 
-use super::{Effective, Problem, RepoFile};
+use super::{Allowed, Effective, Problem, RepoFile};
 
 /// How one key of the file may change the admin's setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
         if on || !admin.require_plan_approval {
             effective.require_plan_approval = on;
         } else {
-            refuse.push("plan_approval", "`true`: the agent project requires plan approval".to_owned());
+            refuse.push("plan_approval", Allowed::PlanApprovalOn);
         }
     }
     for (key, asked, admin_on, slot) in [
@@ -59,7 +59,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
     ] {
         match asked {
             Some(true) if !admin_on => {
-                refuse.push(key, "`false`: the agent project turned this stage off".to_owned());
+                refuse.push(key, Allowed::StageOff);
             }
             Some(on) => *slot = on,
             None => {}
@@ -73,16 +73,14 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
         if severity <= admin.review.min_severity {
             effective.review.min_severity = severity;
         } else {
-            let allowed =
-                format!("`{}` or more serious (the agent project's threshold)", admin.review.min_severity.name());
-            refuse.push("review.min_severity", allowed);
+            let severity = crate::untrusted::MarkdownCodeSpan::new(admin.review.min_severity.name());
+            refuse.push("review.min_severity", Allowed::SeverityAtLeast { severity });
         }
     }
     if let Some(limit) = file.max_inline_comments {
         match admin.review.max_inline_comments {
             Some(admin_limit) if limit > admin_limit => {
-                refuse
-                    .push("review.max_inline_comments", format!("{admin_limit} or fewer (the agent project's limit)"));
+                refuse.push("review.max_inline_comments", Allowed::CountAtMost { limit: admin_limit });
             }
             _ => effective.review.max_inline_comments = Some(limit),
         }
@@ -103,7 +101,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
     ] {
         match (asked, admin_cap) {
             (Some(cap), Some(admin_cap)) if cap > admin_cap => {
-                refuse.push(key, format!("{admin_cap} or less (the agent project's cap)"));
+                refuse.push(key, Allowed::CapAtMost { cap: admin_cap });
             }
             (Some(cap), _) => *slot = Some(cap),
             (None, _) => {}
@@ -122,7 +120,7 @@ struct Refusals<'p> {
 }
 
 impl Refusals<'_> {
-    fn push(&mut self, key: &str, allowed: String) {
+    fn push(&mut self, key: &str, allowed: Allowed) {
         let line = self.lines.get(key).copied().unwrap_or(1);
         self.problems.push(Problem { line, key: key.to_owned(), allowed });
     }
