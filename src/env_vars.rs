@@ -78,7 +78,7 @@ env_vars! {
     COPILOT_DISABLED_STAGES = "COPILOT_DISABLED_STAGES", Setting, None;
     /// Run merge request notes through the multi-stage plan (`false`: a single stage with the `mr_note` prompt).
     USE_ORCHESTRATED_MR_NOTE = "USE_ORCHESTRATED_MR_NOTE", Setting, Some("false");
-    /// Let the agent write a `project_context.md` understanding of the project (cached).
+    /// Let the agent write a `project_context.md` understanding of the project (cached); never of a merge request under review, whose files are the branch's word, not the project's.
     ENABLE_PROJECT_UNDERSTANDING = "ENABLE_PROJECT_UNDERSTANDING", Setting, Some("false");
     /// Post review findings as inline discussions (`false`: summary note only).
     ENABLE_INLINE_REVIEW_COMMENTS = "ENABLE_INLINE_REVIEW_COMMENTS", Setting, Some("true");

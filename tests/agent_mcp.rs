@@ -12,7 +12,6 @@ use copilot_runner::agent::mcp::McpProblem;
 use copilot_runner::agent::{Agent, AgentOutcome, ToolOutcome};
 use copilot_runner::config::Env;
 use copilot_runner_testkit::mock_model::{MockModel, Reply, Rule, Script};
-use copilot_runner_testkit::standalone;
 use serde_json::{Value, json};
 
 use crate::agent_copilot::Fixture;
@@ -21,12 +20,7 @@ const TICKET_SECRET: &str = "tk-mcp-secret-never-in-artifacts";
 
 /// The test rig's MCP server, built beside `copilot-runner`.
 fn mcp_server() -> PathBuf {
-    standalone::testkit_bin(
-        Path::new(env!("CARGO")),
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        Path::new(env!("CARGO_BIN_EXE_copilot-runner")),
-        "mcp-server",
-    )
+    copilot_runner_testkit::testkit_bin!("mcp-server")
 }
 
 /// A server entry running the rig's MCP server, recording its calls in `calls`.

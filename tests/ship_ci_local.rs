@@ -31,7 +31,7 @@ use copilot_runner::gitlab::{Client, TriggerParameters};
 use copilot_runner::trigger::{Trigger, TriggerWith};
 use copilot_runner_testkit::copilot_cli;
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::standalone::{self, IssueJobServers, Server, World, api_get, assigned_issue_seed_file};
+use copilot_runner_testkit::standalone::{IssueJobServers, Server, World, api_get, assigned_issue_seed_file};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -355,7 +355,7 @@ fn preview_shows_the_example_inputs_interpolated_into_the_selected_job() {
 fn a_trigger_that_sets_gitlab_api_base_or_the_agent_command_is_refused_before_anything_runs() {
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let gitlab = Server::start(
-        &testkit_bin("fake-gitlab"),
+        &copilot_runner_testkit::testkit_bin!("fake-gitlab"),
         &[std::ffi::OsStr::new("--seed"), assigned_issue_seed_file(scratch.path()).as_os_str()],
     );
     let world = World::of(&gitlab);
@@ -400,11 +400,6 @@ fn a_trigger_that_sets_gitlab_api_base_or_the_agent_command_is_refused_before_an
 
     // The same setting as a CI/CD variable of the agent project is accepted: see
     // `triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_gitlab`.
-}
-
-/// A binary of the testkit, built next to the binary under test.
-fn testkit_bin(name: &str) -> PathBuf {
-    standalone::testkit_bin(Path::new(env!("CARGO")), repo(), Path::new(env!("CARGO_BIN_EXE_copilot-runner")), name)
 }
 
 /// What the issue job of the agent project's pipeline `pipeline` sees besides its inputs:
@@ -469,7 +464,7 @@ fn triggered_pipeline_runs_the_built_binary_which_opens_a_draft_mr_in_the_fake_g
     let scratch = tempfile::tempdir().expect("a scratch folder");
     // The job's work folder (clone and stage scratch folders), outside the agent project.
     let work = scratch.path().join("work");
-    let servers = IssueJobServers::start(testkit_bin, scratch.path(), &work);
+    let servers = IssueJobServers::start(|name| copilot_runner_testkit::testkit_bin!(name), scratch.path(), &work);
     let world = &servers.world;
     let (api, project_id) = (world.api_url(), world.target_project_id());
     let project = LocalProject::agent();
@@ -510,7 +505,11 @@ const SIGNING_KEY: &[u8] = b"the agent hook's signing key 32b";
 #[test]
 fn a_webhook_delivered_to_serve_starts_the_pipeline_whose_job_opens_the_draft_mr() {
     let scratch = tempfile::tempdir().expect("a scratch folder");
-    let servers = IssueJobServers::start(testkit_bin, scratch.path(), &scratch.path().join("work"));
+    let servers = IssueJobServers::start(
+        |name| copilot_runner_testkit::testkit_bin!(name),
+        scratch.path(),
+        &scratch.path().join("work"),
+    );
     let world = &servers.world;
     let (project_id, agent_project) = (world.target_project_id(), world.agent_project_id());
 

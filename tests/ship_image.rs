@@ -8,11 +8,11 @@
 //! itself: a missing tool or a failed build fails it.
 #![expect(clippy::disallowed_methods, reason = "the test runs scripts/image, buildah and the built binaries")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use copilot_runner_testkit::fake_gitlab::AGENT;
-use copilot_runner_testkit::standalone::{self, IssueJobServers};
+use copilot_runner_testkit::standalone::IssueJobServers;
 
 const AGENT_IMAGE: &str = "localhost/copilot-runner:dev";
 const WEBHOOK_IMAGE: &str = "localhost/copilot-runner-webhook:dev";
@@ -27,10 +27,6 @@ fn repo() -> &'static Path {
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn testkit_bin(name: &str) -> PathBuf {
-    standalone::testkit_bin(Path::new(env!("CARGO")), repo(), Path::new(env!("CARGO_BIN_EXE_copilot-runner")), name)
 }
 
 /// A working container of `image`, removed on drop.
@@ -105,7 +101,11 @@ fn agent_image_runs_a_triggered_job_that_opens_a_draft_mr_as_its_unprivileged_us
     assert!(chmod.status.success(), "{}", text(&chmod));
 
     // The model's tool calls name paths as the job sees them, inside the container.
-    let servers = IssueJobServers::start(testkit_bin, scratch.path(), &Path::new(JOB_DIR).join("work"));
+    let servers = IssueJobServers::start(
+        |name| copilot_runner_testkit::testkit_bin!(name),
+        scratch.path(),
+        &Path::new(JOB_DIR).join("work"),
+    );
     let world = &servers.world;
     let project_id = world.target_project_id();
 

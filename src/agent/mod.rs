@@ -185,6 +185,22 @@ impl ConfiguredAgent {
             AgentKind::Command => command::CommandAgent::new(settings, sandbox, env).map(Self::Command),
         }
     }
+
+    /// The same backend offering only the admin's MCP servers named in `servers` (a command
+    /// backend has none to offer, so it stays as it is).
+    #[must_use]
+    pub fn with_mcp_servers(&self, servers: &[String]) -> Self {
+        match self {
+            Self::Copilot(agent) => {
+                let (agent, problems) = agent.clone().with_mcp_servers(Some(servers));
+                for problem in problems {
+                    tracing::warn!(%problem, "an MCP server the agent project does not offer is left out");
+                }
+                Self::Copilot(agent)
+            }
+            Self::Command(agent) => Self::Command(agent.clone()),
+        }
+    }
 }
 
 impl Agent for ConfiguredAgent {

@@ -56,6 +56,13 @@ pub(super) async fn answer_note(
     let Some(mut reporter) = job.reporter_for(project_id, on, note.author.as_ref(), internal).await? else {
         return Ok(Some(Answer::Done(Code::Done)));
     };
+    // The answer speaks the project's language; the agent file's problems are noted once.
+    let notes = job.client.notes(project_id, on).await.context("while reading the notes")?;
+    reporter.remember_own(&notes);
+    match crate::workflows::repo_config::for_project(job, &reporter, project_id).await {
+        Ok(rules) => reporter.language = rules.language,
+        Err(error) => return super::fail(&mut reporter, &error).await.map(|code| Some(Answer::Done(code))),
+    }
     let (web_url, issue) = match on {
         Noteable::Issue(iid) => {
             let issue = job.client.issue(project_id, iid).await.context("while reading the issue")?;
@@ -68,12 +75,16 @@ pub(super) async fn answer_note(
     };
     match (intent, issue) {
         (Intent::Plan, Some(_)) => Ok(Some(Answer::Plan { note_id: Some(note_id), by: None })),
-        (Intent::Proceed, Some(issue)) => proceed(job, &mut reporter, project_id, &note, &issue).await.map(Some),
+        (Intent::Proceed, Some(issue)) => proceed(job, &mut reporter, &notes, &note, &issue).await.map(Some),
         // Plans are for issues: on a merge request, the commands there.
         (Intent::Plan | Intent::Proceed, None) => {
-            answer(job, &mut reporter, project_id, on, &web_url, &note, Intent::Help).await.map(Some)
+            let asked = Asked { on, web_url: &web_url, note: &note, notes: &notes };
+            answer(job, &mut reporter, project_id, &asked, Intent::Help).await.map(Some)
         }
-        _ => answer(job, &mut reporter, project_id, on, &web_url, &note, intent).await.map(Some),
+        _ => {
+            let asked = Asked { on, web_url: &web_url, note: &note, notes: &notes };
+            answer(job, &mut reporter, project_id, &asked, intent).await.map(Some)
+        }
     }
 }
 
@@ -81,14 +92,13 @@ pub(super) async fn answer_note(
 async fn proceed(
     job: &Job,
     reporter: &mut Reporter<'_>,
-    project_id: u64,
+    notes: &[Note],
     note: &Note,
     issue: &crate::gitlab::Issue,
 ) -> anyhow::Result<Answer> {
     reporter.acknowledge(Some(note.id)).await.context("while acknowledging the request")?;
-    let notes = job.client.notes(project_id, Noteable::Issue(issue.iid)).await.context("while reading the notes")?;
     let by = note.author.clone().context("the proceed note has no author")?;
-    let unusable = match super::plan::stored(&notes, job.agent_user.id, issue) {
+    let unusable = match super::plan::stored(notes, job.agent_user.id, issue) {
         Ok(stored) => return Ok(Answer::Proceed { stored: Box::new(stored), by }),
         Err(super::plan::Unusable::Missing) => CommandReply::NoPlan,
         Err(super::plan::Unusable::Changed) => CommandReply::PlanChanged,
@@ -98,25 +108,32 @@ async fn proceed(
     Ok(Answer::Plan { note_id: None, by: Some(by) })
 }
 
-/// Answers the command in `note` on `on` (whose page is `web_url`); `reporter` has checked the
-/// note's author.
+/// A command note, where it was written and the notes around it.
+struct Asked<'n> {
+    on: Noteable,
+    /// The page of the issue or merge request.
+    web_url: &'n str,
+    note: &'n Note,
+    /// The notes of the issue or merge request, read once the command was known.
+    notes: &'n [Note],
+}
+
+/// Answers the command `intent` of the note `asked`; `reporter` has checked the note's author.
 async fn answer(
     job: &Job,
     reporter: &mut Reporter<'_>,
     project_id: u64,
-    on: Noteable,
-    web_url: &str,
-    note: &Note,
+    asked: &Asked<'_>,
     intent: Intent,
 ) -> anyhow::Result<Answer> {
+    let Asked { on, web_url, note, notes } = *asked;
     reporter.acknowledge(Some(note.id)).await.context("while acknowledging the request")?;
     let actor = note.author.as_ref().map(|author| Username::new(&author.username));
     let reply = |reply| CommandNote { actor: actor.clone(), reply };
     match intent {
         Intent::Stop => stop(job, reporter, project_id, on, note).await.map(Answer::Done),
         Intent::Retry => {
-            let notes = job.client.notes(project_id, on).await.context("while reading the notes")?;
-            let Some(request) = last_failed(job, on, &notes) else {
+            let Some(request) = last_failed(job, on, notes) else {
                 reporter.post(&reply(CommandReply::NothingToRetry)).await?;
                 return Ok(Answer::Done(Code::Done));
             };

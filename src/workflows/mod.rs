@@ -59,6 +59,17 @@ pub struct Job {
     pub own_pipeline: Option<(u64, u64)>,
     /// Projects read so far: a job reads each project once, however many steps need it.
     projects: std::sync::Mutex<std::collections::HashMap<u64, gitlab::Project>>,
+    /// The rules of the project the job works on, once read, and the agent narrowed by them.
+    rules: std::sync::OnceLock<ProjectRules>,
+}
+
+/// A project's rules ([`repo_config::Effective`]) and the agent that follows them: it offers only
+/// the MCP servers they allow.
+#[derive(Debug)]
+struct ProjectRules {
+    project_id: u64,
+    effective: repo_config::Effective,
+    agent: ConfiguredAgent,
 }
 
 impl Job {
@@ -88,6 +99,7 @@ impl Job {
             stop: crate::stages::Stop::default(),
             own_pipeline,
             projects: std::sync::Mutex::default(),
+            rules: std::sync::OnceLock::new(),
             deadline,
             spend: crate::stages::Spend::new(settings.spend.max_premium_requests),
             pipeline_url: env.get(env_vars::ci::CI_PIPELINE_URL).map(str::to_owned),
@@ -112,6 +124,27 @@ impl Job {
         let project = self.client.project(project_id).await?;
         self.projects.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(project_id, project.clone());
         Ok(project)
+    }
+
+    /// The rules of project `project_id`, when the job read them already.
+    pub(crate) fn rules_of(&self, project_id: u64) -> Option<&repo_config::Effective> {
+        self.rules.get().filter(|rules| rules.project_id == project_id).map(|rules| &rules.effective)
+    }
+
+    /// From now on the job's agent calls, stage prompts and notes follow `effective`, the rules of
+    /// project `project_id`: its language, and only the MCP servers it allows. A job works on one
+    /// project; rules of a second one are not adopted (its calls keep the admin's settings).
+    pub(crate) fn adopt_rules(&self, project_id: u64, effective: &repo_config::Effective) {
+        let agent = self.agent.with_mcp_servers(&effective.mcp_servers);
+        let rules = ProjectRules { project_id, effective: effective.clone(), agent };
+        if self.rules.set(rules).is_err() {
+            tracing::warn!(project = project_id, "the job already follows another project's rules");
+        }
+    }
+
+    /// The language of prompts and notes: the project's rules', else `COPILOT_LANGUAGE`.
+    pub(crate) fn language(&self) -> crate::config::Language {
+        self.rules.get().map_or(self.settings.prompts.language, |rules| rules.effective.language)
     }
 
     /// Whether `TOTAL_TIMEOUT` has run out.
@@ -225,9 +258,9 @@ impl Job {
     /// `folder` (`stages`, `review`).
     pub(crate) fn stage_runner(&self, repo_dir: &std::path::Path, folder: &str) -> StageRunner<'_, ConfiguredAgent> {
         StageRunner {
-            agent: &self.agent,
+            agent: self.rules.get().map_or(&self.agent, |rules| &rules.agent),
             prompts: &self.prompts,
-            language: self.settings.prompts.language,
+            language: self.language(),
             repo_dir: repo_dir.to_owned(),
             artifacts_dir: self.settings.artifacts_dir.join(folder),
             work_dir: self.work_dir.join(folder),
@@ -318,7 +351,7 @@ impl Job {
         let mut reporter = crate::report::Reporter::new(
             &self.client,
             &self.prompts,
-            self.settings.prompts.language,
+            self.language(),
             target,
             self.pipeline_url.clone(),
             self.job_url.clone(),
@@ -329,13 +362,39 @@ impl Job {
     }
 
     /// The project understanding the stages start from, through the context cache (the level
-    /// goes to the job log): the checkout of `workspace` on `branch`, which started from `base`.
+    /// goes to the job log): the checkout of `workspace` on `branch`, which started from `base`;
+    /// with the project's rules applied once the job read them.
     pub(crate) async fn understand(
         &self,
         project_id: u64,
         workspace: &crate::git::Workspace,
         branch: &str,
         base: &str,
+    ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
+        let agent_understanding = self.settings.workflow.project_understanding;
+        self.understand_as(project_id, workspace, (branch, base), agent_understanding).await
+    }
+
+    /// [`Job::understand`] of a checkout whose text is not the project's word (a merge request's
+    /// head under review): the agent writes no understanding of it, whatever
+    /// `ENABLE_PROJECT_UNDERSTANDING` says, since what the branch's files tell the agent would
+    /// reach the review's prompt as the project's context.
+    pub(crate) async fn understand_under_review(
+        &self,
+        project_id: u64,
+        workspace: &crate::git::Workspace,
+        branch: &str,
+        base: &str,
+    ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
+        self.understand_as(project_id, workspace, (branch, base), false).await
+    }
+
+    async fn understand_as(
+        &self,
+        project_id: u64,
+        workspace: &crate::git::Workspace,
+        (branch, base): (&str, &str),
+        agent_understanding: bool,
     ) -> anyhow::Result<crate::context::ProjectUnderstanding> {
         let project = project_id.to_string();
         let checkout = crate::context::ProjectCheckout {
@@ -349,10 +408,15 @@ impl Job {
             work_dir: &self.work_dir,
         };
         let runner = self.stage_runner(workspace.dir(), "understanding");
-        let (cache, agent_understanding) = (&self.settings.cache, self.settings.workflow.project_understanding);
-        Box::pin(crate::context::understand_project(cache, agent_understanding, &self.env, &checkout, &runner))
-            .await
-            .context("while analysing the project")
+        let cache = &self.settings.cache;
+        let mut understood =
+            Box::pin(crate::context::understand_project(cache, agent_understanding, &self.env, &checkout, &runner))
+                .await
+                .context("while analysing the project")?;
+        if let Some(rules) = self.rules_of(project_id) {
+            rules.apply_to(&mut understood.facts);
+        }
+        Ok(understood)
     }
 
     /// Whether the actor's effective access level on the project (none for a blocked or locked

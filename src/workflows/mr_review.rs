@@ -409,7 +409,7 @@ async fn prepare(job: &Job, project_id: u64, mr: &MergeRequest, read: Read) -> a
     };
     let known = since.as_ref().map(|(sha, map)| (sha.as_str(), map));
     let thread_diffs = resolve::diffs_since(&workspace, &threads, &refs.head_sha, known).await?;
-    let understood = job.understand(project_id, &workspace, &branch, &mr.target_branch).await?;
+    let understood = job.understand_under_review(project_id, &workspace, &branch, &mr.target_branch).await?;
     let mut project = understood.prompt_context();
     // The checkout is the merge request's head: its instruction files are the branch's word, not
     // the project's. The review reads the default branch's instead.
@@ -595,7 +595,7 @@ async fn review_chunk(
             output_path: output.map(|path| path.display().to_string()).unwrap_or_default(),
         };
         job.prompts
-            .render_stage(job.settings.prompts.language, &context)
+            .render_stage(job.language(), &context)
             .map_err(|source| StageError::Prompt { stage: "review", source })
     };
     let check = |_: &crate::agent::AgentOutcome, written: Option<&str>| {

@@ -336,10 +336,27 @@ impl<'a> Fixer<'a> {
             ledger = Ledger { acted: ledger.acted, ..Ledger::default() };
         }
         let test_changes_allowed = asked.test_changes || test_changes_allowed(job, project_id, &notes).await?;
-        ledger.lease_until = unix_now() + lease_ttl(job).as_secs();
         let mut reporter = job.reporter(project_id, on);
         // The request was an internal note: the loop's notes are internal too.
         reporter.target.internal = asked.internal;
+        reporter.remember_own(&notes);
+        let rules = crate::workflows::repo_config::for_project(job, &reporter, project_id).await?;
+        reporter.language = rules.language;
+        if let Some(cap) = rules.max_premium_requests {
+            job.spend.lower_cap(cap);
+        }
+        if let (Episode::Continue, Some(author)) = (episode, &mr.author) {
+            // A reported pipeline passed the admin's monthly cap at the gate; the project's own
+            // lower one is checked here. A person's request was checked by its workflow.
+            if crate::workflows::repo_config::apply_caps(job, project_id, author, &rules).await?.is_some() {
+                tracing::warn!(
+                    mr = mr.iid,
+                    "refused to fix the pipeline: the project used its monthly premium requests"
+                );
+                return Ok(None);
+            }
+        }
+        ledger.lease_until = unix_now() + lease_ttl(job).as_secs();
         let options =
             WatchOptions::from_interval(job.settings.pipeline_fix.retry_interval, Instant::from_std(job.deadline));
         let mut fixer = Self {

@@ -13,7 +13,7 @@ mod tests;
 
 use anyhow::Context as _;
 
-use crate::config::{Language, OptionalStage, Settings, Severity};
+use crate::config::{KeyLines, Language, OptionalStage, Settings, Severity};
 pub use crate::prompts::message::Allowed;
 
 pub use narrow::{RULES, Rule, narrow};
@@ -113,10 +113,13 @@ pub struct Effective {
     pub review: ReviewRules,
     pub max_premium_requests: Option<f64>,
     pub monthly_premium_requests: Option<f64>,
-    /// MCP servers the repository asks for, by name.
+    /// The agent project's MCP servers this project's agent calls get, by name: all of them, or
+    /// the repository's pick among them.
     pub mcp_servers: Vec<String>,
     /// Extra instruction files, as paths in the repository.
     pub instructions: Vec<String>,
+    /// The extra instruction files as read from the default branch: `(path, text)`.
+    pub instruction_files: Vec<(String, String)>,
 }
 
 impl Effective {
@@ -134,8 +137,29 @@ impl Effective {
             },
             max_premium_requests: settings.spend.max_premium_requests,
             monthly_premium_requests: settings.spend.monthly_premium_requests,
-            mcp_servers: Vec::new(),
+            mcp_servers: settings.agent.mcp.names(),
             instructions: Vec::new(),
+            instruction_files: Vec::new(),
+        }
+    }
+}
+
+impl Effective {
+    /// Puts the repository's word into what the analyzer found in the checkout: its test command
+    /// first (the planner and the prompts name it), its extra instruction files (as read from the
+    /// default branch, in place of a checkout's file of the same path).
+    pub fn apply_to(&self, facts: &mut crate::context::Facts) {
+        if let Some(command) = &self.test_command {
+            facts.test_commands.retain(|known| known != command);
+            facts.test_commands.insert(0, command.clone());
+        }
+        for (path, text) in &self.instruction_files {
+            facts.agent_instructions.retain(|found| &found.path != path);
+            facts.agent_instructions.push(crate::context::AgentInstructions {
+                path: path.clone(),
+                text: text.clone(),
+                truncated: false,
+            });
         }
     }
 }
@@ -155,7 +179,17 @@ pub async fn load(
         .with_context(|| format!("while reading `{PATH}` from the default branch `{default_branch}`"))?;
     let Some(text) = text else { return Ok((admin, Vec::new())) };
     let (file, mut problems) = parse(&text);
-    let effective = narrow(&admin, file, &mut problems);
+    let mut effective = narrow(&admin, file, &mut problems);
+    let (found, missing) = read_files(job, project_id, default_branch, &effective.instructions).await?;
+    if !missing.is_empty() {
+        let line = KeyLines::scan(&text).find(None, "instructions").unwrap_or(1);
+        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+        let allowed = Allowed::MissingFiles { names: Allowed::spans(&missing) };
+        problems.push(Problem { line, key: "instructions".to_owned(), allowed });
+        problems.sort_by_key(|problem| problem.line);
+    }
+    effective.instructions = found.iter().map(|(path, _)| path.clone()).collect();
+    effective.instruction_files = found;
     if !problems.is_empty() {
         tracing::warn!(count = problems.len(), file = PATH, "the repository's agent file has bad keys or values");
     }
@@ -196,18 +230,51 @@ pub async fn load_and_report(
     Ok(effective)
 }
 
-/// [`load_and_report`] from the project's default branch, read from GitLab; a project without one
-/// (an empty repository) has no file, so the admin's settings hold.
+/// The files at `paths` on `branch` of the project, through the repository files API:
+/// `(path, text)` of those found, and the paths of those missing. A file GitLab cannot give is an
+/// error naming it.
+pub(crate) async fn read_files(
+    job: &crate::workflows::Job,
+    project_id: u64,
+    branch: &str,
+    paths: &[impl AsRef<str>],
+) -> anyhow::Result<(Vec<(String, String)>, Vec<String>)> {
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for path in paths.iter().map(AsRef::as_ref) {
+        let text = job
+            .client
+            .raw_file(project_id, path, branch)
+            .await
+            .with_context(|| format!("while reading `{path}` from the default branch `{branch}`"))?;
+        match text {
+            Some(text) if !text.trim().is_empty() => found.push((path.to_owned(), text)),
+            Some(_) => {}
+            None => missing.push(path.to_owned()),
+        }
+    }
+    Ok((found, missing))
+}
+
+/// The project's rules: read once per job from its default branch ([`load_and_report`]), then
+/// the job's agent calls, prompts and notes follow them ([`Job::adopt_rules`]). A project without
+/// a default branch (an empty repository) has no file, so the admin's settings hold.
+///
+/// [`Job::adopt_rules`]: crate::workflows::Job::adopt_rules
 pub async fn for_project(
     job: &crate::workflows::Job,
     reporter: &crate::report::Reporter<'_>,
     project_id: u64,
 ) -> anyhow::Result<Effective> {
-    let project = job.project(project_id).await.context("while reading the project's default branch")?;
-    match project.default_branch {
-        Some(branch) => load_and_report(job, reporter, project_id, &branch).await,
-        None => Ok(Effective::admin(&job.settings)),
+    if let Some(known) = job.rules_of(project_id) {
+        return Ok(known.clone());
     }
+    let project = job.project(project_id).await.context("while reading the project's default branch")?;
+    let effective = match project.default_branch {
+        Some(branch) => load_and_report(job, reporter, project_id, &branch).await?,
+        None => Effective::admin(&job.settings),
+    };
+    job.adopt_rules(project_id, &effective);
+    Ok(effective)
 }
 
 /// Applies the repository's caps to the job: its own cap lowers the job's; `Some(note)` refusing

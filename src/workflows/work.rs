@@ -167,12 +167,7 @@ async fn prepare(
     reporter.step(Step::Prepare, StepState::Done).await?;
 
     reporter.step(Step::Plan, StepState::Running).await?;
-    let mut understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
-    if let Some(command) = &asked.rules.test_command {
-        // The repository's own test command comes first: the planner and the prompts name it.
-        understood.facts.test_commands.retain(|known| known != command);
-        understood.facts.test_commands.insert(0, command.clone());
-    }
+    let understood = job.understand(project_id, &workspace, &branch.name, &base).await?;
     let mut plan = match asked.stored {
         Some(plan) => plan,
         None => {

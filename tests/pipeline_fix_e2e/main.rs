@@ -13,3 +13,4 @@ mod follow_up;
 mod killed;
 mod pipelines;
 mod rig;
+mod rules;

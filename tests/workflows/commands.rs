@@ -131,6 +131,17 @@ async fn help_lists_the_commands_in_the_projects_language() {
     let on = Noteable::MergeRequest { project_id: rig.project_id, iid: mr };
     let help = rig.agent_notes(on).last().cloned().unwrap();
     assert!(help.contains("| `评审` |") && help.contains("| `停止` |"), "{help}");
+
+    // The project's own `.gitlab/copilot-agent.yml` names its language: that one, over the admin's.
+    let rules = [(".gitlab/copilot-agent.yml", Some("language: ko\n"))];
+    rig.gitlab.push_files(PROJECT, "main", &rules, "Agent rules", "alice").await.unwrap();
+    rig.job.set("COPILOT_LANGUAGE", "en");
+    rig.comment_on_issue(iid, "alice", "@copilot-agent help");
+    new_pipeline(&mut rig).await;
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let help = rig.agent_notes(rig.on_issue(iid)).last().cloned().unwrap();
+    assert!(help.contains("다음 명령 중 하나와 함께"), "{help}");
     assert!(rig.model.completions().is_empty(), "help asked the model");
 }
 

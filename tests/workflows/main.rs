@@ -25,6 +25,7 @@ mod mr_note_push;
 mod mr_note_refusals;
 mod plans;
 mod private_ca;
+mod project_rules;
 mod repo_config;
 mod rig;
 mod sandbox;

@@ -6,18 +6,13 @@ use std::path::{Path, PathBuf};
 
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::{Reply, Rule, Script};
-use copilot_runner_testkit::standalone;
 use serde_json::json;
 
 use super::rig::{IMPLEMENTATION_STAGE, PROJECT, Rig};
 
+/// The test rig's MCP server, built beside `copilot-runner`.
 fn mcp_server() -> PathBuf {
-    standalone::testkit_bin(
-        Path::new(env!("CARGO")),
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        Path::new(env!("CARGO_BIN_EXE_copilot-runner")),
-        "mcp-server",
-    )
+    copilot_runner_testkit::testkit_bin!("mcp-server")
 }
 
 fn server(calls: &Path) -> serde_json::Value {
@@ -71,4 +66,47 @@ async fn the_admins_server_is_called_in_a_job_and_the_repositorys_own_is_not() {
     assert!(offered.iter().any(|name| name == "tickets-lookup_ticket"), "{offered:?}");
     assert!(!offered.iter().any(|name| name.starts_with("repo-tickets")), "{offered:?}");
     assert_eq!(rig.gitlab.read_file(PROJECT, "copilot/issue-2", "greeting.txt").await.as_deref(), Some("hello\n"));
+}
+
+#[tokio::test]
+async fn a_repository_picks_among_the_admins_servers_and_one_it_names_on_its_own_is_refused() {
+    let mut rig = Rig::start(|paths| {
+        let greeting = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
+        Script::new()
+            .rule(
+                Rule::when(IMPLEMENTATION_STAGE)
+                    .then(Reply::tool("wiki-lookup_ticket", json!({"id": "W-1"})))
+                    .then(greeting)
+                    .then(Reply::text("Added greeting.txt.")),
+            )
+            .fallback(Reply::text("Nothing to do."))
+    })
+    .await;
+    let scratch = rig.paths.work.join("stages/1-implementation/scratch");
+    let (tickets_calls, wiki_calls) = (scratch.join("tickets-calls.jsonl"), scratch.join("wiki-calls.jsonl"));
+    let admin = rig.paths.job_dir.join("mcp.json");
+    let servers = json!({"mcpServers": {"tickets": server(&tickets_calls), "wiki": server(&wiki_calls)}});
+    std::fs::write(&admin, servers.to_string()).unwrap();
+    let rules = "# The wiki only\nmcp_servers: [wiki, own-server]\n";
+    rig.gitlab
+        .push_files(PROJECT, "main", &[(".gitlab/copilot-agent.yml", Some(rules))], "Agent rules", "alice")
+        .await
+        .unwrap();
+    rig.job.set("USE_ORCHESTRATED_ISSUE", "false").set("COPILOT_MCP_CONFIG", admin.display().to_string());
+    let iid = rig.issue("alice", "Add a greeting file", "Please add greeting.txt.");
+    rig.assign(iid, "alice");
+
+    let out = rig.run().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let called = std::fs::read_to_string(&wiki_calls).unwrap_or_default();
+    assert!(called.contains("W-1"), "the picked server was not called: {called:?}");
+    // Without a pick both would be offered (the test above offers the admin's one).
+    let offered: Vec<String> = rig.model.completions().iter().flat_map(|call| call.tool_names()).collect();
+    assert!(offered.iter().any(|name| name == "wiki-lookup_ticket"), "{offered:?}");
+    assert!(!offered.iter().any(|name| name.starts_with("tickets-")), "a server not picked was offered: {offered:?}");
+    assert!(!tickets_calls.exists());
+    let notes = rig.agent_notes(rig.on_issue(iid));
+    let noted: Vec<&String> = notes.iter().filter(|note| note.contains("copilot-runner:repo-config")).collect();
+    assert_eq!(noted.len(), 1, "{notes:#?}");
+    assert!(noted[0].contains("line 2, `mcp_servers`") && noted[0].contains("`tickets`, `wiki`"), "{}", noted[0]);
 }

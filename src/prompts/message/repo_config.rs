@@ -49,8 +49,10 @@ pub enum Allowed {
     Mapping { names: Vec<MarkdownCodeSpan> },
     /// One of these literal values.
     Values { names: Vec<MarkdownCodeSpan> },
-    /// One of the MCP servers the agent project configured, by name (none configured: none).
+    /// Names among the MCP servers the agent project offers (none offered: no name at all).
     AgentServers { names: Vec<MarkdownCodeSpan> },
+    /// Paths of files on the default branch; these were not found there.
+    MissingFiles { names: Vec<MarkdownCodeSpan> },
     /// `true` or `false`.
     Boolean,
     /// A command line, as text.
@@ -104,6 +106,7 @@ pub(in crate::prompts) mod fixtures {
             ("review.min_severity", Allowed::Values { names: spans(&["critical", "major", "minor", "info"]) }),
             ("mcp_servers", Allowed::AgentServers { names: spans(&["github", "sentry"]) }),
             ("mcp_servers", Allowed::AgentServers { names: Vec::new() }),
+            ("instructions", Allowed::MissingFiles { names: spans(&["docs/agent.md", "docs/style.md"]) }),
             ("stages.docs", Allowed::Boolean),
             ("test_command", Allowed::CommandLine),
             ("monthly_premium_requests", Allowed::PremiumRequests),

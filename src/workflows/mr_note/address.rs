@@ -205,7 +205,7 @@ pub(super) async fn run(job: &Job, reporter: &mut Reporter<'_>, request: Request
                     follow_up: follow_up_ref.clone(),
                     marker: Marker::addressed(&subject, if resolve { "fixed" } else { "left" }),
                 };
-                let rendered = job.prompts.render_message(job.settings.prompts.language, &answer);
+                let rendered = job.prompts.render_message(job.language(), &answer);
                 Some(rendered.context("while rendering a thread's reply")?)
             }
         };
@@ -394,9 +394,7 @@ async fn run_stage(
         let mut prompt = prompt.clone();
         prompt.workspace.scratch_dir = scratch.display().to_string();
         prompt.output_path = output.map(|path| path.display().to_string()).unwrap_or_default();
-        job.prompts
-            .render_stage(job.settings.prompts.language, &prompt)
-            .map_err(|source| StageError::Prompt { stage: name, source })
+        job.prompts.render_stage(job.language(), &prompt).map_err(|source| StageError::Prompt { stage: name, source })
     };
     let check = |outcome: &crate::agent::AgentOutcome, written: Option<&str>| {
         let Some(text) = written else {

@@ -5,7 +5,8 @@
 //! The files, in this order, each optional and each bounded to
 //! [`limits::AGENT_INSTRUCTIONS`](crate::prompts::stage::limits::AGENT_INSTRUCTIONS) characters
 //! in the prompt: `.gitlab/copilot-review.md` (instructions for reviews only), then
-//! `.github/copilot-instructions.md` and `AGENTS.md` (the instructions every agent reads).
+//! `.github/copilot-instructions.md` and `AGENTS.md` (the instructions every agent reads), then
+//! the extra files the repository's `.gitlab/copilot-agent.yml` names under `instructions`.
 
 use anyhow::Context as _;
 
@@ -24,26 +25,31 @@ pub(super) struct ReviewInstructions {
     pub files: Vec<AgentInstructions>,
 }
 
-/// Reads [`REVIEW_INSTRUCTION_FILES`] from the default branch of `project_id`; a missing file (or
-/// a project without a default branch, i.e. an empty one) is no instruction, an unreadable one an
-/// error naming the file.
+/// Reads [`REVIEW_INSTRUCTION_FILES`] from the default branch of `project_id`, then the extra
+/// instruction files the project's rules name (read from the same branch when the rules were); a
+/// missing file (or a project without a default branch, i.e. an empty one) is no instruction, an
+/// unreadable one an error naming the file.
 pub(super) async fn read(job: &Job, project_id: u64) -> anyhow::Result<ReviewInstructions> {
     let project = job.project(project_id).await.context("while reading the project")?;
     let Some(default_branch) = project.default_branch else {
         return Ok(ReviewInstructions { default_branch: String::new(), files: Vec::new() });
     };
-    let mut files = Vec::new();
-    for path in REVIEW_INSTRUCTION_FILES {
-        let text = job.client.raw_file(project_id, path, &default_branch).await.with_context(|| {
-            format!("while reading the review instructions `{path}` from the default branch `{default_branch}`")
-        })?;
-        if let Some(text) = text.filter(|text| !text.trim().is_empty()) {
-            files.push(AgentInstructions {
-                path: UntrustedLine::new(path),
-                text: UntrustedText::new(&text, limits::AGENT_INSTRUCTIONS),
-            });
+    let (mut found, _) =
+        crate::workflows::repo_config::read_files(job, project_id, &default_branch, REVIEW_INSTRUCTION_FILES)
+            .await
+            .context("while reading the review instructions")?;
+    for (path, text) in job.rules_of(project_id).map(|rules| rules.instruction_files.as_slice()).unwrap_or_default() {
+        if !found.iter().any(|(known, _)| known == path) {
+            found.push((path.clone(), text.clone()));
         }
     }
+    let files: Vec<AgentInstructions> = found
+        .iter()
+        .map(|(path, text)| AgentInstructions {
+            path: UntrustedLine::new(path),
+            text: UntrustedText::new(text, limits::AGENT_INSTRUCTIONS),
+        })
+        .collect();
     tracing::info!(branch = %default_branch, files = files.len(), "read the review instructions");
     Ok(ReviewInstructions { default_branch, files })
 }

@@ -59,7 +59,7 @@ async fn post_discussions<'a>(
     let client = target.reporter.client;
     let (mut posted, mut unplaced) = (0, Vec::new());
     for comment in comments {
-        let body = comment.body(&job.prompts, job.settings.prompts.language).context("while rendering a finding")?;
+        let body = comment.body(&job.prompts, job.language()).context("while rendering a finding")?;
         match client.create_diff_discussion(target.project_id, target.mr_iid, &body, &comment.position).await {
             Ok(_) => posted += 1,
             Err(error) if refused(&error) => {
@@ -91,7 +91,7 @@ async fn post_drafts(
     let mut drafted = plan.kept.len();
     let mut unplaced = Vec::new();
     for comment in plan.to_create.iter().filter_map(|at| inline.get(*at)) {
-        let body = comment.body(&job.prompts, job.settings.prompts.language).context("while rendering a finding")?;
+        let body = comment.body(&job.prompts, job.language()).context("while rendering a finding")?;
         match client.create_draft_note(project, mr, &body, &comment.position).await {
             Ok(_) => drafted += 1,
             Err(error) if refused(&error) => {

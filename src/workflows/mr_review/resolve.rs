@@ -67,7 +67,7 @@ pub(super) async fn resolve_threads(
             };
             let body = job
                 .prompts
-                .render_message(job.settings.prompts.language, &reply)
+                .render_message(job.language(), &reply)
                 .context("while rendering a resolved thread's reply")?;
             Some(body)
         } else {

@@ -89,7 +89,7 @@ pub(super) async fn run(job: &WorkflowJob, repo_dir: &Path, prompt: &PipelineFix
             &call,
             |_, _| {
                 job.prompts
-                    .render_stage(job.settings.prompts.language, prompt)
+                    .render_stage(job.language(), prompt)
                     .map_err(|source| StageError::Prompt { stage: STAGE, source })
             },
             |outcome, _| Ok(outcome.final_message.clone().unwrap_or_default()),

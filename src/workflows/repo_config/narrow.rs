@@ -18,6 +18,8 @@ pub enum Rule {
     StricterOnly,
     /// Adds to the admin's list.
     Adds,
+    /// Picks among the admin's list.
+    Picks,
 }
 
 /// Every key and its rule; `docs/repository-config.md` lists the same.
@@ -33,7 +35,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("review.max_inline_comments", Rule::LowerOnly),
     ("max_premium_requests", Rule::LowerOnly),
     ("monthly_premium_requests", Rule::LowerOnly),
-    ("mcp_servers", Rule::Any),
+    ("mcp_servers", Rule::Picks),
     ("instructions", Rule::Any),
 ];
 
@@ -107,7 +109,14 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
             (None, _) => {}
         }
     }
-    effective.mcp_servers = file.mcp_servers;
+    if let Some(picked) = file.mcp_servers {
+        let (known, unknown): (Vec<_>, Vec<_>) = picked.into_iter().partition(|name| admin.mcp_servers.contains(name));
+        if !unknown.is_empty() {
+            let offered: Vec<&str> = admin.mcp_servers.iter().map(String::as_str).collect();
+            refuse.push("mcp_servers", Allowed::AgentServers { names: Allowed::spans(&offered) });
+        }
+        effective.mcp_servers = known;
+    }
     effective.instructions = file.instructions;
     refuse.problems.sort_by_key(|problem| problem.line);
     effective

@@ -22,7 +22,8 @@ pub struct RepoFile {
     pub max_inline_comments: Option<usize>,
     pub max_premium_requests: Option<f64>,
     pub monthly_premium_requests: Option<f64>,
-    pub mcp_servers: Vec<String>,
+    /// The MCP servers picked, when the key is set (`[]`: none).
+    pub mcp_servers: Option<Vec<String>>,
     pub instructions: Vec<String>,
     /// The line of each key read (`review.min_severity`), for problems found when narrowing.
     pub lines: BTreeMap<String, usize>,
@@ -91,7 +92,12 @@ pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
             }
             "max_premium_requests" => file.max_premium_requests = reader.cap(None, key, value),
             "monthly_premium_requests" => file.monthly_premium_requests = reader.cap(None, key, value),
-            "mcp_servers" => file.mcp_servers = reader.list(None, key, value, is_name, Allowed::Names),
+            "mcp_servers" => {
+                let known = reader.problems.len();
+                let names = reader.list(None, key, value, is_name, Allowed::Names);
+                // A bad list picks nothing: the agent project's servers stay as they are.
+                file.mcp_servers = (reader.problems.len() == known).then_some(names);
+            }
             "instructions" => file.instructions = reader.list(None, key, value, is_repo_path, Allowed::RepoPaths),
             "stages" => {
                 for (child, value) in reader.children(key, value, STAGE_KEYS) {

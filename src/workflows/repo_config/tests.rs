@@ -15,8 +15,9 @@ fn admin() -> Effective {
         },
         max_premium_requests: Some(20.0),
         monthly_premium_requests: None,
-        mcp_servers: Vec::new(),
+        mcp_servers: vec!["github".to_owned(), "sentry".to_owned(), "tickets".to_owned()],
         instructions: Vec::new(),
+        instruction_files: Vec::new(),
     }
 }
 
@@ -44,6 +45,19 @@ fn every_key_is_read() {
     assert_eq!(effective.monthly_premium_requests, Some(100.0));
     assert_eq!(effective.mcp_servers, ["github", "sentry"]);
     assert_eq!(effective.instructions, ["docs/agent.md"]);
+}
+
+#[test]
+fn a_repository_picks_among_the_admins_mcp_servers_and_cannot_add_one() {
+    let (effective, problems) = load(&admin(), "language: ja\nmcp_servers: [tickets, own-server]\n");
+    assert_eq!(effective.mcp_servers, ["tickets"]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!((problems[0].line, problems[0].key.as_str()), (2, "mcp_servers"));
+    assert_eq!(problems[0].allowed, Allowed::AgentServers { names: Allowed::spans(&["github", "sentry", "tickets"]) });
+    // An empty pick turns every server off; no key keeps them all; a bad list keeps them too.
+    assert_eq!(load(&admin(), "mcp_servers: []\n").0.mcp_servers, Vec::<String>::new());
+    assert_eq!(load(&admin(), "language: en\n").0.mcp_servers, admin().mcp_servers);
+    assert_eq!(load(&admin(), "mcp_servers: [\"a b\"]\n").0.mcp_servers, admin().mcp_servers);
 }
 
 #[test]

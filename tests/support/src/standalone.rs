@@ -236,6 +236,20 @@ fn api_send(
     })
 }
 
+/// [`testkit_bin`] for the test crate it is written in: the testkit's binary `$name` (`"mcp-server"`,
+/// `"fake-gitlab"`, …), built next to that crate's `copilot-runner`.
+#[macro_export]
+macro_rules! testkit_bin {
+    ($name:expr) => {
+        $crate::standalone::testkit_bin(
+            ::std::path::Path::new(env!("CARGO")),
+            ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            ::std::path::Path::new(env!("CARGO_BIN_EXE_copilot-runner")),
+            $name,
+        )
+    };
+}
+
 /// A binary of the testkit, built by `cargo` next to `binary_under_test` (same target folder,
 /// same profile): `cargo nextest run --workspace` has built it already, a narrower run builds
 /// it here, once per test process.

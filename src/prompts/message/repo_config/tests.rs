@@ -13,6 +13,9 @@ const ENGLISH: &[&str] = &[
     "always run",
     "agent project",
     "servers",
+    "no name",
+    "default branch",
+    "not found",
     "command line",
     "premium requests",
     "whole number",
@@ -55,7 +58,17 @@ fn the_values_and_keys_a_kind_names_stay_code_spans_in_every_language() {
     let prompts = Prompts::new(None).unwrap();
     for language in Language::ALL {
         let note = prompts.render_message(language, &fixtures::note()).unwrap();
-        for span in ["`architecture`", "`critical`", "`info`", "`github`", "`sentry`", "`minor`", "`true`", "`false`"] {
+        for span in [
+            "`architecture`",
+            "`critical`",
+            "`info`",
+            "`github`",
+            "`sentry`",
+            "`docs/style.md`",
+            "`minor`",
+            "`true`",
+            "`false`",
+        ] {
             assert!(note.contains(span), "{language} lacks {span}:\n{note}");
         }
         assert!(note.contains(" 10") && note.contains(" 20.5"), "{language} lacks the limit or the cap:\n{note}");
