@@ -115,6 +115,7 @@ pub struct Summary {
     pub stages: Vec<StageReport>,
     pub duration_ms: u64,
     pub agent_calls: u32,
+    /// With a spend report, its total (every agent call of the job); without, the stages' sum.
     pub premium_requests: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -150,10 +151,14 @@ impl Summary {
         self.stages.push(report);
     }
 
-    /// Writes `summary.json` into `dir`.
+    /// Writes `summary.json` into `dir`; with a spend report, its total is the top-level one.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let mut summary = self.clone();
+        if let Some(report) = summary.spend.take() {
+            summary.set_spend(report);
+        }
+        let json = serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("summary.json"), json)
     }
 }
@@ -289,13 +294,13 @@ impl<A: Agent> StageRunner<'_, A> {
                 }
                 Err(error) => {
                     summary.duration_ms = elapsed_ms(started);
-                    summary.spend = Some(self.spend.report());
+                    summary.set_spend(self.spend.report());
                     return Err(PlanStopped { error, summary });
                 }
             }
         }
         summary.duration_ms = elapsed_ms(started);
-        summary.spend = Some(self.spend.report());
+        summary.set_spend(self.spend.report());
         Ok(summary)
     }
 

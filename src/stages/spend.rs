@@ -8,6 +8,9 @@
 //! `COPILOT_MAX_PREMIUM_REQUESTS` caps a job: [`Spend::reached`] is asked before every agent call
 //! starts, and each call is counted as soon as it ends. A call that crosses the cap is not cut
 //! short (the CLI reports its cost only at its end), but no call starts after it.
+//!
+//! Each counted call also moves [`Spend::counted`], which the job's monthly ledger record follows
+//! (`workflows::spend`), so a job killed mid-way has still recorded every call that ended.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -36,6 +39,15 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// `records` added up.
+    pub fn of(records: &[UsageRecord]) -> Self {
+        let mut total = Self::default();
+        for record in records {
+            total.add(record);
+        }
+        total
+    }
+
     fn add(&mut self, record: &UsageRecord) {
         self.premium_requests += record.premium_requests;
         self.input_tokens += record.input_tokens;
@@ -62,17 +74,42 @@ pub struct SpendReport {
     pub calls: Vec<UsageRecord>,
 }
 
+impl super::Summary {
+    /// Keeps `report` under `spend`, its total as the summary's top-level premium requests and
+    /// tokens: those figures predate the per-call records and must tell the same story, also
+    /// counting the calls outside the plan's stages (the project understanding's, a review's).
+    pub fn set_spend(&mut self, report: SpendReport) {
+        self.premium_requests = report.total.premium_requests;
+        self.input_tokens = report.total.input_tokens;
+        self.output_tokens = report.total.output_tokens;
+        self.spend = Some(report);
+    }
+}
+
 /// A job's agent calls so far and its cap; shared by every call of the job.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spend {
     cap: Mutex<Option<f64>>,
     records: Mutex<Vec<UsageRecord>>,
+    /// How many calls were counted, for whoever follows the spending as it grows.
+    counted: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Spend {
+    fn default() -> Self {
+        Self::new(None)
+    }
 }
 
 impl Spend {
     /// Nothing spent yet, under `cap` premium requests (`None`: no cap).
     pub fn new(cap: Option<f64>) -> Self {
-        Self { cap: Mutex::new(cap), records: Mutex::new(Vec::new()) }
+        Self { cap: Mutex::new(cap), records: Mutex::new(Vec::new()), counted: tokio::sync::watch::Sender::new(0) }
+    }
+
+    /// How many calls were counted so far; it changes as soon as another call is counted.
+    pub fn counted(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.counted.subscribe()
     }
 
     /// The cap in premium requests, when there is one.
@@ -102,7 +139,12 @@ impl Spend {
             output_tokens = record.output_tokens,
             "agent call counted"
         );
-        self.lock().push(record);
+        let count = {
+            let mut records = self.lock();
+            records.push(record);
+            records.len()
+        };
+        self.counted.send_replace(count);
     }
 
     /// Every call so far, in order.
@@ -112,11 +154,7 @@ impl Spend {
 
     /// Everything so far, added up.
     pub fn total(&self) -> Totals {
-        let mut total = Totals::default();
-        for record in self.lock().iter() {
-            total.add(record);
-        }
-        total
+        Totals::of(&self.lock())
     }
 
     /// Whether the job has used its cap: no agent call may start any more.
@@ -207,5 +245,21 @@ mod tests {
         assert!((table.total.premium_requests - sum).abs() < 1e-9);
         assert_eq!(table.total.input_tokens, 1600);
         assert_eq!(table.total.output_tokens, 160);
+    }
+
+    #[test]
+    fn summary_json_gives_the_spend_total_at_its_top_level_also_without_stages() {
+        let spend = Spend::new(None);
+        spend.record("understanding", &call(0.5, 100));
+        spend.record("review", &call(1.0, 200));
+        // As a review writes it: no plan stage, only the spend report.
+        let summary = crate::stages::Summary { spend: Some(spend.report()), ..crate::stages::Summary::default() };
+        let dir = tempfile::tempdir().unwrap();
+        summary.write(dir.path()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        assert_eq!(json["premium_requests"].as_f64(), Some(1.5), "{json:#}");
+        assert_eq!((json["input_tokens"].as_u64(), json["output_tokens"].as_u64()), (Some(300), Some(30)), "{json:#}");
+        assert_eq!(json["premium_requests"], json["spend"]["total"]["premium_requests"]);
     }
 }

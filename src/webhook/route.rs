@@ -189,6 +189,8 @@ pub enum Ignored {
     AgentMergeRequest,
     /// A pipeline that did not fail (or has not finished).
     PipelineNotFailed,
+    /// A child pipeline's own event: the loop follows it from its parent pipeline's failure.
+    ChildPipeline,
     /// A failed pipeline on a branch the agent does not own, or on a tag.
     NotAgentBranch,
     /// The payload lacks an identifier the trigger needs (project, iid or actor id).
@@ -196,7 +198,7 @@ pub enum Ignored {
 }
 
 impl Ignored {
-    pub const ALL: [Ignored; 16] = [
+    pub const ALL: [Ignored; 17] = [
         Self::UninterestingKind,
         Self::ByAgent,
         Self::ByBot,
@@ -211,6 +213,7 @@ impl Ignored {
         Self::AutoReviewDraft,
         Self::AgentMergeRequest,
         Self::PipelineNotFailed,
+        Self::ChildPipeline,
         Self::NotAgentBranch,
         Self::MissingIdentifier,
     ];
@@ -231,6 +234,7 @@ impl Ignored {
             Self::AutoReviewDraft => "auto_review_draft",
             Self::AgentMergeRequest => "agent_merge_request",
             Self::PipelineNotFailed => "pipeline_not_failed",
+            Self::ChildPipeline => "child_pipeline",
             Self::NotAgentBranch => "not_agent_branch",
             Self::MissingIdentifier => "missing_identifier",
         }
@@ -389,6 +393,10 @@ fn route_pipeline(pipeline: &PipelineEvent, agent: &Agent) -> Result<Work, Ignor
     let attributes = &pipeline.object_attributes;
     if attributes.status != "failed" {
         return Err(Ignored::PipelineNotFailed);
+    }
+    if attributes.source.as_deref() == Some("parent_pipeline") {
+        // Its parent fails with it (a strategy `depend` bridge) and is the loop's to handle.
+        return Err(Ignored::ChildPipeline);
     }
     // A merge request pipeline runs on `refs/merge-requests/<iid>/head`; its branch is the MR's.
     let branch = match &pipeline.merge_request {

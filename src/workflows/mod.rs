@@ -152,14 +152,28 @@ impl Job {
         std::time::Instant::now() >= self.deadline
     }
 
-    /// Runs the workflow the trigger names, then records what it spent.
-    ///
-    /// Meanwhile the job watches its own pipeline: once a person's stop request cancelled it, no
-    /// agent call starts, the running one ends and nothing more is pushed; a workflow that does
-    /// not end within one poll interval after that (one waiting on a pipeline) is dropped.
+    /// Runs the workflow the trigger names, recording what it spends after each agent call and
+    /// once more at the end.
     pub async fn run(&self, trigger: &Trigger) -> anyhow::Result<Code> {
+        let recorder = self.spend_recorder(trigger.project_id());
+        let ran = recorder.alongside(self.run_watched(trigger)).await;
+        recorder.flush().await;
+        match ran {
+            Err(error) if crate::stages::stop::was_stopped(&error) => {
+                tracing::warn!("a person stopped the work; what was pushed before stays");
+                Ok(Code::Done)
+            }
+            ran => ran,
+        }
+    }
+
+    /// Runs the workflow the trigger names while watching the job's own pipeline: once a person's
+    /// stop request cancelled it, no agent call starts, the running one ends and nothing more is
+    /// pushed; a workflow that does not end within one poll interval after that (one waiting on a
+    /// pipeline) is dropped.
+    async fn run_watched(&self, trigger: &Trigger) -> anyhow::Result<Code> {
         let mut workflow = Box::pin(self.run_workflow(trigger));
-        let ran = match self.own_pipeline {
+        match self.own_pipeline {
             None => workflow.await,
             Some((project_id, pipeline_id)) => {
                 let interval = self.settings.pipeline_fix.retry_interval;
@@ -173,14 +187,6 @@ impl Job {
                     }
                 }
             }
-        };
-        self.record_spend(trigger.project_id()).await;
-        match ran {
-            Err(error) if crate::stages::stop::was_stopped(&error) => {
-                tracing::warn!("a person stopped the work; what was pushed before stays");
-                Ok(Code::Done)
-            }
-            ran => ran,
         }
     }
 

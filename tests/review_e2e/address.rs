@@ -305,3 +305,32 @@ async fn the_request_and_the_replies_speak_each_of_the_six_languages() {
         assert!(world.thread(&world.alice).iter().all(|note| note.resolved), "{language}");
     }
 }
+
+#[tokio::test]
+async fn a_request_at_the_premium_request_cap_gets_the_spend_cap_note_and_changes_nothing() {
+    let (world, model, mut job) = started().await;
+    let before = world.head().await;
+    // A self-hosted model costs no premium requests, so a cap of 0 is the one this model reaches.
+    job.set("COPILOT_MAX_PREMIUM_REQUESTS", "0");
+
+    let out = job.run().await;
+    assert_eq!(out.status.code(), Some(1), "{}", copilot_runner_testkit::ci_job::text(&out.stderr));
+    assert_eq!(World::stage_calls(&model), 0, "no agent call starts at the cap");
+    assert_eq!(world.head().await, before, "nothing is pushed");
+    let agent = world.rig.gitlab.user_id(AGENT);
+    let notes: Vec<String> = world
+        .rig
+        .gitlab
+        .mr_notes(PROJECT, world.mr_iid)
+        .into_iter()
+        .filter(|note| note.author_id == agent && !note.system)
+        .map(|note| note.body)
+        .collect();
+    let cap_note = notes
+        .iter()
+        .find(|note| note.contains("`COPILOT_MAX_PREMIUM_REQUESTS`"))
+        .unwrap_or_else(|| panic!("the note says the cap was reached: {notes:#?}"));
+    assert!(cap_note.contains("nothing was committed or pushed"), "{cap_note}");
+    assert!(!notes.iter().any(|note| note.contains("copilot-runner:status failure")), "{notes:#?}");
+    assert!(world.agent_replies(&world.alice).is_empty(), "no thread is answered");
+}

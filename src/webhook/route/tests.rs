@@ -326,6 +326,18 @@ fn failed_pipeline_on_main_or_a_tag_or_still_running_is_ignored() {
 }
 
 #[test]
+fn a_child_pipelines_own_failure_is_left_to_its_parents() {
+    let mut pipeline = fixture("pipeline.json");
+    pipeline["merge_request"] = Value::Null;
+    pipeline["object_attributes"]["status"] = json!("failed");
+    pipeline["object_attributes"]["ref"] = json!("copilot/issue-17");
+    assert_eq!(pipeline["object_attributes"]["source"], json!("merge_request_event"), "not a child pipeline");
+    assert_eq!(trigger(&pipeline).trigger_type(), TriggerType::PipelineFailed);
+    pipeline["object_attributes"]["source"] = json!("parent_pipeline");
+    assert_eq!(ignored(&pipeline), Ignored::ChildPipeline);
+}
+
+#[test]
 fn the_agents_own_failed_pipeline_triggers_but_a_bots_does_not() {
     let mut pipeline = fixture("pipeline.json");
     pipeline["merge_request"] = Value::Null;

@@ -413,6 +413,11 @@ async fn run_stage(
             let written = std::fs::read_to_string(call.work.join("scratch").join(ANSWERS_FILE)).unwrap_or_default();
             Ok((answers::parse_answers(&written, ids).answers, None, usage.agent_calls))
         }
+        Err(StageError::CapReached { cap, .. }) => {
+            // Nothing is committed: the spend-cap note says what ran and what remains.
+            let remaining = vec![Stage::AddressThreads];
+            Err(super::work::WorkError::CapReached { cap, done: Vec::new(), remaining }.into())
+        }
         Err(error) => Err(anyhow::Error::new(error).context("while the agent addressed the threads")),
     }
 }
