@@ -23,8 +23,9 @@ use crate::exit::{Classify, Code};
 pub use file::ConfigFile;
 pub use groups::{
     AccessSettings, AgentKind, AgentSettings, AutoReview, AutoReviewSettings, CacheSettings, GitLabSettings, Language,
-    LogFormat, LogSettings, PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode, SandboxSettings,
-    SetupSettings, Severity, SpendSettings, TriggerSettings, TriggerWith, WebhookSettings, WorkflowSettings,
+    LogFormat, LogSettings, OptionalStage, PipelineFixSettings, PromptSettings, ReviewSettings, SandboxMode,
+    SandboxSettings, SetupSettings, Severity, SpendSettings, TriggerSettings, TriggerWith, WebhookSettings,
+    WorkflowSettings,
 };
 
 /// A snapshot of the process environment, taken once at start-up.
@@ -411,6 +412,7 @@ impl<'a> Resolver<'a> {
         let allow_confidential = self.flag(env_vars::COPILOT_ALLOW_CONFIDENTIAL);
         let orchestrated_issue = self.flag(env_vars::USE_ORCHESTRATED_ISSUE);
         let require_plan_approval = self.flag(env_vars::COPILOT_REQUIRE_PLAN_APPROVAL);
+        let disabled_stages = self.parse(env_vars::COPILOT_DISABLED_STAGES, OptionalStage::parse_list);
         let orchestrated_mr_note = self.flag(env_vars::USE_ORCHESTRATED_MR_NOTE);
         let project_understanding = self.flag(env_vars::ENABLE_PROJECT_UNDERSTANDING);
         let inline_review_comments = self.flag(env_vars::ENABLE_INLINE_REVIEW_COMMENTS);
@@ -550,6 +552,7 @@ impl<'a> Resolver<'a> {
                 branch_prefix: branch_prefix?,
                 orchestrated_issue: orchestrated_issue?,
                 require_plan_approval: require_plan_approval?,
+                disabled_stages: disabled_stages.unwrap_or_default(),
                 orchestrated_mr_note: orchestrated_mr_note?,
                 project_understanding: project_understanding?,
                 work_dir,

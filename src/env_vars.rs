@@ -74,6 +74,8 @@ env_vars! {
     USE_ORCHESTRATED_ISSUE = "USE_ORCHESTRATED_ISSUE", Setting, Some("true");
     /// Every request on an issue (an assignment or a note) first posts its plan and waits for a person's `proceed` before any code is written.
     COPILOT_REQUIRE_PLAN_APPROVAL = "COPILOT_REQUIRE_PLAN_APPROVAL", Setting, Some("false");
+    /// Optional stages no plan runs, comma-separated among `architecture`, `tests` and `docs` (analysis and implementation always run). A repository's `.gitlab/copilot-agent.yml` cannot turn them back on.
+    COPILOT_DISABLED_STAGES = "COPILOT_DISABLED_STAGES", Setting, None;
     /// Run merge request notes through the multi-stage plan (`false`: a single stage with the `mr_note` prompt).
     USE_ORCHESTRATED_MR_NOTE = "USE_ORCHESTRATED_MR_NOTE", Setting, Some("false");
     /// Let the agent write a `project_context.md` understanding of the project (cached); never of a merge request under review, whose files are the branch's word, not the project's.

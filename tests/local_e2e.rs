@@ -59,6 +59,11 @@ impl Checkout {
 
     /// Runs `copilot-runner local` as a person would, with the model behind `model`.
     async fn local(&self, model: &MockModel, task: &str) -> std::process::Output {
+        self.local_with(model, task, &[]).await
+    }
+
+    /// [`Checkout::local`] with the settings `extra` in its environment as well.
+    async fn local_with(&self, model: &MockModel, task: &str, extra: &[(&str, &str)]) -> std::process::Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_copilot-runner"));
         command
             .args(["local", "--repo"])
@@ -77,7 +82,8 @@ impl Checkout {
             .env("CONTEXT_CACHE_URL", format!("file://{}", self.dir.path().join("cache").display()))
             .env("GITLAB_TOKEN", "glpat-local-never-leaks")
             .env("COPILOT_STAGE_TIMEOUT", "120")
-            .envs(offline::loopback_only([]));
+            .envs(offline::loopback_only([]))
+            .envs(extra.iter().copied());
         command.output().await.unwrap()
     }
 
@@ -168,8 +174,8 @@ async fn a_one_line_task_runs_analysis_and_implementation_and_commits_on_the_bra
     assert!(!model.saw("glpat-local-never-leaks"));
 }
 
-#[tokio::test]
-async fn a_project_with_a_test_framework_gets_a_tests_stage() {
+/// A Rust project with tests, and a model that writes the analysis and changes nothing else.
+async fn rust_project_with_tests() -> (Checkout, MockModel) {
     let checkout = Checkout::new(&[
         ("Cargo.toml", "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
         ("src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 { a + b }\n"),
@@ -187,14 +193,28 @@ async fn a_project_with_a_test_framework_gets_a_tests_stage() {
     )
     .await
     .unwrap();
+    (checkout, model)
+}
 
-    let out = checkout
-        .local(&model, "Make add saturate instead of overflowing; the hot path performance must not regress")
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+const SATURATE: &str = "Make add saturate instead of overflowing; the hot path performance must not regress";
+
+/// The stages of the plan a local run wrote, and its reasons.
+fn planned(checkout: &Checkout) -> (Vec<String>, Vec<String>) {
     let plan: serde_json::Value = serde_json::from_str(&read(&checkout.artifacts().join("stages/plan.json"))).unwrap();
-    let stages: Vec<_> = plan["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["analysis", "implementation", "tests"]);
+    let strings = |key: &str, field: Option<&str>| -> Vec<String> {
+        let items = plan[key].as_array().unwrap().iter();
+        items.map(|item| field.map_or(item, |field| &item[field]).as_str().unwrap().to_owned()).collect()
+    };
+    (strings("stages", Some("stage")), strings("reasons", None))
+}
+
+#[tokio::test]
+async fn a_project_with_a_test_framework_gets_a_tests_stage() {
+    let (checkout, model) = rust_project_with_tests().await;
+
+    let out = checkout.local(&model, SATURATE).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(planned(&checkout).0, ["analysis", "implementation", "tests"]);
     assert!(text(&out.stdout).contains("changed nothing"), "{}", text(&out.stdout));
     assert_eq!(checkout.git(&["rev-list", "--count", "main..copilot/greeting"]).trim(), "0");
 }
@@ -209,4 +229,19 @@ async fn an_agent_that_never_writes_the_analysis_fails_with_exit_1_naming_the_st
     let stderr = text(&out.stderr);
     assert!(stderr.contains("the `analysis` stage wrote an invalid `analysis.json` twice"), "{stderr}");
     assert_eq!(checkout.git(&["rev-list", "--count", "main..copilot/greeting"]).trim(), "0");
+}
+
+#[tokio::test]
+async fn a_stage_the_agent_project_turned_off_is_left_out_of_a_local_run() {
+    let (checkout, model) = rust_project_with_tests().await;
+
+    let out = checkout.local_with(&model, SATURATE, &[("COPILOT_DISABLED_STAGES", "tests")]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (stages, reasons) = planned(&checkout);
+    assert_eq!(stages, ["analysis", "implementation"], "the same plan runs tests without the setting");
+    assert!(
+        reasons.iter().any(|reason| reason.starts_with("tests: turned off by `COPILOT_DISABLED_STAGES`")),
+        "{reasons:?}"
+    );
+    assert!(!checkout.artifacts().join("stages/3-tests").exists());
 }

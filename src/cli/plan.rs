@@ -64,7 +64,9 @@ pub(crate) async fn output(
         None => None,
     };
     let options = PlanOptions::issue(workflow.orchestrated_issue);
-    let plan = planner::plan(&task, &traits.clone().unwrap_or_default(), &options);
+    let mut plan = planner::plan(&task, &traits.clone().unwrap_or_default(), &options);
+    // As a job would run it: without the stages the agent project turned off.
+    crate::workflows::repo_config::Stages::admin(&workflow.disabled_stages).apply(&mut plan);
     let report = Report::new(&plan, args.lang.unwrap_or(prompts.language), options, traits);
     if args.json {
         let mut json = serde_json::to_string_pretty(&report).context("while writing the plan as JSON")?;
@@ -292,6 +294,23 @@ mod tests {
         assert_eq!(value["stages"].as_array().map(Vec::len), Some(1));
         assert_eq!(value["stages"][0]["stage"], "implementation");
         assert_eq!(value["orchestrated"], false);
+    }
+
+    #[tokio::test]
+    async fn plan_leaves_out_the_stages_the_agent_project_turned_off() {
+        let repo = repo();
+        let stages = |json: &str| -> Vec<String> {
+            let value: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+            let stages = value["stages"].as_array().expect("stages").iter();
+            stages.map(|stage| stage["stage"].as_str().expect("name").to_owned()).collect()
+        };
+        let all = plan(&args(repo.path(), true, None), &[]).await.expect("plan");
+        assert!(stages(&all).iter().any(|stage| stage == "architecture"), "{all}");
+        let env = [("COPILOT_DISABLED_STAGES", "architecture,docs")];
+        let fewer = plan(&args(repo.path(), true, None), &env).await.expect("plan");
+        let left: Vec<String> =
+            stages(&all).into_iter().filter(|stage| stage != "architecture" && stage != "docs").collect();
+        assert_eq!(stages(&fewer), left, "{fewer}");
     }
 
     #[tokio::test]

@@ -55,6 +55,8 @@ pub struct WorkflowSettings {
     pub orchestrated_issue: bool,
     /// Post the plan of every issue request and wait for `proceed` (`COPILOT_REQUIRE_PLAN_APPROVAL`).
     pub require_plan_approval: bool,
+    /// Optional stages no plan runs (`COPILOT_DISABLED_STAGES`); a repository cannot turn them on.
+    pub disabled_stages: Vec<OptionalStage>,
     pub orchestrated_mr_note: bool,
     /// Let the agent write its own understanding of the project (`ENABLE_PROJECT_UNDERSTANDING`).
     pub project_understanding: bool,
@@ -299,6 +301,46 @@ impl std::str::FromStr for AgentKind {
             "command" => Ok(Self::Command),
             _ => Err("`copilot` or `command`".to_owned()),
         }
+    }
+}
+
+/// A stage the agent project may turn off; analysis and implementation always run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionalStage {
+    Architecture,
+    Tests,
+    Docs,
+}
+
+impl OptionalStage {
+    pub const ALL: [Self; 3] = [Self::Architecture, Self::Tests, Self::Docs];
+
+    /// The name the settings and the stage folders use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Architecture => "architecture",
+            Self::Tests => "tests",
+            Self::Docs => "docs",
+        }
+    }
+
+    /// Parses a comma-separated list of optional stages (`docs,tests`); empty parts are skipped,
+    /// a stage named twice counts once.
+    pub fn parse_list(value: &str) -> Result<Vec<Self>, String> {
+        let mut stages = Vec::new();
+        for name in value.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            let stage =
+                Self::ALL.into_iter().find(|stage| stage.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+                    format!(
+                        "a comma-separated list of `architecture`, `tests` and `docs` (`{name}` is not one of them; \
+                     analysis and implementation always run)"
+                    )
+                })?;
+            if !stages.contains(&stage) {
+                stages.push(stage);
+            }
+        }
+        Ok(stages)
     }
 }
 

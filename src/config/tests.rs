@@ -319,3 +319,25 @@ fn the_mcp_config_must_be_a_valid_servers_file_whose_variables_are_set() {
         assert!(error.allowed.contains(reason), "{error}");
     }
 }
+
+#[test]
+fn disabled_stages_are_read_from_the_environment_or_the_file_and_a_bad_name_is_refused() {
+    let none = Settings::resolve(&Env::default(), &Flags::default()).unwrap();
+    assert!(none.workflow.disabled_stages.is_empty(), "every stage runs by default");
+
+    let from_env = Settings::resolve(&env(&[("COPILOT_DISABLED_STAGES", " Docs, ,tests,docs ")]), &Flags::default());
+    assert_eq!(from_env.unwrap().workflow.disabled_stages, [OptionalStage::Docs, OptionalStage::Tests]);
+    let file = yaml_file("copilot_disabled_stages: architecture,docs\n");
+    let env_with_file = env(&[("COPILOT_RUNNER_CONFIG", file.path().to_str().expect("utf-8 path"))]);
+    let from_file = Settings::resolve(&env_with_file, &Flags::default()).unwrap();
+    assert_eq!(from_file.workflow.disabled_stages, [OptionalStage::Architecture, OptionalStage::Docs]);
+
+    for bad in ["docs,implementation", "analysis", "doc"] {
+        let errors = Settings::resolve(&env(&[("COPILOT_DISABLED_STAGES", bad)]), &Flags::default()).unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let message = errors[0].to_string();
+        assert!(message.contains("`COPILOT_DISABLED_STAGES`"), "{message}");
+        assert!(message.contains("`architecture`, `tests` and `docs`"), "{message}");
+        assert!(message.contains("always run"), "{message}");
+    }
+}

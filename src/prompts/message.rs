@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize, Serializer};
 
 mod command;
 mod pipeline_fix;
+pub(super) mod repo_config;
 
 pub use command::{CommandNote, CommandReply, PlanNote};
 pub use pipeline_fix::*;
+pub use repo_config::{Allowed, RepoConfigNote, RepoConfigProblem};
 
 use super::MessageContext;
 use super::Stage;
@@ -259,33 +261,6 @@ pub struct SuppressionsForgottenNote {
 impl MessageContext for SuppressionsForgottenNote {
     fn message(&self) -> Message {
         Message::SuppressionsForgotten
-    }
-}
-
-/// The note on the bad keys and values of a repository's `.gitlab/copilot-agent.yml`: each one's
-/// line and what it allows; the work went on with the agent project's settings for those keys.
-#[derive(Debug, Clone, Serialize)]
-pub struct RepoConfigNote {
-    /// [`Marker::repo_config`]: a re-run edits this note instead of posting another.
-    pub marker: Marker,
-    pub file: MarkdownCodeSpan,
-    /// The default branch the file was read from.
-    pub branch: MarkdownCodeSpan,
-    pub problems: Vec<RepoConfigProblem>,
-}
-
-/// One bad key or value of a [`RepoConfigNote`].
-#[derive(Debug, Clone, Serialize)]
-pub struct RepoConfigProblem {
-    pub line: usize,
-    pub key: MarkdownCodeSpan,
-    /// What the key allows, as the runner words it (values and key names in backticks).
-    pub allowed: String,
-}
-
-impl MessageContext for RepoConfigNote {
-    fn message(&self) -> Message {
-        Message::RepoConfigNote
     }
 }
 

@@ -431,21 +431,7 @@ fn render_all(prompts: &Prompts, language: Language) -> Vec<(&'static str, Strin
         ),
         (
             "repo_config_note",
-            message(&|| {
-                prompts.render_message(
-                    language,
-                    &crate::prompts::message::RepoConfigNote {
-                        marker: Marker::repo_config("mr-3"),
-                        file: MarkdownCodeSpan::new(".gitlab/copilot-agent.yml"),
-                        branch: MarkdownCodeSpan::new("main"),
-                        problems: vec![crate::prompts::message::RepoConfigProblem {
-                            line: 4,
-                            key: MarkdownCodeSpan::new("max_premium_requests"),
-                            allowed: "20 or less (the agent project's cap)".to_owned(),
-                        }],
-                    },
-                )
-            }),
+            message(&|| prompts.render_message(language, &super::message::repo_config::fixtures::note())),
         ),
         (
             "monthly_cap_note",

@@ -83,8 +83,10 @@ pub async fn run(
         Box::pin(context::understand_project(cache, agent_understanding, env, &checkout, &runner("understanding")))
             .await
             .context("while analysing the repository")?;
-    let plan =
+    let mut plan =
         planner::plan(task, &understood.facts.traits(), &PlanOptions::issue(settings.workflow.orchestrated_issue));
+    // The stages the agent project turned off stay off here too (no repository file is read).
+    super::repo_config::Stages::admin(&settings.workflow.disabled_stages).apply(&mut plan);
     let stages: Vec<&str> = plan.stages.iter().map(|planned| planned.stage.as_str()).collect();
     tracing::info!(complexity = plan.complexity.as_str(), stages = %stages.join(", "), %branch, "planned");
 

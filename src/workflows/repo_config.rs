@@ -13,7 +13,8 @@ mod tests;
 
 use anyhow::Context as _;
 
-use crate::config::{KeyLines, Language, Settings, Severity};
+use crate::config::{KeyLines, Language, OptionalStage, Settings, Severity};
+pub use crate::prompts::message::Allowed;
 
 pub use narrow::{RULES, Rule, narrow};
 pub use parse::{RepoFile, parse};
@@ -21,12 +22,13 @@ pub use parse::{RepoFile, parse};
 /// Where the file sits in the target repository.
 pub const PATH: &str = ".gitlab/copilot-agent.yml";
 
-/// A bad key or value of the file: its line, the key, and what the key allows.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A bad key or value of the file: its line, the key, and what the key allows (worded by the note's
+/// template in the project's language).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
     pub line: usize,
     pub key: String,
-    pub allowed: String,
+    pub allowed: Allowed,
 }
 
 /// Which optional stages the planner may keep; analysis and implementation always run.
@@ -54,7 +56,19 @@ impl Stages {
         let (kept, dropped): (Vec<_>, Vec<_>) = plan.stages.drain(..).partition(|planned| self.allows(planned.stage));
         plan.stages = kept;
         for planned in dropped {
-            plan.reasons.push(format!("{}: turned off by `{PATH}`", planned.stage.as_str()));
+            let stage = planned.stage.as_str();
+            plan.reasons.push(format!("{stage}: turned off by `COPILOT_DISABLED_STAGES` or `{PATH}`"));
+        }
+    }
+}
+
+impl Stages {
+    /// The optional stages the agent project did not turn off (`COPILOT_DISABLED_STAGES`).
+    pub fn admin(disabled: &[OptionalStage]) -> Self {
+        Self {
+            architecture: !disabled.contains(&OptionalStage::Architecture),
+            tests: !disabled.contains(&OptionalStage::Tests),
+            docs: !disabled.contains(&OptionalStage::Docs),
         }
     }
 }
@@ -114,7 +128,7 @@ impl Effective {
         Self {
             language: settings.prompts.language,
             require_plan_approval: settings.workflow.require_plan_approval,
-            stages: Stages::default(),
+            stages: Stages::admin(&settings.workflow.disabled_stages),
             test_command: None,
             review: ReviewRules {
                 exclude: Vec::new(),
@@ -169,8 +183,8 @@ pub async fn load(
     let (found, missing) = read_files(job, project_id, default_branch, &effective.instructions).await?;
     if !missing.is_empty() {
         let line = KeyLines::scan(&text).find(None, "instructions").unwrap_or(1);
-        let missing = missing.iter().map(|path| format!("`{path}`")).collect::<Vec<_>>().join(", ");
-        let allowed = format!("paths of files on the default branch (not found: {missing})");
+        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+        let allowed = Allowed::MissingFiles { names: Allowed::spans(&missing) };
         problems.push(Problem { line, key: "instructions".to_owned(), allowed });
         problems.sort_by_key(|problem| problem.line);
     }

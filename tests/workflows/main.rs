@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "test fixtures panic on a broken setup")]
 
 mod access;
+mod admin_stages;
 mod artifacts;
 mod commands;
 mod confidential;

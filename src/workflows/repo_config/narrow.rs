@@ -1,7 +1,7 @@
 //! How the repository's file narrows the admin's settings: one rule per key, in [`RULES`]. A value
 //! that would loosen the admin's setting is a [`Problem`], and the admin's value is kept.
 
-use super::{Effective, Problem, RepoFile};
+use super::{Allowed, Effective, Problem, RepoFile};
 
 /// How one key of the file may change the admin's setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
         if on || !admin.require_plan_approval {
             effective.require_plan_approval = on;
         } else {
-            refuse.push("plan_approval", "`true`: the agent project requires plan approval".to_owned());
+            refuse.push("plan_approval", Allowed::PlanApprovalOn);
         }
     }
     for (key, asked, admin_on, slot) in [
@@ -61,7 +61,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
     ] {
         match asked {
             Some(true) if !admin_on => {
-                refuse.push(key, "`false`: the agent project turned this stage off".to_owned());
+                refuse.push(key, Allowed::StageOff);
             }
             Some(on) => *slot = on,
             None => {}
@@ -75,16 +75,14 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
         if severity <= admin.review.min_severity {
             effective.review.min_severity = severity;
         } else {
-            let allowed =
-                format!("`{}` or more serious (the agent project's threshold)", admin.review.min_severity.name());
-            refuse.push("review.min_severity", allowed);
+            let severity = crate::untrusted::MarkdownCodeSpan::new(admin.review.min_severity.name());
+            refuse.push("review.min_severity", Allowed::SeverityAtLeast { severity });
         }
     }
     if let Some(limit) = file.max_inline_comments {
         match admin.review.max_inline_comments {
             Some(admin_limit) if limit > admin_limit => {
-                refuse
-                    .push("review.max_inline_comments", format!("{admin_limit} or fewer (the agent project's limit)"));
+                refuse.push("review.max_inline_comments", Allowed::CountAtMost { limit: admin_limit });
             }
             _ => effective.review.max_inline_comments = Some(limit),
         }
@@ -105,7 +103,7 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
     ] {
         match (asked, admin_cap) {
             (Some(cap), Some(admin_cap)) if cap > admin_cap => {
-                refuse.push(key, format!("{admin_cap} or less (the agent project's cap)"));
+                refuse.push(key, Allowed::CapAtMost { cap: admin_cap });
             }
             (Some(cap), _) => *slot = Some(cap),
             (None, _) => {}
@@ -114,13 +112,8 @@ pub fn narrow(admin: &Effective, file: RepoFile, problems: &mut Vec<Problem>) ->
     if let Some(picked) = file.mcp_servers {
         let (known, unknown): (Vec<_>, Vec<_>) = picked.into_iter().partition(|name| admin.mcp_servers.contains(name));
         if !unknown.is_empty() {
-            let offered = admin.mcp_servers.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>();
-            let allowed = if offered.is_empty() {
-                "no name: the agent project offers no MCP server".to_owned()
-            } else {
-                format!("names among the agent project's MCP servers: {}", offered.join(", "))
-            };
-            refuse.push("mcp_servers", allowed);
+            let offered: Vec<&str> = admin.mcp_servers.iter().map(String::as_str).collect();
+            refuse.push("mcp_servers", Allowed::AgentServers { names: Allowed::spans(&offered) });
         }
         effective.mcp_servers = known;
     }
@@ -136,7 +129,7 @@ struct Refusals<'p> {
 }
 
 impl Refusals<'_> {
-    fn push(&mut self, key: &str, allowed: String) {
+    fn push(&mut self, key: &str, allowed: Allowed) {
         let line = self.lines.get(key).copied().unwrap_or(1);
         self.problems.push(Problem { line, key: key.to_owned(), allowed });
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Problem;
+use super::{Allowed, Problem};
 use crate::config::{KeyLines, Language, Severity};
 
 /// What the repository asks for; `None` or empty: the key is not set (or was bad).
@@ -29,14 +29,29 @@ pub struct RepoFile {
     pub lines: BTreeMap<String, usize>,
 }
 
-const TOP_KEYS: &str = "`language`, `plan_approval`, `stages`, `test_command`, `review`, `max_premium_requests`, \
-                        `monthly_premium_requests`, `mcp_servers` or `instructions`";
-const STAGE_KEYS: &str = "`architecture`, `tests` or `docs` (analysis and implementation always run)";
-const REVIEW_KEYS: &str = "`exclude`, `min_severity` or `max_inline_comments`";
-const BOOL: &str = "`true` or `false`";
-const CAP: &str = "a number of premium requests above 0";
-const NAMES: &str = "a list of names (letters, digits, `-`, `_`, `.`)";
-const PATHS: &str = "a list of relative paths in the repository, without `..`";
+const TOP_KEYS: &[&str] = &[
+    "language",
+    "plan_approval",
+    "stages",
+    "test_command",
+    "review",
+    "max_premium_requests",
+    "monthly_premium_requests",
+    "mcp_servers",
+    "instructions",
+];
+const STAGE_KEYS: &[&str] = &["architecture", "tests", "docs"];
+const REVIEW_KEYS: &[&str] = &["exclude", "min_severity", "max_inline_comments"];
+
+/// What a group's key allows: one of its keys (the stages say analysis and implementation
+/// always run).
+fn group_keys(group: &str) -> Allowed {
+    match group {
+        "stages" => Allowed::Stages { names: Allowed::spans(STAGE_KEYS) },
+        "review" => Allowed::Keys { names: Allowed::spans(REVIEW_KEYS) },
+        _ => Allowed::Keys { names: Allowed::spans(TOP_KEYS) },
+    }
+}
 
 /// Parses the file's text. A file that is not a YAML mapping is one problem and no rules.
 pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
@@ -52,7 +67,7 @@ pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
                 reader.problems.push(Problem {
                     line,
                     key: "(file)".to_owned(),
-                    allowed: format!("valid YAML: a mapping of the keys {TOP_KEYS}"),
+                    allowed: Allowed::Yaml { names: Allowed::spans(TOP_KEYS) },
                 });
                 return (file, reader.problems);
             }
@@ -67,27 +82,30 @@ pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
             }
         }
         match key.as_str() {
-            "language" => file.language = reader.parsed(None, key, value, "one of en, zh, ja, ko, hi, th"),
+            "language" => {
+                let codes: Vec<&str> = Language::ALL.iter().map(|language| language.code()).collect();
+                file.language = reader.parsed(None, key, value, Allowed::Values { names: Allowed::spans(&codes) });
+            }
             "plan_approval" => file.plan_approval = reader.boolean(None, key, value),
             "test_command" => {
-                file.test_command = reader.text(None, key, value, "a command line, as text");
+                file.test_command = reader.text(None, key, value, Allowed::CommandLine);
             }
             "max_premium_requests" => file.max_premium_requests = reader.cap(None, key, value),
             "monthly_premium_requests" => file.monthly_premium_requests = reader.cap(None, key, value),
             "mcp_servers" => {
                 let known = reader.problems.len();
-                let names = reader.list(None, key, value, is_name, NAMES);
+                let names = reader.list(None, key, value, is_name, Allowed::Names);
                 // A bad list picks nothing: the agent project's servers stay as they are.
                 file.mcp_servers = (reader.problems.len() == known).then_some(names);
             }
-            "instructions" => file.instructions = reader.list(None, key, value, is_repo_path, PATHS),
+            "instructions" => file.instructions = reader.list(None, key, value, is_repo_path, Allowed::RepoPaths),
             "stages" => {
                 for (child, value) in reader.children(key, value, STAGE_KEYS) {
                     match child.as_str() {
                         "architecture" => file.architecture = reader.boolean(at, &child, &value),
                         "tests" => file.tests = reader.boolean(at, &child, &value),
                         "docs" => file.docs = reader.boolean(at, &child, &value),
-                        _ => reader.problem(at, &child, STAGE_KEYS),
+                        _ => reader.problem(at, &child, group_keys(key)),
                     }
                 }
             }
@@ -95,24 +113,25 @@ pub fn parse(text: &str) -> (RepoFile, Vec<Problem>) {
                 for (child, value) in reader.children(key, value, REVIEW_KEYS) {
                     match child.as_str() {
                         "exclude" => {
-                            file.review_exclude = reader.list(at, &child, &value, is_glob, "a list of file patterns");
+                            file.review_exclude = reader.list(at, &child, &value, is_glob, Allowed::FilePatterns);
                         }
                         "min_severity" => {
-                            file.min_severity =
-                                reader.parsed(at, &child, &value, "`critical`, `major`, `minor` or `info`");
+                            let names: Vec<&str> = Severity::ALL.iter().map(|severity| severity.name()).collect();
+                            let allowed = Allowed::Values { names: Allowed::spans(&names) };
+                            file.min_severity = reader.parsed(at, &child, &value, allowed);
                         }
                         "max_inline_comments" => {
                             let count = value.as_u64().and_then(|count| usize::try_from(count).ok());
                             if count.is_none() {
-                                reader.problem(at, &child, "a whole number, 0 or more");
+                                reader.problem(at, &child, Allowed::WholeNumber);
                             }
                             file.max_inline_comments = count;
                         }
-                        _ => reader.problem(at, &child, REVIEW_KEYS),
+                        _ => reader.problem(at, &child, group_keys(key)),
                     }
                 }
             }
-            _ => reader.problem(None, key, TOP_KEYS),
+            _ => reader.problem(None, key, group_keys("")),
         }
     }
     reader.problems.sort_by_key(|problem| problem.line);
@@ -131,17 +150,17 @@ impl Reader {
         self.lines.find(group, key).or_else(|| group.and_then(|group| self.lines.find(None, group))).unwrap_or(1)
     }
 
-    fn problem(&mut self, group: Option<&str>, key: &str, allowed: &str) {
+    fn problem(&mut self, group: Option<&str>, key: &str, allowed: Allowed) {
         let line = self.line(group, key);
         let key = group.map_or_else(|| key.to_owned(), |group| format!("{group}.{key}"));
-        self.problems.push(Problem { line, key, allowed: allowed.to_owned() });
+        self.problems.push(Problem { line, key, allowed });
     }
 
-    fn children(&mut self, key: &str, value: &Value, allowed: &str) -> Vec<(String, Value)> {
+    fn children(&mut self, key: &str, value: &Value, keys: &[&str]) -> Vec<(String, Value)> {
         match value {
             Value::Object(children) => children.clone().into_iter().collect(),
             _ => {
-                self.problem(None, key, &format!("a mapping of {allowed}"));
+                self.problem(None, key, Allowed::Mapping { names: Allowed::spans(keys) });
                 Vec::new()
             }
         }
@@ -150,12 +169,12 @@ impl Reader {
     fn boolean(&mut self, group: Option<&str>, key: &str, value: &Value) -> Option<bool> {
         let flag = value.as_bool();
         if flag.is_none() {
-            self.problem(group, key, BOOL);
+            self.problem(group, key, Allowed::Boolean);
         }
         flag
     }
 
-    fn text(&mut self, group: Option<&str>, key: &str, value: &Value, allowed: &str) -> Option<String> {
+    fn text(&mut self, group: Option<&str>, key: &str, value: &Value, allowed: Allowed) -> Option<String> {
         match value.as_str().map(str::trim) {
             Some(text) if !text.is_empty() && !text.contains('\n') => Some(text.to_owned()),
             _ => {
@@ -170,7 +189,7 @@ impl Reader {
         group: Option<&str>,
         key: &str,
         value: &Value,
-        allowed: &str,
+        allowed: Allowed,
     ) -> Option<T> {
         let parsed = value.as_str().and_then(|text| text.parse().ok());
         if parsed.is_none() {
@@ -182,7 +201,7 @@ impl Reader {
     fn cap(&mut self, group: Option<&str>, key: &str, value: &Value) -> Option<f64> {
         let cap = value.as_f64().filter(|cap| cap.is_finite() && *cap > 0.0);
         if cap.is_none() {
-            self.problem(group, key, CAP);
+            self.problem(group, key, Allowed::PremiumRequests);
         }
         cap
     }
@@ -194,7 +213,7 @@ impl Reader {
         key: &str,
         value: &Value,
         valid: fn(&str) -> bool,
-        allowed: &str,
+        allowed: Allowed,
     ) -> Vec<String> {
         let items: Option<Vec<String>> = value.as_array().and_then(|items| {
             items.iter().map(|item| item.as_str().filter(|text| valid(text)).map(str::to_owned)).collect()

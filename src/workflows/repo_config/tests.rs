@@ -53,7 +53,7 @@ fn a_repository_picks_among_the_admins_mcp_servers_and_cannot_add_one() {
     assert_eq!(effective.mcp_servers, ["tickets"]);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!((problems[0].line, problems[0].key.as_str()), (2, "mcp_servers"));
-    assert!(problems[0].allowed.contains("`github`, `sentry`, `tickets`"), "{problems:?}");
+    assert_eq!(problems[0].allowed, Allowed::AgentServers { names: Allowed::spans(&["github", "sentry", "tickets"]) });
     // An empty pick turns every server off; no key keeps them all; a bad list keeps them too.
     assert_eq!(load(&admin(), "mcp_servers: []\n").0.mcp_servers, Vec::<String>::new());
     assert_eq!(load(&admin(), "language: en\n").0.mcp_servers, admin().mcp_servers);
@@ -83,9 +83,20 @@ fn bad_keys_and_values_name_their_lines_and_keep_the_rest() {
             (9, "instructions"),
         ]
     );
-    assert!(problems[0].allowed.contains("`language`"), "{:?}", problems[0]);
-    assert!(problems[1].allowed.contains("`critical`"), "{:?}", problems[1]);
-    assert!(problems[3].allowed.contains("analysis and implementation always run"), "{:?}", problems[5]);
+    let names = |allowed: &Allowed| match allowed {
+        Allowed::Keys { names } | Allowed::Values { names } | Allowed::Stages { names } => {
+            names.iter().map(crate::untrusted::MarkdownCodeSpan::span).collect::<Vec<_>>()
+        }
+        other => panic!("no names in {other:?}"),
+    };
+    assert!(matches!(problems[0].allowed, Allowed::Keys { .. }), "{:?}", problems[0]);
+    assert!(names(&problems[0].allowed).contains(&"`language`".to_owned()), "{:?}", problems[0]);
+    assert_eq!(names(&problems[1].allowed), ["`critical`", "`major`", "`minor`", "`info`"]);
+    assert!(matches!(problems[2].allowed, Allowed::Keys { .. }), "{:?}", problems[2]);
+    assert_eq!(names(&problems[3].allowed), ["`architecture`", "`tests`", "`docs`"]);
+    assert!(matches!(problems[3].allowed, Allowed::Stages { .. }), "{:?}", problems[3]);
+    assert_eq!(problems[4].allowed, Allowed::Names);
+    assert_eq!(problems[5].allowed, Allowed::RepoPaths);
     assert_eq!(effective.language, Language::Zh);
     assert_eq!(effective.review.max_inline_comments, Some(2));
     assert_eq!(effective.review.min_severity, Severity::Minor);
@@ -119,7 +130,18 @@ fn values_that_loosen_are_refused_on_their_lines() {
             (7, "max_premium_requests"),
         ]
     );
-    assert!(problems[4].allowed.contains("20 or less"), "{:?}", problems[4]);
+    let allowed: Vec<&Allowed> = problems.iter().map(|problem| &problem.allowed).collect();
+    let severity = crate::untrusted::MarkdownCodeSpan::new("minor");
+    assert_eq!(
+        allowed,
+        [
+            &Allowed::PlanApprovalOn,
+            &Allowed::StageOff,
+            &Allowed::SeverityAtLeast { severity },
+            &Allowed::CountAtMost { limit: 10 },
+            &Allowed::CapAtMost { cap: 20.0 },
+        ]
+    );
     assert_eq!(effective, strict);
 }
 
@@ -158,4 +180,28 @@ fn exclusions_match_folders_and_names() {
     assert!(rules.excludes("web/yarn.lock"));
     assert!(!rules.excludes("src/vendor.rs"));
     assert!(!rules.excludes("src/main.rs"));
+}
+
+/// The admin's settings resolved from `pairs`, as a job reads them.
+fn admin_from(pairs: &[(&str, &str)]) -> Effective {
+    let env = crate::config::Env::from_pairs(pairs.iter().copied());
+    let settings = Settings::resolve(&env, &crate::config::Flags::default()).expect("valid settings");
+    Effective::admin(&settings)
+}
+
+#[test]
+fn a_stage_the_agent_project_turned_off_stays_off_and_asking_for_it_is_a_problem() {
+    let off = admin_from(&[("COPILOT_DISABLED_STAGES", "docs, tests")]);
+    assert_eq!(off.stages, Stages { architecture: true, tests: false, docs: false });
+    let text = "stages:\n  architecture: false\n  docs: true\n";
+    let (effective, problems) = load(&off, text);
+    assert_eq!(problems, [Problem { line: 3, key: "stages.docs".to_owned(), allowed: Allowed::StageOff }]);
+    assert_eq!(effective.stages, Stages { architecture: false, tests: false, docs: false });
+
+    // Control: the agent project turned nothing off, so the same file is no problem.
+    let on = admin_from(&[]);
+    assert_eq!(on.stages, Stages::default());
+    let (effective, problems) = load(&on, text);
+    assert_eq!(problems, []);
+    assert_eq!(effective.stages, Stages { architecture: false, tests: true, docs: true });
 }
