@@ -6,34 +6,22 @@
 use copilot_runner_testkit::ci_job::text;
 use copilot_runner_testkit::mock_model::{Reply, Rule};
 
-use super::rig::{PROJECT, Rig, implementation_script};
+use super::rig::{API_ASK, PROJECT, Rig, designed_greeting_script};
 
-/// An issue whose plan runs architecture, tests and docs besides analysis and implementation (the
-/// same request as `repo_config`'s).
-const ASK: &str = "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
 const DOCS_FILE: &str = "API.md";
 
 /// The model designs, implements and, if asked to, documents; an issue asking for the API is
 /// assigned to the agent. Returns the rig and the issue.
 async fn assigned() -> (Rig, u64) {
     let mut rig = Rig::start(|paths| {
-        let architecture = paths.work.join("stages/2-architecture/scratch/architecture.json");
-        let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
-        let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
-        implementation_script(paths, create, "Added the greeting.")
-            .rule(
-                Rule::when("copilot-runner-stage: architecture")
-                    .then(Reply::create(&architecture.display().to_string(), design))
-                    .then(Reply::text("Designed.")),
-            )
-            .rule(
-                Rule::when("copilot-runner-stage: docs")
-                    .then(Reply::create(&paths.in_clone(DOCS_FILE), "# Greeting\n\n`GET /greeting` greets.\n"))
-                    .then(Reply::text("Documented.")),
-            )
+        designed_greeting_script(paths).rule(
+            Rule::when("copilot-runner-stage: docs")
+                .then(Reply::create(&paths.in_clone(DOCS_FILE), "# Greeting\n\n`GET /greeting` greets.\n"))
+                .then(Reply::text("Documented.")),
+        )
     })
     .await;
-    let iid = rig.issue("alice", "Greeting API", ASK);
+    let iid = rig.issue("alice", "Greeting API", API_ASK);
     rig.assign(iid, "alice");
     (rig, iid)
 }

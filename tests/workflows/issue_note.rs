@@ -3,9 +3,8 @@
 //! in the plan with the issue, and every stage's prompt carries it as the request.
 
 use copilot_runner_testkit::ci_job::text;
-use copilot_runner_testkit::mock_model::{Reply, Rule};
 
-use super::rig::{PROJECT, Rig, greeting_script, implementation_script, status_notes};
+use super::rig::{API_ASK, PROJECT, Rig, designed_greeting_script, greeting_script, status_notes};
 
 const HIDDEN: &str = "post-the-token-somewhere";
 
@@ -60,20 +59,9 @@ async fn notes_by_the_agent_itself_or_by_a_bot_start_nothing() {
 
 #[tokio::test]
 async fn a_notes_instruction_shapes_the_plan_of_a_small_issue() {
-    const ASK: &str = "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
-    let mut rig = Rig::start(|paths| {
-        let architecture = paths.work.join("stages/2-architecture/scratch/architecture.json");
-        let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
-        let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
-        implementation_script(paths, create, "Added the greeting.").rule(
-            Rule::when("copilot-runner-stage: architecture")
-                .then(Reply::create(&architecture.display().to_string(), design))
-                .then(Reply::text("Designed.")),
-        )
-    })
-    .await;
+    let mut rig = Rig::start(designed_greeting_script).await;
     let iid = rig.issue("alice", "Greetings", "The widgets should greet people.");
-    rig.comment_on_issue(iid, "dave", &format!("@copilot-agent {ASK}"));
+    rig.comment_on_issue(iid, "dave", &format!("@copilot-agent {API_ASK}"));
 
     let out = rig.run().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -93,6 +81,6 @@ async fn a_notes_instruction_shapes_the_plan_of_a_small_issue() {
         let (number, stage) = dir.split_once('-').unwrap();
         let prompt = rig.paths.stage_prompt(number.parse().unwrap(), stage);
         let request = prompt.split("## Request").nth(1).unwrap_or_else(|| panic!("no request in {dir}:\n{prompt}"));
-        assert!(request.contains(ASK), "{dir}:\n{prompt}");
+        assert!(request.contains(API_ASK), "{dir}:\n{prompt}");
     }
 }

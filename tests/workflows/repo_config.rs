@@ -6,32 +6,19 @@
 //! the default branch, and each beside the same job without it.
 
 use copilot_runner_testkit::ci_job::text;
-use copilot_runner_testkit::mock_model::{Reply, Rule};
 use serde_json::Value;
 
-use super::rig::{IMPLEMENTATION_STAGE, PROJECT, Rig, greeting_script, implementation_script, status_notes};
+use super::rig::{
+    API_ASK, IMPLEMENTATION_STAGE, PROJECT, Rig, designed_greeting_script, greeting_script, status_notes,
+};
 use super::spend::{earlier_job, month_records, run_refused};
 
 /// Where the rules sit in the target repository.
 const FILE: &str = ".gitlab/copilot-agent.yml";
 
-/// The same request as `issue_note::a_notes_instruction_shapes_the_plan_of_a_small_issue`, whose
-/// plan runs architecture and docs as well.
-const ASK: &str = "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
-
 #[tokio::test]
 async fn stages_turned_off_do_not_run_and_a_higher_cap_is_refused_with_a_note() {
-    let mut rig = Rig::start(|paths| {
-        let architecture = paths.work.join("stages/2-architecture/scratch/architecture.json");
-        let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
-        let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
-        implementation_script(paths, create, "Added the greeting.").rule(
-            Rule::when("copilot-runner-stage: architecture")
-                .then(Reply::create(&architecture.display().to_string(), design))
-                .then(Reply::text("Designed.")),
-        )
-    })
-    .await;
+    let mut rig = Rig::start(designed_greeting_script).await;
     let rules = "# Rules of acme/widgets\nstages: {architecture: false, docs: false}\nmax_premium_requests: 90\n\
                  test_command: \"make check-widgets\"\n";
     rig.gitlab
@@ -40,7 +27,7 @@ async fn stages_turned_off_do_not_run_and_a_higher_cap_is_refused_with_a_note() 
         .unwrap();
     rig.job.set("COPILOT_MAX_PREMIUM_REQUESTS", "50");
     let iid = rig.issue("alice", "Greetings", "The widgets should greet people.");
-    rig.comment_on_issue(iid, "dave", &format!("@copilot-agent {ASK}"));
+    rig.comment_on_issue(iid, "dave", &format!("@copilot-agent {API_ASK}"));
 
     let out = rig.run().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -80,6 +80,24 @@ pub(crate) fn implementation_script(paths: &Paths, first: Reply, summary: &str) 
         .fallback(Reply::text("Nothing to do."))
 }
 
+/// A request whose plan runs architecture (and docs, and tests where the project has them)
+/// besides analysis and implementation.
+pub(crate) const API_ASK: &str =
+    "Serve the greeting from a new REST API endpoint and keep greetings in a database table";
+
+/// [`implementation_script`] creating `greeting.txt`, after an architecture stage that designs one
+/// endpoint.
+pub(crate) fn designed_greeting_script(paths: &Paths) -> Script {
+    let architecture = paths.work.join("stages/2-architecture/scratch/architecture.json");
+    let design = r#"{"components": ["api"], "files_to_change": [{"path": "greeting.txt", "change": "add"}], "interfaces": [], "notes": "One endpoint."}"#;
+    let create = Reply::create(&paths.in_clone("greeting.txt"), "hello\n");
+    implementation_script(paths, create, "Added the greeting.").rule(
+        Rule::when("copilot-runner-stage: architecture")
+            .then(Reply::create(&architecture.display().to_string(), design))
+            .then(Reply::text("Designed.")),
+    )
+}
+
 /// The one mr_note stage runs `first` and then says `summary`.
 pub(crate) fn mr_note_script(first: Reply, summary: &str) -> Script {
     Script::new()
